@@ -1,0 +1,96 @@
+//! Closed vocabularies shared by the policy, the scanner and the ledger.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{name}`; known: {known}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub name: String,
+    pub known: String,
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName {
+                        what: $what,
+                        name: s.to_string(),
+                        known: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// What the DLP scanner can find. Names are part of the interface
+    /// contract (`tokenwise scan --json`).
+    FindingKind, "finding kind", {
+        Email => "email",
+        Phone => "phone",
+        CreditCard => "credit_card",
+        Iban => "iban",
+        UsSsn => "us_ssn",
+        IpAddress => "ip_address",
+        AwsAccessKey => "aws_access_key",
+        GithubToken => "github_token",
+        OpenaiKey => "openai_key",
+        AnthropicKey => "anthropic_key",
+        SlackToken => "slack_token",
+        PrivateKey => "private_key",
+        Jwt => "jwt",
+        GenericSecret => "generic_secret",
+        CustomTerm => "custom_term",
+        ConfidentialityMarker => "confidentiality_marker",
+    }
+);
+
+named_enum!(
+    /// Production work is scored on outcomes; exploration (sandbox) work
+    /// has its own budgets and is scored on its own terms.
+    Track, "track", {
+        Production => "production",
+        Exploration => "exploration",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in FindingKind::ALL {
+            assert_eq!(k.as_str().parse::<FindingKind>(), Ok(*k));
+        }
+        let err = "ssn".parse::<FindingKind>().unwrap_err();
+        assert!(err.known.contains("us_ssn"));
+    }
+}

@@ -1,0 +1,11 @@
+//! The vocabulary every other tokenwise crate speaks: money as integer
+//! nano-dollars, token usage by kind, DLP finding kinds and work tracks.
+//! Nothing here does I/O.
+
+mod kinds;
+mod money;
+mod usage;
+
+pub use kinds::{FindingKind, Track, UnknownName};
+pub use money::{MoneyError, Nanos, PricePerMtok};
+pub use usage::{Rates, TokenUsage};
