@@ -1,0 +1,23 @@
+//! The tokenwise policy file.
+//!
+//! Reading happens in two steps, as TensorZero does it: the TOML is read
+//! into raw serde types (`deny_unknown_fields`), then validated into checked
+//! types with every cross-reference resolved. Unlike a plain `toml::from_str`,
+//! each section and each named entry is deserialised on its own, so one
+//! typo does not hide the rest: `check-config` reports every error in one
+//! run, each with file, line, column and a hint.
+
+mod diag;
+mod load;
+mod model;
+pub mod prices;
+pub mod raw;
+mod validate;
+
+pub use diag::{Diagnostic, KeyPath, Report, Severity, line_col};
+pub use load::{Loaded, load_file, load_str};
+pub use model::*;
+pub use raw::{
+    Action, Category, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility,
+    WireFormat,
+};

@@ -1,0 +1,329 @@
+//! The checked policy: every name resolved, every amount exact. Code that
+//! holds a `Policy` may index it by the ids it contains without checking.
+
+use crate::raw::{
+    Action, Category, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility,
+    WireFormat,
+};
+use jiff::Timestamp;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokenwise_core::{FindingKind, Nanos, Rates, Track};
+
+/// A data class, as its rank in the policy's ordered list (0 = least
+/// sensitive). Comparisons mean "more or less sensitive than".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DataClass(pub u8);
+
+#[derive(Debug, Clone)]
+pub struct DataClasses {
+    names: Vec<String>,
+}
+
+impl DataClasses {
+    pub(crate) fn new(names: Vec<String>) -> DataClasses {
+        DataClasses { names }
+    }
+
+    pub fn get(&self, name: &str) -> Option<DataClass> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| u8::try_from(i).ok())
+            .map(DataClass)
+    }
+
+    pub fn name(&self, class: DataClass) -> &str {
+        self.names.get(usize::from(class.0)).map_or("unknown", String::as_str)
+    }
+
+    pub fn lowest(&self) -> DataClass {
+        DataClass(0)
+    }
+
+    pub fn highest(&self) -> DataClass {
+        DataClass(u8::try_from(self.names.len().saturating_sub(1)).unwrap_or(u8::MAX))
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub name: String,
+    pub currency: String,
+    pub time_zone_name: String,
+    pub time_zone: jiff::tz::TimeZone,
+    pub hour_value: Nanos,
+    pub week_starts: jiff::civil::Weekday,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub id: String,
+    pub base_url: String,
+    pub format: WireFormat,
+    pub api_key_env: Option<String>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// Where a price version came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriceOrigin {
+    Policy,
+    File(PathBuf),
+}
+
+/// One version of a model's prices. The version id is pinned on every
+/// usage event, so a later price change never rewrites history.
+#[derive(Debug, Clone)]
+pub struct PriceVersion {
+    pub id: String,
+    pub effective_from: Timestamp,
+    pub rates: Rates,
+    pub origin: PriceOrigin,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub id: String,
+    pub upstream: String,
+    pub upstream_model: String,
+    pub kind: ModelKind,
+    pub max_class: DataClass,
+    pub reasoning: bool,
+    pub max_output_tokens: Option<u64>,
+    /// Oldest first.
+    pub prices: Vec<PriceVersion>,
+}
+
+impl Model {
+    /// The price in effect at `at`: the newest version that started at or
+    /// before it. Before the first version, none applies.
+    pub fn price_at(&self, at: Timestamp) -> Option<&PriceVersion> {
+        self.prices.iter().rev().find(|p| p.effective_from <= at)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub cost_centre: String,
+    pub manager: String,
+    pub visibility: Visibility,
+    pub regulated: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub team: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub team: String,
+    pub cost_centre: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub prompts: PromptRetention,
+    pub days: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct UseCase {
+    pub id: String,
+    pub name: String,
+    pub category: Category,
+    pub owner: String,
+    pub risk_tier: RiskTier,
+    pub track: Track,
+    pub default_model: String,
+    pub allowed_models: Vec<String>,
+    pub max_class: DataClass,
+    pub baseline_tokens_per_outcome: u64,
+    /// What one outcome of this use case is worth.
+    pub outcome_value: Nanos,
+    pub outcome_hours: Option<f64>,
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub id: String,
+    pub version: String,
+    pub author: String,
+    pub use_case: String,
+    pub approved: bool,
+    pub description: Option<String>,
+}
+
+impl Template {
+    pub fn key(&self) -> String {
+        format!("{}@{}", self.id, self.version)
+    }
+}
+
+/// Which envelope(s) a budget creates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Org,
+    Team(String),
+    Project(String),
+    UseCase(String),
+    User(String),
+    /// One envelope per team (and likewise below).
+    EachTeam,
+    EachProject,
+    EachUseCase,
+    EachUser,
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Org => f.write_str("org"),
+            Scope::Team(id) => write!(f, "team:{id}"),
+            Scope::Project(id) => write!(f, "project:{id}"),
+            Scope::UseCase(id) => write!(f, "use_case:{id}"),
+            Scope::User(id) => write!(f, "user:{id}"),
+            Scope::EachTeam => f.write_str("team:*"),
+            Scope::EachProject => f.write_str("project:*"),
+            Scope::EachUseCase => f.write_str("use_case:*"),
+            Scope::EachUser => f.write_str("user:*"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tranche {
+    pub amount: Nanos,
+    pub min_efficiency: Option<f64>,
+    pub min_validated_hours: Option<f64>,
+    pub min_compliance: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub id: String,
+    pub scope: Scope,
+    pub period: Period,
+    pub limit: Nanos,
+    pub enforcement: Enforcement,
+    /// Ascending percentages of the limit.
+    pub alert_at_percent: Vec<u32>,
+    pub track: Option<Track>,
+    pub tranches: Vec<Tranche>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scoring {
+    pub efficiency_weight: f64,
+    pub quality_weight: f64,
+    pub compliance_weight: f64,
+    pub team_share: f64,
+    pub repeat_decay: f64,
+    pub unvalidated_weight: f64,
+}
+
+impl Default for Scoring {
+    fn default() -> Scoring {
+        Scoring {
+            efficiency_weight: 0.4,
+            quality_weight: 0.35,
+            compliance_weight: 0.25,
+            team_share: 0.65,
+            repeat_decay: 0.5,
+            unvalidated_weight: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Term {
+    pub term: String,
+    pub class: DataClass,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dlp {
+    pub scan_output: bool,
+    /// Every finding kind has a class (unlisted kinds: the highest).
+    pub kind_classes: BTreeMap<FindingKind, DataClass>,
+    pub custom_terms: Vec<Term>,
+    pub markers: Vec<Term>,
+    /// Every data class has an action (unlisted classes: block).
+    pub actions: BTreeMap<DataClass, Action>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExceptionPolicy {
+    pub reason_codes: Vec<String>,
+    pub max_days: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: String,
+    /// Resolved: relative SQLite paths are made relative to the policy file.
+    pub database: String,
+    pub max_request_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub source: PathBuf,
+    pub org: Org,
+    pub classes: DataClasses,
+    pub upstreams: BTreeMap<String, Upstream>,
+    pub models: BTreeMap<String, Model>,
+    pub teams: BTreeMap<String, Team>,
+    pub users: BTreeMap<String, User>,
+    pub projects: BTreeMap<String, Project>,
+    pub use_cases: BTreeMap<String, UseCase>,
+    /// Keyed `id@version`.
+    pub templates: BTreeMap<String, Template>,
+    pub budgets: Vec<Budget>,
+    pub scoring: Scoring,
+    pub dlp: Dlp,
+    pub retention: Retention,
+    pub exceptions: ExceptionPolicy,
+    pub server: Server,
+}
+
+impl Policy {
+    /// Who is on a team, in id order.
+    pub fn team_members(&self, team: &str) -> impl Iterator<Item = &User> {
+        self.users.values().filter(move |u| u.team == team)
+    }
+
+    pub fn class_name(&self, class: DataClass) -> &str {
+        self.classes.name(class)
+    }
+
+    /// The use case's allowed models that may receive `class`, cheapest
+    /// input price first (at `at`). The reroute target and the nudge.
+    pub fn models_cleared_for(&self, use_case: &UseCase, class: DataClass, at: Timestamp) -> Vec<&Model> {
+        let mut cleared: Vec<&Model> = use_case
+            .allowed_models
+            .iter()
+            .filter_map(|m| self.models.get(m))
+            .filter(|m| m.max_class >= class)
+            .collect();
+        cleared.sort_by_key(|m| m.price_at(at).map_or(i64::MAX, |p| p.rates.input.0));
+        cleared
+    }
+}

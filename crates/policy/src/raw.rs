@@ -1,0 +1,460 @@
+//! The policy file as written: plain serde types, `deny_unknown_fields`
+//! everywhere, no cross-references resolved. `validate` turns these into the
+//! checked types of `model`.
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A decimal amount (dollars, or dollars per million tokens) kept as the
+/// text the author wrote, so it can be parsed exactly later. Accepts
+/// `"12.50"`, `12.5` and `12`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount(pub String);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal amount such as \"12.50\" or 12.5")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
+                // Shortest round-trip text: the decimal the author wrote.
+                Ok(Amount(format!("{v}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A calendar date, written as a TOML date (`2026-01-01`) or a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateText(pub String);
+
+impl<'de> Deserialize<'de> for DateText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DateText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a date such as 2026-01-01")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DateText, E> {
+                Ok(DateText(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DateText, A::Error> {
+                let dt = toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(DateText(dt.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrg {
+    pub name: String,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    pub time_zone: String,
+    /// What one hour of an employee's time is worth, for outcomes reported
+    /// in hours saved.
+    pub hour_value_usd: Amount,
+    #[serde(default)]
+    pub week_starts: Option<String>,
+}
+
+fn default_currency() -> String {
+    "USD".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireFormat {
+    Openai,
+    Anthropic,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub base_url: String,
+    pub format: WireFormat,
+    /// Name of the environment variable holding the provider's API key; the
+    /// key itself never appears in the policy file.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    #[default]
+    Chat,
+    Embedding,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub upstream: String,
+    /// The model's name at the upstream, when it differs from the id here.
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    #[serde(default)]
+    pub kind: ModelKind,
+    /// The most sensitive data class this model may receive.
+    pub max_data_class: String,
+    #[serde(default)]
+    pub reasoning: bool,
+    #[serde(default)]
+    pub max_output_tokens: Option<u64>,
+    /// Price versions written here; they win over an imported price file.
+    #[serde(default)]
+    pub prices: Vec<RawPrice>,
+    /// The entry's name in the `price_sources` files, when prices come from
+    /// there (defaults to `upstream_model`, then the model id).
+    #[serde(default)]
+    pub price_ref: Option<String>,
+}
+
+/// One price version, in dollars per million tokens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    pub effective_from: DateText,
+    pub input: Amount,
+    #[serde(default)]
+    pub output: Option<Amount>,
+    #[serde(default)]
+    pub cached_input: Option<Amount>,
+    #[serde(default)]
+    pub cache_write: Option<Amount>,
+    #[serde(default)]
+    pub reasoning: Option<Amount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceFormat {
+    Litellm,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPriceSource {
+    /// Relative paths are resolved against the policy file's folder.
+    pub path: String,
+    pub format: PriceFormat,
+    pub effective_from: DateText,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Public,
+    Team,
+    Private,
+    Pseudonymous,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTeam {
+    pub name: String,
+    pub cost_centre: String,
+    pub manager: String,
+    #[serde(default)]
+    pub visibility: Visibility,
+    #[serde(default)]
+    pub regulated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Manager,
+    Governance,
+    Finance,
+    Admin,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub team: String,
+    #[serde(default = "default_role")]
+    pub role: Role,
+}
+
+fn default_role() -> Role {
+    Role::Member
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    pub name: String,
+    pub team: String,
+    #[serde(default)]
+    pub cost_centre: Option<String>,
+}
+
+/// The product's taxonomy of use cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Drafting,
+    Summarization,
+    Coding,
+    Retrieval,
+    Support,
+    Agentic,
+}
+
+impl Category {
+    pub const ALL: [Category; 6] = [
+        Category::Drafting,
+        Category::Summarization,
+        Category::Coding,
+        Category::Retrieval,
+        Category::Support,
+        Category::Agentic,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Drafting => "drafting",
+            Category::Summarization => "summarization",
+            Category::Coding => "coding",
+            Category::Retrieval => "retrieval",
+            Category::Support => "support",
+            Category::Agentic => "agentic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskTier {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptRetention {
+    /// Prompts are never stored (the default: privacy first).
+    #[default]
+    None,
+    /// Stored with every DLP finding masked.
+    Redacted,
+    Full,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    #[serde(default)]
+    pub prompts: PromptRetention,
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUseCase {
+    pub name: String,
+    pub category: Category,
+    pub owner: String,
+    pub risk_tier: RiskTier,
+    pub track: tokenwise_core::Track,
+    pub default_model: String,
+    pub allowed_models: Vec<String>,
+    pub max_data_class: String,
+    pub baseline_tokens_per_outcome: u64,
+    #[serde(default)]
+    pub outcome_value_usd: Option<Amount>,
+    #[serde(default)]
+    pub outcome_value_hours: Option<f64>,
+    #[serde(default)]
+    pub retention: Option<RawRetention>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTemplate {
+    pub id: String,
+    pub version: String,
+    pub author: String,
+    pub use_case: String,
+    #[serde(default)]
+    pub approved: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+    Quarter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    /// Refuse a request that would exceed the limit.
+    #[default]
+    Hard,
+    /// Let it through, but alert.
+    Soft,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub id: String,
+    /// `org`, `team:ID`, `project:ID`, `use_case:ID`, `user:ID`, or `KIND:*`
+    /// for one envelope per team, project, use case or user.
+    pub scope: String,
+    pub period: Period,
+    pub limit_usd: Amount,
+    #[serde(default)]
+    pub enforcement: Enforcement,
+    #[serde(default = "default_alerts")]
+    pub alert_at_percent: Vec<u32>,
+    /// Only this track's requests draw on the envelope; both when absent.
+    #[serde(default)]
+    pub track: Option<tokenwise_core::Track>,
+    #[serde(default)]
+    pub tranches: Vec<RawTranche>,
+}
+
+fn default_alerts() -> Vec<u32> {
+    vec![80, 100]
+}
+
+/// Extra allowance unlocked by results within the period.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTranche {
+    pub amount_usd: Amount,
+    #[serde(default)]
+    pub min_efficiency: Option<f64>,
+    #[serde(default)]
+    pub min_validated_hours: Option<f64>,
+    #[serde(default)]
+    pub min_compliance: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScoring {
+    pub efficiency_weight: f64,
+    pub quality_weight: f64,
+    pub compliance_weight: f64,
+    /// Share of recognition that comes from the team's result (0.6–0.7).
+    pub team_share: f64,
+    /// Each repetition of an identical action earns this fraction of the
+    /// previous one.
+    #[serde(default = "default_decay")]
+    pub repeat_decay: f64,
+    /// Weight of an outcome not yet validated by a manager.
+    #[serde(default = "default_unvalidated")]
+    pub unvalidated_weight: f64,
+}
+
+fn default_decay() -> f64 {
+    0.5
+}
+
+fn default_unvalidated() -> f64 {
+    0.5
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Redact,
+    Reroute,
+    Block,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTerm {
+    pub term: String,
+    pub class: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDlp {
+    #[serde(default)]
+    pub scan_output: bool,
+    /// Finding kind → data class. Kinds not listed take the most sensitive
+    /// class (fail closed).
+    #[serde(default)]
+    pub kind_classes: BTreeMap<String, String>,
+    /// Project code names and other organisation terms.
+    #[serde(default)]
+    pub custom_terms: Vec<RawTerm>,
+    /// Confidentiality markers such as "CONFIDENTIAL – INTERNAL ONLY".
+    #[serde(default)]
+    pub markers: Vec<RawTerm>,
+    /// What to do when a prompt holds data above the model's clearance,
+    /// per data class.
+    #[serde(default)]
+    pub actions: BTreeMap<String, Action>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExceptions {
+    pub reason_codes: Vec<String>,
+    #[serde(default = "default_max_days")]
+    pub max_days: u32,
+}
+
+fn default_max_days() -> u32 {
+    30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// `sqlite://PATH` (relative to the policy file) or `postgres://…`.
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub max_request_bytes: Option<u64>,
+}

@@ -1,0 +1,856 @@
+//! Raw → checked. Every rule here speaks in key paths; `diag` turns them
+//! into lines. Errors are collected, never returned early, so one run
+//! shows them all.
+
+use crate::diag::{At, KeyPath, Sink, suggest};
+use crate::load::{Entries, RawDoc};
+use crate::model::*;
+use crate::prices::{ImportedPrice, parse_litellm};
+use crate::raw::*;
+use jiff::Timestamp;
+use jiff::civil::{Date, Weekday};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
+
+fn path(parts: &[&str]) -> KeyPath {
+    parts.iter().fold(KeyPath::root(), |p, k| p.key(k))
+}
+
+/// Names declared in each section, whether or not their bodies were valid.
+struct Names {
+    upstreams: BTreeSet<String>,
+    models: BTreeSet<String>,
+    teams: BTreeSet<String>,
+    users: BTreeSet<String>,
+    projects: BTreeSet<String>,
+    use_cases: BTreeSet<String>,
+}
+
+fn names<T>(e: &Entries<T>) -> BTreeSet<String> {
+    e.iter().map(|(k, _)| k.clone()).collect()
+}
+
+struct V<'a> {
+    sink: &'a mut Sink,
+    names: Names,
+    /// None when `data_classes` itself is broken: class references are then
+    /// not checked, rather than each reported as a second error.
+    classes: Option<DataClasses>,
+}
+
+impl V<'_> {
+    fn err(&mut self, p: KeyPath, msg: impl Into<String>, hint: impl Into<Option<String>>) {
+        self.sink.error(At::Value(p), msg, hint.into());
+    }
+
+    fn err_key(&mut self, p: KeyPath, msg: impl Into<String>, hint: impl Into<Option<String>>) {
+        self.sink.error(At::Key(p), msg, hint.into());
+    }
+
+    fn warn(&mut self, p: KeyPath, msg: impl Into<String>, hint: impl Into<Option<String>>) {
+        self.sink.warning(At::Key(p), msg, hint.into());
+    }
+
+    /// Checks that `name` is declared in `set`; `what` is e.g. "model".
+    fn reference(&mut self, p: KeyPath, what: &str, name: &str, set: &BTreeSet<String>) -> bool {
+        if set.contains(name) {
+            return true;
+        }
+        let parent = p.clone();
+        self.err(
+            p,
+            format!("unknown {what} `{name}` in {parent}"),
+            suggest(name, set.iter().map(String::as_str)),
+        );
+        false
+    }
+
+    fn class(&mut self, p: KeyPath, name: &str) -> Option<DataClass> {
+        let classes = self.classes.as_ref()?;
+        match classes.get(name) {
+            Some(c) => Some(c),
+            None => {
+                let hint = suggest(name, classes.names().iter().map(String::as_str));
+                let at = p.clone();
+                self.err(p, format!("unknown data class `{name}` in {at}"), hint);
+                None
+            }
+        }
+    }
+
+    fn usd(&mut self, p: KeyPath, amount: &Amount) -> Option<Nanos> {
+        match Nanos::parse_usd(&amount.0) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.err(p, e.to_string(), Some("write dollars as a decimal, e.g. \"1250.00\"".into()));
+                None
+            }
+        }
+    }
+
+    fn per_mtok(&mut self, p: KeyPath, amount: &Amount) -> Option<PricePerMtok> {
+        match PricePerMtok::parse_usd_per_mtok(&amount.0) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.err(p, e.to_string(), Some("prices are dollars per million tokens, e.g. \"0.15\"".into()));
+                None
+            }
+        }
+    }
+
+    fn date(&mut self, p: KeyPath, d: &DateText) -> Option<Timestamp> {
+        // A date-time is accepted too; its date part counts.
+        let text = d.0.get(..10).unwrap_or(&d.0);
+        match text.parse::<Date>() {
+            // Prices change at midnight UTC, as providers publish them.
+            Ok(date) => date.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp()),
+            Err(_) => {
+                self.err(p, format!("`{}` is not a date", d.0), Some("write it as YYYY-MM-DD, e.g. 2026-01-01".into()));
+                None
+            }
+        }
+    }
+
+    fn ident(&mut self, p: KeyPath, id: &str, what: &str) {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            self.err_key(
+                p,
+                format!("`{id}` is not a valid {what} id"),
+                Some("use letters, digits, `-`, `_` or `.` (at most 64, starting with a letter or digit)".into()),
+            );
+        }
+    }
+
+    fn unit(&mut self, p: KeyPath, v: Option<f64>, what: &str) -> Option<f64> {
+        match v {
+            Some(x) if !(0.0..=1.0).contains(&x) => {
+                self.err(p, format!("{what} must be between 0 and 1, got {x}"), None);
+                None
+            }
+            other => other,
+        }
+    }
+}
+
+pub(crate) fn validate(
+    raw: RawDoc,
+    file: &Path,
+    base_dir: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    sink: &mut Sink,
+) -> Option<Policy> {
+    for required in ["org", "data_classes", "upstreams", "models", "teams", "users", "use_cases"] {
+        if !raw.present.iter().any(|p| p == required) {
+            sink.error(
+                At::Span(0..0),
+                format!("missing section `{required}`"),
+                Some(format!("every policy needs `{required}`; see examples/acme.toml")),
+            );
+        }
+    }
+    let names = Names {
+        upstreams: names(&raw.upstreams),
+        models: names(&raw.models),
+        teams: names(&raw.teams),
+        users: names(&raw.users),
+        projects: names(&raw.projects),
+        use_cases: names(&raw.use_cases),
+    };
+    let mut v = V { sink, names, classes: None };
+
+    for (section, set) in [
+        ("upstreams", v.names.upstreams.clone()),
+        ("models", v.names.models.clone()),
+        ("teams", v.names.teams.clone()),
+        ("users", v.names.users.clone()),
+        ("projects", v.names.projects.clone()),
+        ("use_cases", v.names.use_cases.clone()),
+    ] {
+        let what = section.trim_end_matches('s');
+        for id in &set {
+            v.ident(path(&[section, id]), id, what);
+        }
+    }
+
+    v.classes = raw.data_classes.as_ref().and_then(|c| data_classes(&mut v, c));
+    let org = raw.org.as_ref().and_then(|o| org(&mut v, o));
+    let upstreams = upstreams(&mut v, &raw.upstreams);
+    let sources = price_sources(&mut v, &raw.price_sources, base_dir, read);
+    let models = models(&mut v, &raw.models, &upstreams, &sources);
+    let users = users(&mut v, &raw.users);
+    let teams = teams(&mut v, &raw.teams, &users);
+    let projects = projects(&mut v, &raw.projects, &teams);
+    let retention = raw
+        .retention
+        .as_ref()
+        .map_or(Some(Retention { prompts: PromptRetention::None, days: 0 }), |r| retention(&mut v, path(&["retention"]), r, None));
+    let use_cases = use_cases(&mut v, &raw.use_cases, &models, org.as_ref(), retention);
+    let templates = templates(&mut v, &raw.templates);
+    let budgets = budgets(&mut v, &raw.budgets);
+    let scoring = raw.scoring.as_ref().map_or(Some(Scoring::default()), |s| scoring(&mut v, s));
+    let dlp = dlp(&mut v, raw.dlp.as_ref());
+    let exceptions = raw
+        .exceptions
+        .as_ref()
+        .map_or(Some(ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 }), |e| exceptions(&mut v, e));
+    let server = server(&mut v, raw.server.as_ref(), base_dir);
+
+    if v.sink.has_errors() {
+        return None;
+    }
+    Some(Policy {
+        source: file.to_path_buf(),
+        org: org?,
+        classes: v.classes?,
+        upstreams,
+        models,
+        teams,
+        users,
+        projects,
+        use_cases,
+        templates,
+        budgets,
+        scoring: scoring?,
+        dlp: dlp?,
+        retention: retention?,
+        exceptions: exceptions?,
+        server: server?,
+    })
+}
+
+fn data_classes(v: &mut V<'_>, list: &[String]) -> Option<DataClasses> {
+    let p = path(&["data_classes"]);
+    if list.is_empty() {
+        v.err(p, "`data_classes` is empty", Some("list classes from least to most sensitive, e.g. [\"public\", \"internal\", \"confidential\", \"restricted\"]".into()));
+        return None;
+    }
+    if list.len() > 16 {
+        v.err(p, "at most 16 data classes are supported", None);
+        return None;
+    }
+    let mut seen = BTreeSet::new();
+    let mut ok = true;
+    for (i, c) in list.iter().enumerate() {
+        v.ident(p.index(i), c, "data class");
+        if !seen.insert(c) {
+            v.err(p.index(i), format!("data class `{c}` is listed twice"), None);
+            ok = false;
+        }
+    }
+    ok.then(|| DataClasses::new(list.to_vec()))
+}
+
+fn org(v: &mut V<'_>, o: &RawOrg) -> Option<Org> {
+    let p = path(&["org"]);
+    if o.currency != "USD" {
+        v.err(p.key("currency"), format!("currency `{}` is not supported", o.currency), Some("amounts are kept in nano-dollars; use \"USD\"".into()));
+    }
+    let tz = match jiff::tz::TimeZone::get(&o.time_zone) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            v.err(p.key("time_zone"), format!("unknown time zone `{}`", o.time_zone), Some("use an IANA name such as \"Europe/Berlin\" or \"America/New_York\"".into()));
+            None
+        }
+    };
+    let hour_value = v.usd(p.key("hour_value_usd"), &o.hour_value_usd);
+    let week_starts = match o.week_starts.as_deref().unwrap_or("monday") {
+        "monday" => Some(Weekday::Monday),
+        "sunday" => Some(Weekday::Sunday),
+        "saturday" => Some(Weekday::Saturday),
+        other => {
+            v.err(p.key("week_starts"), format!("weeks cannot start on `{other}`"), Some("use \"monday\", \"sunday\" or \"saturday\"".into()));
+            None
+        }
+    };
+    Some(Org {
+        name: o.name.clone(),
+        currency: o.currency.clone(),
+        time_zone_name: o.time_zone.clone(),
+        time_zone: tz?,
+        hour_value: hour_value?,
+        week_starts: week_starts?,
+    })
+}
+
+fn upstreams(v: &mut V<'_>, raw: &Entries<RawUpstream>) -> BTreeMap<String, Upstream> {
+    let mut out = BTreeMap::new();
+    for (id, u) in raw {
+        let Some(u) = u else { continue };
+        let p = path(&["upstreams", id]);
+        match url::Url::parse(&u.base_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            Ok(url) => v.err(p.key("base_url"), format!("scheme `{}` is not supported", url.scheme()), Some("use an http:// or https:// URL".into())),
+            Err(e) => v.err(p.key("base_url"), format!("`{}` is not a URL: {e}", u.base_url), Some("e.g. \"https://api.openai.com/v1\"".into())),
+        }
+        if let Some(env) = &u.api_key_env {
+            let valid = env.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+                && env.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if !valid {
+                v.err(p.key("api_key_env"), format!("`{env}` is not an environment variable name"), Some("name the variable that holds the key, e.g. \"OPENAI_API_KEY\"; never the key itself".into()));
+            }
+        }
+        if u.timeout_secs == Some(0) || u.connect_timeout_ms == Some(0) {
+            v.err(p.clone(), "timeouts must be greater than zero", None);
+        }
+        out.insert(
+            id.clone(),
+            Upstream {
+                id: id.clone(),
+                base_url: u.base_url.trim_end_matches('/').to_string(),
+                format: u.format,
+                api_key_env: u.api_key_env.clone(),
+                timeout: Duration::from_secs(u.timeout_secs.unwrap_or(600)),
+                connect_timeout: Duration::from_millis(u.connect_timeout_ms.unwrap_or(5_000)),
+            },
+        );
+    }
+    out
+}
+
+struct Source {
+    path: PathBuf,
+    from: Timestamp,
+    table: BTreeMap<String, ImportedPrice>,
+}
+
+/// The price files that loaded, and whether any failed to (then a model
+/// without prices is not reported again: its prices may be in that file).
+struct Sources {
+    loaded: Vec<Source>,
+    any_failed: bool,
+}
+
+fn price_sources(
+    v: &mut V<'_>,
+    raw: &[Option<RawPriceSource>],
+    base_dir: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+) -> Sources {
+    let mut out = Sources { loaded: Vec::new(), any_failed: false };
+    for (i, s) in raw.iter().enumerate() {
+        let Some(s) = s else { continue };
+        let p = path(&["price_sources"]).index(i);
+        let from = v.date(p.key("effective_from"), &s.effective_from);
+        let file = base_dir.join(&s.path);
+        let table = match read(&file) {
+            Ok(text) => match s.format {
+                PriceFormat::Litellm => parse_litellm(&text).map_err(|e| format!("{}: {e}", file.display())),
+            },
+            Err(e) => Err(format!("cannot read price file {}: {e}", file.display())),
+        };
+        match (table, from) {
+            (Ok(table), Some(from)) => out.loaded.push(Source { path: file, from, table }),
+            (Err(e), _) => {
+                out.any_failed = true;
+                v.err(p.key("path"), e, Some("paths are relative to the policy file's folder".into()));
+            }
+            (Ok(_), None) => out.any_failed = true,
+        }
+    }
+    out
+}
+
+fn models(
+    v: &mut V<'_>,
+    raw: &Entries<RawModel>,
+    upstreams: &BTreeMap<String, Upstream>,
+    sources: &Sources,
+) -> BTreeMap<String, Model> {
+    let mut out = BTreeMap::new();
+    let now = Timestamp::now();
+    for (id, m) in raw {
+        let Some(m) = m else { continue };
+        let p = path(&["models", id]);
+        let known_upstreams = v.names.upstreams.clone();
+        v.reference(p.key("upstream"), "upstream", &m.upstream, &known_upstreams);
+        if m.kind == ModelKind::Embedding
+            && upstreams.get(&m.upstream).is_some_and(|u| u.format == WireFormat::Anthropic)
+        {
+            v.err(p.key("kind"), format!("model `{id}` is an embedding model on an Anthropic upstream"), Some("Anthropic's API has no embeddings endpoint; use an openai-format upstream".into()));
+        }
+        let class = v.class(p.key("max_data_class"), &m.max_data_class);
+        let mut versions: Vec<PriceVersion> = Vec::new();
+        let mut dates = BTreeSet::new();
+        for (i, price) in m.prices.iter().enumerate() {
+            let pp = p.key("prices").index(i);
+            let from = v.date(pp.key("effective_from"), &price.effective_from);
+            let input = v.per_mtok(pp.key("input"), &price.input);
+            let output = match &price.output {
+                Some(a) => v.per_mtok(pp.key("output"), a),
+                None if m.kind == ModelKind::Embedding => Some(PricePerMtok(0)),
+                None => {
+                    v.err(pp.clone(), format!("price version {i} of `{id}` has no `output` price"), Some("chat models need an output price per million tokens".into()));
+                    None
+                }
+            };
+            let mut opt = |key: &str, a: &Option<Amount>| a.as_ref().map(|a| v.per_mtok(pp.key(key), a));
+            let cached = opt("cached_input", &price.cached_input);
+            let write = opt("cache_write", &price.cache_write);
+            let reasoning = opt("reasoning", &price.reasoning);
+            let (Some(from), Some(input), Some(output)) = (from, input, output) else { continue };
+            if !dates.insert(from) {
+                v.err(pp.key("effective_from"), format!("two price versions of `{id}` start on the same day"), Some("each version needs its own effective_from date".into()));
+                continue;
+            }
+            let rates = Rates {
+                input,
+                output,
+                cached_read: cached.flatten().unwrap_or(input),
+                cache_write: write.flatten().unwrap_or(input),
+                reasoning: reasoning.flatten().unwrap_or(output),
+            };
+            versions.push(PriceVersion { id: format!("{id}@{}", day(from)), effective_from: from, rates, origin: PriceOrigin::Policy });
+        }
+        let upstream_model = m.upstream_model.clone().unwrap_or_else(|| id.clone());
+        let reference = m.price_ref.clone().unwrap_or_else(|| upstream_model.clone());
+        let mut max_output = m.max_output_tokens;
+        let mut found_in_file = false;
+        for s in &sources.loaded {
+            if let Some(imp) = s.table.get(&reference) {
+                found_in_file = true;
+                max_output = max_output.or(imp.max_output_tokens);
+                // A version written in the policy wins over a file's on the same day.
+                if dates.insert(s.from) {
+                    let file = s.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                    versions.push(PriceVersion {
+                        id: format!("{id}@{}~{file}", day(s.from)),
+                        effective_from: s.from,
+                        rates: imp.rates,
+                        origin: PriceOrigin::File(s.path.clone()),
+                    });
+                }
+            }
+        }
+        if m.price_ref.is_some() && !found_in_file && !sources.any_failed {
+            v.err(p.key("price_ref"), format!("no entry `{reference}` in any price source"), Some("check the name against the price file, or write [[models.ID.prices]] in the policy".into()));
+        }
+        if versions.is_empty() && m.price_ref.is_none() && !sources.any_failed {
+            v.err_key(p.clone(), format!("model `{id}` has no prices"), Some(format!("add a [[{}]] table, or a price_sources file with an entry named `{reference}`", p.key("prices"))));
+        }
+        versions.sort_by_key(|pv| pv.effective_from);
+        if versions.first().is_some_and(|pv| pv.effective_from > now) {
+            v.warn(p.clone(), format!("model `{id}` has no price in effect yet"), Some("calls before the first effective_from cannot be priced".into()));
+        }
+        let Some(class) = class else { continue };
+        out.insert(
+            id.clone(),
+            Model {
+                id: id.clone(),
+                upstream: m.upstream.clone(),
+                upstream_model,
+                kind: m.kind,
+                max_class: class,
+                reasoning: m.reasoning,
+                max_output_tokens: max_output,
+                prices: versions,
+            },
+        );
+    }
+    out
+}
+
+fn day(t: Timestamp) -> String {
+    t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date().to_string()
+}
+
+fn users(v: &mut V<'_>, raw: &Entries<RawUser>) -> BTreeMap<String, User> {
+    let mut out = BTreeMap::new();
+    let teams = v.names.teams.clone();
+    for (id, u) in raw {
+        let Some(u) = u else { continue };
+        let p = path(&["users", id]);
+        v.reference(p.key("team"), "team", &u.team, &teams);
+        if let Some(email) = &u.email {
+            let valid = email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+            if !valid {
+                v.err(p.key("email"), format!("`{email}` is not an email address"), None);
+            }
+        }
+        out.insert(id.clone(), User { id: id.clone(), name: u.name.clone(), email: u.email.clone(), team: u.team.clone(), role: u.role });
+    }
+    out
+}
+
+fn teams(v: &mut V<'_>, raw: &Entries<RawTeam>, users: &BTreeMap<String, User>) -> BTreeMap<String, Team> {
+    let mut out = BTreeMap::new();
+    let known_users = v.names.users.clone();
+    for (id, t) in raw {
+        let Some(t) = t else { continue };
+        let p = path(&["teams", id]);
+        if v.reference(p.key("manager"), "user", &t.manager, &known_users) {
+            if let Some(u) = users.get(&t.manager) {
+                if u.role == Role::Member || u.role == Role::Finance {
+                    v.err(p.key("manager"), format!("`{}` manages team `{id}` but has role `{:?}`", t.manager, u.role).to_lowercase(), Some(format!("set users.{}.role = \"manager\"", t.manager)));
+                }
+            }
+        }
+        if t.regulated && matches!(t.visibility, Visibility::Public | Visibility::Team) {
+            v.err(p.key("visibility"), format!("team `{id}` is regulated, so its people may not be shown by name"), Some("use visibility = \"pseudonymous\" or \"private\"".into()));
+        }
+        if !users.values().any(|u| &u.team == id) {
+            v.warn(p.clone(), format!("team `{id}` has no members"), None);
+        }
+        out.insert(id.clone(), Team { id: id.clone(), name: t.name.clone(), cost_centre: t.cost_centre.clone(), manager: t.manager.clone(), visibility: t.visibility, regulated: t.regulated });
+    }
+    out
+}
+
+fn projects(v: &mut V<'_>, raw: &Entries<RawProject>, teams: &BTreeMap<String, Team>) -> BTreeMap<String, Project> {
+    let mut out = BTreeMap::new();
+    let known = v.names.teams.clone();
+    for (id, pr) in raw {
+        let Some(pr) = pr else { continue };
+        let p = path(&["projects", id]);
+        v.reference(p.key("team"), "team", &pr.team, &known);
+        let cost_centre = pr
+            .cost_centre
+            .clone()
+            .or_else(|| teams.get(&pr.team).map(|t| t.cost_centre.clone()))
+            .unwrap_or_default();
+        out.insert(id.clone(), Project { id: id.clone(), name: pr.name.clone(), team: pr.team.clone(), cost_centre });
+    }
+    out
+}
+
+fn retention(v: &mut V<'_>, p: KeyPath, r: &RawRetention, inherit: Option<Retention>) -> Option<Retention> {
+    let days = r.days.or(inherit.map(|i| i.days)).unwrap_or(0);
+    if r.prompts != PromptRetention::None && days == 0 {
+        v.err(p.key("prompts"), "prompts are kept but for no number of days", Some("add `days = N` (prompts are purged after N days)".into()));
+        return None;
+    }
+    Some(Retention { prompts: r.prompts, days })
+}
+
+fn use_cases(
+    v: &mut V<'_>,
+    raw: &Entries<RawUseCase>,
+    models: &BTreeMap<String, Model>,
+    org: Option<&Org>,
+    default_retention: Option<Retention>,
+) -> BTreeMap<String, UseCase> {
+    let mut out = BTreeMap::new();
+    let known_models = v.names.models.clone();
+    let known_users = v.names.users.clone();
+    for (id, u) in raw {
+        let Some(u) = u else { continue };
+        let p = path(&["use_cases", id]);
+        v.reference(p.key("owner"), "user", &u.owner, &known_users);
+        if u.allowed_models.is_empty() {
+            v.err(p.key("allowed_models"), format!("use case `{id}` allows no model"), Some("list at least the default model".into()));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, m) in u.allowed_models.iter().enumerate() {
+            v.reference(p.key("allowed_models").index(i), "model", m, &known_models);
+            if !seen.insert(m) {
+                v.err(p.key("allowed_models").index(i), format!("model `{m}` is listed twice"), None);
+            }
+        }
+        if v.reference(p.key("default_model"), "model", &u.default_model, &known_models)
+            && !u.allowed_models.contains(&u.default_model)
+        {
+            v.err(p.key("default_model"), format!("default model `{}` is not in allowed_models of `{id}`", u.default_model), Some("add it to allowed_models, or pick one of them".into()));
+        }
+        let class = v.class(p.key("max_data_class"), &u.max_data_class);
+        if u.baseline_tokens_per_outcome == 0 {
+            v.err(p.key("baseline_tokens_per_outcome"), "the baseline must be more than zero tokens per outcome", None);
+        }
+        let value = match (&u.outcome_value_usd, u.outcome_value_hours) {
+            (Some(a), None) => v.usd(p.key("outcome_value_usd"), a).map(|n| (n, None)),
+            (None, Some(h)) if h.is_finite() && h > 0.0 => org.map(|o| (hours_value(o.hour_value, h), Some(h))),
+            (None, Some(h)) => {
+                v.err(p.key("outcome_value_hours"), format!("{h} is not a positive number of hours"), None);
+                None
+            }
+            (Some(_), Some(_)) => {
+                v.err(p.key("outcome_value_hours"), "give outcome_value_usd or outcome_value_hours, not both", None);
+                None
+            }
+            (None, None) => {
+                v.err_key(p.clone(), format!("use case `{id}` has no outcome value"), Some("add outcome_value_usd or outcome_value_hours".into()));
+                None
+            }
+        };
+        let retention = match &u.retention {
+            Some(r) => retention(v, p.key("retention"), r, default_retention),
+            None => default_retention,
+        };
+        let Some(class) = class else { continue };
+        let cleared = u.allowed_models.iter().filter_map(|m| models.get(m)).any(|m| m.max_class >= class);
+        if !cleared && !u.allowed_models.is_empty() && u.allowed_models.iter().all(|m| models.contains_key(m)) {
+            let cname = v.classes.as_ref().map(|c| c.name(class).to_string()).unwrap_or_default();
+            v.warn(p.key("max_data_class"), format!("no allowed model of `{id}` is cleared for `{cname}` data"), Some("such prompts can only be redacted or blocked; allow a model cleared for that class".into()));
+        }
+        let (Some((outcome_value, outcome_hours)), Some(retention)) = (value, retention) else { continue };
+        out.insert(
+            id.clone(),
+            UseCase {
+                id: id.clone(),
+                name: u.name.clone(),
+                category: u.category,
+                owner: u.owner.clone(),
+                risk_tier: u.risk_tier,
+                track: u.track,
+                default_model: u.default_model.clone(),
+                allowed_models: u.allowed_models.clone(),
+                max_class: class,
+                baseline_tokens_per_outcome: u.baseline_tokens_per_outcome,
+                outcome_value,
+                outcome_hours,
+                retention,
+            },
+        );
+    }
+    out
+}
+
+/// Hours are kept to the micro-hour, then multiplied in integers.
+#[allow(clippy::cast_possible_truncation)]
+fn hours_value(hour: Nanos, hours: f64) -> Nanos {
+    let micro_hours = (hours * 1e6).round() as i128;
+    Nanos(i64::try_from(i128::from(hour.0) * micro_hours / 1_000_000).unwrap_or(i64::MAX))
+}
+
+fn templates(v: &mut V<'_>, raw: &[Option<RawTemplate>]) -> BTreeMap<String, Template> {
+    let mut out = BTreeMap::new();
+    let users = v.names.users.clone();
+    let use_cases = v.names.use_cases.clone();
+    for (i, t) in raw.iter().enumerate() {
+        let Some(t) = t else { continue };
+        let p = path(&["templates"]).index(i);
+        v.ident(p.key("id"), &t.id, "template");
+        if t.version.is_empty() || t.version.contains(['@', ' ']) {
+            v.err(p.key("version"), format!("`{}` is not a template version", t.version), Some("e.g. \"3\" or \"2026-06\"".into()));
+        }
+        v.reference(p.key("author"), "user", &t.author, &users);
+        v.reference(p.key("use_case"), "use case", &t.use_case, &use_cases);
+        let template = Template {
+            id: t.id.clone(),
+            version: t.version.clone(),
+            author: t.author.clone(),
+            use_case: t.use_case.clone(),
+            approved: t.approved,
+            description: t.description.clone(),
+        };
+        let key = template.key();
+        if out.insert(key.clone(), template).is_some() {
+            v.err(p.key("version"), format!("template `{key}` is defined twice"), Some("bump the version of the newer one".into()));
+        }
+    }
+    out
+}
+
+fn scope(v: &mut V<'_>, p: KeyPath, text: &str) -> Option<Scope> {
+    let hint = "write `org`, `team:ID`, `project:ID`, `use_case:ID`, `user:ID`, or `team:*` (and so on) for one envelope each";
+    if text == "org" {
+        return Some(Scope::Org);
+    }
+    let Some((kind, id)) = text.split_once(':') else {
+        v.err(p, format!("`{text}` is not a budget scope"), Some(hint.into()));
+        return None;
+    };
+    let (set, each, one): (&BTreeSet<String>, Scope, fn(String) -> Scope) = match kind {
+        "team" => (&v.names.teams, Scope::EachTeam, Scope::Team),
+        "project" => (&v.names.projects, Scope::EachProject, Scope::Project),
+        "use_case" => (&v.names.use_cases, Scope::EachUseCase, Scope::UseCase),
+        "user" => (&v.names.users, Scope::EachUser, Scope::User),
+        _ => {
+            v.err(p, format!("`{kind}` is not a budget scope kind"), Some(suggest(kind, ["org", "team", "project", "use_case", "user"])));
+            return None;
+        }
+    };
+    if id == "*" {
+        return Some(each);
+    }
+    let set = set.clone();
+    v.reference(p, kind, id, &set).then(|| one(id.to_string()))
+}
+
+fn budgets(v: &mut V<'_>, raw: &[Option<RawBudget>]) -> Vec<Budget> {
+    let mut out = Vec::new();
+    let mut ids = BTreeSet::new();
+    for (i, b) in raw.iter().enumerate() {
+        let Some(b) = b else { continue };
+        let p = path(&["budgets"]).index(i);
+        v.ident(p.key("id"), &b.id, "budget");
+        if !ids.insert(b.id.clone()) {
+            v.err(p.key("id"), format!("budget id `{}` is used twice", b.id), None);
+        }
+        let scope = scope(v, p.key("scope"), &b.scope);
+        let limit = v.usd(p.key("limit_usd"), &b.limit_usd);
+        let ascending = b.alert_at_percent.windows(2).all(|w| w[0] < w[1]);
+        if !ascending || b.alert_at_percent.iter().any(|&t| t == 0 || t > 1000) {
+            v.err(p.key("alert_at_percent"), "alert thresholds must be ascending percentages between 1 and 1000", Some("e.g. [50, 80, 100]".into()));
+        }
+        let mut tranches = Vec::new();
+        for (j, t) in b.tranches.iter().enumerate() {
+            let tp = p.key("tranches").index(j);
+            let amount = v.usd(tp.key("amount_usd"), &t.amount_usd);
+            let eff = v.unit(tp.key("min_efficiency"), t.min_efficiency, "min_efficiency");
+            let comp = v.unit(tp.key("min_compliance"), t.min_compliance, "min_compliance");
+            if t.min_validated_hours.is_some_and(|h| !h.is_finite() || h < 0.0) {
+                v.err(tp.key("min_validated_hours"), "min_validated_hours must be zero or more", None);
+            }
+            if t.min_efficiency.is_none() && t.min_compliance.is_none() && t.min_validated_hours.is_none() {
+                v.err_key(tp.clone(), "a tranche needs a condition to unlock it", Some("add min_efficiency, min_validated_hours or min_compliance".into()));
+            }
+            if let Some(amount) = amount {
+                tranches.push(Tranche { amount, min_efficiency: eff, min_validated_hours: t.min_validated_hours, min_compliance: comp });
+            }
+        }
+        let (Some(scope), Some(limit)) = (scope, limit) else { continue };
+        out.push(Budget {
+            id: b.id.clone(),
+            scope,
+            period: b.period,
+            limit,
+            enforcement: b.enforcement,
+            alert_at_percent: b.alert_at_percent.clone(),
+            track: b.track,
+            tranches,
+        });
+    }
+    out
+}
+
+fn scoring(v: &mut V<'_>, s: &RawScoring) -> Option<Scoring> {
+    let p = path(&["scoring"]);
+    let weights = [s.efficiency_weight, s.quality_weight, s.compliance_weight];
+    let mut ok = true;
+    if weights.iter().any(|w| !(0.0..=1.0).contains(w)) || (weights.iter().sum::<f64>() - 1.0).abs() > 1e-9 {
+        v.err(p.key("efficiency_weight"), format!("the three weights must each be between 0 and 1 and add up to 1 (they add up to {})", weights.iter().sum::<f64>()), Some("e.g. efficiency 0.4, quality 0.35, compliance 0.25".into()));
+        ok = false;
+    }
+    if !(0.6..=0.7).contains(&s.team_share) {
+        v.err(p.key("team_share"), format!("team_share {} is outside 0.6–0.7", s.team_share), Some("recognition blends 60–70% team and 30–40% individual".into()));
+        ok = false;
+    }
+    if !(s.repeat_decay > 0.0 && s.repeat_decay < 1.0) {
+        v.err(p.key("repeat_decay"), "repeat_decay must be strictly between 0 and 1", Some("each repetition earns this fraction of the one before, e.g. 0.5".into()));
+        ok = false;
+    }
+    ok &= v.unit(p.key("unvalidated_weight"), Some(s.unvalidated_weight), "unvalidated_weight").is_some();
+    ok.then(|| Scoring {
+        efficiency_weight: s.efficiency_weight,
+        quality_weight: s.quality_weight,
+        compliance_weight: s.compliance_weight,
+        team_share: s.team_share,
+        repeat_decay: s.repeat_decay,
+        unvalidated_weight: s.unvalidated_weight,
+    })
+}
+
+fn terms(v: &mut V<'_>, p: KeyPath, raw: &[RawTerm]) -> Vec<Term> {
+    let mut out = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        if t.term.trim().is_empty() {
+            v.err(p.index(i).key("term"), "empty term", None);
+            continue;
+        }
+        if let Some(class) = v.class(p.index(i).key("class"), &t.class) {
+            out.push(Term { term: t.term.clone(), class });
+        }
+    }
+    out
+}
+
+fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
+    let p = path(&["dlp"]);
+    let highest = v.classes.as_ref()?.highest();
+    let mut kind_classes: BTreeMap<FindingKind, DataClass> = FindingKind::ALL.iter().map(|k| (*k, highest)).collect();
+    let mut actions: BTreeMap<DataClass, Action> = BTreeMap::new();
+    let (mut custom_terms, mut markers, mut scan_output) = (Vec::new(), Vec::new(), false);
+    if let Some(d) = raw {
+        scan_output = d.scan_output;
+        for (kind, class) in &d.kind_classes {
+            let kp = p.key("kind_classes").key(kind);
+            let parsed = kind.parse::<FindingKind>();
+            let class = v.class(kp.clone(), class);
+            match (parsed, class) {
+                (Ok(k), Some(c)) => {
+                    kind_classes.insert(k, c);
+                }
+                (Err(_), _) => v.err_key(kp, format!("unknown finding kind `{kind}`"), Some(suggest(kind, FindingKind::ALL.iter().map(|k| k.as_str())))),
+                _ => {}
+            }
+        }
+        custom_terms = terms(v, p.key("custom_terms"), &d.custom_terms);
+        markers = terms(v, p.key("markers"), &d.markers);
+        for (class, action) in &d.actions {
+            if let Some(c) = v.class(p.key("actions").key(class), class) {
+                actions.insert(c, *action);
+            }
+        }
+    }
+    for i in 0..=highest.0 {
+        actions.entry(DataClass(i)).or_insert(Action::Block);
+    }
+    Some(Dlp { scan_output, kind_classes, custom_terms, markers, actions })
+}
+
+fn exceptions(v: &mut V<'_>, e: &RawExceptions) -> Option<ExceptionPolicy> {
+    let p = path(&["exceptions"]);
+    let mut seen = BTreeSet::new();
+    for (i, code) in e.reason_codes.iter().enumerate() {
+        v.ident(p.key("reason_codes").index(i), code, "reason code");
+        if !seen.insert(code) {
+            v.err(p.key("reason_codes").index(i), format!("reason code `{code}` is listed twice"), None);
+        }
+    }
+    if e.max_days == 0 {
+        v.err(p.key("max_days"), "max_days must be at least 1", None);
+        return None;
+    }
+    Some(ExceptionPolicy { reason_codes: e.reason_codes.clone(), max_days: e.max_days })
+}
+
+fn server(v: &mut V<'_>, s: Option<&RawServer>, base_dir: &Path) -> Option<Server> {
+    let p = path(&["server"]);
+    let listen = s.and_then(|s| s.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    if listen.parse::<std::net::SocketAddr>().is_err() {
+        v.err(p.key("listen"), format!("`{listen}` is not an address to listen on"), Some("e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"".into()));
+    }
+    let database = match s.and_then(|s| s.database.clone()) {
+        None => format!("sqlite://{}", base_dir.join("tokenwise-data").join("tokenwise.db").display()),
+        Some(db) => match resolve_database(&db, base_dir) {
+            Ok(db) => db,
+            Err(hint) => {
+                v.err(p.key("database"), format!("`{db}` is not a database URL"), Some(hint));
+                return None;
+            }
+        },
+    };
+    let max_request_bytes = s.and_then(|s| s.max_request_bytes).unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
+    if !(1024..=256 * 1024 * 1024).contains(&max_request_bytes) {
+        v.err(p.key("max_request_bytes"), "max_request_bytes must be between 1 KiB and 256 MiB", None);
+    }
+    Some(Server { listen, database, max_request_bytes })
+}
+
+/// Makes a relative `sqlite://` path relative to the policy file's folder,
+/// so a policy means the same data wherever the binary is started from.
+pub fn resolve_database(url: &str, base_dir: &Path) -> Result<String, String> {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        if rest.is_empty() {
+            return Err("give a path after sqlite://".into());
+        }
+        if rest == ":memory:" || Path::new(rest).is_absolute() {
+            return Ok(url.to_string());
+        }
+        return Ok(format!("sqlite://{}", base_dir.join(rest).display()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(url.to_string());
+    }
+    Err("use sqlite://PATH or postgres://USER@HOST/DB".into())
+}

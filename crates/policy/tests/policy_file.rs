@@ -1,0 +1,152 @@
+//! The policy file as people write it: the shipped example is valid and
+//! complete, and mistakes are reported all at once with the right lines.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use tokenwise_core::{Nanos, PricePerMtok};
+use tokenwise_policy::{Category, Report, Scope, load_file, load_str};
+
+fn acme_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml")
+}
+
+fn acme_src() -> String {
+    std::fs::read_to_string(acme_path()).unwrap()
+}
+
+/// Loads `src` as if it were examples/acme.toml (so its price file resolves).
+fn load_as_acme(src: &str) -> Result<tokenwise_policy::Loaded, Report> {
+    load_str(&acme_path(), src, &|p: &Path| std::fs::read_to_string(p))
+}
+
+fn line_of(src: &str, needle: &str) -> usize {
+    src.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("`{needle}` not in source")) + 1
+}
+
+fn errors(report: &Report) -> Vec<(usize, String)> {
+    report.errors().map(|d| (d.line, d.message.clone())).collect()
+}
+
+#[test]
+fn the_example_company_is_valid_and_complete() {
+    let loaded = load_file(&acme_path()).unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(loaded.warnings.diagnostics.len(), 0, "{}", loaded.warnings);
+    let p = loaded.policy;
+    assert!(p.teams.len() >= 5);
+    assert!(p.users.len() >= 40);
+    assert!(p.use_cases.len() >= 8);
+    let categories: BTreeSet<Category> = p.use_cases.values().map(|u| u.category).collect();
+    assert_eq!(categories.len(), Category::ALL.len(), "every category of the taxonomy is used");
+    assert!(p.models.len() >= 4);
+    let clearances: BTreeSet<_> = p.models.values().map(|m| m.max_class).collect();
+    assert!(clearances.len() >= 3, "models have different clearances");
+    let prices: BTreeSet<_> = p.models.values().filter_map(|m| m.prices.last()).map(|v| v.rates.input).collect();
+    assert!(prices.len() >= 4, "models have different prices");
+    let scopes: BTreeSet<&str> = p
+        .budgets
+        .iter()
+        .map(|b| match b.scope {
+            Scope::Org => "org",
+            Scope::Team(_) | Scope::EachTeam => "team",
+            Scope::Project(_) | Scope::EachProject => "project",
+            Scope::UseCase(_) | Scope::EachUseCase => "use_case",
+            Scope::User(_) | Scope::EachUser => "user",
+        })
+        .collect();
+    assert_eq!(scopes.len(), 5, "budgets at every scope: {scopes:?}");
+    // Every team has a manager who is a member of the company.
+    for t in p.teams.values() {
+        assert!(p.users.contains_key(&t.manager));
+    }
+}
+
+#[test]
+fn an_unknown_field_and_a_dangling_reference_are_both_reported_with_lines() {
+    let src = acme_src()
+        .replace("max_output_tokens = 8192", "max_output_tokens = 8192\nmax_ouptut_tokens = 1")
+        .replacen(
+            "allowed_models = [\"claude-haiku-4-5\", \"gpt-4.1-mini\"]",
+            "allowed_models = [\"claude-haiku-4-5\", \"gpt-5-mini\"]",
+            1,
+        );
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 2, "{report}");
+    assert_eq!(errs[0].0, line_of(&src, "max_ouptut_tokens"));
+    assert!(errs[0].1.contains("unknown field `max_ouptut_tokens`"), "{}", errs[0].1);
+    assert_eq!(errs[1].0, line_of(&src, "\"gpt-5-mini\""));
+    assert!(errs[1].1.contains("unknown model `gpt-5-mini` in use_cases.ticket-summary.allowed_models[1]"), "{}", errs[1].1);
+    let hint = report.errors().nth(1).and_then(|d| d.hint.clone()).unwrap();
+    assert!(hint.contains("did you mean `gpt-4.1-mini`?"), "{hint}");
+    // Columns point at the value, not the start of the line.
+    let d = report.errors().nth(1).unwrap();
+    assert_eq!(d.column, src.lines().nth(d.line - 1).unwrap().find("\"gpt-5-mini\"").unwrap() + 1);
+}
+
+#[test]
+fn a_misspelt_section_is_named_with_a_suggestion() {
+    let src = acme_src().replace("[scoring]", "[scorng]");
+    let report = load_as_acme(&src).unwrap_err();
+    let d = report.errors().next().unwrap();
+    assert_eq!(d.line, line_of(&src, "[scorng]"));
+    assert_eq!(d.message, "unknown section `scorng`");
+    assert!(d.hint.as_deref().unwrap().starts_with("did you mean `scoring`?"));
+}
+
+#[test]
+fn a_syntax_error_points_at_its_line() {
+    let src = acme_src().replace("name = \"Sales\"", "name = \"Sales");
+    let report = load_as_acme(&src).unwrap_err();
+    let d = report.errors().next().unwrap();
+    assert_eq!(d.line, line_of(&src, "name = \"Sales"));
+}
+
+#[test]
+fn semantic_rules_are_enforced() {
+    let src = acme_src()
+        .replace("visibility = \"pseudonymous\"\nregulated = true", "visibility = \"public\"\nregulated = true")
+        .replace("efficiency_weight = 0.40", "efficiency_weight = 0.50")
+        .replace("team_share = 0.65", "team_share = 0.9")
+        .replace("default_model = \"acme-llama-70b\"\nallowed_models = [\"acme-llama-70b\", \"claude-sonnet-4-5\"]\nmax_data_class = \"restricted\"\nbaseline_tokens_per_outcome = 25000",
+                 "default_model = \"o4-mini\"\nallowed_models = [\"acme-llama-70b\", \"claude-sonnet-4-5\"]\nmax_data_class = \"secret\"\nbaseline_tokens_per_outcome = 25000")
+        .replace("scope = \"user:omar.haddad\"", "scope = \"person:omar.haddad\"");
+    let report = load_as_acme(&src).unwrap_err();
+    let msgs: Vec<String> = report.errors().map(|d| d.message.clone()).collect();
+    let has = |s: &str| msgs.iter().any(|m| m.contains(s));
+    assert!(has("team `legal` is regulated"), "{msgs:?}");
+    assert!(has("add up to 1"), "{msgs:?}");
+    assert!(has("team_share 0.9 is outside 0.6–0.7"), "{msgs:?}");
+    assert!(has("default model `o4-mini` is not in allowed_models of `finance-narrative`"), "{msgs:?}");
+    assert!(has("unknown data class `secret`"), "{msgs:?}");
+    assert!(has("`person` is not a budget scope kind"), "{msgs:?}");
+    assert_eq!(msgs.len(), 6, "{report}");
+}
+
+#[test]
+fn a_missing_price_file_is_one_error_not_one_per_model() {
+    let report = load_str(Path::new("/nowhere/acme.toml"), &acme_src(), &|p: &Path| std::fs::read_to_string(p)).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1, "{report}");
+    assert!(errs[0].1.starts_with("cannot read price file"));
+}
+
+#[test]
+fn price_versions_apply_by_date_and_imported_prices_are_exact() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+    let gpt41 = &p.models["gpt-4.1"];
+    // LiteLLM's list price from January, the negotiated price from July.
+    let march = gpt41.price_at(at("2026-03-01T00:00:00Z")).unwrap();
+    assert_eq!(march.rates.input, PricePerMtok(2_000_000_000));
+    assert_eq!(march.id, "gpt-4.1@2026-01-01~litellm-subset.json");
+    let august = gpt41.price_at(at("2026-08-01T00:00:00Z")).unwrap();
+    assert_eq!(august.rates.input, PricePerMtok(1_600_000_000));
+    assert_eq!(august.rates.cached_read, PricePerMtok(400_000_000));
+    assert_eq!(august.id, "gpt-4.1@2026-07-01");
+    assert!(gpt41.price_at(at("2025-12-31T23:59:59Z")).is_none());
+    // 1e-07 $/token is exactly $0.10 / Mtok.
+    let mini = &p.models["gpt-4.1-mini"];
+    assert_eq!(mini.prices[0].rates.cached_read, PricePerMtok(100_000_000));
+    // Hours become money at the org's hourly value: 0.25 h × $85.
+    assert_eq!(p.use_cases["support-reply"].outcome_value, Nanos::parse_usd("21.25").unwrap());
+}
