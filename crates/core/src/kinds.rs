@@ -1,9 +1,5 @@
 //! Closed vocabularies shared by the policy, the scanner and the ledger.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} `{name}`; known: {known}")]
 pub struct UnknownName {
@@ -12,12 +8,16 @@ pub struct UnknownName {
     pub known: String,
 }
 
+/// A closed set of names with `as_str`, `Display`, `FromStr` (whose error
+/// lists the known names) and serde in snake_case. Used for every enum that
+/// crosses a boundary as text: files, headers, database columns.
+#[macro_export]
 macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -27,18 +27,18 @@ macro_rules! named_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, UnknownName> {
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::UnknownName;
+            fn from_str(s: &str) -> Result<Self, $crate::UnknownName> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownName {
+                    _ => Err($crate::UnknownName {
                         what: $what,
                         name: s.to_string(),
                         known: [$($text),+].join(", "),
@@ -49,7 +49,7 @@ macro_rules! named_enum {
     };
 }
 
-named_enum!(
+crate::named_enum!(
     /// What the DLP scanner can find. Names are part of the interface
     /// contract (`tokenwise scan --json`).
     FindingKind, "finding kind", {
@@ -72,7 +72,7 @@ named_enum!(
     }
 );
 
-named_enum!(
+crate::named_enum!(
     /// Production work is scored on outcomes; exploration (sandbox) work
     /// has its own budgets and is scored on its own terms.
     Track, "track", {

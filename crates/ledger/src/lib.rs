@@ -1,0 +1,26 @@
+//! The ledger: what happened (usage events), who may call (API keys, stored
+//! hashed), what was decided (the hash-chained audit log), and the one
+//! `Store` trait every backend implements. Group commit lives here too, so
+//! every backend gets the same durability contract.
+
+pub mod audit;
+pub mod event;
+pub mod keys;
+pub mod recorder;
+pub mod store;
+
+pub use audit::{AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain};
+pub use event::{Decision, EventSource, Operation, Status, UsageEvent};
+pub use keys::{ApiKey, NewKey};
+pub use recorder::{Recorder, RecorderStats};
+pub use store::{EventQuery, GroupBy, SpendQuery, SpendRow, Store, StoreError};
+
+/// Microseconds since the Unix epoch: how both backends store time, so the
+/// same query means the same thing on SQLite and PostgreSQL.
+pub fn to_micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub fn from_micros(us: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}

@@ -1,0 +1,127 @@
+//! The one storage interface. Each backend (SQLite embedded, PostgreSQL at
+//! scale) lives in its own crate with its own migrations, and one shared
+//! test-suite (`tokenwise-store-tests`) runs against both.
+
+use crate::audit::{AuditDraft, AuditEntry};
+use crate::event::UsageEvent;
+use crate::keys::ApiKey;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Serialize;
+use tokenwise_core::{Nanos, TokenUsage};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the operation.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// A row conflicts with one already stored.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Stored data could not be read back (a bad value in a row).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The URL or configuration is wrong.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Filters for listing events; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub request_id: Option<String>,
+    pub task: Option<String>,
+    /// Inclusive lower bound on the event time.
+    pub from: Option<Timestamp>,
+    /// Exclusive upper bound.
+    pub to: Option<Timestamp>,
+    /// At most this many (the stores cap it at 1,000).
+    pub limit: u32,
+}
+
+impl EventQuery {
+    pub const MAX_LIMIT: u32 = 1_000;
+
+    pub fn effective_limit(&self) -> u32 {
+        match self.limit {
+            0 => 100,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Team,
+    User,
+    Project,
+    UseCase,
+    Model,
+}
+
+impl GroupBy {
+    /// The column grouped on; a fixed list, never user text.
+    pub fn column(self) -> &'static str {
+        match self {
+            GroupBy::Team => "team_id",
+            GroupBy::User => "user_id",
+            GroupBy::Project => "project_id",
+            GroupBy::UseCase => "use_case",
+            GroupBy::Model => "model",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SpendQuery {
+    pub group_by: GroupBy,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+/// Spend of one group over a time range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpendRow {
+    /// The group's id; None for events without one (e.g. no project).
+    pub key: Option<String>,
+    pub calls: u64,
+    pub usage: TokenUsage,
+    pub cost: Nanos,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Stores events in one transaction: all or none. An event whose id is
+    /// already stored is skipped, so a retried batch never double-counts.
+    /// Returns how many were new. When this returns Ok, they are durable.
+    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+
+    async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError>;
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<UsageEvent>, StoreError>;
+
+    /// Calls, tokens and cost per group in `[from, to)`, largest cost first.
+    async fn spend(&self, query: &SpendQuery) -> Result<Vec<SpendRow>, StoreError>;
+
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    async fn api_keys_for_user(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Returns false when there was no such active key.
+    async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Appends to the audit chain, atomically with respect to every other
+    /// appender (other tasks, other replicas).
+    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError>;
+
+    /// Entries with `seq > after_seq`, in order, at most `limit`.
+    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+}
