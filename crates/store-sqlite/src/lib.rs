@@ -1,0 +1,501 @@
+//! The embedded store: one SQLite file in WAL mode. One writer connection
+//! (SQLite allows one writer at a time anyway; the ledger's group commit
+//! feeds it batches) and a small pool of readers that never block it.
+//! `synchronous = FULL`: a committed batch survives power loss, which is
+//! what "an acknowledged usage record is never lost" means.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokenwise_core::{Nanos, TokenUsage};
+use tokenwise_ledger::{
+    ApiKey, AuditDraft, AuditEntry, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent,
+    from_micros, to_micros,
+};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MAX_IDLE_READERS: usize = 8;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish()
+    }
+}
+
+struct Inner {
+    /// None for an in-memory database, whose readers must share the writer.
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(msg.unwrap_or_else(|| f.to_string()))
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a rusqlite connection in
+    // a state worse than the error it returned; keep using it.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens `sqlite://PATH` (or a bare path, or `sqlite://:memory:`),
+    /// creating the file, its folder and the schema as needed.
+    pub fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let target = url.strip_prefix("sqlite://").unwrap_or(url);
+        let path = if target == ":memory:" { None } else { Some(PathBuf::from(target)) };
+        if let Some(dir) = path.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut writer = match &path {
+            Some(p) => Connection::open(p),
+            None => Connection::open_in_memory(),
+        }
+        .map_err(|e| StoreError::Config(format!("cannot open {url}: {e}")))?;
+        configure(&writer, false).map_err(db_err)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStore { inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }) })
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Runs `f` on the writer connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+            .await
+            .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
+    }
+
+    /// Runs `f` on a pooled read-only connection (the writer, in memory).
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let Some(path) = &inner.path else {
+                return f(&lock(&inner.writer));
+            };
+            let pooled = lock(&inner.readers).pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                        .map_err(db_err)?;
+                    configure(&c, true).map_err(db_err)?;
+                    c
+                }
+            };
+            let out = f(&conn);
+            let mut idle = lock(&inner.readers);
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
+    }
+}
+
+fn configure(c: &Connection, read_only: bool) -> rusqlite::Result<()> {
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    if !read_only {
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "FULL")?;
+    }
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)",
+    )
+    .map_err(db_err)?;
+    for (version, name, sql) in MIGRATIONS {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+        let done: bool = tx
+            .query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))
+            .map_err(db_err)?;
+        if !done {
+            tx.execute_batch(sql).map_err(|e| StoreError::Config(format!("migration {version} ({name}) failed: {e}")))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?1, ?2, ?3)",
+                params![version, name, to_micros(Timestamp::now())],
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn uint(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+const EVENT_COLUMNS: &str = "id, ts_us, source, user_id, team_id, project_id, use_case, template, task, track, \
+    destination, operation, requested_model, model, provider, input_tokens, output_tokens, cached_read_tokens, \
+    cache_write_tokens, reasoning_tokens, cost_nanos, price_version, latency_ms, ttft_ms, streamed, status, \
+    http_status, error_code, estimated, data_class, findings, decision, exception_id, prompt_hash, key_id";
+
+fn parse<T: std::str::FromStr>(text: String, column: &str) -> rusqlite::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("{column}: {e}").into())
+    })
+}
+
+fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
+    Ok(UsageEvent {
+        id: r.get(0)?,
+        ts: from_micros(r.get(1)?),
+        source: parse(r.get(2)?, "source")?,
+        user_id: r.get(3)?,
+        team_id: r.get(4)?,
+        project_id: r.get(5)?,
+        use_case: r.get(6)?,
+        template: r.get(7)?,
+        task: r.get(8)?,
+        track: parse(r.get(9)?, "track")?,
+        destination: r.get(10)?,
+        operation: parse(r.get(11)?, "operation")?,
+        requested_model: r.get(12)?,
+        model: r.get(13)?,
+        provider: r.get(14)?,
+        usage: TokenUsage {
+            input: uint(r.get(15)?),
+            output: uint(r.get(16)?),
+            cached_read: uint(r.get(17)?),
+            cache_write: uint(r.get(18)?),
+            reasoning: uint(r.get(19)?),
+        },
+        cost: Nanos(r.get(20)?),
+        price_version: r.get(21)?,
+        latency_ms: r.get(22)?,
+        ttft_ms: r.get(23)?,
+        streamed: r.get(24)?,
+        status: parse(r.get(25)?, "status")?,
+        http_status: r.get(26)?,
+        error_code: r.get(27)?,
+        estimated: r.get(28)?,
+        data_class: r.get(29)?,
+        findings: UsageEvent::parse_findings(&r.get::<_, String>(30)?),
+        decision: parse(r.get(31)?, "decision")?,
+        exception_id: r.get(32)?,
+        prompt_hash: r.get(33)?,
+        key_id: r.get(34)?,
+    })
+}
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let track: Option<String> = r.get(6)?;
+    Ok(ApiKey {
+        id: r.get(0)?,
+        hash: r.get(1)?,
+        prefix: r.get(2)?,
+        user_id: r.get(3)?,
+        use_case: r.get(4)?,
+        project_id: r.get(5)?,
+        track: track.map(|t| parse(t, "track")).transpose()?,
+        label: r.get(7)?,
+        created_at: from_micros(r.get(8)?),
+        revoked_at: r.get::<_, Option<i64>>(9)?.map(from_micros),
+    })
+}
+
+const KEY_COLUMNS: &str = "id, key_hash, prefix, user_id, use_case, project_id, track, label, created_us, revoked_us";
+
+fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: r.get(0)?,
+        ts_us: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        subject: r.get(4)?,
+        details: r.get(5)?,
+        prev_hash: r.get(6)?,
+        hash: r.get(7)?,
+    })
+}
+
+fn corrupt(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        other => db_err(other),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let events = events.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let mut inserted = 0u64;
+            {
+                let sql = format!(
+                    "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+                      ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
+                );
+                let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
+                for e in &events {
+                    let values: [Value; 35] = [
+                        e.id.clone().into(),
+                        to_micros(e.ts).into(),
+                        e.source.as_str().to_string().into(),
+                        e.user_id.clone().into(),
+                        e.team_id.clone().into(),
+                        e.project_id.clone().into(),
+                        e.use_case.clone().into(),
+                        e.template.clone().into(),
+                        e.task.clone().into(),
+                        e.track.as_str().to_string().into(),
+                        e.destination.clone().into(),
+                        e.operation.as_str().to_string().into(),
+                        e.requested_model.clone().into(),
+                        e.model.clone().into(),
+                        e.provider.clone().into(),
+                        int(e.usage.input).into(),
+                        int(e.usage.output).into(),
+                        int(e.usage.cached_read).into(),
+                        int(e.usage.cache_write).into(),
+                        int(e.usage.reasoning).into(),
+                        e.cost.0.into(),
+                        e.price_version.clone().into(),
+                        i64::from(e.latency_ms).into(),
+                        e.ttft_ms.map(i64::from).into(),
+                        i64::from(e.streamed).into(),
+                        e.status.as_str().to_string().into(),
+                        i64::from(e.http_status).into(),
+                        e.error_code.clone().into(),
+                        i64::from(e.estimated).into(),
+                        e.data_class.clone().into(),
+                        e.findings_json().into(),
+                        e.decision.as_str().to_string().into(),
+                        e.exception_id.clone().into(),
+                        e.prompt_hash.clone().into(),
+                        e.key_id.clone().into(),
+                    ];
+                    inserted += stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
+                }
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(inserted)
+        })
+        .await
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.query_row(&format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE id = ?1"), [id], event_from_row)
+                .optional()
+                .map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn events(&self, q: &EventQuery) -> Result<Vec<UsageEvent>, StoreError> {
+        let q = q.clone();
+        self.read(move |c| {
+            let mut sql = format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE 1 = 1");
+            let mut args: Vec<Value> = Vec::new();
+            let mut filter = |clause: &str, v: Value, sql: &mut String| {
+                args.push(v);
+                sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+            };
+            if let Some(v) = &q.user_id {
+                filter("user_id =", v.clone().into(), &mut sql);
+            }
+            if let Some(v) = &q.team_id {
+                filter("team_id =", v.clone().into(), &mut sql);
+            }
+            if let Some(v) = &q.request_id {
+                filter("id =", v.clone().into(), &mut sql);
+            }
+            if let Some(v) = &q.task {
+                filter("task =", v.clone().into(), &mut sql);
+            }
+            if let Some(v) = q.from {
+                filter("ts_us >=", to_micros(v).into(), &mut sql);
+            }
+            if let Some(v) = q.to {
+                filter("ts_us <", to_micros(v).into(), &mut sql);
+            }
+            sql.push_str(&format!(" ORDER BY ts_us DESC, id DESC LIMIT {}", q.effective_limit()));
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let rows = stmt.query_map(params_from_iter(args), event_from_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn spend(&self, q: &SpendQuery) -> Result<Vec<SpendRow>, StoreError> {
+        let col = q.group_by.column();
+        let (from, to) = (to_micros(q.from), to_micros(q.to));
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {col}, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_read_tokens), \
+                 SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nanos) FROM usage_events \
+                 WHERE ts_us >= ?1 AND ts_us < ?2 GROUP BY {col} ORDER BY SUM(cost_nanos) DESC, {col}"
+            );
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![from, to], |r| {
+                    Ok(SpendRow {
+                        key: r.get(0)?,
+                        calls: uint(r.get(1)?),
+                        usage: TokenUsage {
+                            input: uint(r.get(2)?),
+                            output: uint(r.get(3)?),
+                            cached_read: uint(r.get(4)?),
+                            cache_write: uint(r.get(5)?),
+                            reasoning: uint(r.get(6)?),
+                        },
+                        cost: Nanos(r.get(7)?),
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let k = key.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    k.id,
+                    k.hash,
+                    k.prefix,
+                    k.user_id,
+                    k.use_case,
+                    k.project_id,
+                    k.track.map(|t| t.as_str()),
+                    k.label,
+                    to_micros(k.created_at),
+                    k.revoked_at.map(to_micros)
+                ],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        let hash = hash.to_string();
+        self.read(move |c| {
+            c.query_row(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"), [hash], key_from_row)
+                .optional()
+                .map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn api_keys_for_user(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let user = user_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = ?1 ORDER BY created_us, id"))
+                .map_err(db_err)?;
+            let rows = stmt.query_map([user], key_from_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE api_keys SET revoked_us = ?2 WHERE id = ?1 AND revoked_us IS NULL",
+                    params![id, to_micros(at)],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError> {
+        let draft = draft.clone();
+        self.write(move |c| {
+            // IMMEDIATE takes the write lock first, so no other process can
+            // append between reading the head and writing the next entry.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let head: Option<(i64, String)> = tx
+                .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(db_err)?;
+            let entry = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), &draft);
+            tx.execute(
+                "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![entry.seq, entry.ts_us, entry.actor, entry.action, entry.subject, entry.details, entry.prev_hash, entry.hash],
+            )
+            .map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+            Ok(entry)
+        })
+        .await
+    }
+
+    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, ts_us, actor, action, subject, details, prev_hash, hash FROM audit_log \
+                     WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let rows = stmt.query_map(params![after_seq, limit], audit_from_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+}

@@ -1,0 +1,355 @@
+//! The behaviour every `Store` backend must show, written once. Each
+//! backend's `tests/suite.rs` implements [`Backend`] and calls
+//! [`store_suite!`], which makes one test per case below.
+
+// A test-suite reports failures by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use async_trait::async_trait;
+use jiff::{Timestamp, ToSpan};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokenwise_core::{Nanos, TokenUsage, Track};
+use tokenwise_ledger::*;
+
+/// What a backend's test harness provides besides the store itself.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    fn store(&self) -> Arc<dyn Store>;
+    /// A new store on the same database, as after a restart.
+    async fn reopen(&self) -> Arc<dyn Store>;
+    /// Edits an audit row's subject directly in the database, the way an
+    /// intruder with database access would (disabling the append-only guard).
+    async fn tamper_audit_subject(&self, seq: i64, subject: &str);
+    /// A plain `UPDATE` of an audit row; the guard must refuse it.
+    async fn raw_update_audit(&self, seq: i64) -> Result<(), String>;
+}
+
+/// Generates one `#[tokio::test]` per suite case. `$make` is an async fn
+/// returning `Option<impl Backend>` (None: backend not available, skip).
+#[macro_export]
+macro_rules! store_suite {
+    ($make:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                match $make().await {
+                    Some(backend) => $crate::$case(&backend).await,
+                    None => eprintln!("skipped {}: backend not available", stringify!($case)),
+                }
+            }
+        )+
+    };
+    ($make:path) => {
+        $crate::store_suite!($make;
+            events_round_trip_every_field,
+            a_repeated_event_id_is_stored_once,
+            event_queries_filter_and_order,
+            spend_groups_and_sums_exactly,
+            api_keys_are_found_by_hash_and_revoked,
+            concurrent_audit_appends_form_one_chain,
+            a_hand_edited_audit_row_breaks_verification,
+            the_audit_log_refuses_updates,
+            group_commit_stores_every_event_once,
+            data_survives_reopening,
+        );
+    };
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+/// An event with every optional field set.
+pub fn full_event(id: &str, at: Timestamp) -> UsageEvent {
+    UsageEvent {
+        id: id.to_string(),
+        ts: at,
+        source: EventSource::Gateway,
+        user_id: "ivan.petrov".into(),
+        team_id: "support".into(),
+        project_id: Some("atlas".into()),
+        use_case: Some("support-reply".into()),
+        template: Some("support-refund@3".into()),
+        task: Some("T-1042".into()),
+        track: Track::Production,
+        destination: Some("customer-email".into()),
+        operation: Operation::ChatCompletions,
+        requested_model: "gpt-4.1-mini".into(),
+        model: "claude-haiku-4-5".into(),
+        provider: "anthropic".into(),
+        usage: TokenUsage { input: 1_834, output: 412, cached_read: 1_024, cache_write: 256, reasoning: 0 },
+        cost: Nanos(3_914_000),
+        price_version: "claude-haiku-4-5@2026-01-01~litellm-subset.json".into(),
+        latency_ms: 812,
+        ttft_ms: Some(140),
+        streamed: true,
+        status: Status::Ok,
+        http_status: 200,
+        error_code: None,
+        estimated: false,
+        data_class: Some("confidential".into()),
+        findings: BTreeMap::from([("email".to_string(), 2), ("custom_term".to_string(), 1)]),
+        decision: Decision::Reroute,
+        exception_id: Some("exc_01".into()),
+        prompt_hash: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+        key_id: Some("key_abc".into()),
+    }
+}
+
+/// A minimal event: every optional field empty.
+pub fn bare_event(id: &str, at: Timestamp, user: &str, team: &str, cost: i64) -> UsageEvent {
+    UsageEvent {
+        id: id.to_string(),
+        ts: at,
+        source: EventSource::Simulator,
+        user_id: user.into(),
+        team_id: team.into(),
+        project_id: None,
+        use_case: None,
+        template: None,
+        task: None,
+        track: Track::Exploration,
+        destination: None,
+        operation: Operation::Embeddings,
+        requested_model: "text-embedding-3-small".into(),
+        model: "text-embedding-3-small".into(),
+        provider: "openai".into(),
+        usage: TokenUsage { input: 100, output: 0, ..Default::default() },
+        cost: Nanos(cost),
+        price_version: "text-embedding-3-small@2026-01-01".into(),
+        latency_ms: 5,
+        ttft_ms: None,
+        streamed: false,
+        status: Status::Ok,
+        http_status: 200,
+        error_code: None,
+        estimated: false,
+        data_class: None,
+        findings: BTreeMap::new(),
+        decision: Decision::Allow,
+        exception_id: None,
+        prompt_hash: None,
+        key_id: None,
+    }
+}
+
+pub async fn events_round_trip_every_field(b: &impl Backend) {
+    let s = b.store();
+    let mut cut = full_event("ev-full-2", ts("2026-11-02T09:30:00.123456Z"));
+    cut.status = Status::Cancelled;
+    cut.estimated = true;
+    cut.error_code = Some("upstream_error".into());
+    cut.http_status = 502;
+    let events = vec![
+        full_event("ev-full", ts("2026-11-02T09:30:00.123456Z")),
+        cut,
+        bare_event("ev-bare", ts("2026-11-02T10:00:00Z"), "xin.zhao", "data", 2),
+    ];
+    assert_eq!(s.insert_events(&events).await.unwrap(), 3);
+    for e in &events {
+        assert_eq!(s.event(&e.id).await.unwrap().as_ref(), Some(e), "round trip of {}", e.id);
+    }
+    assert_eq!(s.event("missing").await.unwrap(), None);
+}
+
+pub async fn a_repeated_event_id_is_stored_once(b: &impl Backend) {
+    let s = b.store();
+    let t = ts("2026-11-03T00:00:00Z");
+    let first: Vec<_> = (0..3).map(|i| bare_event(&format!("dup-{i}"), t, "u", "t", 10)).collect();
+    assert_eq!(s.insert_events(&first).await.unwrap(), 3);
+    // A retried batch that overlaps the first adds only what is new.
+    let retry: Vec<_> = (1..5).map(|i| bare_event(&format!("dup-{i}"), t, "u", "t", 10)).collect();
+    assert_eq!(s.insert_events(&retry).await.unwrap(), 2);
+    let all = s.events(&EventQuery { user_id: Some("u".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 5);
+    let spent: Nanos = all.iter().map(|e| e.cost).sum();
+    assert_eq!(spent, Nanos(50));
+}
+
+pub async fn event_queries_filter_and_order(b: &impl Backend) {
+    let s = b.store();
+    let base = ts("2026-11-01T00:00:00Z");
+    let mut events = Vec::new();
+    for i in 0..30i64 {
+        let (user, team) = if i % 3 == 0 { ("ana", "sales") } else { ("bo", "data") };
+        let mut e = bare_event(&format!("q-{i:02}"), base + (i * 60).seconds(), user, team, i);
+        e.task = (i % 10 == 0).then(|| "T-7".to_string());
+        events.push(e);
+    }
+    s.insert_events(&events).await.unwrap();
+
+    let ana = s.events(&EventQuery { user_id: Some("ana".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(ana.len(), 10);
+    assert!(ana.iter().all(|e| e.user_id == "ana"));
+    assert!(ana.windows(2).all(|w| w[0].ts >= w[1].ts), "newest first");
+
+    let data = s.events(&EventQuery { team_id: Some("data".into()), limit: 5, ..Default::default() }).await.unwrap();
+    assert_eq!(data.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["q-29", "q-28", "q-26", "q-25", "q-23"]);
+
+    let one = s.events(&EventQuery { request_id: Some("q-07".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(one.len(), 1);
+
+    let task = s.events(&EventQuery { task: Some("T-7".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(task.len(), 3);
+
+    // [from, to): minute 10 included, minute 20 excluded.
+    let window = s
+        .events(&EventQuery { from: Some(base + 600.seconds()), to: Some(base + 1200.seconds()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 10);
+    assert_eq!(window.last().unwrap().id, "q-10");
+    assert_eq!(window.first().unwrap().id, "q-19");
+}
+
+pub async fn spend_groups_and_sums_exactly(b: &impl Backend) {
+    let s = b.store();
+    let base = ts("2026-10-01T00:00:00Z");
+    // Costs near a trillion nano-dollars each: sums must stay exact.
+    let big = 987_654_321_123i64;
+    let mut events = vec![
+        bare_event("s1", base, "ana", "sales", big),
+        bare_event("s2", base + 1.hour(), "ana", "sales", big + 1),
+        bare_event("s3", base + 2.hours(), "bo", "data", 7),
+        // Outside the range.
+        bare_event("s4", base + (31 * 24).hours(), "bo", "data", 1_000),
+    ];
+    events[2].project_id = Some("helios".into());
+    s.insert_events(&events).await.unwrap();
+
+    let q = |g| SpendQuery { group_by: g, from: base, to: base + (31 * 24).hours() };
+    let teams = s.spend(&q(GroupBy::Team)).await.unwrap();
+    assert_eq!(teams.len(), 2);
+    assert_eq!(teams[0].key.as_deref(), Some("sales"), "largest cost first");
+    assert_eq!(teams[0].calls, 2);
+    assert_eq!(teams[0].cost, Nanos(2 * big + 1));
+    assert_eq!(teams[0].usage.input, 200);
+    assert_eq!(teams[1].cost, Nanos(7));
+
+    let projects = s.spend(&q(GroupBy::Project)).await.unwrap();
+    let none = projects.iter().find(|r| r.key.is_none()).unwrap();
+    assert_eq!(none.calls, 2);
+    assert!(projects.iter().any(|r| r.key.as_deref() == Some("helios") && r.cost == Nanos(7)));
+}
+
+pub async fn api_keys_are_found_by_hash_and_revoked(b: &impl Backend) {
+    let s = b.store();
+    let now = Timestamp::now();
+    let mut k = ApiKey::generate("ivan.petrov", now);
+    k.record.use_case = Some("support-reply".into());
+    k.record.track = Some(Track::Production);
+    k.record.created_at = ts("2026-11-01T08:00:00Z");
+    s.insert_api_key(&k.record).await.unwrap();
+    let other = ApiKey::generate("ivan.petrov", now);
+    s.insert_api_key(&other.record).await.unwrap();
+
+    let found = s.api_key_by_hash(&ApiKey::hash_secret(&k.secret)).await.unwrap().unwrap();
+    assert_eq!(found, k.record);
+    assert!(s.api_key_by_hash(&ApiKey::hash_secret("tw_wrong")).await.unwrap().is_none());
+    assert_eq!(s.api_keys_for_user("ivan.petrov").await.unwrap().len(), 2);
+
+    // The same secret cannot be stored twice.
+    let mut clash = other.record.clone();
+    clash.id = "key_other".into();
+    assert!(matches!(s.insert_api_key(&clash).await, Err(StoreError::Conflict(_))));
+
+    assert!(s.revoke_api_key(&k.record.id, now).await.unwrap());
+    assert!(!s.revoke_api_key(&k.record.id, now).await.unwrap(), "already revoked");
+    let revoked = s.api_key_by_hash(&k.record.hash).await.unwrap().unwrap();
+    assert!(!revoked.is_active());
+}
+
+async fn verify_all(s: &dyn Store) -> Result<Option<(i64, String)>, ChainBreak> {
+    let mut last: Option<(i64, String)> = None;
+    loop {
+        let after = last.as_ref().map_or(0, |l| l.0);
+        let page = s.audit_page(after, 7).await.unwrap();
+        if page.is_empty() {
+            return Ok(last);
+        }
+        last = verify_chain(last, &page)?;
+    }
+}
+
+pub async fn concurrent_audit_appends_form_one_chain(b: &impl Backend) {
+    let s = b.store();
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..8 {
+                let d = AuditDraft::new("system", "test.append", &format!("w{w}-{i}"), serde_json::json!({"w": w, "i": i}));
+                s.append_audit(&d).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let head = verify_all(s.as_ref()).await.unwrap().unwrap();
+    assert_eq!(head.0, 64);
+}
+
+pub async fn a_hand_edited_audit_row_breaks_verification(b: &impl Backend) {
+    let s = b.store();
+    for i in 0..5 {
+        s.append_audit(&AuditDraft::new("omar.haddad", "exception.approve", &format!("exc_{i}"), serde_json::json!({"cap_usd": "100"})))
+            .await
+            .unwrap();
+    }
+    assert!(verify_all(s.as_ref()).await.is_ok());
+    b.tamper_audit_subject(3, "exc_999").await;
+    let err = verify_all(s.as_ref()).await.unwrap_err();
+    assert_eq!(err.seq, 3, "{err}");
+}
+
+pub async fn the_audit_log_refuses_updates(b: &impl Backend) {
+    let s = b.store();
+    s.append_audit(&AuditDraft::new("system", "policy.load", "acme.toml", serde_json::json!({}))).await.unwrap();
+    let err = b.raw_update_audit(1).await.unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+}
+
+pub async fn group_commit_stores_every_event_once(b: &impl Backend) {
+    let s = b.store();
+    let (recorder, writer) = Recorder::spawn(s.clone());
+    let base = ts("2026-11-05T00:00:00Z");
+    let mut tasks = Vec::new();
+    for i in 0..2_000i64 {
+        let r = recorder.clone();
+        tasks.push(tokio::spawn(async move {
+            r.record(bare_event(&format!("gc-{i:05}"), base + i.seconds(), "gc", "t", 3)).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let stats = recorder.stats();
+    let batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
+    let largest = stats.largest_batch.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(stats.events.load(std::sync::atomic::Ordering::Relaxed), 2_000);
+    assert!(largest > 1 && batches < 2_000, "events were grouped: {batches} batches, largest {largest}");
+    drop(recorder);
+    writer.await.unwrap();
+
+    let spent = s.spend(&SpendQuery { group_by: GroupBy::User, from: base, to: base + 24.hours() }).await.unwrap();
+    assert_eq!(spent, vec![SpendRow { key: Some("gc".into()), calls: 2_000, usage: TokenUsage { input: 200_000, ..Default::default() }, cost: Nanos(6_000) }]);
+}
+
+pub async fn data_survives_reopening(b: &impl Backend) {
+    let s = b.store();
+    let e = full_event("persist-1", ts("2026-11-06T12:00:00Z"));
+    s.insert_events(std::slice::from_ref(&e)).await.unwrap();
+    s.append_audit(&AuditDraft::new("system", "policy.load", "acme.toml", serde_json::json!({"digest": "x"}))).await.unwrap();
+    let k = ApiKey::generate("ana", Timestamp::now());
+    s.insert_api_key(&k.record).await.unwrap();
+    drop(s);
+
+    let again = b.reopen().await;
+    assert_eq!(again.event("persist-1").await.unwrap(), Some(e));
+    assert!(again.api_key_by_hash(&k.record.hash).await.unwrap().is_some());
+    // Migrations ran twice without harm and the chain continues.
+    again.append_audit(&AuditDraft::new("system", "policy.load", "acme.toml", serde_json::json!({}))).await.unwrap();
+    assert_eq!(verify_all(again.as_ref()).await.unwrap().unwrap().0, 2);
+}
