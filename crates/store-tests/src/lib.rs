@@ -23,6 +23,8 @@ pub trait Backend: Send + Sync {
     async fn tamper_audit_subject(&self, seq: i64, subject: &str);
     /// A plain `UPDATE` of an audit row; the guard must refuse it.
     async fn raw_update_audit(&self, seq: i64) -> Result<(), String>;
+    /// Removes what the harness created (run after a passing case).
+    async fn cleanup(&self) {}
 }
 
 /// Generates one `#[tokio::test]` per suite case. `$make` is an async fn
@@ -34,7 +36,10 @@ macro_rules! store_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
                 match $make().await {
-                    Some(backend) => $crate::$case(&backend).await,
+                    Some(backend) => {
+                        $crate::$case(&backend).await;
+                        $crate::Backend::cleanup(&backend).await;
+                    }
                     None => eprintln!("skipped {}: backend not available", stringify!($case)),
                 }
             }

@@ -1,0 +1,74 @@
+//! The shared store suite, on PostgreSQL. Each test gets its own schema.
+//! Set TOKENWISE_TEST_POSTGRES_URL (CI does); without it these tests are
+//! skipped, unless TOKENWISE_REQUIRE_POSTGRES=1 makes that a failure.
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokenwise_ledger::Store;
+use tokenwise_store_postgres::PgStore;
+use tokenwise_store_tests::{Backend, store_suite};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+struct Pg {
+    base: String,
+    schema: String,
+    url: String,
+    store: Arc<PgStore>,
+}
+
+async fn raw(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+async fn make() -> Option<Pg> {
+    let Ok(base) = std::env::var("TOKENWISE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("TOKENWISE_REQUIRE_POSTGRES").is_err(),
+            "TOKENWISE_REQUIRE_POSTGRES is set but TOKENWISE_TEST_POSTGRES_URL is not"
+        );
+        return None;
+    };
+    let schema = format!("tw_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let admin = raw(&base).await;
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let store = Arc::new(PgStore::connect(&url, 8).await.unwrap());
+    Some(Pg { base, schema, url, store })
+}
+
+#[async_trait]
+impl Backend for Pg {
+    fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    async fn reopen(&self) -> Arc<dyn Store> {
+        Arc::new(PgStore::connect(&self.url, 4).await.unwrap())
+    }
+
+    async fn tamper_audit_subject(&self, seq: i64, subject: &str) {
+        let c = raw(&self.url).await;
+        c.batch_execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only").await.unwrap();
+        c.execute("UPDATE audit_log SET subject = $1 WHERE seq = $2", &[&subject, &seq]).await.unwrap();
+    }
+
+    async fn raw_update_audit(&self, seq: i64) -> Result<(), String> {
+        let c = raw(&self.url).await;
+        c.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = $1", &[&seq])
+            .await
+            .map(|_| ())
+            .map_err(|e| e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string()))
+    }
+
+    async fn cleanup(&self) {
+        let c = raw(&self.base).await;
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
+    }
+}
+
+store_suite!(make);
