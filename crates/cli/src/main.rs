@@ -4,11 +4,16 @@
 // The binary is where output to the terminal belongs.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod audit;
 mod check;
+mod demo;
+mod keys;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tokenwise_core::Track;
 
 #[derive(Parser)]
 #[command(name = "tokenwise", version, about = "Govern, meter and fairly reward how a company uses AI models.")]
@@ -19,6 +24,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the demo: a synthetic month of Acme Corp metered into a fresh ledger.
+    Demo {
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Keep the demo ledger in this folder (default: a temporary one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Validate a policy file; every error is reported with file, line and a fix.
     CheckConfig {
         /// The policy file (TOML).
@@ -27,13 +41,122 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new API key once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        config: PathBuf,
+        /// The user the key belongs to.
+        #[arg(long)]
+        user: String,
+        /// Default use case for requests without `x-tokenwise-use-case`.
+        #[arg(long)]
+        use_case: Option<String>,
+        /// Default project.
+        #[arg(long)]
+        project: Option<String>,
+        /// Default track.
+        #[arg(long, value_parser = parse_track)]
+        track: Option<Track>,
+        /// A note to tell keys apart.
+        #[arg(long)]
+        label: Option<String>,
+        /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// List a user's keys (never the secrets).
+    List {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        #[arg(long)]
+        config: PathBuf,
+        id: String,
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the chain; name the first broken entry.
+    Verify {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_track(s: &str) -> Result<Track, String> {
+    s.parse::<Track>().map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOKENWISE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::CheckConfig { file, json } => check::run(&file, json),
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo { json, data_dir } => demo::run(json, data_dir.as_deref()).await.map(|()| ExitCode::SUCCESS),
+            Command::CheckConfig { file, json } => check::run(&file, json),
+            Command::Keys { command } => match command {
+                KeysCommand::Create { config, user, use_case, project, track, label, database } => keys::create(keys::CreateArgs {
+                    config: &config,
+                    database: database.as_deref(),
+                    user: &user,
+                    use_case: use_case.as_deref(),
+                    project: project.as_deref(),
+                    track,
+                    label: label.as_deref(),
+                })
+                .await
+                .map(|()| ExitCode::SUCCESS),
+                KeysCommand::List { config, user, database } => {
+                    keys::list(&config, database.as_deref(), &user).await.map(|()| ExitCode::SUCCESS)
+                }
+                KeysCommand::Revoke { config, id, database } => {
+                    keys::revoke(&config, database.as_deref(), &id).await.map(|()| ExitCode::SUCCESS)
+                }
+            },
+            Command::Audit { command } => match command {
+                AuditCommand::Verify { config, database, json } => audit::verify(&config, database.as_deref(), json).await,
+            },
+        }
+    });
     match result {
         Ok(code) => code,
         Err(e) => {

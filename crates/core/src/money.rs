@@ -169,6 +169,21 @@ impl Nanos {
         format!("{sign}{whole}.{frac}")
     }
 
+    /// Dollars rounded (half up) to `decimals` places, for tables people
+    /// read: `"190.4430"`. Exact figures stay in the ledger and in JSON.
+    pub fn to_usd_rounded(self, decimals: u32) -> String {
+        let decimals = decimals.min(9);
+        let unit = 10i128.pow(9 - decimals);
+        let n = i128::from(self.0);
+        let rounded = (n.abs() + unit / 2) / unit;
+        let sign = if n < 0 && rounded != 0 { "-" } else { "" };
+        let scale = 10i128.pow(decimals);
+        if decimals == 0 {
+            return format!("{sign}{rounded}");
+        }
+        format!("{sign}{}.{:0width$}", rounded / scale, rounded % scale, width = decimals as usize)
+    }
+
     /// Dollars for display in charts and tables only. Never feed this back
     /// into arithmetic on money.
     #[allow(clippy::cast_precision_loss)]
@@ -264,6 +279,12 @@ mod tests {
         assert_eq!(Nanos(0).to_usd_string(), "0.00");
         assert_eq!(Nanos(-1).to_usd_string(), "-0.000000001");
         assert_eq!(Nanos(7).to_string(), "$0.000000007");
+        assert_eq!(Nanos(190_443_034_835).to_usd_rounded(4), "190.4430");
+        assert_eq!(Nanos(2_236_320).to_usd_rounded(4), "0.0022");
+        assert_eq!(Nanos(5_000_000).to_usd_rounded(2), "0.01");
+        assert_eq!(Nanos(-5_000_000).to_usd_rounded(2), "-0.01");
+        assert_eq!(Nanos(-4_000_000).to_usd_rounded(2), "0.00");
+        assert_eq!(Nanos(1_500_000_000).to_usd_rounded(0), "2");
     }
 
     #[test]

@@ -137,6 +137,26 @@ pub fn verify_chain<'a>(
     Ok(last)
 }
 
+/// Verifies the whole chain held by `store`, a page at a time so memory
+/// stays flat at any length. Ok(Err(break)) when the chain is broken.
+pub async fn verify_store(
+    store: &dyn crate::Store,
+    page_size: u32,
+) -> Result<Result<Option<(i64, String)>, ChainBreak>, crate::StoreError> {
+    let mut last: Option<(i64, String)> = None;
+    loop {
+        let after = last.as_ref().map_or(0, |l| l.0);
+        let page = store.audit_page(after, page_size.max(1)).await?;
+        if page.is_empty() {
+            return Ok(Ok(last));
+        }
+        match verify_chain(last, &page) {
+            Ok(l) => last = l,
+            Err(b) => return Ok(Err(b)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

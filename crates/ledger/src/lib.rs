@@ -9,7 +9,7 @@ pub mod keys;
 pub mod recorder;
 pub mod store;
 
-pub use audit::{AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain};
+pub use audit::{AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};
 pub use event::{Decision, EventSource, Operation, Status, UsageEvent};
 pub use keys::{ApiKey, NewKey};
 pub use recorder::{Recorder, RecorderStats};

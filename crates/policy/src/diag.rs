@@ -173,7 +173,7 @@ impl Sink {
         self.items.iter().any(|i| i.0 == Severity::Error)
     }
 
-    pub(crate) fn from_toml(&mut self, err: &toml::de::Error) {
+    pub(crate) fn toml_error(&mut self, err: &toml::de::Error) {
         let at = err.span().map_or(At::Elsewhere, At::Span);
         let msg = err.message().trim().to_string();
         let hint = toml_hint(&msg);

@@ -90,7 +90,7 @@ pub fn load_str(
     let doc = match DeTable::parse(src) {
         Ok(doc) => doc,
         Err(e) => {
-            sink.from_toml(&e);
+            sink.toml_error(&e);
             return Err(sink.into_report(file, src, None));
         }
     };
@@ -139,7 +139,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
 
 fn one<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>, sink: &mut Sink) -> Option<T> {
     T::deserialize(ValueDeserializer::from(value.clone()))
-        .map_err(|e| sink.from_toml(&e))
+        .map_err(|e| sink.toml_error(&e))
         .ok()
 }
 

@@ -198,6 +198,18 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Manager => "manager",
+            Role::Governance => "governance",
+            Role::Finance => "finance",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUser {

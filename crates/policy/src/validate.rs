@@ -488,12 +488,9 @@ fn teams(v: &mut V<'_>, raw: &Entries<RawTeam>, users: &BTreeMap<String, User>) 
     for (id, t) in raw {
         let Some(t) = t else { continue };
         let p = path(&["teams", id]);
-        if v.reference(p.key("manager"), "user", &t.manager, &known_users) {
-            if let Some(u) = users.get(&t.manager) {
-                if u.role == Role::Member || u.role == Role::Finance {
-                    v.err(p.key("manager"), format!("`{}` manages team `{id}` but has role `{:?}`", t.manager, u.role).to_lowercase(), Some(format!("set users.{}.role = \"manager\"", t.manager)));
-                }
-            }
+        let manager = v.reference(p.key("manager"), "user", &t.manager, &known_users).then(|| users.get(&t.manager)).flatten();
+        if let Some(u) = manager.filter(|u| matches!(u.role, Role::Member | Role::Finance)) {
+            v.err(p.key("manager"), format!("`{}` manages team `{id}` but has role `{}`", t.manager, u.role.as_str()), Some(format!("set users.{}.role = \"manager\"", t.manager)));
         }
         if t.regulated && matches!(t.visibility, Visibility::Public | Visibility::Team) {
             v.err(p.key("visibility"), format!("team `{id}` is regulated, so its people may not be shown by name"), Some("use visibility = \"pseudonymous\" or \"private\"".into()));
@@ -740,7 +737,7 @@ fn scoring(v: &mut V<'_>, s: &RawScoring) -> Option<Scoring> {
         ok = false;
     }
     ok &= v.unit(p.key("unvalidated_weight"), Some(s.unvalidated_weight), "unvalidated_weight").is_some();
-    ok.then(|| Scoring {
+    ok.then_some(Scoring {
         efficiency_weight: s.efficiency_weight,
         quality_weight: s.quality_weight,
         compliance_weight: s.compliance_weight,

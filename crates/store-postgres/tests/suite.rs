@@ -2,6 +2,9 @@
 //! Set TOKENWISE_TEST_POSTGRES_URL (CI does); without it these tests are
 //! skipped, unless TOKENWISE_REQUIRE_POSTGRES=1 makes that a failure.
 
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

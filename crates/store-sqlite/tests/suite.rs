@@ -1,5 +1,8 @@
 //! The shared store suite, on SQLite.
 
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokenwise_ledger::Store;

@@ -1,0 +1,96 @@
+//! `tokenwise keys create|list|revoke`
+
+use crate::store;
+use anyhow::{Context, bail};
+use jiff::Timestamp;
+use std::path::Path;
+use tokenwise_core::Track;
+use tokenwise_ledger::{ApiKey, AuditDraft};
+use tokenwise_policy::load_file;
+
+pub struct CreateArgs<'a> {
+    pub config: &'a Path,
+    pub database: Option<&'a str>,
+    pub user: &'a str,
+    pub use_case: Option<&'a str>,
+    pub project: Option<&'a str>,
+    pub track: Option<Track>,
+    pub label: Option<&'a str>,
+}
+
+fn policy(config: &Path) -> anyhow::Result<tokenwise_policy::Policy> {
+    load_file(config).map(|l| l.policy).map_err(|report| anyhow::anyhow!("{report}"))
+}
+
+/// Prints the new key on stdout, alone, so scripts can capture it.
+pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
+    let p = policy(a.config)?;
+    if !p.users.contains_key(a.user) {
+        bail!("unknown user `{}`; users are declared in {}", a.user, a.config.display());
+    }
+    if let Some(uc) = a.use_case.filter(|u| !p.use_cases.contains_key(*u)) {
+        bail!("unknown use case `{uc}`; known: {}", p.use_cases.keys().cloned().collect::<Vec<_>>().join(", "));
+    }
+    if let Some(pr) = a.project.filter(|pr| !p.projects.contains_key(*pr)) {
+        bail!("unknown project `{pr}`; known: {}", p.projects.keys().cloned().collect::<Vec<_>>().join(", "));
+    }
+    let url = store::url_for(&p, a.database)?;
+    let ledger = store::open(&url).await?;
+    let mut key = ApiKey::generate(a.user, Timestamp::now());
+    key.record.use_case = a.use_case.map(str::to_string);
+    key.record.project_id = a.project.map(str::to_string);
+    key.record.track = a.track;
+    key.record.label = a.label.map(str::to_string);
+    ledger.insert_api_key(&key.record).await.context("cannot store the key")?;
+    ledger
+        .append_audit(&AuditDraft::new(
+            "cli",
+            "key.create",
+            &key.record.id,
+            serde_json::json!({"user": a.user, "prefix": key.record.prefix, "use_case": a.use_case, "project": a.project}),
+        ))
+        .await
+        .context("cannot audit the new key")?;
+    eprintln!(
+        "created {} for {} ({}…); it is shown once, only its SHA-256 is stored",
+        key.record.id, a.user, key.record.prefix
+    );
+    println!("{}", key.secret);
+    Ok(())
+}
+
+pub async fn list(config: &Path, database: Option<&str>, user: &str) -> anyhow::Result<()> {
+    let p = policy(config)?;
+    let ledger = store::open(&store::url_for(&p, database)?).await?;
+    let keys = ledger.api_keys_for_user(user).await?;
+    if keys.is_empty() {
+        println!("no keys for {user}");
+    }
+    for k in keys {
+        let state = match k.revoked_at {
+            Some(t) => format!("revoked {t}"),
+            None => "active".into(),
+        };
+        println!(
+            "{}  {}…  created {}  {}  use_case={} project={}",
+            k.id,
+            k.prefix,
+            k.created_at,
+            state,
+            k.use_case.as_deref().unwrap_or("-"),
+            k.project_id.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+pub async fn revoke(config: &Path, database: Option<&str>, id: &str) -> anyhow::Result<()> {
+    let p = policy(config)?;
+    let ledger = store::open(&store::url_for(&p, database)?).await?;
+    if !ledger.revoke_api_key(id, Timestamp::now()).await? {
+        bail!("no active key `{id}`");
+    }
+    ledger.append_audit(&AuditDraft::new("cli", "key.revoke", id, serde_json::json!({}))).await?;
+    println!("revoked {id}");
+    Ok(())
+}

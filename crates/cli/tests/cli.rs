@@ -1,0 +1,158 @@
+//! The `tokenwise` binary, run as people run it.
+
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tokenwise"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A copy of the example policy in a temp folder, with its price file and
+/// its ledger there too.
+fn policy_copy(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    std::fs::create_dir_all(dir.join("prices")).unwrap();
+    std::fs::copy(repo().join("examples/prices/litellm-subset.json"), dir.join("prices/litellm-subset.json")).unwrap();
+    let src = std::fs::read_to_string(repo().join("examples/acme.toml")).unwrap();
+    let path = dir.join("acme.toml");
+    std::fs::write(&path, edit(src)).unwrap();
+    path
+}
+
+#[test]
+fn check_config_accepts_the_example() {
+    let out = bin().arg("check-config").arg(repo().join("examples/acme.toml")).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("ok — Acme Corp (7 teams, 40 users"), "{}", text(&out));
+}
+
+#[test]
+fn check_config_names_every_error_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = policy_copy(dir.path(), |s| {
+        s.replace("cost_centre = \"CC-2100\"", "cost_centre = \"CC-2100\"\ncost_center = \"CC-2100\"")
+            .replace("owner = \"tom.becker\"", "owner = \"tom.baker\"")
+    });
+    let out = bin().arg("check-config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let src = std::fs::read_to_string(&path).unwrap();
+    let line = |needle: &str| src.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let t = text(&out);
+    assert!(t.contains(&format!("acme.toml:{}:1", line("cost_center"))), "{t}");
+    assert!(t.contains("unknown field `cost_center`"), "{t}");
+    assert!(t.contains(&format!("acme.toml:{}:", line("owner = \"tom.baker\""))), "{t}");
+    assert!(t.contains("unknown user `tom.baker` in use_cases.sales-outreach.owner"), "{t}");
+    assert!(t.contains("did you mean `tom.becker`?"), "{t}");
+    assert!(t.contains("2 error(s)"), "{t}");
+
+    let json = bin().arg("check-config").arg(&path).arg("--json").output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 2);
+    assert_eq!(v["diagnostics"][0]["line"], line("cost_center"));
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let out = bin().args(["check-config", "/no/such/policy.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("cannot read the policy file"), "{}", text(&out));
+}
+
+#[test]
+fn keys_are_printed_once_and_stored_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = policy_copy(dir.path(), |s| s);
+    let out = bin()
+        .args(["keys", "create", "--user", "ivan.petrov", "--use-case", "support-reply", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(secret.starts_with("tw_") && secret.len() == 46, "{secret}");
+
+    // The ledger lands beside the policy (server.database is relative to it)
+    // and holds only the hash.
+    let db = dir.path().join("tokenwise-data/tokenwise.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (hash, user, use_case): (String, String, String) = conn
+        .query_row("SELECT key_hash, user_id, use_case FROM api_keys", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    assert_eq!(user, "ivan.petrov");
+    assert_eq!(use_case, "support-reply");
+    assert_eq!(hash.len(), 64);
+    let body = &secret[3..];
+    let bytes = std::fs::read(&db).unwrap();
+    assert!(!bytes.windows(body.len()).any(|w| w == body.as_bytes()), "the secret must not be in the database file");
+
+    let unknown = bin().args(["keys", "create", "--user", "nobody", "--config"]).arg(&path).output().unwrap();
+    assert!(!unknown.status.success());
+    assert!(text(&unknown).contains("unknown user `nobody`"));
+}
+
+#[test]
+fn audit_verify_catches_a_hand_edited_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = policy_copy(dir.path(), |s| s);
+    for user in ["ivan.petrov", "jade.nguyen", "kofi.mensah"] {
+        let out = bin().args(["keys", "create", "--user", user, "--config"]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let verify = || bin().args(["audit", "verify", "--config"]).arg(&path).output().unwrap();
+    let ok = verify();
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("audit log ok: 3 entries"), "{}", text(&ok));
+
+    // Behind the program's back: drop the guard, rewrite entry 2.
+    let db = dir.path().join("tokenwise-data/tokenwise.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = '{\"user\":\"mallory\"}' WHERE seq = 2")
+        .unwrap();
+    drop(conn);
+
+    let broken = verify();
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(text(&broken).contains("audit log BROKEN: entry 2"), "{}", text(&broken));
+    let json = bin().args(["audit", "verify", "--json", "--config"]).arg(&path).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["broken_at"], 2);
+    assert_eq!(v["verified_entries"], 1);
+}
+
+#[test]
+fn the_demo_meters_a_month_and_reads_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin().args(["demo", "--json", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let teams = v["teams"].as_array().unwrap();
+    assert_eq!(teams.len(), 7);
+    let sum: i64 = teams.iter().map(|t| t["cost_nanos"].as_i64().unwrap()).sum();
+    assert_eq!(sum, v["total_cost_nanos"].as_i64().unwrap());
+    assert!(sum > 0);
+    let calls: u64 = teams.iter().map(|t| t["calls"].as_u64().unwrap()).sum();
+    assert_eq!(calls, v["events"].as_u64().unwrap());
+    assert!(v["commit_batches"].as_u64().unwrap() < calls, "group commit shared commits");
+    assert_eq!(v["audit_entries"], 2);
+    // October uses the negotiated gpt-4.1 price, not January's list price.
+    let versions: Vec<&str> = v["price_versions_in_effect"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    assert!(versions.contains(&"gpt-4.1@2026-07-01"));
+    assert!(!versions.contains(&"gpt-4.1@2026-01-01~litellm-subset.json"));
+    // The ledger it reports on is really there, and its rows add up the same.
+    let conn = rusqlite::Connection::open(dir.path().join("demo-ledger.db")).unwrap();
+    let (n, total): (i64, i64) =
+        conn.query_row("SELECT COUNT(*), SUM(cost_nanos) FROM usage_events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(n as u64, calls);
+    assert_eq!(total, sum);
+}
