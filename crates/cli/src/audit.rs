@@ -41,4 +41,3 @@ pub async fn verify(config: &Path, database: Option<&str>, json: bool) -> anyhow
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
-

@@ -9,11 +9,14 @@ pub fn run(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         Ok(loaded) => {
             let p = &loaded.policy;
             if json {
-                println!("{}", serde_json::json!({
-                    "ok": true,
-                    "file": file.display().to_string(),
-                    "diagnostics": diagnostics_json(&loaded.warnings),
-                }));
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "ok": true,
+                        "file": file.display().to_string(),
+                        "diagnostics": diagnostics_json(&loaded.warnings),
+                    })
+                );
             } else {
                 for w in &loaded.warnings.diagnostics {
                     eprintln!("{w}");
@@ -36,11 +39,14 @@ pub fn run(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         }
         Err(report) => {
             if json {
-                println!("{}", serde_json::json!({
-                    "ok": false,
-                    "file": file.display().to_string(),
-                    "diagnostics": diagnostics_json(&report),
-                }));
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "ok": false,
+                        "file": file.display().to_string(),
+                        "diagnostics": diagnostics_json(&report),
+                    })
+                );
             } else {
                 eprintln!("{report}");
             }

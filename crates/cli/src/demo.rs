@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::{
-    AuditDraft, Decision, EventSource, GroupBy, Operation, Recorder, SpendQuery, SpendRow, Status,
-    UsageEvent, verify_store,
+    AuditDraft, Decision, EventSource, GroupBy, Operation, Recorder, SpendQuery, SpendRow, Status, UsageEvent,
+    verify_store,
 };
 use tokenwise_policy::{ModelKind, Policy, load_str};
 
@@ -79,11 +79,7 @@ struct Summary {
 
 pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let loaded = load_str(Path::new("examples/acme.toml"), ACME, &|p: &Path| {
-        if p.ends_with("prices/litellm-subset.json") {
-            Ok(ACME_PRICES.to_string())
-        } else {
-            std::fs::read_to_string(p)
-        }
+        if p.ends_with("prices/litellm-subset.json") { Ok(ACME_PRICES.to_string()) } else { std::fs::read_to_string(p) }
     })
     .map_err(|r| anyhow::anyhow!("the built-in example policy is invalid:\n{r}"))?;
     let policy = loaded.policy;
@@ -105,7 +101,12 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let ledger = store::open(&url).await?;
     let digest = hex::encode(Sha256::digest(ACME.as_bytes()));
     ledger
-        .append_audit(&AuditDraft::new("system", "policy.load", "examples/acme.toml", serde_json::json!({"sha256": digest})))
+        .append_audit(&AuditDraft::new(
+            "system",
+            "policy.load",
+            "examples/acme.toml",
+            serde_json::json!({"sha256": digest}),
+        ))
         .await?;
 
     // October 2026, in the org's time zone.
@@ -222,11 +223,22 @@ fn print_summary(s: &Summary) {
     );
     println!();
     println!("Cost per team (read back from the ledger; exact nano-dollar figures with --json)");
-    println!("{:<10} {:<24} {:<8} {:>7} {:>13} {:>12} {:>13} {:>12} {:>6}", "team", "name", "centre", "calls", "input tok", "output tok", "cached tok", "cost USD", "share");
+    println!(
+        "{:<10} {:<24} {:<8} {:>7} {:>13} {:>12} {:>13} {:>12} {:>6}",
+        "team", "name", "centre", "calls", "input tok", "output tok", "cached tok", "cost USD", "share"
+    );
     for t in &s.teams {
         println!(
             "{:<10} {:<24} {:<8} {:>7} {:>13} {:>12} {:>13} {:>12} {:>5.1}%",
-            t.team, t.name, t.cost_centre, t.calls, t.input_tokens, t.output_tokens, t.cached_tokens, Nanos(t.cost_nanos).to_usd_rounded(4), t.share_percent
+            t.team,
+            t.name,
+            t.cost_centre,
+            t.calls,
+            t.input_tokens,
+            t.output_tokens,
+            t.cached_tokens,
+            Nanos(t.cost_nanos).to_usd_rounded(4),
+            t.share_percent
         );
     }
     println!("{:<44} {:>7} {:>52}", "total", s.events, Nanos(s.total_cost_nanos).to_usd_rounded(4));
@@ -255,10 +267,11 @@ fn synthesize(policy: &Policy, first: Date, tz: &jiff::tz::TimeZone) -> anyhow::
     let mut rng = StdRng::seed_from_u64(SEED);
     let work: HashMap<&str, &[&str]> = WORK.iter().copied().collect();
     let projects: HashMap<&str, &str> = TEAM_PROJECT.iter().copied().collect();
-    let templates: BTreeMap<&str, Vec<String>> = policy.templates.values().filter(|t| t.approved).fold(BTreeMap::new(), |mut m, t| {
-        m.entry(t.use_case.as_str()).or_insert_with(Vec::new).push(t.key());
-        m
-    });
+    let templates: BTreeMap<&str, Vec<String>> =
+        policy.templates.values().filter(|t| t.approved).fold(BTreeMap::new(), |mut m, t| {
+            m.entry(t.use_case.as_str()).or_insert_with(Vec::new).push(t.key());
+            m
+        });
     let mut out = Vec::new();
     let mut day = first;
     let mut n: u64 = 0;
@@ -312,7 +325,11 @@ fn synthesize(policy: &Policy, first: Date, tz: &jiff::tz::TimeZone) -> anyhow::
                         task: Some(format!("T-{}", 1_000 + n / 3)),
                         track: uc.track,
                         destination: None,
-                        operation: if model.kind == ModelKind::Embedding { Operation::Embeddings } else { Operation::ChatCompletions },
+                        operation: if model.kind == ModelKind::Embedding {
+                            Operation::Embeddings
+                        } else {
+                            Operation::ChatCompletions
+                        },
                         requested_model: model.id.clone(),
                         model: model.id.clone(),
                         provider: model.upstream.clone(),

@@ -116,9 +116,7 @@ fn parse_track(s: &str) -> Result<Track, String> {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOKENWISE_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENWISE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -134,17 +132,19 @@ fn main() -> ExitCode {
             Command::Demo { json, data_dir } => demo::run(json, data_dir.as_deref()).await.map(|()| ExitCode::SUCCESS),
             Command::CheckConfig { file, json } => check::run(&file, json),
             Command::Keys { command } => match command {
-                KeysCommand::Create { config, user, use_case, project, track, label, database } => keys::create(keys::CreateArgs {
-                    config: &config,
-                    database: database.as_deref(),
-                    user: &user,
-                    use_case: use_case.as_deref(),
-                    project: project.as_deref(),
-                    track,
-                    label: label.as_deref(),
-                })
-                .await
-                .map(|()| ExitCode::SUCCESS),
+                KeysCommand::Create { config, user, use_case, project, track, label, database } => {
+                    keys::create(keys::CreateArgs {
+                        config: &config,
+                        database: database.as_deref(),
+                        user: &user,
+                        use_case: use_case.as_deref(),
+                        project: project.as_deref(),
+                        track,
+                        label: label.as_deref(),
+                    })
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+                }
                 KeysCommand::List { config, user, database } => {
                     keys::list(&config, database.as_deref(), &user).await.map(|()| ExitCode::SUCCESS)
                 }
@@ -153,7 +153,9 @@ fn main() -> ExitCode {
                 }
             },
             Command::Audit { command } => match command {
-                AuditCommand::Verify { config, database, json } => audit::verify(&config, database.as_deref(), json).await,
+                AuditCommand::Verify { config, database, json } => {
+                    audit::verify(&config, database.as_deref(), json).await
+                }
             },
         }
     });

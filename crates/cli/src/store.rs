@@ -27,7 +27,8 @@ pub fn url_for(policy: &Policy, flag: Option<&str>) -> anyhow::Result<String> {
         Some(url) => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
             // On the command line, relative paths mean the current directory.
-            tokenwise_policy::resolve_database(url, &cwd).map_err(|hint| anyhow::anyhow!("`{url}` is not a database URL: {hint}"))
+            tokenwise_policy::resolve_database(url, &cwd)
+                .map_err(|hint| anyhow::anyhow!("`{url}` is not a database URL: {hint}"))
         }
         None => Ok(policy.server.database.clone()),
     }

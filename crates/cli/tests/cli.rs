@@ -117,8 +117,10 @@ fn audit_verify_catches_a_hand_edited_row() {
     // Behind the program's back: drop the guard, rewrite entry 2.
     let db = dir.path().join("tokenwise-data/tokenwise.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = '{\"user\":\"mallory\"}' WHERE seq = 2")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = '{\"user\":\"mallory\"}' WHERE seq = 2",
+    )
+    .unwrap();
     drop(conn);
 
     let broken = verify();
@@ -146,13 +148,15 @@ fn the_demo_meters_a_month_and_reads_it_back() {
     assert!(v["commit_batches"].as_u64().unwrap() < calls, "group commit shared commits");
     assert_eq!(v["audit_entries"], 2);
     // October uses the negotiated gpt-4.1 price, not January's list price.
-    let versions: Vec<&str> = v["price_versions_in_effect"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    let versions: Vec<&str> =
+        v["price_versions_in_effect"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
     assert!(versions.contains(&"gpt-4.1@2026-07-01"));
     assert!(!versions.contains(&"gpt-4.1@2026-01-01~litellm-subset.json"));
     // The ledger it reports on is really there, and its rows add up the same.
     let conn = rusqlite::Connection::open(dir.path().join("demo-ledger.db")).unwrap();
-    let (n, total): (i64, i64) =
-        conn.query_row("SELECT COUNT(*), SUM(cost_nanos) FROM usage_events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (n, total): (i64, i64) = conn
+        .query_row("SELECT COUNT(*), SUM(cost_nanos) FROM usage_events", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
     assert_eq!(n as u64, calls);
     assert_eq!(total, sum);
 }

@@ -97,9 +97,7 @@ impl Decimal {
             let factor = 10i128
                 .checked_pow(u32::try_from(net).map_err(|_| MoneyError::TooLarge(text.to_string()))?)
                 .ok_or_else(|| MoneyError::TooLarge(text.to_string()))?;
-            self.mantissa
-                .checked_mul(factor)
-                .ok_or_else(|| MoneyError::TooLarge(text.to_string()))?
+            self.mantissa.checked_mul(factor).ok_or_else(|| MoneyError::TooLarge(text.to_string()))?
         } else {
             let divisor = 10i128
                 .checked_pow(u32::try_from(-net).map_err(|_| MoneyError::TooPrecise(text.to_string()))?)
@@ -238,10 +236,7 @@ impl PricePerMtok {
 /// Cost of several token counts at several prices, rounded once (half up)
 /// to the nano-dollar, so a call's cost is not the sum of rounded parts.
 pub(crate) fn cost_of(parts: &[(u64, PricePerMtok)]) -> Nanos {
-    let total: i128 = parts
-        .iter()
-        .map(|(tokens, price)| i128::from(*tokens) * i128::from(price.0))
-        .sum();
+    let total: i128 = parts.iter().map(|(tokens, price)| i128::from(*tokens) * i128::from(price.0)).sum();
     let rounded = (total + TOKENS_PER_MTOK / 2) / TOKENS_PER_MTOK;
     Nanos(i64::try_from(rounded).unwrap_or(i64::MAX))
 }

@@ -34,9 +34,7 @@ pub struct Rates {
 impl TokenUsage {
     /// Input tokens billed at the plain input rate.
     pub fn uncached_input(&self) -> u64 {
-        self.input
-            .saturating_sub(self.cached_read)
-            .saturating_sub(self.cache_write)
+        self.input.saturating_sub(self.cached_read).saturating_sub(self.cache_write)
     }
 
     /// Output tokens billed at the plain output rate.
@@ -77,9 +75,9 @@ mod tests {
 
     fn rates() -> Rates {
         Rates {
-            input: PricePerMtok(3_000_000_000),      // $3 / Mtok
-            output: PricePerMtok(15_000_000_000),    // $15 / Mtok
-            cached_read: PricePerMtok(300_000_000),  // $0.30 / Mtok
+            input: PricePerMtok(3_000_000_000),       // $3 / Mtok
+            output: PricePerMtok(15_000_000_000),     // $15 / Mtok
+            cached_read: PricePerMtok(300_000_000),   // $0.30 / Mtok
             cache_write: PricePerMtok(3_750_000_000), // $3.75 / Mtok
             reasoning: PricePerMtok(15_000_000_000),
         }

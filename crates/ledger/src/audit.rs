@@ -77,15 +77,9 @@ impl AuditEntry {
         let mut h = Sha256::new();
         let seq = self.seq.to_string();
         let ts = self.ts_us.to_string();
-        for field in [
-            seq.as_str(),
-            ts.as_str(),
-            &self.actor,
-            &self.action,
-            &self.subject,
-            &self.details,
-            &self.prev_hash,
-        ] {
+        for field in
+            [seq.as_str(), ts.as_str(), &self.actor, &self.action, &self.subject, &self.details, &self.prev_hash]
+        {
             h.update((field.len() as u64).to_be_bytes());
             h.update(field.as_bytes());
         }

@@ -49,10 +49,7 @@ impl ApiKey {
         rand::rng().fill(&mut bytes);
         // 43 characters of 62: 256 bits before the small modulo bias
         // (256 % 62 = 8), which costs well under 0.1 bit per character.
-        let body: String = bytes
-            .iter()
-            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-            .collect();
+        let body: String = bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect();
         let secret = format!("{KEY_PREFIX}{body}");
         let record = ApiKey {
             id: format!("key_{}", uuid::Uuid::now_v7().simple()),

@@ -60,8 +60,7 @@ impl Recorder {
             .send(Job { event, done })
             .await
             .map_err(|_| StoreError::Backend("the ledger writer has stopped".into()))?;
-        wait.await
-            .map_err(|_| StoreError::Backend("the ledger writer stopped before committing".into()))?
+        wait.await.map_err(|_| StoreError::Backend("the ledger writer stopped before committing".into()))?
     }
 
     pub fn stats(&self) -> &RecorderStats {

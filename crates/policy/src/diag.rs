@@ -6,8 +6,8 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -53,8 +53,7 @@ impl fmt::Display for KeyPath {
                     if i > 0 {
                         f.write_str(".")?;
                     }
-                    let bare = !k.is_empty()
-                        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                    let bare = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                     if bare { f.write_str(k)? } else { write!(f, "\"{k}\"")? }
                 }
                 Seg::Index(n) => write!(f, "[{n}]")?,
@@ -181,12 +180,7 @@ impl Sink {
     }
 
     /// Resolves every location against the source and sorts by position.
-    pub(crate) fn into_report(
-        self,
-        file: &Path,
-        src: &str,
-        doc: Option<&Spanned<DeTable<'_>>>,
-    ) -> Report {
+    pub(crate) fn into_report(self, file: &Path, src: &str, doc: Option<&Spanned<DeTable<'_>>>) -> Report {
         let mut diagnostics: Vec<Diagnostic> = self
             .items
             .into_iter()
@@ -251,7 +245,11 @@ fn locate(doc: &Spanned<DeTable<'_>>, path: &KeyPath, want_key: bool) -> Option<
             Seg::Index(n) => array.and_then(|a| a.get(*n)).map(|v| (v, None)),
         };
         let Some((value, key_span)) = found else { break };
-        best = Some(if last && want_key { key_span.unwrap_or_else(|| value.span()) } else { key_span.filter(|_| !last).unwrap_or_else(|| value.span()) });
+        best = Some(if last && want_key {
+            key_span.unwrap_or_else(|| value.span())
+        } else {
+            key_span.filter(|_| !last).unwrap_or_else(|| value.span())
+        });
         table = None;
         array = None;
         match value.get_ref() {

@@ -81,11 +81,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, Report> {
 
 /// Validates policy text. `file` names it in diagnostics and anchors
 /// relative paths; `read` fetches price files (tests pass a fake).
-pub fn load_str(
-    file: &Path,
-    src: &str,
-    read: &dyn Fn(&Path) -> std::io::Result<String>,
-) -> Result<Loaded, Report> {
+pub fn load_str(file: &Path, src: &str, read: &dyn Fn(&Path) -> std::io::Result<String>) -> Result<Loaded, Report> {
     let mut sink = Sink::default();
     let doc = match DeTable::parse(src) {
         Ok(doc) => doc,
@@ -138,9 +134,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
 }
 
 fn one<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>, sink: &mut Sink) -> Option<T> {
-    T::deserialize(ValueDeserializer::from(value.clone()))
-        .map_err(|e| sink.toml_error(&e))
-        .ok()
+    T::deserialize(ValueDeserializer::from(value.clone())).map_err(|e| sink.toml_error(&e)).ok()
 }
 
 fn entries<T: DeserializeOwned>(section: &str, value: &Spanned<DeValue<'_>>, sink: &mut Sink) -> Entries<T> {
@@ -152,10 +146,7 @@ fn entries<T: DeserializeOwned>(section: &str, value: &Spanned<DeValue<'_>>, sin
         );
         return Vec::new();
     };
-    table
-        .iter()
-        .map(|(k, v)| (k.get_ref().to_string(), one(v, sink)))
-        .collect()
+    table.iter().map(|(k, v)| (k.get_ref().to_string(), one(v, sink))).collect()
 }
 
 fn items<T: DeserializeOwned>(section: &str, value: &Spanned<DeValue<'_>>, sink: &mut Sink) -> Vec<Option<T>> {

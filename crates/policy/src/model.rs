@@ -2,8 +2,7 @@
 //! holds a `Policy` may index it by the ids it contains without checking.
 
 use crate::raw::{
-    Action, Category, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility,
-    WireFormat,
+    Action, Category, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility, WireFormat,
 };
 use jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -28,11 +27,7 @@ impl DataClasses {
     }
 
     pub fn get(&self, name: &str) -> Option<DataClass> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .and_then(|i| u8::try_from(i).ok())
-            .map(DataClass)
+        self.names.iter().position(|n| n == name).and_then(|i| u8::try_from(i).ok()).map(DataClass)
     }
 
     pub fn name(&self, class: DataClass) -> &str {

@@ -19,8 +19,7 @@ pub struct ImportedPrice {
 /// the `sample_spec` documentation entry) are skipped; an entry with a
 /// malformed price is an error naming it.
 pub fn parse_litellm(json: &str) -> Result<BTreeMap<String, ImportedPrice>, String> {
-    let root: Map<String, Value> =
-        serde_json::from_str(json).map_err(|e| format!("not a LiteLLM price table: {e}"))?;
+    let root: Map<String, Value> = serde_json::from_str(json).map_err(|e| format!("not a LiteLLM price table: {e}"))?;
     let mut out = BTreeMap::new();
     for (name, entry) in &root {
         if name == "sample_spec" {
@@ -41,9 +40,7 @@ fn entry_rates(name: &str, obj: &Map<String, Value>) -> Result<ImportedPrice, St
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => {
                 let v = n.as_f64().ok_or_else(|| format!("`{name}`.{field} is not a number"))?;
-                PricePerMtok::from_usd_per_token_f64(v)
-                    .map(Some)
-                    .map_err(|e| format!("`{name}`.{field}: {e}"))
+                PricePerMtok::from_usd_per_token_f64(v).map(Some).map_err(|e| format!("`{name}`.{field}: {e}"))
             }
             Some(other) => Err(format!("`{name}`.{field} is not a number: {other}")),
         }

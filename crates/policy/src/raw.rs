@@ -2,8 +2,8 @@
 //! everywhere, no cross-references resolved. `validate` turns these into the
 //! checked types of `model`.
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::collections::BTreeMap;
 use std::fmt;
 

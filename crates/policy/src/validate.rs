@@ -62,11 +62,7 @@ impl V<'_> {
             return true;
         }
         let parent = p.clone();
-        self.err(
-            p,
-            format!("unknown {what} `{name}` in {parent}"),
-            suggest(name, set.iter().map(String::as_str)),
-        );
+        self.err(p, format!("unknown {what} `{name}` in {parent}"), suggest(name, set.iter().map(String::as_str)));
         false
     }
 
@@ -189,10 +185,9 @@ pub(crate) fn validate(
     let users = users(&mut v, &raw.users);
     let teams = teams(&mut v, &raw.teams, &users);
     let projects = projects(&mut v, &raw.projects, &teams);
-    let retention = raw
-        .retention
-        .as_ref()
-        .map_or(Some(Retention { prompts: PromptRetention::None, days: 0 }), |r| retention(&mut v, path(&["retention"]), r, None));
+    let retention = raw.retention.as_ref().map_or(Some(Retention { prompts: PromptRetention::None, days: 0 }), |r| {
+        retention(&mut v, path(&["retention"]), r, None)
+    });
     let use_cases = use_cases(&mut v, &raw.use_cases, &models, org.as_ref(), retention);
     let templates = templates(&mut v, &raw.templates);
     let budgets = budgets(&mut v, &raw.budgets);
@@ -252,12 +247,20 @@ fn data_classes(v: &mut V<'_>, list: &[String]) -> Option<DataClasses> {
 fn org(v: &mut V<'_>, o: &RawOrg) -> Option<Org> {
     let p = path(&["org"]);
     if o.currency != "USD" {
-        v.err(p.key("currency"), format!("currency `{}` is not supported", o.currency), Some("amounts are kept in nano-dollars; use \"USD\"".into()));
+        v.err(
+            p.key("currency"),
+            format!("currency `{}` is not supported", o.currency),
+            Some("amounts are kept in nano-dollars; use \"USD\"".into()),
+        );
     }
     let tz = match jiff::tz::TimeZone::get(&o.time_zone) {
         Ok(tz) => Some(tz),
         Err(_) => {
-            v.err(p.key("time_zone"), format!("unknown time zone `{}`", o.time_zone), Some("use an IANA name such as \"Europe/Berlin\" or \"America/New_York\"".into()));
+            v.err(
+                p.key("time_zone"),
+                format!("unknown time zone `{}`", o.time_zone),
+                Some("use an IANA name such as \"Europe/Berlin\" or \"America/New_York\"".into()),
+            );
             None
         }
     };
@@ -267,7 +270,11 @@ fn org(v: &mut V<'_>, o: &RawOrg) -> Option<Org> {
         "sunday" => Some(Weekday::Sunday),
         "saturday" => Some(Weekday::Saturday),
         other => {
-            v.err(p.key("week_starts"), format!("weeks cannot start on `{other}`"), Some("use \"monday\", \"sunday\" or \"saturday\"".into()));
+            v.err(
+                p.key("week_starts"),
+                format!("weeks cannot start on `{other}`"),
+                Some("use \"monday\", \"sunday\" or \"saturday\"".into()),
+            );
             None
         }
     };
@@ -288,14 +295,26 @@ fn upstreams(v: &mut V<'_>, raw: &Entries<RawUpstream>) -> BTreeMap<String, Upst
         let p = path(&["upstreams", id]);
         match url::Url::parse(&u.base_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            Ok(url) => v.err(p.key("base_url"), format!("scheme `{}` is not supported", url.scheme()), Some("use an http:// or https:// URL".into())),
-            Err(e) => v.err(p.key("base_url"), format!("`{}` is not a URL: {e}", u.base_url), Some("e.g. \"https://api.openai.com/v1\"".into())),
+            Ok(url) => v.err(
+                p.key("base_url"),
+                format!("scheme `{}` is not supported", url.scheme()),
+                Some("use an http:// or https:// URL".into()),
+            ),
+            Err(e) => v.err(
+                p.key("base_url"),
+                format!("`{}` is not a URL: {e}", u.base_url),
+                Some("e.g. \"https://api.openai.com/v1\"".into()),
+            ),
         }
         if let Some(env) = &u.api_key_env {
             let valid = env.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
                 && env.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
             if !valid {
-                v.err(p.key("api_key_env"), format!("`{env}` is not an environment variable name"), Some("name the variable that holds the key, e.g. \"OPENAI_API_KEY\"; never the key itself".into()));
+                v.err(
+                    p.key("api_key_env"),
+                    format!("`{env}` is not an environment variable name"),
+                    Some("name the variable that holds the key, e.g. \"OPENAI_API_KEY\"; never the key itself".into()),
+                );
             }
         }
         if u.timeout_secs == Some(0) || u.connect_timeout_ms == Some(0) {
@@ -375,7 +394,11 @@ fn models(
         if m.kind == ModelKind::Embedding
             && upstreams.get(&m.upstream).is_some_and(|u| u.format == WireFormat::Anthropic)
         {
-            v.err(p.key("kind"), format!("model `{id}` is an embedding model on an Anthropic upstream"), Some("Anthropic's API has no embeddings endpoint; use an openai-format upstream".into()));
+            v.err(
+                p.key("kind"),
+                format!("model `{id}` is an embedding model on an Anthropic upstream"),
+                Some("Anthropic's API has no embeddings endpoint; use an openai-format upstream".into()),
+            );
         }
         let class = v.class(p.key("max_data_class"), &m.max_data_class);
         let mut versions: Vec<PriceVersion> = Vec::new();
@@ -388,7 +411,11 @@ fn models(
                 Some(a) => v.per_mtok(pp.key("output"), a),
                 None if m.kind == ModelKind::Embedding => Some(PricePerMtok(0)),
                 None => {
-                    v.err(pp.clone(), format!("price version {i} of `{id}` has no `output` price"), Some("chat models need an output price per million tokens".into()));
+                    v.err(
+                        pp.clone(),
+                        format!("price version {i} of `{id}` has no `output` price"),
+                        Some("chat models need an output price per million tokens".into()),
+                    );
                     None
                 }
             };
@@ -398,7 +425,11 @@ fn models(
             let reasoning = opt("reasoning", &price.reasoning);
             let (Some(from), Some(input), Some(output)) = (from, input, output) else { continue };
             if !dates.insert(from) {
-                v.err(pp.key("effective_from"), format!("two price versions of `{id}` start on the same day"), Some("each version needs its own effective_from date".into()));
+                v.err(
+                    pp.key("effective_from"),
+                    format!("two price versions of `{id}` start on the same day"),
+                    Some("each version needs its own effective_from date".into()),
+                );
                 continue;
             }
             let rates = Rates {
@@ -408,7 +439,12 @@ fn models(
                 cache_write: write.flatten().unwrap_or(input),
                 reasoning: reasoning.flatten().unwrap_or(output),
             };
-            versions.push(PriceVersion { id: format!("{id}@{}", day(from)), effective_from: from, rates, origin: PriceOrigin::Policy });
+            versions.push(PriceVersion {
+                id: format!("{id}@{}", day(from)),
+                effective_from: from,
+                rates,
+                origin: PriceOrigin::Policy,
+            });
         }
         let upstream_model = m.upstream_model.clone().unwrap_or_else(|| id.clone());
         let reference = m.price_ref.clone().unwrap_or_else(|| upstream_model.clone());
@@ -431,14 +467,29 @@ fn models(
             }
         }
         if m.price_ref.is_some() && !found_in_file && !sources.any_failed {
-            v.err(p.key("price_ref"), format!("no entry `{reference}` in any price source"), Some("check the name against the price file, or write [[models.ID.prices]] in the policy".into()));
+            v.err(
+                p.key("price_ref"),
+                format!("no entry `{reference}` in any price source"),
+                Some("check the name against the price file, or write [[models.ID.prices]] in the policy".into()),
+            );
         }
         if versions.is_empty() && m.price_ref.is_none() && !sources.any_failed {
-            v.err_key(p.clone(), format!("model `{id}` has no prices"), Some(format!("add a [[{}]] table, or a price_sources file with an entry named `{reference}`", p.key("prices"))));
+            v.err_key(
+                p.clone(),
+                format!("model `{id}` has no prices"),
+                Some(format!(
+                    "add a [[{}]] table, or a price_sources file with an entry named `{reference}`",
+                    p.key("prices")
+                )),
+            );
         }
         versions.sort_by_key(|pv| pv.effective_from);
         if versions.first().is_some_and(|pv| pv.effective_from > now) {
-            v.warn(p.clone(), format!("model `{id}` has no price in effect yet"), Some("calls before the first effective_from cannot be priced".into()));
+            v.warn(
+                p.clone(),
+                format!("model `{id}` has no price in effect yet"),
+                Some("calls before the first effective_from cannot be priced".into()),
+            );
         }
         let Some(class) = class else { continue };
         out.insert(
@@ -477,7 +528,10 @@ fn users(v: &mut V<'_>, raw: &Entries<RawUser>) -> BTreeMap<String, User> {
                 v.err(p.key("email"), format!("`{email}` is not an email address"), None);
             }
         }
-        out.insert(id.clone(), User { id: id.clone(), name: u.name.clone(), email: u.email.clone(), team: u.team.clone(), role: u.role });
+        out.insert(
+            id.clone(),
+            User { id: id.clone(), name: u.name.clone(), email: u.email.clone(), team: u.team.clone(), role: u.role },
+        );
     }
     out
 }
@@ -488,17 +542,36 @@ fn teams(v: &mut V<'_>, raw: &Entries<RawTeam>, users: &BTreeMap<String, User>) 
     for (id, t) in raw {
         let Some(t) = t else { continue };
         let p = path(&["teams", id]);
-        let manager = v.reference(p.key("manager"), "user", &t.manager, &known_users).then(|| users.get(&t.manager)).flatten();
+        let manager =
+            v.reference(p.key("manager"), "user", &t.manager, &known_users).then(|| users.get(&t.manager)).flatten();
         if let Some(u) = manager.filter(|u| matches!(u.role, Role::Member | Role::Finance)) {
-            v.err(p.key("manager"), format!("`{}` manages team `{id}` but has role `{}`", t.manager, u.role.as_str()), Some(format!("set users.{}.role = \"manager\"", t.manager)));
+            v.err(
+                p.key("manager"),
+                format!("`{}` manages team `{id}` but has role `{}`", t.manager, u.role.as_str()),
+                Some(format!("set users.{}.role = \"manager\"", t.manager)),
+            );
         }
         if t.regulated && matches!(t.visibility, Visibility::Public | Visibility::Team) {
-            v.err(p.key("visibility"), format!("team `{id}` is regulated, so its people may not be shown by name"), Some("use visibility = \"pseudonymous\" or \"private\"".into()));
+            v.err(
+                p.key("visibility"),
+                format!("team `{id}` is regulated, so its people may not be shown by name"),
+                Some("use visibility = \"pseudonymous\" or \"private\"".into()),
+            );
         }
         if !users.values().any(|u| &u.team == id) {
             v.warn(p.clone(), format!("team `{id}` has no members"), None);
         }
-        out.insert(id.clone(), Team { id: id.clone(), name: t.name.clone(), cost_centre: t.cost_centre.clone(), manager: t.manager.clone(), visibility: t.visibility, regulated: t.regulated });
+        out.insert(
+            id.clone(),
+            Team {
+                id: id.clone(),
+                name: t.name.clone(),
+                cost_centre: t.cost_centre.clone(),
+                manager: t.manager.clone(),
+                visibility: t.visibility,
+                regulated: t.regulated,
+            },
+        );
     }
     out
 }
@@ -510,11 +583,8 @@ fn projects(v: &mut V<'_>, raw: &Entries<RawProject>, teams: &BTreeMap<String, T
         let Some(pr) = pr else { continue };
         let p = path(&["projects", id]);
         v.reference(p.key("team"), "team", &pr.team, &known);
-        let cost_centre = pr
-            .cost_centre
-            .clone()
-            .or_else(|| teams.get(&pr.team).map(|t| t.cost_centre.clone()))
-            .unwrap_or_default();
+        let cost_centre =
+            pr.cost_centre.clone().or_else(|| teams.get(&pr.team).map(|t| t.cost_centre.clone())).unwrap_or_default();
         out.insert(id.clone(), Project { id: id.clone(), name: pr.name.clone(), team: pr.team.clone(), cost_centre });
     }
     out
@@ -523,7 +593,11 @@ fn projects(v: &mut V<'_>, raw: &Entries<RawProject>, teams: &BTreeMap<String, T
 fn retention(v: &mut V<'_>, p: KeyPath, r: &RawRetention, inherit: Option<Retention>) -> Option<Retention> {
     let days = r.days.or(inherit.map(|i| i.days)).unwrap_or(0);
     if r.prompts != PromptRetention::None && days == 0 {
-        v.err(p.key("prompts"), "prompts are kept but for no number of days", Some("add `days = N` (prompts are purged after N days)".into()));
+        v.err(
+            p.key("prompts"),
+            "prompts are kept but for no number of days",
+            Some("add `days = N` (prompts are purged after N days)".into()),
+        );
         return None;
     }
     Some(Retention { prompts: r.prompts, days })
@@ -544,7 +618,11 @@ fn use_cases(
         let p = path(&["use_cases", id]);
         v.reference(p.key("owner"), "user", &u.owner, &known_users);
         if u.allowed_models.is_empty() {
-            v.err(p.key("allowed_models"), format!("use case `{id}` allows no model"), Some("list at least the default model".into()));
+            v.err(
+                p.key("allowed_models"),
+                format!("use case `{id}` allows no model"),
+                Some("list at least the default model".into()),
+            );
         }
         let mut seen = BTreeSet::new();
         for (i, m) in u.allowed_models.iter().enumerate() {
@@ -556,7 +634,11 @@ fn use_cases(
         if v.reference(p.key("default_model"), "model", &u.default_model, &known_models)
             && !u.allowed_models.contains(&u.default_model)
         {
-            v.err(p.key("default_model"), format!("default model `{}` is not in allowed_models of `{id}`", u.default_model), Some("add it to allowed_models, or pick one of them".into()));
+            v.err(
+                p.key("default_model"),
+                format!("default model `{}` is not in allowed_models of `{id}`", u.default_model),
+                Some("add it to allowed_models, or pick one of them".into()),
+            );
         }
         let class = v.class(p.key("max_data_class"), &u.max_data_class);
         if u.baseline_tokens_per_outcome == 0 {
@@ -574,7 +656,11 @@ fn use_cases(
                 None
             }
             (None, None) => {
-                v.err_key(p.clone(), format!("use case `{id}` has no outcome value"), Some("add outcome_value_usd or outcome_value_hours".into()));
+                v.err_key(
+                    p.clone(),
+                    format!("use case `{id}` has no outcome value"),
+                    Some("add outcome_value_usd or outcome_value_hours".into()),
+                );
                 None
             }
         };
@@ -586,7 +672,11 @@ fn use_cases(
         let cleared = u.allowed_models.iter().filter_map(|m| models.get(m)).any(|m| m.max_class >= class);
         if !cleared && !u.allowed_models.is_empty() && u.allowed_models.iter().all(|m| models.contains_key(m)) {
             let cname = v.classes.as_ref().map(|c| c.name(class).to_string()).unwrap_or_default();
-            v.warn(p.key("max_data_class"), format!("no allowed model of `{id}` is cleared for `{cname}` data"), Some("such prompts can only be redacted or blocked; allow a model cleared for that class".into()));
+            v.warn(
+                p.key("max_data_class"),
+                format!("no allowed model of `{id}` is cleared for `{cname}` data"),
+                Some("such prompts can only be redacted or blocked; allow a model cleared for that class".into()),
+            );
         }
         let (Some((outcome_value, outcome_hours)), Some(retention)) = (value, retention) else { continue };
         out.insert(
@@ -627,7 +717,11 @@ fn templates(v: &mut V<'_>, raw: &[Option<RawTemplate>]) -> BTreeMap<String, Tem
         let p = path(&["templates"]).index(i);
         v.ident(p.key("id"), &t.id, "template");
         if t.version.is_empty() || t.version.contains(['@', ' ']) {
-            v.err(p.key("version"), format!("`{}` is not a template version", t.version), Some("e.g. \"3\" or \"2026-06\"".into()));
+            v.err(
+                p.key("version"),
+                format!("`{}` is not a template version", t.version),
+                Some("e.g. \"3\" or \"2026-06\"".into()),
+            );
         }
         v.reference(p.key("author"), "user", &t.author, &users);
         v.reference(p.key("use_case"), "use case", &t.use_case, &use_cases);
@@ -641,14 +735,19 @@ fn templates(v: &mut V<'_>, raw: &[Option<RawTemplate>]) -> BTreeMap<String, Tem
         };
         let key = template.key();
         if out.insert(key.clone(), template).is_some() {
-            v.err(p.key("version"), format!("template `{key}` is defined twice"), Some("bump the version of the newer one".into()));
+            v.err(
+                p.key("version"),
+                format!("template `{key}` is defined twice"),
+                Some("bump the version of the newer one".into()),
+            );
         }
     }
     out
 }
 
 fn scope(v: &mut V<'_>, p: KeyPath, text: &str) -> Option<Scope> {
-    let hint = "write `org`, `team:ID`, `project:ID`, `use_case:ID`, `user:ID`, or `team:*` (and so on) for one envelope each";
+    let hint =
+        "write `org`, `team:ID`, `project:ID`, `use_case:ID`, `user:ID`, or `team:*` (and so on) for one envelope each";
     if text == "org" {
         return Some(Scope::Org);
     }
@@ -662,7 +761,11 @@ fn scope(v: &mut V<'_>, p: KeyPath, text: &str) -> Option<Scope> {
         "use_case" => (&v.names.use_cases, Scope::EachUseCase, Scope::UseCase),
         "user" => (&v.names.users, Scope::EachUser, Scope::User),
         _ => {
-            v.err(p, format!("`{kind}` is not a budget scope kind"), Some(suggest(kind, ["org", "team", "project", "use_case", "user"])));
+            v.err(
+                p,
+                format!("`{kind}` is not a budget scope kind"),
+                Some(suggest(kind, ["org", "team", "project", "use_case", "user"])),
+            );
             return None;
         }
     };
@@ -687,7 +790,11 @@ fn budgets(v: &mut V<'_>, raw: &[Option<RawBudget>]) -> Vec<Budget> {
         let limit = v.usd(p.key("limit_usd"), &b.limit_usd);
         let ascending = b.alert_at_percent.windows(2).all(|w| w[0] < w[1]);
         if !ascending || b.alert_at_percent.iter().any(|&t| t == 0 || t > 1000) {
-            v.err(p.key("alert_at_percent"), "alert thresholds must be ascending percentages between 1 and 1000", Some("e.g. [50, 80, 100]".into()));
+            v.err(
+                p.key("alert_at_percent"),
+                "alert thresholds must be ascending percentages between 1 and 1000",
+                Some("e.g. [50, 80, 100]".into()),
+            );
         }
         let mut tranches = Vec::new();
         for (j, t) in b.tranches.iter().enumerate() {
@@ -699,10 +806,19 @@ fn budgets(v: &mut V<'_>, raw: &[Option<RawBudget>]) -> Vec<Budget> {
                 v.err(tp.key("min_validated_hours"), "min_validated_hours must be zero or more", None);
             }
             if t.min_efficiency.is_none() && t.min_compliance.is_none() && t.min_validated_hours.is_none() {
-                v.err_key(tp.clone(), "a tranche needs a condition to unlock it", Some("add min_efficiency, min_validated_hours or min_compliance".into()));
+                v.err_key(
+                    tp.clone(),
+                    "a tranche needs a condition to unlock it",
+                    Some("add min_efficiency, min_validated_hours or min_compliance".into()),
+                );
             }
             if let Some(amount) = amount {
-                tranches.push(Tranche { amount, min_efficiency: eff, min_validated_hours: t.min_validated_hours, min_compliance: comp });
+                tranches.push(Tranche {
+                    amount,
+                    min_efficiency: eff,
+                    min_validated_hours: t.min_validated_hours,
+                    min_compliance: comp,
+                });
             }
         }
         let (Some(scope), Some(limit)) = (scope, limit) else { continue };
@@ -725,15 +841,30 @@ fn scoring(v: &mut V<'_>, s: &RawScoring) -> Option<Scoring> {
     let weights = [s.efficiency_weight, s.quality_weight, s.compliance_weight];
     let mut ok = true;
     if weights.iter().any(|w| !(0.0..=1.0).contains(w)) || (weights.iter().sum::<f64>() - 1.0).abs() > 1e-9 {
-        v.err(p.key("efficiency_weight"), format!("the three weights must each be between 0 and 1 and add up to 1 (they add up to {})", weights.iter().sum::<f64>()), Some("e.g. efficiency 0.4, quality 0.35, compliance 0.25".into()));
+        v.err(
+            p.key("efficiency_weight"),
+            format!(
+                "the three weights must each be between 0 and 1 and add up to 1 (they add up to {})",
+                weights.iter().sum::<f64>()
+            ),
+            Some("e.g. efficiency 0.4, quality 0.35, compliance 0.25".into()),
+        );
         ok = false;
     }
     if !(0.6..=0.7).contains(&s.team_share) {
-        v.err(p.key("team_share"), format!("team_share {} is outside 0.6–0.7", s.team_share), Some("recognition blends 60–70% team and 30–40% individual".into()));
+        v.err(
+            p.key("team_share"),
+            format!("team_share {} is outside 0.6–0.7", s.team_share),
+            Some("recognition blends 60–70% team and 30–40% individual".into()),
+        );
         ok = false;
     }
     if !(s.repeat_decay > 0.0 && s.repeat_decay < 1.0) {
-        v.err(p.key("repeat_decay"), "repeat_decay must be strictly between 0 and 1", Some("each repetition earns this fraction of the one before, e.g. 0.5".into()));
+        v.err(
+            p.key("repeat_decay"),
+            "repeat_decay must be strictly between 0 and 1",
+            Some("each repetition earns this fraction of the one before, e.g. 0.5".into()),
+        );
         ok = false;
     }
     ok &= v.unit(p.key("unvalidated_weight"), Some(s.unvalidated_weight), "unvalidated_weight").is_some();
@@ -777,7 +908,11 @@ fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
                 (Ok(k), Some(c)) => {
                     kind_classes.insert(k, c);
                 }
-                (Err(_), _) => v.err_key(kp, format!("unknown finding kind `{kind}`"), Some(suggest(kind, FindingKind::ALL.iter().map(|k| k.as_str())))),
+                (Err(_), _) => v.err_key(
+                    kp,
+                    format!("unknown finding kind `{kind}`"),
+                    Some(suggest(kind, FindingKind::ALL.iter().map(|k| k.as_str()))),
+                ),
                 _ => {}
             }
         }
@@ -815,7 +950,11 @@ fn server(v: &mut V<'_>, s: Option<&RawServer>, base_dir: &Path) -> Option<Serve
     let p = path(&["server"]);
     let listen = s.and_then(|s| s.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     if listen.parse::<std::net::SocketAddr>().is_err() {
-        v.err(p.key("listen"), format!("`{listen}` is not an address to listen on"), Some("e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"".into()));
+        v.err(
+            p.key("listen"),
+            format!("`{listen}` is not an address to listen on"),
+            Some("e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"".into()),
+        );
     }
     let database = match s.and_then(|s| s.database.clone()) {
         None => format!("sqlite://{}", base_dir.join("tokenwise-data").join("tokenwise.db").display()),

@@ -65,9 +65,8 @@ fn the_example_company_is_valid_and_complete() {
 
 #[test]
 fn an_unknown_field_and_a_dangling_reference_are_both_reported_with_lines() {
-    let src = acme_src()
-        .replace("max_output_tokens = 8192", "max_output_tokens = 8192\nmax_ouptut_tokens = 1")
-        .replacen(
+    let src =
+        acme_src().replace("max_output_tokens = 8192", "max_output_tokens = 8192\nmax_ouptut_tokens = 1").replacen(
             "allowed_models = [\"claude-haiku-4-5\", \"gpt-4.1-mini\"]",
             "allowed_models = [\"claude-haiku-4-5\", \"gpt-5-mini\"]",
             1,
@@ -78,7 +77,11 @@ fn an_unknown_field_and_a_dangling_reference_are_both_reported_with_lines() {
     assert_eq!(errs[0].0, line_of(&src, "max_ouptut_tokens"));
     assert!(errs[0].1.contains("unknown field `max_ouptut_tokens`"), "{}", errs[0].1);
     assert_eq!(errs[1].0, line_of(&src, "\"gpt-5-mini\""));
-    assert!(errs[1].1.contains("unknown model `gpt-5-mini` in use_cases.ticket-summary.allowed_models[1]"), "{}", errs[1].1);
+    assert!(
+        errs[1].1.contains("unknown model `gpt-5-mini` in use_cases.ticket-summary.allowed_models[1]"),
+        "{}",
+        errs[1].1
+    );
     let hint = report.errors().nth(1).and_then(|d| d.hint.clone()).unwrap();
     assert!(hint.contains("did you mean `gpt-4.1-mini`?"), "{hint}");
     // Columns point at the value, not the start of the line.
@@ -127,7 +130,8 @@ fn semantic_rules_are_enforced() {
 
 #[test]
 fn a_missing_price_file_is_one_error_not_one_per_model() {
-    let report = load_str(Path::new("/nowhere/acme.toml"), &acme_src(), &|p: &Path| std::fs::read_to_string(p)).unwrap_err();
+    let report =
+        load_str(Path::new("/nowhere/acme.toml"), &acme_src(), &|p: &Path| std::fs::read_to_string(p)).unwrap_err();
     let errs = errors(&report);
     assert_eq!(errs.len(), 1, "{report}");
     assert!(errs[0].1.starts_with("cannot read price file"));

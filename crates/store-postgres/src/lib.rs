@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use std::str::FromStr;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::{
-    ApiKey, AuditDraft, AuditEntry, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent,
-    from_micros, to_micros,
+    ApiKey, AuditDraft, AuditEntry, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent, from_micros,
+    to_micros,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -397,7 +397,10 @@ impl Store for PgStore {
     async fn api_keys_for_user(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_us, id"), &[&user_id])
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_us, id"),
+                &[&user_id],
+            )
             .await
             .map_err(db_err)?;
         rows.iter().map(key_from_row).collect()
@@ -417,10 +420,8 @@ impl Store for PgStore {
         let tx = client.transaction().await.map_err(db_err)?;
         // Serialises appenders across every replica until commit.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK]).await.map_err(db_err)?;
-        let head = tx
-            .query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])
-            .await
-            .map_err(db_err)?;
+        let head =
+            tx.query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[]).await.map_err(db_err)?;
         let head: Option<(i64, String)> = head.map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?))).transpose()?;
         let e = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), draft);
         tx.execute(

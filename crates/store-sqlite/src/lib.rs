@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::{
-    ApiKey, AuditDraft, AuditEntry, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent,
-    from_micros, to_micros,
+    ApiKey, AuditDraft, AuditEntry, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent, from_micros,
+    to_micros,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
@@ -103,8 +103,11 @@ impl SqliteStore {
             let conn = match pooled {
                 Some(c) => c,
                 None => {
-                    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                        .map_err(db_err)?;
+                    let c = Connection::open_with_flags(
+                        path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(db_err)?;
                     configure(&c, true).map_err(db_err)?;
                     c
                 }
@@ -142,7 +145,8 @@ fn migrate(c: &mut Connection) -> Result<(), StoreError> {
             .query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))
             .map_err(db_err)?;
         if !done {
-            tx.execute_batch(sql).map_err(|e| StoreError::Config(format!("migration {version} ({name}) failed: {e}")))?;
+            tx.execute_batch(sql)
+                .map_err(|e| StoreError::Config(format!("migration {version} ({name}) failed: {e}")))?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?1, ?2, ?3)",
                 params![version, name, to_micros(Timestamp::now())],
@@ -469,14 +473,25 @@ impl Store for SqliteStore {
             // append between reading the head and writing the next entry.
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
             let head: Option<(i64, String)> = tx
-                .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()
                 .map_err(db_err)?;
             let entry = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), &draft);
             tx.execute(
                 "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![entry.seq, entry.ts_us, entry.actor, entry.action, entry.subject, entry.details, entry.prev_hash, entry.hash],
+                params![
+                    entry.seq,
+                    entry.ts_us,
+                    entry.actor,
+                    entry.action,
+                    entry.subject,
+                    entry.details,
+                    entry.prev_hash,
+                    entry.hash
+                ],
             )
             .map_err(db_err)?;
             tx.commit().map_err(db_err)?;

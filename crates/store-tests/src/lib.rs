@@ -277,7 +277,8 @@ pub async fn concurrent_audit_appends_form_one_chain(b: &impl Backend) {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..8 {
-                let d = AuditDraft::new("system", "test.append", &format!("w{w}-{i}"), serde_json::json!({"w": w, "i": i}));
+                let d =
+                    AuditDraft::new("system", "test.append", &format!("w{w}-{i}"), serde_json::json!({"w": w, "i": i}));
                 s.append_audit(&d).await.unwrap();
             }
         }));
@@ -292,9 +293,14 @@ pub async fn concurrent_audit_appends_form_one_chain(b: &impl Backend) {
 pub async fn a_hand_edited_audit_row_breaks_verification(b: &impl Backend) {
     let s = b.store();
     for i in 0..5 {
-        s.append_audit(&AuditDraft::new("omar.haddad", "exception.approve", &format!("exc_{i}"), serde_json::json!({"cap_usd": "100"})))
-            .await
-            .unwrap();
+        s.append_audit(&AuditDraft::new(
+            "omar.haddad",
+            "exception.approve",
+            &format!("exc_{i}"),
+            serde_json::json!({"cap_usd": "100"}),
+        ))
+        .await
+        .unwrap();
     }
     assert!(verify_all(s.as_ref()).await.is_ok());
     b.tamper_audit_subject(3, "exc_999").await;
@@ -332,14 +338,24 @@ pub async fn group_commit_stores_every_event_once(b: &impl Backend) {
     writer.await.unwrap();
 
     let spent = s.spend(&SpendQuery { group_by: GroupBy::User, from: base, to: base + 24.hours() }).await.unwrap();
-    assert_eq!(spent, vec![SpendRow { key: Some("gc".into()), calls: 2_000, usage: TokenUsage { input: 200_000, ..Default::default() }, cost: Nanos(6_000) }]);
+    assert_eq!(
+        spent,
+        vec![SpendRow {
+            key: Some("gc".into()),
+            calls: 2_000,
+            usage: TokenUsage { input: 200_000, ..Default::default() },
+            cost: Nanos(6_000)
+        }]
+    );
 }
 
 pub async fn data_survives_reopening(b: &impl Backend) {
     let s = b.store();
     let e = full_event("persist-1", ts("2026-11-06T12:00:00Z"));
     s.insert_events(std::slice::from_ref(&e)).await.unwrap();
-    s.append_audit(&AuditDraft::new("system", "policy.load", "acme.toml", serde_json::json!({"digest": "x"}))).await.unwrap();
+    s.append_audit(&AuditDraft::new("system", "policy.load", "acme.toml", serde_json::json!({"digest": "x"})))
+        .await
+        .unwrap();
     let k = ApiKey::generate("ana", Timestamp::now());
     s.insert_api_key(&k.record).await.unwrap();
     drop(s);
