@@ -10,8 +10,7 @@ const PAGE: u32 = 1_000;
 
 pub async fn verify(config: &Path, database: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let p = load_file(config).map(|l| l.policy).map_err(|r| anyhow::anyhow!("{r}"))?;
-    let url = store::url_for(&p, database)?;
-    let ledger = store::open(&url).await?;
+    let (url, ledger) = store::for_policy(&p, database).await?;
     let outcome = verify_store(ledger.as_ref(), PAGE).await?;
     let (ok, entries, head, broken) = match &outcome {
         Ok(Some((seq, hash))) => (true, *seq, Some(hash.clone()), None),

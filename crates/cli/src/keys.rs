@@ -34,8 +34,7 @@ pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
     if let Some(pr) = a.project.filter(|pr| !p.projects.contains_key(*pr)) {
         bail!("unknown project `{pr}`; known: {}", p.projects.keys().cloned().collect::<Vec<_>>().join(", "));
     }
-    let url = store::url_for(&p, a.database)?;
-    let ledger = store::open(&url).await?;
+    let (_, ledger) = store::for_policy(&p, a.database).await?;
     let mut key = ApiKey::generate(a.user, Timestamp::now());
     key.record.use_case = a.use_case.map(str::to_string);
     key.record.project_id = a.project.map(str::to_string);
@@ -61,7 +60,7 @@ pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
 
 pub async fn list(config: &Path, database: Option<&str>, user: &str) -> anyhow::Result<()> {
     let p = policy(config)?;
-    let ledger = store::open(&store::url_for(&p, database)?).await?;
+    let (_, ledger) = store::for_policy(&p, database).await?;
     let keys = ledger.api_keys_for_user(user).await?;
     if keys.is_empty() {
         println!("no keys for {user}");
@@ -86,7 +85,7 @@ pub async fn list(config: &Path, database: Option<&str>, user: &str) -> anyhow::
 
 pub async fn revoke(config: &Path, database: Option<&str>, id: &str) -> anyhow::Result<()> {
     let p = policy(config)?;
-    let ledger = store::open(&store::url_for(&p, database)?).await?;
+    let (_, ledger) = store::for_policy(&p, database).await?;
     if !ledger.revoke_api_key(id, Timestamp::now()).await? {
         bail!("no active key `{id}`");
     }

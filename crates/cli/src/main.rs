@@ -8,6 +8,7 @@ mod audit;
 mod check;
 mod demo;
 mod keys;
+mod serve;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,29 @@ enum Command {
         /// Keep the demo ledger in this folder (default: a temporary one).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Run the gateway and the API.
+    Serve {
+        /// The policy file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Address to listen on (default: the policy's `server.listen`); port 0 picks a free port.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Ledger URL, sqlite://PATH or postgres://… (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// A local OpenAI- and Anthropic-compatible model server for demos, tests and benchmarks.
+    MockUpstream {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: String,
+        /// Delay before the first token (overridable per request with `x-mock-ttft-ms`).
+        #[arg(long, default_value_t = 0)]
+        ttft_ms: u64,
+        /// Delay between streamed tokens (per request: `x-mock-token-ms`).
+        #[arg(long, default_value_t = 0)]
+        token_ms: u64,
     },
     /// Validate a policy file; every error is reported with file, line and a fix.
     CheckConfig {
@@ -118,6 +142,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENWISE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -131,6 +156,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo { json, data_dir } => demo::run(json, data_dir.as_deref()).await.map(|()| ExitCode::SUCCESS),
             Command::CheckConfig { file, json } => check::run(&file, json),
+            Command::Serve { config, listen, database } => {
+                serve::serve(&config, listen.as_deref(), database.as_deref()).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::MockUpstream { listen, ttft_ms, token_ms } => {
+                serve::mock_upstream(&listen, ttft_ms, token_ms).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::Keys { command } => match command {
                 KeysCommand::Create { config, user, use_case, project, track, label, database } => {
                     keys::create(keys::CreateArgs {

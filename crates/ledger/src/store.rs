@@ -125,3 +125,9 @@ pub trait Store: Send + Sync + 'static {
     /// Entries with `seq > after_seq`, in order, at most `limit`.
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 }
+
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.backend())
+    }
+}

@@ -65,6 +65,17 @@ pub struct Upstream {
     pub api_key_env: Option<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Lowercase names; a trailing `*` matches a prefix.
+    pub forward_headers: Vec<String>,
+}
+
+impl Upstream {
+    pub fn forwards(&self, header: &str) -> bool {
+        self.forward_headers.iter().any(|f| match f.strip_suffix('*') {
+            Some(prefix) => header.starts_with(prefix),
+            None => header == f,
+        })
+    }
 }
 
 /// Where a price version came from.

@@ -101,6 +101,11 @@ pub struct RawUpstream {
     pub timeout_secs: Option<u64>,
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,
+    /// Client request headers passed on to this upstream, by name or by
+    /// prefix ending in `*` (e.g. `"openai-organization"`, `"x-mock-*"`).
+    /// Nothing else from the client reaches the provider.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

@@ -317,6 +317,16 @@ fn upstreams(v: &mut V<'_>, raw: &Entries<RawUpstream>) -> BTreeMap<String, Upst
                 );
             }
         }
+        for (i, h) in u.forward_headers.iter().enumerate() {
+            let name = h.strip_suffix('*').unwrap_or(h);
+            let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let reserved = ["authorization", "x-api-key", "host", "content-length", "x-tokenwise-"].iter().any(|r| {
+                name.eq_ignore_ascii_case(r) || (r.ends_with('-') && name.to_ascii_lowercase().starts_with(r))
+            });
+            if !valid || reserved {
+                v.err(p.key("forward_headers").index(i), format!("`{h}` cannot be forwarded"), Some("name a header (or a prefix ending in `*`); credentials, host and tokenwise's own headers are never forwarded".into()));
+            }
+        }
         if u.timeout_secs == Some(0) || u.connect_timeout_ms == Some(0) {
             v.err(p.clone(), "timeouts must be greater than zero", None);
         }
@@ -329,6 +339,7 @@ fn upstreams(v: &mut V<'_>, raw: &Entries<RawUpstream>) -> BTreeMap<String, Upst
                 api_key_env: u.api_key_env.clone(),
                 timeout: Duration::from_secs(u.timeout_secs.unwrap_or(600)),
                 connect_timeout: Duration::from_millis(u.connect_timeout_ms.unwrap_or(5_000)),
+                forward_headers: u.forward_headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
             },
         );
     }

@@ -1,0 +1,507 @@
+//! A model provider that runs on loopback: OpenAI `/v1/chat/completions`
+//! (JSON and SSE), `/v1/embeddings`, `/v1/models`, and Anthropic
+//! `/v1/messages` (JSON and SSE), all on one port.
+//!
+//! Deterministic: the reply and its token counts follow from the request.
+//! - prompt tokens: 4 bytes a token (at least 1 per non-empty text) plus 3
+//!   per message, as chat formats add;
+//! - the reply is words from a fixed list, one token each, its length
+//!   derived from a hash of the model and prompt and capped by `max_tokens`;
+//!   a last user message starting `echo: ` is echoed back instead;
+//! - a prompt prefix (every message but the last, and the system prompt)
+//!   seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
+//!   `cache_read_input_tokens`; with `cache_control`, the first sight is
+//!   reported as `cache_creation_input_tokens`);
+//! - reasoning models (`o1`, `o3-mini`, `o4-mini`, names with `reason`)
+//!   spend as many hidden reasoning tokens as visible ones.
+//!
+//! Latency and faults are chosen per request by headers (defaults from the
+//! command line): `x-mock-ttft-ms`, `x-mock-token-ms`, and `x-mock-fault`:
+//! `status-500`, `status-429` (with `retry-after`), `hang`, `reset` (cut
+//! the connection after `x-mock-fault-after` chunks, default 3),
+//! `malformed` (an unparseable body or chunk) and `no-usage` (a stream that
+//! never reports usage).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const WORDS: &[&str] = &[
+    "the", "plan", "is", "to", "ship", "a", "small", "fix", "then", "test", "it", "and", "write", "notes", "for",
+    "team", "on", "next", "step", "data", "shows", "cost", "per", "task", "fell", "by", "half", "so", "we", "keep",
+    "going", "with", "care",
+];
+const DEFAULT_MAX_REPLY: u64 = 64;
+
+/// Defaults for every request; headers override them per request.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub ttft: Duration,
+    pub token_delay: Duration,
+    /// A prefix shorter than this is never cached (providers have minimums).
+    pub cache_min_tokens: u64,
+}
+
+impl Default for MockConfig {
+    fn default() -> MockConfig {
+        MockConfig { ttft: Duration::ZERO, token_delay: Duration::ZERO, cache_min_tokens: 32 }
+    }
+}
+
+#[derive(Clone)]
+struct Mock {
+    cfg: MockConfig,
+    seen_prefixes: Arc<Mutex<HashSet<u64>>>,
+}
+
+pub fn router(cfg: MockConfig) -> Router {
+    let state = Mock { cfg, seen_prefixes: Arc::new(Mutex::new(HashSet::new())) };
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/v1/messages", post(messages))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+/// Serves until the listener fails.
+pub async fn serve(listener: tokio::net::TcpListener, cfg: MockConfig) -> std::io::Result<()> {
+    axum::serve(listener, router(cfg)).await
+}
+
+/// Mock token count of a text: 4 bytes a token.
+pub fn count_tokens(text: &str) -> u64 {
+    if text.is_empty() { 0 } else { (text.len() as u64).div_ceil(4) }
+}
+
+const PER_MESSAGE: u64 = 3;
+
+struct Plan {
+    ttft: Duration,
+    token_delay: Duration,
+    fault: Option<String>,
+    fault_after: usize,
+}
+
+fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
+    let ms = |name: &str, default: Duration| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(default, Duration::from_millis)
+    };
+    Plan {
+        ttft: ms("x-mock-ttft-ms", cfg.ttft),
+        token_delay: ms("x-mock-token-ms", cfg.token_delay),
+        fault: h.get("x-mock-fault").and_then(|v| v.to_str().ok()).map(str::to_string),
+        fault_after: h
+            .get("x-mock-fault-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3),
+    }
+}
+
+fn hash_of(parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The text of a message's `content`: a string, or an array of parts.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str).or_else(|| p.as_str()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+fn is_reasoning(model: &str) -> bool {
+    let b = model.as_bytes();
+    (b.len() >= 2 && b[0] == b'o' && b[1].is_ascii_digit()) || model.contains("reason")
+}
+
+/// What the model "says" and what it costs in tokens.
+struct Reply {
+    words: Vec<String>,
+    prompt_tokens: u64,
+    cached: u64,
+    cache_created: u64,
+    reasoning: u64,
+    truncated: bool,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        self.words.concat()
+    }
+
+    fn completion_tokens(&self) -> u64 {
+        self.words.len() as u64 + self.reasoning
+    }
+}
+
+impl Mock {
+    /// `prefix` and `last` are the cacheable part of the prompt and the
+    /// final user turn; `messages` their count.
+    fn reply(
+        &self,
+        model: &str,
+        prefix: &str,
+        last: &str,
+        messages: u64,
+        max_tokens: Option<u64>,
+        mark_cache: bool,
+    ) -> Reply {
+        let prefix_tokens = count_tokens(prefix);
+        let prompt_tokens = prefix_tokens + count_tokens(last) + PER_MESSAGE * messages.max(1);
+        let (mut cached, mut cache_created) = (0, 0);
+        if prefix_tokens >= self.cfg.cache_min_tokens {
+            let key = hash_of(&[model, prefix]);
+            let mut seen = self.seen_prefixes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if seen.contains(&key) {
+                cached = prefix_tokens;
+            } else {
+                seen.insert(key);
+                if mark_cache {
+                    cache_created = prefix_tokens;
+                }
+            }
+        }
+        let cap = max_tokens.unwrap_or(u64::MAX);
+        let mut words: Vec<String> = match last.strip_prefix("echo: ") {
+            Some(echo) => echo.split_inclusive(' ').map(str::to_string).collect(),
+            None => {
+                let seed = hash_of(&[model, prefix, last]);
+                let n = 8 + seed % (DEFAULT_MAX_REPLY - 8);
+                (0..n)
+                    .map(|i| {
+                        let w = WORDS[((seed >> (i % 48)) as usize + i as usize * 7) % WORDS.len()];
+                        format!("{w} ")
+                    })
+                    .collect()
+            }
+        };
+        let truncated = words.len() as u64 > cap;
+        words.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
+        let reasoning = if is_reasoning(model) { words.len() as u64 } else { 0 };
+        Reply { words, prompt_tokens, cached, cache_created, reasoning, truncated }
+    }
+}
+
+fn bad_request(message: &str, anthropic: bool) -> Response {
+    let body = if anthropic {
+        json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}})
+    } else {
+        json!({"error": {"type": "invalid_request_error", "code": null, "message": message, "param": null}})
+    };
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+/// Faults that happen before any reply: status codes, hangs, resets.
+async fn early_fault(p: &Plan, anthropic: bool, streaming: bool) -> Option<Response> {
+    let fault = p.fault.as_deref()?;
+    let err = |status: StatusCode, kind: &str, msg: &str| {
+        let body = if anthropic {
+            json!({"type": "error", "error": {"type": kind, "message": msg}})
+        } else {
+            json!({"error": {"type": kind, "code": null, "message": msg, "param": null}})
+        };
+        (status, axum::Json(body)).into_response()
+    };
+    match fault {
+        "status-500" => Some(err(StatusCode::INTERNAL_SERVER_ERROR, "api_error", "mock: internal error")),
+        "status-429" => {
+            let mut r = err(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", "mock: slow down");
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Some(r)
+        }
+        "hang" => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            None
+        }
+        "reset" if !streaming => Some(Response::new(Body::from_stream(futures_util::stream::once(async {
+            Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset"))
+        })))),
+        "malformed" if !streaming => Some(
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"id\": \"broken\", \"choices\": [")
+                .into_response(),
+        ),
+        _ => None,
+    }
+}
+
+/// Sends SSE frames with the planned delays; `reset` ends the body with an
+/// I/O error after `fault_after` frames, which cuts the connection.
+fn sse(frames: Vec<String>, p: &Plan) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let (ttft, delay) = (p.ttft, p.token_delay);
+    let cut_after = (p.fault.as_deref() == Some("reset")).then_some(p.fault_after);
+    tokio::spawn(async move {
+        if !ttft.is_zero() {
+            tokio::time::sleep(ttft).await;
+        }
+        for (i, frame) in frames.into_iter().enumerate() {
+            if cut_after == Some(i) {
+                // Let the frames already sent reach the wire, then cut.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset"))).await;
+                return;
+            }
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if tx.send(Ok(Bytes::from(frame))).await.is_err() {
+                return;
+            }
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn json_response(body: &Value) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("body is not JSON", false);
+    };
+    let Some(model) = req.get("model").and_then(Value::as_str).map(str::to_string) else {
+        return bad_request("`model` is required", false);
+    };
+    let Some(msgs) = req.get("messages").and_then(Value::as_array) else {
+        return bad_request("`messages` is required", false);
+    };
+    let streaming = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let p = plan(&m.cfg, &headers);
+    if let Some(r) = early_fault(&p, false, streaming).await {
+        return r;
+    }
+    let texts: Vec<String> = msgs.iter().map(|x| content_text(x.get("content").unwrap_or(&Value::Null))).collect();
+    let (prefix, last) = match texts.split_last() {
+        Some((last, rest)) => (rest.concat(), last.clone()),
+        None => (String::new(), String::new()),
+    };
+    let max = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(Value::as_u64);
+    let r = m.reply(&model, &prefix, &last, msgs.len() as u64, max, false);
+    let id = format!("chatcmpl-{:016x}", hash_of(&[&model, &prefix, &last]));
+    let usage = json!({
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens(),
+        "total_tokens": r.prompt_tokens + r.completion_tokens(),
+        "prompt_tokens_details": {"cached_tokens": r.cached, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": r.reasoning, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+    });
+    let finish = if r.truncated { "length" } else { "stop" };
+    let created = 1_767_225_600; // fixed: replies are deterministic
+    if !streaming {
+        if !p.ttft.is_zero() {
+            tokio::time::sleep(p.ttft).await;
+        }
+        return json_response(&json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": r.text(), "refusal": null},
+                         "logprobs": null, "finish_reason": finish}],
+            "usage": usage, "system_fingerprint": "fp_mock"
+        }));
+    }
+    let include_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false)
+        && p.fault.as_deref() != Some("no-usage");
+    let chunk = |choices: Value, usage: Option<&Value>| {
+        let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                           "system_fingerprint": "fp_mock", "choices": choices});
+        if include_usage {
+            c["usage"] = usage.cloned().unwrap_or(Value::Null);
+        }
+        format!("data: {c}\n\n")
+    };
+    let mut frames =
+        vec![chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]), None)];
+    for w in &r.words {
+        frames.push(chunk(json!([{"index": 0, "delta": {"content": w}, "finish_reason": null}]), None));
+    }
+    if p.fault.as_deref() == Some("malformed") {
+        frames.push("data: {\"choices\": [{\"delta\": \n\n".to_string());
+    }
+    frames.push(chunk(json!([{"index": 0, "delta": {}, "finish_reason": finish}]), None));
+    if include_usage {
+        frames.push(chunk(json!([]), Some(&usage)));
+    }
+    frames.push("data: [DONE]\n\n".to_string());
+    sse(frames, &p)
+}
+
+async fn embeddings(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("body is not JSON", false);
+    };
+    let Some(model) = req.get("model").and_then(Value::as_str) else {
+        return bad_request("`model` is required", false);
+    };
+    let p = plan(&m.cfg, &headers);
+    if let Some(r) = early_fault(&p, false, false).await {
+        return r;
+    }
+    let inputs: Vec<String> = match req.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                // Token arrays: count each token id as 4 bytes of text.
+                Value::Array(ids) => "xxxx".repeat(ids.len()),
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => return bad_request("`input` is required", false),
+    };
+    let dims = req.get("dimensions").and_then(Value::as_u64).unwrap_or(8).clamp(1, 4096) as usize;
+    let base64 = req.get("encoding_format").and_then(Value::as_str) == Some("base64");
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let seed = hash_of(&[model, text]);
+            let v: Vec<f32> =
+                (0..dims).map(|d| ((seed.rotate_left(d as u32 % 64) % 2000) as f32 / 1000.0) - 1.0).collect();
+            let embedding = if base64 {
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    let tokens: u64 = inputs.iter().map(|t| count_tokens(t)).sum();
+    if !p.ttft.is_zero() {
+        tokio::time::sleep(p.ttft).await;
+    }
+    json_response(&json!({"object": "list", "data": data, "model": model,
+                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
+}
+
+async fn models() -> Response {
+    let ids = [
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4.1-nano",
+        "o4-mini",
+        "text-embedding-3-small",
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+    ];
+    let data: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 1_767_225_600, "owned_by": "mock"}))
+        .collect();
+    json_response(&json!({"object": "list", "data": data}))
+}
+
+async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("body is not JSON", true);
+    };
+    let Some(model) = req.get("model").and_then(Value::as_str).map(str::to_string) else {
+        return bad_request("model: Field required", true);
+    };
+    let Some(max_tokens) = req.get("max_tokens").and_then(Value::as_u64) else {
+        return bad_request("max_tokens: Field required", true);
+    };
+    let Some(msgs) = req.get("messages").and_then(Value::as_array) else {
+        return bad_request("messages: Field required", true);
+    };
+    let streaming = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let p = plan(&m.cfg, &headers);
+    if let Some(r) = early_fault(&p, true, streaming).await {
+        return r;
+    }
+    let system = req.get("system").map(content_text).unwrap_or_default();
+    let texts: Vec<String> = msgs.iter().map(|x| content_text(x.get("content").unwrap_or(&Value::Null))).collect();
+    let (prefix, last) = match texts.split_last() {
+        Some((last, rest)) => (format!("{system}{}", rest.concat()), last.clone()),
+        None => (system, String::new()),
+    };
+    let marks_cache = body.windows(b"cache_control".len()).any(|w| w == b"cache_control");
+    let r = m.reply(&model, &prefix, &last, msgs.len() as u64, Some(max_tokens), marks_cache);
+    let id = format!("msg_{:016x}", hash_of(&[&model, &prefix, &last]));
+    // Anthropic counts cache reads and writes apart from `input_tokens`.
+    let input = r.prompt_tokens - r.cached - r.cache_created;
+    let stop = if r.truncated { "max_tokens" } else { "end_turn" };
+    if !streaming {
+        if !p.ttft.is_zero() {
+            tokio::time::sleep(p.ttft).await;
+        }
+        return json_response(&json!({
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": r.text()}],
+            "stop_reason": stop, "stop_sequence": null,
+            "usage": {"input_tokens": input, "output_tokens": r.completion_tokens(),
+                      "cache_creation_input_tokens": r.cache_created, "cache_read_input_tokens": r.cached}
+        }));
+    }
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut start_usage = json!({"input_tokens": input, "output_tokens": 1,
+                                 "cache_creation_input_tokens": r.cache_created, "cache_read_input_tokens": r.cached});
+    if p.fault.as_deref() == Some("no-usage") {
+        start_usage = json!({});
+    }
+    let mut frames = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
+            "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": start_usage}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ev("ping", json!({"type": "ping"})),
+    ];
+    for w in &r.words {
+        frames.push(ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}),
+        ));
+    }
+    if p.fault.as_deref() == Some("malformed") {
+        frames.push("event: content_block_delta\ndata: {\"type\": \n\n".to_string());
+    }
+    frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    let delta_usage = if p.fault.as_deref() == Some("no-usage") {
+        json!({})
+    } else {
+        json!({"output_tokens": r.completion_tokens()})
+    };
+    frames.push(ev(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": delta_usage}),
+    ));
+    frames.push(ev("message_stop", json!({"type": "message_stop"})));
+    sse(frames, &p)
+}

@@ -1,0 +1,292 @@
+//! The metered gateway: authenticate, resolve metadata, route the model,
+//! call the upstream, meter the answer, record it durably, answer.
+//!
+//! Each call runs in its own task, so a client that hangs up does not
+//! abort the metering of a call the provider may already be billing: the
+//! task finishes, records the event (marked `cancelled`), and only then ends.
+
+pub mod anthropic;
+pub mod openai;
+mod stream;
+
+use crate::AppState;
+use crate::error::{ApiError, Code};
+use crate::metering::{Draft, Outcome};
+use crate::upstream::{UpstreamClient, status_error, transport_error};
+use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use jiff::Timestamp;
+use std::future::Future;
+use std::sync::Arc;
+use tokenwise_core::TokenUsage;
+use tokenwise_ledger::Status;
+use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
+
+pub const COST: &str = "x-tokenwise-cost-usd";
+
+/// Runs `flow` in its own task and turns its error into the contract's
+/// error response, stamped with the request id.
+pub(crate) async fn spawn_call<F>(id: String, flow: F) -> Response
+where
+    F: Future<Output = Result<Response, ApiError>> + Send + 'static,
+{
+    match tokio::spawn(flow).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.with_request_id(&id).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %id, "gateway task failed");
+            ApiError::new(Code::Internal, "the gateway failed while handling this request")
+                .with_request_id(&id)
+                .into_response()
+        }
+    }
+}
+
+pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>, limit: u64) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                Code::TooLarge,
+                format!("the request body is larger than {limit} bytes (server.max_request_bytes)"),
+            )
+        } else {
+            ApiError::invalid(format!("cannot read the request body: {e}"))
+        }
+    })
+}
+
+/// Picks the model for a request: it must exist, be allowed for the use
+/// case, suit the endpoint, speak the endpoint's wire format, and have a
+/// price in effect now.
+pub(crate) fn route<'p>(
+    policy: &'p Policy,
+    use_case: &tokenwise_policy::UseCase,
+    requested: &str,
+    kind: ModelKind,
+    format: WireFormat,
+    at: Timestamp,
+) -> Result<(&'p Model, &'p PriceVersion), ApiError> {
+    let allowed = || use_case.allowed_models.join(", ");
+    let Some(model) = policy.models.get(requested) else {
+        return Err(ApiError::invalid(format!(
+            "unknown model `{requested}`; use case `{}` may use: {} (default `{}`)",
+            use_case.id,
+            allowed(),
+            use_case.default_model
+        )));
+    };
+    if !use_case.allowed_models.iter().any(|m| m == requested) {
+        return Err(ApiError::new(
+            Code::PolicyViolation,
+            format!(
+                "model `{requested}` is not allowed for use case `{}`; use one of: {} (default `{}`)",
+                use_case.id,
+                allowed(),
+                use_case.default_model
+            ),
+        ));
+    }
+    if model.kind != kind {
+        let want = match kind {
+            ModelKind::Chat => "a chat model",
+            ModelKind::Embedding => "an embedding model",
+        };
+        return Err(ApiError::invalid(format!("`{requested}` is not {want}")));
+    }
+    let upstream_format = policy.upstreams.get(&model.upstream).map(|u| u.format);
+    if upstream_format != Some(format) {
+        let endpoint = match upstream_format {
+            Some(WireFormat::Anthropic) => "POST /v1/messages (the Anthropic format)",
+            _ => "POST /v1/chat/completions (the OpenAI format)",
+        };
+        return Err(ApiError::invalid(format!("model `{requested}` is served through {endpoint}")));
+    }
+    let Some(price) = model.price_at(at) else {
+        return Err(ApiError::new(
+            Code::PolicyViolation,
+            format!("model `{requested}` has no price in effect yet, so it cannot be metered"),
+        ));
+    };
+    Ok((model, price))
+}
+
+/// How to read a wire format's answers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dialect {
+    OpenAiChat { client_wants_usage: bool },
+    OpenAiEmbeddings,
+    Anthropic,
+}
+
+impl Dialect {
+    /// Usage from a whole JSON answer: Ok(None) when it reports none,
+    /// Err when the body is not JSON at all.
+    fn body_usage(self, bytes: &[u8]) -> Result<Option<TokenUsage>, ()> {
+        #[derive(serde::Deserialize)]
+        struct OpenAi {
+            #[serde(default)]
+            usage: Option<crate::metering::OpenAiUsage>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Anth {
+            #[serde(default)]
+            usage: Option<crate::metering::AnthropicUsage>,
+        }
+        match self {
+            Dialect::OpenAiChat { .. } | Dialect::OpenAiEmbeddings => {
+                serde_json::from_slice::<OpenAi>(bytes).map(|b| b.usage.map(|u| u.tokens())).map_err(|_| ())
+            }
+            Dialect::Anthropic => serde_json::from_slice::<Anth>(bytes)
+                .map(|b| b.usage.filter(|u| u.has_input()).map(|u| u.tokens()))
+                .map_err(|_| ()),
+        }
+    }
+
+    /// The generated text of a whole JSON answer, for estimates.
+    fn body_text(self, bytes: &[u8]) -> String {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else { return String::new() };
+        match self {
+            Dialect::OpenAiChat { .. } => v
+                .get("choices")
+                .and_then(|c| c.as_array())
+                .map(|cs| {
+                    cs.iter()
+                        .filter_map(|c| c.pointer("/message/content"))
+                        .map(crate::metering::content_text)
+                        .collect::<Vec<_>>()
+                        .concat()
+                })
+                .unwrap_or_default(),
+            Dialect::Anthropic => v.get("content").map(crate::metering::content_text).unwrap_or_default(),
+            Dialect::OpenAiEmbeddings => String::new(),
+        }
+    }
+}
+
+/// A call ready to go upstream.
+pub(crate) struct Call {
+    pub state: Arc<AppState>,
+    pub draft: Draft,
+    pub upstream: Arc<UpstreamClient>,
+    pub path: &'static str,
+    pub body: Bytes,
+    pub client_headers: HeaderMap,
+    pub dialect: Dialect,
+    /// The prompt's texts, kept only to estimate tokens if the upstream
+    /// reports none.
+    pub prompt: Vec<String>,
+}
+
+impl Call {
+    /// Tokenizer estimate of the prompt (runs off the async threads).
+    async fn estimate_input(&self) -> u64 {
+        let prompt = self.prompt.clone();
+        let embeddings = matches!(self.dialect, Dialect::OpenAiEmbeddings);
+        tokio::task::spawn_blocking(move || {
+            if embeddings {
+                prompt.iter().map(|t| crate::tokenize::count(t)).sum()
+            } else {
+                crate::tokenize::count_chat(&prompt)
+            }
+        })
+        .await
+        .unwrap_or(0)
+    }
+
+    async fn record(&self, outcome: &Outcome) -> Result<(), ApiError> {
+        self.state.recorder.record(self.draft.event(outcome)).await.map_err(|e| {
+            tracing::error!(error = %e, request_id = %self.draft.id, "usage event not recorded");
+            ApiError::new(Code::Internal, "the call could not be recorded in the ledger, so it is not acknowledged")
+        })
+    }
+
+    /// Records a refusal that happened at or before the upstream, then
+    /// returns it.
+    async fn fail(&self, err: ApiError, usage: TokenUsage, estimated: bool) -> ApiError {
+        let outcome =
+            Outcome::failed(Status::UpstreamError, err.code.status().as_u16(), err.code.as_str(), usage, estimated);
+        match self.record(&outcome).await {
+            Ok(()) => err,
+            Err(record_err) => record_err,
+        }
+    }
+
+    pub async fn execute(self, stream: bool) -> Result<Response, ApiError> {
+        let up_name = self.upstream.cfg.id.clone();
+        let sent = self.upstream.post(self.path, self.body.clone(), &self.client_headers, stream).send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let err = transport_error(&e, &up_name);
+                // A request that timed out may still be processed (and
+                // billed) upstream: count its prompt. One that never
+                // connected cost nothing.
+                return Err(if e.is_connect() {
+                    self.fail(err, TokenUsage::default(), false).await
+                } else {
+                    let input = self.estimate_input().await;
+                    self.fail(err, TokenUsage { input, ..Default::default() }, true).await
+                });
+            }
+        };
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.unwrap_or_default();
+            // Providers do not bill refused requests.
+            return Err(self.fail(status_error(status, &headers, &body, &up_name), TokenUsage::default(), false).await);
+        }
+        if stream {
+            return Ok(stream::start(self, resp));
+        }
+        let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).cloned();
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let input = self.estimate_input().await;
+                return Err(self
+                    .fail(transport_error(&e, &up_name), TokenUsage { input, ..Default::default() }, true)
+                    .await);
+            }
+        };
+        let (usage, estimated) = match self.dialect.body_usage(&bytes) {
+            Ok(Some(u)) => (u, false),
+            Ok(None) => {
+                let input = self.estimate_input().await;
+                let text = self.dialect.body_text(&bytes);
+                let output = tokio::task::spawn_blocking(move || crate::tokenize::count(&text)).await.unwrap_or(0);
+                (TokenUsage { input, output, ..Default::default() }, true)
+            }
+            Err(()) => {
+                let input = self.estimate_input().await;
+                let err = ApiError::new(
+                    Code::UpstreamError,
+                    format!("upstream `{up_name}` sent a response that is not JSON"),
+                );
+                return Err(self.fail(err, TokenUsage { input, ..Default::default() }, true).await);
+            }
+        };
+        let outcome = Outcome::ok(usage, estimated);
+        self.record(&outcome).await?;
+        let mut r = Response::new(Body::from(bytes));
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            content_type
+                .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+                .unwrap_or(HeaderValue::from_static("application/json")),
+        );
+        insert(h, crate::REQUEST_ID, &self.draft.id);
+        insert(h, COST, &self.draft.cost(&usage).to_usd_string());
+        Ok(r)
+    }
+}
+
+pub(crate) fn insert(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}

@@ -1,0 +1,97 @@
+//! The HTTP edge of tokenwise: the metered OpenAI/Anthropic-compatible
+//! gateway under `/v1` and the JSON API under `/api/v1`, served by
+//! `tokenwise serve`.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod gateway;
+pub mod meta;
+pub mod metering;
+pub mod store;
+pub mod tokenize;
+pub mod upstream;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokenwise_ledger::{AuditDraft, Recorder, Store};
+use tokenwise_policy::Policy;
+
+pub const REQUEST_ID: &str = "x-tokenwise-request-id";
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub policy: Arc<Policy>,
+    pub store: Arc<dyn Store>,
+    pub recorder: Recorder,
+    pub upstreams: HashMap<String, Arc<upstream::UpstreamClient>>,
+    pub keys: auth::KeyCache,
+}
+
+/// TLS to real providers uses rustls with the ring provider.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = usize::try_from(state.policy.server.max_request_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/v1/chat/completions", post(gateway::openai::chat_completions))
+        .route("/v1/embeddings", post(gateway::openai::embeddings))
+        .route("/v1/models", get(gateway::openai::models))
+        .route("/v1/messages", post(gateway::anthropic::messages))
+        .route("/api/v1/events", get(api::events::list))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves, then drains
+/// in-flight requests and flushes the ledger. `policy_text` is hashed into
+/// the audit log so every decision can be traced to the policy in force.
+pub async fn serve(
+    policy: Policy,
+    policy_text: &str,
+    store: Arc<dyn Store>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    install_crypto();
+    tokenize::warm_up();
+    let mut upstreams = HashMap::new();
+    for (id, u) in &policy.upstreams {
+        upstreams.insert(
+            id.clone(),
+            Arc::new(upstream::UpstreamClient::new(u).with_context(|| format!("upstream `{id}`"))?),
+        );
+    }
+    store
+        .append_audit(&AuditDraft::new(
+            "system",
+            "policy.load",
+            &policy.source.display().to_string(),
+            serde_json::json!({"sha256": hex::encode(Sha256::digest(policy_text.as_bytes()))}),
+        ))
+        .await
+        .context("cannot write to the audit log")?;
+    let (recorder, writer) = Recorder::spawn(store.clone());
+    let state =
+        Arc::new(AppState { policy: Arc::new(policy), store, recorder, upstreams, keys: auth::KeyCache::default() });
+    let app = router(state.clone());
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the server failed")?;
+    // In-flight calls have finished; let the writer commit what is queued.
+    drop(state);
+    writer.await.context("the ledger writer failed")?;
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Opening the ledger named by a URL.
+
+use anyhow::Context;
+use std::sync::Arc;
+use tokenwise_ledger::Store;
+
+/// `sqlite://PATH` or `postgres://…`.
+pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = tokenwise_store_postgres::PgStore::connect(url, 16)
+            .await
+            .with_context(|| format!("cannot open the PostgreSQL ledger at {}", redact(url)))?;
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("sqlite://") {
+        let store = tokenwise_store_sqlite::SqliteStore::open(url)
+            .with_context(|| format!("cannot open the SQLite ledger at {url}"))?;
+        return Ok(Arc::new(store));
+    }
+    anyhow::bail!("`{url}` is not a database URL; use sqlite://PATH or postgres://USER@HOST/DB")
+}
+
+/// A URL fit to print: the password, if any, hidden.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}

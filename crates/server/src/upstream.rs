@@ -1,0 +1,117 @@
+//! One pooled HTTP client per upstream, with its timeouts and credentials.
+
+use crate::error::{ApiError, Code};
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use std::time::Duration;
+use tokenwise_policy::{Upstream, WireFormat};
+
+/// Anthropic's API refuses requests without a version; clients usually send
+/// one and it is passed on, else this.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+#[derive(Debug)]
+pub struct UpstreamClient {
+    pub cfg: Upstream,
+    api_key: Option<String>,
+    client: reqwest::Client,
+}
+
+impl UpstreamClient {
+    pub fn new(cfg: &Upstream) -> anyhow::Result<UpstreamClient> {
+        let api_key = match &cfg.api_key_env {
+            Some(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Some(v),
+                _ => {
+                    tracing::warn!(upstream = %cfg.id, variable = %var, "the upstream's API key variable is not set; calls go without credentials");
+                    None
+                }
+            },
+            None => None,
+        };
+        let client = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            // Between bytes: a stream that stalls this long is cut.
+            .read_timeout(cfg.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(UpstreamClient { cfg: cfg.clone(), api_key, client })
+    }
+
+    /// A POST to `path` under the upstream's base URL, with its credentials
+    /// and the client headers this upstream is configured to receive.
+    pub fn post(&self, path: &str, body: Bytes, client_headers: &HeaderMap, stream: bool) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.cfg.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if !stream {
+            req = req.timeout(self.cfg.timeout);
+        }
+        match self.cfg.format {
+            WireFormat::Openai => {
+                if let Some(k) = &self.api_key {
+                    req = req.bearer_auth(k);
+                }
+            }
+            WireFormat::Anthropic => {
+                if let Some(k) = &self.api_key {
+                    req = req.header("x-api-key", k);
+                }
+                let version =
+                    client_headers.get("anthropic-version").and_then(|v| v.to_str().ok()).unwrap_or(ANTHROPIC_VERSION);
+                req = req.header("anthropic-version", version);
+                if let Some(beta) = client_headers.get("anthropic-beta") {
+                    req = req.header("anthropic-beta", beta.as_bytes());
+                }
+            }
+        }
+        for (name, value) in client_headers {
+            if self.cfg.forwards(name.as_str()) {
+                req = req.header(name.as_str(), value.as_bytes());
+            }
+        }
+        req
+    }
+}
+
+/// Maps a transport failure to the contract's error.
+pub fn transport_error(e: &reqwest::Error, upstream: &str) -> ApiError {
+    if e.is_timeout() {
+        ApiError::new(Code::UpstreamTimeout, format!("upstream `{upstream}` did not answer in time"))
+    } else if e.is_connect() {
+        ApiError::new(Code::UpstreamError, format!("cannot connect to upstream `{upstream}`"))
+    } else if e.is_body() || e.is_decode() {
+        ApiError::new(Code::UpstreamError, format!("upstream `{upstream}` broke off its response"))
+    } else {
+        ApiError::new(Code::UpstreamError, format!("upstream `{upstream}` failed: {e}"))
+    }
+}
+
+/// Maps a provider's error status to ours, keeping its message.
+pub fn status_error(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+    upstream: &str,
+) -> ApiError {
+    let detail = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+    let msg = format!("upstream `{upstream}` answered {}: {detail}", status.as_u16());
+    let mut err = match status.as_u16() {
+        429 => ApiError::new(Code::RateLimited, msg),
+        400..=499 => ApiError::new(Code::InvalidRequest, msg),
+        _ => ApiError::new(Code::UpstreamError, msg),
+    };
+    if status.as_u16() == 429 {
+        err.retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| axum::http::HeaderValue::from_bytes(v.as_bytes()).ok());
+    }
+    err
+}
