@@ -3,31 +3,9 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tokenwise"))
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// A copy of the example policy in a temp folder, with its price file and
-/// its ledger there too.
-fn policy_copy(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    std::fs::create_dir_all(dir.join("prices")).unwrap();
-    std::fs::copy(repo().join("examples/prices/litellm-subset.json"), dir.join("prices/litellm-subset.json")).unwrap();
-    let src = std::fs::read_to_string(repo().join("examples/acme.toml")).unwrap();
-    let path = dir.join("acme.toml");
-    std::fs::write(&path, edit(src)).unwrap();
-    path
-}
+use support::{bin, policy_copy, repo, text};
 
 #[test]
 fn check_config_accepts_the_example() {

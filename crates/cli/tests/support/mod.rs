@@ -1,0 +1,119 @@
+//! Spawning the real binary: mock-upstream and serve on random ports, a
+//! copy of the example policy pointed at the mock, keys made by the CLI.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tokenwise"))
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A copy of the example policy in `dir`, with its price file.
+pub fn policy_copy(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    std::fs::create_dir_all(dir.join("prices")).unwrap();
+    std::fs::copy(repo().join("examples/prices/litellm-subset.json"), dir.join("prices/litellm-subset.json")).unwrap();
+    let src = std::fs::read_to_string(repo().join("examples/acme.toml")).unwrap();
+    let path = dir.join("acme.toml");
+    std::fs::write(&path, edit(src)).unwrap();
+    path
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tokenwise ARGS` and waits for its "listening on http://ADDR" line.
+pub fn spawn(args: &[&str]) -> Proc {
+    let mut child = bin()
+        .args(args)
+        .env("OPENAI_API_KEY", "sk-test-openai")
+        .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Proc { child, addr }
+}
+
+pub struct Gateway {
+    pub dir: tempfile::TempDir,
+    pub policy: PathBuf,
+    pub db: PathBuf,
+    pub mock: Proc,
+    pub serve: Option<Proc>,
+    pub url: String,
+}
+
+impl Gateway {
+    /// mock-upstream + serve, the policy's upstreams pointed at the mock and
+    /// allowed to receive the mock's fault headers; `edit` changes the policy further.
+    pub fn start_with(edit: impl Fn(String) -> String) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
+        let policy = policy_copy(dir.path(), |s| {
+            let s = s
+                .replace("http://127.0.0.1:9100", &format!("http://{}", mock.addr))
+                .replace("timeout_secs = ", "forward_headers = [\"x-mock-*\"]\ntimeout_secs = ");
+            edit(s)
+        });
+        let db = dir.path().join("ledger.db");
+        let mut g = Gateway { dir, policy, db, mock, serve: None, url: String::new() };
+        g.restart();
+        g
+    }
+
+    pub fn start() -> Gateway {
+        Gateway::start_with(|s| s)
+    }
+
+    /// (Re)starts serve on a fresh port against the same ledger.
+    pub fn restart(&mut self) {
+        self.serve = None;
+        let db = format!("sqlite://{}", self.db.display());
+        let p =
+            spawn(&["serve", "--config", self.policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &db]);
+        self.url = format!("http://{}", p.addr);
+        self.serve = Some(p);
+    }
+
+    pub fn key(&self, user: &str, use_case: Option<&str>) -> String {
+        let db = format!("sqlite://{}", self.db.display());
+        let mut cmd = bin();
+        cmd.args(["keys", "create", "--config", self.policy.to_str().unwrap(), "--database", &db, "--user", user]);
+        if let Some(u) = use_case {
+            cmd.args(["--use-case", u]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
