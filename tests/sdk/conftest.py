@@ -1,0 +1,70 @@
+"""Starts the real binary for the SDK suite: mock-upstream and serve on
+random loopback ports, a copy of examples/acme.toml pointed at the mock, keys
+made with `tokenwise keys create`. The ledger is read back through the
+events API with a governance key."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("TOKENWISE_BIN", str(REPO / "target" / "debug" / "tokenwise"))
+ENV = {**os.environ, "OPENAI_API_KEY": "sk-test-openai", "ANTHROPIC_API_KEY": "sk-ant-test", "TOKENWISE_LOG": "error"}
+
+
+def spawn(*args):
+    proc = subprocess.Popen([BIN, *args], stdout=subprocess.PIPE, env=ENV, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"listening on http://(\S+)", line)
+    assert m, f"no address in {line!r}"
+    return proc, m.group(1)
+
+
+class Gateway:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.mock, mock_addr = spawn("mock-upstream", "--listen", "127.0.0.1:0")
+        shutil.copytree(REPO / "examples" / "prices", tmp / "prices")
+        policy = (REPO / "examples" / "acme.toml").read_text()
+        policy = policy.replace("http://127.0.0.1:9100", f"http://{mock_addr}")
+        policy = policy.replace("timeout_secs = ", 'forward_headers = ["x-mock-*"]\ntimeout_secs = ')
+        self.policy = tmp / "acme.toml"
+        self.policy.write_text(policy)
+        self.db = f"sqlite://{tmp / 'ledger.db'}"
+        self.serve, addr = spawn("serve", "--config", str(self.policy), "--listen", "127.0.0.1:0", "--database", self.db)
+        self.url = f"http://{addr}"
+        self.admin = self.key("omar.haddad")
+
+    def key(self, user, use_case=None):
+        cmd = [BIN, "keys", "create", "--config", str(self.policy), "--database", self.db, "--user", user]
+        if use_case:
+            cmd += ["--use-case", use_case]
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV).stdout.strip()
+
+    def row(self, request_id):
+        """The one ledger row of a request."""
+        req = urllib.request.Request(
+            f"{self.url}/api/v1/events?request_id={request_id}", headers={"Authorization": f"Bearer {self.admin}"}
+        )
+        with urllib.request.urlopen(req) as r:
+            events = json.load(r)["events"]
+        assert len(events) == 1, f"expected exactly one row for {request_id}, got {len(events)}"
+        return events[0]
+
+    def stop(self):
+        for p in (self.serve, self.mock):
+            p.terminate()
+            p.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory):
+    g = Gateway(tmp_path_factory.mktemp("gateway"))
+    yield g
+    g.stop()
