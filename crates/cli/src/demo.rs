@@ -98,7 +98,7 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let url = format!("sqlite://{}", db.display());
-    let ledger = store::open(&url).await?;
+    let ledger = store::open_with(&url, policy.server.durability).await?;
     let digest = hex::encode(Sha256::digest(ACME.as_bytes()));
     ledger
         .append_audit(&AuditDraft::new(

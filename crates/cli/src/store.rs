@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use tokenwise_ledger::Store;
 use tokenwise_policy::Policy;
-pub use tokenwise_server::store::{open, redact};
+pub use tokenwise_server::store::{open_with, redact};
 
 /// The database named on the command line, else the policy's.
 pub fn url_for(policy: &Policy, flag: Option<&str>) -> anyhow::Result<String> {
@@ -20,6 +20,6 @@ pub fn url_for(policy: &Policy, flag: Option<&str>) -> anyhow::Result<String> {
 
 pub async fn for_policy(policy: &Policy, flag: Option<&str>) -> anyhow::Result<(String, Arc<dyn Store>)> {
     let url = url_for(policy, flag)?;
-    let store = open(&url).await?;
+    let store = open_with(&url, policy.server.durability).await?;
     Ok((url, store))
 }

@@ -13,7 +13,7 @@ pub use audit::{AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, 
 pub use event::{Decision, EventSource, Operation, Status, UsageEvent};
 pub use keys::{ApiKey, NewKey};
 pub use recorder::{Recorder, RecorderStats};
-pub use store::{EventQuery, GroupBy, SpendQuery, SpendRow, Store, StoreError};
+pub use store::{BlockingWriter, EventQuery, GroupBy, SpendQuery, SpendRow, Store, StoreError};
 
 /// Microseconds since the Unix epoch: how both backends store time, so the
 /// same query means the same thing on SQLite and PostgreSQL.

@@ -6,7 +6,7 @@
 //! once its event is durable, so an acknowledged call is never lost.
 
 use crate::event::UsageEvent;
-use crate::store::{Store, StoreError};
+use crate::store::{BlockingWriter, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -49,7 +49,26 @@ impl Recorder {
     pub fn spawn(store: Arc<dyn Store>) -> (Recorder, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(RecorderStats::default());
-        let handle = tokio::spawn(writer(store, rx, stats.clone()));
+        let handle = match store.blocking_writer() {
+            Some(w) => {
+                let (done_tx, done_rx) = oneshot::channel();
+                let s = stats.clone();
+                let spawned = std::thread::Builder::new().name("tokenwise-ledger".into()).spawn(move || {
+                    blocking_writer(w, rx, &s);
+                    let _ = done_tx.send(());
+                });
+                match spawned {
+                    Ok(_) => tokio::spawn(async move {
+                        let _ = done_rx.await;
+                    }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the ledger thread");
+                        tokio::spawn(async {})
+                    }
+                }
+            }
+            None => tokio::spawn(writer(store, rx, stats.clone())),
+        };
         (Recorder { tx, stats }, handle)
     }
 
@@ -68,51 +87,82 @@ impl Recorder {
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<RecorderStats>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Moves what is queued behind `first` into the batch, up to the cap.
+fn fill(batch: &mut Vec<Job>, first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<UsageEvent> {
+    batch.push(first);
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
-        let events: Vec<UsageEvent> = batch.iter().map(|j| j.event.clone()).collect();
-        let result = commit(store.as_ref(), &events).await;
-        let n = batch.len() as u64;
-        match &result {
-            Ok(()) => {
-                stats.events.fetch_add(n, Ordering::Relaxed);
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats.largest_batch.fetch_max(n, Ordering::Relaxed);
-            }
-            Err(e) => {
-                stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, events = n, "ledger batch failed; callers see the error");
-            }
+    }
+    batch.iter().map(|j| j.event.clone()).collect()
+}
+
+/// Counts the batch and answers every waiter in it.
+fn settle(batch: &mut Vec<Job>, result: Result<(), StoreError>, stats: &RecorderStats) {
+    let n = batch.len() as u64;
+    match &result {
+        Ok(()) => {
+            stats.events.fetch_add(n, Ordering::Relaxed);
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats.largest_batch.fetch_max(n, Ordering::Relaxed);
         }
-        for job in batch.drain(..) {
-            // A waiter that went away no longer needs the answer.
-            let _ = job.done.send(result.clone());
+        Err(e) => {
+            stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, events = n, "ledger batch failed; callers see the error");
         }
+    }
+    for job in batch.drain(..) {
+        // A waiter that went away no longer needs the answer.
+        let _ = job.done.send(result.clone());
     }
 }
 
-/// Retries transient failures; safe because inserts skip ids already stored.
-async fn commit(store: &dyn Store, events: &[UsageEvent]) -> Result<(), StoreError> {
-    let mut delay = Duration::from_millis(20);
-    let mut attempt = 1;
-    loop {
-        match store.insert_events(events).await {
-            Ok(_) => return Ok(()),
-            Err(e) if attempt >= ATTEMPTS || matches!(e, StoreError::Config(_)) => return Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, attempt, "ledger batch failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 4;
-                attempt += 1;
+/// Whether to try a failed batch again, and after how long. Retrying is
+/// safe: inserts skip ids already stored.
+fn retry_after(e: &StoreError, attempt: u32) -> Option<Duration> {
+    if attempt >= ATTEMPTS || matches!(e, StoreError::Config(_)) {
+        return None;
+    }
+    tracing::warn!(error = %e, attempt, "ledger batch failed; retrying");
+    Some(Duration::from_millis(20 * 4u64.pow(attempt - 1)))
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<RecorderStats>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        let events = fill(&mut batch, first, &mut rx);
+        let mut attempt = 1;
+        let result = loop {
+            match store.insert_events(&events).await {
+                Ok(_) => break Ok(()),
+                Err(e) => match retry_after(&e, attempt) {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => break Err(e),
+                },
             }
-        }
+            attempt += 1;
+        };
+        settle(&mut batch, result, &stats);
+    }
+}
+
+fn blocking_writer(mut w: Box<dyn BlockingWriter>, mut rx: mpsc::Receiver<Job>, stats: &RecorderStats) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        let events = fill(&mut batch, first, &mut rx);
+        let mut attempt = 1;
+        let result = loop {
+            match w.insert_events_blocking(&events) {
+                Ok(_) => break Ok(()),
+                Err(e) => match retry_after(&e, attempt) {
+                    Some(d) => std::thread::sleep(d),
+                    None => break Err(e),
+                },
+            }
+            attempt += 1;
+        };
+        settle(&mut batch, result, stats);
     }
 }

@@ -92,8 +92,21 @@ pub struct SpendRow {
     pub cost: Nanos,
 }
 
+/// A backend that can commit a batch on the calling thread (SQLite). The
+/// recorder then runs its group commit on a dedicated thread and skips two
+/// thread hand-offs per batch, which is most of what durability costs in
+/// latency besides the fsync itself.
+pub trait BlockingWriter: Send {
+    fn insert_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Some backends can also write synchronously; see [`BlockingWriter`].
+    fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
+        None
+    }
+
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

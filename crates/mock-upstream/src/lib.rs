@@ -78,6 +78,12 @@ pub fn router(cfg: MockConfig) -> Router {
 
 /// Serves until the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, cfg: MockConfig) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Streams are many small writes: without TCP_NODELAY each waits on the
+    // peer's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(cfg)).await
 }
 

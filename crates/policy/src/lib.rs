@@ -18,6 +18,7 @@ pub use diag::{Diagnostic, KeyPath, Report, Severity, line_col};
 pub use load::{Loaded, load_file, load_str};
 pub use model::*;
 pub use raw::{
-    Action, Category, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility, WireFormat,
+    Action, Category, Durability, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility,
+    WireFormat,
 };
 pub use validate::resolve_database;

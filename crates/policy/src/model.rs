@@ -2,7 +2,8 @@
 //! holds a `Policy` may index it by the ids it contains without checking.
 
 use crate::raw::{
-    Action, Category, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility, WireFormat,
+    Action, Category, Durability, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility,
+    WireFormat,
 };
 use jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -287,6 +288,7 @@ pub struct Server {
     /// Resolved: relative SQLite paths are made relative to the policy file.
     pub database: String,
     pub max_request_bytes: u64,
+    pub durability: Durability,
 }
 
 #[derive(Debug, Clone)]

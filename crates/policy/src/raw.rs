@@ -474,4 +474,18 @@ pub struct RawServer {
     pub database: Option<String>,
     #[serde(default)]
     pub max_request_bytes: Option<u64>,
+    /// What an acknowledged usage record must survive (SQLite; PostgreSQL
+    /// commits are as durable as the database is configured to be).
+    #[serde(default)]
+    pub durability: Durability,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// fsync every committed batch (the default).
+    #[default]
+    PowerLoss,
+    /// Commit to the OS: survives a crash of tokenwise, not of the machine.
+    ProcessCrash,
 }

@@ -981,7 +981,7 @@ fn server(v: &mut V<'_>, s: Option<&RawServer>, base_dir: &Path) -> Option<Serve
     if !(1024..=256 * 1024 * 1024).contains(&max_request_bytes) {
         v.err(p.key("max_request_bytes"), "max_request_bytes must be between 1 KiB and 256 MiB", None);
     }
-    Some(Server { listen, database, max_request_bytes })
+    Some(Server { listen, database, max_request_bytes, durability: s.map(|s| s.durability).unwrap_or_default() })
 }
 
 /// Makes a relative `sqlite://` path relative to the policy file's folder,

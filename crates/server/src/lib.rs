@@ -86,6 +86,11 @@ pub async fn serve(
     let state =
         Arc::new(AppState { policy: Arc::new(policy), store, recorder, upstreams, keys: auth::KeyCache::default() });
     let app = router(state.clone());
+    // Streams are many small writes: without TCP_NODELAY each can wait on
+    // the client's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

@@ -3,9 +3,16 @@
 use anyhow::Context;
 use std::sync::Arc;
 use tokenwise_ledger::Store;
+use tokenwise_policy::Durability;
 
-/// `sqlite://PATH` or `postgres://…`.
+/// Opens with the strongest durability.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_with(url, Durability::PowerLoss).await
+}
+
+/// `sqlite://PATH` or `postgres://…`, with the durability of SQLite
+/// writes (PostgreSQL's is the database's own configuration).
+pub async fn open_with(url: &str, durability: Durability) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = tokenwise_store_postgres::PgStore::connect(url, 16)
             .await
@@ -13,7 +20,11 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     if url.starts_with("sqlite://") {
-        let store = tokenwise_store_sqlite::SqliteStore::open(url)
+        let d = match durability {
+            Durability::PowerLoss => tokenwise_store_sqlite::Durability::PowerLoss,
+            Durability::ProcessCrash => tokenwise_store_sqlite::Durability::ProcessCrash,
+        };
+        let store = tokenwise_store_sqlite::SqliteStore::open_with(url, d)
             .with_context(|| format!("cannot open the SQLite ledger at {url}"))?;
         return Ok(Arc::new(store));
     }

@@ -1,8 +1,12 @@
 //! The embedded store: one SQLite file in WAL mode. One writer connection
 //! (SQLite allows one writer at a time anyway; the ledger's group commit
 //! feeds it batches) and a small pool of readers that never block it.
-//! `synchronous = FULL`: a committed batch survives power loss, which is
-//! what "an acknowledged usage record is never lost" means.
+//! Durability is chosen per deployment (`server.durability`): `PowerLoss`
+//! (`synchronous = FULL`, the default) fsyncs every committed batch, so an
+//! acknowledged usage record survives a power cut; `ProcessCrash`
+//! (`synchronous = NORMAL`) hands each committed batch to the OS, so it
+//! survives any crash of tokenwise itself but not of the machine, at a
+//! fraction of the latency.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -12,9 +16,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::{
-    ApiKey, AuditDraft, AuditEntry, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent, from_micros,
-    to_micros,
+    ApiKey, AuditDraft, AuditEntry, BlockingWriter, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent,
+    from_micros, to_micros,
 };
+
+/// What an acknowledged write must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    #[default]
+    PowerLoss,
+    ProcessCrash,
+}
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 const MAX_IDLE_READERS: usize = 8;
@@ -56,6 +68,10 @@ impl SqliteStore {
     /// Opens `sqlite://PATH` (or a bare path, or `sqlite://:memory:`),
     /// creating the file, its folder and the schema as needed.
     pub fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(url, Durability::PowerLoss)
+    }
+
+    pub fn open_with(url: &str, durability: Durability) -> Result<SqliteStore, StoreError> {
         let target = url.strip_prefix("sqlite://").unwrap_or(url);
         let path = if target == ":memory:" { None } else { Some(PathBuf::from(target)) };
         if let Some(dir) = path.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
@@ -67,9 +83,13 @@ impl SqliteStore {
             None => Connection::open_in_memory(),
         }
         .map_err(|e| StoreError::Config(format!("cannot open {url}: {e}")))?;
-        configure(&writer, false).map_err(db_err)?;
+        configure(&writer, Some(durability)).map_err(db_err)?;
         migrate(&mut writer)?;
-        Ok(SqliteStore { inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }) })
+        let inner = Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) });
+        if let Some(p) = &inner.path {
+            start_checkpointer(p, Arc::downgrade(&inner))?;
+        }
+        Ok(SqliteStore { inner })
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -108,7 +128,7 @@ impl SqliteStore {
                         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )
                     .map_err(db_err)?;
-                    configure(&c, true).map_err(db_err)?;
+                    configure(&c, None).map_err(db_err)?;
                     c
                 }
             };
@@ -124,11 +144,44 @@ impl SqliteStore {
     }
 }
 
-fn configure(c: &Connection, read_only: bool) -> rusqlite::Result<()> {
+/// Copies the WAL back into the database from a thread of its own, so no
+/// request's commit ever pays for a checkpoint (SQLite's default runs one
+/// inside whichever commit crosses 1,000 pages, a multi-millisecond stall).
+/// Passive checkpoints never block the writer; once everything is copied,
+/// the next commit starts the WAL from the beginning, keeping it small.
+/// The thread ends once the store is dropped.
+fn start_checkpointer(path: &Path, store: std::sync::Weak<Inner>) -> Result<(), StoreError> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(1)).map_err(db_err)?;
+    std::thread::Builder::new()
+        .name("tokenwise-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if store.strong_count() == 0 {
+                    return;
+                }
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "checkpoint skipped");
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))
+}
+
+/// `writer` is the durability of the writer connection; None for readers.
+fn configure(c: &Connection, writer: Option<Durability>) -> rusqlite::Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10))?;
-    if !read_only {
+    if let Some(d) = writer {
         c.pragma_update(None, "journal_mode", "WAL")?;
-        c.pragma_update(None, "synchronous", "FULL")?;
+        let sync = match d {
+            Durability::PowerLoss => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        };
+        c.pragma_update(None, "synchronous", sync)?;
+        // Checkpoints run on their own thread; see `start_checkpointer`.
+        c.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
     c.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
@@ -262,10 +315,79 @@ fn corrupt(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// One transaction for the whole batch; ids already stored are skipped.
+fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<u64, StoreError> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+    let mut inserted = 0u64;
+    {
+        let sql = format!(
+            "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
+        );
+        let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
+        for e in events {
+            let values: [Value; 35] = [
+                e.id.clone().into(),
+                to_micros(e.ts).into(),
+                e.source.as_str().to_string().into(),
+                e.user_id.clone().into(),
+                e.team_id.clone().into(),
+                e.project_id.clone().into(),
+                e.use_case.clone().into(),
+                e.template.clone().into(),
+                e.task.clone().into(),
+                e.track.as_str().to_string().into(),
+                e.destination.clone().into(),
+                e.operation.as_str().to_string().into(),
+                e.requested_model.clone().into(),
+                e.model.clone().into(),
+                e.provider.clone().into(),
+                int(e.usage.input).into(),
+                int(e.usage.output).into(),
+                int(e.usage.cached_read).into(),
+                int(e.usage.cache_write).into(),
+                int(e.usage.reasoning).into(),
+                e.cost.0.into(),
+                e.price_version.clone().into(),
+                i64::from(e.latency_ms).into(),
+                e.ttft_ms.map(i64::from).into(),
+                i64::from(e.streamed).into(),
+                e.status.as_str().to_string().into(),
+                i64::from(e.http_status).into(),
+                e.error_code.clone().into(),
+                i64::from(e.estimated).into(),
+                e.data_class.clone().into(),
+                e.findings_json().into(),
+                e.decision.as_str().to_string().into(),
+                e.exception_id.clone().into(),
+                e.prompt_hash.clone().into(),
+                e.key_id.clone().into(),
+            ];
+            inserted += stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
+        }
+    }
+    tx.commit().map_err(db_err)?;
+    Ok(inserted)
+}
+
+/// The group-commit thread's handle on the writer connection.
+struct Writer(Arc<Inner>);
+
+impl BlockingWriter for Writer {
+    fn insert_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        insert(&mut lock(&self.0.writer), events)
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
+        Some(Box::new(Writer(self.inner.clone())))
     }
 
     async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
@@ -273,61 +395,7 @@ impl Store for SqliteStore {
             return Ok(0);
         }
         let events = events.to_vec();
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
-            let mut inserted = 0u64;
-            {
-                let sql = format!(
-                    "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-                      ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
-                );
-                let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
-                for e in &events {
-                    let values: [Value; 35] = [
-                        e.id.clone().into(),
-                        to_micros(e.ts).into(),
-                        e.source.as_str().to_string().into(),
-                        e.user_id.clone().into(),
-                        e.team_id.clone().into(),
-                        e.project_id.clone().into(),
-                        e.use_case.clone().into(),
-                        e.template.clone().into(),
-                        e.task.clone().into(),
-                        e.track.as_str().to_string().into(),
-                        e.destination.clone().into(),
-                        e.operation.as_str().to_string().into(),
-                        e.requested_model.clone().into(),
-                        e.model.clone().into(),
-                        e.provider.clone().into(),
-                        int(e.usage.input).into(),
-                        int(e.usage.output).into(),
-                        int(e.usage.cached_read).into(),
-                        int(e.usage.cache_write).into(),
-                        int(e.usage.reasoning).into(),
-                        e.cost.0.into(),
-                        e.price_version.clone().into(),
-                        i64::from(e.latency_ms).into(),
-                        e.ttft_ms.map(i64::from).into(),
-                        i64::from(e.streamed).into(),
-                        e.status.as_str().to_string().into(),
-                        i64::from(e.http_status).into(),
-                        e.error_code.clone().into(),
-                        i64::from(e.estimated).into(),
-                        e.data_class.clone().into(),
-                        e.findings_json().into(),
-                        e.decision.as_str().to_string().into(),
-                        e.exception_id.clone().into(),
-                        e.prompt_hash.clone().into(),
-                        e.key_id.clone().into(),
-                    ];
-                    inserted += stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
-                }
-            }
-            tx.commit().map_err(db_err)?;
-            Ok(inserted)
-        })
-        .await
+        self.write(move |c| insert(c, &events)).await
     }
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {
