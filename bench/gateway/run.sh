@@ -7,6 +7,7 @@
 #   bench/gateway/run.sh                 # 100 and 1000 req/s, 20 s each, plus max rate
 #   DURATION=5 RATES="100" bench/gateway/run.sh   # a quick look
 #   SKIP_LITELLM=1 bench/gateway/run.sh  # tokenwise only
+#   RATES=10 MAX_RUN= SKIP_OHA=1 bench/gateway/run.sh   # a rate LiteLLM can sustain, no max-rate runs
 #
 # Needs: cargo, python3 (for LiteLLM's venv), network access to crates.io and
 # PyPI the first time (oha, litellm). Everything listens on 127.0.0.1 only.
@@ -104,7 +105,7 @@ run() { # NAME URL AUTH BODY RATE
 targets=("direct|http://$MOCK/v1/chat/completions|" "tokenwise|http://$TOKENWISE/v1/chat/completions|$KEY" "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS")
 [[ -n $LITELLM ]] && targets+=("litellm|http://$LITELLM/v1/chat/completions|sk-bench-0123456789abcdef0123456789abcdef")
 for mode in chat stream; do
-  for rate in $RATES 0; do
+  for rate in $RATES ${MAX_RUN-0}; do
     for rep in $(seq "$REPEAT"); do
       for t in "${targets[@]}"; do
         IFS='|' read -r name url auth <<<"$t"
@@ -118,7 +119,8 @@ for mode in chat stream; do
   done
 done
 
-echo "==> oha cross-check (non-streaming, 50 connections, ${DURATION}s)"
+[[ -z "${SKIP_OHA:-}" ]] && echo "==> oha cross-check (non-streaming, 50 connections, ${DURATION}s)"
+[[ -n "${SKIP_OHA:-}" ]] && targets=()
 for t in "${targets[@]}"; do
   IFS='|' read -r name url auth <<<"$t"
   hdr=(-H 'content-type: application/json'); [[ -n $auth ]] && hdr+=(-H "Authorization: Bearer $auth")

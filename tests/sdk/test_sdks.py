@@ -105,8 +105,12 @@ def test_embeddings(gateway):
 
 
 def test_models_lists_what_the_key_may_use(gateway):
-    client = openai.OpenAI(api_key=gateway.key("xin.zhao", "kb-search"), base_url=f"{gateway.url}/v1")
-    assert sorted(m.id for m in client.models.list()) == ["claude-haiku-4-5", "gpt-4.1-mini", "text-embedding-3-small"]
+    key = gateway.key("xin.zhao", "kb-search")
+    client = openai.OpenAI(api_key=key, base_url=f"{gateway.url}/v1")
+    expected = ["claude-haiku-4-5", "gpt-4.1-mini", "text-embedding-3-small"]
+    assert sorted(m.id for m in client.models.list()) == expected
+    ant = anthropic.Anthropic(api_key=key, base_url=gateway.url)
+    assert sorted(m.id for m in ant.models.list()) == expected
 
 
 def test_messages_json(gateway, ant):

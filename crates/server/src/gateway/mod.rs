@@ -11,7 +11,7 @@ mod stream;
 
 use crate::AppState;
 use crate::error::{ApiError, Code};
-use crate::metering::{Draft, Outcome};
+use crate::metering::{Draft, DraftInput, Outcome};
 use crate::upstream::{UpstreamClient, status_error, transport_error};
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
@@ -22,10 +22,89 @@ use jiff::Timestamp;
 use std::future::Future;
 use std::sync::Arc;
 use tokenwise_core::TokenUsage;
-use tokenwise_ledger::Status;
+use tokenwise_ledger::{Operation, Status};
 use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
 
 pub const COST: &str = "x-tokenwise-cost-usd";
+
+/// What differs between the gateway's endpoints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Endpoint {
+    pub operation: Operation,
+    pub kind: ModelKind,
+    pub format: WireFormat,
+    /// Appended to the upstream's base URL.
+    pub path: &'static str,
+}
+
+/// What an endpoint reads from (and adjusts in) a request body.
+pub(crate) struct Shaped {
+    /// The prompt's texts, for the prompt hash and token estimates.
+    pub texts: Vec<String>,
+    pub stream: bool,
+    pub dialect: Dialect,
+}
+
+pub(crate) type Shaper = fn(&mut serde_json::Value) -> Result<Shaped, ApiError>;
+
+/// The flow every endpoint shares: authenticate, read the body, resolve
+/// metadata, route the model, then call the upstream and meter the answer.
+pub(crate) async fn handle(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    id: String,
+    endpoint: Endpoint,
+    shape: Shaper,
+) -> Result<Response, ApiError> {
+    let (started, ts) = (std::time::Instant::now(), Timestamp::now());
+    let body = body_or_error(body, state.policy.server.max_request_bytes)?;
+    let caller = crate::auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
+    let mut req: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
+    if !req.is_object() {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    }
+    let requested = req
+        .get("model")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::invalid("`model` is required"))?;
+    let shaped = shape(&mut req)?;
+    let policy = state.policy.clone();
+    let meta = crate::meta::resolve(&policy, &caller, &headers)?;
+    let (model, price) = route(&policy, meta.use_case, &requested, endpoint.kind, endpoint.format, ts)?;
+    req["model"] = serde_json::Value::String(model.upstream_model.clone());
+    let upstream = state
+        .upstreams
+        .get(&model.upstream)
+        .cloned()
+        .ok_or_else(|| ApiError::new(Code::Internal, format!("upstream `{}` is not configured", model.upstream)))?;
+    let draft = Draft::new(DraftInput {
+        id,
+        ts,
+        started,
+        caller: &caller,
+        meta: &meta,
+        operation: endpoint.operation,
+        requested_model: &requested,
+        model,
+        price,
+        streamed: shaped.stream,
+        prompt_texts: &shaped.texts,
+    });
+    let call = Call {
+        state: state.clone(),
+        draft,
+        upstream,
+        path: endpoint.path,
+        body: Bytes::from(serde_json::to_vec(&req).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?),
+        client_headers: headers,
+        dialect: shaped.dialect,
+        prompt: shaped.texts,
+    };
+    call.execute(shaped.stream).await
+}
 
 /// Runs `flow` in its own task and turns its error into the contract's
 /// error response, stamped with the request id.

@@ -1,20 +1,32 @@
 //! OpenAI-compatible endpoints: chat completions, embeddings, models.
 
-use super::{Call, Dialect, body_or_error, route, spawn_call};
-use crate::error::{ApiError, Code};
-use crate::metering::{Draft, DraftInput, content_text};
+use super::{Dialect, Endpoint, Shaped, handle, spawn_call};
+use crate::error::ApiError;
+use crate::metering::content_text;
 use crate::{AppState, auth, meta};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use jiff::Timestamp;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Instant;
 use tokenwise_ledger::{Operation, UsageEvent};
 use tokenwise_policy::{ModelKind, WireFormat};
+
+const CHAT: Endpoint = Endpoint {
+    operation: Operation::ChatCompletions,
+    kind: ModelKind::Chat,
+    format: WireFormat::Openai,
+    path: "/chat/completions",
+};
+
+const EMBEDDINGS: Endpoint = Endpoint {
+    operation: Operation::Embeddings,
+    kind: ModelKind::Embedding,
+    format: WireFormat::Openai,
+    path: "/embeddings",
+};
 
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
@@ -22,44 +34,10 @@ pub async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let id = UsageEvent::new_id();
-    spawn_call(id.clone(), chat(state, headers, body, id)).await
+    spawn_call(id.clone(), handle(state, headers, body, id, CHAT, shape_chat)).await
 }
 
-fn object(body: &Bytes) -> Result<Value, ApiError> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(ApiError::invalid("the body must be a JSON object"));
-    }
-    Ok(v)
-}
-
-fn requested_model(req: &Value) -> Result<String, ApiError> {
-    req.get("model").and_then(Value::as_str).map(str::to_string).ok_or_else(|| ApiError::invalid("`model` is required"))
-}
-
-fn upstream_of(
-    state: &AppState,
-    model: &tokenwise_policy::Model,
-) -> Result<Arc<crate::upstream::UpstreamClient>, ApiError> {
-    state
-        .upstreams
-        .get(&model.upstream)
-        .cloned()
-        .ok_or_else(|| ApiError::new(Code::Internal, format!("upstream `{}` is not configured", model.upstream)))
-}
-
-async fn chat(
-    state: Arc<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    id: String,
-) -> Result<Response, ApiError> {
-    let (started, ts) = (Instant::now(), Timestamp::now());
-    let body = body_or_error(body, state.policy.server.max_request_bytes)?;
-    let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
-    let mut req = object(&body)?;
-    let requested = requested_model(&req)?;
+fn shape_chat(req: &mut Value) -> Result<Shaped, ApiError> {
     let texts: Vec<String> = req
         .get("messages")
         .and_then(Value::as_array)
@@ -67,12 +45,8 @@ async fn chat(
         .iter()
         .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
         .collect();
-    let policy = state.policy.clone();
-    let meta = meta::resolve(&policy, &caller, &headers)?;
-    let (model, price) = route(&policy, meta.use_case, &requested, ModelKind::Chat, WireFormat::Openai, ts)?;
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let client_wants_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    req["model"] = Value::String(model.upstream_model.clone());
     if stream {
         // Always meter streams: ask for the usage chunk; it is withheld
         // from clients that did not ask for it.
@@ -83,30 +57,7 @@ async fn chat(
             None => req["stream_options"] = json!({"include_usage": true}),
         }
     }
-    let draft = Draft::new(DraftInput {
-        id,
-        ts,
-        started,
-        caller: &caller,
-        meta: &meta,
-        operation: Operation::ChatCompletions,
-        requested_model: &requested,
-        model,
-        price,
-        streamed: stream,
-        prompt_texts: &texts,
-    });
-    let call = Call {
-        upstream: upstream_of(&state, model)?,
-        state: state.clone(),
-        draft,
-        path: "/chat/completions",
-        body: Bytes::from(serde_json::to_vec(&req).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?),
-        client_headers: headers,
-        dialect: Dialect::OpenAiChat { client_wants_usage },
-        prompt: texts,
-    };
-    call.execute(stream).await
+    Ok(Shaped { texts, stream, dialect: Dialect::OpenAiChat { client_wants_usage } })
 }
 
 pub async fn embeddings(
@@ -115,20 +66,10 @@ pub async fn embeddings(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let id = UsageEvent::new_id();
-    spawn_call(id.clone(), embed(state, headers, body, id)).await
+    spawn_call(id.clone(), handle(state, headers, body, id, EMBEDDINGS, shape_embeddings)).await
 }
 
-async fn embed(
-    state: Arc<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    id: String,
-) -> Result<Response, ApiError> {
-    let (started, ts) = (Instant::now(), Timestamp::now());
-    let body = body_or_error(body, state.policy.server.max_request_bytes)?;
-    let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
-    let mut req = object(&body)?;
-    let requested = requested_model(&req)?;
+fn shape_embeddings(req: &mut Value) -> Result<Shaped, ApiError> {
     let texts: Vec<String> = match req.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items
@@ -142,34 +83,7 @@ async fn embed(
             .collect(),
         _ => return Err(ApiError::invalid("`input` is required: a string or an array of strings")),
     };
-    let policy = state.policy.clone();
-    let meta = meta::resolve(&policy, &caller, &headers)?;
-    let (model, price) = route(&policy, meta.use_case, &requested, ModelKind::Embedding, WireFormat::Openai, ts)?;
-    req["model"] = Value::String(model.upstream_model.clone());
-    let draft = Draft::new(DraftInput {
-        id,
-        ts,
-        started,
-        caller: &caller,
-        meta: &meta,
-        operation: Operation::Embeddings,
-        requested_model: &requested,
-        model,
-        price,
-        streamed: false,
-        prompt_texts: &texts,
-    });
-    let call = Call {
-        upstream: upstream_of(&state, model)?,
-        state: state.clone(),
-        draft,
-        path: "/embeddings",
-        body: Bytes::from(serde_json::to_vec(&req).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?),
-        client_headers: headers,
-        dialect: Dialect::OpenAiEmbeddings,
-        prompt: texts,
-    };
-    call.execute(false).await
+    Ok(Shaped { texts, stream: false, dialect: Dialect::OpenAiEmbeddings })
 }
 
 /// The models this key may use: those of its use case (from the header or
@@ -186,12 +100,23 @@ pub async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
         };
         ids.sort();
         ids.dedup();
-        let data: Vec<Value> = ids
-            .into_iter()
-            .filter_map(|id| policy.models.get(id))
-            .map(|m| json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.upstream}))
-            .collect();
-        Ok::<_, ApiError>(axum::Json(json!({"object": "list", "data": data})).into_response())
+        let models: Vec<&tokenwise_policy::Model> = ids.into_iter().filter_map(|id| policy.models.get(id)).collect();
+        // The Anthropic SDK lists models at the same path, in its own shape.
+        let body = if headers.contains_key("anthropic-version") {
+            let data: Vec<Value> = models
+                .iter()
+                .map(|m| json!({"type": "model", "id": m.id, "display_name": m.id, "created_at": "1970-01-01T00:00:00Z"}))
+                .collect();
+            json!({"data": data, "has_more": false,
+                   "first_id": models.first().map(|m| &m.id), "last_id": models.last().map(|m| &m.id)})
+        } else {
+            let data: Vec<Value> = models
+                .iter()
+                .map(|m| json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.upstream}))
+                .collect();
+            json!({"object": "list", "data": data})
+        };
+        Ok::<_, ApiError>(axum::Json(body).into_response())
     };
     match listed.await {
         Ok(r) => r,
