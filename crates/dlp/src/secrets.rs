@@ -1,0 +1,261 @@
+//! Credentials, each found from the literal anchor the prefilter matched
+//! (case-insensitively; exact case is checked here) and parsed forward.
+
+use crate::check::entropy;
+use crate::{Anchor, Finding, FindingKind, boundary_after, boundary_before, is_word};
+use base64::Engine;
+
+fn take(t: &[u8], from: usize, max: usize, ok: impl Fn(u8) -> bool) -> usize {
+    let mut e = from;
+    while e < t.len() && e - from < max && ok(t[e]) {
+        e += 1;
+    }
+    e
+}
+
+fn alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn url_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+fn found(kind: FindingKind, start: usize, end: usize) -> Option<Finding> {
+    Some(Finding { start, end, kind, term: None })
+}
+
+pub(crate) fn at(t: &[u8], s: usize, e: usize, anchor: Anchor) -> Option<Finding> {
+    let exact = |lit: &[u8]| t.get(s..s + lit.len()) == Some(lit);
+    match anchor {
+        Anchor::Aws => {
+            // AKIA…, ASIA… (temporary), ABIA, ACCA: 20 upper-case characters.
+            let body_end = take(t, e, 17, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            let upper = t[s..e].iter().all(u8::is_ascii_uppercase);
+            (upper && body_end - e == 16 && boundary_before(t, s) && boundary_after(t, body_end))
+                .then_some(())
+                .and(found(FindingKind::AwsAccessKey, s, body_end))
+        }
+        Anchor::GithubClassic => {
+            let end = take(t, e, 256, alnum);
+            (t[s..e].iter().all(|b| !b.is_ascii_uppercase())
+                && (36..=255).contains(&(end - e))
+                && boundary_before(t, s)
+                && boundary_after(t, end))
+            .then_some(())
+            .and(found(FindingKind::GithubToken, s, end))
+        }
+        Anchor::GithubPat => {
+            let end = take(t, e, 256, |b| alnum(b) || b == b'_');
+            (exact(b"github_pat_") && end - e >= 22 && boundary_before(t, s) && boundary_after(t, end))
+                .then_some(())
+                .and(found(FindingKind::GithubToken, s, end))
+        }
+        Anchor::OpenAiOrAnthropic => {
+            if !exact(b"sk-") || !boundary_before(t, s) {
+                return None;
+            }
+            let end = take(t, e, 300, url_safe);
+            let body = &t[e..end];
+            if !boundary_after(t, end) || body.len() < 20 || entropy(body) < 3.0 {
+                return None;
+            }
+            let kind = if body.starts_with(b"ant-") { FindingKind::AnthropicKey } else { FindingKind::OpenaiKey };
+            found(kind, s, end)
+        }
+        Anchor::Slack => {
+            // xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe-: then ID-ish parts.
+            let kind_ok = t.get(e).is_some_and(|b| matches!(b, b'b' | b'p' | b'a' | b'r' | b's' | b'e'))
+                && t.get(e + 1) == Some(&b'-');
+            if !exact(b"xox") || !kind_ok || !boundary_before(t, s) {
+                return None;
+            }
+            let end = take(t, e + 2, 256, |b| alnum(b) || b == b'-');
+            (end - (e + 2) >= 10 && boundary_after(t, end)).then_some(()).and(found(FindingKind::SlackToken, s, end))
+        }
+        Anchor::SlackWebhook => {
+            let end = take(t, e, 128, |b| alnum(b) || b == b'/');
+            let parts = t[e..end].split(|&b| b == b'/').filter(|p| !p.is_empty()).count();
+            // The whole URL, scheme included, is the secret.
+            let start = url_start(t, s);
+            (parts >= 3).then_some(()).and(found(FindingKind::SlackToken, start, end))
+        }
+        Anchor::PrivateKey => private_key(t, s, e),
+        Anchor::Jwt => jwt(t, s),
+        Anchor::Tokenwise => {
+            // Our own API keys: tw_ and 43 letters or digits.
+            let end = take(t, e, 64, alnum);
+            (exact(b"tw_") && end - e == 43 && boundary_before(t, s) && boundary_after(t, end))
+                .then_some(())
+                .and(found(FindingKind::GenericSecret, s, end))
+        }
+        Anchor::Keyword => keyword_secret(t, s, e),
+        Anchor::Term(_) => None,
+    }
+}
+
+fn url_start(t: &[u8], s: usize) -> usize {
+    let mut i = s;
+    while i > 0 && !t[i - 1].is_ascii_whitespace() && !matches!(t[i - 1], b'"' | b'\'' | b'(' | b'<') {
+        i -= 1;
+    }
+    i
+}
+
+fn private_key(t: &[u8], s: usize, e: usize) -> Option<Finding> {
+    // "-----BEGIN [RSA |EC |DSA |OPENSSH |ENCRYPTED ]PRIVATE KEY-----"
+    let header_end = memchr::memmem::find(&t[e..t.len().min(e + 64)], b"-----")? + e;
+    let header = &t[e..header_end];
+    if !header.ends_with(b"PRIVATE KEY") || !t[s..e].eq(b"-----BEGIN") {
+        return None;
+    }
+    let body_start = header_end + 5;
+    match memchr::memmem::find(&t[body_start..], b"-----END") {
+        Some(rel) => {
+            let end_marker = body_start + rel;
+            let close =
+                memchr::memmem::find(&t[end_marker + 8..], b"-----").map_or(t.len(), |x| end_marker + 8 + x + 5);
+            found(FindingKind::PrivateKey, s, close.min(t.len()))
+        }
+        // Truncated: the key runs to the end of its base64 body.
+        None => {
+            let end = take(t, body_start, usize::MAX, |b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n' | b'\r' | b' ')
+            });
+            let mut end = end;
+            while end > body_start && t[end - 1].is_ascii_whitespace() {
+                end -= 1;
+            }
+            found(FindingKind::PrivateKey, s, end)
+        }
+    }
+}
+
+fn jwt(t: &[u8], s: usize) -> Option<Finding> {
+    if !boundary_before(t, s) || t.get(s..s + 3) != Some(b"eyJ") {
+        return None;
+    }
+    let h_end = take(t, s, 2048, url_safe);
+    if t.get(h_end) != Some(&b'.') {
+        return None;
+    }
+    let p_end = take(t, h_end + 1, 16 * 1024, url_safe);
+    if p_end - h_end < 11 || t.get(p_end) != Some(&b'.') {
+        return None;
+    }
+    let sig_end = take(t, p_end + 1, 2048, url_safe);
+    // The header must decode to a JSON object naming an algorithm.
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&t[s..h_end]).ok()?;
+    let looks = header.first() == Some(&b'{')
+        && (memchr::memmem::find(&header, b"\"alg\"").is_some() || memchr::memmem::find(&header, b"\"typ\"").is_some());
+    (looks && boundary_after(t, sig_end)).then_some(()).and(found(FindingKind::Jwt, s, sig_end))
+}
+
+/// Values that are placeholders, not secrets.
+const STOP_WORDS: &[&str] = &[
+    "password",
+    "changeme",
+    "example",
+    "redacted",
+    "xxxxxxxx",
+    "********",
+    "placeholder",
+    "your_password",
+    "yourpassword",
+    "your-api-key",
+    "your_api_key",
+    "undefined",
+    "required",
+    "optional",
+    "string",
+    "boolean",
+    "integer",
+    "environment",
+    "process.env",
+    "os.environ",
+    "getenv",
+    "secretsmanager",
+    "keyvault",
+    "vault:",
+    "none",
+    "null",
+    "true",
+    "false",
+];
+
+/// `KEY = value`, `KEY: value`, `"key": "value"`, `key => value` where KEY
+/// is an identifier containing a secret keyword; the finding is the value.
+fn keyword_secret(t: &[u8], s: usize, e: usize) -> Option<Finding> {
+    // The identifier around the keyword (DB_PASSWORD, client_secret, x-api-key).
+    let mut ident_end = e;
+    while ident_end < t.len()
+        && (is_word(t[ident_end]) || t[ident_end] == b'-' || t[ident_end] == b'.')
+        && ident_end - e < 40
+    {
+        ident_end += 1;
+    }
+    let mut i = ident_end;
+    if matches!(t.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    while matches!(t.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    match (t.get(i), t.get(i + 1)) {
+        (Some(b':'), Some(b'=')) | (Some(b'='), Some(b'>')) => i += 2,
+        (Some(b'='), Some(b'=')) => return None,
+        (Some(b'=' | b':'), _) => i += 1,
+        _ => return None,
+    }
+    while matches!(t.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    let quote = match t.get(i) {
+        Some(&q @ (b'"' | b'\'' | b'`')) => {
+            i += 1;
+            Some(q)
+        }
+        _ => None,
+    };
+    let vstart = i;
+    let vend = match quote {
+        Some(q) => take(t, vstart, 256, |b| b != q && b != b'\n'),
+        None => take(t, vstart, 256, |b| {
+            !b.is_ascii_whitespace() && !matches!(b, b',' | b';' | b')' | b'}' | b']' | b'"' | b'\'')
+        }),
+    };
+    let mut vend = vend;
+    // A sentence's final full stop is not part of the value.
+    while quote.is_none() && vend > vstart && matches!(t[vend - 1], b'.' | b'!' | b'?') {
+        vend -= 1;
+    }
+    let v = &t[vstart..vend];
+    if v.len() < 8 || v.len() > 200 || !boundary_before(t, s.min(s)) && !is_word(t[s - 1]) {
+        return None;
+    }
+    if matches!(v[0], b'$' | b'<' | b'{' | b'%' | b'@' | b'[') || v.iter().all(|&b| b == v[0]) {
+        return None;
+    }
+    if v.iter().any(|b| b.is_ascii_whitespace()) && quote.is_some() && v.iter().filter(|b| **b == b' ').count() > 1 {
+        // A quoted phrase of several words is prose, not a credential.
+        return None;
+    }
+    let lower_has = |w: &str| v.len() >= w.len() && v.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w.as_bytes()));
+    if STOP_WORDS.iter().any(|w| lower_has(w)) {
+        return None;
+    }
+    // Passwords mix character classes; plain lower-case words do not count.
+    let classes = [
+        v.iter().any(u8::is_ascii_lowercase),
+        v.iter().any(u8::is_ascii_uppercase),
+        v.iter().any(u8::is_ascii_digit),
+        v.iter().any(|b| b.is_ascii_punctuation()),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if entropy(v) < 3.0 || classes < 2 {
+        return None;
+    }
+    found(FindingKind::GenericSecret, vstart, vend)
+}
