@@ -14,7 +14,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Card brands by prefix and length (ISO/IEC 7812 ranges as the networks
@@ -22,7 +22,7 @@ pub fn luhn(digits: &[u8]) -> bool {
 pub fn card_brand(digits: &[u8]) -> Option<&'static str> {
     let n = digits.len();
     let prefix = |k: usize| -> u32 { digits.iter().take(k).fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')) };
-    if n < 12 || n > 19 {
+    if !(12..=19).contains(&n) {
         return None;
     }
     let p1 = prefix(1);
@@ -44,7 +44,9 @@ pub fn card_brand(digits: &[u8]) -> Option<&'static str> {
     {
         return Some("discover");
     }
-    if (3528..=3589).contains(&p4) && (16..=19).contains(&n) {
+    // JCB's published range is 3528–3589; generators and some issuers use
+    // the whole 35 prefix, and Luhn still has to hold.
+    if p2 == 35 && (16..=19).contains(&n) {
         return Some("jcb");
     }
     if ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=19).contains(&n) {
@@ -201,6 +203,7 @@ mod tests {
         assert_eq!(card_brand(b"2720990000000007"), Some("mastercard"));
         assert_eq!(card_brand(b"378282246310005"), Some("amex"));
         assert_eq!(card_brand(b"1234567812345670"), None);
+        assert_eq!(card_brand(b"3530111333300000"), Some("jcb"));
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub(crate) const SECRET_KEYWORDS: &[&str] = &[
     "password",
     "passwd",
     "pwd",
+    "pass",
     "secret",
     "token",
     "api_key",
@@ -186,18 +187,19 @@ impl Scanner {
     }
 }
 
-/// Sorts by position and keeps, among overlapping findings, the longest
-/// (a card number inside a generic secret's value is the secret).
+/// Sorts by position and keeps one of each group of overlapping findings:
+/// a specific kind over a generic secret (`API_KEY=sk-…` is an OpenAI key),
+/// else the longer (a card number inside a secret's value is the secret).
 fn resolve(out: &mut Vec<Finding>) {
     if out.len() < 2 {
         return;
     }
     out.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let rank = |f: &Finding| (f.kind != FindingKind::GenericSecret, f.end - f.start);
     let mut kept: usize = 0;
     for i in 0..out.len() {
         if kept > 0 && out[i].start < out[kept - 1].end {
-            // Overlaps the last kept one; keep the longer.
-            if out[i].end - out[i].start > out[kept - 1].end - out[kept - 1].start {
+            if rank(&out[i]) > rank(&out[kept - 1]) {
                 out[kept - 1] = out[i];
             }
             continue;

@@ -106,6 +106,16 @@ fn parse_run(t: &[u8], p: usize) -> Run {
             break;
         }
         // A separator of one or two characters, then a digit.
+        // "+44(0)20 …": the trunk 0 in parentheses is dropped when dialling
+        // from abroad; it separates the country code from the number.
+        if r.plus && r.ng == 1 && t.get(i..i + 3) == Some(b"(0)") {
+            let skip = if t.get(i + 3) == Some(&b' ') { 4 } else { 3 };
+            if t.get(i + skip).is_some_and(u8::is_ascii_digit) {
+                r.seps[r.ng] = b' ';
+                i += skip;
+                continue;
+            }
+        }
         let sep = match (t.get(i), t.get(i + 1), t.get(i + 2)) {
             (Some(b')'), Some(b' ' | b'-' | b'.'), Some(d)) if d.is_ascii_digit() && r.parens => Some((b')', 2)),
             (Some(b')'), Some(d), _) if d.is_ascii_digit() && r.parens => Some((b')', 1)),
@@ -130,7 +140,7 @@ fn identifier_or_amount(t: &[u8], start: usize) -> bool {
     if is_word(b) || b == b'$' || b == b'#' {
         return true;
     }
-    if matches!(b, b'-' | b'/' | b'\\' | b'.' | b':' | b'=') {
+    if matches!(b, b'-' | b'/' | b'\\' | b'.') {
         return start.checked_sub(2).and_then(|i| t.get(i)).is_some_and(|c| is_word(*c));
     }
     // €, £ and ¥ in UTF-8 end in these bytes.
@@ -157,20 +167,35 @@ fn looks_like_date(r: &Run) -> bool {
     }
 }
 
-const CARD_WORDS: &[&str] = &["card", "visa", "mastercard", "amex", "credit", "debit", "cc ", "payment", "pan"];
+const CARD_WORDS: &[&str] =
+    &["card", "visa", "mastercard", "amex", "credit", "debit", "cc ", "pay", "paid", "charge", "refund", "pan"];
 const SSN_WORDS: &[&str] = &["ssn", "social security", "social-security", "taxpayer", "tin "];
-const PHONE_WORDS: &[&str] = &["phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "contact", "dial"];
+const PHONE_WORDS: &[&str] = &[
+    "phone",
+    "tel",
+    "call",
+    "mobile",
+    "cell",
+    "fax",
+    "whatsapp",
+    "sms",
+    "contact",
+    "dial",
+    "voicemail",
+    "reach",
+    "text me",
+];
 
 pub(crate) fn scan(t: &[u8], out: &mut Vec<Finding>) {
     let mut i = 0;
     while let Some(p) = find_digit(t, i) {
         // IBANs start with two capital letters right before the digits.
-        if p >= 2 && t[p - 2].is_ascii_uppercase() && t[p - 1].is_ascii_uppercase() && boundary_before(t, p - 2) {
-            if let Some(end) = iban(t, p - 2) {
-                out.push(Finding { start: p - 2, end, kind: FindingKind::Iban, term: None });
-                i = end;
-                continue;
-            }
+        let country =
+            p >= 2 && t[p - 2].is_ascii_uppercase() && t[p - 1].is_ascii_uppercase() && boundary_before(t, p - 2);
+        if let Some(end) = country.then(|| iban(t, p - 2)).flatten() {
+            out.push(Finding { start: p - 2, end, kind: FindingKind::Iban, term: None });
+            i = end;
+            continue;
         }
         let r = parse_run(t, p);
         i = r.end.max(p + 1);
@@ -230,24 +255,18 @@ fn classify(t: &[u8], r: &Run, ext_end: Option<usize>) -> Option<Finding> {
         }
     }
     let uniform = seps.windows(2).all(|w| w[0] == w[1]);
-    // Cards: 12–19 digits, spaces or dashes used consistently, Luhn, a brand.
-    if !r.plus && !r.parens && uniform && seps.iter().all(|&s| s == b' ' || s == b'-') {
-        let mut digits_upto = 0;
-        let mut best: Option<usize> = None;
-        for g in 0..r.ng {
-            digits_upto += usize::from(r.groups[g].1);
-            if (12..=19).contains(&digits_upto) {
-                let d = &r.digits()[..digits_upto];
-                if luhn(d) && card_brand(d).is_some() {
-                    best = Some(g);
-                }
-            }
-        }
-        if let Some(g) = best {
-            let (gs, gl) = r.groups[g];
-            let end = end_of_digit(t, r.start, usize::from(gs) + usize::from(gl));
+    // Cards: 12–19 digits in groups joined by one kind of separator (space
+    // or dash), Luhn, a known brand. Groups after a change of separator
+    // (`4111 1111 1111 1111 12/27`) are not part of the number.
+    if !r.plus && !r.parens && seps.first().is_none_or(|&s| s == b' ' || s == b'-') {
+        let same = seps.iter().take_while(|&&s| Some(&s) == seps.first()).count();
+        let groups = same + 1;
+        let n: usize = r.lens().take(groups).sum();
+        let d = &r.digits()[..n.min(r.nd)];
+        if (12..=19).contains(&n) && luhn(d) && card_brand(d).is_some() {
+            let end = end_of_digit(t, r.start, n);
             // A bare run of digits needs a word around it that says "card".
-            if r.ng > 1 || context_before(t, r.start, CARD_WORDS) || r.nd >= 15 {
+            if groups > 1 || context_before(t, r.start, CARD_WORDS) || n >= 15 {
                 return at(FindingKind::CreditCard, r.start, end);
             }
         }
@@ -314,8 +333,12 @@ fn phone(t: &[u8], r: &Run, ext_end: Option<usize>) -> Option<Finding> {
         }
         return None;
     }
-    // National numbers with a trunk 0: 020 7946 0958, 030 901820.
-    if r.ng >= 2 && r.group(0)[0] == b'0' && (9..=12).contains(&r.nd) && seps.iter().all(|&s| s == b' ' || s == b'-') {
+    // National numbers with a trunk 0: 020 7946 0958, (0141) 4960852.
+    if r.ng >= 2
+        && r.group(0)[0] == b'0'
+        && (9..=12).contains(&r.nd)
+        && seps.iter().all(|&s| matches!(s, b' ' | b'-' | b')'))
+    {
         return found(r.start);
     }
     // A bare 10–11 digit number only counts near a word like "phone".

@@ -151,6 +151,18 @@ fn jwt(t: &[u8], s: usize) -> Option<Finding> {
     (looks && boundary_after(t, sig_end)).then_some(()).and(found(FindingKind::Jwt, s, sig_end))
 }
 
+/// `$VAR`, `${VAR}`, `<your key>`, `{{ var }}`, `%(name)s`, `%VAR%`.
+fn placeholder(v: &[u8]) -> bool {
+    let ident = |x: &[u8]| !x.is_empty() && x.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.');
+    match (v.first(), v.last()) {
+        (Some(b'$'), Some(b'}')) => v.get(1) == Some(&b'{'),
+        (Some(b'$'), _) => ident(&v[1..]),
+        (Some(b'<'), Some(b'>')) | (Some(b'{'), Some(b'}')) => true,
+        (Some(b'%'), Some(b'%' | b's')) => true,
+        _ => false,
+    }
+}
+
 /// Values that are placeholders, not secrets.
 const STOP_WORDS: &[&str] = &[
     "password",
@@ -185,7 +197,7 @@ const STOP_WORDS: &[&str] = &[
 
 /// `KEY = value`, `KEY: value`, `"key": "value"`, `key => value` where KEY
 /// is an identifier containing a secret keyword; the finding is the value.
-fn keyword_secret(t: &[u8], s: usize, e: usize) -> Option<Finding> {
+fn keyword_secret(t: &[u8], _keyword_start: usize, e: usize) -> Option<Finding> {
     // The identifier around the keyword (DB_PASSWORD, client_secret, x-api-key).
     let mut ident_end = e;
     while ident_end < t.len()
@@ -218,25 +230,38 @@ fn keyword_secret(t: &[u8], s: usize, e: usize) -> Option<Finding> {
         _ => None,
     };
     let vstart = i;
-    let vend = match quote {
+    let mut vend = match quote {
         Some(q) => take(t, vstart, 256, |b| b != q && b != b'\n'),
-        None => take(t, vstart, 256, |b| {
-            !b.is_ascii_whitespace() && !matches!(b, b',' | b';' | b')' | b'}' | b']' | b'"' | b'\'')
-        }),
+        None => take(t, vstart, 256, |b| !b.is_ascii_whitespace() && !matches!(b, b',' | b';' | b'"' | b'\'')),
     };
-    let mut vend = vend;
-    // A sentence's final full stop is not part of the value.
-    while quote.is_none() && vend > vstart && matches!(t[vend - 1], b'.' | b'!' | b'?') {
-        vend -= 1;
+    if quote.is_none() {
+        // Closing brackets that open nowhere in the value belong to the
+        // code around it: f(password=abc), {token: x}.
+        while vend > vstart && matches!(t[vend - 1], b')' | b']' | b'}') {
+            let v = &t[vstart..vend];
+            let (open, close) = match t[vend - 1] {
+                b')' => (b'(', b')'),
+                b']' => (b'[', b']'),
+                _ => (b'{', b'}'),
+            };
+            if v.iter().filter(|&&b| b == open).count() >= v.iter().filter(|&&b| b == close).count() {
+                break;
+            }
+            vend -= 1;
+        }
+        // A sentence's final full stop is not part of the value.
+        while vend > vstart && matches!(t[vend - 1], b'.' | b'!' | b'?') {
+            vend -= 1;
+        }
     }
     let v = &t[vstart..vend];
-    if v.len() < 8 || v.len() > 200 || !boundary_before(t, s.min(s)) && !is_word(t[s - 1]) {
+    if v.len() < 8 || v.len() > 200 {
         return None;
     }
-    if matches!(v[0], b'$' | b'<' | b'{' | b'%' | b'@' | b'[') || v.iter().all(|&b| b == v[0]) {
+    if placeholder(v) || v.iter().all(|&b| b == v[0]) {
         return None;
     }
-    if v.iter().any(|b| b.is_ascii_whitespace()) && quote.is_some() && v.iter().filter(|b| **b == b' ').count() > 1 {
+    if quote.is_some() && v.iter().filter(|b| **b == b' ').count() > 1 {
         // A quoted phrase of several words is prose, not a credential.
         return None;
     }
