@@ -27,13 +27,14 @@ def spawn(*args):
 
 
 class Gateway:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, edit=lambda policy: policy):
         self.tmp = tmp
         self.mock, mock_addr = spawn("mock-upstream", "--listen", "127.0.0.1:0")
         shutil.copytree(REPO / "examples" / "prices", tmp / "prices")
         policy = (REPO / "examples" / "acme.toml").read_text()
         policy = policy.replace("http://127.0.0.1:9100", f"http://{mock_addr}")
         policy = policy.replace("timeout_secs = ", 'forward_headers = ["x-mock-*"]\ntimeout_secs = ')
+        policy = edit(policy)
         self.policy = tmp / "acme.toml"
         self.policy.write_text(policy)
         self.db = f"sqlite://{tmp / 'ledger.db'}"
@@ -66,5 +67,28 @@ class Gateway:
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory):
     g = Gateway(tmp_path_factory.mktemp("gateway"))
+    yield g
+    g.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_redact(tmp_path_factory):
+    """The same company, its policy set to mask confidential data."""
+    g = Gateway(tmp_path_factory.mktemp("redact"), lambda p: p.replace('confidential = "reroute"', 'confidential = "redact"'))
+    yield g
+    g.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_reroute(tmp_path_factory):
+    """The same company, support replies also allowed on the on-premises
+    model, so confidential prompts are rerouted there."""
+    g = Gateway(
+        tmp_path_factory.mktemp("reroute"),
+        lambda p: p.replace(
+            'allowed_models = ["claude-haiku-4-5", "gpt-4.1-mini", "claude-sonnet-4-5"]',
+            'allowed_models = ["claude-haiku-4-5", "gpt-4.1-mini", "claude-sonnet-4-5", "acme-llama-70b"]',
+        ),
+    )
     yield g
     g.stop()

@@ -8,6 +8,7 @@ mod audit;
 mod check;
 mod demo;
 mod keys;
+mod scan;
 mod serve;
 mod store;
 
@@ -64,6 +65,20 @@ enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Scan text for personal data, credentials and the policy's terms.
+    Scan {
+        /// A file, or `-` (the default) for standard input.
+        file: Option<PathBuf>,
+        /// One JSON object: {"data_class", "findings": [{"kind", "start", "end", "class"}]}.
+        #[arg(long)]
+        json: bool,
+        /// Scan each line on its own; offsets are into that line.
+        #[arg(long)]
+        lines: bool,
+        /// Use this policy's data classes and terms (default: built-in classes).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Create, list and revoke API keys.
     Keys {
@@ -156,6 +171,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo { json, data_dir } => demo::run(json, data_dir.as_deref()).await.map(|()| ExitCode::SUCCESS),
             Command::CheckConfig { file, json } => check::run(&file, json),
+            Command::Scan { file, json, lines, config } => {
+                scan::run(file.as_deref(), json, lines, config.as_deref()).map(|()| ExitCode::SUCCESS)
+            }
             Command::Serve { config, listen, database } => {
                 serve::serve(&config, listen.as_deref(), database.as_deref()).await.map(|()| ExitCode::SUCCESS)
             }

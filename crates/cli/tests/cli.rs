@@ -138,3 +138,49 @@ fn the_demo_meters_a_month_and_reads_it_back() {
     assert_eq!(n as u64, calls);
     assert_eq!(total, sum);
 }
+
+#[test]
+fn scan_reports_per_line_with_byte_offsets() {
+    use std::io::Write;
+    let input = "mail zoë@example.com now\n\nkey AKIAIOSFODNN7EXAMPLE, card 4111-1111-1111-1111\n";
+    let mut child = bin()
+        .args(["scan", "--json", "--lines"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "one object per input line");
+    let first = input.lines().next().unwrap();
+    let f = &lines[0]["findings"][0];
+    assert_eq!(f["kind"], "email");
+    // Byte offsets: "zoë" has a two-byte ë.
+    assert_eq!(&first[f["start"].as_u64().unwrap() as usize..f["end"].as_u64().unwrap() as usize], "zoë@example.com");
+    assert_eq!(lines[0]["data_class"], "confidential");
+    assert_eq!(lines[1], serde_json::json!({"data_class": "public", "findings": []}));
+    let kinds: Vec<&str> =
+        lines[2]["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["aws_access_key", "credit_card"]);
+    assert_eq!(lines[2]["data_class"], "restricted");
+
+    // With a policy, its terms and classes apply.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("note.txt");
+    std::fs::write(&file, "Status of Project Apollo? ACME CONFIDENTIAL").unwrap();
+    let out = bin()
+        .arg("scan")
+        .arg(&file)
+        .arg("--json")
+        .arg("--config")
+        .arg(repo().join("examples/acme.toml"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["custom_term", "confidentiality_marker"]);
+    assert_eq!(v["data_class"], "confidential");
+}

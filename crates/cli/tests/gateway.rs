@@ -436,3 +436,141 @@ async fn acknowledged_calls_survive_a_crash() {
     drop(conn);
     g.restart();
 }
+
+/// Reads the ledger's audit entries of one action.
+fn audit_entries(g: &Gateway, action: &str) -> Vec<Value> {
+    let conn = rusqlite::Connection::open(&g.db).unwrap();
+    let mut stmt = conn.prepare("SELECT subject, details FROM audit_log WHERE action = ?1 ORDER BY seq").unwrap();
+    stmt.query_map([action], |r| {
+        let details: String = r.get(1)?;
+        Ok(json!({"subject": r.get::<_, String>(0)?, "details": serde_json::from_str::<Value>(&details).unwrap()}))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+async fn wait_for_audit(g: &Gateway, subject: &str) -> Value {
+    for _ in 0..50 {
+        if let Some(e) = audit_entries(g, "policy.decision").into_iter().find(|e| e["subject"] == subject) {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no audit entry for {subject}");
+}
+
+#[tokio::test]
+async fn a_confidential_prompt_to_an_uncleared_model_is_blocked_with_a_nudge() {
+    let g = Gateway::start();
+    let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    let a = c
+        .post("/v1/chat/completions", chat("gpt-4.1-mini", "Reply to jane.doe@example.com about her refund"), &[])
+        .await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let err = a.json();
+    assert_eq!(err["error"]["code"], "policy_violation");
+    let msg = err["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("use model `claude-haiku-4-5`"), "the nudge names the alternative: {msg}");
+    assert!(a.headers.contains_key("x-tokenwise-nudge"));
+    let row = c.event(&a.request_id()).await;
+    assert_eq!(row["status"], "blocked");
+    assert_eq!(row["decision"], "block");
+    assert_eq!(row["data_class"], "confidential");
+    assert_eq!(row["findings"], json!({"email": 1}));
+    assert_eq!(row["cost_nanos"], 0);
+    let audit = wait_for_audit(&g, &a.request_id()).await;
+    assert_eq!(audit["details"]["decision"], "block");
+    assert_eq!(audit["details"]["findings"], json!({"email": 1}));
+    assert!(!audit.to_string().contains("jane.doe"), "never the content: {audit}");
+
+    // A model the use case does not allow is refused, recorded and audited too.
+    let a = c.post("/v1/chat/completions", chat("o4-mini", "hello"), &[]).await;
+    assert_eq!(a.status, 403);
+    assert_eq!(c.event(&a.request_id()).await["decision"], "block");
+}
+
+#[tokio::test]
+async fn with_redaction_the_prompt_goes_through_masked() {
+    let g = Gateway::start_with(|s| s.replace("confidential = \"reroute\"", "confidential = \"redact\""));
+    let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    // The mock echoes what it received after "echo: ".
+    let a = c
+        .post(
+            "/v1/chat/completions",
+            chat("gpt-4.1-mini", "echo: write to jane.doe@example.com or call (555) 234-5678 today"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let reply = a.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    assert_eq!(reply, "write to [EMAIL] or call [PHONE] today");
+    assert!(a.headers["x-tokenwise-nudge"].to_str().unwrap().contains("masked"));
+    let row = c.event(&a.request_id()).await;
+    assert_eq!(row["decision"], "redact");
+    assert_eq!(row["findings"], json!({"email": 1, "phone": 1}));
+    assert_eq!(row["status"], "ok");
+    assert_eq!(wait_for_audit(&g, &a.request_id()).await["details"]["decision"], "redact");
+}
+
+#[tokio::test]
+async fn with_rerouting_the_prompt_goes_to_the_cleared_model() {
+    let g = Gateway::start();
+    let c = Client::new(&g, g.key("chen.wei", Some("code-review")));
+    let a = c
+        .post("/v1/chat/completions", chat("gpt-4.1", "echo: the bug report came from jane.doe@example.com"), &[])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // The upstream saw the on-premises model's name.
+    assert_eq!(a.json()["model"], "meta-llama/Llama-3.3-70B-Instruct");
+    let nudge = a.headers["x-tokenwise-nudge"].to_str().unwrap();
+    assert!(nudge.contains("rerouted from `gpt-4.1` to `acme-llama-70b`"), "{nudge}");
+    let row = c.event(&a.request_id()).await;
+    assert_eq!(row["decision"], "reroute");
+    assert_eq!(row["requested_model"], "gpt-4.1");
+    assert_eq!(row["model"], "acme-llama-70b");
+    assert_eq!(row["price_version"], "acme-llama-70b@2026-01-01");
+    assert_eq!(row["data_class"], "confidential");
+}
+
+#[tokio::test]
+async fn restricted_data_beyond_the_use_case_is_blocked_and_named() {
+    let g = Gateway::start();
+    let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    let body = json!({"model": "claude-haiku-4-5", "max_tokens": 20,
+                      "messages": [{"role": "user", "content": "card 4111 1111 1111 1111 was charged twice"}]});
+    let a = c.post("/v1/messages", body, &[]).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let msg = a.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("restricted"), "{msg}");
+    assert!(msg.contains("use case `"), "names a use case that accepts it: {msg}");
+    assert!(msg.contains("remove the 1 credit_card"), "{msg}");
+}
+
+#[tokio::test]
+async fn check_answers_without_calling_a_model() {
+    let g = Gateway::start();
+    let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    let mut body = chat("gpt-4.1-mini", "Reply to jane.doe@example.com");
+    body["max_tokens"] = json!(200);
+    let a = c.post("/api/v1/check", body, &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["decision"], "block");
+    assert_eq!(v["suggested_model"], "claude-haiku-4-5");
+    assert_eq!(v["data_class"], "confidential");
+    assert_eq!(
+        v["findings"],
+        json!([{"kind": "email", "start": 9, "end": 29, "class": "confidential", "location": "/messages/0/content"}])
+    );
+    assert_eq!(v["estimate"]["max_output_tokens"], 200);
+    let input = v["estimate"]["input_tokens"].as_i64().unwrap();
+    assert_eq!(v["estimate"]["cost_nanos"], input * 400 + 200 * 1_600);
+
+    let clean = c.post("/api/v1/check", chat("gpt-4.1-mini", "Summarise our refund policy"), &[]).await.json();
+    assert_eq!(clean["decision"], "allow");
+    assert_eq!(clean["findings"], json!([]));
+    // Nothing was metered: checks are not calls.
+    let events = c.get("/api/v1/events").await.json();
+    assert_eq!(events["events"].as_array().unwrap().len(), 0);
+}

@@ -12,7 +12,7 @@ pub mod store;
 pub use audit::{AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};
 pub use event::{Decision, EventSource, Operation, Status, UsageEvent};
 pub use keys::{ApiKey, NewKey};
-pub use recorder::{Recorder, RecorderStats};
+pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{BlockingWriter, EventQuery, GroupBy, SpendQuery, SpendRow, Store, StoreError};
 
 /// Microseconds since the Unix epoch: how both backends store time, so the

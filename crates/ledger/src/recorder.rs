@@ -166,3 +166,52 @@ fn blocking_writer(mut w: Box<dyn BlockingWriter>, mut rx: mpsc::Receiver<Job>, 
         settle(&mut batch, result, stats);
     }
 }
+
+/// Appends audit entries in the background, batched like usage events. The
+/// usage event of a call is what must be durable before the answer; its
+/// audit entry follows within a commit or two.
+#[derive(Clone, Debug)]
+pub struct Auditor {
+    tx: mpsc::Sender<crate::audit::AuditDraft>,
+}
+
+impl Auditor {
+    pub fn spawn(store: Arc<dyn Store>) -> (Auditor, JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<crate::audit::AuditDraft>(QUEUE);
+        let handle = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(d) => batch.push(d),
+                        Err(_) => break,
+                    }
+                }
+                let mut attempt = 1;
+                loop {
+                    match store.append_audit_batch(&batch).await {
+                        Ok(_) => break,
+                        Err(e) => match retry_after(&e, attempt) {
+                            Some(d) => tokio::time::sleep(d).await,
+                            None => {
+                                tracing::error!(error = %e, entries = batch.len(), "audit entries lost");
+                                break;
+                            }
+                        },
+                    }
+                    attempt += 1;
+                }
+                batch.clear();
+            }
+        });
+        (Auditor { tx }, handle)
+    }
+
+    /// Queues an entry; waits only if the queue is full.
+    pub async fn submit(&self, draft: crate::audit::AuditDraft) {
+        if self.tx.send(draft).await.is_err() {
+            tracing::error!("the auditor has stopped; an audit entry was dropped");
+        }
+    }
+}

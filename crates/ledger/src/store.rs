@@ -135,6 +135,9 @@ pub trait Store: Send + Sync + 'static {
     /// appender (other tasks, other replicas).
     async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError>;
 
+    /// Appends several entries in one transaction (the auditor's batches).
+    async fn append_audit_batch(&self, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError>;
+
     /// Entries with `seq > after_seq`, in order, at most `limit`.
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 }

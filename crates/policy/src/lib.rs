@@ -7,6 +7,7 @@
 //! typo does not hide the rest: `check-config` reports every error in one
 //! run, each with file, line, column and a hint.
 
+pub mod decision;
 mod diag;
 mod load;
 mod model;
@@ -21,4 +22,4 @@ pub use raw::{
     Action, Category, Durability, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility,
     WireFormat,
 };
-pub use validate::resolve_database;
+pub use validate::{default_dlp, resolve_database};

@@ -276,6 +276,30 @@ pub struct Dlp {
     pub actions: BTreeMap<DataClass, Action>,
 }
 
+impl Dlp {
+    /// The class of a finding: custom terms and markers carry their own
+    /// (`term` indexes custom terms, then markers, as `scanner_terms` lists
+    /// them); every other kind its policy class.
+    pub fn class_of(&self, kind: FindingKind, term: Option<u32>) -> DataClass {
+        if let Some(t) = term.map(|t| t as usize) {
+            let n = self.custom_terms.len();
+            let found = if t < n { self.custom_terms.get(t) } else { self.markers.get(t - n) };
+            if let Some(term) = found {
+                return term.class;
+            }
+        }
+        self.kind_classes.get(&kind).copied().unwrap_or(DataClass(u8::MAX))
+    }
+
+    /// Terms for the scanner, in the order `class_of` expects: (text, is marker).
+    pub fn scanner_terms(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.custom_terms
+            .iter()
+            .map(|t| (t.term.as_str(), false))
+            .chain(self.markers.iter().map(|t| (t.term.as_str(), true)))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ExceptionPolicy {
     pub reason_codes: Vec<String>,

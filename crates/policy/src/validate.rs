@@ -984,6 +984,32 @@ fn server(v: &mut V<'_>, s: Option<&RawServer>, base_dir: &Path) -> Option<Serve
     Some(Server { listen, database, max_request_bytes, durability: s.map(|s| s.durability).unwrap_or_default() })
 }
 
+/// The classes and DLP rules used when no policy is given (`tokenwise
+/// scan` without `--config`): the usual four classes; contact details
+/// confidential, IP addresses internal, payment data, national ids and
+/// credentials restricted.
+pub fn default_dlp() -> (DataClasses, Dlp) {
+    let classes = DataClasses::new(["public", "internal", "confidential", "restricted"].map(String::from).to_vec());
+    let class = |n: &str| classes.get(n).unwrap_or(DataClass(3));
+    let kind_classes = FindingKind::ALL
+        .iter()
+        .map(|k| {
+            let c = match k {
+                FindingKind::IpAddress => class("internal"),
+                FindingKind::Email
+                | FindingKind::Phone
+                | FindingKind::CustomTerm
+                | FindingKind::ConfidentialityMarker => class("confidential"),
+                _ => class("restricted"),
+            };
+            (*k, c)
+        })
+        .collect();
+    let actions = (0..4u8).map(|c| (DataClass(c), Action::Block)).collect();
+    let dlp = Dlp { scan_output: false, kind_classes, custom_terms: Vec::new(), markers: Vec::new(), actions };
+    (classes, dlp)
+}
+
 /// Makes a relative `sqlite://` path relative to the policy file's folder,
 /// so a policy means the same data wherever the binary is started from.
 pub fn resolve_database(url: &str, base_dir: &Path) -> Result<String, String> {

@@ -56,15 +56,22 @@ pub struct ApiError {
     pub message: String,
     pub retry_after: Option<HeaderValue>,
     pub request_id: Option<String>,
+    /// Sent as `x-tokenwise-nudge` too.
+    pub nudge: Option<String>,
 }
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), retry_after: None, request_id: None }
+        ApiError { code, message: message.into(), retry_after: None, request_id: None, nudge: None }
     }
 
     pub fn invalid(message: impl Into<String>) -> ApiError {
         ApiError::new(Code::InvalidRequest, message)
+    }
+
+    pub fn with_nudge(mut self, nudge: Option<&str>) -> ApiError {
+        self.nudge = nudge.map(str::to_string);
+        self
     }
 
     pub fn with_request_id(mut self, id: &str) -> ApiError {
@@ -87,6 +94,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(id) = self.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
             r.headers_mut().insert(crate::REQUEST_ID, id);
+        }
+        if let Some(n) = self.nudge.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+            r.headers_mut().insert(crate::gateway::NUDGE, n);
         }
         r
     }

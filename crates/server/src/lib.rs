@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod gateway;
+pub mod guard;
 pub mod meta;
 pub mod metering;
 pub mod store;
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokenwise_ledger::{AuditDraft, Recorder, Store};
+use tokenwise_ledger::{AuditDraft, Auditor, Recorder, Store};
 use tokenwise_policy::Policy;
 
 pub const REQUEST_ID: &str = "x-tokenwise-request-id";
@@ -34,6 +35,8 @@ pub struct AppState {
     pub recorder: Recorder,
     pub upstreams: HashMap<String, Arc<upstream::UpstreamClient>>,
     pub keys: auth::KeyCache,
+    pub guard: guard::Guard,
+    pub auditor: Auditor,
 }
 
 /// TLS to real providers uses rustls with the ring provider.
@@ -49,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(gateway::openai::models))
         .route("/v1/messages", post(gateway::anthropic::messages))
         .route("/api/v1/events", get(api::events::list))
+        .route("/api/v1/check", post(api::check::check))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -82,9 +86,18 @@ pub async fn serve(
         ))
         .await
         .context("cannot write to the audit log")?;
+    let guard = guard::Guard::new(&policy.dlp).context("cannot build the DLP scanner from the policy")?;
     let (recorder, writer) = Recorder::spawn(store.clone());
-    let state =
-        Arc::new(AppState { policy: Arc::new(policy), store, recorder, upstreams, keys: auth::KeyCache::default() });
+    let (auditor, audit_writer) = Auditor::spawn(store.clone());
+    let state = Arc::new(AppState {
+        policy: Arc::new(policy),
+        store,
+        recorder,
+        upstreams,
+        keys: auth::KeyCache::default(),
+        guard,
+        auditor,
+    });
     let app = router(state.clone());
     // Streams are many small writes: without TCP_NODELAY each can wait on
     // the client's delayed ACK (~40 ms).
@@ -98,5 +111,6 @@ pub async fn serve(
     // In-flight calls have finished; let the writer commit what is queued.
     drop(state);
     writer.await.context("the ledger writer failed")?;
+    audit_writer.await.context("the audit writer failed")?;
     Ok(())
 }

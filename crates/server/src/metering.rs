@@ -37,6 +37,11 @@ pub struct Draft {
     pub price_version: String,
     pub streamed: bool,
     pub prompt_hash: Option<String>,
+    /// What the policy decided, and what the scanner found (kinds and
+    /// counts only).
+    pub decision: Decision,
+    pub data_class: Option<String>,
+    pub findings: BTreeMap<String, u32>,
 }
 
 /// How the call ended.
@@ -71,7 +76,7 @@ pub struct DraftInput<'a> {
     pub model: &'a Model,
     pub price: &'a PriceVersion,
     pub streamed: bool,
-    pub prompt_texts: &'a [String],
+    pub prompt: &'a [crate::guard::Slot],
 }
 
 impl Draft {
@@ -96,7 +101,10 @@ impl Draft {
             rates: i.price.rates,
             price_version: i.price.id.clone(),
             streamed: i.streamed,
-            prompt_hash: prompt_hash(i.prompt_texts),
+            prompt_hash: prompt_hash(i.prompt),
+            decision: Decision::Allow,
+            data_class: None,
+            findings: BTreeMap::new(),
         }
     }
 
@@ -132,9 +140,9 @@ impl Draft {
             http_status: o.http_status,
             error_code: o.error_code.map(str::to_string),
             estimated: o.estimated,
-            data_class: None,
-            findings: BTreeMap::new(),
-            decision: Decision::Allow,
+            data_class: self.data_class.clone(),
+            findings: self.findings.clone(),
+            decision: self.decision,
             exception_id: None,
             prompt_hash: self.prompt_hash.clone(),
             key_id: Some(self.key_id.clone()),
@@ -144,14 +152,14 @@ impl Draft {
 
 /// SHA-256 over the prompt's texts, length-prefixed: spots repeated
 /// prompts without keeping them.
-fn prompt_hash(texts: &[String]) -> Option<String> {
-    if texts.is_empty() {
+fn prompt_hash(slots: &[crate::guard::Slot]) -> Option<String> {
+    if slots.is_empty() {
         return None;
     }
     let mut h = Sha256::new();
-    for t in texts {
-        h.update((t.len() as u64).to_be_bytes());
-        h.update(t.as_bytes());
+    for s in slots {
+        h.update((s.text.len() as u64).to_be_bytes());
+        h.update(s.text.as_bytes());
     }
     Some(hex::encode(h.finalize()))
 }

@@ -416,23 +416,37 @@ impl Store for PgStore {
     }
 
     async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError> {
+        let mut entries = self.append_audit_batch(std::slice::from_ref(draft)).await?;
+        entries.pop().ok_or_else(|| StoreError::Backend("no audit entry written".into()))
+    }
+
+    async fn append_audit_batch(&self, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_err)?;
         // Serialises appenders across every replica until commit.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK]).await.map_err(db_err)?;
         let head =
             tx.query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[]).await.map_err(db_err)?;
-        let head: Option<(i64, String)> = head.map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?))).transpose()?;
-        let e = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), draft);
-        tx.execute(
-            "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[&e.seq, &e.ts_us, &e.actor, &e.action, &e.subject, &e.details, &e.prev_hash, &e.hash],
-        )
-        .await
-        .map_err(db_err)?;
+        let mut head: Option<(i64, String)> =
+            head.map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?))).transpose()?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .await
+            .map_err(db_err)?;
+        let mut out = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let e = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), draft);
+            tx.execute(&stmt, &[&e.seq, &e.ts_us, &e.actor, &e.action, &e.subject, &e.details, &e.prev_hash, &e.hash])
+                .await
+                .map_err(db_err)?;
+            head = Some((e.seq, e.hash.clone()));
+            out.push(e);
+        }
         tx.commit().await.map_err(db_err)?;
-        Ok(e)
+        Ok(out)
     }
 
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {

@@ -535,35 +535,45 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError> {
-        let draft = draft.clone();
+        let mut entries = self.append_audit_batch(std::slice::from_ref(draft)).await?;
+        entries.pop().ok_or_else(|| StoreError::Backend("no audit entry written".into()))
+    }
+
+    async fn append_audit_batch(&self, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
+        let drafts = drafts.to_vec();
         self.write(move |c| {
             // IMMEDIATE takes the write lock first, so no other process can
             // append between reading the head and writing the next entry.
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
-            let head: Option<(i64, String)> = tx
+            let mut head: Option<(i64, String)> = tx
                 .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()
                 .map_err(db_err)?;
-            let entry = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), &draft);
-            tx.execute(
-                "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    entry.seq,
-                    entry.ts_us,
-                    entry.actor,
-                    entry.action,
-                    entry.subject,
-                    entry.details,
-                    entry.prev_hash,
-                    entry.hash
-                ],
-            )
-            .map_err(db_err)?;
+            let mut out = Vec::with_capacity(drafts.len());
+            for draft in &drafts {
+                let entry = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), draft);
+                tx.execute(
+                    "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        entry.seq,
+                        entry.ts_us,
+                        entry.actor,
+                        entry.action,
+                        entry.subject,
+                        entry.details,
+                        entry.prev_hash,
+                        entry.hash
+                    ],
+                )
+                .map_err(db_err)?;
+                head = Some((entry.seq, entry.hash.clone()));
+                out.push(entry);
+            }
             tx.commit().map_err(db_err)?;
-            Ok(entry)
+            Ok(out)
         })
         .await
     }

@@ -53,6 +53,7 @@ macro_rules! store_suite {
             spend_groups_and_sums_exactly,
             api_keys_are_found_by_hash_and_revoked,
             concurrent_audit_appends_form_one_chain,
+            batched_audit_appends_continue_the_chain,
             a_hand_edited_audit_row_breaks_verification,
             the_audit_log_refuses_updates,
             group_commit_stores_every_event_once,
@@ -288,6 +289,30 @@ pub async fn concurrent_audit_appends_form_one_chain(b: &impl Backend) {
     }
     let head = verify_all(s.as_ref()).await.unwrap().unwrap();
     assert_eq!(head.0, 64);
+}
+
+pub async fn batched_audit_appends_continue_the_chain(b: &impl Backend) {
+    let s = b.store();
+    s.append_audit(&AuditDraft::new("system", "policy.load", "acme.toml", serde_json::json!({}))).await.unwrap();
+    let drafts: Vec<AuditDraft> = (0..20)
+        .map(|i| {
+            AuditDraft::new(
+                "ivan.petrov",
+                "policy.decision",
+                &format!("req-{i}"),
+                serde_json::json!({"decision": "block"}),
+            )
+        })
+        .collect();
+    let entries = s.append_audit_batch(&drafts).await.unwrap();
+    assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (2..=21).collect::<Vec<_>>());
+    let (auditor, writer) = Auditor::spawn(s.clone());
+    for i in 0..30 {
+        auditor.submit(AuditDraft::new("x", "y", &format!("z{i}"), serde_json::json!(null))).await;
+    }
+    drop(auditor);
+    writer.await.unwrap();
+    assert_eq!(verify_all(s.as_ref()).await.unwrap().unwrap().0, 51);
 }
 
 pub async fn a_hand_edited_audit_row_breaks_verification(b: &impl Backend) {

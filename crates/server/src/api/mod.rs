@@ -2,6 +2,7 @@
 //! what they may see follows their role: members their own data, managers
 //! their team's, governance, finance and admins everything.
 
+pub mod check;
 pub mod events;
 
 use crate::auth::Caller;

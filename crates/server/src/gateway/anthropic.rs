@@ -3,7 +3,7 @@
 use super::{Dialect, Endpoint, Shaped, handle, spawn_call};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::metering::content_text;
+use crate::guard::{content_slots, message_slots};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
@@ -31,14 +31,11 @@ pub async fn messages(
 }
 
 fn shape(req: &mut Value) -> Result<Shaped, ApiError> {
-    let mut texts: Vec<String> = req.get("system").map(content_text).into_iter().filter(|s| !s.is_empty()).collect();
-    texts.extend(
-        req.get("messages")
-            .and_then(Value::as_array)
-            .ok_or_else(|| ApiError::invalid("`messages` is required"))?
-            .iter()
-            .map(|m| content_text(m.get("content").unwrap_or(&Value::Null))),
-    );
+    let mut slots = Vec::new();
+    content_slots(req.get("system"), "/system", &mut slots);
+    if !message_slots(req, &mut slots) {
+        return Err(ApiError::invalid("`messages` is required"));
+    }
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    Ok(Shaped { texts, stream, dialect: Dialect::Anthropic })
+    Ok(Shaped { slots, stream, dialect: Dialect::Anthropic })
 }

@@ -11,6 +11,7 @@ mod stream;
 
 use crate::AppState;
 use crate::error::{ApiError, Code};
+use crate::guard::{Inspection, Slot};
 use crate::metering::{Draft, DraftInput, Outcome};
 use crate::upstream::{UpstreamClient, status_error, transport_error};
 use axum::body::Body;
@@ -22,10 +23,12 @@ use jiff::Timestamp;
 use std::future::Future;
 use std::sync::Arc;
 use tokenwise_core::TokenUsage;
-use tokenwise_ledger::{Operation, Status};
+use tokenwise_ledger::{AuditDraft, Decision, Operation, Status};
+use tokenwise_policy::decision::{Decision as PolicyDecision, Verdict, decide};
 use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
 
 pub const COST: &str = "x-tokenwise-cost-usd";
+pub const NUDGE: &str = "x-tokenwise-nudge";
 
 /// What differs between the gateway's endpoints.
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +42,9 @@ pub(crate) struct Endpoint {
 
 /// What an endpoint reads from (and adjusts in) a request body.
 pub(crate) struct Shaped {
-    /// The prompt's texts, for the prompt hash and token estimates.
-    pub texts: Vec<String>,
+    /// The prompt's texts and where they are in the body: scanned, hashed,
+    /// masked in place when the policy says so, and used for estimates.
+    pub slots: Vec<Slot>,
     pub stream: bool,
     pub dialect: Dialect,
 }
@@ -48,7 +52,8 @@ pub(crate) struct Shaped {
 pub(crate) type Shaper = fn(&mut serde_json::Value) -> Result<Shaped, ApiError>;
 
 /// The flow every endpoint shares: authenticate, read the body, resolve
-/// metadata, route the model, then call the upstream and meter the answer.
+/// metadata, route the model, scan the prompt and apply the policy's
+/// decision, then call the upstream and meter the answer.
 pub(crate) async fn handle(
     state: Arc<AppState>,
     headers: HeaderMap,
@@ -70,29 +75,69 @@ pub(crate) async fn handle(
         .and_then(serde_json::Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| ApiError::invalid("`model` is required"))?;
-    let shaped = shape(&mut req)?;
+    let mut shaped = shape(&mut req)?;
     let policy = state.policy.clone();
     let meta = crate::meta::resolve(&policy, &caller, &headers)?;
-    let (model, price) = route(&policy, meta.use_case, &requested, endpoint.kind, endpoint.format, ts)?;
+    let draft_for = |model: &Model, price: &PriceVersion, slots: &[Slot]| {
+        Draft::new(DraftInput {
+            id: id.clone(),
+            ts,
+            started,
+            caller: &caller,
+            meta: &meta,
+            operation: endpoint.operation,
+            requested_model: &requested,
+            model,
+            price,
+            streamed: shaped.stream,
+            prompt: slots,
+        })
+    };
+    let (mut model, mut price) = match route(&policy, meta.use_case, &requested, endpoint.kind, endpoint.format, ts) {
+        Ok(routed) => routed,
+        Err(err) => {
+            // A model the use case does not allow is a policy refusal: it
+            // goes on the ledger and into the audit log like any other.
+            let known = policy.models.get(&requested).and_then(|m| m.prices.first().map(|p| (m, p)));
+            if let Some((m, p)) = known.filter(|_| err.code == Code::PolicyViolation) {
+                let mut draft = draft_for(m, p, &shaped.slots);
+                draft.decision = Decision::Block;
+                refuse(&state, &draft, &err, None).await?;
+            }
+            return Err(err);
+        }
+    };
+    let inspection = state.guard.inspect(&policy, &shaped.slots);
+    let decision = decide(&policy, meta.use_case, model, endpoint.format, &inspection.classified, ts);
+    match &decision.verdict {
+        Verdict::Allow => {}
+        Verdict::Redact { keep_up_to } => inspection.redact(&mut req, &mut shaped.slots, *keep_up_to),
+        Verdict::Reroute { to } => {
+            // `decide` only reroutes to a model with a price in effect.
+            if let Some((m, p)) = policy.models.get(to).and_then(|m| m.price_at(ts).map(|p| (m, p))) {
+                (model, price) = (m, p);
+            }
+        }
+        Verdict::Block => {
+            let mut draft = draft_for(model, price, &shaped.slots);
+            stamp(&mut draft, &decision, &inspection, &policy);
+            let message = decision.nudge.clone().unwrap_or_else(|| decision.reasons.join("; "));
+            let err = ApiError::new(Code::PolicyViolation, message);
+            refuse(&state, &draft, &err, Some(&decision)).await?;
+            return Err(err.with_nudge(decision.nudge.as_deref()));
+        }
+    }
     req["model"] = serde_json::Value::String(model.upstream_model.clone());
     let upstream = state
         .upstreams
         .get(&model.upstream)
         .cloned()
         .ok_or_else(|| ApiError::new(Code::Internal, format!("upstream `{}` is not configured", model.upstream)))?;
-    let draft = Draft::new(DraftInput {
-        id,
-        ts,
-        started,
-        caller: &caller,
-        meta: &meta,
-        operation: endpoint.operation,
-        requested_model: &requested,
-        model,
-        price,
-        streamed: shaped.stream,
-        prompt_texts: &shaped.texts,
-    });
+    let mut draft = draft_for(model, price, &shaped.slots);
+    stamp(&mut draft, &decision, &inspection, &policy);
+    if !inspection.classified.is_empty() || decision.verdict != Verdict::Allow {
+        state.auditor.submit(decision_entry(&draft, &decision)).await;
+    }
     let call = Call {
         state: state.clone(),
         draft,
@@ -101,9 +146,66 @@ pub(crate) async fn handle(
         body: Bytes::from(serde_json::to_vec(&req).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?),
         client_headers: headers,
         dialect: shaped.dialect,
-        prompt: shaped.texts,
+        prompt: shaped.slots,
+        nudge: decision.nudge,
     };
     call.execute(shaped.stream).await
+}
+
+/// Puts the decision and what was found on the usage event.
+fn stamp(draft: &mut Draft, decision: &PolicyDecision, inspection: &Inspection, policy: &Policy) {
+    draft.decision = match decision.verdict {
+        Verdict::Allow => Decision::Allow,
+        Verdict::Redact { .. } => Decision::Redact,
+        Verdict::Reroute { .. } => Decision::Reroute,
+        Verdict::Block => Decision::Block,
+    };
+    draft.data_class = Some(policy.class_name(decision.data_class).to_string());
+    draft.findings = inspection.counts();
+}
+
+fn decision_entry(draft: &Draft, decision: &PolicyDecision) -> AuditDraft {
+    AuditDraft::new(
+        &draft.user_id,
+        "policy.decision",
+        &draft.id,
+        serde_json::json!({
+            "decision": decision.name(),
+            "use_case": draft.use_case,
+            "requested_model": draft.requested_model,
+            "model": draft.model,
+            "data_class": draft.data_class,
+            "findings": draft.findings,
+            "reasons": decision.reasons,
+        }),
+    )
+}
+
+/// Records a call the policy refused before any model saw it, and audits it.
+async fn refuse(
+    state: &AppState,
+    draft: &Draft,
+    err: &ApiError,
+    decision: Option<&PolicyDecision>,
+) -> Result<(), ApiError> {
+    let outcome =
+        Outcome::failed(Status::Blocked, err.code.status().as_u16(), err.code.as_str(), TokenUsage::default(), false);
+    state.recorder.record(draft.event(&outcome)).await.map_err(|e| {
+        tracing::error!(error = %e, request_id = %draft.id, "refusal not recorded");
+        ApiError::new(Code::Internal, "the refusal could not be recorded in the ledger")
+    })?;
+    let entry = match decision {
+        Some(d) => decision_entry(draft, d),
+        None => AuditDraft::new(
+            &draft.user_id,
+            "policy.decision",
+            &draft.id,
+            serde_json::json!({"decision": "block", "use_case": draft.use_case, "requested_model": draft.requested_model,
+                               "reasons": [err.message]}),
+        ),
+    };
+    state.auditor.submit(entry).await;
+    Ok(())
 }
 
 /// Runs `flow` in its own task and turns its error into the contract's
@@ -256,13 +358,15 @@ pub(crate) struct Call {
     pub dialect: Dialect,
     /// The prompt's texts, kept only to estimate tokens if the upstream
     /// reports none.
-    pub prompt: Vec<String>,
+    pub prompt: Vec<Slot>,
+    /// Advice for the client (`x-tokenwise-nudge`), e.g. after a reroute.
+    pub nudge: Option<String>,
 }
 
 impl Call {
     /// Tokenizer estimate of the prompt (runs off the async threads).
     async fn estimate_input(&self) -> u64 {
-        let prompt = self.prompt.clone();
+        let prompt: Vec<String> = self.prompt.iter().map(|s| s.text.clone()).collect();
         let embeddings = matches!(self.dialect, Dialect::OpenAiEmbeddings);
         tokio::task::spawn_blocking(move || {
             if embeddings {
@@ -360,6 +464,9 @@ impl Call {
         );
         insert(h, crate::REQUEST_ID, &self.draft.id);
         insert(h, COST, &self.draft.cost(&usage).to_usd_string());
+        if let Some(n) = &self.nudge {
+            insert(h, NUDGE, n);
+        }
         Ok(r)
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{Dialect, Endpoint, Shaped, handle, spawn_call};
 use crate::error::ApiError;
-use crate::metering::content_text;
+use crate::guard::{Slot, message_slots};
 use crate::{AppState, auth, meta};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -38,13 +38,10 @@ pub async fn chat_completions(
 }
 
 fn shape_chat(req: &mut Value) -> Result<Shaped, ApiError> {
-    let texts: Vec<String> = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::invalid("`messages` is required"))?
-        .iter()
-        .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
-        .collect();
+    let mut slots = Vec::new();
+    if !message_slots(req, &mut slots) {
+        return Err(ApiError::invalid("`messages` is required"));
+    }
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let client_wants_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     if stream {
@@ -57,7 +54,7 @@ fn shape_chat(req: &mut Value) -> Result<Shaped, ApiError> {
             None => req["stream_options"] = json!({"include_usage": true}),
         }
     }
-    Ok(Shaped { texts, stream, dialect: Dialect::OpenAiChat { client_wants_usage } })
+    Ok(Shaped { slots, stream, dialect: Dialect::OpenAiChat { client_wants_usage } })
 }
 
 pub async fn embeddings(
@@ -70,20 +67,24 @@ pub async fn embeddings(
 }
 
 fn shape_embeddings(req: &mut Value) -> Result<Shaped, ApiError> {
-    let texts: Vec<String> = match req.get("input") {
-        Some(Value::String(s)) => vec![s.clone()],
+    let slot = |pointer: String, text: String| Slot { pointer, text };
+    let slots: Vec<Slot> = match req.get("input") {
+        Some(Value::String(s)) => vec![slot("/input".into(), s.clone())],
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| match i {
-                Value::String(s) => s.clone(),
-                // Pre-tokenised input: one placeholder word per token id.
-                Value::Array(ids) => " a".repeat(ids.len()),
-                other => other.to_string(),
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => slot(format!("/input/{i}"), s.clone()),
+                // Pre-tokenised input holds no text to scan; for estimates,
+                // one placeholder word per token id. The pointer leads to an
+                // array, so redaction never writes there.
+                Value::Array(ids) => slot(format!("/input/{i}/-"), " a".repeat(ids.len())),
+                other => slot(format!("/input/{i}"), other.to_string()),
             })
             .collect(),
         _ => return Err(ApiError::invalid("`input` is required: a string or an array of strings")),
     };
-    Ok(Shaped { texts, stream: false, dialect: Dialect::OpenAiEmbeddings })
+    Ok(Shaped { slots, stream: false, dialect: Dialect::OpenAiEmbeddings })
 }
 
 /// The models this key may use: those of its use case (from the header or

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 pub(super) fn start(call: Call, resp: reqwest::Response) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
     let id = call.draft.id.clone();
+    let nudge = call.nudge.clone();
     tokio::spawn(pump(call, resp, tx));
     let mut r = Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
@@ -32,6 +33,9 @@ pub(super) fn start(call: Call, resp: reqwest::Response) -> Response {
         .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     super::insert(r.headers_mut(), crate::REQUEST_ID, &id);
+    if let Some(n) = nudge {
+        super::insert(r.headers_mut(), super::NUDGE, &n);
+    }
     r
 }
 

@@ -1,0 +1,116 @@
+//! `POST /api/v1/check`: the gateway's question without the model call.
+//! Same body and headers as a chat request (OpenAI or Anthropic shape);
+//! answers what the policy would decide, why, what was found and where,
+//! the model the call would go to, and what it would cost at most.
+
+use crate::error::{ApiError, Code};
+use crate::guard::{Slot, content_slots, message_slots};
+use crate::{AppState, auth, meta};
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokenwise_core::TokenUsage;
+use tokenwise_policy::decision::{Verdict, decide};
+use tokenwise_policy::{ModelKind, WireFormat};
+
+/// Output tokens assumed when a request sets no limit (for the estimate).
+pub const DEFAULT_MAX_OUTPUT: u64 = 1_024;
+
+pub async fn check(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match run(&state, &headers, body).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let body = crate::gateway::body_or_error(body, state.policy.server.max_request_bytes)?;
+    let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, headers).await?;
+    let req: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
+    let requested =
+        req.get("model").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("`model` is required"))?.to_string();
+    let mut slots: Vec<Slot> = Vec::new();
+    content_slots(req.get("system"), "/system", &mut slots);
+    if !message_slots(&req, &mut slots) {
+        return Err(ApiError::invalid("`messages` is required"));
+    }
+    let policy = &state.policy;
+    let meta = meta::resolve(policy, &caller, headers)?;
+    let ts = Timestamp::now();
+    // Check as if the client used the endpoint of the model's own format.
+    let format = policy
+        .models
+        .get(&requested)
+        .and_then(|m| policy.upstreams.get(&m.upstream))
+        .map_or(WireFormat::Openai, |u| u.format);
+    let (model, _) = match crate::gateway::route(policy, meta.use_case, &requested, ModelKind::Chat, format, ts) {
+        Ok(r) => r,
+        Err(e) if e.code == Code::PolicyViolation => {
+            return Ok(json!({
+                "decision": "block", "reasons": [e.message], "nudge": e.message,
+                "use_case": meta.use_case.id, "requested_model": requested, "model": null,
+                "suggested_model": meta.use_case.default_model, "data_class": null, "findings": [], "estimate": null,
+            }));
+        }
+        Err(e) => return Err(e),
+    };
+    let inspection = state.guard.inspect(policy, &slots);
+    let decision = decide(policy, meta.use_case, model, format, &inspection.classified, ts);
+    let target = match &decision.verdict {
+        Verdict::Reroute { to } => policy.models.get(to).unwrap_or(model),
+        _ => model,
+    };
+    let suggested = match &decision.verdict {
+        Verdict::Reroute { to } => Some(to.clone()),
+        Verdict::Block => {
+            policy.models_cleared_for(meta.use_case, decision.data_class, ts).first().map(|m| m.id.clone())
+        }
+        _ => None,
+    };
+    let findings: Vec<Value> = slots
+        .iter()
+        .zip(&inspection.per_slot)
+        .flat_map(|(slot, found)| {
+            found.iter().map(move |(f, class)| {
+                json!({"kind": f.kind.as_str(), "start": f.start, "end": f.end,
+                       "class": policy.class_name(*class), "location": slot.pointer})
+            })
+        })
+        .collect();
+    let texts: Vec<String> = slots.iter().map(|s| s.text.clone()).collect();
+    let input = tokio::task::spawn_blocking(move || crate::tokenize::count_chat(&texts)).await.unwrap_or(0);
+    let max_output = req
+        .get("max_completion_tokens")
+        .or_else(|| req.get("max_tokens"))
+        .and_then(Value::as_u64)
+        .or(target.max_output_tokens)
+        .unwrap_or(DEFAULT_MAX_OUTPUT);
+    let estimate = target.price_at(ts).map(|p| {
+        let cost = TokenUsage { input, output: max_output, ..Default::default() }.cost(&p.rates);
+        json!({"input_tokens": input, "max_output_tokens": max_output, "cost_nanos": cost.0,
+               "cost_usd": cost.to_usd_string(), "price_version": p.id})
+    });
+    Ok(json!({
+        "decision": decision.name(),
+        "reasons": decision.reasons,
+        "nudge": decision.nudge,
+        "use_case": meta.use_case.id,
+        "requested_model": requested,
+        "model": target.id,
+        "suggested_model": suggested,
+        "data_class": policy.class_name(decision.data_class),
+        "findings": findings,
+        "estimate": estimate,
+    }))
+}

@@ -1,0 +1,133 @@
+//! Every prompt is scanned before it leaves: the texts of a request (each
+//! message, part, system prompt or embedding input, with where it sits in
+//! the JSON body) go through the DLP scanner; findings get the policy's
+//! classes; masked texts are written back in place.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tokenwise_dlp::{Finding, Scanner, ScannerConfig, Term};
+use tokenwise_policy::decision::Classified;
+use tokenwise_policy::{DataClass, Dlp, Policy};
+
+/// A text of the request and where it is in the body (a JSON pointer).
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub pointer: String,
+    pub text: String,
+}
+
+#[derive(Debug)]
+pub struct Guard {
+    scanner: Scanner,
+}
+
+/// What the scanner found in a request.
+#[derive(Debug, Default)]
+pub struct Inspection {
+    /// Per slot: findings with their class.
+    pub per_slot: Vec<Vec<(Finding, DataClass)>>,
+    pub classified: Vec<Classified>,
+}
+
+impl Guard {
+    pub fn new(dlp: &Dlp) -> anyhow::Result<Guard> {
+        let terms = dlp.scanner_terms().map(|(t, marker)| Term { text: t.to_string(), marker }).collect();
+        Ok(Guard { scanner: Scanner::new(&ScannerConfig { terms })? })
+    }
+
+    pub fn scan(&self, dlp: &Dlp, text: &str) -> Vec<(Finding, DataClass)> {
+        self.scanner.scan(text).into_iter().map(|f| (f, dlp.class_of(f.kind, f.term))).collect()
+    }
+
+    pub fn inspect(&self, policy: &Policy, slots: &[Slot]) -> Inspection {
+        let mut ins = Inspection::default();
+        for s in slots {
+            let found = self.scan(&policy.dlp, &s.text);
+            ins.classified.extend(found.iter().map(|(f, c)| Classified { kind: f.kind, class: *c }));
+            ins.per_slot.push(found);
+        }
+        ins
+    }
+}
+
+impl Inspection {
+    /// Finding kind → count, as the ledger keeps them.
+    pub fn counts(&self) -> BTreeMap<String, u32> {
+        let mut m = BTreeMap::new();
+        for c in &self.classified {
+            *m.entry(c.kind.as_str().to_string()).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// Masks every finding above `keep_up_to` in `req` and `slots`.
+    pub fn redact(&self, req: &mut Value, slots: &mut [Slot], keep_up_to: DataClass) {
+        for (slot, found) in slots.iter_mut().zip(&self.per_slot) {
+            let masked: Vec<&Finding> = found.iter().filter(|(_, c)| *c > keep_up_to).map(|(f, _)| f).collect();
+            if masked.is_empty() {
+                continue;
+            }
+            let new = tokenwise_dlp::redact(&slot.text, masked);
+            if let Some(v) = req.pointer_mut(&slot.pointer) {
+                *v = Value::String(new.clone());
+            }
+            slot.text = new;
+        }
+    }
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// The slots of a message `content` at `base` (a string, or an array of
+/// parts with `text`).
+pub fn content_slots(content: Option<&Value>, base: &str, out: &mut Vec<Slot>) {
+    match content {
+        Some(Value::String(s)) => out.push(Slot { pointer: base.to_string(), text: s.clone() }),
+        Some(Value::Array(parts)) => {
+            for (j, p) in parts.iter().enumerate() {
+                if let Some(t) = p.get("text").and_then(Value::as_str) {
+                    out.push(Slot { pointer: format!("{base}/{j}/{}", escape("text")), text: t.to_string() });
+                } else if let Some(t) = p.as_str() {
+                    out.push(Slot { pointer: format!("{base}/{j}"), text: t.to_string() });
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The slots of a `messages` array.
+pub fn message_slots(req: &Value, out: &mut Vec<Slot>) -> bool {
+    let Some(messages) = req.get("messages").and_then(Value::as_array) else { return false };
+    for (i, m) in messages.iter().enumerate() {
+        content_slots(m.get("content"), &format!("/messages/{i}/content"), out);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn slots_point_into_the_body_and_redaction_writes_back() {
+        let mut req = json!({"messages": [
+            {"role": "system", "content": "You help with refunds."},
+            {"role": "user", "content": [{"type": "text", "text": "mail jane@example.com"}, {"type": "image_url", "image_url": {"url": "x"}}]}
+        ]});
+        let mut slots = Vec::new();
+        assert!(message_slots(&req, &mut slots));
+        assert_eq!(slots.len(), 2);
+        assert_eq!(slots[1].pointer, "/messages/1/content/0/text");
+        let dlp = tokenwise_policy::default_dlp().1;
+        let guard = Guard::new(&dlp).unwrap();
+        let policy_free =
+            Inspection { per_slot: slots.iter().map(|s| guard.scan(&dlp, &s.text)).collect(), classified: Vec::new() };
+        policy_free.redact(&mut req, &mut slots, DataClass(0));
+        assert_eq!(req["messages"][1]["content"][0]["text"], "mail [EMAIL]");
+        assert_eq!(req["messages"][0]["content"], "You help with refunds.");
+    }
+}
