@@ -2,10 +2,11 @@
 //! terms in text, with byte offsets, fast enough to run on every prompt.
 //!
 //! The pipeline follows the fastest secret scanners: cheap prefilters over
-//! the whole text find *candidates* — one Aho-Corasick pass for literal
-//! anchors (`AKIA`, `ghp_`, `sk-`, `-----BEGIN`, `eyJ`, secret keywords,
-//! the policy's terms), memchr for `@` and `:`, a word-at-a-time scan for
-//! digits — and each candidate is then parsed by hand in a small window and
+//! the whole text find *candidates* — an Aho-Corasick pass (SIMD-prefiltered)
+//! for credential prefixes (`AKIA`, `ghp_`, `sk-`, `-----BEGIN`, `eyJ`…),
+//! one for the policy's terms, memchr for `@`, `:` and `=` (emails, IPv6,
+//! `KEY = value` assignments), a word-at-a-time scan for digits — and each
+//! candidate is then parsed by hand in a small window and
 //! validated (Luhn and card brand tables, IBAN mod-97 and country lengths,
 //! SSN ranges, JWT headers that must decode, entropy for generic secrets).
 //! Context words before a weak candidate (a bare 9-digit number near
@@ -67,13 +68,15 @@ pub(crate) enum Anchor {
     PrivateKey,
     Jwt,
     Tokenwise,
-    Keyword,
-    Term(u32),
 }
 
 pub struct Scanner {
+    /// Credential prefixes, matched in their exact case: few literals, so
+    /// the automaton runs behind a SIMD prefilter.
     anchors: AhoCorasick,
     kinds: Vec<Anchor>,
+    /// The policy's terms and markers, case-insensitive; None without terms.
+    terms: Option<AhoCorasick>,
     /// By term index: whether it is a confidentiality marker.
     markers: Vec<bool>,
 }
@@ -105,50 +108,47 @@ pub(crate) const SECRET_KEYWORDS: &[&str] = &[
 
 impl Scanner {
     pub fn new(cfg: &ScannerConfig) -> Result<Scanner, BuildError> {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut kinds: Vec<Anchor> = Vec::new();
-        let mut add = |p: &str, a: Anchor| {
-            patterns.push(p.to_string());
-            kinds.push(a);
-        };
-        for p in ["akia", "asia", "abia", "acca"] {
-            add(p, Anchor::Aws);
-        }
-        for p in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
-            add(p, Anchor::GithubClassic);
-        }
-        add("github_pat_", Anchor::GithubPat);
-        add("sk-", Anchor::OpenAiOrAnthropic);
-        add("xox", Anchor::Slack);
-        add("hooks.slack.com/services/", Anchor::SlackWebhook);
-        add("-----begin", Anchor::PrivateKey);
-        add("eyj", Anchor::Jwt);
-        add("tw_", Anchor::Tokenwise);
-        for k in SECRET_KEYWORDS {
-            add(k, Anchor::Keyword);
-        }
-        for (i, t) in cfg.terms.iter().enumerate() {
-            let text = t.text.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let idx = u32::try_from(i).map_err(|_| BuildError("too many terms".into()))?;
-            add(text, Anchor::Term(idx));
-        }
+        let anchors_list: &[(&str, Anchor)] = &[
+            ("AKIA", Anchor::Aws),
+            ("ASIA", Anchor::Aws),
+            ("ABIA", Anchor::Aws),
+            ("ACCA", Anchor::Aws),
+            ("ghp_", Anchor::GithubClassic),
+            ("gho_", Anchor::GithubClassic),
+            ("ghu_", Anchor::GithubClassic),
+            ("ghs_", Anchor::GithubClassic),
+            ("ghr_", Anchor::GithubClassic),
+            ("github_pat_", Anchor::GithubPat),
+            ("sk-", Anchor::OpenAiOrAnthropic),
+            ("xox", Anchor::Slack),
+            ("hooks.slack.com/services/", Anchor::SlackWebhook),
+            ("-----BEGIN", Anchor::PrivateKey),
+            ("eyJ", Anchor::Jwt),
+            ("tw_", Anchor::Tokenwise),
+        ];
         let anchors = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .or_else(|_| {
-                // Very many terms: a DFA can be too large; the NFA still works.
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&patterns)
-            })
+            .build(anchors_list.iter().map(|(p, _)| p))
             .map_err(|e| BuildError(e.to_string()))?;
-        Ok(Scanner { anchors, kinds, markers: cfg.terms.iter().map(|t| t.marker).collect() })
+        let kinds = anchors_list.iter().map(|(_, a)| *a).collect();
+        // Terms are matched case-insensitively by searching lower-cased
+        // terms in a lower-cased copy of the text: unlike an automaton's own
+        // case folding, that keeps the SIMD prefilter.
+        let texts: Vec<String> = cfg.terms.iter().map(|t| t.text.trim().to_ascii_lowercase()).collect();
+        if texts.iter().any(String::is_empty) {
+            return Err(BuildError("a term is empty".into()));
+        }
+        let terms = if texts.is_empty() {
+            None
+        } else {
+            let build =
+                |kind| AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).kind(kind).build(&texts);
+            // Very many terms can make a DFA too large; the NFA still works.
+            let ac =
+                build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)).map_err(|e| BuildError(e.to_string()))?;
+            Some(ac)
+        };
+        Ok(Scanner { anchors, kinds, terms, markers: cfg.terms.iter().map(|t| t.marker).collect() })
     }
 
     /// Everything found in `text`, ordered by position, overlaps resolved.
@@ -163,28 +163,44 @@ impl Scanner {
         out.clear();
         let t = text.as_bytes();
         for m in self.anchors.find_iter(t) {
-            let (s, e) = (m.start(), m.end());
-            let Some(anchor) = self.kinds.get(m.pattern().as_usize()) else { continue };
-            match *anchor {
-                Anchor::Term(i) => {
-                    if boundary_before(t, s) && boundary_after(t, e) {
-                        let marker = self.markers.get(i as usize).copied().unwrap_or(false);
-                        let kind = if marker { FindingKind::ConfidentialityMarker } else { FindingKind::CustomTerm };
-                        out.push(Finding { start: s, end: e, kind, term: Some(i) });
-                    }
-                }
-                a => {
-                    if let Some(f) = secrets::at(t, s, e, a) {
-                        out.push(f);
-                    }
-                }
+            if let Some(f) = self.kinds.get(m.pattern().as_usize()).and_then(|a| secrets::at(t, m.start(), m.end(), *a))
+            {
+                out.push(f);
             }
         }
+        if let Some(terms) = &self.terms {
+            LOWER.with_borrow_mut(|lower| {
+                lower.clear();
+                lower.extend(t.iter().map(u8::to_ascii_lowercase));
+                self.find_terms(terms, t, lower, out);
+            });
+        }
+        secrets::assignments(t, out);
         numbers::scan(t, out);
         net::emails(t, out);
         net::ipv6(t, out);
         resolve(out);
     }
+
+    fn find_terms(&self, terms: &AhoCorasick, t: &[u8], lower: &[u8], out: &mut Vec<Finding>) {
+        {
+            for m in terms.find_iter(lower) {
+                let (s, e) = (m.start(), m.end());
+                if boundary_before(t, s) && boundary_after(t, e) {
+                    let i = m.pattern().as_u32();
+                    let marker = self.markers.get(m.pattern().as_usize()).copied().unwrap_or(false);
+                    let kind = if marker { FindingKind::ConfidentialityMarker } else { FindingKind::CustomTerm };
+                    out.push(Finding { start: s, end: e, kind, term: Some(i) });
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The lower-cased copy of the text for term search, reused so that
+    /// scanning allocates nothing once warm.
+    static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Sorts by position and keeps one of each group of overlapping findings:

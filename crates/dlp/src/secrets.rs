@@ -3,6 +3,7 @@
 
 use crate::check::entropy;
 use crate::{Anchor, Finding, FindingKind, boundary_after, boundary_before, is_word};
+
 use base64::Engine;
 
 fn take(t: &[u8], from: usize, max: usize, ok: impl Fn(u8) -> bool) -> usize {
@@ -89,8 +90,6 @@ pub(crate) fn at(t: &[u8], s: usize, e: usize, anchor: Anchor) -> Option<Finding
                 .then_some(())
                 .and(found(FindingKind::GenericSecret, s, end))
         }
-        Anchor::Keyword => keyword_secret(t, s, e),
-        Anchor::Term(_) => None,
     }
 }
 
@@ -163,6 +162,49 @@ fn placeholder(v: &[u8]) -> bool {
     }
 }
 
+/// Code, not a credential: a dotted path (`r.usage.input`, `os.environ`)
+/// or a call (`Duration::from_millis(ms)`, `get_secret("db")`).
+fn code_expression(v: &[u8]) -> bool {
+    let ident_start = |b: u8| b.is_ascii_alphabetic() || b == b'_';
+    let path = |x: &[u8]| {
+        !x.is_empty()
+            && x.split(|&b| b == b'.').all(|seg| {
+                seg.first().is_some_and(|&b| ident_start(b))
+                    && seg.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            })
+    };
+    if v.contains(&b'.') && path(v) {
+        return true;
+    }
+    // Rust and C++ paths (Duration::ZERO), and a call cut at its quote.
+    if v.windows(2).any(|w| w == b"::") && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':')) {
+        return true;
+    }
+    if v.last() == Some(&b'(') {
+        return true;
+    }
+    // snake_case names and plain words are identifiers and types, not
+    // credentials; numbers are numbers.
+    if v.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_') && v.contains(&b'_') {
+        return true;
+    }
+    if v.iter().all(u8::is_ascii_alphabetic) {
+        return true;
+    }
+    if v.iter().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+        return true;
+    }
+    match v.iter().position(|&b| b == b'(') {
+        Some(open) if v.last() == Some(&b')') => {
+            let callee = &v[..open];
+            !callee.is_empty()
+                && ident_start(callee[0])
+                && callee.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'!'))
+        }
+        _ => false,
+    }
+}
+
 /// Values that are placeholders, not secrets.
 const STOP_WORDS: &[&str] = &[
     "password",
@@ -195,29 +237,77 @@ const STOP_WORDS: &[&str] = &[
     "false",
 ];
 
-/// `KEY = value`, `KEY: value`, `"key": "value"`, `key => value` where KEY
-/// is an identifier containing a secret keyword; the finding is the value.
-fn keyword_secret(t: &[u8], _keyword_start: usize, e: usize) -> Option<Finding> {
-    // The identifier around the keyword (DB_PASSWORD, client_secret, x-api-key).
-    let mut ident_end = e;
-    while ident_end < t.len()
-        && (is_word(t[ident_end]) || t[ident_end] == b'-' || t[ident_end] == b'.')
-        && ident_end - e < 40
-    {
-        ident_end += 1;
+/// Whether `ident` holds a secret keyword as one of its parts: DB_PASSWORD,
+/// clientSecret, smtp_pass, x-api-key — not tokens, bypass, authority,
+/// tokenwise_ledger.
+fn names_a_secret(ident: &[u8]) -> bool {
+    crate::SECRET_KEYWORDS.iter().any(|k| {
+        let k = k.as_bytes();
+        ident.windows(k.len()).enumerate().any(|(s, w)| {
+            if !w.eq_ignore_ascii_case(k) {
+                return false;
+            }
+            let e = s + k.len();
+            let part_start = s == 0
+                || !ident[s - 1].is_ascii_alphabetic()
+                || (ident[s - 1].is_ascii_lowercase() && ident[s].is_ascii_uppercase());
+            let part_end = ident.get(e).is_none_or(|&b| {
+                !b.is_ascii_alphabetic() || (b.is_ascii_uppercase() && ident[e - 1].is_ascii_lowercase())
+            });
+            part_start && part_end
+        })
+    })
+}
+
+/// `KEY = value`, `KEY: value`, `"key": "value"`, `key => value`, found at
+/// each `=` and `:` (memchr), where KEY names a secret; the finding is the
+/// value. Checking the identifier before an operator is far cheaper than
+/// searching every keyword through the whole text.
+pub(crate) fn assignments(t: &[u8], out: &mut Vec<Finding>) {
+    let mut after = 0;
+    for op in memchr::memchr2_iter(b'=', b':', t) {
+        if op < after {
+            continue;
+        }
+        let prev = op.checked_sub(1).map(|i| t[i]);
+        let next = t.get(op + 1).copied();
+        let skip = match t[op] {
+            // `::` paths and `://` URLs.
+            b':' => next == Some(b':') || prev == Some(b':') || next == Some(b'/'),
+            // Comparisons; the `=` of `:=` was handled at its `:`.
+            _ => next == Some(b'=') || matches!(prev, Some(b'=' | b'!' | b'<' | b'>' | b':')),
+        };
+        if skip {
+            continue;
+        }
+        let mut j = op;
+        while j > 0 && matches!(t[j - 1], b' ' | b'\t') {
+            j -= 1;
+        }
+        if j > 0 && matches!(t[j - 1], b'"' | b'\'') {
+            j -= 1;
+        }
+        let ie = j;
+        let mut is = j;
+        while is > 0 && (is_word(t[is - 1]) || t[is - 1] == b'-' || t[is - 1] == b'.') && ie - is < 64 {
+            is -= 1;
+        }
+        if is == ie || !names_a_secret(&t[is..ie]) {
+            continue;
+        }
+        if let Some(f) = value_after(t, op) {
+            after = f.end;
+            out.push(f);
+        }
     }
-    let mut i = ident_end;
-    if matches!(t.get(i), Some(b'"' | b'\'')) {
-        i += 1;
-    }
-    while matches!(t.get(i), Some(b' ' | b'\t')) {
-        i += 1;
-    }
+}
+
+/// The value after the assignment operator at `op`.
+fn value_after(t: &[u8], op: usize) -> Option<Finding> {
+    let mut i = op;
     match (t.get(i), t.get(i + 1)) {
         (Some(b':'), Some(b'=')) | (Some(b'='), Some(b'>')) => i += 2,
-        (Some(b'='), Some(b'=')) => return None,
-        (Some(b'=' | b':'), _) => i += 1,
-        _ => return None,
+        _ => i += 1,
     }
     while matches!(t.get(i), Some(b' ' | b'\t')) {
         i += 1;
@@ -235,22 +325,25 @@ fn keyword_secret(t: &[u8], _keyword_start: usize, e: usize) -> Option<Finding> 
         None => take(t, vstart, 256, |b| !b.is_ascii_whitespace() && !matches!(b, b',' | b';' | b'"' | b'\'')),
     };
     if quote.is_none() {
-        // Closing brackets that open nowhere in the value belong to the
-        // code around it: f(password=abc), {token: x}.
-        while vend > vstart && matches!(t[vend - 1], b')' | b']' | b'}') {
-            let v = &t[vstart..vend];
-            let (open, close) = match t[vend - 1] {
-                b')' => (b'(', b')'),
-                b']' => (b'[', b']'),
-                _ => (b'{', b'}'),
+        // Trailing characters that belong to the text around the value: a
+        // sentence's full stop, a code span's backtick, and closing brackets
+        // that open nowhere in the value (f(password=abc), {token: x}).
+        while vend > vstart {
+            let last = t[vend - 1];
+            let unbalanced = |open: u8| {
+                let v = &t[vstart..vend];
+                v.iter().filter(|&&b| b == open).count() < v.iter().filter(|&&b| b == last).count()
             };
-            if v.iter().filter(|&&b| b == open).count() >= v.iter().filter(|&&b| b == close).count() {
+            let trim = match last {
+                b'.' | b'!' | b'?' | b'`' => true,
+                b')' => unbalanced(b'('),
+                b']' => unbalanced(b'['),
+                b'}' => unbalanced(b'{'),
+                _ => false,
+            };
+            if !trim {
                 break;
             }
-            vend -= 1;
-        }
-        // A sentence's final full stop is not part of the value.
-        while vend > vstart && matches!(t[vend - 1], b'.' | b'!' | b'?') {
             vend -= 1;
         }
     }
@@ -258,7 +351,7 @@ fn keyword_secret(t: &[u8], _keyword_start: usize, e: usize) -> Option<Finding> 
     if v.len() < 8 || v.len() > 200 {
         return None;
     }
-    if placeholder(v) || v.iter().all(|&b| b == v[0]) {
+    if placeholder(v) || code_expression(v) || v.iter().all(|&b| b == v[0]) {
         return None;
     }
     if quote.is_some() && v.iter().filter(|b| **b == b' ').count() > 1 {

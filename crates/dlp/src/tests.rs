@@ -91,6 +91,9 @@ fn credentials() {
     assert_eq!(one("DB_PASSWORD=\"Tr0ub4dor&3x\"").1, "Tr0ub4dor&3x");
     assert_eq!(one("{\"client_secret\": \"9f8e7d6c5b4a3210fedc\"}").1, "9f8e7d6c5b4a3210fedc");
     none("the token is valid for one hour");
+    none("use tokenwise_ledger::verify_store; input_tokens: r.usage.input, bypass = XyZ12345abc");
+    none("token_delay: Duration::from_millis(token_ms), authority: 'Zx9Yw8Vu7Ts6'");
+    assert_eq!(one("clientSecret: 'Zx9Yw8Vu7Ts6'").1, "Zx9Yw8Vu7Ts6");
     none("password = changeme");
     none("password: ${DB_PASSWORD}");
     none("sk-learn is a library; eyJ is how base64 JSON starts");
