@@ -4,6 +4,7 @@
 //! every backend gets the same durability contract.
 
 pub mod audit;
+pub mod budget;
 pub mod event;
 pub mod keys;
 pub mod recorder;

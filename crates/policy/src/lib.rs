@@ -7,6 +7,7 @@
 //! typo does not hide the rest: `check-config` reports every error in one
 //! run, each with file, line, column and a hint.
 
+pub mod budgets;
 pub mod decision;
 mod diag;
 mod load;
