@@ -98,6 +98,7 @@ pub struct Capture {
 #[derive(Debug, Clone)]
 struct Hold {
     parts: Vec<(String, Nanos)>,
+    owner: String,
     expires_at: Timestamp,
 }
 
@@ -127,9 +128,8 @@ impl Book {
         self.envelopes.contains_key(key)
     }
 
-    /// Places the hold on every part's envelope, or on none. Envelopes must
-    /// have been `ensure`d.
-    pub fn hold(&mut self, req: &HoldRequest) -> HoldResult {
+    /// Places the hold on every part's envelope, or on none, for `owner`.
+    pub fn hold(&mut self, req: &HoldRequest, owner: &str) -> HoldResult {
         // Parts on the same envelope are checked together.
         let mut wanted: Vec<(&EnvelopeSpec, Nanos)> = Vec::new();
         for p in &req.parts {
@@ -160,7 +160,7 @@ impl Book {
             }
         }
         let parts = req.parts.iter().map(|p| (p.envelope.key.clone(), p.amount)).collect();
-        self.holds.insert(req.id.clone(), Hold { parts, expires_at: req.expires_at });
+        self.holds.insert(req.id.clone(), Hold { parts, owner: owner.to_string(), expires_at: req.expires_at });
         HoldResult::Held
     }
 
@@ -189,9 +189,9 @@ impl Book {
         dead
     }
 
-    /// Extends the lease of every open hold to `until` (the owner is alive).
-    pub fn renew(&mut self, until: Timestamp) {
-        for h in self.holds.values_mut() {
+    /// Extends the lease of `owner`'s open holds to `until` (it is alive).
+    pub fn renew(&mut self, owner: &str, until: Timestamp) {
+        for h in self.holds.values_mut().filter(|h| h.owner == owner) {
             h.expires_at = h.expires_at.max(until);
         }
     }
@@ -253,6 +253,12 @@ mod tests {
         }
     }
 
+    impl Book {
+        fn hold_by(&mut self, req: &HoldRequest) -> HoldResult {
+            self.hold(req, "me")
+        }
+    }
+
     fn hold(id: &str, parts: &[(&EnvelopeSpec, i64)], expires: i64) -> HoldRequest {
         HoldRequest {
             id: id.into(),
@@ -266,8 +272,8 @@ mod tests {
         let mut b = Book::default();
         let team = spec("team", 100, true);
         let user = spec("user", 30, true);
-        assert_eq!(b.hold(&hold("a", &[(&team, 20), (&user, 20)], 100)), HoldResult::Held);
-        let HoldResult::Refused(r) = b.hold(&hold("b", &[(&team, 20), (&user, 20)], 100)) else { panic!() };
+        assert_eq!(b.hold_by(&hold("a", &[(&team, 20), (&user, 20)], 100)), HoldResult::Held);
+        let HoldResult::Refused(r) = b.hold_by(&hold("b", &[(&team, 20), (&user, 20)], 100)) else { panic!() };
         assert_eq!((r.key.as_str(), r.remaining()), ("user", Nanos(10)));
         // Nothing of the refused hold stuck to the team envelope.
         assert_eq!(b.envelope("team").unwrap().held, Nanos(20));
@@ -280,7 +286,7 @@ mod tests {
     fn soft_envelopes_never_refuse_and_expired_holds_come_back() {
         let mut b = Book::default();
         let soft = spec("soft", 10, false);
-        assert_eq!(b.hold(&hold("a", &[(&soft, 50)], 5)), HoldResult::Held);
+        assert_eq!(b.hold_by(&hold("a", &[(&soft, 50)], 5)), HoldResult::Held);
         assert!(b.expire(Timestamp::from_second(4).unwrap()).is_empty());
         assert_eq!(b.expire(Timestamp::from_second(5).unwrap()), ["a"]);
         assert_eq!(b.envelope("soft").unwrap().held, Nanos(0));
@@ -331,7 +337,7 @@ mod tests {
                         seq += 1;
                         let hold_id = format!("{id}-{seq}");
                         let parts: Vec<(&EnvelopeSpec, i64)> = amounts.iter().map(|(e, a)| (&specs[*e as usize], *a)).collect();
-                        if b.hold(&hold(&hold_id, &parts, i64::from(id))) == HoldResult::Held {
+                        if b.hold_by(&hold(&hold_id, &parts, i64::from(id))) == HoldResult::Held {
                             holds.insert(id, parts.iter().map(|(s, a)| (s.key.clone(), *a)).collect());
                             holds.insert(id.wrapping_add(100), vec![(hold_id, 0)]);
                         }

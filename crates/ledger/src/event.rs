@@ -106,6 +106,10 @@ pub struct UsageEvent {
     pub prompt_hash: Option<String>,
     /// Which API key made the call.
     pub key_id: Option<String>,
+    /// The budget envelopes the call was held on (the hold's id is the
+    /// event's id); recording the event captures the hold.
+    #[serde(default)]
+    pub budget_keys: Vec<String>,
 }
 
 impl UsageEvent {
@@ -121,6 +125,14 @@ impl UsageEvent {
     }
 
     pub fn parse_findings(json: &str) -> BTreeMap<String, u32> {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    pub fn budget_keys_json(&self) -> String {
+        serde_json::to_string(&self.budget_keys).unwrap_or_else(|_| "[]".into())
+    }
+
+    pub fn parse_budget_keys(json: &str) -> Vec<String> {
         serde_json::from_str(json).unwrap_or_default()
     }
 }

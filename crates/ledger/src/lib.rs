@@ -6,12 +6,14 @@
 pub mod audit;
 pub mod budget;
 pub mod event;
+pub mod exception;
 pub mod keys;
 pub mod recorder;
 pub mod store;
 
 pub use audit::{AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};
 pub use event::{Decision, EventSource, Operation, Status, UsageEvent};
+pub use exception::{Exception, ExceptionStatus};
 pub use keys::{ApiKey, NewKey};
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{BlockingWriter, EventQuery, GroupBy, SpendQuery, SpendRow, Store, StoreError};

@@ -3,6 +3,8 @@
 //! test-suite (`tokenwise-store-tests`) runs against both.
 
 use crate::audit::{AuditDraft, AuditEntry};
+use crate::budget::{EnvelopeState, HoldRequest, HoldResult};
+use crate::exception::Exception;
 use crate::event::UsageEvent;
 use crate::keys::ApiKey;
 use async_trait::async_trait;
@@ -140,6 +142,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// Entries with `seq > after_seq`, in order, at most `limit`.
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // Budgets. Captures are not a method: recording a usage event whose
+    // `budget_keys` are set captures its hold (see `insert_events`).
+
+    /// Places a hold on every part's envelope (creating envelopes as
+    /// needed), all or nothing, atomically with respect to every other
+    /// holder — other tasks and other replicas. `owner` names this replica:
+    /// its holds expire only if it stops renewing them.
+    async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError>;
+
+    /// Extends the leases of `owner`'s open holds to `until`.
+    async fn budget_renew(&self, owner: &str, until: Timestamp) -> Result<(), StoreError>;
+
+    /// Releases holds whose lease ran out; returns how many.
+    async fn budget_expire(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Envelopes whose period contains `at`.
+    async fn budget_envelopes(&self, at: Timestamp) -> Result<Vec<EnvelopeState>, StoreError>;
+
+    /// Claims the alert thresholds newly crossed in envelopes of the period
+    /// containing `at`: each (envelope, threshold) is returned to exactly one
+    /// caller, across replicas, once per period.
+    async fn budget_claim_alerts(&self, at: Timestamp) -> Result<Vec<(EnvelopeState, u32)>, StoreError>;
+
+    /// Records that `tranche` of an envelope unlocked; false if it already had.
+    async fn budget_unlock(&self, key: &str, tranche: u32, at: Timestamp, facts: &serde_json::Value) -> Result<bool, StoreError>;
+
+    /// Unlocked tranches of the given envelopes: (key, tranche).
+    async fn budget_unlocks(&self, keys: &[String]) -> Result<Vec<(String, u32)>, StoreError>;
+
+    async fn insert_exception(&self, e: &Exception) -> Result<(), StoreError>;
+
+    async fn exception(&self, id: &str) -> Result<Option<Exception>, StoreError>;
+
+    /// Moves a pending exception to approved (valid from `at` for its
+    /// duration) or denied; None if it was not pending.
+    async fn decide_exception(&self, id: &str, approve: bool, by: &str, at: Timestamp) -> Result<Option<Exception>, StoreError>;
+
+    /// Approved exceptions of these scopes in force at `at`.
+    async fn active_exceptions(&self, scopes: &[String], at: Timestamp) -> Result<Vec<Exception>, StoreError>;
 }
 
 impl std::fmt::Debug for dyn Store {

@@ -15,8 +15,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokenwise_core::{Nanos, TokenUsage};
+use tokenwise_ledger::budget::{Book, Capture, EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult};
 use tokenwise_ledger::{
-    ApiKey, AuditDraft, AuditEntry, BlockingWriter, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent,
+    ApiKey, AuditDraft, AuditEntry, BlockingWriter, EventQuery, Exception, SpendQuery, SpendRow, Store, StoreError,
+    UsageEvent,
     from_micros, to_micros,
 };
 
@@ -28,7 +30,10 @@ pub enum Durability {
     ProcessCrash,
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "budgets", include_str!("../migrations/0002_budgets.sql")),
+];
 const MAX_IDLE_READERS: usize = 8;
 
 #[derive(Clone)]
@@ -47,6 +52,10 @@ struct Inner {
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Budget envelopes and open holds: one process, so in memory under one
+    /// lock (atomic holds in microseconds); captured totals are persisted
+    /// with the usage events that capture them.
+    book: Mutex<Book>,
 }
 
 fn db_err(e: rusqlite::Error) -> StoreError {
@@ -85,7 +94,8 @@ impl SqliteStore {
         .map_err(|e| StoreError::Config(format!("cannot open {url}: {e}")))?;
         configure(&writer, Some(durability)).map_err(db_err)?;
         migrate(&mut writer)?;
-        let inner = Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) });
+        let inner =
+            Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), book: Mutex::new(Book::default()) });
         if let Some(p) = &inner.path {
             start_checkpointer(p, Arc::downgrade(&inner))?;
         }
@@ -222,7 +232,7 @@ fn uint(v: i64) -> u64 {
 const EVENT_COLUMNS: &str = "id, ts_us, source, user_id, team_id, project_id, use_case, template, task, track, \
     destination, operation, requested_model, model, provider, input_tokens, output_tokens, cached_read_tokens, \
     cache_write_tokens, reasoning_tokens, cost_nanos, price_version, latency_ms, ttft_ms, streamed, status, \
-    http_status, error_code, estimated, data_class, findings, decision, exception_id, prompt_hash, key_id";
+    http_status, error_code, estimated, data_class, findings, decision, exception_id, prompt_hash, key_id, budget_keys";
 
 fn parse<T: std::str::FromStr>(text: String, column: &str) -> rusqlite::Result<T>
 where
@@ -272,6 +282,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
         exception_id: r.get(32)?,
         prompt_hash: r.get(33)?,
         key_id: r.get(34)?,
+        budget_keys: UsageEvent::parse_budget_keys(&r.get::<_, String>(35)?),
     })
 }
 
@@ -292,6 +303,46 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
 }
 
 const KEY_COLUMNS: &str = "id, key_hash, prefix, user_id, use_case, project_id, track, label, created_us, revoked_us";
+
+const EXCEPTION_COLUMNS: &str = "id, scope, reason_code, justification, requested_by, status, cap_nanos, duration_secs, \
+    models, data_class, created_us, decided_by, decided_us, valid_until_us";
+
+fn exception_from_row(r: &Row<'_>) -> rusqlite::Result<Exception> {
+    Ok(Exception {
+        id: r.get(0)?,
+        scope: r.get(1)?,
+        reason_code: r.get(2)?,
+        justification: r.get(3)?,
+        requested_by: r.get(4)?,
+        status: parse(r.get(5)?, "status")?,
+        cap: Nanos(r.get(6)?),
+        duration_secs: r.get(7)?,
+        models: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+        data_class: r.get(9)?,
+        created_at: from_micros(r.get(10)?),
+        decided_by: r.get(11)?,
+        decided_at: r.get::<_, Option<i64>>(12)?.map(from_micros),
+        valid_until: r.get::<_, Option<i64>>(13)?.map(from_micros),
+    })
+}
+
+fn envelope_from_row(r: &Row<'_>) -> rusqlite::Result<EnvelopeState> {
+    Ok(EnvelopeState {
+        spec: EnvelopeSpec {
+            key: r.get(0)?,
+            budget_id: r.get(1)?,
+            scope: r.get(2)?,
+            period_start: from_micros(r.get(3)?),
+            period_end: from_micros(r.get(4)?),
+            limit: Nanos(r.get(5)?),
+            hard: r.get(6)?,
+            alert_at_percent: serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default(),
+        },
+        captured: Nanos(r.get(8)?),
+        held: Nanos::ZERO,
+        alerted: u32::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+    })
+}
 
 fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
@@ -316,18 +367,20 @@ fn corrupt(e: rusqlite::Error) -> StoreError {
 }
 
 /// One transaction for the whole batch; ids already stored are skipped.
-fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<u64, StoreError> {
+/// Returns how many were new, and the budget captures they carry.
+fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(u64, Vec<Capture>), StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
     let mut inserted = 0u64;
+    let mut captures = Vec::new();
     {
         let sql = format!(
             "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
+              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)"
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
         for e in events {
-            let values: [Value; 35] = [
+            let values: [Value; 36] = [
                 e.id.clone().into(),
                 to_micros(e.ts).into(),
                 e.source.as_str().to_string().into(),
@@ -363,12 +416,36 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<u64, StoreError> 
                 e.exception_id.clone().into(),
                 e.prompt_hash.clone().into(),
                 e.key_id.clone().into(),
+                e.budget_keys_json().into(),
             ];
-            inserted += stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
+            let new = stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
+            inserted += new;
+            // Capture: the cost joins each envelope's persisted total (a
+            // repeated event captures nothing twice).
+            if new == 1 && !e.budget_keys.is_empty() {
+                let mut cap = tx
+                    .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
+                    .map_err(db_err)?;
+                for key in &e.budget_keys {
+                    cap.execute(params![e.cost.0, key]).map_err(db_err)?;
+                }
+                captures.push(Capture { hold_id: e.id.clone(), keys: e.budget_keys.clone(), cost: e.cost });
+            }
         }
     }
     tx.commit().map_err(db_err)?;
-    Ok(inserted)
+    Ok((inserted, captures))
+}
+
+/// Applies committed captures to the in-memory book.
+fn settle(inner: &Inner, captures: &[Capture]) {
+    if captures.is_empty() {
+        return;
+    }
+    let mut book = lock(&inner.book);
+    for c in captures {
+        book.capture(c);
+    }
 }
 
 /// The group-commit thread's handle on the writer connection.
@@ -376,7 +453,9 @@ struct Writer(Arc<Inner>);
 
 impl BlockingWriter for Writer {
     fn insert_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
-        insert(&mut lock(&self.0.writer), events)
+        let (n, captures) = insert(&mut lock(&self.0.writer), events)?;
+        settle(&self.0, &captures);
+        Ok(n)
     }
 }
 
@@ -395,7 +474,9 @@ impl Store for SqliteStore {
             return Ok(0);
         }
         let events = events.to_vec();
-        self.write(move |c| insert(c, &events)).await
+        let (n, captures) = self.write(move |c| insert(c, &events)).await?;
+        settle(&self.inner, &captures);
+        Ok(n)
     }
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {
@@ -588,6 +669,238 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
             let rows = stmt.query_map(params![after_seq, limit], audit_from_row).map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError> {
+        let inner = self.inner.clone();
+        let req = req.clone();
+        // Envelopes not yet in memory are loaded (or created) first.
+        let missing: Vec<EnvelopeSpec> = {
+            let book = lock(&inner.book);
+            req.parts.iter().filter(|p| !book.contains(&p.envelope.key)).map(|p| p.envelope.clone()).collect()
+        };
+        if !missing.is_empty() {
+            let loaded = self
+                .write(move |c| {
+                    let mut out = Vec::new();
+                    for spec in &missing {
+                        c.execute(
+                            "INSERT OR IGNORE INTO budget_envelopes (key, budget_id, scope, period_start_us, period_end_us, \
+                             limit_nanos, hard, alert_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            params![
+                                spec.key,
+                                spec.budget_id,
+                                spec.scope,
+                                to_micros(spec.period_start),
+                                to_micros(spec.period_end),
+                                spec.limit.0,
+                                spec.hard,
+                                serde_json::to_string(&spec.alert_at_percent).unwrap_or_else(|_| "[]".into())
+                            ],
+                        )
+                        .map_err(db_err)?;
+                        let (captured, alerted): (i64, i64) = c
+                            .query_row("SELECT captured_nanos, alerted FROM budget_envelopes WHERE key = ?1", [&spec.key], |r| {
+                                Ok((r.get(0)?, r.get(1)?))
+                            })
+                            .map_err(db_err)?;
+                        out.push((spec.clone(), captured, alerted));
+                    }
+                    Ok(out)
+                })
+                .await?;
+            let mut book = lock(&inner.book);
+            for (spec, captured, alerted) in loaded {
+                book.ensure(&spec, Nanos(captured), u32::try_from(alerted).unwrap_or(0));
+            }
+        }
+        let mut book = lock(&inner.book);
+        Ok(book.hold(&req, owner))
+    }
+
+    async fn budget_renew(&self, owner: &str, until: Timestamp) -> Result<(), StoreError> {
+        lock(&self.inner.book).renew(owner, until);
+        Ok(())
+    }
+
+    async fn budget_expire(&self, now: Timestamp) -> Result<u64, StoreError> {
+        Ok(lock(&self.inner.book).expire(now).len() as u64)
+    }
+
+    async fn budget_envelopes(&self, at: Timestamp) -> Result<Vec<EnvelopeState>, StoreError> {
+        let at_us = to_micros(at);
+        let mut rows = self
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT key, budget_id, scope, period_start_us, period_end_us, limit_nanos, hard, alert_at, \
+                         captured_nanos, alerted FROM budget_envelopes WHERE period_start_us <= ?1 AND ?1 < period_end_us \
+                         ORDER BY key",
+                    )
+                    .map_err(db_err)?;
+                let rows = stmt.query_map([at_us], envelope_from_row).map_err(db_err)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+            })
+            .await?;
+        // What is held, and captured but not yet persisted, lives in memory.
+        let book = lock(&self.inner.book);
+        for r in &mut rows {
+            if let Some(live) = book.envelope(&r.spec.key) {
+                r.held = live.held;
+                r.captured = r.captured.max(live.captured);
+                r.spec.limit = live.spec.limit;
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn budget_claim_alerts(&self, at: Timestamp) -> Result<Vec<(EnvelopeState, u32)>, StoreError> {
+        let current = self.budget_envelopes(at).await?;
+        let due: Vec<(EnvelopeState, u32, u32)> = current
+            .into_iter()
+            .flat_map(|e| tokenwise_ledger::budget::crossed(&e).into_iter().map(move |(bit, pct)| (e.clone(), bit, pct)))
+            .collect();
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claims: Vec<(String, u32)> = due.iter().map(|(e, bit, _)| (e.spec.key.clone(), *bit)).collect();
+        let won = self
+            .write(move |c| {
+                let mut won = Vec::new();
+                for (key, bit) in &claims {
+                    let n = c
+                        .execute(
+                            "UPDATE budget_envelopes SET alerted = alerted | ?2 WHERE key = ?1 AND (alerted & ?2) = 0",
+                            params![key, bit],
+                        )
+                        .map_err(db_err)?;
+                    won.push(n == 1);
+                }
+                Ok(won)
+            })
+            .await?;
+        let mut book = lock(&self.inner.book);
+        Ok(due
+            .into_iter()
+            .zip(won)
+            .filter(|(_, w)| *w)
+            .map(|((e, bit, pct), _)| {
+                book.mark_alerted(&e.spec.key, bit);
+                (e, pct)
+            })
+            .collect())
+    }
+
+    async fn budget_unlock(&self, key: &str, tranche: u32, at: Timestamp, facts: &serde_json::Value) -> Result<bool, StoreError> {
+        let (key, facts) = (key.to_string(), facts.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO budget_unlocks (key, tranche, at_us, facts) VALUES (?1, ?2, ?3, ?4)",
+                    params![key, tranche, to_micros(at), facts],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn budget_unlocks(&self, keys: &[String]) -> Result<Vec<(String, u32)>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached("SELECT tranche FROM budget_unlocks WHERE key = ?1 ORDER BY tranche").map_err(db_err)?;
+            let mut out = Vec::new();
+            for k in &keys {
+                let rows = stmt.query_map([k], |r| r.get::<_, u32>(0)).map_err(db_err)?;
+                for t in rows {
+                    out.push((k.clone(), t.map_err(corrupt)?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn insert_exception(&self, e: &Exception) -> Result<(), StoreError> {
+        let e = e.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!("INSERT INTO exceptions ({EXCEPTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+                params![
+                    e.id,
+                    e.scope,
+                    e.reason_code,
+                    e.justification,
+                    e.requested_by,
+                    e.status.as_str(),
+                    e.cap.0,
+                    e.duration_secs,
+                    serde_json::to_string(&e.models).unwrap_or_else(|_| "[]".into()),
+                    e.data_class,
+                    to_micros(e.created_at),
+                    e.decided_by,
+                    e.decided_at.map(to_micros),
+                    e.valid_until.map(to_micros)
+                ],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn exception(&self, id: &str) -> Result<Option<Exception>, StoreError> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.query_row(&format!("SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?1"), [id], exception_from_row)
+                .optional()
+                .map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn decide_exception(&self, id: &str, approve: bool, by: &str, at: Timestamp) -> Result<Option<Exception>, StoreError> {
+        let (id, by) = (id.to_string(), by.to_string());
+        self.write(move |c| {
+            let status = if approve { "approved" } else { "denied" };
+            let n = c
+                .execute(
+                    "UPDATE exceptions SET status = ?2, decided_by = ?3, decided_us = ?4, \
+                     valid_until_us = CASE WHEN ?2 = 'approved' THEN ?4 + duration_secs * 1000000 ELSE NULL END \
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![id, status, by, to_micros(at)],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            c.query_row(&format!("SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?1"), [&id], exception_from_row)
+                .optional()
+                .map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn active_exceptions(&self, scopes: &[String], at: Timestamp) -> Result<Vec<Exception>, StoreError> {
+        let scopes = scopes.to_vec();
+        let at_us = to_micros(at);
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE scope = ?1 AND status = 'approved' \
+                     AND decided_us <= ?2 AND ?2 < valid_until_us ORDER BY decided_us, id"
+                ))
+                .map_err(db_err)?;
+            let mut out = Vec::new();
+            for s in &scopes {
+                let rows = stmt.query_map(params![s, at_us], exception_from_row).map_err(db_err)?;
+                for e in rows {
+                    out.push(e.map_err(corrupt)?);
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -58,6 +58,10 @@ macro_rules! store_suite {
             the_audit_log_refuses_updates,
             group_commit_stores_every_event_once,
             data_survives_reopening,
+            holds_are_all_or_nothing_and_events_capture_them,
+            concurrent_holds_never_overspend_a_hard_budget,
+            holds_expire_and_alerts_are_claimed_once,
+            exceptions_are_approved_once_and_expire,
         );
     };
 }
@@ -100,6 +104,7 @@ pub fn full_event(id: &str, at: Timestamp) -> UsageEvent {
         exception_id: Some("exc_01".into()),
         prompt_hash: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
         key_id: Some("key_abc".into()),
+        budget_keys: Vec::new(),
     }
 }
 
@@ -137,6 +142,7 @@ pub fn bare_event(id: &str, at: Timestamp, user: &str, team: &str, cost: i64) ->
         exception_id: None,
         prompt_hash: None,
         key_id: None,
+        budget_keys: Vec::new(),
     }
 }
 
@@ -391,4 +397,159 @@ pub async fn data_survives_reopening(b: &impl Backend) {
     // Migrations ran twice without harm and the chain continues.
     again.append_audit(&AuditDraft::new("system", "policy.load", "acme.toml", serde_json::json!({}))).await.unwrap();
     assert_eq!(verify_all(again.as_ref()).await.unwrap().unwrap().0, 2);
+}
+
+use tokenwise_ledger::budget::{EnvelopeSpec, HoldPart, HoldRequest, HoldResult};
+
+pub fn envelope(key: &str, limit: i64, hard: bool) -> EnvelopeSpec {
+    EnvelopeSpec {
+        key: key.into(),
+        budget_id: key.split('|').next().unwrap_or(key).into(),
+        scope: "team:support".into(),
+        period_start: ts("2026-11-01T00:00:00Z"),
+        period_end: ts("2026-12-01T00:00:00Z"),
+        limit: Nanos(limit),
+        hard,
+        alert_at_percent: vec![50, 100],
+    }
+}
+
+pub fn hold_on(id: &str, parts: &[(&EnvelopeSpec, i64)]) -> HoldRequest {
+    HoldRequest {
+        id: id.into(),
+        parts: parts.iter().map(|(e, a)| HoldPart { envelope: (*e).clone(), amount: Nanos(*a) }).collect(),
+        expires_at: Timestamp::now() + 600.seconds(),
+    }
+}
+
+/// The usage event that captures hold `id` on `keys` at `cost`.
+pub fn capturing(id: &str, keys: &[&EnvelopeSpec], cost: i64) -> UsageEvent {
+    let mut e = bare_event(id, ts("2026-11-10T12:00:00Z"), "ivan.petrov", "support", cost);
+    e.budget_keys = keys.iter().map(|k| k.key.clone()).collect();
+    e
+}
+
+async fn state(s: &dyn Store, key: &str) -> (i64, i64) {
+    let all = s.budget_envelopes(ts("2026-11-15T00:00:00Z")).await.unwrap();
+    let e = all.iter().find(|e| e.spec.key == key).unwrap_or_else(|| panic!("no envelope {key}"));
+    (e.captured.0, e.held.0)
+}
+
+pub async fn holds_are_all_or_nothing_and_events_capture_them(b: &impl Backend) {
+    let s = b.store();
+    let team = envelope("team|team:support|2026-11-01", 1_000, true);
+    let user = envelope("user|user:ivan|2026-11-01", 300, true);
+    let soft = envelope("org|org|2026-11-01", 10, false);
+    assert_eq!(s.budget_hold(&hold_on("h1", &[(&team, 200), (&user, 200), (&soft, 200)]), "r1").await.unwrap(), HoldResult::Held);
+    // The user envelope has 100 left: the whole hold is refused, naming it.
+    let HoldResult::Refused(r) = s.budget_hold(&hold_on("h2", &[(&team, 150), (&user, 150)]), "r1").await.unwrap() else {
+        panic!("should refuse")
+    };
+    assert_eq!((r.key.as_str(), r.remaining()), ("user|user:ivan|2026-11-01", Nanos(100)));
+    assert_eq!(state(s.as_ref(), &team.key).await, (0, 200), "nothing of the refused hold stuck");
+    // Recording the call captures its hold: the cost is added, the rest released.
+    s.insert_events(&[capturing("h1", &[&team, &user, &soft], 120)]).await.unwrap();
+    assert_eq!(state(s.as_ref(), &team.key).await, (120, 0));
+    assert_eq!(state(s.as_ref(), &user.key).await, (120, 0));
+    assert_eq!(state(s.as_ref(), &soft.key).await, (120, 0), "soft envelopes record beyond their limit");
+    // Recording the same event again captures nothing twice.
+    s.insert_events(&[capturing("h1", &[&team, &user, &soft], 120)]).await.unwrap();
+    assert_eq!(state(s.as_ref(), &team.key).await, (120, 0));
+    assert_eq!(s.budget_hold(&hold_on("h3", &[(&team, 150), (&user, 150)]), "r1").await.unwrap(), HoldResult::Held);
+    assert_eq!(s.event("h1").await.unwrap().unwrap().budget_keys.len(), 3);
+}
+
+/// Many tasks race for a tight hard budget: whatever the interleaving, the
+/// envelope never holds more than its limit, and a hold is refused only
+/// when what remains is really less than it asks.
+pub async fn concurrent_holds_never_overspend_a_hard_budget(b: &impl Backend) {
+    let s = b.store();
+    let tight = envelope("tight|team:support|2026-11-01", 10_000, true);
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let (s, tight) = (s.clone(), tight.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut granted = 0;
+            for i in 0..25 {
+                let id = format!("c{w}-{i}");
+                match s.budget_hold(&hold_on(&id, &[(&tight, 100)]), "r1").await.unwrap() {
+                    HoldResult::Held => {
+                        granted += 1;
+                        s.insert_events(&[capturing(&id, &[&tight], 60 + (i % 40))]).await.unwrap();
+                    }
+                    HoldResult::Refused(r) => assert!(r.remaining() < Nanos(100), "refused with {} left", r.remaining()),
+                }
+            }
+            granted
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap();
+    }
+    let (captured, held) = state(s.as_ref(), &tight.key).await;
+    assert_eq!(held, 0);
+    assert!(captured <= 10_000, "overspent: {captured}");
+    assert!(captured > 10_000 - 100, "refused while room remained: captured {captured}");
+    assert!(granted > 100);
+}
+
+pub async fn holds_expire_and_alerts_are_claimed_once(b: &impl Backend) {
+    let s = b.store();
+    let env = envelope("alerting|team:support|2026-11-01", 1_000, true);
+    let mut h = hold_on("dead", &[(&env, 900)]);
+    h.expires_at = Timestamp::now() - 1.seconds();
+    assert_eq!(s.budget_hold(&h, "dead-replica").await.unwrap(), HoldResult::Held);
+    assert_eq!(s.budget_hold(&hold_on("x", &[(&env, 200)]), "r1").await.unwrap(), HoldResult::Refused(tokenwise_ledger::budget::Refusal {
+        key: env.key.clone(), budget_id: env.budget_id.clone(), scope: env.scope.clone(), limit: Nanos(1_000), captured: Nanos(0), held: Nanos(900), requested: Nanos(200),
+    }));
+    // A live owner renews; the dead one's hold expires and comes back.
+    s.budget_renew("r1", Timestamp::now() + 600.seconds()).await.unwrap();
+    assert_eq!(s.budget_expire(Timestamp::now()).await.unwrap(), 1);
+    assert_eq!(state(s.as_ref(), &env.key).await, (0, 0));
+    // 60% captured: the 50% alert is claimed once, by one caller.
+    assert_eq!(s.budget_hold(&hold_on("y", &[(&env, 700)]), "r1").await.unwrap(), HoldResult::Held);
+    s.insert_events(&[capturing("y", &[&env], 600)]).await.unwrap();
+    let at = ts("2026-11-15T00:00:00Z");
+    let (a, b2) = tokio::join!(s.budget_claim_alerts(at), s.budget_claim_alerts(at));
+    let claimed: Vec<u32> = a.unwrap().into_iter().chain(b2.unwrap()).filter(|(e, _)| e.spec.key == env.key).map(|(_, p)| p).collect();
+    assert_eq!(claimed, vec![50]);
+    assert!(s.budget_claim_alerts(at).await.unwrap().is_empty());
+    // Unlocks are recorded once.
+    assert!(s.budget_unlock(&env.key, 0, at, &serde_json::json!({"efficiency": 0.8})).await.unwrap());
+    assert!(!s.budget_unlock(&env.key, 0, at, &serde_json::json!({})).await.unwrap());
+    assert_eq!(s.budget_unlocks(std::slice::from_ref(&env.key)).await.unwrap(), vec![(env.key.clone(), 0)]);
+}
+
+pub async fn exceptions_are_approved_once_and_expire(b: &impl Backend) {
+    let s = b.store();
+    // Stores keep microseconds.
+    let now = Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap();
+    let e = Exception {
+        id: Exception::new_id(),
+        scope: "team:support".into(),
+        reason_code: "customer-escalation".into(),
+        justification: "Black Friday backlog".into(),
+        requested_by: "ivan.petrov".into(),
+        status: ExceptionStatus::Pending,
+        cap: Nanos(5_000_000_000),
+        duration_secs: 3_600,
+        models: vec!["claude-sonnet-4-5".into()],
+        data_class: Some("confidential".into()),
+        created_at: now,
+        decided_by: None,
+        decided_at: None,
+        valid_until: None,
+    };
+    s.insert_exception(&e).await.unwrap();
+    assert_eq!(s.exception(&e.id).await.unwrap().unwrap(), e);
+    assert!(s.active_exceptions(&["team:support".into()], now).await.unwrap().is_empty(), "pending is not active");
+    let approved = s.decide_exception(&e.id, true, "lucia.fernandez", now).await.unwrap().unwrap();
+    assert_eq!(approved.status, ExceptionStatus::Approved);
+    assert_eq!(approved.valid_until.unwrap().as_microsecond(), now.as_microsecond() + 3_600_000_000);
+    assert!(s.decide_exception(&e.id, false, "omar.haddad", now).await.unwrap().is_none(), "decided once");
+    let active = s.active_exceptions(&["user:ivan.petrov".into(), "team:support".into()], now + 10.seconds()).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert!(active[0].is_active(now + 10.seconds()));
+    assert!(s.active_exceptions(&["team:support".into()], now + 3_601.seconds()).await.unwrap().is_empty(), "it expires by itself");
 }
