@@ -349,6 +349,7 @@ fn synthesize(policy: &Policy, first: Date, tz: &jiff::tz::TimeZone) -> anyhow::
                         exception_id: None,
                         prompt_hash: None,
                         key_id: None,
+                        budget_keys: Vec::new(),
                     });
                 }
             }

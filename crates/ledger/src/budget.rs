@@ -82,8 +82,18 @@ impl Refusal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoldResult {
-    Held,
+    /// Placed. `room`: the tightest hard envelope and what it had left
+    /// once this hold was placed (None when only soft envelopes apply).
+    Held {
+        room: Option<(String, Nanos)>,
+    },
     Refused(Refusal),
+}
+
+impl HoldResult {
+    pub fn is_held(&self) -> bool {
+        matches!(self, HoldResult::Held { .. })
+    }
 }
 
 /// A usage event's effect on budgets: release its hold (if still held) and
@@ -119,7 +129,10 @@ impl Book {
                 e.spec.hard = spec.hard;
             }
             None => {
-                self.envelopes.insert(spec.key.clone(), EnvelopeState { spec: spec.clone(), captured, held: Nanos::ZERO, alerted });
+                self.envelopes.insert(
+                    spec.key.clone(),
+                    EnvelopeState { spec: spec.clone(), captured, held: Nanos::ZERO, alerted },
+                );
             }
         }
     }
@@ -154,14 +167,19 @@ impl Book {
                 });
             }
         }
+        let mut room: Option<(String, Nanos)> = None;
         for p in &req.parts {
             if let Some(e) = self.envelopes.get_mut(&p.envelope.key) {
                 e.held = e.held.saturating_add(p.amount);
+                let left = e.remaining();
+                if e.spec.hard && room.as_ref().is_none_or(|(_, r)| left < *r) {
+                    room = Some((e.spec.key.clone(), left));
+                }
             }
         }
         let parts = req.parts.iter().map(|p| (p.envelope.key.clone(), p.amount)).collect();
         self.holds.insert(req.id.clone(), Hold { parts, owner: owner.to_string(), expires_at: req.expires_at });
-        HoldResult::Held
+        HoldResult::Held { room }
     }
 
     /// Releases the hold (if still there) and adds the cost to each key.
@@ -182,17 +200,20 @@ impl Book {
 
     /// Releases holds past their expiry; returns their ids.
     pub fn expire(&mut self, now: Timestamp) -> Vec<String> {
-        let dead: Vec<String> = self.holds.iter().filter(|(_, h)| h.expires_at <= now).map(|(id, _)| id.clone()).collect();
+        let dead: Vec<String> =
+            self.holds.iter().filter(|(_, h)| h.expires_at <= now).map(|(id, _)| id.clone()).collect();
         for id in &dead {
             self.capture(&Capture { hold_id: id.clone(), keys: Vec::new(), cost: Nanos::ZERO });
         }
         dead
     }
 
-    /// Extends the lease of `owner`'s open holds to `until` (it is alive).
-    pub fn renew(&mut self, owner: &str, until: Timestamp) {
-        for h in self.holds.values_mut().filter(|h| h.owner == owner) {
-            h.expires_at = h.expires_at.max(until);
+    /// Extends the leases of `owner`'s holds `ids` (its calls in flight).
+    pub fn renew(&mut self, owner: &str, ids: &[String], until: Timestamp) {
+        for id in ids {
+            if let Some(h) = self.holds.get_mut(id).filter(|h| h.owner == owner) {
+                h.expires_at = h.expires_at.max(until);
+            }
         }
     }
 
@@ -272,7 +293,10 @@ mod tests {
         let mut b = Book::default();
         let team = spec("team", 100, true);
         let user = spec("user", 30, true);
-        assert_eq!(b.hold_by(&hold("a", &[(&team, 20), (&user, 20)], 100)), HoldResult::Held);
+        assert_eq!(
+            b.hold_by(&hold("a", &[(&team, 20), (&user, 20)], 100)),
+            HoldResult::Held { room: Some(("user".into(), Nanos(10))) }
+        );
         let HoldResult::Refused(r) = b.hold_by(&hold("b", &[(&team, 20), (&user, 20)], 100)) else { panic!() };
         assert_eq!((r.key.as_str(), r.remaining()), ("user", Nanos(10)));
         // Nothing of the refused hold stuck to the team envelope.
@@ -286,7 +310,7 @@ mod tests {
     fn soft_envelopes_never_refuse_and_expired_holds_come_back() {
         let mut b = Book::default();
         let soft = spec("soft", 10, false);
-        assert_eq!(b.hold_by(&hold("a", &[(&soft, 50)], 5)), HoldResult::Held);
+        assert_eq!(b.hold_by(&hold("a", &[(&soft, 50)], 5)), HoldResult::Held { room: None });
         assert!(b.expire(Timestamp::from_second(4).unwrap()).is_empty());
         assert_eq!(b.expire(Timestamp::from_second(5).unwrap()), ["a"]);
         assert_eq!(b.envelope("soft").unwrap().held, Nanos(0));
@@ -311,7 +335,8 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0u8..20, prop::collection::vec((0u8..3, 0i64..60), 1..3)).prop_map(|(id, amounts)| Op::Hold { id, amounts }),
+            (0u8..20, prop::collection::vec((0u8..3, 0i64..60), 1..3))
+                .prop_map(|(id, amounts)| Op::Hold { id, amounts }),
             (0u8..20, 0u8..=100).prop_map(|(id, frac)| Op::Capture { id, frac }),
             (0i64..50).prop_map(|at| Op::Expire { at }),
         ]
@@ -337,7 +362,7 @@ mod tests {
                         seq += 1;
                         let hold_id = format!("{id}-{seq}");
                         let parts: Vec<(&EnvelopeSpec, i64)> = amounts.iter().map(|(e, a)| (&specs[*e as usize], *a)).collect();
-                        if b.hold_by(&hold(&hold_id, &parts, i64::from(id))) == HoldResult::Held {
+                        if b.hold_by(&hold(&hold_id, &parts, i64::from(id))).is_held() {
                             holds.insert(id, parts.iter().map(|(s, a)| (s.key.clone(), *a)).collect());
                             holds.insert(id.wrapping_add(100), vec![(hold_id, 0)]);
                         }

@@ -4,8 +4,8 @@
 
 use crate::audit::{AuditDraft, AuditEntry};
 use crate::budget::{EnvelopeState, HoldRequest, HoldResult};
-use crate::exception::Exception;
 use crate::event::UsageEvent;
+use crate::exception::Exception;
 use crate::keys::ApiKey;
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -152,8 +152,10 @@ pub trait Store: Send + Sync + 'static {
     /// its holds expire only if it stops renewing them.
     async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError>;
 
-    /// Extends the leases of `owner`'s open holds to `until`.
-    async fn budget_renew(&self, owner: &str, until: Timestamp) -> Result<(), StoreError>;
+    /// Extends the leases of `owner`'s holds `ids` — the calls it still has
+    /// in flight — to `until`. A hold no call will capture is not renewed,
+    /// and expires.
+    async fn budget_renew(&self, owner: &str, ids: &[String], until: Timestamp) -> Result<(), StoreError>;
 
     /// Releases holds whose lease ran out; returns how many.
     async fn budget_expire(&self, now: Timestamp) -> Result<u64, StoreError>;
@@ -167,7 +169,13 @@ pub trait Store: Send + Sync + 'static {
     async fn budget_claim_alerts(&self, at: Timestamp) -> Result<Vec<(EnvelopeState, u32)>, StoreError>;
 
     /// Records that `tranche` of an envelope unlocked; false if it already had.
-    async fn budget_unlock(&self, key: &str, tranche: u32, at: Timestamp, facts: &serde_json::Value) -> Result<bool, StoreError>;
+    async fn budget_unlock(
+        &self,
+        key: &str,
+        tranche: u32,
+        at: Timestamp,
+        facts: &serde_json::Value,
+    ) -> Result<bool, StoreError>;
 
     /// Unlocked tranches of the given envelopes: (key, tranche).
     async fn budget_unlocks(&self, keys: &[String]) -> Result<Vec<(String, u32)>, StoreError>;
@@ -178,7 +186,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Moves a pending exception to approved (valid from `at` for its
     /// duration) or denied; None if it was not pending.
-    async fn decide_exception(&self, id: &str, approve: bool, by: &str, at: Timestamp) -> Result<Option<Exception>, StoreError>;
+    async fn decide_exception(
+        &self,
+        id: &str,
+        approve: bool,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<Option<Exception>, StoreError>;
 
     /// Approved exceptions of these scopes in force at `at`.
     async fn active_exceptions(&self, scopes: &[String], at: Timestamp) -> Result<Vec<Exception>, StoreError>;

@@ -39,7 +39,12 @@ pub struct Envelope {
 
 /// The period containing `at`, as [start, end) instants, with the local
 /// date it starts on. Weeks start on the org's `week_starts` day.
-pub fn period_bounds(period: Period, at: Timestamp, tz: &TimeZone, week_starts: Weekday) -> (Timestamp, Timestamp, Date) {
+pub fn period_bounds(
+    period: Period,
+    at: Timestamp,
+    tz: &TimeZone,
+    week_starts: Weekday,
+) -> (Timestamp, Timestamp, Date) {
     let local = at.to_zoned_datetime(tz.clone()).date();
     let start: Date = match period {
         Period::Day => local,
@@ -140,7 +145,13 @@ mod tests {
     #[test]
     fn a_request_draws_on_every_envelope_that_applies() {
         let p = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml")).unwrap().policy;
-        let s = Subject { user: "chen.wei", team: "platform", project: Some("apollo"), use_case: "code-review", track: Track::Production };
+        let s = Subject {
+            user: "chen.wei",
+            team: "platform",
+            project: Some("apollo"),
+            use_case: "code-review",
+            track: Track::Production,
+        };
         let keys: Vec<String> = p.envelopes_for(&s, ts("2026-11-28T10:00:00Z")).into_iter().map(|e| e.key).collect();
         assert_eq!(
             keys,

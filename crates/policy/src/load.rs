@@ -39,6 +39,7 @@ pub(crate) struct RawDoc {
     pub retention: Option<RawRetention>,
     pub exceptions: Option<RawExceptions>,
     pub server: Option<RawServer>,
+    pub alerts: Option<RawAlerts>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }
@@ -60,6 +61,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "retention",
     "exceptions",
     "server",
+    "alerts",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -123,6 +125,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "retention" => raw.retention = one(value, sink),
             "exceptions" => raw.exceptions = one(value, sink),
             "server" => raw.server = one(value, sink),
+            "alerts" => raw.alerts = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

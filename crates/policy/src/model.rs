@@ -306,6 +306,12 @@ pub struct ExceptionPolicy {
     pub max_days: u32,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct Alerts {
+    pub webhook_url: Option<String>,
+    pub secret_env: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: String,
@@ -313,6 +319,7 @@ pub struct Server {
     pub database: String,
     pub max_request_bytes: u64,
     pub durability: Durability,
+    pub hold_lease_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -334,6 +341,7 @@ pub struct Policy {
     pub retention: Retention,
     pub exceptions: ExceptionPolicy,
     pub server: Server,
+    pub alerts: Alerts,
 }
 
 impl Policy {

@@ -478,6 +478,10 @@ pub struct RawServer {
     /// commits are as durable as the database is configured to be).
     #[serde(default)]
     pub durability: Durability,
+    /// Seconds a budget hold lives unless its replica renews it: how soon a
+    /// dead replica's holds come back (default 60).
+    #[serde(default)]
+    pub hold_lease_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -488,4 +492,16 @@ pub enum Durability {
     PowerLoss,
     /// Commit to the OS: survives a crash of tokenwise, not of the machine.
     ProcessCrash,
+}
+
+/// Where budget alerts go: an HTTP endpoint that receives each alert as
+/// JSON, signed with HMAC-SHA256 (`x-tokenwise-signature: sha256=HEX`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Environment variable holding the signing secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
 }

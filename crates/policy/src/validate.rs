@@ -198,6 +198,7 @@ pub(crate) fn validate(
         .as_ref()
         .map_or(Some(ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 }), |e| exceptions(&mut v, e));
     let server = server(&mut v, raw.server.as_ref(), base_dir);
+    let alerts = alerts(&mut v, raw.alerts.as_ref());
 
     if v.sink.has_errors() {
         return None;
@@ -219,7 +220,30 @@ pub(crate) fn validate(
         retention: retention?,
         exceptions: exceptions?,
         server: server?,
+        alerts,
     })
+}
+
+fn alerts(v: &mut V<'_>, raw: Option<&RawAlerts>) -> Alerts {
+    let Some(a) = raw else { return Alerts::default() };
+    let p = path(&["alerts"]);
+    if let Some(u) = &a.webhook_url {
+        if !url::Url::parse(u).is_ok_and(|x| matches!(x.scheme(), "http" | "https")) {
+            v.err(
+                p.key("webhook_url"),
+                format!("`{u}` is not an http(s) URL"),
+                Some("e.g. \"https://hooks.example.com/tokenwise\"".into()),
+            );
+        }
+        if a.secret_env.is_none() {
+            v.warn(
+                p.key("webhook_url"),
+                "alerts are sent unsigned",
+                Some("set secret_env to the variable holding an HMAC secret".into()),
+            );
+        }
+    }
+    Alerts { webhook_url: a.webhook_url.clone(), secret_env: a.secret_env.clone() }
 }
 
 fn data_classes(v: &mut V<'_>, list: &[String]) -> Option<DataClasses> {
@@ -981,7 +1005,17 @@ fn server(v: &mut V<'_>, s: Option<&RawServer>, base_dir: &Path) -> Option<Serve
     if !(1024..=256 * 1024 * 1024).contains(&max_request_bytes) {
         v.err(p.key("max_request_bytes"), "max_request_bytes must be between 1 KiB and 256 MiB", None);
     }
-    Some(Server { listen, database, max_request_bytes, durability: s.map(|s| s.durability).unwrap_or_default() })
+    let hold_lease_secs = s.and_then(|s| s.hold_lease_secs).unwrap_or(60);
+    if !(2..=3600).contains(&hold_lease_secs) {
+        v.err(p.key("hold_lease_secs"), "hold_lease_secs must be between 2 and 3600", None);
+    }
+    Some(Server {
+        listen,
+        database,
+        max_request_bytes,
+        durability: s.map(|s| s.durability).unwrap_or_default(),
+        hold_lease_secs,
+    })
 }
 
 /// The classes and DLP rules used when no policy is given (`tokenwise

@@ -58,11 +58,13 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// Sent as `x-tokenwise-nudge` too.
     pub nudge: Option<String>,
+    /// For budget refusals: `x-tokenwise-budget-remaining-usd`.
+    pub remaining: Option<tokenwise_core::Nanos>,
 }
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), retry_after: None, request_id: None, nudge: None }
+        ApiError { code, message: message.into(), retry_after: None, request_id: None, nudge: None, remaining: None }
     }
 
     pub fn invalid(message: impl Into<String>) -> ApiError {
@@ -97,6 +99,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(n) = self.nudge.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
             r.headers_mut().insert(crate::gateway::NUDGE, n);
+        }
+        if let Some(v) = self.remaining.and_then(|n| HeaderValue::from_str(&n.to_usd_string()).ok()) {
+            r.headers_mut().insert(crate::gateway::REMAINING, v);
         }
         r
     }

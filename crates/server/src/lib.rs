@@ -2,8 +2,13 @@
 //! gateway under `/v1` and the JSON API under `/api/v1`, served by
 //! `tokenwise serve`.
 
+// Refusals carry their headers (retry-after, nudge, remaining budget) in the
+// error value; it is built on the cold path only.
+#![allow(clippy::result_large_err)]
+
 pub mod api;
 pub mod auth;
+pub mod budgets;
 pub mod error;
 pub mod gateway;
 pub mod guard;
@@ -37,6 +42,7 @@ pub struct AppState {
     pub keys: auth::KeyCache,
     pub guard: guard::Guard,
     pub auditor: Auditor,
+    pub budgets: budgets::Budgets,
 }
 
 /// TLS to real providers uses rustls with the ring provider.
@@ -53,6 +59,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/messages", post(gateway::anthropic::messages))
         .route("/api/v1/events", get(api::events::list))
         .route("/api/v1/check", post(api::check::check))
+        .route("/api/v1/budgets", get(api::budgets::list))
+        .route("/api/v1/exceptions", post(api::exceptions::create))
+        .route("/api/v1/exceptions/{id}/approve", post(api::exceptions::approve))
+        .route("/api/v1/exceptions/{id}/deny", post(api::exceptions::deny))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -86,6 +96,7 @@ pub async fn serve(
         ))
         .await
         .context("cannot write to the audit log")?;
+    let policy_lease = policy.server.hold_lease_secs;
     let guard = guard::Guard::new(&policy.dlp).context("cannot build the DLP scanner from the policy")?;
     let (recorder, writer) = Recorder::spawn(store.clone());
     let (auditor, audit_writer) = Auditor::spawn(store.clone());
@@ -97,7 +108,9 @@ pub async fn serve(
         keys: auth::KeyCache::default(),
         guard,
         auditor,
+        budgets: budgets::Budgets::new(std::time::Duration::from_secs(policy_lease)),
     });
+    tokio::spawn(budgets::maintain(Arc::downgrade(&state), Box::new(budgets::NoResults)));
     let app = router(state.clone());
     // Streams are many small writes: without TCP_NODELAY each can wait on
     // the client's delayed ACK (~40 ms).

@@ -42,6 +42,10 @@ pub struct Draft {
     pub decision: Decision,
     pub data_class: Option<String>,
     pub findings: BTreeMap<String, u32>,
+    /// Budget envelopes held for the call (captured when its event is
+    /// recorded), and the exception it runs under, if any.
+    pub budget_keys: Vec<String>,
+    pub exception_id: Option<String>,
 }
 
 /// How the call ended.
@@ -105,6 +109,8 @@ impl Draft {
             decision: Decision::Allow,
             data_class: None,
             findings: BTreeMap::new(),
+            budget_keys: Vec::new(),
+            exception_id: None,
         }
     }
 
@@ -143,9 +149,10 @@ impl Draft {
             data_class: self.data_class.clone(),
             findings: self.findings.clone(),
             decision: self.decision,
-            exception_id: None,
+            exception_id: self.exception_id.clone(),
             prompt_hash: self.prompt_hash.clone(),
             key_id: Some(self.key_id.clone()),
+            budget_keys: self.budget_keys.clone(),
         }
     }
 }

@@ -11,8 +11,8 @@ use std::str::FromStr;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::budget::{EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult, Refusal};
 use tokenwise_ledger::{
-    Exception, ApiKey, AuditDraft, AuditEntry, EventQuery, SpendQuery, SpendRow, Store, StoreError, UsageEvent, from_micros,
-    to_micros,
+    ApiKey, AuditDraft, AuditEntry, EventQuery, Exception, SpendQuery, SpendRow, Store, StoreError, UsageEvent,
+    from_micros, to_micros,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -385,8 +385,13 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         let stmt = tx.prepare_cached(sql).await.map_err(db_err)?;
-        let new: std::collections::HashSet<String> =
-            tx.query(&stmt, &params).await.map_err(db_err)?.iter().filter_map(|r| r.try_get::<_, String>(0).ok()).collect();
+        let new: std::collections::HashSet<String> = tx
+            .query(&stmt, &params)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .collect();
         let (mut hold_ids, mut cap_keys, mut costs) = (Vec::new(), Vec::new(), Vec::new());
         for e in captures.iter().filter(|e| new.contains(&e.id)) {
             for k in &e.budget_keys {
@@ -608,21 +613,33 @@ impl Store for PgStore {
             let rows = {
                 let client = self.client().await?;
                 let stmt = client.prepare_cached(sql).await.map_err(db_err)?;
-                client.query(&stmt, &[&req.id, &owner, &expires, &keys, &amounts, &limits, &hards]).await.map_err(db_err)?
+                client
+                    .query(&stmt, &[&req.id, &owner, &expires, &keys, &amounts, &limits, &hards])
+                    .await
+                    .map_err(db_err)?
             };
             let present = rows.first().map(|r| get::<bool>(r, 0)).transpose()?.unwrap_or(false);
             let fits = rows.first().map(|r| get::<bool>(r, 1)).transpose()?.unwrap_or(false);
+            let mut state = std::collections::HashMap::new();
+            for r in &rows {
+                if let Some(k) = get::<Option<String>>(r, 2)? {
+                    state.insert(k, (get::<i64>(r, 3)?, get::<i64>(r, 4)?));
+                }
+            }
             if present && fits {
-                return Ok(HoldResult::Held);
+                // The locked rows are as they were before this hold.
+                let mut room: Option<(String, Nanos)> = None;
+                for p in req.parts.iter().filter(|p| p.envelope.hard) {
+                    let (captured, held) = state.get(&p.envelope.key).copied().unwrap_or((0, 0));
+                    let left = Nanos((p.envelope.limit.0 - captured - held - p.amount.0).max(0));
+                    if room.as_ref().is_none_or(|(_, r)| left < *r) {
+                        room = Some((p.envelope.key.clone(), left));
+                    }
+                }
+                return Ok(HoldResult::Held { room });
             }
             if present {
                 // Name the first hard envelope that did not fit.
-                let mut state = std::collections::HashMap::new();
-                for r in &rows {
-                    if let Some(k) = get::<Option<String>>(r, 2)? {
-                        state.insert(k, (get::<i64>(r, 3)?, get::<i64>(r, 4)?));
-                    }
-                }
                 for p in &req.parts {
                     let (captured, held) = state.get(&p.envelope.key).copied().unwrap_or((0, 0));
                     if p.envelope.hard && captured + held + p.amount.0 > p.envelope.limit.0 {
@@ -646,10 +663,16 @@ impl Store for PgStore {
         Err(StoreError::Backend("budget envelopes could not be created".into()))
     }
 
-    async fn budget_renew(&self, owner: &str, until: Timestamp) -> Result<(), StoreError> {
+    async fn budget_renew(&self, owner: &str, ids: &[String], until: Timestamp) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let client = self.client().await?;
         client
-            .execute("UPDATE budget_holds SET expires_us = GREATEST(expires_us, $2) WHERE owner = $1", &[&owner, &to_micros(until)])
+            .execute(
+                "UPDATE budget_holds SET expires_us = GREATEST(expires_us, $2) WHERE owner = $1 AND hold_id = ANY($3)",
+                &[&owner, &to_micros(until), &ids],
+            )
             .await
             .map_err(db_err)?;
         Ok(())
@@ -723,7 +746,13 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn budget_unlock(&self, key: &str, tranche: u32, at: Timestamp, facts: &serde_json::Value) -> Result<bool, StoreError> {
+    async fn budget_unlock(
+        &self,
+        key: &str,
+        tranche: u32,
+        at: Timestamp,
+        facts: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let n = client
             .execute(
@@ -780,7 +809,13 @@ impl Store for PgStore {
         row.as_ref().map(exception_from_row).transpose()
     }
 
-    async fn decide_exception(&self, id: &str, approve: bool, by: &str, at: Timestamp) -> Result<Option<Exception>, StoreError> {
+    async fn decide_exception(
+        &self,
+        id: &str,
+        approve: bool,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<Option<Exception>, StoreError> {
         let client = self.client().await?;
         let status = if approve { "approved" } else { "denied" };
         let row = client

@@ -18,8 +18,7 @@ use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::budget::{Book, Capture, EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult};
 use tokenwise_ledger::{
     ApiKey, AuditDraft, AuditEntry, BlockingWriter, EventQuery, Exception, SpendQuery, SpendRow, Store, StoreError,
-    UsageEvent,
-    from_micros, to_micros,
+    UsageEvent, from_micros, to_micros,
 };
 
 /// What an acknowledged write must survive.
@@ -94,8 +93,12 @@ impl SqliteStore {
         .map_err(|e| StoreError::Config(format!("cannot open {url}: {e}")))?;
         configure(&writer, Some(durability)).map_err(db_err)?;
         migrate(&mut writer)?;
-        let inner =
-            Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), book: Mutex::new(Book::default()) });
+        let inner = Arc::new(Inner {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            book: Mutex::new(Book::default()),
+        });
         if let Some(p) = &inner.path {
             start_checkpointer(p, Arc::downgrade(&inner))?;
         }
@@ -720,8 +723,8 @@ impl Store for SqliteStore {
         Ok(book.hold(&req, owner))
     }
 
-    async fn budget_renew(&self, owner: &str, until: Timestamp) -> Result<(), StoreError> {
-        lock(&self.inner.book).renew(owner, until);
+    async fn budget_renew(&self, owner: &str, ids: &[String], until: Timestamp) -> Result<(), StoreError> {
+        lock(&self.inner.book).renew(owner, ids, until);
         Ok(())
     }
 
@@ -760,7 +763,9 @@ impl Store for SqliteStore {
         let current = self.budget_envelopes(at).await?;
         let due: Vec<(EnvelopeState, u32, u32)> = current
             .into_iter()
-            .flat_map(|e| tokenwise_ledger::budget::crossed(&e).into_iter().map(move |(bit, pct)| (e.clone(), bit, pct)))
+            .flat_map(|e| {
+                tokenwise_ledger::budget::crossed(&e).into_iter().map(move |(bit, pct)| (e.clone(), bit, pct))
+            })
             .collect();
         if due.is_empty() {
             return Ok(Vec::new());
@@ -793,7 +798,13 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn budget_unlock(&self, key: &str, tranche: u32, at: Timestamp, facts: &serde_json::Value) -> Result<bool, StoreError> {
+    async fn budget_unlock(
+        &self,
+        key: &str,
+        tranche: u32,
+        at: Timestamp,
+        facts: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
         let (key, facts) = (key.to_string(), facts.to_string());
         self.write(move |c| {
             let n = c
@@ -810,7 +821,9 @@ impl Store for SqliteStore {
     async fn budget_unlocks(&self, keys: &[String]) -> Result<Vec<(String, u32)>, StoreError> {
         let keys = keys.to_vec();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached("SELECT tranche FROM budget_unlocks WHERE key = ?1 ORDER BY tranche").map_err(db_err)?;
+            let mut stmt = c
+                .prepare_cached("SELECT tranche FROM budget_unlocks WHERE key = ?1 ORDER BY tranche")
+                .map_err(db_err)?;
             let mut out = Vec::new();
             for k in &keys {
                 let rows = stmt.query_map([k], |r| r.get::<_, u32>(0)).map_err(db_err)?;
@@ -861,7 +874,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn decide_exception(&self, id: &str, approve: bool, by: &str, at: Timestamp) -> Result<Option<Exception>, StoreError> {
+    async fn decide_exception(
+        &self,
+        id: &str,
+        approve: bool,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<Option<Exception>, StoreError> {
         let (id, by) = (id.to_string(), by.to_string());
         self.write(move |c| {
             let status = if approve { "approved" } else { "denied" };

@@ -440,9 +440,14 @@ pub async fn holds_are_all_or_nothing_and_events_capture_them(b: &impl Backend) 
     let team = envelope("team|team:support|2026-11-01", 1_000, true);
     let user = envelope("user|user:ivan|2026-11-01", 300, true);
     let soft = envelope("org|org|2026-11-01", 10, false);
-    assert_eq!(s.budget_hold(&hold_on("h1", &[(&team, 200), (&user, 200), (&soft, 200)]), "r1").await.unwrap(), HoldResult::Held);
+    assert_eq!(
+        s.budget_hold(&hold_on("h1", &[(&team, 200), (&user, 200), (&soft, 200)]), "r1").await.unwrap(),
+        HoldResult::Held { room: Some((user.key.clone(), Nanos(100))) },
+        "the tightest hard envelope and its room after the hold"
+    );
     // The user envelope has 100 left: the whole hold is refused, naming it.
-    let HoldResult::Refused(r) = s.budget_hold(&hold_on("h2", &[(&team, 150), (&user, 150)]), "r1").await.unwrap() else {
+    let HoldResult::Refused(r) = s.budget_hold(&hold_on("h2", &[(&team, 150), (&user, 150)]), "r1").await.unwrap()
+    else {
         panic!("should refuse")
     };
     assert_eq!((r.key.as_str(), r.remaining()), ("user|user:ivan|2026-11-01", Nanos(100)));
@@ -455,7 +460,7 @@ pub async fn holds_are_all_or_nothing_and_events_capture_them(b: &impl Backend) 
     // Recording the same event again captures nothing twice.
     s.insert_events(&[capturing("h1", &[&team, &user, &soft], 120)]).await.unwrap();
     assert_eq!(state(s.as_ref(), &team.key).await, (120, 0));
-    assert_eq!(s.budget_hold(&hold_on("h3", &[(&team, 150), (&user, 150)]), "r1").await.unwrap(), HoldResult::Held);
+    assert!(s.budget_hold(&hold_on("h3", &[(&team, 150), (&user, 150)]), "r1").await.unwrap().is_held());
     assert_eq!(s.event("h1").await.unwrap().unwrap().budget_keys.len(), 3);
 }
 
@@ -473,11 +478,13 @@ pub async fn concurrent_holds_never_overspend_a_hard_budget(b: &impl Backend) {
             for i in 0..25 {
                 let id = format!("c{w}-{i}");
                 match s.budget_hold(&hold_on(&id, &[(&tight, 100)]), "r1").await.unwrap() {
-                    HoldResult::Held => {
+                    HoldResult::Held { .. } => {
                         granted += 1;
                         s.insert_events(&[capturing(&id, &[&tight], 60 + (i % 40))]).await.unwrap();
                     }
-                    HoldResult::Refused(r) => assert!(r.remaining() < Nanos(100), "refused with {} left", r.remaining()),
+                    HoldResult::Refused(r) => {
+                        assert!(r.remaining() < Nanos(100), "refused with {} left", r.remaining())
+                    }
                 }
             }
             granted
@@ -499,20 +506,31 @@ pub async fn holds_expire_and_alerts_are_claimed_once(b: &impl Backend) {
     let env = envelope("alerting|team:support|2026-11-01", 1_000, true);
     let mut h = hold_on("dead", &[(&env, 900)]);
     h.expires_at = Timestamp::now() - 1.seconds();
-    assert_eq!(s.budget_hold(&h, "dead-replica").await.unwrap(), HoldResult::Held);
-    assert_eq!(s.budget_hold(&hold_on("x", &[(&env, 200)]), "r1").await.unwrap(), HoldResult::Refused(tokenwise_ledger::budget::Refusal {
-        key: env.key.clone(), budget_id: env.budget_id.clone(), scope: env.scope.clone(), limit: Nanos(1_000), captured: Nanos(0), held: Nanos(900), requested: Nanos(200),
-    }));
+    assert!(s.budget_hold(&h, "dead-replica").await.unwrap().is_held());
+    assert_eq!(
+        s.budget_hold(&hold_on("x", &[(&env, 200)]), "r1").await.unwrap(),
+        HoldResult::Refused(tokenwise_ledger::budget::Refusal {
+            key: env.key.clone(),
+            budget_id: env.budget_id.clone(),
+            scope: env.scope.clone(),
+            limit: Nanos(1_000),
+            captured: Nanos(0),
+            held: Nanos(900),
+            requested: Nanos(200),
+        })
+    );
     // A live owner renews; the dead one's hold expires and comes back.
-    s.budget_renew("r1", Timestamp::now() + 600.seconds()).await.unwrap();
+    s.budget_renew("r1", &["dead".into()], Timestamp::now() + 600.seconds()).await.unwrap();
+    s.budget_renew("dead-replica", &[], Timestamp::now() + 600.seconds()).await.unwrap();
     assert_eq!(s.budget_expire(Timestamp::now()).await.unwrap(), 1);
     assert_eq!(state(s.as_ref(), &env.key).await, (0, 0));
     // 60% captured: the 50% alert is claimed once, by one caller.
-    assert_eq!(s.budget_hold(&hold_on("y", &[(&env, 700)]), "r1").await.unwrap(), HoldResult::Held);
+    assert!(s.budget_hold(&hold_on("y", &[(&env, 700)]), "r1").await.unwrap().is_held());
     s.insert_events(&[capturing("y", &[&env], 600)]).await.unwrap();
     let at = ts("2026-11-15T00:00:00Z");
     let (a, b2) = tokio::join!(s.budget_claim_alerts(at), s.budget_claim_alerts(at));
-    let claimed: Vec<u32> = a.unwrap().into_iter().chain(b2.unwrap()).filter(|(e, _)| e.spec.key == env.key).map(|(_, p)| p).collect();
+    let claimed: Vec<u32> =
+        a.unwrap().into_iter().chain(b2.unwrap()).filter(|(e, _)| e.spec.key == env.key).map(|(_, p)| p).collect();
     assert_eq!(claimed, vec![50]);
     assert!(s.budget_claim_alerts(at).await.unwrap().is_empty());
     // Unlocks are recorded once.
@@ -548,8 +566,12 @@ pub async fn exceptions_are_approved_once_and_expire(b: &impl Backend) {
     assert_eq!(approved.status, ExceptionStatus::Approved);
     assert_eq!(approved.valid_until.unwrap().as_microsecond(), now.as_microsecond() + 3_600_000_000);
     assert!(s.decide_exception(&e.id, false, "omar.haddad", now).await.unwrap().is_none(), "decided once");
-    let active = s.active_exceptions(&["user:ivan.petrov".into(), "team:support".into()], now + 10.seconds()).await.unwrap();
+    let active =
+        s.active_exceptions(&["user:ivan.petrov".into(), "team:support".into()], now + 10.seconds()).await.unwrap();
     assert_eq!(active.len(), 1);
     assert!(active[0].is_active(now + 10.seconds()));
-    assert!(s.active_exceptions(&["team:support".into()], now + 3_601.seconds()).await.unwrap().is_empty(), "it expires by itself");
+    assert!(
+        s.active_exceptions(&["team:support".into()], now + 3_601.seconds()).await.unwrap().is_empty(),
+        "it expires by itself"
+    );
 }

@@ -2,8 +2,10 @@
 //! what they may see follows their role: members their own data, managers
 //! their team's, governance, finance and admins everything.
 
+pub mod budgets;
 pub mod check;
 pub mod events;
+pub mod exceptions;
 
 use crate::auth::Caller;
 use tokenwise_policy::Role;

@@ -24,11 +24,13 @@ use std::future::Future;
 use std::sync::Arc;
 use tokenwise_core::TokenUsage;
 use tokenwise_ledger::{AuditDraft, Decision, Operation, Status};
+use tokenwise_policy::budgets::Subject;
 use tokenwise_policy::decision::{Decision as PolicyDecision, Verdict, decide};
 use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
 
 pub const COST: &str = "x-tokenwise-cost-usd";
 pub const NUDGE: &str = "x-tokenwise-nudge";
+pub const REMAINING: &str = "x-tokenwise-budget-remaining-usd";
 
 /// What differs between the gateway's endpoints.
 #[derive(Debug, Clone, Copy)]
@@ -127,17 +129,55 @@ pub(crate) async fn handle(
             return Err(err.with_nudge(decision.nudge.as_deref()));
         }
     }
-    req["model"] = serde_json::Value::String(model.upstream_model.clone());
     let upstream = state
         .upstreams
         .get(&model.upstream)
         .cloned()
         .ok_or_else(|| ApiError::new(Code::Internal, format!("upstream `{}` is not configured", model.upstream)))?;
+    // Budgets: hold the call's worst case on every envelope it draws on.
+    let subject = Subject {
+        user: &caller.user.id,
+        team: &caller.user.team,
+        project: meta.project.as_deref(),
+        use_case: &meta.use_case.id,
+        track: meta.track,
+    };
+    let specs = state.budgets.specs(&policy, &subject, ts);
+    let max_output = match endpoint.kind {
+        ModelKind::Embedding => 0,
+        ModelKind::Chat => output_limit(&mut req, model, specs.iter().any(|e| e.hard)),
+    };
+    let input_bytes: u64 = shaped.slots.iter().map(|s| s.text.len() as u64).sum();
+    let amount = crate::budgets::worst_case(&price.rates, input_bytes, shaped.slots.len() as u64, max_output);
+    let cover = crate::budgets::Cover {
+        user: &caller.user.id,
+        team: &caller.user.team,
+        project: meta.project.as_deref(),
+        use_case: &meta.use_case.id,
+        model,
+        data_class: decision.data_class,
+    };
     let mut draft = draft_for(model, price, &shaped.slots);
     stamp(&mut draft, &decision, &inspection, &policy);
+    let held = match state.budgets.hold(&state, &id, &specs, amount, &cover).await {
+        Ok(h) => h,
+        Err(err) if err.code == Code::BudgetExceeded => {
+            let outcome = Outcome::failed(Status::Refused, 402, err.code.as_str(), TokenUsage::default(), false);
+            if let Err(e) = state.recorder.record(draft.event(&outcome)).await {
+                tracing::error!(error = %e, request_id = %draft.id, "budget refusal not recorded");
+            }
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
+    if let Some(h) = &held {
+        draft.budget_keys = h.keys.clone();
+        draft.exception_id = h.exception_id.clone();
+    }
     if !inspection.classified.is_empty() || decision.verdict != Verdict::Allow {
         state.auditor.submit(decision_entry(&draft, &decision)).await;
     }
+    req["model"] = serde_json::Value::String(model.upstream_model.clone());
     let call = Call {
         state: state.clone(),
         draft,
@@ -148,8 +188,26 @@ pub(crate) async fn handle(
         dialect: shaped.dialect,
         prompt: shaped.slots,
         nudge: decision.nudge,
+        held,
     };
     call.execute(shaped.stream).await
+}
+
+/// The most output the call may produce. With a hard budget in play and no
+/// limit in the request, the default is sent upstream too, so the hold is a
+/// real bound (reasoning models take `max_completion_tokens`).
+fn output_limit(req: &mut serde_json::Value, model: &Model, enforce: bool) -> u64 {
+    let asked = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(serde_json::Value::as_u64);
+    if let Some(n) = asked {
+        return n;
+    }
+    let n =
+        model.max_output_tokens.unwrap_or(crate::budgets::DEFAULT_MAX_OUTPUT).min(crate::budgets::DEFAULT_MAX_OUTPUT);
+    if enforce {
+        let field = if model.reasoning { "max_completion_tokens" } else { "max_tokens" };
+        req[field] = serde_json::Value::from(n);
+    }
+    n
 }
 
 /// Puts the decision and what was found on the usage event.
@@ -361,6 +419,8 @@ pub(crate) struct Call {
     pub prompt: Vec<Slot>,
     /// Advice for the client (`x-tokenwise-nudge`), e.g. after a reroute.
     pub nudge: Option<String>,
+    /// The budget hold placed for the call, if any budget applies.
+    pub held: Option<crate::budgets::Held>,
 }
 
 impl Call {
@@ -380,10 +440,20 @@ impl Call {
     }
 
     async fn record(&self, outcome: &Outcome) -> Result<(), ApiError> {
-        self.state.recorder.record(self.draft.event(outcome)).await.map_err(|e| {
+        let recorded = self.state.recorder.record(self.draft.event(outcome)).await;
+        // Recorded or not, the call is over: its hold's lease is no longer
+        // renewed (a hold the ledger never captured then expires).
+        self.state.budgets.done(&self.draft.id);
+        recorded.map_err(|e| {
             tracing::error!(error = %e, request_id = %self.draft.id, "usage event not recorded");
             ApiError::new(Code::Internal, "the call could not be recorded in the ledger, so it is not acknowledged")
         })
+    }
+
+    /// What the tightest hard budget has left after this call.
+    fn remaining_after(&self, cost: tokenwise_core::Nanos) -> Option<tokenwise_core::Nanos> {
+        let h = self.held.as_ref()?;
+        Some(h.room?.saturating_add(h.amount.saturating_sub(cost)))
     }
 
     /// Records a refusal that happened at or before the upstream, then
@@ -466,6 +536,9 @@ impl Call {
         insert(h, COST, &self.draft.cost(&usage).to_usd_string());
         if let Some(n) = &self.nudge {
             insert(h, NUDGE, n);
+        }
+        if let Some(left) = self.remaining_after(self.draft.cost(&usage)) {
+            insert(h, REMAINING, &left.to_usd_string());
         }
         Ok(r)
     }

@@ -315,8 +315,12 @@ async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes
     match (end, recorded) {
         (End::Complete(last), Ok(())) => {
             if !seen.upstream_error {
-                let cost = call.draft.cost(&usage).to_usd_string();
-                let _ = tx.send(Ok(Bytes::from(format!(": {}={cost}\n\n", super::COST)))).await;
+                let cost = call.draft.cost(&usage);
+                let _ = tx.send(Ok(Bytes::from(format!(": {}={}\n\n", super::COST, cost.to_usd_string())))).await;
+                if let Some(left) = call.remaining_after(cost) {
+                    let _ =
+                        tx.send(Ok(Bytes::from(format!(": {}={}\n\n", super::REMAINING, left.to_usd_string())))).await;
+                }
             }
             let _ = tx.send(Ok(last)).await;
         }
