@@ -172,4 +172,30 @@ mod tests {
         assert!(keys.contains(&"sandbox-weekly|use_case:code-sandbox|2026-11-23".to_string()));
         assert!(!keys.iter().any(|k| k.starts_with("org-production")));
     }
+
+    #[test]
+    fn envelopes_roll_over_with_the_calendar() {
+        let p = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml")).unwrap().policy;
+        let s = Subject {
+            user: "ivan.petrov",
+            team: "support",
+            project: None,
+            use_case: "support-reply",
+            track: Track::Production,
+        };
+        let daily =
+            |at: &str| p.envelopes_for(&s, ts(at)).into_iter().find(|e| e.budget_id == "per-person-daily").unwrap();
+        // 23:59 and 00:01 Berlin time on either side of midnight.
+        let before = daily("2026-11-28T22:59:00Z");
+        let after = daily("2026-11-28T23:01:00Z");
+        assert_eq!(before.key, "per-person-daily|user:ivan.petrov|2026-11-28");
+        assert_eq!(after.key, "per-person-daily|user:ivan.petrov|2026-11-29");
+        assert_eq!(before.period_end, after.period_start);
+        // A new envelope: nothing carried over, the full limit again.
+        assert_eq!(after.limit, before.limit);
+        let monthly =
+            |at: &str| p.envelopes_for(&s, ts(at)).into_iter().find(|e| e.budget_id == "support-monthly").unwrap().key;
+        assert_eq!(monthly("2026-11-30T22:59:00Z"), "support-monthly|team:support|2026-11-01");
+        assert_eq!(monthly("2026-11-30T23:01:00Z"), "support-monthly|team:support|2026-12-01");
+    }
 }

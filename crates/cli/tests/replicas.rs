@@ -1,0 +1,224 @@
+//! Several `tokenwise serve` replicas on one PostgreSQL database share
+//! budgets exactly: 3 replicas × 64 concurrent clients against a tight hard
+//! budget overspend by exactly 0, and refuse no call while the budget had
+//! room for it. A replica killed mid-call gives its holds back after its
+//! lease. Needs TOKENWISE_TEST_POSTGRES_URL (CI sets it); skipped without it
+//! unless TOKENWISE_REQUIRE_POSTGRES=1.
+
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use support::{Proc, bin, policy_copy, spawn, text};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    _mock: Proc,
+    replicas: Vec<Proc>,
+    policy: std::path::PathBuf,
+    url: String,
+    base: String,
+    schema: String,
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Option<Cluster> {
+        let Ok(base) = std::env::var("TOKENWISE_TEST_POSTGRES_URL") else {
+            assert!(std::env::var("TOKENWISE_REQUIRE_POSTGRES").is_err(), "TOKENWISE_TEST_POSTGRES_URL is required");
+            eprintln!("skipped: TOKENWISE_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let schema = format!("tw_replicas_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let dir = tempfile::tempdir().unwrap();
+        let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
+        let policy = policy_copy(dir.path(), |s| {
+            s.replace("http://127.0.0.1:9100", &format!("http://{}", mock.addr))
+                .replace("timeout_secs = ", "forward_headers = [\"x-mock-*\"]\ntimeout_secs = ")
+                .replace("limit_usd = \"8000\"", "limit_usd = \"0.05\"")
+                .replace("[server]", "[server]\nhold_lease_secs = 3")
+        });
+        let replicas = (0..n)
+            .map(|_| {
+                spawn(&["serve", "--config", policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &url])
+            })
+            .collect();
+        Some(Cluster { _dir: dir, _mock: mock, replicas, policy, url, base, schema })
+    }
+
+    fn key(&self, user: &str) -> String {
+        let out = bin()
+            .args([
+                "keys",
+                "create",
+                "--config",
+                self.policy.to_str().unwrap(),
+                "--database",
+                &self.url,
+                "--user",
+                user,
+                "--use-case",
+                "support-reply",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    async fn envelope(&self, budget: &str) -> (i64, i64, i64) {
+        let (c, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let row = c
+            .query_one(
+                "SELECT captured_nanos, held_nanos, limit_nanos FROM budget_envelopes WHERE budget_id = $1",
+                &[&budget],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1), row.get(2))
+    }
+
+    async fn drop_schema(&self) {
+        let (c, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
+    }
+}
+
+fn usd_nanos(s: &str) -> i64 {
+    tokenwise_core::Nanos::parse_usd(s).unwrap().0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
+    let Some(c) = Cluster::start(3).await else { return };
+    let users = [
+        "ivan.petrov",
+        "jade.nguyen",
+        "kofi.mensah",
+        "lena.schulz",
+        "marco.rossi",
+        "noor.ahmed",
+        "oscar.lind",
+        "lucia.fernandez",
+    ];
+    let keys: Vec<String> = users.iter().map(|u| c.key(u)).collect();
+    let bases: Vec<String> = c.replicas.iter().map(|r| format!("http://{}", r.addr)).collect();
+    tokenwise_server::install_crypto();
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for t in 0..64usize {
+        let (http, base, key) = (http.clone(), bases[t % 3].clone(), keys[t % keys.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut spent, mut refused) = (0u32, 0i64, Vec::new());
+            for i in 0..60 {
+                let r = http
+                    .post(format!("{base}/v1/chat/completions"))
+                    .bearer_auth(&key)
+                    .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 60,
+                                  "messages": [{"role": "user", "content": format!("client {t} call {i}")}]}))
+                    .send()
+                    .await
+                    .unwrap();
+                match r.status().as_u16() {
+                    200 => {
+                        ok += 1;
+                        spent += usd_nanos(r.headers()["x-tokenwise-cost-usd"].to_str().unwrap());
+                    }
+                    402 => {
+                        let left = usd_nanos(r.headers()["x-tokenwise-budget-remaining-usd"].to_str().unwrap());
+                        let body: Value = r.json().await.unwrap();
+                        let msg = body["error"]["message"].as_str().unwrap().to_string();
+                        let wanted = msg
+                            .split("may cost up to $")
+                            .nth(1)
+                            .unwrap()
+                            .trim_end_matches(|ch: char| !ch.is_ascii_digit());
+                        let wanted = wanted.split(". ").next().unwrap();
+                        refused.push((left, usd_nanos(wanted), msg));
+                        break;
+                    }
+                    s => panic!("unexpected {s}"),
+                }
+            }
+            (ok, spent, refused)
+        }));
+    }
+    let (mut ok, mut spent, mut refusals) = (0u32, 0i64, Vec::new());
+    for t in tasks {
+        let (o, s, r) = t.await.unwrap();
+        ok += o;
+        spent += s;
+        refusals.extend(r);
+    }
+    let (captured, held, limit) = c.envelope("support-monthly").await;
+    eprintln!("{ok} calls went through, {} were refused; captured {captured} of {limit}", refusals.len());
+    assert_eq!(held, 0, "every hold was captured");
+    assert_eq!(captured, spent, "the envelope holds exactly what the answered calls cost");
+    assert_eq!((captured - limit).max(0), 0, "overspend");
+    assert!(!refusals.is_empty(), "the budget must run out for the test to mean anything");
+    for (left, wanted, msg) in &refusals {
+        assert!(msg.contains("`support-monthly`"), "{msg}");
+        assert!(left < wanted, "refused with {left} left for a call of at most {wanted}");
+    }
+    c.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_replicas_holds_come_back_after_its_lease() {
+    let Some(mut c) = Cluster::start(2).await else { return };
+    let key = c.key("ivan.petrov");
+    tokenwise_server::install_crypto();
+    let http = reqwest::Client::new();
+    let doomed = format!("http://{}", c.replicas[0].addr);
+    // A slow call: its hold is placed, the upstream takes 30 s.
+    let slow = tokio::spawn({
+        let http = http.clone();
+        async move {
+            let _ = http
+                .post(format!("{doomed}/v1/chat/completions"))
+                .bearer_auth(&key)
+                .header("x-mock-ttft-ms", "30000")
+                .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 60, "messages": [{"role": "user", "content": "slow"}]}))
+                .send()
+                .await;
+        }
+    });
+    let mut held = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(row) = tokio::time::timeout(Duration::from_secs(2), c.envelope("support-monthly")).await {
+            held = row.1;
+            if held > 0 {
+                break;
+            }
+        }
+    }
+    assert!(held > 0, "the hold is placed");
+    // The replica dies with the call in flight; the survivor expires its hold.
+    c.replicas[0].child.kill().unwrap();
+    c.replicas[0].child.wait().unwrap();
+    slow.abort();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut back = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if c.envelope("support-monthly").await.1 == 0 {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "the dead replica's hold came back");
+    c.drop_schema().await;
+}
