@@ -6,7 +6,7 @@
 //! unless TOKENWISE_REQUIRE_POSTGRES=1.
 
 // Tests fail by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
 
 mod support;
 
