@@ -2,10 +2,12 @@
 //! nano-dollars, token usage by kind, DLP finding kinds and work tracks.
 //! Nothing here does I/O.
 
+mod envelope;
 mod kinds;
 mod money;
 mod usage;
 
+pub use envelope::EnvelopeSpec;
 pub use kinds::{FindingKind, Track, UnknownName};
 pub use money::{MoneyError, Nanos, PricePerMtok};
 pub use usage::{Rates, TokenUsage};

@@ -15,22 +15,8 @@ use crate::{from_micros, to_micros};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::HashMap;
+pub use tokenwise_core::EnvelopeSpec;
 use tokenwise_core::Nanos;
-
-/// An envelope as the policy defines it for one period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EnvelopeSpec {
-    /// `budget|scope|period-start`.
-    pub key: String,
-    pub budget_id: String,
-    pub scope: String,
-    pub period_start: Timestamp,
-    pub period_end: Timestamp,
-    /// Base allowance plus unlocked tranches (or an exception's cap).
-    pub limit: Nanos,
-    pub hard: bool,
-    pub alert_at_percent: Vec<u32>,
-}
 
 /// An envelope's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

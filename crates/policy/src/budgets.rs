@@ -9,7 +9,8 @@ use crate::raw::{Enforcement, Period};
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
-use tokenwise_core::{Nanos, Track};
+pub use tokenwise_core::EnvelopeSpec as Envelope;
+use tokenwise_core::Track;
 
 /// What a request is, as far as budgets care.
 #[derive(Debug, Clone, Copy)]
@@ -19,22 +20,6 @@ pub struct Subject<'a> {
     pub project: Option<&'a str>,
     pub use_case: &'a str,
     pub track: Track,
-}
-
-/// One envelope a request draws on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    /// `budget|scope|period-start-date`, e.g. `per-person-daily|user:ivan.petrov|2026-11-28`.
-    pub key: String,
-    pub budget_id: String,
-    /// `org`, `team:support`, `user:ivan.petrov`…
-    pub scope: String,
-    pub period_start: Timestamp,
-    pub period_end: Timestamp,
-    /// The base allowance (tranches unlocked later add to it).
-    pub limit: Nanos,
-    pub hard: bool,
-    pub alert_at_percent: Vec<u32>,
 }
 
 /// The period containing `at`, as [start, end) instants, with the local

@@ -81,20 +81,11 @@ impl Budgets {
     /// The envelopes of `s` with their current limits (base + unlocked).
     pub fn specs(&self, policy: &Policy, s: &Subject<'_>, at: Timestamp) -> Vec<EnvelopeSpec> {
         let unlocked = self.unlocked.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        policy
-            .envelopes_for(s, at)
-            .into_iter()
-            .map(|e| EnvelopeSpec {
-                limit: e.limit.saturating_add(unlocked.get(&e.key).copied().unwrap_or_default()),
-                key: e.key,
-                budget_id: e.budget_id,
-                scope: e.scope,
-                period_start: e.period_start,
-                period_end: e.period_end,
-                hard: e.hard,
-                alert_at_percent: e.alert_at_percent,
-            })
-            .collect()
+        let mut specs = policy.envelopes_for(s, at);
+        for e in &mut specs {
+            e.limit = e.limit.saturating_add(unlocked.get(&e.key).copied().unwrap_or_default());
+        }
+        specs
     }
 
     pub fn unlocked(&self, key: &str) -> Nanos {
