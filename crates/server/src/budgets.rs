@@ -440,6 +440,87 @@ mod tests {
         assert!(real.cost(&rates) <= hold);
     }
 
+    /// Fixed results, standing in for the scoring capability.
+    struct Fixed(&'static str, PeriodFacts);
+
+    impl ResultsSource for Fixed {
+        fn facts(&self, scope: &str, _: Timestamp, _: Timestamp) -> Option<PeriodFacts> {
+            (scope == self.0).then_some(self.1)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tranche_unlocks_on_results_raises_the_limit_and_is_audited_once() {
+        let policy = tokenwise_policy::load_file(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml"),
+        )
+        .unwrap()
+        .policy;
+        let store: std::sync::Arc<dyn tokenwise_ledger::Store> =
+            std::sync::Arc::new(tokenwise_store_sqlite::SqliteStore::open("sqlite://:memory:").unwrap());
+        let (recorder, _w) = tokenwise_ledger::Recorder::spawn(store.clone());
+        let (auditor, _a) = tokenwise_ledger::Auditor::spawn(store.clone());
+        let state = AppState {
+            guard: crate::guard::Guard::new(&policy.dlp).unwrap(),
+            policy: std::sync::Arc::new(policy),
+            store: store.clone(),
+            recorder,
+            upstreams: HashMap::new(),
+            keys: crate::auth::KeyCache::default(),
+            auditor,
+            budgets: Budgets::new(LEASE),
+        };
+        let now = Timestamp::now();
+        let chen = Subject {
+            user: "chen.wei",
+            team: "platform",
+            project: Some("apollo"),
+            use_case: "code-review",
+            track: tokenwise_core::Track::Production,
+        };
+        let specs = state.budgets.specs(&state.policy, &chen, now);
+        let cover = Cover {
+            user: "chen.wei",
+            team: "platform",
+            project: Some("apollo"),
+            use_case: "code-review",
+            model: &state.policy.models["gpt-4.1"],
+            data_class: tokenwise_policy::DataClass(0),
+        };
+        state.budgets.hold(&state, "r1", &specs, Nanos(1_000), &cover).await.unwrap();
+        let key = specs.iter().find(|e| e.budget_id == "platform-monthly").unwrap().key.clone();
+        let limit =
+            |st: &AppState| st.budgets.specs(&st.policy, &chen, now).into_iter().find(|e| e.key == key).unwrap().limit;
+        assert_eq!(limit(&state), Nanos::from_whole_usd(12_000));
+
+        // Results short of the tranche (efficiency 0.7, 120 validated hours): nothing.
+        unlock(
+            &state,
+            &Fixed(
+                "team:platform",
+                PeriodFacts { efficiency: Some(0.9), validated_hours: Some(80.0), compliance: None },
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(limit(&state), Nanos::from_whole_usd(12_000));
+        // Results that meet it: $3,000 more, recorded and audited once.
+        let good = Fixed(
+            "team:platform",
+            PeriodFacts { efficiency: Some(0.82), validated_hours: Some(131.5), compliance: Some(0.97) },
+        );
+        unlock(&state, &good, now).await.unwrap();
+        unlock(&state, &good, now).await.unwrap();
+        assert_eq!(limit(&state), Nanos::from_whole_usd(15_000));
+        assert_eq!(store.budget_unlocks(std::slice::from_ref(&key)).await.unwrap(), vec![(key.clone(), 0)]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let audit = store.audit_page(0, 100).await.unwrap();
+        let unlocks: Vec<_> = audit.iter().filter(|e| e.action == "budget.unlock").collect();
+        assert_eq!(unlocks.len(), 1);
+        assert!(unlocks[0].details.contains("131.5"), "the facts behind it: {}", unlocks[0].details);
+    }
+
     #[test]
     fn tranches_unlock_only_when_every_condition_holds() {
         let t = Tranche {
