@@ -72,6 +72,14 @@ def gateway(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def gateway_block(tmp_path_factory):
+    """The same company, its policy set to block confidential data."""
+    g = Gateway(tmp_path_factory.mktemp("block"), lambda p: p.replace('confidential = "reroute"', 'confidential = "block"'))
+    yield g
+    g.stop()
+
+
+@pytest.fixture(scope="session")
 def gateway_redact(tmp_path_factory):
     """The same company, its policy set to mask confidential data."""
     g = Gateway(tmp_path_factory.mktemp("redact"), lambda p: p.replace('confidential = "reroute"', 'confidential = "redact"'))

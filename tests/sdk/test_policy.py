@@ -12,7 +12,8 @@ def client(g):
     return openai.OpenAI(api_key=g.key("ivan.petrov", "support-reply"), base_url=f"{g.url}/v1", max_retries=0)
 
 
-def test_blocked_with_a_nudge_naming_the_alternative(gateway):
+def test_blocked_with_a_nudge_naming_the_alternative(gateway_block):
+    gateway = gateway_block
     with pytest.raises(openai.PermissionDeniedError) as e:
         client(gateway).chat.completions.create(model="gpt-4.1-mini", messages=PROMPT)
     err = e.value
@@ -45,3 +46,24 @@ def test_rerouted_when_the_policy_says_reroute(gateway_reroute):
     assert row["decision"] == "reroute"
     assert (row["requested_model"], row["model"]) == ("gpt-4.1-mini", "acme-llama-70b")
     assert row["usage"]["input"] == completion.usage.prompt_tokens
+
+
+def test_rerouted_across_formats_with_the_example_policy(gateway):
+    """Acme's own policy: confidential prompts reroute; the cheapest cleared
+    model for support replies is Claude Haiku, reached in the Anthropic
+    format and answered in OpenAI's."""
+    oai = client(gateway)
+    raw = oai.chat.completions.with_raw_response.create(model="gpt-4.1-mini", messages=PROMPT)
+    completion = raw.parse()
+    assert completion.model == "claude-haiku-4-5"
+    assert completion.choices[0].message.content == "please reply to jane.doe@example.com about the refund"
+    row = gateway.row(raw.headers["x-tokenwise-request-id"])
+    assert (row["decision"], row["model"]) == ("reroute", "claude-haiku-4-5")
+    assert row["usage"]["input"] == completion.usage.prompt_tokens
+    assert row["usage"]["output"] == completion.usage.completion_tokens
+    stream = oai.chat.completions.create(
+        model="gpt-4.1-mini", messages=PROMPT, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("please reply")
+    assert [c.usage for c in chunks if c.usage][0].completion_tokens > 0

@@ -462,7 +462,7 @@ async fn wait_for_audit(g: &Gateway, subject: &str) -> Value {
 
 #[tokio::test]
 async fn a_confidential_prompt_to_an_uncleared_model_is_blocked_with_a_nudge() {
-    let g = Gateway::start();
+    let g = Gateway::start_with(|s| s.replace("confidential = \"reroute\"", "confidential = \"block\""));
     let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
     let a = c
         .post("/v1/chat/completions", chat("gpt-4.1-mini", "Reply to jane.doe@example.com about her refund"), &[])
@@ -556,8 +556,10 @@ async fn check_answers_without_calling_a_model() {
     let a = c.post("/api/v1/check", body, &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let v = a.json();
-    assert_eq!(v["decision"], "block");
+    // Acme reroutes confidential prompts: to Haiku, the cheapest cleared model.
+    assert_eq!(v["decision"], "reroute");
     assert_eq!(v["suggested_model"], "claude-haiku-4-5");
+    assert_eq!(v["model"], "claude-haiku-4-5");
     assert_eq!(v["data_class"], "confidential");
     assert_eq!(
         v["findings"],
@@ -565,7 +567,11 @@ async fn check_answers_without_calling_a_model() {
     );
     assert_eq!(v["estimate"]["max_output_tokens"], 200);
     let input = v["estimate"]["input_tokens"].as_i64().unwrap();
-    assert_eq!(v["estimate"]["cost_nanos"], input * 400 + 200 * 1_600);
+    assert_eq!(v["estimate"]["cost_nanos"], input * 1_000 + 200 * 5_000, "priced at Haiku's rates");
+    // A card is restricted: beyond the use case, blocked, naming the way out.
+    let card = c.post("/api/v1/check", chat("gpt-4.1-mini", "card 4111 1111 1111 1111"), &[]).await.json();
+    assert_eq!(card["decision"], "block");
+    assert!(card["nudge"].as_str().unwrap().contains("remove the 1 credit_card"));
 
     let clean = c.post("/api/v1/check", chat("gpt-4.1-mini", "Summarise our refund policy"), &[]).await.json();
     assert_eq!(clean["decision"], "allow");
@@ -573,4 +579,52 @@ async fn check_answers_without_calling_a_model() {
     // Nothing was metered: checks are not calls.
     let events = c.get("/api/v1/events").await.json();
     assert_eq!(events["events"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_reroute_across_wire_formats_answers_in_the_clients_format() {
+    let g = Gateway::start();
+    let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    // JSON: an OpenAI client, an Anthropic-format model.
+    let a =
+        c.post("/v1/chat/completions", chat("gpt-4.1-mini", "echo: reply to jane.doe@example.com today"), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "claude-haiku-4-5");
+    assert_eq!(v["choices"][0]["message"]["content"], "reply to jane.doe@example.com today");
+    let row = c.event(&a.request_id()).await;
+    assert_eq!(
+        (row["decision"].as_str(), row["model"].as_str(), row["requested_model"].as_str()),
+        (Some("reroute"), Some("claude-haiku-4-5"), Some("gpt-4.1-mini"))
+    );
+    assert_eq!(row["usage"]["input"], v["usage"]["prompt_tokens"]);
+    assert_eq!(row["usage"]["output"], v["usage"]["completion_tokens"]);
+    assert_eq!(row["estimated"], false);
+    assert!(a.headers["x-tokenwise-nudge"].to_str().unwrap().contains("to `claude-haiku-4-5`"));
+
+    // Streamed, with usage asked for: OpenAI chunks, then usage, then [DONE].
+    let mut body = chat("gpt-4.1-mini", "what did jane.doe@example.com order?");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let a = c.post("/v1/chat/completions", body, &[]).await;
+    assert_eq!(a.status, 200);
+    let data = a.sse_data();
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"), "{}", a.body);
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert!(!text.is_empty());
+    let usage = &chunks.last().unwrap()["usage"];
+    let row = c.event(&a.request_id()).await;
+    assert_eq!(row["model"], "claude-haiku-4-5");
+    assert_eq!(row["usage"]["input"], usage["prompt_tokens"]);
+    assert_eq!(row["usage"]["output"], usage["completion_tokens"]);
+    assert_eq!(row["estimated"], false);
+    // Tools cannot be translated: the same prompt is then blocked, naming Haiku.
+    let mut tools = chat("gpt-4.1-mini", "email jane.doe@example.com");
+    tools["tools"] = json!([{"type": "function", "function": {"name": "send", "parameters": {}}}]);
+    let a = c.post("/v1/chat/completions", tools, &[]).await;
+    assert_eq!(a.status, 403);
+    assert!(a.json()["error"]["message"].as_str().unwrap().contains("claude-haiku-4-5"));
 }

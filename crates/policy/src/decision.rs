@@ -69,13 +69,14 @@ pub fn describe(found: &[Classified]) -> String {
     counts.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Decides for a prompt sent to `model` under `use_case`. `format` is the
-/// wire format the client speaks: a reroute stays within it.
+/// Decides for a prompt sent to `model` under `use_case`. `formats` are the
+/// wire formats the gateway can reach for this request (the client's own,
+/// and any it can translate to): a reroute picks among models speaking them.
 pub fn decide(
     policy: &Policy,
     use_case: &UseCase,
     model: &Model,
-    format: WireFormat,
+    formats: &[WireFormat],
     found: &[Classified],
     at: Timestamp,
 ) -> Decision {
@@ -126,7 +127,8 @@ pub fn decide(
         }
         Action::Reroute if class <= use_case.max_class => {
             let target = policy.models_cleared_for(use_case, class, at).into_iter().find(|m| {
-                policy.upstreams.get(&m.upstream).map(|u| u.format) == Some(format) && m.price_at(at).is_some()
+                policy.upstreams.get(&m.upstream).is_some_and(|u| formats.contains(&u.format))
+                    && m.price_at(at).is_some()
             });
             match target {
                 Some(m) => {
@@ -210,13 +212,13 @@ mod tests {
         let p = acme();
         let uc = &p.use_cases["support-reply"];
         let now = Timestamp::now();
-        let d = decide(&p, uc, &p.models["claude-haiku-4-5"], WireFormat::Anthropic, &[], now);
+        let d = decide(&p, uc, &p.models["claude-haiku-4-5"], &[WireFormat::Anthropic], &[], now);
         assert_eq!(d.verdict, Verdict::Allow);
         let d = decide(
             &p,
             uc,
             &p.models["claude-haiku-4-5"],
-            WireFormat::Anthropic,
+            &[WireFormat::Anthropic],
             &found(&p, &[FindingKind::Email]),
             now,
         );
@@ -231,7 +233,7 @@ mod tests {
             &p,
             uc,
             &p.models["gpt-4.1"],
-            WireFormat::Openai,
+            &[WireFormat::Openai],
             &found(&p, &[FindingKind::Email]),
             Timestamp::now(),
         );
@@ -248,7 +250,7 @@ mod tests {
             &p,
             uc,
             &p.models["gpt-4.1-mini"],
-            WireFormat::Openai,
+            &[WireFormat::Openai],
             &found(&p, &[FindingKind::CreditCard]),
             Timestamp::now(),
         );
@@ -268,12 +270,28 @@ mod tests {
             &p,
             uc,
             &p.models["gpt-4.1-mini"],
-            WireFormat::Openai,
+            &[WireFormat::Openai],
             &found(&p, &[FindingKind::Email]),
             Timestamp::now(),
         );
         assert_eq!(d.verdict, Verdict::Block);
         assert!(d.nudge.unwrap().contains("use model `claude-haiku-4-5`"));
+    }
+
+    #[test]
+    fn a_reroute_may_cross_wire_formats_the_gateway_can_translate() {
+        let p = acme();
+        let uc = &p.use_cases["support-reply"];
+        let d = decide(
+            &p,
+            uc,
+            &p.models["gpt-4.1-mini"],
+            &[WireFormat::Openai, WireFormat::Anthropic],
+            &found(&p, &[FindingKind::Email]),
+            Timestamp::now(),
+        );
+        // Haiku ($1/Mtok in) is cheaper than Sonnet ($3) and cleared for confidential.
+        assert_eq!(d.verdict, Verdict::Reroute { to: "claude-haiku-4-5".into() });
     }
 
     #[test]
@@ -288,7 +306,7 @@ mod tests {
             &p,
             &uc,
             &m,
-            WireFormat::Openai,
+            &[WireFormat::Openai],
             &found(&p, &[FindingKind::Email, FindingKind::Phone]),
             Timestamp::now(),
         );
@@ -297,7 +315,7 @@ mod tests {
             &p,
             &uc,
             &m,
-            WireFormat::Openai,
+            &[WireFormat::Openai],
             &found(&p, &[FindingKind::Email, FindingKind::Iban]),
             Timestamp::now(),
         );

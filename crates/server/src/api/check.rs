@@ -66,7 +66,12 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         Err(e) => return Err(e),
     };
     let inspection = state.guard.inspect(policy, &slots);
-    let decision = decide(policy, meta.use_case, model, format, &inspection.classified, ts);
+    let formats: &[WireFormat] = if format == WireFormat::Openai && crate::gateway::translatable(&req) {
+        &[WireFormat::Openai, WireFormat::Anthropic]
+    } else {
+        &[format]
+    };
+    let decision = decide(policy, meta.use_case, model, formats, &inspection.classified, ts);
     let target = match &decision.verdict {
         Verdict::Reroute { to } => policy.models.get(to).unwrap_or(model),
         _ => model,

@@ -37,5 +37,5 @@ fn shape(req: &mut Value) -> Result<Shaped, ApiError> {
         return Err(ApiError::invalid("`messages` is required"));
     }
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    Ok(Shaped { slots, stream, dialect: Dialect::Anthropic })
+    Ok(Shaped { slots, stream, dialect: Dialect::Anthropic, translatable: false })
 }

@@ -8,6 +8,7 @@
 pub mod anthropic;
 pub mod openai;
 mod stream;
+mod translate;
 
 use crate::AppState;
 use crate::error::{ApiError, Code};
@@ -27,6 +28,8 @@ use tokenwise_ledger::{AuditDraft, Decision, Operation, Status};
 use tokenwise_policy::budgets::Subject;
 use tokenwise_policy::decision::{Decision as PolicyDecision, Verdict, decide};
 use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
+
+pub(crate) use translate::translatable;
 
 pub const COST: &str = "x-tokenwise-cost-usd";
 pub const NUDGE: &str = "x-tokenwise-nudge";
@@ -49,6 +52,9 @@ pub(crate) struct Shaped {
     pub slots: Vec<Slot>,
     pub stream: bool,
     pub dialect: Dialect,
+    /// Whether the request could be translated to the other wire format,
+    /// so a reroute may pick a model that speaks it.
+    pub translatable: bool,
 }
 
 pub(crate) type Shaper = fn(&mut serde_json::Value) -> Result<Shaped, ApiError>;
@@ -110,7 +116,9 @@ pub(crate) async fn handle(
         }
     };
     let inspection = state.guard.inspect(&policy, &shaped.slots);
-    let decision = decide(&policy, meta.use_case, model, endpoint.format, &inspection.classified, ts);
+    let formats: &[WireFormat] =
+        if shaped.translatable { &[WireFormat::Openai, WireFormat::Anthropic] } else { &[endpoint.format] };
+    let decision = decide(&policy, meta.use_case, model, formats, &inspection.classified, ts);
     match &decision.verdict {
         Verdict::Allow => {}
         Verdict::Redact { keep_up_to } => inspection.redact(&mut req, &mut shaped.slots, *keep_up_to),
@@ -178,17 +186,29 @@ pub(crate) async fn handle(
         state.auditor.submit(decision_entry(&draft, &decision)).await;
     }
     req["model"] = serde_json::Value::String(model.upstream_model.clone());
+    let crossing = state.policy.upstreams.get(&model.upstream).map(|u| u.format) != Some(endpoint.format);
+    let (path, dialect, translate) = match shaped.dialect {
+        // A reroute to a model only reachable in the Anthropic format: the
+        // request goes out as Anthropic, the answer comes back as OpenAI.
+        Dialect::OpenAiChat { client_wants_usage } if crossing => {
+            let max = if max_output > 0 { max_output } else { crate::budgets::DEFAULT_MAX_OUTPUT };
+            req = translate::to_anthropic(&req, &model.upstream_model, max);
+            ("/v1/messages", Dialect::Anthropic, Some(Translation { client_wants_usage, created: ts.as_second() }))
+        }
+        d => (endpoint.path, d, None),
+    };
     let call = Call {
         state: state.clone(),
         draft,
         upstream,
-        path: endpoint.path,
+        path,
         body: Bytes::from(serde_json::to_vec(&req).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?),
         client_headers: headers,
-        dialect: shaped.dialect,
+        dialect,
         prompt: shaped.slots,
         nudge: decision.nudge,
         held,
+        translate,
     };
     call.execute(shaped.stream).await
 }
@@ -421,6 +441,15 @@ pub(crate) struct Call {
     pub nudge: Option<String>,
     /// The budget hold placed for the call, if any budget applies.
     pub held: Option<crate::budgets::Held>,
+    /// Set when the upstream speaks another wire format than the client.
+    pub translate: Option<Translation>,
+}
+
+/// An OpenAI client served by an Anthropic-format upstream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Translation {
+    pub client_wants_usage: bool,
+    pub created: i64,
 }
 
 impl Call {
@@ -524,6 +553,10 @@ impl Call {
         };
         let outcome = Outcome::ok(usage, estimated);
         self.record(&outcome).await?;
+        let bytes = match self.translate {
+            Some(t) => Bytes::from(translate::from_anthropic(&bytes, t.created).unwrap_or_default()),
+            None => bytes,
+        };
         let mut r = Response::new(Body::from(bytes));
         let h = r.headers_mut();
         h.insert(

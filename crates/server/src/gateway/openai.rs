@@ -54,7 +54,8 @@ fn shape_chat(req: &mut Value) -> Result<Shaped, ApiError> {
             None => req["stream_options"] = json!({"include_usage": true}),
         }
     }
-    Ok(Shaped { slots, stream, dialect: Dialect::OpenAiChat { client_wants_usage } })
+    let translatable = super::translate::translatable(req);
+    Ok(Shaped { slots, stream, dialect: Dialect::OpenAiChat { client_wants_usage }, translatable })
 }
 
 pub async fn embeddings(
@@ -84,7 +85,7 @@ fn shape_embeddings(req: &mut Value) -> Result<Shaped, ApiError> {
             .collect(),
         _ => return Err(ApiError::invalid("`input` is required: a string or an array of strings")),
     };
-    Ok(Shaped { slots, stream: false, dialect: Dialect::OpenAiEmbeddings })
+    Ok(Shaped { slots, stream: false, dialect: Dialect::OpenAiEmbeddings, translatable: false })
 }
 
 /// The models this key may use: those of its use case (from the header or

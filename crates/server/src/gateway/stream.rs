@@ -232,9 +232,12 @@ enum End {
     ClientGone,
 }
 
-fn error_frame(dialect: Dialect, err: &ApiError) -> Bytes {
-    match dialect {
-        Dialect::Anthropic => Bytes::from(format!("event: error\ndata: {}\n\n", err.body())),
+/// An error event in the client's format.
+fn error_frame(call: &Call, err: &ApiError) -> Bytes {
+    match call.dialect {
+        Dialect::Anthropic if call.translate.is_none() => {
+            Bytes::from(format!("event: error\ndata: {}\n\n", err.body()))
+        }
         _ => Bytes::from(format!("data: {}\n\n", err.body())),
     }
 }
@@ -244,6 +247,8 @@ async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes
     let mut buf = BytesMut::new();
     let mut seen = Seen::default();
     let up = call.upstream.cfg.id.clone();
+    let mut translator =
+        call.translate.map(|t| super::translate::StreamTranslator::new(t.client_wants_usage, t.created));
     let end = 'read: loop {
         match body.next().await {
             Some(Ok(chunk)) => {
@@ -257,8 +262,17 @@ async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes
                             if !had_text && !seen.text.is_empty() {
                                 seen.ttft = Some(call.draft.started.elapsed());
                             }
-                            if tx.send(Ok(frame)).await.is_err() {
-                                break 'read End::ClientGone;
+                            let out = match translator.as_mut() {
+                                Some(tr) => data_of(&frame)
+                                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                                    .map(|event| tr.frames(&event))
+                                    .unwrap_or_default(),
+                                None => vec![frame],
+                            };
+                            for f in out {
+                                if tx.send(Ok(f)).await.is_err() {
+                                    break 'read End::ClientGone;
+                                }
                             }
                         }
                     }
@@ -322,19 +336,28 @@ async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes
                         tx.send(Ok(Bytes::from(format!(": {}={}\n\n", super::REMAINING, left.to_usd_string())))).await;
                 }
             }
-            let _ = tx.send(Ok(last)).await;
+            match &translator {
+                Some(tr) => {
+                    for f in tr.finish() {
+                        let _ = tx.send(Ok(f)).await;
+                    }
+                }
+                None => {
+                    let _ = tx.send(Ok(last)).await;
+                }
+            }
         }
         (End::ClientGone, _) => {}
         (End::Cut(err), Ok(())) => {
-            let _ = tx.send(Ok(error_frame(call.dialect, &err))).await;
+            let _ = tx.send(Ok(error_frame(&call, &err))).await;
         }
         (End::Ended, Ok(())) if !seen.upstream_error => {
             let err = ApiError::new(Code::UpstreamError, format!("upstream `{up}` ended the stream early"));
-            let _ = tx.send(Ok(error_frame(call.dialect, &err))).await;
+            let _ = tx.send(Ok(error_frame(&call, &err))).await;
         }
         (End::Ended, Ok(())) => {}
         (_, Err(record_err)) => {
-            let _ = tx.send(Ok(error_frame(call.dialect, &record_err))).await;
+            let _ = tx.send(Ok(error_frame(&call, &record_err))).await;
         }
     }
 }
