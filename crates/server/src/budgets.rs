@@ -49,16 +49,12 @@ pub struct Held {
 impl Budgets {
     pub fn new(lease: Duration) -> Budgets {
         Budgets {
-            owner: format!("replica-{}", uuid_like()),
+            owner: format!("replica-{}", tokenwise_ledger::UsageEvent::new_id()),
             lease,
             inflight: Mutex::new(HashSet::new()),
             unlocked: RwLock::new(HashMap::new()),
         }
     }
-}
-
-fn uuid_like() -> String {
-    tokenwise_ledger::UsageEvent::new_id()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -19,9 +19,6 @@ use tokenwise_core::TokenUsage;
 use tokenwise_policy::decision::{Verdict, decide};
 use tokenwise_policy::{ModelKind, WireFormat};
 
-/// Output tokens assumed when a request sets no limit (for the estimate).
-pub const DEFAULT_MAX_OUTPUT: u64 = 1_024;
-
 pub async fn check(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -66,11 +63,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         Err(e) => return Err(e),
     };
     let inspection = state.guard.inspect(policy, &slots);
-    let formats: &[WireFormat] = if format == WireFormat::Openai && crate::gateway::translatable(&req) {
-        &[WireFormat::Openai, WireFormat::Anthropic]
-    } else {
-        &[format]
-    };
+    let formats = crate::gateway::reachable_formats(format, crate::gateway::translatable(&req));
     let decision = decide(policy, meta.use_case, model, formats, &inspection.classified, ts);
     let target = match &decision.verdict {
         Verdict::Reroute { to } => policy.models.get(to).unwrap_or(model),
@@ -95,12 +88,8 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         .collect();
     let texts: Vec<String> = slots.iter().map(|s| s.text.clone()).collect();
     let input = tokio::task::spawn_blocking(move || crate::tokenize::count_chat(&texts)).await.unwrap_or(0);
-    let max_output = req
-        .get("max_completion_tokens")
-        .or_else(|| req.get("max_tokens"))
-        .and_then(Value::as_u64)
-        .or(target.max_output_tokens)
-        .unwrap_or(DEFAULT_MAX_OUTPUT);
+    // The same limit the gateway would hold for (and send upstream).
+    let max_output = crate::gateway::asked_output(&req).unwrap_or_else(|| crate::gateway::default_output(target));
     let estimate = target.price_at(ts).map(|p| {
         let cost = TokenUsage { input, output: max_output, ..Default::default() }.cost(&p.rates);
         json!({"input_tokens": input, "max_output_tokens": max_output, "cost_nanos": cost.0,

@@ -116,8 +116,7 @@ pub(crate) async fn handle(
         }
     };
     let inspection = state.guard.inspect(&policy, &shaped.slots);
-    let formats: &[WireFormat] =
-        if shaped.translatable { &[WireFormat::Openai, WireFormat::Anthropic] } else { &[endpoint.format] };
+    let formats = reachable_formats(endpoint.format, shaped.translatable);
     let decision = decide(&policy, meta.use_case, model, formats, &inspection.classified, ts);
     match &decision.verdict {
         Verdict::Allow => {}
@@ -217,17 +216,35 @@ pub(crate) async fn handle(
 /// limit in the request, the default is sent upstream too, so the hold is a
 /// real bound (reasoning models take `max_completion_tokens`).
 fn output_limit(req: &mut serde_json::Value, model: &Model, enforce: bool) -> u64 {
-    let asked = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(serde_json::Value::as_u64);
-    if let Some(n) = asked {
+    if let Some(n) = asked_output(req) {
         return n;
     }
-    let n =
-        model.max_output_tokens.unwrap_or(crate::budgets::DEFAULT_MAX_OUTPUT).min(crate::budgets::DEFAULT_MAX_OUTPUT);
+    let n = default_output(model);
     if enforce {
         let field = if model.reasoning { "max_completion_tokens" } else { "max_tokens" };
         req[field] = serde_json::Value::from(n);
     }
     n
+}
+
+/// The output limit a request sets, in either field.
+pub(crate) fn asked_output(req: &serde_json::Value) -> Option<u64> {
+    req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(serde_json::Value::as_u64)
+}
+
+/// The output limit assumed when a request sets none.
+pub(crate) fn default_output(model: &Model) -> u64 {
+    model.max_output_tokens.unwrap_or(crate::budgets::DEFAULT_MAX_OUTPUT).min(crate::budgets::DEFAULT_MAX_OUTPUT)
+}
+
+/// The wire formats a request can reach: the client's own, and for a
+/// translatable OpenAI chat request the Anthropic format too.
+pub(crate) fn reachable_formats(client: WireFormat, translatable: bool) -> &'static [WireFormat] {
+    match (client, translatable) {
+        (WireFormat::Openai, true) => &[WireFormat::Openai, WireFormat::Anthropic],
+        (WireFormat::Openai, false) => &[WireFormat::Openai],
+        (WireFormat::Anthropic, _) => &[WireFormat::Anthropic],
+    }
 }
 
 /// Puts the decision and what was found on the usage event.
