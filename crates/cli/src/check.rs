@@ -5,51 +5,45 @@ use std::process::ExitCode;
 use tokenwise_policy::{Diagnostic, Report, load_file};
 
 pub fn run(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    match load_file(file) {
+    let loaded = load_file(file);
+    if json {
+        let (ok, diagnostics) = match &loaded {
+            Ok(l) => (true, &l.warnings),
+            Err(report) => (false, report),
+        };
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": ok,
+                "file": file.display().to_string(),
+                "diagnostics": diagnostics_json(diagnostics),
+            })
+        );
+        return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    match loaded {
         Ok(loaded) => {
-            let p = &loaded.policy;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "ok": true,
-                        "file": file.display().to_string(),
-                        "diagnostics": diagnostics_json(&loaded.warnings),
-                    })
-                );
-            } else {
-                for w in &loaded.warnings.diagnostics {
-                    eprintln!("{w}");
-                }
-                println!(
-                    "{}: ok — {} ({} teams, {} users, {} projects, {} use cases, {} models, {} price versions, {} budgets, {} templates)",
-                    file.display(),
-                    p.org.name,
-                    p.teams.len(),
-                    p.users.len(),
-                    p.projects.len(),
-                    p.use_cases.len(),
-                    p.models.len(),
-                    p.models.values().map(|m| m.prices.len()).sum::<usize>(),
-                    p.budgets.len(),
-                    p.templates.len(),
-                );
+            for w in &loaded.warnings.diagnostics {
+                eprintln!("{w}");
             }
+            let p = &loaded.policy;
+            println!(
+                "{}: ok — {} ({} teams, {} users, {} projects, {} use cases, {} models, {} price versions, {} budgets, {} templates)",
+                file.display(),
+                p.org.name,
+                p.teams.len(),
+                p.users.len(),
+                p.projects.len(),
+                p.use_cases.len(),
+                p.models.len(),
+                p.models.values().map(|m| m.prices.len()).sum::<usize>(),
+                p.budgets.len(),
+                p.templates.len(),
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(report) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "ok": false,
-                        "file": file.display().to_string(),
-                        "diagnostics": diagnostics_json(&report),
-                    })
-                );
-            } else {
-                eprintln!("{report}");
-            }
+            eprintln!("{report}");
             Ok(ExitCode::FAILURE)
         }
     }

@@ -1,6 +1,6 @@
 //! The Anthropic-compatible endpoint: `POST /v1/messages`.
 
-use super::{Dialect, Endpoint, Shaped, handle, spawn_call};
+use super::{Dialect, Endpoint, Shaped, serve};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::guard::{content_slots, message_slots};
@@ -11,7 +11,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 use std::sync::Arc;
-use tokenwise_ledger::{Operation, UsageEvent};
+use tokenwise_ledger::Operation;
 use tokenwise_policy::{ModelKind, WireFormat};
 
 const MESSAGES: Endpoint = Endpoint {
@@ -26,8 +26,7 @@ pub async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let id = UsageEvent::new_id();
-    spawn_call(id.clone(), handle(state, headers, body, id, MESSAGES, shape)).await
+    serve(state, headers, body, MESSAGES, shape).await
 }
 
 fn shape(req: &mut Value) -> Result<Shaped, ApiError> {

@@ -21,10 +21,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use jiff::Timestamp;
-use std::future::Future;
 use std::sync::Arc;
 use tokenwise_core::TokenUsage;
-use tokenwise_ledger::{AuditDraft, Decision, Operation, Status};
+use tokenwise_ledger::{AuditDraft, Decision, Operation, Status, UsageEvent};
 use tokenwise_policy::budgets::Subject;
 use tokenwise_policy::decision::{Decision as PolicyDecision, Verdict, decide};
 use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
@@ -62,7 +61,7 @@ pub(crate) type Shaper = fn(&mut serde_json::Value) -> Result<Shaped, ApiError>;
 /// The flow every endpoint shares: authenticate, read the body, resolve
 /// metadata, route the model, scan the prompt and apply the policy's
 /// decision, then call the upstream and meter the answer.
-pub(crate) async fn handle(
+async fn handle(
     state: Arc<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -303,13 +302,18 @@ async fn refuse(
     Ok(())
 }
 
-/// Runs `flow` in its own task and turns its error into the contract's
-/// error response, stamped with the request id.
-pub(crate) async fn spawn_call<F>(id: String, flow: F) -> Response
-where
-    F: Future<Output = Result<Response, ApiError>> + Send + 'static,
-{
-    match tokio::spawn(flow).await {
+/// Serves one gateway request: mints its id, runs [`handle`] in its own
+/// task and turns an error into the contract's error response, stamped
+/// with the request id.
+pub(crate) async fn serve(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+    shape: Shaper,
+) -> Response {
+    let id = UsageEvent::new_id();
+    match tokio::spawn(handle(state, headers, body, id.clone(), endpoint, shape)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => e.with_request_id(&id).into_response(),
         Err(e) => {

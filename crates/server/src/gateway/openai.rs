@@ -1,6 +1,6 @@
 //! OpenAI-compatible endpoints: chat completions, embeddings, models.
 
-use super::{Dialect, Endpoint, Shaped, handle, spawn_call};
+use super::{Dialect, Endpoint, Shaped, serve};
 use crate::error::ApiError;
 use crate::guard::{Slot, message_slots};
 use crate::{AppState, auth, meta};
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tokenwise_ledger::{Operation, UsageEvent};
+use tokenwise_ledger::Operation;
 use tokenwise_policy::{ModelKind, WireFormat};
 
 const CHAT: Endpoint = Endpoint {
@@ -33,8 +33,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let id = UsageEvent::new_id();
-    spawn_call(id.clone(), handle(state, headers, body, id, CHAT, shape_chat)).await
+    serve(state, headers, body, CHAT, shape_chat).await
 }
 
 fn shape_chat(req: &mut Value) -> Result<Shaped, ApiError> {
@@ -63,8 +62,7 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let id = UsageEvent::new_id();
-    spawn_call(id.clone(), handle(state, headers, body, id, EMBEDDINGS, shape_embeddings)).await
+    serve(state, headers, body, EMBEDDINGS, shape_embeddings).await
 }
 
 fn shape_embeddings(req: &mut Value) -> Result<Shaped, ApiError> {
