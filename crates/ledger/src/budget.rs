@@ -11,7 +11,6 @@
 //! SQLite store keeps one (one process), the PostgreSQL store enforces the
 //! same rules in single SQL statements (many replicas).
 
-use crate::{from_micros, to_micros};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -129,43 +128,21 @@ impl Book {
 
     /// Places the hold on every part's envelope, or on none, for `owner`.
     pub fn hold(&mut self, req: &HoldRequest, owner: &str) -> HoldResult {
-        // Parts on the same envelope are checked together.
-        let mut wanted: Vec<(&EnvelopeSpec, Nanos)> = Vec::new();
         for p in &req.parts {
-            match wanted.iter_mut().find(|(s, _)| s.key == p.envelope.key) {
-                Some((_, a)) => *a = a.saturating_add(p.amount),
-                None => wanted.push((&p.envelope, p.amount)),
-            }
+            self.ensure(&p.envelope, Nanos::ZERO, 0);
         }
-        for (spec, amount) in &wanted {
-            self.ensure(spec, Nanos::ZERO, 0);
-            let Some(e) = self.envelopes.get(&spec.key) else { continue };
-            let after = e.captured.saturating_add(e.held).saturating_add(*amount);
-            if e.spec.hard && after > e.spec.limit {
-                return HoldResult::Refused(Refusal {
-                    key: e.spec.key.clone(),
-                    budget_id: e.spec.budget_id.clone(),
-                    scope: e.spec.scope.clone(),
-                    limit: e.spec.limit,
-                    captured: e.captured,
-                    held: e.held,
-                    requested: *amount,
-                });
-            }
-        }
-        let mut room: Option<(String, Nanos)> = None;
-        for p in &req.parts {
-            if let Some(e) = self.envelopes.get_mut(&p.envelope.key) {
-                e.held = e.held.saturating_add(p.amount);
-                let left = e.remaining();
-                if e.spec.hard && room.as_ref().is_none_or(|(_, r)| left < *r) {
-                    room = Some((e.spec.key.clone(), left));
+        let result =
+            judge(req, |key| self.envelopes.get(key).map_or((Nanos::ZERO, Nanos::ZERO), |e| (e.captured, e.held)));
+        if result.is_held() {
+            for p in &req.parts {
+                if let Some(e) = self.envelopes.get_mut(&p.envelope.key) {
+                    e.held = e.held.saturating_add(p.amount);
                 }
             }
+            let parts = req.parts.iter().map(|p| (p.envelope.key.clone(), p.amount)).collect();
+            self.holds.insert(req.id.clone(), Hold { parts, owner: owner.to_string(), expires_at: req.expires_at });
         }
-        let parts = req.parts.iter().map(|p| (p.envelope.key.clone(), p.amount)).collect();
-        self.holds.insert(req.id.clone(), Hold { parts, owner: owner.to_string(), expires_at: req.expires_at });
-        HoldResult::Held { room }
+        result
     }
 
     /// Releases the hold (if still there) and adds the cost to each key.
@@ -233,13 +210,40 @@ pub fn crossed(e: &EnvelopeState) -> Vec<(u32, u32)> {
         .collect()
 }
 
-/// Times as both stores keep them.
-pub fn micros(t: Timestamp) -> i64 {
-    to_micros(t)
-}
-
-pub fn instant(us: i64) -> Timestamp {
-    from_micros(us)
+/// Decides a hold from each envelope's `(captured, held)` before it: the
+/// parts on one envelope count together; refused on the first hard
+/// envelope they would overfill, else held with the tightest room left.
+/// `Book::hold` and the PostgreSQL store (whose SQL applies the same
+/// rule) both decide with it.
+pub fn judge(req: &HoldRequest, before: impl Fn(&str) -> (Nanos, Nanos)) -> HoldResult {
+    let mut wanted: Vec<(&EnvelopeSpec, Nanos)> = Vec::new();
+    for p in &req.parts {
+        match wanted.iter_mut().find(|(s, _)| s.key == p.envelope.key) {
+            Some((_, a)) => *a = a.saturating_add(p.amount),
+            None => wanted.push((&p.envelope, p.amount)),
+        }
+    }
+    let mut room: Option<(String, Nanos)> = None;
+    for (spec, amount) in wanted.into_iter().filter(|(s, _)| s.hard) {
+        let (captured, held) = before(&spec.key);
+        let after = captured.saturating_add(held).saturating_add(amount);
+        if after > spec.limit {
+            return HoldResult::Refused(Refusal {
+                key: spec.key.clone(),
+                budget_id: spec.budget_id.clone(),
+                scope: spec.scope.clone(),
+                limit: spec.limit,
+                captured,
+                held,
+                requested: amount,
+            });
+        }
+        let left = spec.limit.saturating_sub(after);
+        if room.as_ref().is_none_or(|(_, r)| left < *r) {
+            room = Some((spec.key.clone(), left));
+        }
+    }
+    HoldResult::Held { room }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
 use std::str::FromStr;
 use tokenwise_core::{Nanos, TokenUsage};
-use tokenwise_ledger::budget::{EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult, Refusal};
+use tokenwise_ledger::budget::{EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult, judge};
 use tokenwise_ledger::{
     ApiKey, AuditDraft, AuditEntry, EventQuery, Exception, SpendQuery, SpendRow, Store, StoreError, UsageEvent,
     from_micros, to_micros,
@@ -626,35 +626,15 @@ impl Store for PgStore {
                     state.insert(k, (get::<i64>(r, 3)?, get::<i64>(r, 4)?));
                 }
             }
-            if present && fits {
-                // The locked rows are as they were before this hold.
-                let mut room: Option<(String, Nanos)> = None;
-                for p in req.parts.iter().filter(|p| p.envelope.hard) {
-                    let (captured, held) = state.get(&p.envelope.key).copied().unwrap_or((0, 0));
-                    let left = Nanos((p.envelope.limit.0 - captured - held - p.amount.0).max(0));
-                    if room.as_ref().is_none_or(|(_, r)| left < *r) {
-                        room = Some((p.envelope.key.clone(), left));
-                    }
-                }
-                return Ok(HoldResult::Held { room });
-            }
             if present {
-                // Name the first hard envelope that did not fit.
-                for p in &req.parts {
-                    let (captured, held) = state.get(&p.envelope.key).copied().unwrap_or((0, 0));
-                    if p.envelope.hard && captured + held + p.amount.0 > p.envelope.limit.0 {
-                        return Ok(HoldResult::Refused(Refusal {
-                            key: p.envelope.key.clone(),
-                            budget_id: p.envelope.budget_id.clone(),
-                            scope: p.envelope.scope.clone(),
-                            limit: p.envelope.limit,
-                            captured: Nanos(captured),
-                            held: Nanos(held),
-                            requested: p.amount,
-                        }));
-                    }
-                }
-                return Err(StoreError::Backend("hold refused by no envelope".into()));
+                // The locked rows are as they were before this hold; the SQL
+                // applied the same rule, so the verdicts agree.
+                let before =
+                    |key: &str| state.get(key).map_or((Nanos::ZERO, Nanos::ZERO), |&(c, h)| (Nanos(c), Nanos(h)));
+                return match judge(req, before) {
+                    r if r.is_held() == fits => Ok(r),
+                    _ => Err(StoreError::Backend("the hold's SQL and its rule disagree".into())),
+                };
             }
             if attempt == 0 {
                 self.create_envelopes(req.parts.iter().map(|p| &p.envelope)).await?;

@@ -462,6 +462,12 @@ pub async fn holds_are_all_or_nothing_and_events_capture_them(b: &impl Backend) 
     assert_eq!(state(s.as_ref(), &team.key).await, (120, 0));
     assert!(s.budget_hold(&hold_on("h3", &[(&team, 150), (&user, 150)]), "r1").await.unwrap().is_held());
     assert_eq!(s.event("h1").await.unwrap().unwrap().budget_keys.len(), 3);
+    // Parts on one envelope count together: 2 × 20 does not fit the 30 left.
+    let HoldResult::Refused(r) = s.budget_hold(&hold_on("h4", &[(&user, 20), (&user, 20)]), "r1").await.unwrap() else {
+        panic!("parts on one envelope should be refused together")
+    };
+    assert_eq!((r.key.as_str(), r.requested, r.remaining()), (user.key.as_str(), Nanos(40), Nanos(30)));
+    assert_eq!(state(s.as_ref(), &user.key).await, (120, 150), "nothing of the refused hold stuck");
 }
 
 /// Many tasks race for a tight hard budget: whatever the interleaving, the
