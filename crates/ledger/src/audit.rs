@@ -71,6 +71,22 @@ impl AuditEntry {
         entry
     }
 
+    /// The entries that follow `head` (the last stored entry's seq and
+    /// hash; None: the chain is empty), one per draft, each linked to the
+    /// one before.
+    pub fn chain(head: Option<(i64, String)>, drafts: &[AuditDraft]) -> Vec<AuditEntry> {
+        let mut out: Vec<AuditEntry> = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let prev = match out.last() {
+                Some(e) => Some((e.seq, e.hash.as_str())),
+                None => head.as_ref().map(|(s, h)| (*s, h.as_str())),
+            };
+            let entry = AuditEntry::next(prev, draft);
+            out.push(entry);
+        }
+        out
+    }
+
     /// SHA-256 over every field but `hash`, each length-prefixed so no two
     /// different entries can serialise to the same bytes.
     pub fn compute_hash(&self) -> String {
@@ -157,14 +173,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn chain(n: usize) -> Vec<AuditEntry> {
-        let mut out: Vec<AuditEntry> = Vec::new();
-        for i in 0..n {
-            let d = AuditDraft::new("alice", "key.create", &format!("key_{i}"), serde_json::json!({"i": i}));
-            let prev = out.last().map(|e| (e.seq, e.hash.as_str()));
-            let next = AuditEntry::next(prev, &d);
-            out.push(next);
-        }
-        out
+        let drafts: Vec<AuditDraft> = (0..n)
+            .map(|i| AuditDraft::new("alice", "key.create", &format!("key_{i}"), serde_json::json!({"i": i})))
+            .collect();
+        AuditEntry::chain(None, &drafts)
     }
 
     #[test]

@@ -88,20 +88,29 @@ impl Recorder {
 }
 
 /// Moves what is queued behind `first` into the batch, up to the cap.
-fn fill(batch: &mut Vec<Job>, first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<UsageEvent> {
+fn fill<T>(batch: &mut Vec<T>, first: T, rx: &mut mpsc::Receiver<T>) {
     batch.push(first);
     while batch.len() < MAX_BATCH {
         match rx.try_recv() {
-            Ok(job) => batch.push(job),
+            Ok(item) => batch.push(item),
             Err(_) => break,
         }
     }
-    batch.iter().map(|j| j.event.clone()).collect()
+}
+
+type Waiter = oneshot::Sender<Result<(), StoreError>>;
+
+/// Takes the next batch of jobs: their events (moved, not copied) and the
+/// waiters to answer once they are stored.
+fn next_batch(first: Job, rx: &mut mpsc::Receiver<Job>) -> (Vec<UsageEvent>, Vec<Waiter>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH.min(rx.len() + 1));
+    fill(&mut jobs, first, rx);
+    jobs.into_iter().map(|j| (j.event, j.done)).unzip()
 }
 
 /// Counts the batch and answers every waiter in it.
-fn settle(batch: &mut Vec<Job>, result: Result<(), StoreError>, stats: &RecorderStats) {
-    let n = batch.len() as u64;
+fn settle(waiters: Vec<Waiter>, result: Result<(), StoreError>, stats: &RecorderStats) {
+    let n = waiters.len() as u64;
     match &result {
         Ok(()) => {
             stats.events.fetch_add(n, Ordering::Relaxed);
@@ -113,9 +122,9 @@ fn settle(batch: &mut Vec<Job>, result: Result<(), StoreError>, stats: &Recorder
             tracing::error!(error = %e, events = n, "ledger batch failed; callers see the error");
         }
     }
-    for job in batch.drain(..) {
+    for done in waiters {
         // A waiter that went away no longer needs the answer.
-        let _ = job.done.send(result.clone());
+        let _ = done.send(result.clone());
     }
 }
 
@@ -129,29 +138,36 @@ fn retry_after(e: &StoreError, attempt: u32) -> Option<Duration> {
     Some(Duration::from_millis(20 * 4u64.pow(attempt - 1)))
 }
 
+/// Runs `write` until it succeeds or `retry_after` gives up.
+async fn retrying<T, F, Fut>(mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Ok(v) => return Ok(v),
+            Err(e) => match retry_after(&e, attempt) {
+                Some(d) => tokio::time::sleep(d).await,
+                None => return Err(e),
+            },
+        }
+        attempt += 1;
+    }
+}
+
 async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<RecorderStats>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
-        let events = fill(&mut batch, first, &mut rx);
-        let mut attempt = 1;
-        let result = loop {
-            match store.insert_events(&events).await {
-                Ok(_) => break Ok(()),
-                Err(e) => match retry_after(&e, attempt) {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => break Err(e),
-                },
-            }
-            attempt += 1;
-        };
-        settle(&mut batch, result, &stats);
+        let (events, waiters) = next_batch(first, &mut rx);
+        let result = retrying(|| store.insert_events(&events)).await.map(|_| ());
+        settle(waiters, result, &stats);
     }
 }
 
 fn blocking_writer(mut w: Box<dyn BlockingWriter>, mut rx: mpsc::Receiver<Job>, stats: &RecorderStats) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
-        let events = fill(&mut batch, first, &mut rx);
+        let (events, waiters) = next_batch(first, &mut rx);
         let mut attempt = 1;
         let result = loop {
             match w.insert_events_blocking(&events) {
@@ -163,7 +179,7 @@ fn blocking_writer(mut w: Box<dyn BlockingWriter>, mut rx: mpsc::Receiver<Job>, 
             }
             attempt += 1;
         };
-        settle(&mut batch, result, stats);
+        settle(waiters, result, stats);
     }
 }
 
@@ -181,26 +197,9 @@ impl Auditor {
         let handle = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while let Some(first) = rx.recv().await {
-                batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(d) => batch.push(d),
-                        Err(_) => break,
-                    }
-                }
-                let mut attempt = 1;
-                loop {
-                    match store.append_audit_batch(&batch).await {
-                        Ok(_) => break,
-                        Err(e) => match retry_after(&e, attempt) {
-                            Some(d) => tokio::time::sleep(d).await,
-                            None => {
-                                tracing::error!(error = %e, entries = batch.len(), "audit entries lost");
-                                break;
-                            }
-                        },
-                    }
-                    attempt += 1;
+                fill(&mut batch, first, &mut rx);
+                if let Err(e) = retrying(|| store.append_audit_batch(&batch)).await {
+                    tracing::error!(error = %e, entries = batch.len(), "audit entries lost");
                 }
                 batch.clear();
             }

@@ -135,7 +135,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends to the audit chain, atomically with respect to every other
     /// appender (other tasks, other replicas).
-    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError>;
+    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError> {
+        let mut entries = self.append_audit_batch(std::slice::from_ref(draft)).await?;
+        entries.pop().ok_or_else(|| StoreError::Backend("no audit entry written".into()))
+    }
 
     /// Appends several entries in one transaction (the auditor's batches).
     async fn append_audit_batch(&self, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError>;

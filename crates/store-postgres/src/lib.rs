@@ -535,11 +535,6 @@ impl Store for PgStore {
         Ok(n == 1)
     }
 
-    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError> {
-        let mut entries = self.append_audit_batch(std::slice::from_ref(draft)).await?;
-        entries.pop().ok_or_else(|| StoreError::Backend("no audit entry written".into()))
-    }
-
     async fn append_audit_batch(&self, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_err)?;
@@ -547,8 +542,7 @@ impl Store for PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK]).await.map_err(db_err)?;
         let head =
             tx.query_opt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[]).await.map_err(db_err)?;
-        let mut head: Option<(i64, String)> =
-            head.map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?))).transpose()?;
+        let head: Option<(i64, String)> = head.map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?))).transpose()?;
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
@@ -556,14 +550,11 @@ impl Store for PgStore {
             )
             .await
             .map_err(db_err)?;
-        let mut out = Vec::with_capacity(drafts.len());
-        for draft in drafts {
-            let e = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), draft);
+        let out = AuditEntry::chain(head, drafts);
+        for e in &out {
             tx.execute(&stmt, &[&e.seq, &e.ts_us, &e.actor, &e.action, &e.subject, &e.details, &e.prev_hash, &e.hash])
                 .await
                 .map_err(db_err)?;
-            head = Some((e.seq, e.hash.clone()));
-            out.push(e);
         }
         tx.commit().await.map_err(db_err)?;
         Ok(out)

@@ -618,26 +618,20 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEntry, StoreError> {
-        let mut entries = self.append_audit_batch(std::slice::from_ref(draft)).await?;
-        entries.pop().ok_or_else(|| StoreError::Backend("no audit entry written".into()))
-    }
-
     async fn append_audit_batch(&self, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
         let drafts = drafts.to_vec();
         self.write(move |c| {
             // IMMEDIATE takes the write lock first, so no other process can
             // append between reading the head and writing the next entry.
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
-            let mut head: Option<(i64, String)> = tx
+            let head: Option<(i64, String)> = tx
                 .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()
                 .map_err(db_err)?;
-            let mut out = Vec::with_capacity(drafts.len());
-            for draft in &drafts {
-                let entry = AuditEntry::next(head.as_ref().map(|(s, h)| (*s, h.as_str())), draft);
+            let out = AuditEntry::chain(head, &drafts);
+            for entry in &out {
                 tx.execute(
                     "INSERT INTO audit_log (seq, ts_us, actor, action, subject, details, prev_hash, hash) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -653,8 +647,6 @@ impl Store for SqliteStore {
                     ],
                 )
                 .map_err(db_err)?;
-                head = Some((entry.seq, entry.hash.clone()));
-                out.push(entry);
             }
             tx.commit().map_err(db_err)?;
             Ok(out)
