@@ -241,11 +241,14 @@ pub(crate) fn boundary_after(t: &[u8], j: usize) -> bool {
 /// Whether one of `words` appears (case-insensitively) in the ~6 words
 /// before `at`: context that turns a weak candidate into a finding.
 pub(crate) fn context_before(t: &[u8], at: usize, words: &[&str]) -> bool {
-    let from = at.saturating_sub(48);
-    let window = &t[from..at];
+    contains_any_ignore_case(&t[at.saturating_sub(48)..at], words)
+}
+
+/// Whether one of `words` appears in `hay`, ignoring ASCII case.
+pub(crate) fn contains_any_ignore_case(hay: &[u8], words: &[&str]) -> bool {
     words.iter().any(|w| {
         let w = w.as_bytes();
-        window.len() >= w.len() && window.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w))
+        hay.len() >= w.len() && hay.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w))
     })
 }
 

@@ -358,8 +358,7 @@ fn value_after(t: &[u8], op: usize) -> Option<Finding> {
         // A quoted phrase of several words is prose, not a credential.
         return None;
     }
-    let lower_has = |w: &str| v.len() >= w.len() && v.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w.as_bytes()));
-    if STOP_WORDS.iter().any(|w| lower_has(w)) {
+    if crate::contains_any_ignore_case(v, STOP_WORDS) {
         return None;
     }
     // Passwords mix character classes; plain lower-case words do not count.
