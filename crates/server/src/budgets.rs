@@ -176,30 +176,27 @@ pub fn exception_envelope(e: &Exception) -> EnvelopeSpec {
 /// What a call is, for finding exceptions that cover it.
 #[derive(Debug)]
 pub struct Cover<'a> {
-    pub user: &'a str,
-    pub team: &'a str,
-    pub project: Option<&'a str>,
-    pub use_case: &'a str,
+    pub subject: &'a Subject<'a>,
     pub model: &'a Model,
     pub data_class: tokenwise_policy::DataClass,
 }
 
 impl Cover<'_> {
     async fn exceptions(&self, state: &AppState, at: Timestamp) -> Result<Vec<Exception>, ApiError> {
+        let s = self.subject;
         let mut scopes = vec![
-            format!("user:{}", self.user),
-            format!("team:{}", self.team),
-            format!("use_case:{}", self.use_case),
+            format!("user:{}", s.user),
+            format!("team:{}", s.team),
+            format!("use_case:{}", s.use_case),
             "org".to_string(),
         ];
-        if let Some(p) = self.project {
+        if let Some(p) = s.project {
             scopes.push(format!("project:{p}"));
         }
         let all = state.store.active_exceptions(&scopes, at).await?;
         let policy = &state.policy;
         Ok(all
             .into_iter()
-            .filter(|e| e.is_active(at))
             .filter(|e| e.models.is_empty() || e.models.contains(&self.model.id))
             .filter(|e| {
                 e.data_class.as_deref().and_then(|c| policy.classes.get(c)).is_none_or(|c| self.data_class <= c)
@@ -476,10 +473,7 @@ mod tests {
         };
         let specs = state.budgets.specs(&state.policy, &chen, now);
         let cover = Cover {
-            user: "chen.wei",
-            team: "platform",
-            project: Some("apollo"),
-            use_case: "code-review",
+            subject: &chen,
             model: &state.policy.models["gpt-4.1"],
             data_class: tokenwise_policy::DataClass(0),
         };

@@ -76,10 +76,6 @@ impl Inspection {
     }
 }
 
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
 /// The slots of a message `content` at `base` (a string, or an array of
 /// parts with `text`).
 pub fn content_slots(content: Option<&Value>, base: &str, out: &mut Vec<Slot>) {
@@ -88,7 +84,7 @@ pub fn content_slots(content: Option<&Value>, base: &str, out: &mut Vec<Slot>) {
         Some(Value::Array(parts)) => {
             for (j, p) in parts.iter().enumerate() {
                 if let Some(t) = p.get("text").and_then(Value::as_str) {
-                    out.push(Slot { pointer: format!("{base}/{j}/{}", escape("text")), text: t.to_string() });
+                    out.push(Slot { pointer: format!("{base}/{j}/text"), text: t.to_string() });
                 } else if let Some(t) = p.as_str() {
                     out.push(Slot { pointer: format!("{base}/{j}"), text: t.to_string() });
                 }
@@ -96,6 +92,17 @@ pub fn content_slots(content: Option<&Value>, base: &str, out: &mut Vec<Slot>) {
         }
         _ => {}
     }
+}
+
+/// The slots of a chat prompt: an Anthropic-style top-level `system`, if
+/// any, then every message; `messages` is required.
+pub fn prompt_slots(req: &Value) -> Result<Vec<Slot>, crate::error::ApiError> {
+    let mut slots = Vec::new();
+    content_slots(req.get("system"), "/system", &mut slots);
+    if !message_slots(req, &mut slots) {
+        return Err(crate::error::ApiError::invalid("`messages` is required"));
+    }
+    Ok(slots)
 }
 
 /// The slots of a `messages` array.

@@ -5,11 +5,6 @@ use std::sync::Arc;
 use tokenwise_ledger::Store;
 use tokenwise_policy::Durability;
 
-/// Opens with the strongest durability.
-pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    open_with(url, Durability::PowerLoss).await
-}
-
 /// `sqlite://PATH` or `postgres://…`, with the durability of SQLite
 /// writes (PostgreSQL's is the database's own configuration).
 pub async fn open_with(url: &str, durability: Durability) -> anyhow::Result<Arc<dyn Store>> {

@@ -41,3 +41,16 @@ pub fn count(text: &str) -> u64 {
 pub fn count_chat(texts: &[String]) -> u64 {
     texts.iter().map(|t| count(t) + 3).sum::<u64>() + 3
 }
+
+/// Counts a text off the async threads (a long text takes a while).
+pub async fn count_off_thread(text: String) -> u64 {
+    tokio::task::spawn_blocking(move || count(&text)).await.unwrap_or(0)
+}
+
+/// Counts a prompt's texts off the async threads: as a chat (with the
+/// per-message overhead) or as plain inputs (embeddings).
+pub async fn count_prompt_off_thread(texts: Vec<String>, chat: bool) -> u64 {
+    tokio::task::spawn_blocking(move || if chat { count_chat(&texts) } else { texts.iter().map(|t| count(t)).sum() })
+        .await
+        .unwrap_or(0)
+}

@@ -27,14 +27,8 @@ pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
 fn visible(policy: &Policy, sight: &Sight, scope: &str) -> bool {
     match sight {
         Sight::All => true,
-        Sight::Own(me) => scope == format!("user:{me}"),
-        Sight::Team(team) => {
-            scope == format!("team:{team}")
-                || scope.strip_prefix("user:").is_some_and(|u| policy.users.get(u).is_some_and(|x| &x.team == team))
-                || scope
-                    .strip_prefix("project:")
-                    .is_some_and(|p| policy.projects.get(p).is_some_and(|x| &x.team == team))
-        }
+        Sight::Own(me) => scope.strip_prefix("user:") == Some(me.as_str()),
+        Sight::Team(team) => super::team_of(policy, scope) == Some(team.as_str()),
     }
 }
 

@@ -4,7 +4,7 @@
 //! the model the call would go to, and what it would cost at most.
 
 use crate::error::{ApiError, Code};
-use crate::guard::{Slot, content_slots, message_slots};
+use crate::guard::prompt_slots;
 use crate::{AppState, auth, meta};
 use axum::Json;
 use axum::extract::State;
@@ -37,11 +37,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
     let requested =
         req.get("model").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("`model` is required"))?.to_string();
-    let mut slots: Vec<Slot> = Vec::new();
-    content_slots(req.get("system"), "/system", &mut slots);
-    if !message_slots(&req, &mut slots) {
-        return Err(ApiError::invalid("`messages` is required"));
-    }
+    let slots = prompt_slots(&req)?;
     let policy = &state.policy;
     let meta = meta::resolve(policy, &caller, headers)?;
     let ts = Timestamp::now();
@@ -87,7 +83,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         })
         .collect();
     let texts: Vec<String> = slots.iter().map(|s| s.text.clone()).collect();
-    let input = tokio::task::spawn_blocking(move || crate::tokenize::count_chat(&texts)).await.unwrap_or(0);
+    let input = crate::tokenize::count_prompt_off_thread(texts, true).await;
     // The same limit the gateway would hold for (and send upstream).
     let max_output = crate::gateway::asked_output(&req).unwrap_or_else(|| crate::gateway::default_output(target));
     let estimate = target.price_at(ts).map(|p| {

@@ -2,6 +2,7 @@
 //! `…/{id}/deny` decide (the manager of the team concerned, or governance;
 //! never the requester). Every step goes to the audit log.
 
+use super::team_of;
 use crate::error::{ApiError, Code};
 use crate::{AppState, auth};
 use axum::Json;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use tokenwise_core::Nanos;
-use tokenwise_ledger::{AuditDraft, Exception, ExceptionStatus};
+use tokenwise_ledger::{AuditDraft, Exception, ExceptionStatus, from_micros, to_micros};
 use tokenwise_policy::{Policy, Role, User};
 
 #[derive(Debug, Deserialize)]
@@ -44,17 +45,6 @@ fn respond(r: Result<serde_json::Value, ApiError>) -> Response {
     }
 }
 
-/// The team whose manager decides for a scope; None: governance only.
-fn team_of(policy: &Policy, scope: &str) -> Option<String> {
-    let (kind, id) = scope.split_once(':')?;
-    match kind {
-        "user" => policy.users.get(id).map(|u| u.team.clone()),
-        "team" => Some(id.to_string()),
-        "project" => policy.projects.get(id).map(|p| p.team.clone()),
-        _ => None,
-    }
-}
-
 fn scope_exists(policy: &Policy, scope: &str) -> bool {
     match scope.split_once(':') {
         None => scope == "org",
@@ -70,7 +60,7 @@ fn may_decide(policy: &Policy, who: &User, scope: &str) -> bool {
     match who.role {
         Role::Governance | Role::Admin => true,
         Role::Manager => {
-            team_of(policy, scope).is_some_and(|t| policy.teams.get(&t).is_some_and(|team| team.manager == who.id))
+            team_of(policy, scope).is_some_and(|t| policy.teams.get(t).is_some_and(|team| team.manager == who.id))
         }
         _ => false,
     }
@@ -146,7 +136,7 @@ pub async fn create(
                 duration_secs,
                 models: ask.models,
                 data_class: ask.data_class,
-                created_at: Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap_or(Timestamp::now()),
+                created_at: from_micros(to_micros(Timestamp::now())),
                 decided_by: None,
                 decided_at: None,
                 valid_until: None,
@@ -198,7 +188,7 @@ async fn decide(state: &AppState, headers: &HeaderMap, id: &str, approve: bool) 
     if !may_decide(&state.policy, &caller.user, &e.scope) {
         let who = team_of(&state.policy, &e.scope)
             .and_then(|t| {
-                state.policy.teams.get(&t).map(|t| format!("`{}` (manager of {}) or governance", t.manager, t.id))
+                state.policy.teams.get(t).map(|t| format!("`{}` (manager of {}) or governance", t.manager, t.id))
             })
             .unwrap_or_else(|| "governance".into());
         return Err(ApiError::new(Code::PolicyViolation, format!("exceptions for `{}` are decided by {who}", e.scope)));

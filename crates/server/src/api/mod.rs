@@ -8,7 +8,7 @@ pub mod events;
 pub mod exceptions;
 
 use crate::auth::Caller;
-use tokenwise_policy::Role;
+use tokenwise_policy::{Policy, Role};
 
 /// Which events a caller may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,5 +23,17 @@ pub fn sight(caller: &Caller) -> Sight {
         Role::Member => Sight::Own(caller.user.id.clone()),
         Role::Manager => Sight::Team(caller.user.team.clone()),
         Role::Governance | Role::Finance | Role::Admin => Sight::All,
+    }
+}
+
+/// The team a budget or exception scope belongs to (`user:`, `team:`,
+/// `project:`); None for `org` and `use_case:` scopes, which no team owns.
+pub fn team_of<'a>(policy: &'a Policy, scope: &'a str) -> Option<&'a str> {
+    let (kind, id) = scope.split_once(':')?;
+    match kind {
+        "user" => policy.users.get(id).map(|u| u.team.as_str()),
+        "team" => Some(id),
+        "project" => policy.projects.get(id).map(|p| p.team.as_str()),
+        _ => None,
     }
 }

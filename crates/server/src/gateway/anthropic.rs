@@ -3,7 +3,7 @@
 use super::{Dialect, Endpoint, Shaped, serve};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::guard::{content_slots, message_slots};
+use crate::guard::prompt_slots;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
@@ -30,11 +30,7 @@ pub async fn messages(
 }
 
 fn shape(req: &mut Value) -> Result<Shaped, ApiError> {
-    let mut slots = Vec::new();
-    content_slots(req.get("system"), "/system", &mut slots);
-    if !message_slots(req, &mut slots) {
-        return Err(ApiError::invalid("`messages` is required"));
-    }
+    let slots = prompt_slots(req)?;
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     Ok(Shaped { slots, stream, dialect: Dialect::Anthropic, translatable: false })
 }

@@ -155,14 +155,7 @@ async fn handle(
     };
     let input_bytes: u64 = shaped.slots.iter().map(|s| s.text.len() as u64).sum();
     let amount = crate::budgets::worst_case(&price.rates, input_bytes, shaped.slots.len() as u64, max_output);
-    let cover = crate::budgets::Cover {
-        user: &caller.user.id,
-        team: &caller.user.team,
-        project: meta.project.as_deref(),
-        use_case: &meta.use_case.id,
-        model,
-        data_class: decision.data_class,
-    };
+    let cover = crate::budgets::Cover { subject: &subject, model, data_class: decision.data_class };
     let mut draft = draft_for(model, price, &shaped.slots);
     stamp(&mut draft, &decision, &inspection, &policy);
     let held = match state.budgets.hold(&state, &id, &specs, amount, &cover).await {
@@ -184,7 +177,7 @@ async fn handle(
         state.auditor.submit(decision_entry(&draft, &decision)).await;
     }
     req["model"] = serde_json::Value::String(model.upstream_model.clone());
-    let crossing = state.policy.upstreams.get(&model.upstream).map(|u| u.format) != Some(endpoint.format);
+    let crossing = upstream.cfg.format != endpoint.format;
     let (path, dialect, translate) = match shaped.dialect {
         // A reroute to a model only reachable in the Anthropic format: the
         // request goes out as Anthropic, the answer comes back as OpenAI.
@@ -477,16 +470,8 @@ impl Call {
     /// Tokenizer estimate of the prompt (runs off the async threads).
     async fn estimate_input(&self) -> u64 {
         let prompt: Vec<String> = self.prompt.iter().map(|s| s.text.clone()).collect();
-        let embeddings = matches!(self.dialect, Dialect::OpenAiEmbeddings);
-        tokio::task::spawn_blocking(move || {
-            if embeddings {
-                prompt.iter().map(|t| crate::tokenize::count(t)).sum()
-            } else {
-                crate::tokenize::count_chat(&prompt)
-            }
-        })
-        .await
-        .unwrap_or(0)
+        let chat = !matches!(self.dialect, Dialect::OpenAiEmbeddings);
+        crate::tokenize::count_prompt_off_thread(prompt, chat).await
     }
 
     async fn record(&self, outcome: &Outcome) -> Result<(), ApiError> {
@@ -559,8 +544,7 @@ impl Call {
             Ok(Some(u)) => (u, false),
             Ok(None) => {
                 let input = self.estimate_input().await;
-                let text = self.dialect.body_text(&bytes);
-                let output = tokio::task::spawn_blocking(move || crate::tokenize::count(&text)).await.unwrap_or(0);
+                let output = crate::tokenize::count_off_thread(self.dialect.body_text(&bytes)).await;
                 (TokenUsage { input, output, ..Default::default() }, true)
             }
             Err(()) => {

@@ -295,36 +295,28 @@ async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes
     let (usage, estimated) = match exact {
         Some(u) => (u, false),
         None => {
-            let input = if seen.anthropic_usage.has_input() {
-                seen.anthropic_usage.tokens().input
+            // What the upstream reported of the input, else an estimate;
+            // the output is counted from the text relayed.
+            let mut u = if seen.anthropic_usage.has_input() {
+                seen.anthropic_usage.tokens()
             } else {
-                call.estimate_input().await
+                TokenUsage { input: call.estimate_input().await, ..TokenUsage::default() }
             };
-            let text = std::mem::take(&mut seen.text);
-            let output = tokio::task::spawn_blocking(move || crate::tokenize::count(&text)).await.unwrap_or(0);
-            let mut u =
-                if seen.anthropic_usage.has_input() { seen.anthropic_usage.tokens() } else { TokenUsage::default() };
-            u.input = input;
-            u.output = output;
+            u.output = crate::tokenize::count_off_thread(std::mem::take(&mut seen.text)).await;
             (u, true)
         }
     };
     let failed = |err: &ApiError, usage| {
         Outcome::failed(Status::UpstreamError, err.code.status().as_u16(), err.code.as_str(), usage, true)
     };
+    let ended_early = || ApiError::new(Code::UpstreamError, format!("upstream `{up}` ended the stream early"));
     let mut outcome = match &end {
         End::Complete(_) if !seen.upstream_error => Outcome::ok(usage, estimated),
-        End::Complete(_) | End::Ended => {
-            let err = ApiError::new(Code::UpstreamError, format!("upstream `{up}` ended the stream early"));
-            failed(&err, usage)
-        }
+        End::Complete(_) | End::Ended => failed(&ended_early(), usage),
         End::Cut(err) => failed(err, usage),
         End::ClientGone => Outcome { status: Status::Cancelled, ..Outcome::ok(usage, estimated) },
     };
     outcome.ttft = seen.ttft;
-    if !matches!(outcome.status, Status::Ok) {
-        outcome.estimated = outcome.estimated || exact.is_none();
-    }
     let recorded = call.record(&outcome).await;
     match (end, recorded) {
         (End::Complete(last), Ok(())) => {
@@ -352,8 +344,7 @@ async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes
             let _ = tx.send(Ok(error_frame(&call, &err))).await;
         }
         (End::Ended, Ok(())) if !seen.upstream_error => {
-            let err = ApiError::new(Code::UpstreamError, format!("upstream `{up}` ended the stream early"));
-            let _ = tx.send(Ok(error_frame(&call, &err))).await;
+            let _ = tx.send(Ok(error_frame(&call, &ended_early()))).await;
         }
         (End::Ended, Ok(())) => {}
         (_, Err(record_err)) => {
