@@ -108,6 +108,26 @@ impl Budgets {
         if specs.is_empty() {
             return Ok(None);
         }
+        // Renewed from now until the call reports (`done`); an id whose
+        // hold was not placed is forgotten on every way out.
+        lock(&self.inflight).insert(id.to_string());
+        let placed = self.place(state, id, specs, amount, cover).await;
+        if placed.is_err() {
+            self.done(id);
+        }
+        placed.map(Some)
+    }
+
+    /// Holds on every envelope, or else under an exception that covers
+    /// the call; refused with the first refusal when neither fits.
+    async fn place(
+        &self,
+        state: &AppState,
+        id: &str,
+        specs: &[EnvelopeSpec],
+        amount: Nanos,
+        cover: &Cover<'_>,
+    ) -> Result<Held, ApiError> {
         let now = Timestamp::now();
         let expires_at =
             now + jiff::SignedDuration::try_from(self.lease).unwrap_or(jiff::SignedDuration::from_secs(60));
@@ -116,17 +136,12 @@ impl Budgets {
             parts: parts.iter().map(|e| HoldPart { envelope: (*e).clone(), amount }).collect(),
             expires_at,
         };
-        lock(&self.inflight).insert(id.to_string());
         let all: Vec<&EnvelopeSpec> = specs.iter().collect();
-        let refusal = match state.store.budget_hold(&request(&all), &self.owner).await {
-            Ok(HoldResult::Held { room }) => {
-                return Ok(Some(Held { keys: keys(&all), exception_id: None, room: room.map(|r| r.1), amount }));
+        let refusal = match state.store.budget_hold(&request(&all), &self.owner).await? {
+            HoldResult::Held { room } => {
+                return Ok(Held { keys: keys(&all), exception_id: None, room: room.map(|r| r.1), amount });
             }
-            Ok(HoldResult::Refused(r)) => r,
-            Err(e) => {
-                self.done(id);
-                return Err(e.into());
-            }
+            HoldResult::Refused(r) => r,
         };
         for exc in cover.exceptions(state, now).await? {
             let spec = exception_envelope(&exc);
@@ -137,19 +152,18 @@ impl Budgets {
             for _ in 0..specs.len() {
                 match state.store.budget_hold(&request(&parts), &self.owner).await? {
                     HoldResult::Held { room } => {
-                        return Ok(Some(Held {
+                        return Ok(Held {
                             keys: keys(&parts),
                             exception_id: Some(exc.id.clone()),
                             room: room.map(|r| r.1),
                             amount,
-                        }));
+                        });
                     }
                     HoldResult::Refused(r) if r.key == spec.key => break,
                     HoldResult::Refused(r) => parts.retain(|e| e.key != r.key),
                 }
             }
         }
-        self.done(id);
         Err(refused(&state.policy, &refusal))
     }
 }
