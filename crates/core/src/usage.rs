@@ -31,6 +31,27 @@ pub struct Rates {
     pub reasoning: PricePerMtok,
 }
 
+impl Rates {
+    /// Rates from a price list that may leave some out: a provider without
+    /// a cache price bills cached tokens as input, and reasoning tokens
+    /// are billed as output unless priced apart.
+    pub fn with_defaults(
+        input: PricePerMtok,
+        output: PricePerMtok,
+        cached_read: Option<PricePerMtok>,
+        cache_write: Option<PricePerMtok>,
+        reasoning: Option<PricePerMtok>,
+    ) -> Rates {
+        Rates {
+            input,
+            output,
+            cached_read: cached_read.unwrap_or(input),
+            cache_write: cache_write.unwrap_or(input),
+            reasoning: reasoning.unwrap_or(output),
+        }
+    }
+}
+
 impl TokenUsage {
     /// Input tokens billed at the plain input rate.
     pub fn uncached_input(&self) -> u64 {

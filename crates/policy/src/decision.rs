@@ -52,14 +52,6 @@ impl Decision {
     }
 }
 
-fn strictness(a: Action) -> u8 {
-    match a {
-        Action::Redact => 0,
-        Action::Reroute => 1,
-        Action::Block => 2,
-    }
-}
-
 /// "2 email, 1 credit_card"
 pub fn describe(found: &[Classified]) -> String {
     let mut counts: BTreeMap<FindingKind, usize> = BTreeMap::new();
@@ -103,7 +95,7 @@ pub fn decide(
     let action = above
         .iter()
         .map(|f| policy.dlp.actions.get(&f.class).copied().unwrap_or(Action::Block))
-        .max_by_key(|a| strictness(*a))
+        .max()
         .unwrap_or(Action::Block);
     let mut reasons = vec![format!(
         "the prompt holds {} data ({}); `{}` is cleared for {} and use case `{}` for {}",

@@ -48,11 +48,11 @@ impl DataClasses {
     }
 }
 
+/// The organisation. Its money is US dollars: validation refuses any
+/// other currency.
 #[derive(Debug, Clone)]
 pub struct Org {
     pub name: String,
-    pub currency: String,
-    pub time_zone_name: String,
     pub time_zone: jiff::tz::TimeZone,
     pub hour_value: Nanos,
     pub week_starts: jiff::civil::Weekday,
@@ -79,21 +79,14 @@ impl Upstream {
     }
 }
 
-/// Where a price version came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PriceOrigin {
-    Policy,
-    File(PathBuf),
-}
-
 /// One version of a model's prices. The version id is pinned on every
-/// usage event, so a later price change never rewrites history.
+/// usage event, so a later price change never rewrites history; a version
+/// read from a price file says so in its id (`model@day~file`).
 #[derive(Debug, Clone)]
 pub struct PriceVersion {
     pub id: String,
     pub effective_from: Timestamp,
     pub rates: Rates,
-    pub origin: PriceOrigin,
 }
 
 #[derive(Debug, Clone)]
@@ -345,11 +338,6 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Who is on a team, in id order.
-    pub fn team_members(&self, team: &str) -> impl Iterator<Item = &User> {
-        self.users.values().filter(move |u| u.team == team)
-    }
-
     pub fn class_name(&self, class: DataClass) -> &str {
         self.classes.name(class)
     }

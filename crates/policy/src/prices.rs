@@ -10,8 +10,6 @@ use tokenwise_core::{PricePerMtok, Rates};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedPrice {
     pub rates: Rates,
-    pub provider: Option<String>,
-    pub mode: Option<String>,
     pub max_output_tokens: Option<u64>,
 }
 
@@ -47,20 +45,14 @@ fn entry_rates(name: &str, obj: &Map<String, Value>) -> Result<ImportedPrice, St
     };
     let input = price("input_cost_per_token")?.unwrap_or_default();
     let output = price("output_cost_per_token")?.unwrap_or_default();
-    let rates = Rates {
+    let rates = Rates::with_defaults(
         input,
         output,
-        // A provider without a cache price bills cached tokens as input.
-        cached_read: price("cache_read_input_token_cost")?.unwrap_or(input),
-        cache_write: price("cache_creation_input_token_cost")?.unwrap_or(input),
-        reasoning: price("output_cost_per_reasoning_token")?.unwrap_or(output),
-    };
-    Ok(ImportedPrice {
-        rates,
-        provider: obj.get("litellm_provider").and_then(Value::as_str).map(str::to_string),
-        mode: obj.get("mode").and_then(Value::as_str).map(str::to_string),
-        max_output_tokens: obj.get("max_output_tokens").and_then(Value::as_u64),
-    })
+        price("cache_read_input_token_cost")?,
+        price("cache_creation_input_token_cost")?,
+        price("output_cost_per_reasoning_token")?,
+    );
+    Ok(ImportedPrice { rates, max_output_tokens: obj.get("max_output_tokens").and_then(Value::as_u64) })
 }
 
 #[cfg(test)]

@@ -193,27 +193,13 @@ pub struct RawTeam {
     pub regulated: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Member,
-    Manager,
-    Governance,
-    Finance,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Manager => "manager",
-            Role::Governance => "governance",
-            Role::Finance => "finance",
-            Role::Admin => "admin",
-        }
-    }
-}
+tokenwise_core::named_enum!(Role, "role", {
+    Member => "member",
+    Manager => "manager",
+    Governance => "governance",
+    Finance => "finance",
+    Admin => "admin",
+});
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,39 +225,17 @@ pub struct RawProject {
     pub cost_centre: Option<String>,
 }
 
-/// The product's taxonomy of use cases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Drafting,
-    Summarization,
-    Coding,
-    Retrieval,
-    Support,
-    Agentic,
-}
-
-impl Category {
-    pub const ALL: [Category; 6] = [
-        Category::Drafting,
-        Category::Summarization,
-        Category::Coding,
-        Category::Retrieval,
-        Category::Support,
-        Category::Agentic,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Drafting => "drafting",
-            Category::Summarization => "summarization",
-            Category::Coding => "coding",
-            Category::Retrieval => "retrieval",
-            Category::Support => "support",
-            Category::Agentic => "agentic",
-        }
+tokenwise_core::named_enum!(
+    /// The product's taxonomy of use cases.
+    Category, "use case category", {
+        Drafting => "drafting",
+        Summarization => "summarization",
+        Coding => "coding",
+        Retrieval => "retrieval",
+        Support => "support",
+        Agentic => "agentic",
     }
-}
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -416,7 +380,9 @@ fn default_unvalidated() -> f64 {
     0.5
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+/// Declared from the least to the most strict: when findings call for
+/// different actions, the greatest wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Redact,

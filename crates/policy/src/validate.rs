@@ -302,14 +302,7 @@ fn org(v: &mut V<'_>, o: &RawOrg) -> Option<Org> {
             None
         }
     };
-    Some(Org {
-        name: o.name.clone(),
-        currency: o.currency.clone(),
-        time_zone_name: o.time_zone.clone(),
-        time_zone: tz?,
-        hour_value: hour_value?,
-        week_starts: week_starts?,
-    })
+    Some(Org { name: o.name.clone(), time_zone: tz?, hour_value: hour_value?, week_starts: week_starts? })
 }
 
 fn upstreams(v: &mut V<'_>, raw: &Entries<RawUpstream>) -> BTreeMap<String, Upstream> {
@@ -467,19 +460,8 @@ fn models(
                 );
                 continue;
             }
-            let rates = Rates {
-                input,
-                output,
-                cached_read: cached.flatten().unwrap_or(input),
-                cache_write: write.flatten().unwrap_or(input),
-                reasoning: reasoning.flatten().unwrap_or(output),
-            };
-            versions.push(PriceVersion {
-                id: format!("{id}@{}", day(from)),
-                effective_from: from,
-                rates,
-                origin: PriceOrigin::Policy,
-            });
+            let rates = Rates::with_defaults(input, output, cached.flatten(), write.flatten(), reasoning.flatten());
+            versions.push(PriceVersion { id: format!("{id}@{}", day(from)), effective_from: from, rates });
         }
         let upstream_model = m.upstream_model.clone().unwrap_or_else(|| id.clone());
         let reference = m.price_ref.clone().unwrap_or_else(|| upstream_model.clone());
@@ -496,7 +478,6 @@ fn models(
                         id: format!("{id}@{}~{file}", day(s.from)),
                         effective_from: s.from,
                         rates: imp.rates,
-                        origin: PriceOrigin::File(s.path.clone()),
                     });
                 }
             }
