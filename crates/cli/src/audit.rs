@@ -4,12 +4,11 @@ use crate::store;
 use std::path::Path;
 use std::process::ExitCode;
 use tokenwise_ledger::verify_store;
-use tokenwise_policy::load_file;
 
 const PAGE: u32 = 1_000;
 
 pub async fn verify(config: &Path, database: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let p = load_file(config).map(|l| l.policy).map_err(|r| anyhow::anyhow!("{r}"))?;
+    let p = store::load_policy(config)?;
     let (url, ledger) = store::for_policy(&p, database).await?;
     let outcome = verify_store(ledger.as_ref(), PAGE).await?;
     let (ok, entries, head, broken) = match &outcome {

@@ -6,7 +6,6 @@ use jiff::Timestamp;
 use std::path::Path;
 use tokenwise_core::Track;
 use tokenwise_ledger::{ApiKey, AuditDraft};
-use tokenwise_policy::load_file;
 
 pub struct CreateArgs<'a> {
     pub config: &'a Path,
@@ -18,13 +17,9 @@ pub struct CreateArgs<'a> {
     pub label: Option<&'a str>,
 }
 
-fn policy(config: &Path) -> anyhow::Result<tokenwise_policy::Policy> {
-    load_file(config).map(|l| l.policy).map_err(|report| anyhow::anyhow!("{report}"))
-}
-
 /// Prints the new key on stdout, alone, so scripts can capture it.
 pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
-    let p = policy(a.config)?;
+    let p = store::load_policy(a.config)?;
     if !p.users.contains_key(a.user) {
         bail!("unknown user `{}`; users are declared in {}", a.user, a.config.display());
     }
@@ -59,7 +54,7 @@ pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
 }
 
 pub async fn list(config: &Path, database: Option<&str>, user: &str) -> anyhow::Result<()> {
-    let p = policy(config)?;
+    let p = store::load_policy(config)?;
     let (_, ledger) = store::for_policy(&p, database).await?;
     let keys = ledger.api_keys_for_user(user).await?;
     if keys.is_empty() {
@@ -84,7 +79,7 @@ pub async fn list(config: &Path, database: Option<&str>, user: &str) -> anyhow::
 }
 
 pub async fn revoke(config: &Path, database: Option<&str>, id: &str) -> anyhow::Result<()> {
-    let p = policy(config)?;
+    let p = store::load_policy(config)?;
     let (_, ledger) = store::for_policy(&p, database).await?;
     if !ledger.revoke_api_key(id, Timestamp::now()).await? {
         bail!("no active key `{id}`");

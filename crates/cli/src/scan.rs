@@ -3,13 +3,13 @@
 use anyhow::Context;
 use std::io::{Read, Write};
 use std::path::Path;
-use tokenwise_policy::{DataClass, DataClasses, Dlp, default_dlp, load_file};
+use tokenwise_policy::{DataClass, DataClasses, Dlp, default_dlp};
 use tokenwise_server::guard::Guard;
 
 pub fn run(input: Option<&Path>, json: bool, lines: bool, config: Option<&Path>) -> anyhow::Result<()> {
     let (classes, dlp): (DataClasses, Dlp) = match config {
         Some(c) => {
-            let p = load_file(c).map_err(|r| anyhow::anyhow!("{r}"))?.policy;
+            let p = crate::store::load_policy(c)?;
             (p.classes, p.dlp)
         }
         None => default_dlp(),

@@ -5,7 +5,7 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
-use tokenwise_policy::load_file;
+use tokenwise_policy::load_str;
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -37,7 +37,9 @@ fn announce(what: &str, addr: std::net::SocketAddr, extra: &str) {
 
 pub async fn serve(config: &Path, listen: Option<&str>, database: Option<&str>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
-    let loaded = load_file(config).map_err(|r| anyhow::anyhow!("{r}"))?;
+    // The text read is the text loaded, so the audited digest is of the
+    // policy that runs.
+    let loaded = load_str(config, &text, &|p: &Path| std::fs::read_to_string(p)).map_err(|r| anyhow::anyhow!("{r}"))?;
     for w in &loaded.warnings.diagnostics {
         eprintln!("{w}");
     }

@@ -1,9 +1,15 @@
-//! Opening the ledger a command works on.
+//! Opening the policy and the ledger a command works on.
 
+use std::path::Path;
 use std::sync::Arc;
 use tokenwise_ledger::Store;
-use tokenwise_policy::Policy;
+use tokenwise_policy::{Policy, load_file};
 pub use tokenwise_server::store::{open_with, redact};
+
+/// The policy file, or its diagnostics as the error.
+pub fn load_policy(config: &Path) -> anyhow::Result<Policy> {
+    load_file(config).map(|l| l.policy).map_err(|report| anyhow::anyhow!("{report}"))
+}
 
 /// The database named on the command line, else the policy's.
 pub fn url_for(policy: &Policy, flag: Option<&str>) -> anyhow::Result<String> {
