@@ -101,6 +101,15 @@ struct Plan {
     fault_after: usize,
 }
 
+impl Plan {
+    /// A reply that is not streamed arrives whole after the time to first token.
+    async fn wait_first_token(&self) {
+        if !self.ttft.is_zero() {
+            tokio::time::sleep(self.ttft).await;
+        }
+    }
+}
+
 fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
     let ms = |name: &str, default: Duration| {
         h.get(name)
@@ -214,26 +223,34 @@ impl Mock {
     }
 }
 
-fn bad_request(message: &str, anthropic: bool) -> Response {
+/// The prompt as the part a provider can cache (the system prompt and
+/// every message but the last) and the last message.
+fn split_prompt(system: String, msgs: &[Value]) -> (String, String) {
+    let texts: Vec<String> = msgs.iter().map(|x| content_text(x.get("content").unwrap_or(&Value::Null))).collect();
+    match texts.split_last() {
+        Some((last, rest)) => (system + &rest.concat(), last.clone()),
+        None => (system, String::new()),
+    }
+}
+
+/// An error in the provider's own shape (OpenAI's or Anthropic's).
+fn error(status: StatusCode, kind: &str, message: &str, anthropic: bool) -> Response {
     let body = if anthropic {
-        json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}})
+        json!({"type": "error", "error": {"type": kind, "message": message}})
     } else {
-        json!({"error": {"type": "invalid_request_error", "code": null, "message": message, "param": null}})
+        json!({"error": {"type": kind, "code": null, "message": message, "param": null}})
     };
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    (status, axum::Json(body)).into_response()
+}
+
+fn bad_request(message: &str, anthropic: bool) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_request_error", message, anthropic)
 }
 
 /// Faults that happen before any reply: status codes, hangs, resets.
 async fn early_fault(p: &Plan, anthropic: bool, streaming: bool) -> Option<Response> {
     let fault = p.fault.as_deref()?;
-    let err = |status: StatusCode, kind: &str, msg: &str| {
-        let body = if anthropic {
-            json!({"type": "error", "error": {"type": kind, "message": msg}})
-        } else {
-            json!({"error": {"type": kind, "code": null, "message": msg, "param": null}})
-        };
-        (status, axum::Json(body)).into_response()
-    };
+    let err = |status, kind, msg| error(status, kind, msg, anthropic);
     match fault {
         "status-500" => Some(err(StatusCode::INTERNAL_SERVER_ERROR, "api_error", "mock: internal error")),
         "status-429" => {
@@ -307,11 +324,7 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
     if let Some(r) = early_fault(&p, false, streaming).await {
         return r;
     }
-    let texts: Vec<String> = msgs.iter().map(|x| content_text(x.get("content").unwrap_or(&Value::Null))).collect();
-    let (prefix, last) = match texts.split_last() {
-        Some((last, rest)) => (rest.concat(), last.clone()),
-        None => (String::new(), String::new()),
-    };
+    let (prefix, last) = split_prompt(String::new(), msgs);
     let max = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(Value::as_u64);
     let r = m.reply(&model, &prefix, &last, msgs.len() as u64, max, false);
     let id = format!("chatcmpl-{:016x}", hash_of(&[&model, &prefix, &last]));
@@ -326,9 +339,7 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
     let finish = if r.truncated { "length" } else { "stop" };
     let created = 1_767_225_600; // fixed: replies are deterministic
     if !streaming {
-        if !p.ttft.is_zero() {
-            tokio::time::sleep(p.ttft).await;
-        }
+        p.wait_first_token().await;
         return json_response(&json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": r.text(), "refusal": null},
@@ -405,9 +416,7 @@ async fn embeddings(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> R
         })
         .collect();
     let tokens: u64 = inputs.iter().map(|t| count_tokens(t)).sum();
-    if !p.ttft.is_zero() {
-        tokio::time::sleep(p.ttft).await;
-    }
+    p.wait_first_token().await;
     json_response(&json!({"object": "list", "data": data, "model": model,
                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
 }
@@ -448,11 +457,7 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
         return r;
     }
     let system = req.get("system").map(content_text).unwrap_or_default();
-    let texts: Vec<String> = msgs.iter().map(|x| content_text(x.get("content").unwrap_or(&Value::Null))).collect();
-    let (prefix, last) = match texts.split_last() {
-        Some((last, rest)) => (format!("{system}{}", rest.concat()), last.clone()),
-        None => (system, String::new()),
-    };
+    let (prefix, last) = split_prompt(system, msgs);
     let marks_cache = body.windows(b"cache_control".len()).any(|w| w == b"cache_control");
     let r = m.reply(&model, &prefix, &last, msgs.len() as u64, Some(max_tokens), marks_cache);
     let id = format!("msg_{:016x}", hash_of(&[&model, &prefix, &last]));
@@ -460,9 +465,7 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
     let input = r.prompt_tokens - r.cached - r.cache_created;
     let stop = if r.truncated { "max_tokens" } else { "end_turn" };
     if !streaming {
-        if !p.ttft.is_zero() {
-            tokio::time::sleep(p.ttft).await;
-        }
+        p.wait_first_token().await;
         return json_response(&json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": r.text()}],
