@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::Gateway;
+use support::{Gateway, usd_nanos};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn call(http: &reqwest::Client, base: &str, key: &str, text: &str) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -34,10 +34,6 @@ async fn get(http: &reqwest::Client, base: &str, key: &str, path: &str) -> Value
 async fn post(http: &reqwest::Client, base: &str, key: &str, path: &str, body: Value) -> (u16, Value) {
     let r = http.post(format!("{base}{path}")).bearer_auth(key).json(&body).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
-fn usd_nanos(s: &str) -> i64 {
-    tokenwise_core::Nanos::parse_usd(s).unwrap().0
 }
 
 fn client() -> reqwest::Client {

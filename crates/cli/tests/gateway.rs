@@ -271,32 +271,9 @@ async fn refusals_use_the_contract_shape() {
 
     // A revoked key stops working (after the cache's lifetime; a new server
     // has an empty cache).
-    let out = support::bin()
-        .args([
-            "keys",
-            "list",
-            "--config",
-            g.policy.to_str().unwrap(),
-            "--database",
-            &format!("sqlite://{}", g.db.display()),
-            "--user",
-            "ivan.petrov",
-        ])
-        .output()
-        .unwrap();
+    let out = g.keys(&["list", "--user", "ivan.petrov"]);
     let id = String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string();
-    let out = support::bin()
-        .args([
-            "keys",
-            "revoke",
-            "--config",
-            g.policy.to_str().unwrap(),
-            "--database",
-            &format!("sqlite://{}", g.db.display()),
-            &id,
-        ])
-        .output()
-        .unwrap();
+    let out = g.keys(&["revoke", &id]);
     assert!(out.status.success(), "{}", support::text(&out));
     let mut g = g;
     g.restart();

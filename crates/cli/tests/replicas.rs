@@ -13,7 +13,7 @@ mod support;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use support::{Proc, bin, policy_copy, spawn, text};
+use support::{Proc, create_key, mock_policy, spawn, usd_nanos};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -42,10 +42,8 @@ impl Cluster {
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
         let dir = tempfile::tempdir().unwrap();
         let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
-        let policy = policy_copy(dir.path(), |s| {
-            s.replace("http://127.0.0.1:9100", &format!("http://{}", mock.addr))
-                .replace("timeout_secs = ", "forward_headers = [\"x-mock-*\"]\ntimeout_secs = ")
-                .replace("limit_usd = \"8000\"", "limit_usd = \"0.05\"")
+        let policy = mock_policy(dir.path(), &mock.addr, |s| {
+            s.replace("limit_usd = \"8000\"", "limit_usd = \"0.05\"")
                 .replace("[server]", "[server]\nhold_lease_secs = 3")
         });
         let replicas = (0..n)
@@ -57,23 +55,7 @@ impl Cluster {
     }
 
     fn key(&self, user: &str) -> String {
-        let out = bin()
-            .args([
-                "keys",
-                "create",
-                "--config",
-                self.policy.to_str().unwrap(),
-                "--database",
-                &self.url,
-                "--user",
-                user,
-                "--use-case",
-                "support-reply",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        create_key(&self.policy, &self.url, user, Some("support-reply"))
     }
 
     async fn envelope(&self, budget: &str) -> (i64, i64, i64) {
@@ -94,10 +76,6 @@ impl Cluster {
         tokio::spawn(conn);
         c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
     }
-}
-
-fn usd_nanos(s: &str) -> i64 {
-    tokenwise_core::Nanos::parse_usd(s).unwrap().0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

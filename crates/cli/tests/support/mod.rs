@@ -29,6 +29,33 @@ pub fn policy_copy(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     path
 }
 
+/// [`policy_copy`] with the upstreams pointed at the mock at `mock_addr`
+/// and allowed to receive its fault headers; `edit` changes it further.
+pub fn mock_policy(dir: &Path, mock_addr: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    policy_copy(dir, |s| {
+        let s = s
+            .replace("http://127.0.0.1:9100", &format!("http://{mock_addr}"))
+            .replace("timeout_secs = ", "forward_headers = [\"x-mock-*\"]\ntimeout_secs = ");
+        edit(s)
+    })
+}
+
+/// `tokenwise keys create`: the new key.
+pub fn create_key(policy: &Path, database: &str, user: &str, use_case: Option<&str>) -> String {
+    let mut cmd = bin();
+    cmd.args(["keys", "create", "--config", policy.to_str().unwrap(), "--database", database, "--user", user]);
+    if let Some(u) = use_case {
+        cmd.args(["--use-case", u]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn usd_nanos(s: &str) -> i64 {
+    tokenwise_core::Nanos::parse_usd(s).unwrap().0
+}
+
 /// A child process killed when dropped.
 pub struct Proc {
     pub child: Child,
@@ -79,12 +106,7 @@ impl Gateway {
     pub fn start_with(edit: impl Fn(String) -> String) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
-        let policy = policy_copy(dir.path(), |s| {
-            let s = s
-                .replace("http://127.0.0.1:9100", &format!("http://{}", mock.addr))
-                .replace("timeout_secs = ", "forward_headers = [\"x-mock-*\"]\ntimeout_secs = ");
-            edit(s)
-        });
+        let policy = mock_policy(dir.path(), &mock.addr, edit);
         let db = dir.path().join("ledger.db");
         let mut g = Gateway { dir, policy, db, mock, serve: None, url: String::new() };
         g.restart();
@@ -95,10 +117,14 @@ impl Gateway {
         Gateway::start_with(|s| s)
     }
 
+    pub fn database(&self) -> String {
+        format!("sqlite://{}", self.db.display())
+    }
+
     /// (Re)starts serve on a fresh port against the same ledger.
     pub fn restart(&mut self) {
         self.serve = None;
-        let db = format!("sqlite://{}", self.db.display());
+        let db = self.database();
         let p =
             spawn(&["serve", "--config", self.policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &db]);
         self.url = format!("http://{}", p.addr);
@@ -106,14 +132,17 @@ impl Gateway {
     }
 
     pub fn key(&self, user: &str, use_case: Option<&str>) -> String {
-        let db = format!("sqlite://{}", self.db.display());
-        let mut cmd = bin();
-        cmd.args(["keys", "create", "--config", self.policy.to_str().unwrap(), "--database", &db, "--user", user]);
-        if let Some(u) = use_case {
-            cmd.args(["--use-case", u]);
-        }
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        create_key(&self.policy, &self.database(), user, use_case)
+    }
+
+    /// `tokenwise keys ARGS` on this gateway's policy and ledger.
+    pub fn keys(&self, args: &[&str]) -> Output {
+        let db = self.database();
+        bin()
+            .arg("keys")
+            .args(args)
+            .args(["--config", self.policy.to_str().unwrap(), "--database", &db])
+            .output()
+            .unwrap()
     }
 }
