@@ -37,7 +37,7 @@ fn names<T>(e: &Entries<T>) -> BTreeSet<String> {
 
 struct V<'a> {
     sink: &'a mut Sink,
-    names: Names,
+    names: &'a Names,
     /// None when `data_classes` itself is broken: class references are then
     /// not checked, rather than each reported as a second error.
     classes: Option<DataClasses>,
@@ -161,18 +161,18 @@ pub(crate) fn validate(
         projects: names(&raw.projects),
         use_cases: names(&raw.use_cases),
     };
-    let mut v = V { sink, names, classes: None };
+    let mut v = V { sink, names: &names, classes: None };
 
     for (section, set) in [
-        ("upstreams", v.names.upstreams.clone()),
-        ("models", v.names.models.clone()),
-        ("teams", v.names.teams.clone()),
-        ("users", v.names.users.clone()),
-        ("projects", v.names.projects.clone()),
-        ("use_cases", v.names.use_cases.clone()),
+        ("upstreams", &names.upstreams),
+        ("models", &names.models),
+        ("teams", &names.teams),
+        ("users", &names.users),
+        ("projects", &names.projects),
+        ("use_cases", &names.use_cases),
     ] {
         let what = section.trim_end_matches('s');
-        for id in &set {
+        for id in set {
             v.ident(path(&[section, id]), id, what);
         }
     }
@@ -417,8 +417,8 @@ fn models(
     for (id, m) in raw {
         let Some(m) = m else { continue };
         let p = path(&["models", id]);
-        let known_upstreams = v.names.upstreams.clone();
-        v.reference(p.key("upstream"), "upstream", &m.upstream, &known_upstreams);
+        let known_upstreams = &v.names.upstreams;
+        v.reference(p.key("upstream"), "upstream", &m.upstream, known_upstreams);
         if m.kind == ModelKind::Embedding
             && upstreams.get(&m.upstream).is_some_and(|u| u.format == WireFormat::Anthropic)
         {
@@ -531,11 +531,11 @@ fn day(t: Timestamp) -> String {
 
 fn users(v: &mut V<'_>, raw: &Entries<RawUser>) -> BTreeMap<String, User> {
     let mut out = BTreeMap::new();
-    let teams = v.names.teams.clone();
+    let teams = &v.names.teams;
     for (id, u) in raw {
         let Some(u) = u else { continue };
         let p = path(&["users", id]);
-        v.reference(p.key("team"), "team", &u.team, &teams);
+        v.reference(p.key("team"), "team", &u.team, teams);
         if let Some(email) = &u.email {
             let valid = email
                 .split_once('@')
@@ -554,12 +554,12 @@ fn users(v: &mut V<'_>, raw: &Entries<RawUser>) -> BTreeMap<String, User> {
 
 fn teams(v: &mut V<'_>, raw: &Entries<RawTeam>, users: &BTreeMap<String, User>) -> BTreeMap<String, Team> {
     let mut out = BTreeMap::new();
-    let known_users = v.names.users.clone();
+    let known_users = &v.names.users;
     for (id, t) in raw {
         let Some(t) = t else { continue };
         let p = path(&["teams", id]);
         let manager =
-            v.reference(p.key("manager"), "user", &t.manager, &known_users).then(|| users.get(&t.manager)).flatten();
+            v.reference(p.key("manager"), "user", &t.manager, known_users).then(|| users.get(&t.manager)).flatten();
         if let Some(u) = manager.filter(|u| matches!(u.role, Role::Member | Role::Finance)) {
             v.err(
                 p.key("manager"),
@@ -594,11 +594,11 @@ fn teams(v: &mut V<'_>, raw: &Entries<RawTeam>, users: &BTreeMap<String, User>) 
 
 fn projects(v: &mut V<'_>, raw: &Entries<RawProject>, teams: &BTreeMap<String, Team>) -> BTreeMap<String, Project> {
     let mut out = BTreeMap::new();
-    let known = v.names.teams.clone();
+    let known = &v.names.teams;
     for (id, pr) in raw {
         let Some(pr) = pr else { continue };
         let p = path(&["projects", id]);
-        v.reference(p.key("team"), "team", &pr.team, &known);
+        v.reference(p.key("team"), "team", &pr.team, known);
         let cost_centre =
             pr.cost_centre.clone().or_else(|| teams.get(&pr.team).map(|t| t.cost_centre.clone())).unwrap_or_default();
         out.insert(id.clone(), Project { id: id.clone(), name: pr.name.clone(), team: pr.team.clone(), cost_centre });
@@ -627,12 +627,12 @@ fn use_cases(
     default_retention: Option<Retention>,
 ) -> BTreeMap<String, UseCase> {
     let mut out = BTreeMap::new();
-    let known_models = v.names.models.clone();
-    let known_users = v.names.users.clone();
+    let known_models = &v.names.models;
+    let known_users = &v.names.users;
     for (id, u) in raw {
         let Some(u) = u else { continue };
         let p = path(&["use_cases", id]);
-        v.reference(p.key("owner"), "user", &u.owner, &known_users);
+        v.reference(p.key("owner"), "user", &u.owner, known_users);
         if u.allowed_models.is_empty() {
             v.err(
                 p.key("allowed_models"),
@@ -642,12 +642,12 @@ fn use_cases(
         }
         let mut seen = BTreeSet::new();
         for (i, m) in u.allowed_models.iter().enumerate() {
-            v.reference(p.key("allowed_models").index(i), "model", m, &known_models);
+            v.reference(p.key("allowed_models").index(i), "model", m, known_models);
             if !seen.insert(m) {
                 v.err(p.key("allowed_models").index(i), format!("model `{m}` is listed twice"), None);
             }
         }
-        if v.reference(p.key("default_model"), "model", &u.default_model, &known_models)
+        if v.reference(p.key("default_model"), "model", &u.default_model, known_models)
             && !u.allowed_models.contains(&u.default_model)
         {
             v.err(
@@ -726,8 +726,8 @@ fn hours_value(hour: Nanos, hours: f64) -> Nanos {
 
 fn templates(v: &mut V<'_>, raw: &[Option<RawTemplate>]) -> BTreeMap<String, Template> {
     let mut out = BTreeMap::new();
-    let users = v.names.users.clone();
-    let use_cases = v.names.use_cases.clone();
+    let users = &v.names.users;
+    let use_cases = &v.names.use_cases;
     for (i, t) in raw.iter().enumerate() {
         let Some(t) = t else { continue };
         let p = path(&["templates"]).index(i);
@@ -739,8 +739,8 @@ fn templates(v: &mut V<'_>, raw: &[Option<RawTemplate>]) -> BTreeMap<String, Tem
                 Some("e.g. \"3\" or \"2026-06\"".into()),
             );
         }
-        v.reference(p.key("author"), "user", &t.author, &users);
-        v.reference(p.key("use_case"), "use case", &t.use_case, &use_cases);
+        v.reference(p.key("author"), "user", &t.author, users);
+        v.reference(p.key("use_case"), "use case", &t.use_case, use_cases);
         let template = Template {
             id: t.id.clone(),
             version: t.version.clone(),
@@ -788,8 +788,7 @@ fn scope(v: &mut V<'_>, p: KeyPath, text: &str) -> Option<Scope> {
     if id == "*" {
         return Some(each);
     }
-    let set = set.clone();
-    v.reference(p, kind, id, &set).then(|| one(id.to_string()))
+    v.reference(p, kind, id, set).then(|| one(id.to_string()))
 }
 
 fn budgets(v: &mut V<'_>, raw: &[Option<RawBudget>]) -> Vec<Budget> {
