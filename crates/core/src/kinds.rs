@@ -81,6 +81,17 @@ crate::named_enum!(
     }
 );
 
+crate::named_enum!(
+    /// What the policy decided about a prompt: the kind of its verdict, as
+    /// the ledger records it.
+    Decision, "decision", {
+        Allow => "allow",
+        Redact => "redact",
+        Reroute => "reroute",
+        Block => "block",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,6 @@ mod money;
 mod usage;
 
 pub use envelope::EnvelopeSpec;
-pub use kinds::{FindingKind, Track, UnknownName};
+pub use kinds::{Decision, FindingKind, Track, UnknownName};
 pub use money::{MoneyError, Nanos, PricePerMtok};
 pub use usage::{Rates, TokenUsage};

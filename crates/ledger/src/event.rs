@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+pub use tokenwise_core::Decision;
 use tokenwise_core::{Nanos, TokenUsage, Track};
 
 tokenwise_core::named_enum!(
@@ -30,16 +31,6 @@ tokenwise_core::named_enum!(
         Refused => "refused",
         /// The client went away (or the stream was cut) part-way.
         Cancelled => "cancelled",
-    }
-);
-
-tokenwise_core::named_enum!(
-    /// What the policy decided about the prompt.
-    Decision, "decision", {
-        Allow => "allow",
-        Redact => "redact",
-        Reroute => "reroute",
-        Block => "block",
     }
 );
 

@@ -41,14 +41,21 @@ pub struct Decision {
     pub nudge: Option<String>,
 }
 
+impl Verdict {
+    /// The verdict's kind, as the ledger records it.
+    pub fn kind(&self) -> tokenwise_core::Decision {
+        match self {
+            Verdict::Allow => tokenwise_core::Decision::Allow,
+            Verdict::Redact { .. } => tokenwise_core::Decision::Redact,
+            Verdict::Reroute { .. } => tokenwise_core::Decision::Reroute,
+            Verdict::Block => tokenwise_core::Decision::Block,
+        }
+    }
+}
+
 impl Decision {
     pub fn name(&self) -> &'static str {
-        match self.verdict {
-            Verdict::Allow => "allow",
-            Verdict::Redact { .. } => "redact",
-            Verdict::Reroute { .. } => "reroute",
-            Verdict::Block => "block",
-        }
+        self.verdict.kind().as_str()
     }
 }
 

@@ -241,12 +241,7 @@ pub(crate) fn reachable_formats(client: WireFormat, translatable: bool) -> &'sta
 
 /// Puts the decision and what was found on the usage event.
 fn stamp(draft: &mut Draft, decision: &PolicyDecision, inspection: &Inspection, policy: &Policy) {
-    draft.decision = match decision.verdict {
-        Verdict::Allow => Decision::Allow,
-        Verdict::Redact { .. } => Decision::Redact,
-        Verdict::Reroute { .. } => Decision::Reroute,
-        Verdict::Block => Decision::Block,
-    };
+    draft.decision = decision.verdict.kind();
     draft.data_class = Some(policy.class_name(decision.data_class).to_string());
     draft.findings = inspection.counts();
 }
