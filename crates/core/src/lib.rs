@@ -2,12 +2,16 @@
 //! nano-dollars, token usage by kind, DLP finding kinds and work tracks.
 //! Nothing here does I/O.
 
+mod clock;
 mod envelope;
 mod kinds;
 mod money;
+mod scope;
 mod usage;
 
+pub use clock::Clock;
 pub use envelope::EnvelopeSpec;
 pub use kinds::{Decision, FindingKind, Track, UnknownName};
 pub use money::{MoneyError, Nanos, PricePerMtok};
+pub use scope::{EnvelopeKey, ParseScopeError, Scope};
 pub use usage::{Rates, TokenUsage};
