@@ -100,3 +100,12 @@ def gateway_reroute(tmp_path_factory):
     )
     yield g
     g.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_tight(tmp_path_factory):
+    """The same company, each person's daily allowance cut to $0.00001, so
+    any call exceeds it."""
+    g = Gateway(tmp_path_factory.mktemp("tight"), lambda p: p.replace('limit_usd = "60"', 'limit_usd = "0.00001"'))
+    yield g
+    g.stop()

@@ -20,11 +20,18 @@ pub struct CreateArgs<'a> {
 /// Prints the new key on stdout, alone, so scripts can capture it.
 pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
     let p = store::load_policy(a.config)?;
-    if !p.users.contains_key(a.user) {
+    let Some(user) = p.users.get(a.user) else {
         bail!("unknown user `{}`; users are declared in {}", a.user, a.config.display());
-    }
-    if let Some(uc) = a.use_case.filter(|u| !p.use_cases.contains_key(*u)) {
-        bail!("unknown use case `{uc}`; known: {}", p.use_cases.keys().cloned().collect::<Vec<_>>().join(", "));
+    };
+    if let Some(uc) = a.use_case {
+        let Some(use_case) = p.use_cases.get(uc) else {
+            bail!("unknown use case `{uc}`; known: {}", p.use_cases.keys().cloned().collect::<Vec<_>>().join(", "));
+        };
+        // A key is no way around the use case's audience: the gateway would
+        // refuse every call made with it.
+        if let Some(r) = p.use_case_refusal(user, use_case) {
+            bail!("{}\n(who may use it is set by use_cases.{uc}.available_to in {})", r.message, a.config.display());
+        }
     }
     if let Some(pr) = a.project.filter(|pr| !p.projects.contains_key(*pr)) {
         bail!("unknown project `{pr}`; known: {}", p.projects.keys().cloned().collect::<Vec<_>>().join(", "));

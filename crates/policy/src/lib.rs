@@ -7,6 +7,7 @@
 //! typo does not hide the rest: `check-config` reports every error in one
 //! run, each with file, line, column and a hint.
 
+pub mod access;
 pub mod budgets;
 pub mod decision;
 mod diag;
@@ -16,6 +17,7 @@ pub mod prices;
 pub mod raw;
 mod validate;
 
+pub use access::UseCaseRefusal;
 pub use diag::{Diagnostic, KeyPath, Report, Severity, line_col};
 pub use load::{Loaded, load_file, load_str};
 pub use model::*;

@@ -6,7 +6,7 @@ use crate::raw::{
     WireFormat,
 };
 use jiff::Timestamp;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -159,6 +159,46 @@ pub struct UseCase {
     pub outcome_value: Nanos,
     pub outcome_hours: Option<f64>,
     pub retention: Retention,
+    /// Who may use it: a call or key claiming it for anyone else is refused.
+    pub available_to: Audience,
+}
+
+/// Who may use a use case. Every use case says it explicitly, so nobody
+/// gets one by merely naming it in a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    Everyone,
+    /// Members of these teams, and these people (validation ensures at
+    /// least one name, each declared).
+    Only {
+        teams: BTreeSet<String>,
+        users: BTreeSet<String>,
+    },
+}
+
+impl Audience {
+    pub fn admits(&self, user: &User) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::Only { teams, users } => teams.contains(&user.team) || users.contains(&user.id),
+        }
+    }
+}
+
+/// As people read it: `everyone`, or `teams platform, data and users omar.haddad`.
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Audience::Only { teams, users } = self else { return f.write_str("everyone") };
+        let list = |set: &BTreeSet<String>| set.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+        let team_word = if teams.len() == 1 { "team" } else { "teams" };
+        let user_word = if users.len() == 1 { "user" } else { "users" };
+        match (teams.is_empty(), users.is_empty()) {
+            (false, false) => write!(f, "{team_word} {} and {user_word} {}", list(teams), list(users)),
+            (false, true) => write!(f, "{team_word} {}", list(teams)),
+            (true, false) => write!(f, "{user_word} {}", list(users)),
+            (true, true) => f.write_str("nobody"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

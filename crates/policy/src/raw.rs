@@ -284,6 +284,49 @@ pub struct RawUseCase {
     pub outcome_value_hours: Option<f64>,
     #[serde(default)]
     pub retention: Option<RawRetention>,
+    /// Who may use it. Optional here only so that leaving it out is
+    /// reported with the exact line to add, not serde's bare "missing field".
+    #[serde(default)]
+    pub available_to: Option<RawAvailableTo>,
+}
+
+/// Who may use a use case, as written: `"everyone"`, or a table naming
+/// teams and users (`{ teams = ["support"], users = ["omar.haddad"] }`).
+#[derive(Debug)]
+pub enum RawAvailableTo {
+    /// A word; only `everyone` is valid, which validation checks so that a
+    /// wrong word gets a located hint.
+    Word(String),
+    Only(RawAudience),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudience {
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for RawAvailableTo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAvailableTo;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"everyone\" or a table such as { teams = [\"support\"], users = [\"omar.haddad\"] }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAvailableTo, E> {
+                Ok(RawAvailableTo::Word(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawAvailableTo, A::Error> {
+                // Through the derived struct, so a misspelt key is named.
+                RawAudience::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawAvailableTo::Only)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -188,7 +188,10 @@ pub(crate) fn validate(
     let retention = raw.retention.as_ref().map_or(Some(Retention { prompts: PromptRetention::None, days: 0 }), |r| {
         retention(&mut v, path(&["retention"]), r, None)
     });
-    let use_cases = use_cases(&mut v, &raw.use_cases, &models, org.as_ref(), retention);
+    let use_cases = use_cases(&mut v, &raw.use_cases, &models, &users, org.as_ref(), retention);
+    if use_cases.len() == names.use_cases.len() {
+        users_without_use_cases(&mut v, &users, &use_cases);
+    }
     let templates = templates(&mut v, &raw.templates);
     let budgets = budgets(&mut v, &raw.budgets);
     let scoring = raw.scoring.as_ref().map_or(Some(Scoring::default()), |s| scoring(&mut v, s));
@@ -623,6 +626,7 @@ fn use_cases(
     v: &mut V<'_>,
     raw: &Entries<RawUseCase>,
     models: &BTreeMap<String, Model>,
+    users: &BTreeMap<String, User>,
     org: Option<&Org>,
     default_retention: Option<Retention>,
 ) -> BTreeMap<String, UseCase> {
@@ -684,6 +688,8 @@ fn use_cases(
             Some(r) => retention(v, p.key("retention"), r, default_retention),
             None => default_retention,
         };
+        let owner_team = users.get(&u.owner).map(|o| o.team.as_str());
+        let audience = audience(v, &p, id, u.available_to.as_ref(), owner_team, users);
         let Some(class) = class else { continue };
         let cleared = u.allowed_models.iter().filter_map(|m| models.get(m)).any(|m| m.max_class >= class);
         if !cleared && !u.allowed_models.is_empty() && u.allowed_models.iter().all(|m| models.contains_key(m)) {
@@ -694,7 +700,10 @@ fn use_cases(
                 Some("such prompts can only be redacted or blocked; allow a model cleared for that class".into()),
             );
         }
-        let (Some((outcome_value, outcome_hours)), Some(retention)) = (value, retention) else { continue };
+        let (Some((outcome_value, outcome_hours)), Some(retention), Some(available_to)) = (value, retention, audience)
+        else {
+            continue;
+        };
         out.insert(
             id.clone(),
             UseCase {
@@ -711,10 +720,97 @@ fn use_cases(
                 outcome_value,
                 outcome_hours,
                 retention,
+                available_to,
             },
         );
     }
     out
+}
+
+/// `available_to`: explicit, so that leaving it out is an error with the
+/// line to write, and every name in it declared.
+fn audience(
+    v: &mut V<'_>,
+    p: &KeyPath,
+    id: &str,
+    raw: Option<&RawAvailableTo>,
+    owner_team: Option<&str>,
+    users: &BTreeMap<String, User>,
+) -> Option<Audience> {
+    let ap = p.key("available_to");
+    let example = format!("available_to = {{ teams = [\"{}\"] }}", owner_team.unwrap_or("TEAM"));
+    let only = match raw {
+        None => {
+            v.err_key(
+                p.clone(),
+                format!("use case `{id}` does not say who may use it"),
+                Some(format!("add `{example}` (teams and/or users), or `available_to = \"everyone\"`")),
+            );
+            return None;
+        }
+        Some(RawAvailableTo::Word(w)) if w == "everyone" => return Some(Audience::Everyone),
+        Some(RawAvailableTo::Word(w)) => {
+            v.err(
+                ap,
+                format!("`{w}` is not an audience for use case `{id}`"),
+                Some(format!("write `available_to = \"everyone\"`, or name who may use it: `{example}`")),
+            );
+            return None;
+        }
+        Some(RawAvailableTo::Only(a)) => a,
+    };
+    if only.teams.is_empty() && only.users.is_empty() {
+        v.err(
+            ap,
+            format!("use case `{id}` is available to nobody"),
+            Some(format!("name who may use it, e.g. `{example}`, or remove the use case")),
+        );
+        return None;
+    }
+    let mut ok = true;
+    let teams = names_in(v, &ap.key("teams"), "team", &only.teams, &mut ok);
+    let people = names_in(v, &ap.key("users"), "user", &only.users, &mut ok);
+    for (i, u) in only.users.iter().enumerate() {
+        if let Some(team) = users.get(u).map(|x| &x.team).filter(|t| teams.contains(*t)) {
+            v.warn(
+                ap.key("users").index(i),
+                format!("`{u}` may already use `{id}` as a member of team `{team}`"),
+                Some(format!("remove `{u}` from the list")),
+            );
+        }
+    }
+    ok.then_some(Audience::Only { teams, users: people })
+}
+
+/// Declared, distinct names from a list of `what`s (`team`, `user`).
+fn names_in(v: &mut V<'_>, p: &KeyPath, what: &str, list: &[String], ok: &mut bool) -> BTreeSet<String> {
+    let known = if what == "team" { &v.names.teams } else { &v.names.users };
+    let mut out = BTreeSet::new();
+    for (i, name) in list.iter().enumerate() {
+        *ok &= v.reference(p.index(i), what, name, known);
+        if !out.insert(name.clone()) {
+            v.err(p.index(i), format!("{what} `{name}` is listed twice"), None);
+            *ok = false;
+        }
+    }
+    out
+}
+
+/// A person no use case is available to can make no call at all: likely an
+/// oversight, so it is pointed out.
+fn users_without_use_cases(v: &mut V<'_>, users: &BTreeMap<String, User>, use_cases: &BTreeMap<String, UseCase>) {
+    for u in users.values() {
+        if !use_cases.values().any(|uc| uc.available_to.admits(u)) {
+            v.warn(
+                path(&["users", &u.id]),
+                format!("no use case is available to `{}`, so they cannot make any call", u.id),
+                Some(format!(
+                    "add team `{}` or user `{}` to a use case's available_to, or make one available to everyone",
+                    u.team, u.id
+                )),
+            );
+        }
+    }
 }
 
 /// Hours are kept to the micro-hour, then multiplied in integers.

@@ -219,7 +219,9 @@ impl Cover<'_> {
     }
 }
 
-/// 402, naming the envelope, what is left and what the call needed.
+/// 402, naming the envelope, what is left and what the call needed: in the
+/// message for people, and as fields of `error` for programs (amounts as
+/// exact decimal strings, the period by its start as in the envelope key).
 pub fn refused(policy: &Policy, r: &Refusal) -> ApiError {
     let when = r.key.rsplit('|').next().unwrap_or("");
     let mut err = ApiError::new(
@@ -236,7 +238,11 @@ pub fn refused(policy: &Policy, r: &Refusal) -> ApiError {
         ),
     );
     err.remaining = Some(r.remaining());
-    err
+    err.with_field("budget", r.budget_id.as_str())
+        .with_field("scope", r.scope.as_str())
+        .with_field("period", when)
+        .with_field("remaining_usd", r.remaining().to_usd_string())
+        .with_field("needed_usd", r.requested.to_usd_string())
 }
 
 /// Background work, run by every replica: renew the leases of calls in

@@ -2,11 +2,13 @@
 //! gateway or the API makes goes through it, in the contract's shape
 //! `{"error": {"type", "code", "message"}}`. The top-level `"type": "error"`
 //! makes the same body a valid Anthropic error too, so both SDKs raise
-//! their own exception classes with our code inside.
+//! their own exception classes with our code inside. A refusal may add
+//! structured fields beside those three (a 402 names the budget, scope,
+//! period and amounts), so no client parses them out of the message.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
@@ -60,11 +62,38 @@ pub struct ApiError {
     pub nudge: Option<String>,
     /// For budget refusals: `x-tokenwise-budget-remaining-usd`.
     pub remaining: Option<tokenwise_core::Nanos>,
+    /// Extra members of the body's `error` object, after the contract's.
+    fields: Map<String, Value>,
 }
+
+/// The members every error body has; extra fields never replace them.
+const CONTRACT_FIELDS: [&str; 4] = ["type", "code", "message", "param"];
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), retry_after: None, request_id: None, nudge: None, remaining: None }
+        ApiError {
+            code,
+            message: message.into(),
+            retry_after: None,
+            request_id: None,
+            nudge: None,
+            remaining: None,
+            fields: Map::new(),
+        }
+    }
+
+    /// Adds a structured field to the body's `error` object. The contract's
+    /// own members (`type`, `code`, `message`, `param`) cannot be replaced.
+    pub fn with_field(mut self, name: &str, value: impl Into<Value>) -> ApiError {
+        if !CONTRACT_FIELDS.contains(&name) {
+            self.fields.insert(name.to_string(), value.into());
+        }
+        self
+    }
+
+    /// An extra field, if set.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name)
     }
 
     pub fn invalid(message: impl Into<String>) -> ApiError {
@@ -82,9 +111,15 @@ impl ApiError {
     }
 
     /// The body alone (also sent as an SSE error event mid-stream).
-    pub fn body(&self) -> serde_json::Value {
+    pub fn body(&self) -> Value {
         let (_, code, kind) = self.code.parts();
-        json!({"type": "error", "error": {"type": kind, "code": code, "message": self.message, "param": null}})
+        let mut error = Map::new();
+        error.insert("type".into(), json!(kind));
+        error.insert("code".into(), json!(code));
+        error.insert("message".into(), json!(self.message));
+        error.insert("param".into(), Value::Null);
+        error.extend(self.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        json!({"type": "error", "error": error})
     }
 }
 
@@ -111,5 +146,34 @@ impl From<tokenwise_ledger::StoreError> for ApiError {
     fn from(e: tokenwise_ledger::StoreError) -> ApiError {
         tracing::error!(error = %e, "ledger error");
         ApiError::new(Code::Internal, format!("the ledger is unavailable: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_fields_sit_beside_the_contract_and_never_replace_it() {
+        let e = ApiError::new(Code::BudgetExceeded, "no room")
+            .with_field("budget", "per-person-daily")
+            .with_field("needed_usd", "0.0015")
+            .with_field("code", "overwritten")
+            .with_field("message", 7);
+        let b = e.body();
+        assert_eq!(b["type"], "error");
+        assert_eq!(b["error"]["code"], "budget_exceeded");
+        assert_eq!(b["error"]["type"], "billing_error");
+        assert_eq!(b["error"]["message"], "no room");
+        assert_eq!(b["error"]["budget"], "per-person-daily");
+        assert_eq!(b["error"]["needed_usd"], "0.0015");
+        assert_eq!(b["error"].as_object().unwrap().len(), 6, "{b}");
+        assert_eq!(e.field("budget"), Some(&json!("per-person-daily")));
+        // Without extra fields, the body is exactly the contract's shape.
+        let plain = ApiError::invalid("bad").body();
+        assert_eq!(
+            plain,
+            json!({"type": "error", "error": {"type": "invalid_request_error", "code": "invalid_request", "message": "bad", "param": null}})
+        );
     }
 }

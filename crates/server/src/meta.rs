@@ -1,11 +1,12 @@
 //! Request metadata: use case, template, task, track, destination and
-//! project, from the contract's headers or else the key's defaults.
+//! project, from the contract's headers or else the key's defaults. A use
+//! case is only what its caller may use: claiming another is refused.
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use axum::http::HeaderMap;
 use tokenwise_core::Track;
-use tokenwise_policy::{Policy, UseCase};
+use tokenwise_policy::{Policy, UseCase, User};
 
 pub const USE_CASE: &str = "x-tokenwise-use-case";
 pub const TEMPLATE: &str = "x-tokenwise-template";
@@ -43,7 +44,29 @@ fn bounded(name: &str, v: &str, max: usize) -> Result<String, ApiError> {
     Ok(v.to_string())
 }
 
+/// The request's metadata, refused (403) when the use case it claims is
+/// not one its caller may use.
 pub fn resolve<'p>(policy: &'p Policy, caller: &Caller, headers: &HeaderMap) -> Result<Meta<'p>, ApiError> {
+    let meta = claimed(policy, caller, headers)?;
+    permit(policy, &caller.user, meta.use_case)?;
+    Ok(meta)
+}
+
+/// 403 `policy_violation` when `user` may not use `use_case`, with a use
+/// case they may use as the nudge.
+pub fn permit(policy: &Policy, user: &User, use_case: &UseCase) -> Result<(), ApiError> {
+    match policy.use_case_refusal(user, use_case) {
+        None => Ok(()),
+        Some(r) => Err(ApiError::new(Code::PolicyViolation, r.message)
+            .with_nudge(Some(&r.nudge))
+            .with_field("use_case", use_case.id.as_str())
+            .with_field("suggested_use_case", r.instead.map(|u| u.id.as_str()))),
+    }
+}
+
+/// The request's metadata as claimed, before [`permit`]: for the gateway,
+/// which records a refused claim on the ledger like other policy refusals.
+pub fn claimed<'p>(policy: &'p Policy, caller: &Caller, headers: &HeaderMap) -> Result<Meta<'p>, ApiError> {
     let use_case_id = match header(headers, USE_CASE)? {
         Some(u) => u.to_string(),
         None => caller.key.use_case.clone().ok_or_else(|| {

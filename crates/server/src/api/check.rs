@@ -39,7 +39,16 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         req.get("model").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("`model` is required"))?.to_string();
     let slots = prompt_slots(&req)?;
     let policy = &state.policy;
-    let meta = meta::resolve(policy, &caller, headers)?;
+    let meta = meta::claimed(policy, &caller, headers)?;
+    // The gateway's first refusal: a use case the caller may not use.
+    if let Some(r) = policy.use_case_refusal(&caller.user, meta.use_case) {
+        return Ok(json!({
+            "decision": "block", "reasons": [r.message], "nudge": r.nudge,
+            "use_case": meta.use_case.id, "suggested_use_case": r.instead.map(|u| &u.id),
+            "requested_model": requested, "model": null, "suggested_model": r.instead.map(|u| &u.default_model),
+            "data_class": null, "findings": [], "estimate": null,
+        }));
+    }
     let ts = Timestamp::now();
     // Check as if the client used the endpoint of the model's own format.
     let format = policy

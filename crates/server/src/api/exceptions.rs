@@ -1,6 +1,7 @@
 //! Exceptions: `POST /api/v1/exceptions` asks; `…/{id}/approve` and
 //! `…/{id}/deny` decide (the manager of the team concerned, or governance;
-//! never the requester). Every step goes to the audit log.
+//! never the requester, and never the person the exception is for). Every
+//! step goes to the audit log.
 
 use super::team_of;
 use crate::error::{ApiError, Code};
@@ -56,7 +57,15 @@ fn scope_exists(policy: &Policy, scope: &str) -> bool {
     }
 }
 
+/// Whether `scope` is `who` alone: an exception that benefits its decider.
+fn is_self(who: &str, scope: &str) -> bool {
+    scope.strip_prefix("user:") == Some(who)
+}
+
 fn may_decide(policy: &Policy, who: &User, scope: &str) -> bool {
+    if is_self(&who.id, scope) {
+        return false;
+    }
     match who.role {
         Role::Governance | Role::Admin => true,
         Role::Manager => {
@@ -64,6 +73,24 @@ fn may_decide(policy: &Policy, who: &User, scope: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Who may decide an exception for `scope`, by name: the manager of the
+/// team concerned, governance and admins; never those in `except` (the
+/// caller, the requester) nor the person the exception is for.
+fn deciders(policy: &Policy, scope: &str, except: &[&str]) -> String {
+    let may = |id: &str| !except.contains(&id) && !is_self(id, scope);
+    let manager = team_of(policy, scope)
+        .and_then(|t| policy.teams.get(t))
+        .filter(|t| may(&t.manager))
+        .map(|t| format!("`{}` (manager of {}) or ", t.manager, t.id));
+    let others: Vec<String> = policy
+        .users
+        .values()
+        .filter(|u| matches!(u.role, Role::Governance | Role::Admin) && may(&u.id))
+        .map(|u| format!("`{}`", u.id))
+        .collect();
+    format!("{}governance or an admin ({})", manager.unwrap_or_default(), others.join(", "))
 }
 
 pub async fn create(
@@ -186,12 +213,12 @@ async fn decide(state: &AppState, headers: &HeaderMap, id: &str, approve: bool) 
         return Err(ApiError::new(Code::PolicyViolation, "nobody decides their own exception"));
     }
     if !may_decide(&state.policy, &caller.user, &e.scope) {
-        let who = team_of(&state.policy, &e.scope)
-            .and_then(|t| {
-                state.policy.teams.get(t).map(|t| format!("`{}` (manager of {}) or governance", t.manager, t.id))
-            })
-            .unwrap_or_else(|| "governance".into());
-        return Err(ApiError::new(Code::PolicyViolation, format!("exceptions for `{}` are decided by {who}", e.scope)));
+        let who = deciders(&state.policy, &e.scope, &[&caller.user.id, &e.requested_by]);
+        let why = if is_self(&caller.user.id, &e.scope) { "nobody decides an exception for themselves: " } else { "" };
+        return Err(ApiError::new(
+            Code::PolicyViolation,
+            format!("{why}exceptions for `{}` are decided by {who}", e.scope),
+        ));
     }
     let Some(decided) = state.store.decide_exception(id, approve, &caller.user.id, Timestamp::now()).await? else {
         return Err(ApiError::invalid(format!("exception `{id}` is already {}", e.status.as_str())));

@@ -84,7 +84,7 @@ async fn handle(
         .ok_or_else(|| ApiError::invalid("`model` is required"))?;
     let mut shaped = shape(&mut req)?;
     let policy = state.policy.clone();
-    let meta = crate::meta::resolve(&policy, &caller, &headers)?;
+    let meta = crate::meta::claimed(&policy, &caller, &headers)?;
     let draft_for = |model: &Model, price: &PriceVersion, slots: &[Slot]| {
         Draft::new(DraftInput {
             id: id.clone(),
@@ -100,11 +100,14 @@ async fn handle(
             prompt: slots,
         })
     };
-    let (mut model, mut price) = match route(&policy, meta.use_case, &requested, endpoint.kind, endpoint.format, ts) {
+    let routed = crate::meta::permit(&policy, &caller.user, meta.use_case)
+        .and_then(|()| route(&policy, meta.use_case, &requested, endpoint.kind, endpoint.format, ts));
+    let (mut model, mut price) = match routed {
         Ok(routed) => routed,
         Err(err) => {
-            // A model the use case does not allow is a policy refusal: it
-            // goes on the ledger and into the audit log like any other.
+            // A use case the caller may not use, or a model the use case
+            // does not allow, is a policy refusal: it goes on the ledger and
+            // into the audit log like any other.
             let known = policy.models.get(&requested).and_then(|m| m.prices.first().map(|p| (m, p)));
             if let Some((m, p)) = known.filter(|_| err.code == Code::PolicyViolation) {
                 let mut draft = draft_for(m, p, &shaped.slots);

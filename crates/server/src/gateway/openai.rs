@@ -87,7 +87,8 @@ fn shape_embeddings(req: &mut Value) -> Result<Shaped, ApiError> {
 }
 
 /// The models this key may use: those of its use case (from the header or
-/// the key's default), else those of every use case.
+/// the key's default; refused if its user may not use it), else those of
+/// every use case its user may use.
 pub async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let listed = async {
         let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
@@ -96,7 +97,7 @@ pub async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
         let mut ids: Vec<&String> = if named {
             meta::resolve(policy, &caller, &headers)?.use_case.allowed_models.iter().collect()
         } else {
-            policy.use_cases.values().flat_map(|u| u.allowed_models.iter()).collect()
+            policy.use_cases_for(&caller.user).flat_map(|u| u.allowed_models.iter()).collect()
         };
         ids.sort();
         ids.dedup();
