@@ -7,7 +7,9 @@
 //!   per message, as chat formats add;
 //! - the reply is words from a fixed list, one token each, its length
 //!   derived from a hash of the model and prompt and capped by `max_tokens`;
-//!   a last user message starting `echo: ` is echoed back instead;
+//!   a last user message starting `echo: ` is echoed back instead, and
+//!   with `x-mock-echo: request` the whole request body as received (so a
+//!   test sees exactly what a gateway forwarded);
 //! - a prompt prefix (every message but the last, and the system prompt)
 //!   seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
 //!   `cache_read_input_tokens`; with `cache_control`, the first sight is
@@ -99,6 +101,8 @@ struct Plan {
     token_delay: Duration,
     fault: Option<String>,
     fault_after: usize,
+    /// Reply with the request body as received.
+    echo_request: bool,
 }
 
 impl Plan {
@@ -126,6 +130,7 @@ fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(3),
+        echo_request: h.get("x-mock-echo").is_some_and(|v| v.as_bytes() == b"request"),
     }
 }
 
@@ -175,18 +180,23 @@ impl Reply {
     }
 }
 
+/// What a reply follows from.
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    model: &'a str,
+    /// The cacheable part of the prompt and the final user turn.
+    prefix: &'a str,
+    last: &'a str,
+    messages: u64,
+    max_tokens: Option<u64>,
+    mark_cache: bool,
+    /// Text to send back word for word instead of a made-up reply.
+    echo: Option<&'a str>,
+}
+
 impl Mock {
-    /// `prefix` and `last` are the cacheable part of the prompt and the
-    /// final user turn; `messages` their count.
-    fn reply(
-        &self,
-        model: &str,
-        prefix: &str,
-        last: &str,
-        messages: u64,
-        max_tokens: Option<u64>,
-        mark_cache: bool,
-    ) -> Reply {
+    fn reply(&self, ask: &Ask<'_>) -> Reply {
+        let Ask { model, prefix, last, messages, max_tokens, mark_cache, echo } = *ask;
         let prefix_tokens = count_tokens(prefix);
         let prompt_tokens = prefix_tokens + count_tokens(last) + PER_MESSAGE * messages.max(1);
         let (mut cached, mut cache_created) = (0, 0);
@@ -203,7 +213,7 @@ impl Mock {
             }
         }
         let cap = max_tokens.unwrap_or(u64::MAX);
-        let mut words: Vec<String> = match last.strip_prefix("echo: ") {
+        let mut words: Vec<String> = match echo.or_else(|| last.strip_prefix("echo: ")) {
             Some(echo) => echo.split_inclusive(' ').map(str::to_string).collect(),
             None => {
                 let seed = hash_of(&[model, prefix, last]);
@@ -326,7 +336,16 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
     }
     let (prefix, last) = split_prompt(String::new(), msgs);
     let max = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(Value::as_u64);
-    let r = m.reply(&model, &prefix, &last, msgs.len() as u64, max, false);
+    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let r = m.reply(&Ask {
+        model: &model,
+        prefix: &prefix,
+        last: &last,
+        messages: msgs.len() as u64,
+        max_tokens: max,
+        mark_cache: false,
+        echo: echo.as_deref(),
+    });
     let id = format!("chatcmpl-{:016x}", hash_of(&[&model, &prefix, &last]));
     let usage = json!({
         "prompt_tokens": r.prompt_tokens,
@@ -459,7 +478,16 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
     let system = req.get("system").map(content_text).unwrap_or_default();
     let (prefix, last) = split_prompt(system, msgs);
     let marks_cache = body.windows(b"cache_control".len()).any(|w| w == b"cache_control");
-    let r = m.reply(&model, &prefix, &last, msgs.len() as u64, Some(max_tokens), marks_cache);
+    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let r = m.reply(&Ask {
+        model: &model,
+        prefix: &prefix,
+        last: &last,
+        messages: msgs.len() as u64,
+        max_tokens: Some(max_tokens),
+        mark_cache: marks_cache,
+        echo: echo.as_deref(),
+    });
     let id = format!("msg_{:016x}", hash_of(&[&model, &prefix, &last]));
     // Anthropic counts cache reads and writes apart from `input_tokens`.
     let input = r.prompt_tokens - r.cached - r.cache_created;
