@@ -234,7 +234,7 @@ async fn content_the_gateway_cannot_read_is_refused_not_forwarded() {
 fn needed(a: &Answer) -> i64 {
     let msg = a.json()["error"]["message"].as_str().unwrap().to_string();
     let amount = msg.split("may cost up to $").nth(1).unwrap_or_else(|| panic!("no amount: {msg}"));
-    usd_nanos(&amount.split('.').take(2).collect::<Vec<_>>().join(".").trim_end_matches('.').to_string())
+    usd_nanos(amount.split('.').take(2).collect::<Vec<_>>().join(".").trim_end_matches('.'))
 }
 
 #[tokio::test]

@@ -3,15 +3,16 @@
 //! `/v1/messages` (JSON and SSE), all on one port.
 //!
 //! Deterministic: the reply and its token counts follow from the request.
-//! - prompt tokens: 4 bytes a token (at least 1 per non-empty text) plus 3
-//!   per message, as chat formats add;
+//! - prompt tokens: 4 bytes a token of every text the request carries (as
+//!   `tokenwise_wire::walk` reads it: tool results, documents, tools…) plus
+//!   3 per message, as chat formats add; content it cannot read is a 400;
 //! - the reply is words from a fixed list, one token each, its length
 //!   derived from a hash of the model and prompt and capped by `max_tokens`;
 //!   a last user message starting `echo: ` is echoed back instead, and
 //!   with `x-mock-echo: request` the whole request body as received (so a
 //!   test sees exactly what a gateway forwarded);
-//! - a prompt prefix (every message but the last, and the system prompt)
-//!   seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
+//! - a prompt prefix (every message but the last, the system prompt and
+//!   tools) seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
 //!   `cache_read_input_tokens`; with `cache_control`, the first sight is
 //!   reported as `cache_creation_input_tokens`);
 //! - reasoning models (`o1`, `o3-mini`, `o4-mini`, names with `reason`)
@@ -37,6 +38,7 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokenwise_wire::Api;
 use tokio::sync::mpsc;
 
 const WORDS: &[&str] = &[
@@ -142,19 +144,6 @@ fn hash_of(parts: &[&str]) -> u64 {
     h.finish()
 }
 
-/// The text of a message's `content`: a string, or an array of parts.
-fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str).or_else(|| p.as_str()))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
 fn is_reasoning(model: &str) -> bool {
     let b = model.as_bytes();
     (b.len() >= 2 && b[0] == b'o' && b[1].is_ascii_digit()) || model.contains("reason")
@@ -233,14 +222,26 @@ impl Mock {
     }
 }
 
-/// The prompt as the part a provider can cache (the system prompt and
-/// every message but the last) and the last message.
-fn split_prompt(system: String, msgs: &[Value]) -> (String, String) {
-    let texts: Vec<String> = msgs.iter().map(|x| content_text(x.get("content").unwrap_or(&Value::Null))).collect();
-    match texts.split_last() {
-        Some((last, rest)) => (system + &rest.concat(), last.clone()),
-        None => (system, String::new()),
+/// The prompt as the part a provider can cache (what is outside the
+/// messages — the system prompt, tools — and every message but the last)
+/// and the last message. Every text the request carries counts, as the
+/// gateway's walker reads them; an unreadable request is refused.
+fn split_prompt(api: Api, req: &Value, messages: usize) -> Result<(String, String), String> {
+    let prompt = tokenwise_wire::walk(api, req).map_err(|e| e.to_string())?;
+    let mut outside: Vec<&str> = Vec::new();
+    let mut texts: Vec<Vec<&str>> = vec![Vec::new(); messages];
+    for slot in &prompt.slots {
+        match slot.message().and_then(|i| texts.get_mut(i)) {
+            Some(message) => message.push(&slot.text),
+            None => outside.push(&slot.text),
+        }
     }
+    let texts: Vec<String> = texts.iter().map(|t| t.join(" ")).collect();
+    let outside = outside.join(" ");
+    Ok(match texts.split_last() {
+        Some((last, rest)) => (outside + &rest.concat(), last.clone()),
+        None => (outside, String::new()),
+    })
 }
 
 /// An error in the provider's own shape (OpenAI's or Anthropic's).
@@ -334,7 +335,10 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
     if let Some(r) = early_fault(&p, false, streaming).await {
         return r;
     }
-    let (prefix, last) = split_prompt(String::new(), msgs);
+    let (prefix, last) = match split_prompt(Api::OpenAiChat, &req, msgs.len()) {
+        Ok(split) => split,
+        Err(e) => return bad_request(&e, false),
+    };
     let max = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(Value::as_u64);
     let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
     let r = m.reply(&Ask {
@@ -475,8 +479,10 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
     if let Some(r) = early_fault(&p, true, streaming).await {
         return r;
     }
-    let system = req.get("system").map(content_text).unwrap_or_default();
-    let (prefix, last) = split_prompt(system, msgs);
+    let (prefix, last) = match split_prompt(Api::AnthropicMessages, &req, msgs.len()) {
+        Ok(split) => split,
+        Err(e) => return bad_request(&e, true),
+    };
     let marks_cache = body.windows(b"cache_control".len()).any(|w| w == b"cache_control");
     let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
     let r = m.reply(&Ask {
