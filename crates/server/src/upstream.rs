@@ -5,7 +5,8 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use std::time::Duration;
 use tokenwise_policy::{Upstream, WireFormat};
-use tokenwise_wire::answer::{ANTHROPIC_VERSION, error_detail};
+use tokenwise_wire::ANTHROPIC_VERSION;
+use tokenwise_wire::answer::error_detail;
 
 #[derive(Debug)]
 pub struct UpstreamClient {

@@ -7,9 +7,6 @@ use crate::{prompt, tables};
 use serde::Deserialize;
 use tokenwise_core::TokenUsage;
 
-/// The version Anthropic's API requires when a client sends none.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-
 /// How to read a wire format's answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {

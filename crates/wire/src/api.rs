@@ -10,3 +10,7 @@ pub enum Api {
     /// Anthropic `POST /v1/messages`.
     AnthropicMessages,
 }
+
+/// The `anthropic-version` header Anthropic's API requires, sent when a
+/// client sends none.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";

@@ -22,6 +22,6 @@ pub mod translate;
 pub mod usage;
 
 pub use answer::Dialect;
-pub use api::Api;
+pub use api::{ANTHROPIC_VERSION, Api};
 pub use output::{OutputBound, output_bound, output_field};
 pub use prompt::{Prompt, Slot, WalkError, walk};
