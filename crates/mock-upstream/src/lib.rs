@@ -3,13 +3,16 @@
 //! `/v1/messages` (JSON and SSE), all on one port.
 //!
 //! Deterministic: the reply and its token counts follow from the request.
-//! - prompt tokens: 4 bytes a token (at least 1 per non-empty text) plus 3
-//!   per message, as chat formats add;
+//! - prompt tokens: 4 bytes a token of every text the request carries (as
+//!   `tokenwise_wire::walk` reads it: tool results, documents, tools…) plus
+//!   3 per message, as chat formats add; content it cannot read is a 400;
 //! - the reply is words from a fixed list, one token each, its length
 //!   derived from a hash of the model and prompt and capped by `max_tokens`;
-//!   a last user message starting `echo: ` is echoed back instead;
-//! - a prompt prefix (every message but the last, and the system prompt)
-//!   seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
+//!   a last user message starting `echo: ` is echoed back instead, and
+//!   with `x-mock-echo: request` the whole request body as received (so a
+//!   test sees exactly what a gateway forwarded);
+//! - a prompt prefix (every message but the last, the system prompt and
+//!   tools) seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
 //!   `cache_read_input_tokens`; with `cache_control`, the first sight is
 //!   reported as `cache_creation_input_tokens`);
 //! - reasoning models (`o1`, `o3-mini`, `o4-mini`, names with `reason`)
@@ -35,6 +38,7 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokenwise_wire::Api;
 use tokio::sync::mpsc;
 
 const WORDS: &[&str] = &[
@@ -99,6 +103,8 @@ struct Plan {
     token_delay: Duration,
     fault: Option<String>,
     fault_after: usize,
+    /// Reply with the request body as received.
+    echo_request: bool,
 }
 
 impl Plan {
@@ -126,6 +132,7 @@ fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(3),
+        echo_request: h.get("x-mock-echo").is_some_and(|v| v.as_bytes() == b"request"),
     }
 }
 
@@ -135,19 +142,6 @@ fn hash_of(parts: &[&str]) -> u64 {
         p.hash(&mut h);
     }
     h.finish()
-}
-
-/// The text of a message's `content`: a string, or an array of parts.
-fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str).or_else(|| p.as_str()))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
 }
 
 fn is_reasoning(model: &str) -> bool {
@@ -175,18 +169,23 @@ impl Reply {
     }
 }
 
+/// What a reply follows from.
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    model: &'a str,
+    /// The cacheable part of the prompt and the final user turn.
+    prefix: &'a str,
+    last: &'a str,
+    messages: u64,
+    max_tokens: Option<u64>,
+    mark_cache: bool,
+    /// Text to send back word for word instead of a made-up reply.
+    echo: Option<&'a str>,
+}
+
 impl Mock {
-    /// `prefix` and `last` are the cacheable part of the prompt and the
-    /// final user turn; `messages` their count.
-    fn reply(
-        &self,
-        model: &str,
-        prefix: &str,
-        last: &str,
-        messages: u64,
-        max_tokens: Option<u64>,
-        mark_cache: bool,
-    ) -> Reply {
+    fn reply(&self, ask: &Ask<'_>) -> Reply {
+        let Ask { model, prefix, last, messages, max_tokens, mark_cache, echo } = *ask;
         let prefix_tokens = count_tokens(prefix);
         let prompt_tokens = prefix_tokens + count_tokens(last) + PER_MESSAGE * messages.max(1);
         let (mut cached, mut cache_created) = (0, 0);
@@ -203,7 +202,7 @@ impl Mock {
             }
         }
         let cap = max_tokens.unwrap_or(u64::MAX);
-        let mut words: Vec<String> = match last.strip_prefix("echo: ") {
+        let mut words: Vec<String> = match echo.or_else(|| last.strip_prefix("echo: ")) {
             Some(echo) => echo.split_inclusive(' ').map(str::to_string).collect(),
             None => {
                 let seed = hash_of(&[model, prefix, last]);
@@ -223,14 +222,26 @@ impl Mock {
     }
 }
 
-/// The prompt as the part a provider can cache (the system prompt and
-/// every message but the last) and the last message.
-fn split_prompt(system: String, msgs: &[Value]) -> (String, String) {
-    let texts: Vec<String> = msgs.iter().map(|x| content_text(x.get("content").unwrap_or(&Value::Null))).collect();
-    match texts.split_last() {
-        Some((last, rest)) => (system + &rest.concat(), last.clone()),
-        None => (system, String::new()),
+/// The prompt as the part a provider can cache (what is outside the
+/// messages — the system prompt, tools — and every message but the last)
+/// and the last message. Every text the request carries counts, as the
+/// gateway's walker reads them; an unreadable request is refused.
+fn split_prompt(api: Api, req: &Value, messages: usize) -> Result<(String, String), String> {
+    let prompt = tokenwise_wire::walk(api, req).map_err(|e| e.to_string())?;
+    let mut outside: Vec<&str> = Vec::new();
+    let mut texts: Vec<Vec<&str>> = vec![Vec::new(); messages];
+    for slot in &prompt.slots {
+        match slot.message().and_then(|i| texts.get_mut(i)) {
+            Some(message) => message.push(&slot.text),
+            None => outside.push(&slot.text),
+        }
     }
+    let texts: Vec<String> = texts.iter().map(|t| t.join(" ")).collect();
+    let outside = outside.join(" ");
+    Ok(match texts.split_last() {
+        Some((last, rest)) => (outside + &rest.concat(), last.clone()),
+        None => (outside, String::new()),
+    })
 }
 
 /// An error in the provider's own shape (OpenAI's or Anthropic's).
@@ -324,9 +335,21 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
     if let Some(r) = early_fault(&p, false, streaming).await {
         return r;
     }
-    let (prefix, last) = split_prompt(String::new(), msgs);
+    let (prefix, last) = match split_prompt(Api::OpenAiChat, &req, msgs.len()) {
+        Ok(split) => split,
+        Err(e) => return bad_request(&e, false),
+    };
     let max = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(Value::as_u64);
-    let r = m.reply(&model, &prefix, &last, msgs.len() as u64, max, false);
+    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let r = m.reply(&Ask {
+        model: &model,
+        prefix: &prefix,
+        last: &last,
+        messages: msgs.len() as u64,
+        max_tokens: max,
+        mark_cache: false,
+        echo: echo.as_deref(),
+    });
     let id = format!("chatcmpl-{:016x}", hash_of(&[&model, &prefix, &last]));
     let usage = json!({
         "prompt_tokens": r.prompt_tokens,
@@ -456,10 +479,21 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
     if let Some(r) = early_fault(&p, true, streaming).await {
         return r;
     }
-    let system = req.get("system").map(content_text).unwrap_or_default();
-    let (prefix, last) = split_prompt(system, msgs);
+    let (prefix, last) = match split_prompt(Api::AnthropicMessages, &req, msgs.len()) {
+        Ok(split) => split,
+        Err(e) => return bad_request(&e, true),
+    };
     let marks_cache = body.windows(b"cache_control".len()).any(|w| w == b"cache_control");
-    let r = m.reply(&model, &prefix, &last, msgs.len() as u64, Some(max_tokens), marks_cache);
+    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let r = m.reply(&Ask {
+        model: &model,
+        prefix: &prefix,
+        last: &last,
+        messages: msgs.len() as u64,
+        max_tokens: Some(max_tokens),
+        mark_cache: marks_cache,
+        echo: echo.as_deref(),
+    });
     let id = format!("msg_{:016x}", hash_of(&[&model, &prefix, &last]));
     // Anthropic counts cache reads and writes apart from `input_tokens`.
     let input = r.prompt_tokens - r.cached - r.cache_created;

@@ -1,20 +1,14 @@
-//! Every prompt is scanned before it leaves: the texts of a request (each
-//! message, part, system prompt or embedding input, with where it sits in
-//! the JSON body) go through the DLP scanner; findings get the policy's
-//! classes; masked texts are written back in place.
+//! Every prompt is scanned before it leaves: the texts of a request (every
+//! one the upstream receives, as `tokenwise_wire::walk` finds them, with
+//! where it sits in the JSON body) go through the DLP scanner; findings get
+//! the policy's classes; masked texts are written back in place.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tokenwise_dlp::{Finding, Scanner, ScannerConfig, Term};
 use tokenwise_policy::decision::Classified;
 use tokenwise_policy::{DataClass, Dlp, Policy};
-
-/// A text of the request and where it is in the body (a JSON pointer).
-#[derive(Debug, Clone)]
-pub struct Slot {
-    pub pointer: String,
-    pub text: String,
-}
+use tokenwise_wire::Slot;
 
 #[derive(Debug)]
 pub struct Guard {
@@ -68,50 +62,12 @@ impl Inspection {
                 continue;
             }
             let new = tokenwise_dlp::redact(&slot.text, masked);
-            if let Some(v) = req.pointer_mut(&slot.pointer) {
-                *v = Value::String(new.clone());
-            }
-            slot.text = new;
-        }
-    }
-}
-
-/// The slots of a message `content` at `base` (a string, or an array of
-/// parts with `text`).
-pub fn content_slots(content: Option<&Value>, base: &str, out: &mut Vec<Slot>) {
-    match content {
-        Some(Value::String(s)) => out.push(Slot { pointer: base.to_string(), text: s.clone() }),
-        Some(Value::Array(parts)) => {
-            for (j, p) in parts.iter().enumerate() {
-                if let Some(t) = p.get("text").and_then(Value::as_str) {
-                    out.push(Slot { pointer: format!("{base}/{j}/text"), text: t.to_string() });
-                } else if let Some(t) = p.as_str() {
-                    out.push(Slot { pointer: format!("{base}/{j}"), text: t.to_string() });
-                }
+            if !slot.replace(req, new) {
+                // Cannot happen: the slots were read from this body.
+                tracing::error!(pointer = %slot.pointer, "a masked text could not be written back");
             }
         }
-        _ => {}
     }
-}
-
-/// The slots of a chat prompt: an Anthropic-style top-level `system`, if
-/// any, then every message; `messages` is required.
-pub fn prompt_slots(req: &Value) -> Result<Vec<Slot>, crate::error::ApiError> {
-    let mut slots = Vec::new();
-    content_slots(req.get("system"), "/system", &mut slots);
-    if !message_slots(req, &mut slots) {
-        return Err(crate::error::ApiError::invalid("`messages` is required"));
-    }
-    Ok(slots)
-}
-
-/// The slots of a `messages` array.
-pub fn message_slots(req: &Value, out: &mut Vec<Slot>) -> bool {
-    let Some(messages) = req.get("messages").and_then(Value::as_array) else { return false };
-    for (i, m) in messages.iter().enumerate() {
-        content_slots(m.get("content"), &format!("/messages/{i}/content"), out);
-    }
-    true
 }
 
 #[cfg(test)]
@@ -125,8 +81,7 @@ mod tests {
             {"role": "system", "content": "You help with refunds."},
             {"role": "user", "content": [{"type": "text", "text": "mail jane@example.com"}, {"type": "image_url", "image_url": {"url": "x"}}]}
         ]});
-        let mut slots = Vec::new();
-        assert!(message_slots(&req, &mut slots));
+        let mut slots = tokenwise_wire::walk(tokenwise_wire::Api::OpenAiChat, &req).unwrap().slots;
         assert_eq!(slots.len(), 2);
         assert_eq!(slots[1].pointer, "/messages/1/content/0/text");
         let dlp = tokenwise_policy::default_dlp().1;

@@ -5,10 +5,8 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use std::time::Duration;
 use tokenwise_policy::{Upstream, WireFormat};
-
-/// Anthropic's API refuses requests without a version; clients usually send
-/// one and it is passed on, else this.
-const ANTHROPIC_VERSION: &str = "2023-06-01";
+use tokenwise_wire::ANTHROPIC_VERSION;
+use tokenwise_wire::answer::error_detail;
 
 #[derive(Debug)]
 pub struct UpstreamClient {
@@ -61,6 +59,8 @@ impl UpstreamClient {
                 if let Some(k) = &self.api_key {
                     req = req.header("x-api-key", k);
                 }
+                // Anthropic's API refuses requests without a version; a
+                // client's own is passed on.
                 let version =
                     client_headers.get("anthropic-version").and_then(|v| v.to_str().ok()).unwrap_or(ANTHROPIC_VERSION);
                 req = req.header("anthropic-version", version);
@@ -98,11 +98,7 @@ pub fn status_error(
     body: &[u8],
     upstream: &str,
 ) -> ApiError {
-    let detail = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
-    let msg = format!("upstream `{upstream}` answered {}: {detail}", status.as_u16());
+    let msg = format!("upstream `{upstream}` answered {}: {}", status.as_u16(), error_detail(body));
     let mut err = match status.as_u16() {
         429 => ApiError::new(Code::RateLimited, msg),
         400..=499 => ApiError::new(Code::InvalidRequest, msg),

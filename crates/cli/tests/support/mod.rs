@@ -146,3 +146,61 @@ impl Gateway {
             .unwrap()
     }
 }
+
+/// An HTTP answer, read whole.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    async fn read(r: reqwest::Response) -> Answer {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        Answer { status, headers, body: r.text().await.unwrap_or_default() }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn request_id(&self) -> String {
+        self.headers["x-tokenwise-request-id"].to_str().unwrap().to_string()
+    }
+}
+
+/// A client of one gateway with one key.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub key: String,
+}
+
+impl Client {
+    pub fn new(g: &Gateway, key: String) -> Client {
+        tokenwise_server::install_crypto();
+        Client { http: reqwest::Client::new(), base: g.url.clone(), key }
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value, headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.key).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Answer::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        Answer::read(self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await.unwrap()).await
+    }
+
+    /// The ledger's row for a request, read through the API.
+    pub async fn event(&self, request_id: &str) -> serde_json::Value {
+        let a = self.get(&format!("/api/v1/events?request_id={request_id}")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let events = a.json()["events"].as_array().unwrap().clone();
+        assert_eq!(events.len(), 1, "exactly one row for {request_id}: {}", a.body);
+        events[0].clone()
+    }
+}

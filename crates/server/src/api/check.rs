@@ -4,7 +4,6 @@
 //! the model the call would go to, and what it would cost at most.
 
 use crate::error::{ApiError, Code};
-use crate::guard::prompt_slots;
 use crate::{AppState, auth, meta};
 use axum::Json;
 use axum::extract::State;
@@ -18,6 +17,7 @@ use std::sync::Arc;
 use tokenwise_core::TokenUsage;
 use tokenwise_policy::decision::{Verdict, decide};
 use tokenwise_policy::{ModelKind, WireFormat};
+use tokenwise_wire::Api;
 
 pub async fn check(
     State(state): State<Arc<AppState>>,
@@ -37,8 +37,19 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
     let requested =
         req.get("model").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("`model` is required"))?.to_string();
-    let slots = prompt_slots(&req)?;
     let policy = &state.policy;
+    // Check as if the client used the endpoint of the model's own format.
+    let format = policy
+        .models
+        .get(&requested)
+        .and_then(|m| policy.upstreams.get(&m.upstream))
+        .map_or(WireFormat::Openai, |u| u.format);
+    let api = match format {
+        WireFormat::Openai => Api::OpenAiChat,
+        WireFormat::Anthropic => Api::AnthropicMessages,
+    };
+    let prompt = tokenwise_wire::walk(api, &req).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let slots = &prompt.slots;
     let meta = meta::claimed(policy, &caller, headers)?;
     // The gateway's first refusal: a use case the caller may not use.
     if let Some(r) = policy.use_case_refusal(&caller.user, meta.use_case) {
@@ -50,12 +61,6 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         }));
     }
     let ts = Timestamp::now();
-    // Check as if the client used the endpoint of the model's own format.
-    let format = policy
-        .models
-        .get(&requested)
-        .and_then(|m| policy.upstreams.get(&m.upstream))
-        .map_or(WireFormat::Openai, |u| u.format);
     let (model, _) = match crate::gateway::route(policy, meta.use_case, &requested, ModelKind::Chat, format, ts) {
         Ok(r) => r,
         Err(e) if e.code == Code::PolicyViolation => {
@@ -67,8 +72,8 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
         }
         Err(e) => return Err(e),
     };
-    let inspection = state.guard.inspect(policy, &slots);
-    let formats = crate::gateway::reachable_formats(format, crate::gateway::translatable(&req));
+    let inspection = state.guard.inspect(policy, slots);
+    let formats = crate::gateway::reachable_formats(format, tokenwise_wire::translate::translatable(&req));
     let decision = decide(policy, meta.use_case, model, formats, &inspection.classified, ts);
     let target = match &decision.verdict {
         Verdict::Reroute { to } => policy.models.get(to).unwrap_or(model),
@@ -91,10 +96,9 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRej
             })
         })
         .collect();
-    let texts: Vec<String> = slots.iter().map(|s| s.text.clone()).collect();
-    let input = crate::tokenize::count_prompt_off_thread(texts, true).await;
+    let input = crate::tokenize::count_prompt_off_thread(prompt.texts(), true).await;
     // The same limit the gateway would hold for (and send upstream).
-    let max_output = crate::gateway::asked_output(&req).unwrap_or_else(|| crate::gateway::default_output(target));
+    let max_output = tokenwise_wire::output_bound(api, &req).total(crate::gateway::default_output(target));
     let estimate = target.price_at(ts).map(|p| {
         let cost = TokenUsage { input, output: max_output, ..Default::default() }.cost(&p.rates);
         json!({"input_tokens": input, "max_output_tokens": max_output, "cost_nanos": cost.0,

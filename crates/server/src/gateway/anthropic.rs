@@ -1,9 +1,8 @@
 //! The Anthropic-compatible endpoint: `POST /v1/messages`.
 
-use super::{Dialect, Endpoint, Shaped, serve};
+use super::{Endpoint, Shaped, read_prompt, serve};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::guard::prompt_slots;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
@@ -13,11 +12,13 @@ use serde_json::Value;
 use std::sync::Arc;
 use tokenwise_ledger::Operation;
 use tokenwise_policy::{ModelKind, WireFormat};
+use tokenwise_wire::{Api, Dialect};
 
 const MESSAGES: Endpoint = Endpoint {
     operation: Operation::Messages,
     kind: ModelKind::Chat,
     format: WireFormat::Anthropic,
+    api: Api::AnthropicMessages,
     path: "/v1/messages",
 };
 
@@ -29,8 +30,8 @@ pub async fn messages(
     serve(state, headers, body, MESSAGES, shape).await
 }
 
-fn shape(req: &mut Value) -> Result<Shaped, ApiError> {
-    let slots = prompt_slots(req)?;
+fn shape(req: &mut Value, api: Api) -> Result<Shaped, ApiError> {
+    let prompt = read_prompt(api, req)?;
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    Ok(Shaped { slots, stream, dialect: Dialect::Anthropic, translatable: false })
+    Ok(Shaped { prompt, stream, dialect: Dialect::Anthropic, translatable: false })
 }

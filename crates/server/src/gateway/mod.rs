@@ -8,11 +8,10 @@
 pub mod anthropic;
 pub mod openai;
 mod stream;
-mod translate;
 
 use crate::AppState;
 use crate::error::{ApiError, Code};
-use crate::guard::{Inspection, Slot};
+use crate::guard::Inspection;
 use crate::metering::{Draft, DraftInput, Outcome};
 use crate::upstream::{UpstreamClient, status_error, transport_error};
 use axum::body::Body;
@@ -27,8 +26,8 @@ use tokenwise_ledger::{AuditDraft, Decision, Operation, Status, UsageEvent};
 use tokenwise_policy::budgets::Subject;
 use tokenwise_policy::decision::{Decision as PolicyDecision, Verdict, decide};
 use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
-
-pub(crate) use translate::translatable;
+use tokenwise_wire::translate;
+use tokenwise_wire::{Api, Dialect, OutputBound, Prompt, Slot};
 
 pub const COST: &str = "x-tokenwise-cost-usd";
 pub const NUDGE: &str = "x-tokenwise-nudge";
@@ -40,15 +39,18 @@ pub(crate) struct Endpoint {
     pub operation: Operation,
     pub kind: ModelKind,
     pub format: WireFormat,
+    /// The request format, for reading what it carries.
+    pub api: Api,
     /// Appended to the upstream's base URL.
     pub path: &'static str,
 }
 
 /// What an endpoint reads from (and adjusts in) a request body.
 pub(crate) struct Shaped {
-    /// The prompt's texts and where they are in the body: scanned, hashed,
-    /// masked in place when the policy says so, and used for estimates.
-    pub slots: Vec<Slot>,
+    /// Everything the upstream will receive: the texts and where they are
+    /// in the body (scanned, hashed, masked in place when the policy says
+    /// so, used for estimates), and the bytes that are not text.
+    pub prompt: Prompt,
     pub stream: bool,
     pub dialect: Dialect,
     /// Whether the request could be translated to the other wire format,
@@ -56,7 +58,13 @@ pub(crate) struct Shaped {
     pub translatable: bool,
 }
 
-pub(crate) type Shaper = fn(&mut serde_json::Value) -> Result<Shaped, ApiError>;
+pub(crate) type Shaper = fn(&mut serde_json::Value, Api) -> Result<Shaped, ApiError>;
+
+/// Everything a request in format `api` sends the model; what cannot be
+/// read is refused (it would go upstream unscanned).
+pub(crate) fn read_prompt(api: Api, req: &serde_json::Value) -> Result<Prompt, ApiError> {
+    tokenwise_wire::walk(api, req).map_err(|e| ApiError::invalid(e.to_string()))
+}
 
 /// The flow every endpoint shares: authenticate, read the body, resolve
 /// metadata, route the model, scan the prompt and apply the policy's
@@ -82,7 +90,7 @@ async fn handle(
         .and_then(serde_json::Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| ApiError::invalid("`model` is required"))?;
-    let mut shaped = shape(&mut req)?;
+    let mut shaped = shape(&mut req, endpoint.api)?;
     let policy = state.policy.clone();
     let meta = crate::meta::claimed(&policy, &caller, &headers)?;
     let draft_for = |model: &Model, price: &PriceVersion, slots: &[Slot]| {
@@ -110,19 +118,19 @@ async fn handle(
             // into the audit log like any other.
             let known = policy.models.get(&requested).and_then(|m| m.prices.first().map(|p| (m, p)));
             if let Some((m, p)) = known.filter(|_| err.code == Code::PolicyViolation) {
-                let mut draft = draft_for(m, p, &shaped.slots);
+                let mut draft = draft_for(m, p, &shaped.prompt.slots);
                 draft.decision = Decision::Block;
                 refuse(&state, &draft, &err, None).await?;
             }
             return Err(err);
         }
     };
-    let inspection = state.guard.inspect(&policy, &shaped.slots);
+    let inspection = state.guard.inspect(&policy, &shaped.prompt.slots);
     let formats = reachable_formats(endpoint.format, shaped.translatable);
     let decision = decide(&policy, meta.use_case, model, formats, &inspection.classified, ts);
     match &decision.verdict {
         Verdict::Allow => {}
-        Verdict::Redact { keep_up_to } => inspection.redact(&mut req, &mut shaped.slots, *keep_up_to),
+        Verdict::Redact { keep_up_to } => inspection.redact(&mut req, &mut shaped.prompt.slots, *keep_up_to),
         Verdict::Reroute { to } => {
             // `decide` only reroutes to a model with a price in effect.
             if let Some((m, p)) = policy.models.get(to).and_then(|m| m.price_at(ts).map(|p| (m, p))) {
@@ -130,7 +138,7 @@ async fn handle(
             }
         }
         Verdict::Block => {
-            let mut draft = draft_for(model, price, &shaped.slots);
+            let mut draft = draft_for(model, price, &shaped.prompt.slots);
             stamp(&mut draft, &decision, &inspection, &policy);
             let message = decision.nudge.clone().unwrap_or_else(|| decision.reasons.join("; "));
             let err = ApiError::new(Code::PolicyViolation, message);
@@ -152,14 +160,16 @@ async fn handle(
         track: meta.track,
     };
     let specs = state.budgets.specs(&policy, &subject, ts);
-    let max_output = match endpoint.kind {
-        ModelKind::Embedding => 0,
-        ModelKind::Chat => output_limit(&mut req, model, specs.iter().any(|e| e.hard)),
-    };
-    let input_bytes: u64 = shaped.slots.iter().map(|s| s.text.len() as u64).sum();
-    let amount = crate::budgets::worst_case(&price.rates, input_bytes, shaped.slots.len() as u64, max_output);
+    let output = output_limit(&mut req, endpoint.api, model, specs.iter().any(|e| e.hard));
+    // Every byte the upstream receives, and every choice's output.
+    let amount = crate::budgets::worst_case(
+        &price.rates,
+        shaped.prompt.input_bound(),
+        shaped.prompt.slots.len() as u64,
+        output.total(crate::budgets::DEFAULT_MAX_OUTPUT),
+    );
     let cover = crate::budgets::Cover { subject: &subject, model, data_class: decision.data_class };
-    let mut draft = draft_for(model, price, &shaped.slots);
+    let mut draft = draft_for(model, price, &shaped.prompt.slots);
     stamp(&mut draft, &decision, &inspection, &policy);
     let held = match state.budgets.hold(&state, &id, &specs, amount, &cover).await {
         Ok(h) => h,
@@ -185,7 +195,8 @@ async fn handle(
         // A reroute to a model only reachable in the Anthropic format: the
         // request goes out as Anthropic, the answer comes back as OpenAI.
         Dialect::OpenAiChat { client_wants_usage } if crossing => {
-            let max = if max_output > 0 { max_output } else { crate::budgets::DEFAULT_MAX_OUTPUT };
+            // Translatable requests have one choice.
+            let max = output.per_choice.filter(|n| *n > 0).unwrap_or(crate::budgets::DEFAULT_MAX_OUTPUT);
             req = translate::to_anthropic(&req, &model.upstream_model, max);
             ("/v1/messages", Dialect::Anthropic, Some(Translation { client_wants_usage, created: ts.as_second() }))
         }
@@ -199,7 +210,7 @@ async fn handle(
         body: Bytes::from(serde_json::to_vec(&req).map_err(|e| ApiError::new(Code::Internal, e.to_string()))?),
         client_headers: headers,
         dialect,
-        prompt: shaped.slots,
+        prompt: shaped.prompt,
         nudge: decision.nudge,
         held,
         translate,
@@ -207,24 +218,20 @@ async fn handle(
     call.execute(shaped.stream).await
 }
 
-/// The most output the call may produce. With a hard budget in play and no
-/// limit in the request, the default is sent upstream too, so the hold is a
-/// real bound (reasoning models take `max_completion_tokens`).
-fn output_limit(req: &mut serde_json::Value, model: &Model, enforce: bool) -> u64 {
-    if let Some(n) = asked_output(req) {
-        return n;
+/// The most output the call may produce, per choice and in all. With a
+/// hard budget in play and no limit in the request, the default is sent
+/// upstream too, in the field the upstream obeys, so the hold is a real
+/// bound.
+fn output_limit(req: &mut serde_json::Value, api: Api, model: &Model, enforce: bool) -> OutputBound {
+    let asked = tokenwise_wire::output_bound(api, req);
+    if asked.per_choice.is_some() {
+        return asked;
     }
     let n = default_output(model);
-    if enforce {
-        let field = if model.reasoning { "max_completion_tokens" } else { "max_tokens" };
+    if enforce && let Some(field) = tokenwise_wire::output_field(api, req, model.reasoning) {
         req[field] = serde_json::Value::from(n);
     }
-    n
-}
-
-/// The output limit a request sets, in either field.
-pub(crate) fn asked_output(req: &serde_json::Value) -> Option<u64> {
-    req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(serde_json::Value::as_u64)
+    OutputBound { per_choice: Some(n), ..asked }
 }
 
 /// The output limit assumed when a request sets none.
@@ -384,59 +391,6 @@ pub(crate) fn route<'p>(
     Ok((model, price))
 }
 
-/// How to read a wire format's answers.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Dialect {
-    OpenAiChat { client_wants_usage: bool },
-    OpenAiEmbeddings,
-    Anthropic,
-}
-
-impl Dialect {
-    /// Usage from a whole JSON answer: Ok(None) when it reports none,
-    /// Err when the body is not JSON at all.
-    fn body_usage(self, bytes: &[u8]) -> Result<Option<TokenUsage>, ()> {
-        #[derive(serde::Deserialize)]
-        struct OpenAi {
-            #[serde(default)]
-            usage: Option<crate::metering::OpenAiUsage>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Anth {
-            #[serde(default)]
-            usage: Option<crate::metering::AnthropicUsage>,
-        }
-        match self {
-            Dialect::OpenAiChat { .. } | Dialect::OpenAiEmbeddings => {
-                serde_json::from_slice::<OpenAi>(bytes).map(|b| b.usage.map(|u| u.tokens())).map_err(|_| ())
-            }
-            Dialect::Anthropic => serde_json::from_slice::<Anth>(bytes)
-                .map(|b| b.usage.filter(|u| u.has_input()).map(|u| u.tokens()))
-                .map_err(|_| ()),
-        }
-    }
-
-    /// The generated text of a whole JSON answer, for estimates.
-    fn body_text(self, bytes: &[u8]) -> String {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else { return String::new() };
-        match self {
-            Dialect::OpenAiChat { .. } => v
-                .get("choices")
-                .and_then(|c| c.as_array())
-                .map(|cs| {
-                    cs.iter()
-                        .filter_map(|c| c.pointer("/message/content"))
-                        .map(crate::metering::content_text)
-                        .collect::<Vec<_>>()
-                        .concat()
-                })
-                .unwrap_or_default(),
-            Dialect::Anthropic => v.get("content").map(crate::metering::content_text).unwrap_or_default(),
-            Dialect::OpenAiEmbeddings => String::new(),
-        }
-    }
-}
-
 /// A call ready to go upstream.
 pub(crate) struct Call {
     pub state: Arc<AppState>,
@@ -446,9 +400,9 @@ pub(crate) struct Call {
     pub body: Bytes,
     pub client_headers: HeaderMap,
     pub dialect: Dialect,
-    /// The prompt's texts, kept only to estimate tokens if the upstream
+    /// What the upstream received, kept only to estimate tokens if it
     /// reports none.
-    pub prompt: Vec<Slot>,
+    pub prompt: Prompt,
     /// Advice for the client (`x-tokenwise-nudge`), e.g. after a reroute.
     pub nudge: Option<String>,
     /// The budget hold placed for the call, if any budget applies.
@@ -467,9 +421,9 @@ pub(crate) struct Translation {
 impl Call {
     /// Tokenizer estimate of the prompt (runs off the async threads).
     async fn estimate_input(&self) -> u64 {
-        let prompt: Vec<String> = self.prompt.iter().map(|s| s.text.clone()).collect();
         let chat = !matches!(self.dialect, Dialect::OpenAiEmbeddings);
-        crate::tokenize::count_prompt_off_thread(prompt, chat).await
+        let counted = crate::tokenize::count_prompt_off_thread(self.prompt.texts(), chat).await;
+        counted + self.prompt.tokens
     }
 
     async fn record(&self, outcome: &Outcome) -> Result<(), ApiError> {
@@ -545,7 +499,7 @@ impl Call {
                 let output = crate::tokenize::count_off_thread(self.dialect.body_text(&bytes)).await;
                 (TokenUsage { input, output, ..Default::default() }, true)
             }
-            Err(()) => {
+            Err(tokenwise_wire::answer::NotJson) => {
                 let input = self.estimate_input().await;
                 let err = ApiError::new(
                     Code::UpstreamError,

@@ -1,8 +1,7 @@
 //! OpenAI-compatible endpoints: chat completions, embeddings, models.
 
-use super::{Dialect, Endpoint, Shaped, serve};
+use super::{Endpoint, Shaped, read_prompt, serve};
 use crate::error::ApiError;
-use crate::guard::{Slot, message_slots};
 use crate::{AppState, auth, meta};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -13,11 +12,13 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tokenwise_ledger::Operation;
 use tokenwise_policy::{ModelKind, WireFormat};
+use tokenwise_wire::{Api, Dialect};
 
 const CHAT: Endpoint = Endpoint {
     operation: Operation::ChatCompletions,
     kind: ModelKind::Chat,
     format: WireFormat::Openai,
+    api: Api::OpenAiChat,
     path: "/chat/completions",
 };
 
@@ -25,6 +26,7 @@ const EMBEDDINGS: Endpoint = Endpoint {
     operation: Operation::Embeddings,
     kind: ModelKind::Embedding,
     format: WireFormat::Openai,
+    api: Api::OpenAiEmbeddings,
     path: "/embeddings",
 };
 
@@ -36,11 +38,8 @@ pub async fn chat_completions(
     serve(state, headers, body, CHAT, shape_chat).await
 }
 
-fn shape_chat(req: &mut Value) -> Result<Shaped, ApiError> {
-    let mut slots = Vec::new();
-    if !message_slots(req, &mut slots) {
-        return Err(ApiError::invalid("`messages` is required"));
-    }
+fn shape_chat(req: &mut Value, api: Api) -> Result<Shaped, ApiError> {
+    let prompt = read_prompt(api, req)?;
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let client_wants_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     if stream {
@@ -53,8 +52,8 @@ fn shape_chat(req: &mut Value) -> Result<Shaped, ApiError> {
             None => req["stream_options"] = json!({"include_usage": true}),
         }
     }
-    let translatable = super::translate::translatable(req);
-    Ok(Shaped { slots, stream, dialect: Dialect::OpenAiChat { client_wants_usage }, translatable })
+    let translatable = tokenwise_wire::translate::translatable(req);
+    Ok(Shaped { prompt, stream, dialect: Dialect::OpenAiChat { client_wants_usage }, translatable })
 }
 
 pub async fn embeddings(
@@ -65,25 +64,9 @@ pub async fn embeddings(
     serve(state, headers, body, EMBEDDINGS, shape_embeddings).await
 }
 
-fn shape_embeddings(req: &mut Value) -> Result<Shaped, ApiError> {
-    let slot = |pointer: String, text: String| Slot { pointer, text };
-    let slots: Vec<Slot> = match req.get("input") {
-        Some(Value::String(s)) => vec![slot("/input".into(), s.clone())],
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::String(s) => slot(format!("/input/{i}"), s.clone()),
-                // Pre-tokenised input holds no text to scan; for estimates,
-                // one placeholder word per token id. The pointer leads to an
-                // array, so redaction never writes there.
-                Value::Array(ids) => slot(format!("/input/{i}/-"), " a".repeat(ids.len())),
-                other => slot(format!("/input/{i}"), other.to_string()),
-            })
-            .collect(),
-        _ => return Err(ApiError::invalid("`input` is required: a string or an array of strings")),
-    };
-    Ok(Shaped { slots, stream: false, dialect: Dialect::OpenAiEmbeddings, translatable: false })
+fn shape_embeddings(req: &mut Value, api: Api) -> Result<Shaped, ApiError> {
+    let prompt = read_prompt(api, req)?;
+    Ok(Shaped { prompt, stream: false, dialect: Dialect::OpenAiEmbeddings, translatable: false })
 }
 
 /// The models this key may use: those of its use case (from the header or

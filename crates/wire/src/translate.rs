@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 /// Whether an OpenAI chat request can be expressed in the Anthropic format.
-pub(crate) fn translatable(req: &Value) -> bool {
+pub fn translatable(req: &Value) -> bool {
     let unsupported =
         ["tools", "functions", "tool_choice", "function_call", "logprobs", "audio", "modalities", "prediction"];
     if unsupported.iter().any(|k| req.get(*k).is_some_and(|v| !v.is_null())) {
@@ -31,12 +31,20 @@ pub(crate) fn translatable(req: &Value) -> bool {
     })
 }
 
+/// The text of a translatable message's content, or of an answer's
+/// content blocks: its text parts, joined. (Only text is translated; the
+/// request was checked with [`translatable`], and the gateway's walker has
+/// already scanned every text of it.)
 fn text_of(content: &Value) -> String {
-    crate::metering::content_text(content)
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
+        _ => String::new(),
+    }
 }
 
 /// The Anthropic request for an OpenAI chat request (`translatable` first).
-pub(crate) fn to_anthropic(req: &Value, upstream_model: &str, max_tokens: u64) -> Value {
+pub fn to_anthropic(req: &Value, upstream_model: &str, max_tokens: u64) -> Value {
     let mut system: Vec<String> = Vec::new();
     let mut messages: Vec<Value> = Vec::new();
     for m in req.get("messages").and_then(Value::as_array).into_iter().flatten() {
@@ -95,7 +103,7 @@ fn openai_usage(u: &Value) -> Value {
 
 /// An OpenAI `chat.completion` for an Anthropic message; None if the body
 /// is not one.
-pub(crate) fn from_anthropic(body: &[u8], created: i64) -> Option<Vec<u8>> {
+pub fn from_anthropic(body: &[u8], created: i64) -> Option<Vec<u8>> {
     let m: Value = serde_json::from_slice(body).ok()?;
     let text = m.get("content").map(text_of).unwrap_or_default();
     let out = json!({
@@ -112,7 +120,7 @@ pub(crate) fn from_anthropic(body: &[u8], created: i64) -> Option<Vec<u8>> {
 
 /// Rewrites an Anthropic event stream as OpenAI chunks.
 #[derive(Debug)]
-pub(crate) struct StreamTranslator {
+pub struct StreamTranslator {
     pub client_wants_usage: bool,
     pub created: i64,
     id: String,
@@ -121,7 +129,7 @@ pub(crate) struct StreamTranslator {
 }
 
 impl StreamTranslator {
-    pub(crate) fn new(client_wants_usage: bool, created: i64) -> StreamTranslator {
+    pub fn new(client_wants_usage: bool, created: i64) -> StreamTranslator {
         StreamTranslator { client_wants_usage, created, id: String::new(), model: Value::Null, usage: json!({}) }
     }
 
@@ -135,7 +143,7 @@ impl StreamTranslator {
     }
 
     /// The OpenAI frames for one Anthropic event (`data` parsed).
-    pub(crate) fn frames(&mut self, event: &Value) -> Vec<Bytes> {
+    pub fn frames(&mut self, event: &Value) -> Vec<Bytes> {
         match event.get("type").and_then(Value::as_str) {
             Some("message_start") => {
                 let m = event.get("message").cloned().unwrap_or(Value::Null);
@@ -177,7 +185,7 @@ impl StreamTranslator {
     }
 
     /// What ends the stream: the usage chunk if asked for, then `[DONE]`.
-    pub(crate) fn finish(&self) -> Vec<Bytes> {
+    pub fn finish(&self) -> Vec<Bytes> {
         let mut out = Vec::new();
         if self.client_wants_usage {
             out.push(self.chunk(json!([]), Some(openai_usage(&self.usage))));

@@ -1,0 +1,268 @@
+//! The pure half of relaying a stream (SSE): splitting frames off the
+//! bytes as they arrive, and reading each frame for usage, generated text,
+//! errors and the end of the stream, in either wire format.
+
+use crate::answer::Dialect;
+use crate::usage::{AnthropicUsage, OpenAiUsage};
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+use tokenwise_core::TokenUsage;
+
+/// Takes one complete SSE event (through its blank line) off the buffer.
+pub fn next_frame(buf: &mut BytesMut) -> Option<Bytes> {
+    let mut i = 0;
+    while i + 1 < buf.len() {
+        if buf[i] == b'\n' && buf[i + 1] == b'\n' {
+            return Some(buf.split_to(i + 2).freeze());
+        }
+        if buf[i] == b'\n' && buf[i + 1] == b'\r' && buf.get(i + 2) == Some(&b'\n') {
+            return Some(buf.split_to(i + 3).freeze());
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The `data:` payload of an event (lines joined).
+pub fn data_of(frame: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(frame).ok()?;
+    let mut data: Option<String> = None;
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("data:") {
+            let d = d.strip_prefix(' ').unwrap_or(d);
+            match &mut data {
+                Some(acc) => {
+                    acc.push('\n');
+                    acc.push_str(d);
+                }
+                None => data = Some(d.to_string()),
+            }
+        }
+    }
+    data
+}
+
+/// What a stream has shown so far.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub openai_usage: Option<OpenAiUsage>,
+    pub anthropic_usage: AnthropicUsage,
+    pub anthropic_output_reported: bool,
+    /// The generated text relayed, for estimates.
+    pub text: String,
+    /// The upstream sent an error event.
+    pub upstream_error: bool,
+}
+
+impl Seen {
+    /// The usage, if the upstream reported all of it.
+    pub fn exact(&self, dialect: Dialect) -> Option<TokenUsage> {
+        match dialect {
+            Dialect::OpenAiChat { .. } => self.openai_usage.map(|u| u.tokens()),
+            Dialect::Anthropic => (self.anthropic_usage.has_input() && self.anthropic_output_reported)
+                .then(|| self.anthropic_usage.tokens()),
+            Dialect::OpenAiEmbeddings => None,
+        }
+    }
+
+    /// What the upstream reported of the input, if anything.
+    pub fn reported_input(&self) -> Option<TokenUsage> {
+        self.anthropic_usage.has_input().then(|| self.anthropic_usage.tokens())
+    }
+}
+
+/// What to do with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    Forward,
+    /// The forced usage chunk a client did not ask for.
+    Withhold,
+    /// The stream's last frame: sent only after the event is recorded.
+    Final,
+}
+
+#[derive(Deserialize)]
+struct OpenAiChunk {
+    #[serde(default)]
+    choices: Vec<OpenAiChoice>,
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiChoice {
+    #[serde(default)]
+    delta: Option<OpenAiDelta>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiDelta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<OpenAiToolDelta>>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiToolDelta {
+    #[serde(default)]
+    function: Option<OpenAiFnDelta>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiFnDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AnthropicEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: Option<AnthropicMessage>,
+    #[serde(default)]
+    delta: Option<AnthropicDelta>,
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+}
+
+#[derive(Deserialize)]
+struct AnthropicMessage {
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+}
+
+#[derive(Deserialize)]
+struct AnthropicDelta {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    partial_json: Option<String>,
+    #[serde(default)]
+    thinking: Option<String>,
+}
+
+/// Reads one frame into `seen` and says what to do with it.
+pub fn observe(dialect: Dialect, frame: &[u8], seen: &mut Seen) -> Frame {
+    let Some(data) = data_of(frame) else { return Frame::Forward };
+    match dialect {
+        Dialect::OpenAiChat { client_wants_usage } => observe_openai(&data, client_wants_usage, seen),
+        Dialect::Anthropic => observe_anthropic(&data, seen),
+        Dialect::OpenAiEmbeddings => Frame::Forward,
+    }
+}
+
+fn observe_openai(data: &str, client_wants_usage: bool, seen: &mut Seen) -> Frame {
+    if data.trim() == "[DONE]" {
+        return Frame::Final;
+    }
+    let Ok(chunk) = serde_json::from_str::<OpenAiChunk>(data) else { return Frame::Forward };
+    if chunk.error.is_some() {
+        seen.upstream_error = true;
+    }
+    for c in &chunk.choices {
+        let Some(d) = &c.delta else { continue };
+        for t in [&d.content, &d.reasoning_content, &d.refusal].into_iter().flatten() {
+            seen.text.push_str(t);
+        }
+        for tc in d.tool_calls.iter().flatten() {
+            if let Some(f) = &tc.function {
+                for t in [&f.name, &f.arguments].into_iter().flatten() {
+                    seen.text.push_str(t);
+                }
+            }
+        }
+    }
+    if let Some(u) = chunk.usage {
+        seen.openai_usage = Some(u);
+        if chunk.choices.is_empty() && !client_wants_usage {
+            return Frame::Withhold;
+        }
+    }
+    Frame::Forward
+}
+
+fn observe_anthropic(data: &str, seen: &mut Seen) -> Frame {
+    let Ok(ev) = serde_json::from_str::<AnthropicEvent>(data) else { return Frame::Forward };
+    match ev.kind.as_str() {
+        "message_start" => {
+            if let Some(u) = ev.message.and_then(|m| m.usage) {
+                seen.anthropic_usage.merge(&u);
+            }
+        }
+        "content_block_delta" => {
+            if let Some(d) = ev.delta {
+                for t in [&d.text, &d.partial_json, &d.thinking].into_iter().flatten() {
+                    seen.text.push_str(t);
+                }
+            }
+        }
+        "message_delta" => {
+            if let Some(u) = ev.usage {
+                seen.anthropic_output_reported |= u.output_tokens.is_some();
+                seen.anthropic_usage.merge(&u);
+            }
+        }
+        "message_stop" => return Frame::Final,
+        "error" => seen.upstream_error = true,
+        _ => {}
+    }
+    Frame::Forward
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_on_blank_lines() {
+        let mut buf = BytesMut::from(&b"data: {\"a\":1}\n\ndata: [DONE]\n\ndata: part"[..]);
+        assert_eq!(next_frame(&mut buf).as_deref(), Some(&b"data: {\"a\":1}\n\n"[..]));
+        assert_eq!(next_frame(&mut buf).as_deref(), Some(&b"data: [DONE]\n\n"[..]));
+        assert_eq!(next_frame(&mut buf), None);
+        assert_eq!(&buf[..], b"data: part");
+        let mut crlf = BytesMut::from(&b"event: ping\r\ndata: {}\r\n\r\nrest"[..]);
+        assert_eq!(next_frame(&mut crlf).as_deref(), Some(&b"event: ping\r\ndata: {}\r\n\r\n"[..]));
+    }
+
+    #[test]
+    fn the_forced_usage_chunk_is_withheld_unless_asked_for() {
+        let usage = br#"data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7}}
+
+"#;
+        let mut seen = Seen::default();
+        assert_eq!(observe(Dialect::OpenAiChat { client_wants_usage: false }, usage, &mut seen), Frame::Withhold);
+        assert_eq!(seen.openai_usage.map(|u| u.tokens().output), Some(7));
+        let mut seen = Seen::default();
+        assert_eq!(observe(Dialect::OpenAiChat { client_wants_usage: true }, usage, &mut seen), Frame::Forward);
+    }
+
+    #[test]
+    fn anthropic_usage_comes_from_start_and_delta() {
+        let mut seen = Seen::default();
+        let d = Dialect::Anthropic;
+        observe(d, b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":10,\"output_tokens\":1,\"cache_read_input_tokens\":90}}}\n\n", &mut seen);
+        observe(d, b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"hi \"}}\n\n", &mut seen);
+        assert_eq!(seen.exact(d), None, "no output reported yet");
+        observe(
+            d,
+            b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":12}}\n\n",
+            &mut seen,
+        );
+        assert_eq!(observe(d, b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", &mut seen), Frame::Final);
+        assert!(seen.anthropic_output_reported);
+        let t = seen.anthropic_usage.tokens();
+        assert_eq!((t.input, t.output, t.cached_read), (100, 12, 90));
+        assert_eq!(seen.exact(d), Some(t));
+        assert_eq!(seen.text, "hi ");
+    }
+}
