@@ -129,8 +129,49 @@ pub fn walk(api: Api, req: &Value) -> Result<Prompt, WalkError> {
     }
     let mut w = Walker { out: Prompt::default(), strict: true };
     w.fields(spec.fields, req, "")?;
+    // Every other top-level field goes to the provider too (`metadata`,
+    // `user`, `stop`, parameters a newer API adds): its strings are read
+    // as free-form JSON, so none leaves unscanned. Known parameters hold
+    // numbers, switches and names, not prompt text: reading them would
+    // only inflate estimates.
+    if let Some(object) = req.as_object() {
+        for (key, v) in object {
+            if !PARAMETERS.contains(&key.as_str()) && !spec.fields.iter().any(|f| f.key == key) {
+                w.rule(Rule::Json, v, &child("", key))?;
+            }
+        }
+    }
     Ok(w.out)
 }
+
+/// Top-level request fields of every format that carry no prompt text.
+const PARAMETERS: &[&str] = &[
+    "model",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "top_k",
+    "n",
+    "max_tokens",
+    "max_completion_tokens",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "parallel_tool_calls",
+    "tool_choice",
+    "service_tier",
+    "reasoning_effort",
+    "thinking",
+    "modalities",
+    "encoding_format",
+    "dimensions",
+    "store",
+    "verbosity",
+];
 
 /// The texts of an answer, for estimates: what is not understood is
 /// skipped, since nothing is forwarded on the strength of it.

@@ -277,3 +277,17 @@ fn answers_are_read_leniently() {
         json!({"content": [{"type": "text", "text": "a"}, {"type": "future", "x": 1}, {"type": "text", "text": "b"}]});
     assert_eq!(answer_texts(fields, &answer), ["a", "b"]);
 }
+
+#[test]
+fn fields_outside_the_tables_are_read_too_except_known_parameters() {
+    let req = json!({"model": "m", "temperature": 0.2, "stream": true, "max_tokens": 9,
+        "messages": [{"role": "user", "content": "hi"}],
+        "metadata": {"note": "card 4111 1111 1111 1111"}, "user": "jane@example.com", "stop": ["END"]});
+    let p = walk(Api::OpenAiChat, &req).unwrap();
+    let texts: Vec<&str> = values(&p).into_iter().map(|(_, t)| t).collect();
+    assert!(texts.contains(&"card 4111 1111 1111 1111"), "{texts:?}");
+    assert!(texts.contains(&"jane@example.com") && texts.contains(&"END"), "{texts:?}");
+    assert!(!texts.iter().any(|t| *t == "m" || *t == "0.2" || *t == "9"), "parameters are not prompt text: {texts:?}");
+    let at: Vec<&str> = values(&p).into_iter().map(|(p, _)| p).collect();
+    assert!(at.contains(&"/metadata/note") && at.contains(&"/user"), "{at:?}");
+}
