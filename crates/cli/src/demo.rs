@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::{
-    AuditDraft, Decision, EventSource, GroupBy, Operation, Recorder, SpendQuery, SpendRow, Status, UsageEvent,
-    verify_store,
+    AuditAction, AuditDraft, EventSource, GroupBy, Operation, Recorder, SpendQuery, SpendRow, UsageEvent, verify_store,
 };
 use tokenwise_policy::{ModelKind, Policy, load_str};
 
@@ -103,7 +102,7 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
     ledger
         .append_audit(&AuditDraft::new(
             "system",
-            "policy.load",
+            AuditAction::PolicyLoad,
             "examples/acme.toml",
             serde_json::json!({"sha256": digest}),
         ))
@@ -162,7 +161,7 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
     ledger
         .append_audit(&AuditDraft::new(
             "system",
-            "demo.run",
+            AuditAction::DemoRun,
             "2026-10",
             serde_json::json!({"events": recorded, "total_cost_nanos": total.0}),
         ))
@@ -310,47 +309,31 @@ fn synthesize(policy: &Policy, first: Date, tz: &jiff::tz::TimeZone) -> anyhow::
                     };
                     n += 1;
                     let streamed = rng.random_bool(0.6);
-                    out.push(UsageEvent {
-                        id: format!("demo-{n:06}"),
-                        ts: at,
-                        source: EventSource::Simulator,
-                        user_id: user.id.clone(),
-                        team_id: user.team.clone(),
-                        project_id: projects.get(user.team.as_str()).map(|p| (*p).to_string()),
-                        use_case: Some(uc.id.clone()),
-                        template: templates
-                            .get(uc.id.as_str())
-                            .filter(|_| rng.random_bool(0.6))
-                            .and_then(|ts| ts.first().cloned()),
-                        task: Some(format!("T-{}", 1_000 + n / 3)),
-                        track: uc.track,
-                        destination: None,
-                        operation: if model.kind == ModelKind::Embedding {
-                            Operation::Embeddings
-                        } else {
-                            Operation::ChatCompletions
-                        },
-                        requested_model: model.id.clone(),
-                        model: model.id.clone(),
-                        provider: model.upstream.clone(),
-                        cost: usage.cost(&price.rates),
-                        usage,
-                        price_version: price.id.clone(),
-                        latency_ms: u32::try_from(250 + usage.output / 40).unwrap_or(u32::MAX),
-                        ttft_ms: streamed.then_some(180),
-                        streamed,
-                        status: Status::Ok,
-                        http_status: 200,
-                        error_code: None,
-                        estimated: false,
-                        data_class: None,
-                        findings: BTreeMap::new(),
-                        decision: Decision::Allow,
-                        exception_id: None,
-                        prompt_hash: None,
-                        key_id: None,
-                        budget_keys: Vec::new(),
-                    });
+                    let operation = if model.kind == ModelKind::Embedding {
+                        Operation::Embeddings
+                    } else {
+                        Operation::ChatCompletions
+                    };
+                    let event = UsageEvent::builder(
+                        format!("demo-{n:06}"),
+                        at,
+                        EventSource::Simulator,
+                        &user.id,
+                        &user.team,
+                        &model.id,
+                        &model.upstream,
+                    )
+                    .project(projects.get(user.team.as_str()).copied())
+                    .use_case(Some(&uc.id))
+                    .template(templates.get(uc.id.as_str()).filter(|_| rng.random_bool(0.6)).and_then(|ts| ts.first()))
+                    .task(Some(format!("T-{}", 1_000 + n / 3)))
+                    .track(uc.track)
+                    .operation(operation)
+                    .priced(usage, usage.cost(&price.rates), &price.id)
+                    .timing(u32::try_from(250 + usage.output / 40).unwrap_or(u32::MAX), streamed.then_some(180))
+                    .streamed(streamed)
+                    .build();
+                    out.push(event);
                 }
             }
         }

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use jiff::Timestamp;
 use std::path::Path;
 use tokenwise_core::Track;
-use tokenwise_ledger::{ApiKey, AuditDraft};
+use tokenwise_ledger::{ApiKey, AuditAction, AuditDraft};
 
 pub struct CreateArgs<'a> {
     pub config: &'a Path,
@@ -46,7 +46,7 @@ pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
     ledger
         .append_audit(&AuditDraft::new(
             "cli",
-            "key.create",
+            AuditAction::KeyCreate,
             &key.record.id,
             serde_json::json!({"user": a.user, "prefix": key.record.prefix, "use_case": a.use_case, "project": a.project}),
         ))
@@ -91,7 +91,7 @@ pub async fn revoke(config: &Path, database: Option<&str>, id: &str) -> anyhow::
     if !ledger.revoke_api_key(id, Timestamp::now()).await? {
         bail!("no active key `{id}`");
     }
-    ledger.append_audit(&AuditDraft::new("cli", "key.revoke", id, serde_json::json!({}))).await?;
+    ledger.append_audit(&AuditDraft::new("cli", AuditAction::KeyRevoke, id, serde_json::json!({}))).await?;
     println!("revoked {id}");
     Ok(())
 }

@@ -8,6 +8,39 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+tokenwise_core::named_enum!(
+    /// What an audit entry records. The text is stored in each entry and
+    /// covered by its hash, so a variant's text never changes; new kinds of
+    /// entry (outcomes, appeals, …) are new variants.
+    AuditAction, "audit action", {
+        /// A policy file was loaded by `serve`; details: its SHA-256.
+        #[serde(rename = "policy.load")]
+        PolicyLoad => "policy.load",
+        /// The policy allowed, redacted, rerouted or blocked a call.
+        #[serde(rename = "policy.decision")]
+        PolicyDecision => "policy.decision",
+        #[serde(rename = "key.create")]
+        KeyCreate => "key.create",
+        #[serde(rename = "key.revoke")]
+        KeyRevoke => "key.revoke",
+        #[serde(rename = "exception.request")]
+        ExceptionRequest => "exception.request",
+        #[serde(rename = "exception.approve")]
+        ExceptionApprove => "exception.approve",
+        #[serde(rename = "exception.deny")]
+        ExceptionDeny => "exception.deny",
+        /// A budget crossed one of its alert thresholds.
+        #[serde(rename = "budget.alert")]
+        BudgetAlert => "budget.alert",
+        /// A tranche of a budget unlocked.
+        #[serde(rename = "budget.unlock")]
+        BudgetUnlock => "budget.unlock",
+        /// `tokenwise demo` filled a ledger with synthetic data.
+        #[serde(rename = "demo.run")]
+        DemoRun => "demo.run",
+    }
+);
+
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -17,26 +50,22 @@ pub struct AuditDraft {
     pub ts: Timestamp,
     /// Who did it: a user id, or `system`.
     pub actor: String,
-    /// What was done, dotted: `policy.decision`, `key.create`, `exception.approve`.
-    pub action: String,
+    /// What was done.
+    pub action: AuditAction,
     /// What it was done to.
     pub subject: String,
     pub details: serde_json::Value,
 }
 
 impl AuditDraft {
-    pub fn new(actor: &str, action: &str, subject: &str, details: serde_json::Value) -> AuditDraft {
-        AuditDraft {
-            ts: Timestamp::now(),
-            actor: actor.to_string(),
-            action: action.to_string(),
-            subject: subject.to_string(),
-            details,
-        }
+    pub fn new(actor: &str, action: AuditAction, subject: &str, details: serde_json::Value) -> AuditDraft {
+        AuditDraft { ts: Timestamp::now(), actor: actor.to_string(), action, subject: subject.to_string(), details }
     }
 }
 
-/// A stored entry. `details` is kept as the exact text that was hashed.
+/// A stored entry, as text: `action` and `details` are kept exactly as they
+/// were hashed, so entries written by a later version (with actions this
+/// one does not know) still verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -61,7 +90,7 @@ impl AuditEntry {
             seq,
             ts_us: crate::to_micros(draft.ts),
             actor: draft.actor.clone(),
-            action: draft.action.clone(),
+            action: draft.action.as_str().to_string(),
             subject: draft.subject.clone(),
             details,
             prev_hash,
@@ -100,6 +129,11 @@ impl AuditEntry {
             h.update(field.as_bytes());
         }
         hex::encode(h.finalize())
+    }
+
+    /// The action, if this version knows it.
+    pub fn known_action(&self) -> Option<AuditAction> {
+        self.action.parse().ok()
     }
 }
 
@@ -150,7 +184,7 @@ pub fn verify_chain<'a>(
 /// Verifies the whole chain held by `store`, a page at a time so memory
 /// stays flat at any length. Ok(Err(break)) when the chain is broken.
 pub async fn verify_store(
-    store: &dyn crate::Store,
+    store: &dyn crate::AuditStore,
     page_size: u32,
 ) -> Result<Result<Option<(i64, String)>, ChainBreak>, crate::StoreError> {
     let mut last: Option<(i64, String)> = None;
@@ -174,9 +208,36 @@ mod tests {
 
     fn chain(n: usize) -> Vec<AuditEntry> {
         let drafts: Vec<AuditDraft> = (0..n)
-            .map(|i| AuditDraft::new("alice", "key.create", &format!("key_{i}"), serde_json::json!({"i": i})))
+            .map(|i| AuditDraft::new("alice", AuditAction::KeyCreate, &format!("key_{i}"), serde_json::json!({"i": i})))
             .collect();
         AuditEntry::chain(None, &drafts)
+    }
+
+    #[test]
+    fn actions_keep_their_stored_text() {
+        // The hash chain covers this text: it must never change.
+        let texts: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "policy.load",
+                "policy.decision",
+                "key.create",
+                "key.revoke",
+                "exception.request",
+                "exception.approve",
+                "exception.deny",
+                "budget.alert",
+                "budget.unlock",
+                "demo.run"
+            ]
+        );
+        for a in AuditAction::ALL {
+            assert_eq!(serde_json::to_value(a).unwrap(), serde_json::json!(a.as_str()));
+            assert_eq!(a.as_str().parse::<AuditAction>().unwrap(), *a);
+        }
+        let e = &chain(1)[0];
+        assert_eq!((e.action.as_str(), e.known_action()), ("key.create", Some(AuditAction::KeyCreate)));
     }
 
     #[test]

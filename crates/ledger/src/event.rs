@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 pub use tokenwise_core::Decision;
-use tokenwise_core::{Nanos, TokenUsage, Track};
+use tokenwise_core::{FindingKind, Nanos, TokenUsage, Track};
 
 tokenwise_core::named_enum!(
     /// Which API the call came through.
@@ -90,7 +90,8 @@ pub struct UsageEvent {
     /// The most sensitive data class found in the prompt.
     pub data_class: Option<String>,
     /// Finding kind → count. Never the matched text.
-    pub findings: BTreeMap<String, u32>,
+    #[serde(serialize_with = "findings_by_name")]
+    pub findings: BTreeMap<FindingKind, u32>,
     pub decision: Decision,
     pub exception_id: Option<String>,
     /// SHA-256 of the prompt, to spot repeats without keeping the text.
@@ -110,13 +111,65 @@ impl UsageEvent {
         uuid::Uuid::now_v7().to_string()
     }
 
-    /// The findings as the compact JSON the stores keep.
-    pub fn findings_json(&self) -> String {
-        serde_json::to_string(&self.findings).unwrap_or_else(|_| "{}".into())
+    /// An event of call `id` at `ts`, by `user_id` of `team_id`, answered by
+    /// `model` at `provider`; everything else defaults as
+    /// [`UsageEventBuilder`] says until set.
+    pub fn builder(
+        id: impl Into<String>,
+        ts: Timestamp,
+        source: EventSource,
+        user_id: impl Into<String>,
+        team_id: impl Into<String>,
+        model: impl Into<String>,
+        provider: impl Into<String>,
+    ) -> UsageEventBuilder {
+        let model = model.into();
+        UsageEventBuilder(UsageEvent {
+            id: id.into(),
+            ts,
+            source,
+            user_id: user_id.into(),
+            team_id: team_id.into(),
+            project_id: None,
+            use_case: None,
+            template: None,
+            task: None,
+            track: Track::Production,
+            destination: None,
+            operation: Operation::ChatCompletions,
+            requested_model: model.clone(),
+            model,
+            provider: provider.into(),
+            usage: TokenUsage::default(),
+            cost: Nanos::ZERO,
+            price_version: String::new(),
+            latency_ms: 0,
+            ttft_ms: None,
+            streamed: false,
+            status: Status::Ok,
+            http_status: 200,
+            error_code: None,
+            estimated: false,
+            data_class: None,
+            findings: BTreeMap::new(),
+            decision: Decision::Allow,
+            exception_id: None,
+            prompt_hash: None,
+            key_id: None,
+            budget_keys: Vec::new(),
+        })
     }
 
-    pub fn parse_findings(json: &str) -> BTreeMap<String, u32> {
-        serde_json::from_str(json).unwrap_or_default()
+    /// The findings as the compact JSON the stores keep: kind name → count,
+    /// e.g. `{"email":2}`.
+    pub fn findings_json(&self) -> String {
+        serde_json::to_string(&by_name(&self.findings)).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Reads [`findings_json`](Self::findings_json) back; an unknown kind is
+    /// an error, not silently dropped.
+    pub fn parse_findings(json: &str) -> Result<BTreeMap<FindingKind, u32>, String> {
+        serde_json::from_str(json).map_err(|e| format!("findings {json:?}: {e}"))
     }
 
     pub fn budget_keys_json(&self) -> String {
@@ -125,5 +178,156 @@ impl UsageEvent {
 
     pub fn parse_budget_keys(json: &str) -> Vec<String> {
         serde_json::from_str(json).unwrap_or_default()
+    }
+}
+
+/// Findings ordered by kind name, as they were stored when kinds were
+/// plain strings: the stored JSON stays byte for byte the same.
+fn by_name(findings: &BTreeMap<FindingKind, u32>) -> BTreeMap<&'static str, u32> {
+    findings.iter().map(|(k, n)| (k.as_str(), *n)).collect()
+}
+
+fn findings_by_name<S: serde::Serializer>(findings: &BTreeMap<FindingKind, u32>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(by_name(findings))
+}
+
+/// Builds a [`UsageEvent`]. Until set: a production-track chat completion
+/// of the model it names, that answered (`ok`, HTTP 200) at no cost with no
+/// usage and no price version, was not streamed, was allowed with nothing
+/// found, and carries no optional field.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct UsageEventBuilder(UsageEvent);
+
+/// Setters for optional text fields take `Option`, so a value that may be
+/// absent passes straight through.
+macro_rules! optional_text {
+    ($($(#[$m:meta])* $name:ident => $field:ident),+ $(,)?) => {
+        $(
+            $(#[$m])*
+            pub fn $name(mut self, v: Option<impl Into<String>>) -> Self {
+                self.0.$field = v.map(Into::into);
+                self
+            }
+        )+
+    };
+}
+
+impl UsageEventBuilder {
+    optional_text!(
+        project => project_id,
+        use_case => use_case,
+        /// `id@version`.
+        template => template,
+        task => task,
+        destination => destination,
+        data_class => data_class,
+        exception => exception_id,
+        prompt_hash => prompt_hash,
+        key => key_id,
+    );
+
+    pub fn track(mut self, track: Track) -> Self {
+        self.0.track = track;
+        self
+    }
+
+    pub fn operation(mut self, operation: Operation) -> Self {
+        self.0.operation = operation;
+        self
+    }
+
+    /// The model the client asked for, when another one answered.
+    pub fn requested_model(mut self, model: impl Into<String>) -> Self {
+        self.0.requested_model = model.into();
+        self
+    }
+
+    /// The tokens used, what they cost and the price version it was
+    /// computed with.
+    pub fn priced(mut self, usage: TokenUsage, cost: Nanos, price_version: impl Into<String>) -> Self {
+        self.0.usage = usage;
+        self.0.cost = cost;
+        self.0.price_version = price_version.into();
+        self
+    }
+
+    /// True when the token counts were estimated rather than reported.
+    pub fn estimated(mut self, estimated: bool) -> Self {
+        self.0.estimated = estimated;
+        self
+    }
+
+    /// Total latency, and for streams the time to first token.
+    pub fn timing(mut self, latency_ms: u32, ttft_ms: Option<u32>) -> Self {
+        self.0.latency_ms = latency_ms;
+        self.0.ttft_ms = ttft_ms;
+        self
+    }
+
+    pub fn streamed(mut self, streamed: bool) -> Self {
+        self.0.streamed = streamed;
+        self
+    }
+
+    /// How the call ended, its HTTP status and the contract's error code.
+    pub fn ended(mut self, status: Status, http_status: u16, error_code: Option<impl Into<String>>) -> Self {
+        self.0.status = status;
+        self.0.http_status = http_status;
+        self.0.error_code = error_code.map(Into::into);
+        self
+    }
+
+    pub fn decision(mut self, decision: Decision) -> Self {
+        self.0.decision = decision;
+        self
+    }
+
+    pub fn findings(mut self, findings: BTreeMap<FindingKind, u32>) -> Self {
+        self.0.findings = findings;
+        self
+    }
+
+    /// The budget envelopes the call was held on; recording it captures them.
+    pub fn budget_keys(mut self, keys: Vec<String>) -> Self {
+        self.0.budget_keys = keys;
+        self
+    }
+
+    pub fn build(self) -> UsageEvent {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_are_stored_as_today_by_kind_name() {
+        let e = UsageEvent::builder("r", Timestamp::UNIX_EPOCH, EventSource::Gateway, "u", "t", "m", "p")
+            .findings(BTreeMap::from([(FindingKind::Email, 2), (FindingKind::CreditCard, 1)]))
+            .build();
+        // Ordered by name, as when the keys were strings.
+        assert_eq!(e.findings_json(), r#"{"credit_card":1,"email":2}"#);
+        assert_eq!(serde_json::to_value(&e).unwrap()["findings"], serde_json::json!({"credit_card": 1, "email": 2}));
+        let back: UsageEvent = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(UsageEvent::parse_findings(&e.findings_json()).unwrap(), e.findings);
+        assert_eq!(UsageEvent::parse_findings("{}").unwrap(), BTreeMap::new());
+        assert!(UsageEvent::parse_findings(r#"{"telepathy":1}"#).unwrap_err().contains("telepathy"));
+    }
+
+    #[test]
+    fn the_builder_defaults_what_is_not_set() {
+        let e = UsageEvent::builder("r", Timestamp::UNIX_EPOCH, EventSource::Simulator, "u", "t", "m", "p")
+            .requested_model("asked")
+            .use_case(Some("support-reply"))
+            .project(None::<String>)
+            .build();
+        assert_eq!((e.requested_model.as_str(), e.model.as_str()), ("asked", "m"));
+        assert_eq!(e.use_case.as_deref(), Some("support-reply"));
+        assert_eq!((e.status, e.http_status, e.decision, e.cost), (Status::Ok, 200, Decision::Allow, Nanos::ZERO));
+        assert!(e.project_id.is_none() && e.findings.is_empty() && e.budget_keys.is_empty());
     }
 }

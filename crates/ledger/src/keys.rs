@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use tokenwise_core::Track;
 
 pub const KEY_PREFIX: &str = "tw_";
@@ -71,6 +73,97 @@ impl ApiKey {
     }
 }
 
+/// Keys looked up before, kept by a store that hears of every revocation
+/// (see `KeyStore::key_cache`). It answers only while its store is
+/// listening: a revocation it may have missed must not be served from it.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    state: RwLock<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    keys: HashMap<String, Arc<ApiKey>>,
+    /// Bumped by every eviction and every change of `live`, so a lookup
+    /// that began before one cannot cache what it read.
+    generation: u64,
+    live: bool,
+}
+
+impl KeyCache {
+    /// Beyond this many keys the cache starts over rather than grow.
+    const MAX_KEYS: usize = 100_000;
+
+    /// A cache that answers nothing until its store says it is listening.
+    pub fn new() -> KeyCache {
+        KeyCache::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CacheState> {
+        // The state is a map and two scalars, never left half-updated.
+        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, CacheState> {
+        self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached key, if the cache may answer.
+    pub fn get(&self, hash: &str) -> Option<Arc<ApiKey>> {
+        let s = self.read();
+        if !s.live {
+            return None;
+        }
+        s.keys.get(hash).cloned()
+    }
+
+    /// Take before reading a key from the database; pass to [`put`](Self::put).
+    pub fn generation(&self) -> u64 {
+        self.read().generation
+    }
+
+    /// Caches `key`, unless something was revoked (or the listener came or
+    /// went) since `generation` was taken.
+    pub fn put(&self, hash: &str, key: Arc<ApiKey>, generation: u64) {
+        let mut s = self.write();
+        if !s.live || s.generation != generation {
+            return;
+        }
+        if s.keys.len() >= Self::MAX_KEYS {
+            s.keys.clear();
+        }
+        s.keys.insert(hash.to_string(), key);
+    }
+
+    /// A key with this hash was revoked.
+    pub fn evict(&self, hash: &str) {
+        let mut s = self.write();
+        s.keys.remove(hash);
+        s.generation += 1;
+    }
+
+    /// Whether the store hears of revocations now. Either way the cache
+    /// starts empty: what it held may have been revoked unheard.
+    pub fn set_live(&self, live: bool) {
+        let mut s = self.write();
+        s.keys.clear();
+        s.generation += 1;
+        s.live = live;
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.read().live
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +177,27 @@ mod tests {
         assert_eq!(a.record.hash, ApiKey::hash_secret(&a.secret));
         assert!(!a.record.hash.contains(&a.secret[3..]));
         assert!(a.secret.starts_with(&a.record.prefix));
+    }
+
+    #[test]
+    fn the_cache_answers_only_while_live_and_refuses_reads_older_than_a_revocation() {
+        let c = KeyCache::new();
+        let k = Arc::new(ApiKey::generate("u", Timestamp::now()).record);
+        c.put("h", k.clone(), c.generation());
+        assert!(c.get("h").is_none(), "not listening: nothing is cached");
+        c.set_live(true);
+        c.put("h", k.clone(), c.generation());
+        assert_eq!(c.get("h"), Some(k.clone()));
+        // A lookup that began before a revocation was heard is not cached.
+        let before = c.generation();
+        c.evict("h");
+        assert!(c.get("h").is_none());
+        c.put("h", k.clone(), before);
+        assert!(c.get("h").is_none(), "a read older than the revocation was cached");
+        c.put("h", k.clone(), c.generation());
+        assert!(c.get("h").is_some());
+        // Losing the listener empties the cache and stops it answering.
+        c.set_live(false);
+        assert!(c.get("h").is_none() && c.is_empty());
     }
 }

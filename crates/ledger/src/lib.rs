@@ -1,7 +1,8 @@
 //! The ledger: what happened (usage events), who may call (API keys, stored
-//! hashed), what was decided (the hash-chained audit log), and the one
-//! `Store` trait every backend implements. Group commit lives here too, so
-//! every backend gets the same durability contract.
+//! hashed), what was decided (the hash-chained audit log), and the storage
+//! traits every backend implements, one per capability under one `Store`
+//! (see [`store`]). Group commit lives here too, so every backend gets the
+//! same durability contract.
 
 pub mod audit;
 pub mod budget;
@@ -11,12 +12,15 @@ pub mod keys;
 pub mod recorder;
 pub mod store;
 
-pub use audit::{AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};
-pub use event::{Decision, EventSource, Operation, Status, UsageEvent};
+pub use audit::{AuditAction, AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};
+pub use event::{Decision, EventSource, Operation, Status, UsageEvent, UsageEventBuilder};
 pub use exception::{Exception, ExceptionStatus};
-pub use keys::{ApiKey, NewKey};
+pub use keys::{ApiKey, KeyCache, NewKey};
 pub use recorder::{Auditor, Recorder, RecorderStats};
-pub use store::{BlockingWriter, EventQuery, GroupBy, SpendQuery, SpendRow, Store, StoreError};
+pub use store::{
+    AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy, KeyStore, SpendQuery,
+    SpendRow, Store, StoreBackend, StoreError, prelude,
+};
 
 /// Microseconds since the Unix epoch: how both backends store time, so the
 /// same query means the same thing on SQLite and PostgreSQL.

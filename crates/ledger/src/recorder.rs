@@ -6,7 +6,7 @@
 //! once its event is durable, so an acknowledged call is never lost.
 
 use crate::event::UsageEvent;
-use crate::store::{BlockingWriter, Store, StoreError};
+use crate::store::{AuditStore, BlockingWriter, EventStore, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// Starts the writer task. It ends once every `Recorder` clone is
     /// dropped and the queue is drained; await the handle to flush.
-    pub fn spawn(store: Arc<dyn Store>) -> (Recorder, JoinHandle<()>) {
+    pub fn spawn(store: Arc<dyn EventStore>) -> (Recorder, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(RecorderStats::default());
         let handle = match store.blocking_writer() {
@@ -157,7 +157,7 @@ where
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<RecorderStats>) {
+async fn writer(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Job>, stats: Arc<RecorderStats>) {
     while let Some(first) = rx.recv().await {
         let (events, waiters) = next_batch(first, &mut rx);
         let result = retrying(|| store.insert_events(&events)).await.map(|_| ());
@@ -192,7 +192,7 @@ pub struct Auditor {
 }
 
 impl Auditor {
-    pub fn spawn(store: Arc<dyn Store>) -> (Auditor, JoinHandle<()>) {
+    pub fn spawn(store: Arc<dyn AuditStore>) -> (Auditor, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<crate::audit::AuditDraft>(QUEUE);
         let handle = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);

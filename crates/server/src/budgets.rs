@@ -13,7 +13,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 use tokenwise_core::{Nanos, Rates};
 use tokenwise_ledger::budget::{EnvelopeSpec, HoldPart, HoldRequest, HoldResult, Refusal};
-use tokenwise_ledger::{AuditDraft, Exception};
+use tokenwise_ledger::{AuditAction, AuditDraft, Exception};
 use tokenwise_policy::budgets::Subject;
 use tokenwise_policy::{Model, Policy, Tranche};
 
@@ -297,7 +297,7 @@ async fn alerts(state: &AppState, now: Timestamp) -> Result<(), tokenwise_ledger
             .auditor
             .submit(AuditDraft::new(
                 "system",
-                "budget.alert",
+                AuditAction::BudgetAlert,
                 &e.spec.key,
                 json!({"threshold_percent": pct, "delivered": delivered, "alert": body}),
             ))
@@ -406,7 +406,7 @@ pub async fn unlock(
                         .auditor
                         .submit(AuditDraft::new(
                             "system",
-                            "budget.unlock",
+                            AuditAction::BudgetUnlock,
                             &e.spec.key,
                             json!({"tranche": i, "facts": details}),
                         ))
@@ -479,7 +479,6 @@ mod tests {
             store: store.clone(),
             recorder,
             upstreams: HashMap::new(),
-            keys: crate::auth::KeyCache::default(),
             auditor,
             budgets: Budgets::new(LEASE),
         };

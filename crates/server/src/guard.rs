@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
+use tokenwise_core::FindingKind;
 use tokenwise_dlp::{Finding, Scanner, ScannerConfig, Term};
 use tokenwise_policy::decision::Classified;
 use tokenwise_policy::{DataClass, Dlp, Policy};
@@ -46,10 +47,10 @@ impl Guard {
 
 impl Inspection {
     /// Finding kind → count, as the ledger keeps them.
-    pub fn counts(&self) -> BTreeMap<String, u32> {
+    pub fn counts(&self) -> BTreeMap<FindingKind, u32> {
         let mut m = BTreeMap::new();
         for c in &self.classified {
-            *m.entry(c.kind.as_str().to_string()).or_insert(0) += 1;
+            *m.entry(c.kind).or_insert(0) += 1;
         }
         m
     }

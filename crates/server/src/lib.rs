@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokenwise_ledger::{AuditDraft, Auditor, Recorder, Store};
+use tokenwise_ledger::{AuditAction, AuditDraft, Auditor, Recorder, Store};
 use tokenwise_policy::Policy;
 
 pub const REQUEST_ID: &str = "x-tokenwise-request-id";
@@ -39,7 +39,6 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub recorder: Recorder,
     pub upstreams: HashMap<String, Arc<upstream::UpstreamClient>>,
-    pub keys: auth::KeyCache,
     pub guard: guard::Guard,
     pub auditor: Auditor,
     pub budgets: budgets::Budgets,
@@ -90,7 +89,7 @@ pub async fn serve(
     store
         .append_audit(&AuditDraft::new(
             "system",
-            "policy.load",
+            AuditAction::PolicyLoad,
             &policy.source.display().to_string(),
             serde_json::json!({"sha256": hex::encode(Sha256::digest(policy_text.as_bytes()))}),
         ))
@@ -105,7 +104,6 @@ pub async fn serve(
         store,
         recorder,
         upstreams,
-        keys: auth::KeyCache::default(),
         guard,
         auditor,
         budgets: budgets::Budgets::new(std::time::Duration::from_secs(policy_lease)),

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tokenwise_core::{Nanos, Rates, TokenUsage};
+use tokenwise_core::{FindingKind, Nanos, Rates, TokenUsage};
 use tokenwise_ledger::{Decision, EventSource, Operation, Status, UsageEvent};
 use tokenwise_policy::{Model, PriceVersion};
 use tokenwise_wire::Slot;
@@ -40,7 +40,7 @@ pub struct Draft {
     /// counts only).
     pub decision: Decision,
     pub data_class: Option<String>,
-    pub findings: BTreeMap<String, u32>,
+    pub findings: BTreeMap<FindingKind, u32>,
     /// Budget envelopes held for the call (captured when its event is
     /// recorded), and the exception it runs under, if any.
     pub budget_keys: Vec<String>,
@@ -119,40 +119,36 @@ impl Draft {
 
     pub fn event(&self, o: &Outcome) -> UsageEvent {
         let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
-        UsageEvent {
-            id: self.id.clone(),
-            ts: self.ts,
-            source: EventSource::Gateway,
-            user_id: self.user_id.clone(),
-            team_id: self.team_id.clone(),
-            project_id: self.project_id.clone(),
-            use_case: Some(self.use_case.clone()),
-            template: self.template.clone(),
-            task: self.task.clone(),
-            track: self.track,
-            destination: self.destination.clone(),
-            operation: self.operation,
-            requested_model: self.requested_model.clone(),
-            model: self.model.clone(),
-            provider: self.provider.clone(),
-            usage: o.usage,
-            cost: self.cost(&o.usage),
-            price_version: self.price_version.clone(),
-            latency_ms: ms(self.started.elapsed()),
-            ttft_ms: o.ttft.map(ms),
-            streamed: self.streamed,
-            status: o.status,
-            http_status: o.http_status,
-            error_code: o.error_code.map(str::to_string),
-            estimated: o.estimated,
-            data_class: self.data_class.clone(),
-            findings: self.findings.clone(),
-            decision: self.decision,
-            exception_id: self.exception_id.clone(),
-            prompt_hash: self.prompt_hash.clone(),
-            key_id: Some(self.key_id.clone()),
-            budget_keys: self.budget_keys.clone(),
-        }
+        UsageEvent::builder(
+            &self.id,
+            self.ts,
+            EventSource::Gateway,
+            &self.user_id,
+            &self.team_id,
+            &self.model,
+            &self.provider,
+        )
+        .project(self.project_id.as_deref())
+        .use_case(Some(&self.use_case))
+        .template(self.template.as_deref())
+        .task(self.task.as_deref())
+        .track(self.track)
+        .destination(self.destination.as_deref())
+        .operation(self.operation)
+        .requested_model(&self.requested_model)
+        .priced(o.usage, self.cost(&o.usage), &self.price_version)
+        .estimated(o.estimated)
+        .timing(ms(self.started.elapsed()), o.ttft.map(ms))
+        .streamed(self.streamed)
+        .ended(o.status, o.http_status, o.error_code)
+        .data_class(self.data_class.as_deref())
+        .findings(self.findings.clone())
+        .decision(self.decision)
+        .exception(self.exception_id.as_deref())
+        .prompt_hash(self.prompt_hash.as_deref())
+        .key(Some(&self.key_id))
+        .budget_keys(self.budget_keys.clone())
+        .build()
     }
 }
 

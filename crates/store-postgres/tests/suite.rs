@@ -68,6 +68,14 @@ impl Backend for Pg {
             .map_err(|e| e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string()))
     }
 
+    async fn cut_revocation_listener(&self) -> bool {
+        let pid = self.store.revocation_listener_pid().expect("the listener is connected");
+        let c = raw(&self.base).await;
+        let cut: bool = c.query_one("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap().get(0);
+        assert!(cut, "no backend {pid} to terminate");
+        true
+    }
+
     async fn cleanup(&self) {
         let c = raw(&self.base).await;
         c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();

@@ -33,7 +33,7 @@ fn visible(policy: &Policy, sight: &Sight, scope: &str) -> bool {
 }
 
 async fn run(state: &AppState, headers: &HeaderMap) -> Result<Value, ApiError> {
-    let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, headers).await?;
+    let caller = auth::authenticate(&state.policy, state.store.as_ref(), headers).await?;
     let policy = &state.policy;
     let sight = sight(&caller);
     let now = Timestamp::now();

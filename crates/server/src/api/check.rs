@@ -32,7 +32,7 @@ pub async fn check(
 
 async fn run(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     let body = crate::gateway::body_or_error(body, state.policy.server.max_request_bytes)?;
-    let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, headers).await?;
+    let caller = auth::authenticate(&state.policy, state.store.as_ref(), headers).await?;
     let req: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
     let requested =

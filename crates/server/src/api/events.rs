@@ -53,7 +53,7 @@ pub async fn list(
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let run = async {
-        let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
+        let caller = auth::authenticate(&state.policy, state.store.as_ref(), &headers).await?;
         let Query(p) = params.map_err(|e| ApiError::invalid(format!("bad query: {}", e.body_text())))?;
         let mut q = EventQuery {
             user_id: p.user.clone(),

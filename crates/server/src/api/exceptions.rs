@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use tokenwise_core::Nanos;
-use tokenwise_ledger::{AuditDraft, Exception, ExceptionStatus, from_micros, to_micros};
+use tokenwise_ledger::{AuditAction, AuditDraft, Exception, ExceptionStatus, from_micros, to_micros};
 use tokenwise_policy::{Policy, Role, User};
 
 #[derive(Debug, Deserialize)]
@@ -100,7 +100,7 @@ pub async fn create(
 ) -> Response {
     respond(
         async {
-            let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
+            let caller = auth::authenticate(&state.policy, state.store.as_ref(), &headers).await?;
             let Json(ask) = body.map_err(|e| ApiError::invalid(format!("bad exception request: {}", e.body_text())))?;
             let policy = &state.policy;
             if !scope_exists(policy, &ask.scope) {
@@ -171,7 +171,7 @@ pub async fn create(
             state.store.insert_exception(&e).await?;
             state
                 .auditor
-                .submit(AuditDraft::new(&caller.user.id, "exception.request", &e.id, exception_details(&e)))
+                .submit(AuditDraft::new(&caller.user.id, AuditAction::ExceptionRequest, &e.id, exception_details(&e)))
                 .await;
             Ok(exception_json(&e))
         }
@@ -205,7 +205,7 @@ pub async fn deny(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(i
 }
 
 async fn decide(state: &AppState, headers: &HeaderMap, id: &str, approve: bool) -> Result<serde_json::Value, ApiError> {
-    let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, headers).await?;
+    let caller = auth::authenticate(&state.policy, state.store.as_ref(), headers).await?;
     let Some(e) = state.store.exception(id).await? else {
         return Err(ApiError::invalid(format!("no exception `{id}`")));
     };
@@ -223,7 +223,7 @@ async fn decide(state: &AppState, headers: &HeaderMap, id: &str, approve: bool) 
     let Some(decided) = state.store.decide_exception(id, approve, &caller.user.id, Timestamp::now()).await? else {
         return Err(ApiError::invalid(format!("exception `{id}` is already {}", e.status.as_str())));
     };
-    let action = if approve { "exception.approve" } else { "exception.deny" };
+    let action = if approve { AuditAction::ExceptionApprove } else { AuditAction::ExceptionDeny };
     state.auditor.submit(AuditDraft::new(&caller.user.id, action, id, exception_details(&decided))).await;
     Ok(exception_json(&decided))
 }

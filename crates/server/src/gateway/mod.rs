@@ -22,7 +22,7 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use std::sync::Arc;
 use tokenwise_core::TokenUsage;
-use tokenwise_ledger::{AuditDraft, Decision, Operation, Status, UsageEvent};
+use tokenwise_ledger::{AuditAction, AuditDraft, Decision, Operation, Status, UsageEvent};
 use tokenwise_policy::budgets::Subject;
 use tokenwise_policy::decision::{Decision as PolicyDecision, Verdict, decide};
 use tokenwise_policy::{Model, ModelKind, Policy, PriceVersion, WireFormat};
@@ -79,7 +79,7 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     let (started, ts) = (std::time::Instant::now(), Timestamp::now());
     let body = body_or_error(body, state.policy.server.max_request_bytes)?;
-    let caller = crate::auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
+    let caller = crate::auth::authenticate(&state.policy, state.store.as_ref(), &headers).await?;
     let mut req: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
     if !req.is_object() {
@@ -259,7 +259,7 @@ fn stamp(draft: &mut Draft, decision: &PolicyDecision, inspection: &Inspection, 
 fn decision_entry(draft: &Draft, decision: &PolicyDecision) -> AuditDraft {
     AuditDraft::new(
         &draft.user_id,
-        "policy.decision",
+        AuditAction::PolicyDecision,
         &draft.id,
         serde_json::json!({
             "decision": decision.name(),
@@ -290,7 +290,7 @@ async fn refuse(
         Some(d) => decision_entry(draft, d),
         None => AuditDraft::new(
             &draft.user_id,
-            "policy.decision",
+            AuditAction::PolicyDecision,
             &draft.id,
             serde_json::json!({"decision": "block", "use_case": draft.use_case, "requested_model": draft.requested_model,
                                "reasons": [err.message]}),

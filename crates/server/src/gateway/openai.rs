@@ -74,7 +74,7 @@ fn shape_embeddings(req: &mut Value, api: Api) -> Result<Shaped, ApiError> {
 /// every use case its user may use.
 pub async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let listed = async {
-        let caller = auth::authenticate(&state.policy, state.store.as_ref(), &state.keys, &headers).await?;
+        let caller = auth::authenticate(&state.policy, state.store.as_ref(), &headers).await?;
         let policy = &state.policy;
         let named = headers.get(meta::USE_CASE).is_some() || caller.key.use_case.is_some();
         let mut ids: Vec<&String> = if named {

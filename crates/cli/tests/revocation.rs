@@ -1,0 +1,126 @@
+//! A revoked key stops working at once, whichever process revokes it: the
+//! very next call after `tokenwise keys revoke` (run as its own process) is
+//! refused, on SQLite and on every replica sharing a PostgreSQL database.
+//! The PostgreSQL case needs TOKENWISE_TEST_POSTGRES_URL (CI sets it); it is
+//! skipped without it unless TOKENWISE_REQUIRE_POSTGRES=1.
+
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+
+mod support;
+
+use serde_json::json;
+use std::path::Path;
+use support::{Gateway, Proc, bin, create_key, mock_policy, spawn, text};
+
+/// One chat call with `key`: its HTTP status and body.
+async fn call(http: &reqwest::Client, base: &str, key: &str) -> (u16, String) {
+    let r = http
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// `tokenwise keys ARGS`, as its own process, on this policy and database.
+fn keys(policy: &Path, database: &str, args: &[&str]) -> String {
+    let out = bin()
+        .arg("keys")
+        .args(args)
+        .args(["--config", policy.to_str().unwrap(), "--database", database])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Revokes `user`'s only key with the CLI.
+fn revoke_only_key(policy: &Path, database: &str, user: &str) {
+    let listed = keys(policy, database, &["list", "--user", user]);
+    let ids: Vec<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(ids.len(), 1, "{listed}");
+    keys(policy, database, &["revoke", ids[0]]);
+}
+
+fn assert_revoked((status, body): (u16, String)) {
+    assert_eq!(status, 401, "a revoked key was accepted: {body}");
+    assert!(body.contains("revoked"), "{body}");
+}
+
+#[tokio::test]
+async fn on_sqlite_the_next_call_after_a_revocation_is_refused() {
+    let g = Gateway::start();
+    let key = g.key("ivan.petrov", Some("support-reply"));
+    tokenwise_server::install_crypto();
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        assert_eq!(call(&http, &g.url, &key).await.0, 200);
+    }
+    revoke_only_key(&g.policy, &g.database(), "ivan.petrov");
+    assert_revoked(call(&http, &g.url, &key).await);
+}
+
+/// Replicas of `tokenwise serve` on their own schema of the test database.
+struct Replicas {
+    _dir: tempfile::TempDir,
+    _mock: Proc,
+    replicas: Vec<Proc>,
+    policy: std::path::PathBuf,
+    url: String,
+    base: String,
+    schema: String,
+}
+
+impl Replicas {
+    async fn start(n: usize) -> Option<Replicas> {
+        let Ok(base) = std::env::var("TOKENWISE_TEST_POSTGRES_URL") else {
+            assert!(std::env::var("TOKENWISE_REQUIRE_POSTGRES").is_err(), "TOKENWISE_TEST_POSTGRES_URL is required");
+            eprintln!("skipped: TOKENWISE_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let schema = format!("tw_revocation_{}", std::process::id());
+        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let dir = tempfile::tempdir().unwrap();
+        let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
+        let policy = mock_policy(dir.path(), &mock.addr, |s| s);
+        let replicas = (0..n)
+            .map(|_| {
+                spawn(&["serve", "--config", policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &url])
+            })
+            .collect();
+        Some(Replicas { _dir: dir, _mock: mock, replicas, policy, url, base, schema })
+    }
+
+    async fn drop_schema(&self) {
+        let (c, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_the_next_call_on_every_replica_after_a_revocation_is_refused() {
+    let Some(r) = Replicas::start(2).await else { return };
+    let key = create_key(&r.policy, &r.url, "ivan.petrov", Some("support-reply"));
+    tokenwise_server::install_crypto();
+    let http = reqwest::Client::new();
+    let bases: Vec<String> = r.replicas.iter().map(|p| format!("http://{}", p.addr)).collect();
+    // Each replica has seen (and cached) the key.
+    for base in &bases {
+        for _ in 0..3 {
+            assert_eq!(call(&http, base, &key).await.0, 200);
+        }
+    }
+    revoke_only_key(&r.policy, &r.url, "ivan.petrov");
+    for base in &bases {
+        assert_revoked(call(&http, base, &key).await);
+    }
+    r.drop_schema().await;
+}

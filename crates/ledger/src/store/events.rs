@@ -1,0 +1,104 @@
+//! Usage events: what happened, and what it cost.
+
+use super::StoreError;
+use crate::event::UsageEvent;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Serialize;
+use tokenwise_core::{Nanos, TokenUsage};
+
+/// Filters for listing events; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub request_id: Option<String>,
+    pub task: Option<String>,
+    /// Inclusive lower bound on the event time.
+    pub from: Option<Timestamp>,
+    /// Exclusive upper bound.
+    pub to: Option<Timestamp>,
+    /// At most this many (the stores cap it at 1,000).
+    pub limit: u32,
+}
+
+impl EventQuery {
+    pub const MAX_LIMIT: u32 = 1_000;
+
+    pub fn effective_limit(&self) -> u32 {
+        match self.limit {
+            0 => 100,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Team,
+    User,
+    Project,
+    UseCase,
+    Model,
+}
+
+impl GroupBy {
+    /// The column grouped on; a fixed list, never user text.
+    pub fn column(self) -> &'static str {
+        match self {
+            GroupBy::Team => "team_id",
+            GroupBy::User => "user_id",
+            GroupBy::Project => "project_id",
+            GroupBy::UseCase => "use_case",
+            GroupBy::Model => "model",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SpendQuery {
+    pub group_by: GroupBy,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+/// Spend of one group over a time range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpendRow {
+    /// The group's id; None for events without one (e.g. no project).
+    pub key: Option<String>,
+    pub calls: u64,
+    pub usage: TokenUsage,
+    pub cost: Nanos,
+}
+
+/// A backend that can commit a batch on the calling thread (SQLite). The
+/// recorder then runs its group commit on a dedicated thread and skips two
+/// thread hand-offs per batch, which is most of what durability costs in
+/// latency besides the fsync itself.
+pub trait BlockingWriter: Send {
+    fn insert_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Some backends can also write synchronously; see [`BlockingWriter`].
+    fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
+        None
+    }
+
+    /// Stores events in one transaction: all or none. An event whose id is
+    /// already stored is skipped, so a retried batch never double-counts.
+    /// Returns how many were new. When this returns Ok, they are durable.
+    /// An event whose `budget_keys` are set captures its hold (see
+    /// [`BudgetStore`](super::BudgetStore)) in the same transaction.
+    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+
+    async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError>;
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<UsageEvent>, StoreError>;
+
+    /// Calls, tokens and cost per group in `[from, to)`, largest cost first.
+    async fn spend(&self, query: &SpendQuery) -> Result<Vec<SpendRow>, StoreError>;
+}

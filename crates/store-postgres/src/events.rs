@@ -1,0 +1,242 @@
+//! Usage events: a whole batch in one statement (capturing the budget
+//! holds it closes in the same transaction), lookups, listings and spend.
+
+use crate::PgStore;
+use crate::connection::db_err;
+use crate::rows::{EVENT_COLUMNS, event_from_row, get, int, uint};
+use async_trait::async_trait;
+use std::collections::HashSet;
+use tokenwise_core::{Nanos, TokenUsage};
+use tokenwise_ledger::{EventQuery, EventStore, SpendQuery, SpendRow, StoreError, UsageEvent, to_micros};
+use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+
+/// One array per column: a whole batch is one `INSERT … SELECT FROM
+/// UNNEST(…)` statement, one round trip, one prepared plan for any size.
+#[derive(Default)]
+struct Columns {
+    text: [Vec<Option<String>>; 22],
+    int: [Vec<Option<i64>>; 10],
+    key_id: Vec<Option<String>>,
+    flag: [Vec<bool>; 2],
+    budget_keys: Vec<String>,
+}
+
+/// The columns in [`Columns`]' order: its texts, its integers, then the rest.
+const INSERT: &str = "INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, template, task, \
+    track, destination, operation, requested_model, model, provider, price_version, status, error_code, \
+    data_class, findings, decision, exception_id, prompt_hash, \
+    ts_us, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
+    cost_nanos, latency_ms, ttft_ms, http_status, key_id, streamed, estimated, budget_keys) \
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
+    $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], \
+    $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[], \
+    $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::bool[], $35::bool[], \
+    $36::text[]) \
+    ON CONFLICT (id) DO NOTHING RETURNING id";
+
+impl Columns {
+    fn of(events: &[UsageEvent]) -> Columns {
+        let mut c = Columns::default();
+        for e in events {
+            let texts: [Option<String>; 22] = [
+                Some(e.id.clone()),
+                Some(e.source.as_str().into()),
+                Some(e.user_id.clone()),
+                Some(e.team_id.clone()),
+                e.project_id.clone(),
+                e.use_case.clone(),
+                e.template.clone(),
+                e.task.clone(),
+                Some(e.track.as_str().into()),
+                e.destination.clone(),
+                Some(e.operation.as_str().into()),
+                Some(e.requested_model.clone()),
+                Some(e.model.clone()),
+                Some(e.provider.clone()),
+                Some(e.price_version.clone()),
+                Some(e.status.as_str().into()),
+                e.error_code.clone(),
+                e.data_class.clone(),
+                Some(e.findings_json()),
+                Some(e.decision.as_str().into()),
+                e.exception_id.clone(),
+                e.prompt_hash.clone(),
+            ];
+            for (col, v) in c.text.iter_mut().zip(texts) {
+                col.push(v);
+            }
+            let ints: [Option<i64>; 10] = [
+                Some(to_micros(e.ts)),
+                Some(int(e.usage.input)),
+                Some(int(e.usage.output)),
+                Some(int(e.usage.cached_read)),
+                Some(int(e.usage.cache_write)),
+                Some(int(e.usage.reasoning)),
+                Some(e.cost.0),
+                Some(i64::from(e.latency_ms)),
+                e.ttft_ms.map(i64::from),
+                Some(i64::from(e.http_status)),
+            ];
+            for (col, v) in c.int.iter_mut().zip(ints) {
+                col.push(v);
+            }
+            c.key_id.push(e.key_id.clone());
+            c.flag[0].push(e.streamed);
+            c.flag[1].push(e.estimated);
+            c.budget_keys.push(e.budget_keys_json());
+        }
+        c
+    }
+
+    /// The statement's parameters, `$1` to `$36`.
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(36);
+        for col in &self.text {
+            params.push(col);
+        }
+        for col in &self.int {
+            params.push(col);
+        }
+        params.push(&self.key_id);
+        for col in &self.flag {
+            params.push(col);
+        }
+        params.push(&self.budget_keys);
+        params
+    }
+}
+
+/// Captures the holds of the newly stored events among `captures`: their
+/// cost joins each envelope, the rest of the hold is released.
+async fn capture(tx: &Transaction<'_>, captures: &[&UsageEvent], new: &HashSet<String>) -> Result<(), StoreError> {
+    let (mut hold_ids, mut cap_keys, mut costs) = (Vec::new(), Vec::new(), Vec::new());
+    for e in captures.iter().filter(|e| new.contains(&e.id)) {
+        for k in &e.budget_keys {
+            hold_ids.push(e.id.clone());
+            cap_keys.push(k.clone());
+            costs.push(e.cost.0);
+        }
+    }
+    if hold_ids.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "WITH c AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS c(hold_id, key, cost)), \
+         rel AS (DELETE FROM budget_hold_parts p USING c WHERE p.hold_id = c.hold_id AND p.key = c.key \
+                 RETURNING p.hold_id, p.key, p.amount_nanos), \
+         x AS (SELECT c.key, SUM(c.cost)::BIGINT AS cost, COALESCE(SUM(rel.amount_nanos), 0)::BIGINT AS released \
+               FROM c LEFT JOIN rel ON rel.hold_id = c.hold_id AND rel.key = c.key GROUP BY c.key) \
+         UPDATE budget_envelopes e SET captured_nanos = e.captured_nanos + x.cost, held_nanos = e.held_nanos - x.released \
+         FROM x WHERE e.key = x.key",
+        &[&hold_ids, &cap_keys, &costs],
+    )
+    .await
+    .map_err(db_err)?;
+    tx.execute("DELETE FROM budget_holds WHERE hold_id = ANY($1)", &[&hold_ids]).await.map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let columns = Columns::of(events);
+        let params = columns.params();
+        let mut client = self.client().await?;
+        let captures: Vec<&UsageEvent> = events.iter().filter(|e| !e.budget_keys.is_empty()).collect();
+        if captures.is_empty() {
+            // One statement is one implicit transaction: all rows or none,
+            // and with synchronous_commit on (the default) durable when it
+            // returns.
+            let stmt = client.prepare_cached(INSERT).await.map_err(db_err)?;
+            return Ok(client.query(&stmt, &params).await.map_err(db_err)?.len() as u64);
+        }
+        // Events that capture holds: insert and capture in one transaction,
+        // the envelopes locked first in key order (as holds lock them).
+        let tx = client.transaction().await.map_err(db_err)?;
+        let mut keys: Vec<&String> = captures.iter().flat_map(|e| e.budget_keys.iter()).collect();
+        keys.sort();
+        keys.dedup();
+        tx.query("SELECT key FROM budget_envelopes WHERE key = ANY($1) ORDER BY key FOR UPDATE", &[&keys])
+            .await
+            .map_err(db_err)?;
+        let stmt = tx.prepare_cached(INSERT).await.map_err(db_err)?;
+        let new: HashSet<String> = tx
+            .query(&stmt, &params)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .collect();
+        capture(&tx, &captures, &new).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(new.len() as u64)
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(&format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE id = $1"), &[&id])
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn events(&self, q: &EventQuery) -> Result<Vec<UsageEvent>, StoreError> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE TRUE");
+        let from = q.from.map(to_micros);
+        let to = q.to.map(to_micros);
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        let text_filters = [("user_id", &q.user_id), ("team_id", &q.team_id), ("id", &q.request_id), ("task", &q.task)];
+        for (col, v) in text_filters {
+            if let Some(v) = v {
+                params.push(v);
+                sql.push_str(&format!(" AND {col} = ${}", params.len()));
+            }
+        }
+        if let Some(v) = &from {
+            params.push(v);
+            sql.push_str(&format!(" AND ts_us >= ${}", params.len()));
+        }
+        if let Some(v) = &to {
+            params.push(v);
+            sql.push_str(&format!(" AND ts_us < ${}", params.len()));
+        }
+        sql.push_str(&format!(" ORDER BY ts_us DESC, id DESC LIMIT {}", q.effective_limit()));
+        let client = self.client().await?;
+        let rows = client.query(&sql, &params).await.map_err(db_err)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn spend(&self, q: &SpendQuery) -> Result<Vec<SpendRow>, StoreError> {
+        let col = q.group_by.column();
+        let sql = format!(
+            "SELECT {col}, COUNT(*)::BIGINT, SUM(input_tokens)::BIGINT, SUM(output_tokens)::BIGINT, \
+             SUM(cached_read_tokens)::BIGINT, SUM(cache_write_tokens)::BIGINT, SUM(reasoning_tokens)::BIGINT, \
+             SUM(cost_nanos)::BIGINT FROM usage_events WHERE ts_us >= $1 AND ts_us < $2 \
+             GROUP BY {col} ORDER BY SUM(cost_nanos) DESC, {col}"
+        );
+        let client = self.client().await?;
+        let rows = client.query(&sql, &[&to_micros(q.from), &to_micros(q.to)]).await.map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(SpendRow {
+                    key: get(r, 0)?,
+                    calls: uint(get(r, 1)?),
+                    usage: TokenUsage {
+                        input: uint(get(r, 2)?),
+                        output: uint(get(r, 3)?),
+                        cached_read: uint(get(r, 4)?),
+                        cache_write: uint(get(r, 5)?),
+                        reasoning: uint(get(r, 6)?),
+                    },
+                    cost: Nanos(get(r, 7)?),
+                })
+            })
+            .collect()
+    }
+}

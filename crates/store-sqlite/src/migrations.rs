@@ -1,0 +1,35 @@
+//! The schema, brought up to date when a store opens.
+
+use crate::connection::db_err;
+use jiff::Timestamp;
+use rusqlite::{Connection, params};
+use tokenwise_ledger::{StoreError, to_micros};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "budgets", include_str!("../migrations/0002_budgets.sql")),
+];
+
+pub(crate) fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)",
+    )
+    .map_err(db_err)?;
+    for (version, name, sql) in MIGRATIONS {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+        let done: bool = tx
+            .query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))
+            .map_err(db_err)?;
+        if !done {
+            tx.execute_batch(sql)
+                .map_err(|e| StoreError::Config(format!("migration {version} ({name}) failed: {e}")))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?1, ?2, ?3)",
+                params![version, name, to_micros(Timestamp::now())],
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+    }
+    Ok(())
+}
