@@ -46,6 +46,10 @@ enum Command {
         /// Ledger URL, sqlite://PATH or postgres://… (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
+        /// For tests and demos: run on a manual clock starting at this instant
+        /// (RFC 3339, or `now`), moved by an admin with POST /api/v1/admin/clock.
+        #[arg(long, hide = true, value_name = "START")]
+        manual_clock: Option<String>,
     },
     /// A local OpenAI- and Anthropic-compatible model server for demos, tests and benchmarks.
     MockUpstream {
@@ -174,8 +178,10 @@ fn main() -> ExitCode {
             Command::Scan { file, json, lines, config } => {
                 scan::run(file.as_deref(), json, lines, config.as_deref()).map(|()| ExitCode::SUCCESS)
             }
-            Command::Serve { config, listen, database } => {
-                serve::serve(&config, listen.as_deref(), database.as_deref()).await.map(|()| ExitCode::SUCCESS)
+            Command::Serve { config, listen, database, manual_clock } => {
+                serve::serve(&config, listen.as_deref(), database.as_deref(), manual_clock.as_deref())
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
             }
             Command::MockUpstream { listen, ttft_ms, token_ms } => {
                 serve::mock_upstream(&listen, ttft_ms, token_ms).await.map(|()| ExitCode::SUCCESS)

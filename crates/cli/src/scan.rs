@@ -3,8 +3,8 @@
 use anyhow::Context;
 use std::io::{Read, Write};
 use std::path::Path;
+use tokenwise_app::guard::Guard;
 use tokenwise_policy::{DataClass, DataClasses, Dlp, default_dlp};
-use tokenwise_server::guard::Guard;
 
 pub fn run(input: Option<&Path>, json: bool, lines: bool, config: Option<&Path>) -> anyhow::Result<()> {
     let (classes, dlp): (DataClasses, Dlp) = match config {

@@ -5,6 +5,7 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
+use tokenwise_core::Clock;
 use tokenwise_policy::load_str;
 
 async fn shutdown_signal() {
@@ -35,7 +36,24 @@ fn announce(what: &str, addr: std::net::SocketAddr, extra: &str) {
     let _ = std::io::stdout().flush();
 }
 
-pub async fn serve(config: &Path, listen: Option<&str>, database: Option<&str>) -> anyhow::Result<()> {
+/// The system clock, or a manual one starting at `start` (`now` or RFC 3339).
+fn clock(manual: Option<&str>) -> anyhow::Result<Clock> {
+    Ok(match manual {
+        None => Clock::system(),
+        Some("now") => Clock::manual(jiff::Timestamp::now()),
+        Some(t) => {
+            Clock::manual(t.parse().with_context(|| format!("--manual-clock: `{t}` is not `now` or an RFC 3339 time"))?)
+        }
+    })
+}
+
+pub async fn serve(
+    config: &Path,
+    listen: Option<&str>,
+    database: Option<&str>,
+    manual_clock: Option<&str>,
+) -> anyhow::Result<()> {
+    let clock = clock(manual_clock)?;
     let text = std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
     // The text read is the text loaded, so the audited digest is of the
     // policy that runs.
@@ -48,7 +66,7 @@ pub async fn serve(config: &Path, listen: Option<&str>, database: Option<&str>) 
     let addr = listen.unwrap_or(&policy.server.listen).to_string();
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     announce("tokenwise", listener.local_addr()?, &format!(" (ledger: {})", store::redact(&url)));
-    tokenwise_server::serve(policy, &text, ledger, listener, shutdown_signal()).await
+    tokenwise_server::serve(policy, &text, ledger, clock, listener, shutdown_signal()).await
 }
 
 pub async fn mock_upstream(listen: &str, ttft_ms: u64, token_ms: u64) -> anyhow::Result<()> {

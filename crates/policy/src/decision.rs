@@ -30,8 +30,10 @@ pub enum Verdict {
     Block,
 }
 
+/// The policy's ruling on a prompt: its verdict (whose kind, as the ledger
+/// records it, is `tokenwise_core::Decision`), the class, why, and advice.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub struct Ruling {
     pub verdict: Verdict,
     /// The most sensitive class in the prompt as received.
     pub data_class: DataClass,
@@ -53,7 +55,7 @@ impl Verdict {
     }
 }
 
-impl Decision {
+impl Ruling {
     pub fn name(&self) -> &'static str {
         self.verdict.kind().as_str()
     }
@@ -78,7 +80,7 @@ pub fn decide(
     formats: &[WireFormat],
     found: &[Classified],
     at: Timestamp,
-) -> Decision {
+) -> Ruling {
     let name = |c: DataClass| policy.class_name(c).to_string();
     let class = found.iter().map(|f| f.class).max().unwrap_or(policy.classes.lowest());
     let ceiling = use_case.max_class.min(model.max_class);
@@ -96,7 +98,7 @@ pub fn decide(
                 name(use_case.max_class)
             )]
         };
-        return Decision { verdict: Verdict::Allow, data_class: class, reasons, nudge: None };
+        return Ruling { verdict: Verdict::Allow, data_class: class, reasons, nudge: None };
     }
     let above: Vec<Classified> = found.iter().copied().filter(|f| f.class > ceiling).collect();
     let action = above
@@ -117,12 +119,7 @@ pub fn decide(
         Action::Redact => {
             reasons.push(format!("policy for {} data: redact", name(class)));
             let nudge = format!("masked {} before sending to `{}`", describe(&above), model.id);
-            Decision {
-                verdict: Verdict::Redact { keep_up_to: ceiling },
-                data_class: class,
-                reasons,
-                nudge: Some(nudge),
-            }
+            Ruling { verdict: Verdict::Redact { keep_up_to: ceiling }, data_class: class, reasons, nudge: Some(nudge) }
         }
         Action::Reroute if class <= use_case.max_class => {
             let target = policy.models_cleared_for(use_case, class, at).into_iter().find(|m| {
@@ -139,7 +136,7 @@ pub fn decide(
                         name(class),
                         describe(&above)
                     );
-                    Decision {
+                    Ruling {
                         verdict: Verdict::Reroute { to: m.id.clone() },
                         data_class: class,
                         reasons,
@@ -173,7 +170,7 @@ fn block(
     above: &[Classified],
     reasons: Vec<String>,
     at: Timestamp,
-) -> Decision {
+) -> Ruling {
     let name = |c: DataClass| policy.class_name(c).to_string();
     let mut options: Vec<String> = Vec::new();
     if class <= use_case.max_class {
@@ -189,7 +186,7 @@ fn block(
     }
     options.push(format!("remove the {} from the prompt", describe(above)));
     let nudge = format!("blocked: {} data may not go to this model here; {}", name(class), options.join("; or "));
-    Decision { verdict: Verdict::Block, data_class: class, reasons, nudge: Some(nudge) }
+    Ruling { verdict: Verdict::Block, data_class: class, reasons, nudge: Some(nudge) }
 }
 
 #[cfg(test)]

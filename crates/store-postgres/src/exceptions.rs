@@ -5,7 +5,7 @@ use crate::connection::db_err;
 use crate::rows::{EXCEPTION_COLUMNS, exception_from_row};
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tokenwise_ledger::{Exception, ExceptionStore, StoreError, to_micros};
+use tokenwise_ledger::{Exception, ExceptionStatus, ExceptionStore, StoreError, to_micros};
 
 #[async_trait]
 impl ExceptionStore for PgStore {
@@ -66,6 +66,27 @@ impl ExceptionStore for PgStore {
             .await
             .map_err(db_err)?;
         row.as_ref().map(exception_from_row).transpose()
+    }
+
+    async fn list_exceptions(
+        &self,
+        status: Option<ExceptionStatus>,
+        scope: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Exception>, StoreError> {
+        let client = self.client().await?;
+        let status = status.map(ExceptionStatus::as_str);
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE ($1::TEXT IS NULL OR status = $1) \
+                     AND ($2::TEXT IS NULL OR scope = $2) ORDER BY created_us DESC, id DESC LIMIT $3"
+                ),
+                &[&status, &scope, &i64::from(limit)],
+            )
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(exception_from_row).collect()
     }
 
     async fn active_exceptions(&self, scopes: &[String], at: Timestamp) -> Result<Vec<Exception>, StoreError> {

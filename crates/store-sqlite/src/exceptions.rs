@@ -6,7 +6,7 @@ use crate::rows::{EXCEPTION_COLUMNS, exception_from_row};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
-use tokenwise_ledger::{Exception, ExceptionStore, StoreError, to_micros};
+use tokenwise_ledger::{Exception, ExceptionStatus, ExceptionStore, StoreError, to_micros};
 
 #[async_trait]
 impl ExceptionStore for SqliteStore {
@@ -72,6 +72,26 @@ impl ExceptionStore for SqliteStore {
             c.query_row(&format!("SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE id = ?1"), [&id], exception_from_row)
                 .optional()
                 .map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn list_exceptions(
+        &self,
+        status: Option<ExceptionStatus>,
+        scope: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Exception>, StoreError> {
+        let (status, scope) = (status.map(|s| s.as_str().to_string()), scope.map(str::to_string));
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {EXCEPTION_COLUMNS} FROM exceptions WHERE (?1 IS NULL OR status = ?1) \
+                     AND (?2 IS NULL OR scope = ?2) ORDER BY created_us DESC, id DESC LIMIT ?3"
+                ))
+                .map_err(db_err)?;
+            let rows = stmt.query_map(params![status, scope, i64::from(limit)], exception_from_row).map_err(db_err)?;
+            rows.map(|e| e.map_err(corrupt)).collect()
         })
         .await
     }

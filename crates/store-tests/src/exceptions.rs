@@ -5,6 +5,43 @@ use jiff::{Timestamp, ToSpan};
 use tokenwise_core::Nanos;
 use tokenwise_ledger::*;
 
+fn ask(scope: &str, by: &str, created_at: Timestamp) -> Exception {
+    Exception {
+        id: Exception::new_id(),
+        scope: scope.into(),
+        reason_code: "customer-escalation".into(),
+        justification: "Black Friday backlog".into(),
+        requested_by: by.into(),
+        status: ExceptionStatus::Pending,
+        cap: Nanos(1_000_000_000),
+        duration_secs: 600,
+        models: Vec::new(),
+        data_class: None,
+        created_at,
+        decided_by: None,
+        decided_at: None,
+        valid_until: None,
+    }
+}
+
+pub async fn exceptions_are_listed_newest_first_by_status_and_scope(b: &impl Backend) {
+    let s = b.store();
+    let t0 = Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap();
+    let a = ask("team:support", "ivan.petrov", t0);
+    let b2 = ask("user:ivan.petrov", "ivan.petrov", t0 + 1.second());
+    let c = ask("team:support", "jade.nguyen", t0 + 2.seconds());
+    for e in [&a, &b2, &c] {
+        s.insert_exception(e).await.unwrap();
+    }
+    s.decide_exception(&a.id, false, "lucia.fernandez", t0 + 3.seconds()).await.unwrap().unwrap();
+    let ids = |v: Vec<Exception>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_exceptions(None, None, 10).await.unwrap()), [&c.id, &b2.id, &a.id]);
+    assert_eq!(ids(s.list_exceptions(Some(ExceptionStatus::Pending), None, 10).await.unwrap()), [&c.id, &b2.id]);
+    assert_eq!(ids(s.list_exceptions(None, Some("team:support"), 10).await.unwrap()), [&c.id, &a.id]);
+    assert_eq!(ids(s.list_exceptions(Some(ExceptionStatus::Denied), Some("team:support"), 10).await.unwrap()), [&a.id]);
+    assert_eq!(ids(s.list_exceptions(None, None, 1).await.unwrap()), [&c.id], "at most the limit");
+}
+
 pub async fn exceptions_are_approved_once_and_expire(b: &impl Backend) {
     let s = b.store();
     // Stores keep microseconds.

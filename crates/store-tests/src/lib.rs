@@ -84,6 +84,7 @@ macro_rules! store_suite {
             concurrent_holds_never_overspend_a_hard_budget,
             holds_expire_and_alerts_are_claimed_once,
             exceptions_are_approved_once_and_expire,
+            exceptions_are_listed_newest_first_by_status_and_scope,
         );
     };
 }

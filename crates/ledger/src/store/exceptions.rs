@@ -1,7 +1,7 @@
 //! Budget exceptions: requested, decided once, in force for a while.
 
 use super::StoreError;
-use crate::exception::Exception;
+use crate::exception::{Exception, ExceptionStatus};
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -20,6 +20,15 @@ pub trait ExceptionStore: Send + Sync {
         by: &str,
         at: Timestamp,
     ) -> Result<Option<Exception>, StoreError>;
+
+    /// Exceptions newest first, optionally of one status and one scope, at
+    /// most `limit` (what approvers and requesters list).
+    async fn list_exceptions(
+        &self,
+        status: Option<ExceptionStatus>,
+        scope: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Exception>, StoreError>;
 
     /// Approved exceptions of these scopes in force at `at`.
     async fn active_exceptions(&self, scopes: &[String], at: Timestamp) -> Result<Vec<Exception>, StoreError>;

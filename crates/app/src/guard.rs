@@ -55,6 +55,21 @@ impl Inspection {
         m
     }
 
+    /// Each finding with its kind, byte offsets in its text, class, and
+    /// where the text is in the body (a JSON pointer), as `/check` shows it.
+    pub fn located(&self, policy: &Policy, slots: &[Slot]) -> Vec<serde_json::Value> {
+        slots
+            .iter()
+            .zip(&self.per_slot)
+            .flat_map(|(slot, found)| {
+                found.iter().map(move |(f, class)| {
+                    serde_json::json!({"kind": f.kind.as_str(), "start": f.start, "end": f.end,
+                                       "class": policy.class_name(*class), "location": slot.pointer})
+                })
+            })
+            .collect()
+    }
+
     /// Masks every finding above `keep_up_to` in `req` and `slots`.
     pub fn redact(&self, req: &mut Value, slots: &mut [Slot], keep_up_to: DataClass) {
         for (slot, found) in slots.iter_mut().zip(&self.per_slot) {

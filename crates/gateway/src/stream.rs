@@ -6,9 +6,7 @@
 //! that is recorded. A stream cut short — by the upstream or by the client —
 //! is recorded once, with tokens estimated and marked so.
 
-use super::Call;
-use crate::error::{ApiError, Code};
-use crate::metering::Outcome;
+use crate::call::Call;
 use crate::upstream::transport_error;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -16,13 +14,20 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use std::convert::Infallible;
+use std::time::Duration;
+use tokenwise_app::metering::CallEnd;
+use tokenwise_app::{AppError, Code};
 use tokenwise_core::TokenUsage;
+use tokenwise_http::{headers, set};
 use tokenwise_ledger::Status;
 use tokenwise_wire::Dialect;
 use tokenwise_wire::sse::{Frame, Seen, data_of, next_frame, observe};
+use tokenwise_wire::translate::StreamTranslator;
 use tokio::sync::mpsc;
 
-pub(super) fn start(call: Call, resp: reqwest::Response) -> Response {
+type Tx = mpsc::Sender<Result<Bytes, Infallible>>;
+
+pub(crate) fn start(call: Call, resp: reqwest::Response) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
     let id = call.draft.id.clone();
     let nudge = call.nudge.clone();
@@ -32,10 +37,8 @@ pub(super) fn start(call: Call, resp: reqwest::Response) -> Response {
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
-    super::insert(r.headers_mut(), crate::REQUEST_ID, &id);
-    if let Some(n) = nudge {
-        super::insert(r.headers_mut(), super::NUDGE, &n);
-    }
+    set(r.headers_mut(), headers::REQUEST_ID, Some(&id));
+    set(r.headers_mut(), headers::NUDGE, nudge.as_deref());
     r
 }
 
@@ -43,28 +46,41 @@ enum End {
     Complete(Bytes),
     /// The upstream stream ended without its final frame.
     Ended,
-    Cut(ApiError),
+    Cut(AppError),
     ClientGone,
 }
 
+/// What the relay saw.
+struct Relayed {
+    end: End,
+    seen: Seen,
+    ttft: Option<Duration>,
+    translator: Option<StreamTranslator>,
+}
+
 /// An error event in the client's format.
-fn error_frame(call: &Call, err: &ApiError) -> Bytes {
+fn error_frame(call: &Call, err: &AppError) -> Bytes {
     match call.dialect {
-        Dialect::Anthropic if call.translate.is_none() => {
+        Dialect::Anthropic if call.translation.is_none() => {
             Bytes::from(format!("event: error\ndata: {}\n\n", err.body()))
         }
         _ => Bytes::from(format!("data: {}\n\n", err.body())),
     }
 }
 
-async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes, Infallible>>) {
+async fn pump(call: Call, resp: reqwest::Response, tx: Tx) {
+    let r = relay(&call, resp, &tx).await;
+    finish(call, r, &tx).await;
+}
+
+/// Passes frames on as they arrive (translated if need be), reading each
+/// for usage and text, until the final frame, a cut, or the client leaving.
+async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
     let mut body = resp.bytes_stream();
     let mut buf = BytesMut::new();
     let mut seen = Seen::default();
     let mut ttft = None;
-    let up = call.upstream.cfg.id.clone();
-    let mut translator =
-        call.translate.map(|t| tokenwise_wire::translate::StreamTranslator::new(t.client_wants_usage, t.created));
+    let mut translator = call.translation.map(|t| StreamTranslator::new(t.client_wants_usage, t.created));
     let end = 'read: loop {
         match body.next().await {
             Some(Ok(chunk)) => {
@@ -94,70 +110,70 @@ async fn pump(call: Call, resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes
                     }
                 }
             }
-            Some(Err(e)) => break End::Cut(transport_error(&e, &up)),
+            Some(Err(e)) => break End::Cut(transport_error(&e, &call.upstream.cfg.id)),
             None => break End::Ended,
         }
     };
-    // Closing the upstream connection tells the provider to stop generating.
-    drop(body);
+    // Dropping the body closes the upstream connection, which tells the
+    // provider to stop generating.
+    Relayed { end, seen, ttft, translator }
+}
 
-    let exact = seen.exact(call.dialect);
-    let (usage, estimated) = match exact {
+/// Meters what was relayed, records it, and only then sends the final
+/// frame (after the cost as an SSE comment), or an error event.
+async fn finish(call: Call, mut r: Relayed, tx: &Tx) {
+    let (usage, estimated) = match r.seen.exact(call.dialect) {
         Some(u) => (u, false),
         None => {
             // What the upstream reported of the input, else an estimate;
             // the output is counted from the text relayed.
-            let mut u = match seen.reported_input() {
+            let mut u = match r.seen.reported_input() {
                 Some(u) => u,
                 None => TokenUsage { input: call.estimate_input().await, ..TokenUsage::default() },
             };
-            u.output = crate::tokenize::count_off_thread(std::mem::take(&mut seen.text)).await;
+            u.output = tokenwise_app::tokenize::count_off_thread(std::mem::take(&mut r.seen.text)).await;
             (u, true)
         }
     };
-    let failed = |err: &ApiError, usage| {
-        Outcome::failed(Status::UpstreamError, err.code.status().as_u16(), err.code.as_str(), usage, true)
+    let up = &call.upstream.cfg.id;
+    let failed = |err: &AppError, usage| {
+        CallEnd::failed(Status::UpstreamError, err.code.status(), err.code.as_str(), usage, true)
     };
-    let ended_early = || ApiError::new(Code::UpstreamError, format!("upstream `{up}` ended the stream early"));
-    let mut outcome = match &end {
-        End::Complete(_) if !seen.upstream_error => Outcome::ok(usage, estimated),
+    let ended_early = || AppError::new(Code::UpstreamError, format!("upstream `{up}` ended the stream early"));
+    let mut end = match &r.end {
+        End::Complete(_) if !r.seen.upstream_error => CallEnd::ok(usage, estimated),
         End::Complete(_) | End::Ended => failed(&ended_early(), usage),
         End::Cut(err) => failed(err, usage),
-        End::ClientGone => Outcome { status: Status::Cancelled, ..Outcome::ok(usage, estimated) },
+        End::ClientGone => CallEnd { status: Status::Cancelled, ..CallEnd::ok(usage, estimated) },
     };
-    outcome.ttft = ttft;
-    let recorded = call.record(&outcome).await;
-    match (end, recorded) {
+    end.ttft = r.ttft;
+    let recorded = call.record(&end).await;
+    let send = |b: Bytes| async move {
+        let _ = tx.send(Ok(b)).await;
+    };
+    match (r.end, recorded) {
         (End::Complete(last), Ok(())) => {
-            if !seen.upstream_error {
+            if !r.seen.upstream_error {
                 let cost = call.draft.cost(&usage);
-                let _ = tx.send(Ok(Bytes::from(format!(": {}={}\n\n", super::COST, cost.to_usd_string())))).await;
+                send(Bytes::from(format!(": {}={}\n\n", headers::COST, cost.to_usd_string()))).await;
                 if let Some(left) = call.remaining_after(cost) {
-                    let _ =
-                        tx.send(Ok(Bytes::from(format!(": {}={}\n\n", super::REMAINING, left.to_usd_string())))).await;
+                    send(Bytes::from(format!(": {}={}\n\n", headers::REMAINING, left.to_usd_string()))).await;
                 }
             }
-            match &translator {
+            match &r.translator {
                 Some(tr) => {
                     for f in tr.finish() {
-                        let _ = tx.send(Ok(f)).await;
+                        send(f).await;
                     }
                 }
-                None => {
-                    let _ = tx.send(Ok(last)).await;
-                }
+                None => send(last).await,
             }
         }
         (End::ClientGone, _) => {}
-        (End::Cut(err), Ok(())) => {
-            let _ = tx.send(Ok(error_frame(&call, &err))).await;
-        }
-        (End::Ended, Ok(())) if !seen.upstream_error => {
-            let _ = tx.send(Ok(error_frame(&call, &ended_early()))).await;
-        }
-        (End::Ended, Ok(())) => {}
-        (_, Err(record_err)) => {
-            let _ = tx.send(Ok(error_frame(&call, &record_err))).await;
-        }
+        // The upstream's own error event was relayed already.
+        (End::Ended, Ok(())) if r.seen.upstream_error => {}
+        (End::Cut(err), Ok(())) => send(error_frame(&call, &err)).await,
+        (End::Ended, Ok(())) => send(error_frame(&call, &ended_early())).await,
+        (_, Err(record_err)) => send(error_frame(&call, &record_err)).await,
     }
 }

@@ -1,9 +1,9 @@
 //! One pooled HTTP client per upstream, with its timeouts and credentials.
 
-use crate::error::{ApiError, Code};
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use std::time::Duration;
+use tokenwise_app::{AppError, Code};
 use tokenwise_policy::{Upstream, WireFormat};
 use tokenwise_wire::ANTHROPIC_VERSION;
 use tokenwise_wire::answer::error_detail;
@@ -79,15 +79,15 @@ impl UpstreamClient {
 }
 
 /// Maps a transport failure to the contract's error.
-pub fn transport_error(e: &reqwest::Error, upstream: &str) -> ApiError {
+pub fn transport_error(e: &reqwest::Error, upstream: &str) -> AppError {
     if e.is_timeout() {
-        ApiError::new(Code::UpstreamTimeout, format!("upstream `{upstream}` did not answer in time"))
+        AppError::new(Code::UpstreamTimeout, format!("upstream `{upstream}` did not answer in time"))
     } else if e.is_connect() {
-        ApiError::new(Code::UpstreamError, format!("cannot connect to upstream `{upstream}`"))
+        AppError::new(Code::UpstreamError, format!("cannot connect to upstream `{upstream}`"))
     } else if e.is_body() || e.is_decode() {
-        ApiError::new(Code::UpstreamError, format!("upstream `{upstream}` broke off its response"))
+        AppError::new(Code::UpstreamError, format!("upstream `{upstream}` broke off its response"))
     } else {
-        ApiError::new(Code::UpstreamError, format!("upstream `{upstream}` failed: {e}"))
+        AppError::new(Code::UpstreamError, format!("upstream `{upstream}` failed: {e}"))
     }
 }
 
@@ -97,17 +97,15 @@ pub fn status_error(
     headers: &reqwest::header::HeaderMap,
     body: &[u8],
     upstream: &str,
-) -> ApiError {
+) -> AppError {
     let msg = format!("upstream `{upstream}` answered {}: {}", status.as_u16(), error_detail(body));
     let mut err = match status.as_u16() {
-        429 => ApiError::new(Code::RateLimited, msg),
-        400..=499 => ApiError::new(Code::InvalidRequest, msg),
-        _ => ApiError::new(Code::UpstreamError, msg),
+        429 => AppError::new(Code::RateLimited, msg),
+        400..=499 => AppError::new(Code::InvalidRequest, msg),
+        _ => AppError::new(Code::UpstreamError, msg),
     };
     if status.as_u16() == 429 {
-        err.retry_after = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| axum::http::HeaderValue::from_bytes(v.as_bytes()).ok());
+        err.retry_after = headers.get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     }
     err
 }

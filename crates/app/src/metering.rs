@@ -1,5 +1,6 @@
 //! From a request to its usage event: what is known before the upstream
-//! call (`Draft`) and how the call ended (`Outcome`). Reading each wire
+//! call (`Draft`) and how the call ended (`CallEnd`, not to be confused with
+//! the work outcomes people report). Reading each wire
 //! format's usage is `tokenwise_wire::usage`.
 
 use crate::auth::Caller;
@@ -49,7 +50,7 @@ pub struct Draft {
 
 /// How the call ended.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct CallEnd {
     pub usage: TokenUsage,
     pub estimated: bool,
     pub status: Status,
@@ -58,13 +59,13 @@ pub struct Outcome {
     pub ttft: Option<Duration>,
 }
 
-impl Outcome {
-    pub fn ok(usage: TokenUsage, estimated: bool) -> Outcome {
-        Outcome { usage, estimated, status: Status::Ok, http_status: 200, error_code: None, ttft: None }
+impl CallEnd {
+    pub fn ok(usage: TokenUsage, estimated: bool) -> CallEnd {
+        CallEnd { usage, estimated, status: Status::Ok, http_status: 200, error_code: None, ttft: None }
     }
 
-    pub fn failed(status: Status, http_status: u16, code: &'static str, usage: TokenUsage, estimated: bool) -> Outcome {
-        Outcome { usage, estimated, status, http_status, error_code: Some(code), ttft: None }
+    pub fn failed(status: Status, http_status: u16, code: &'static str, usage: TokenUsage, estimated: bool) -> CallEnd {
+        CallEnd { usage, estimated, status, http_status, error_code: Some(code), ttft: None }
     }
 }
 
@@ -117,7 +118,7 @@ impl Draft {
         usage.cost(&self.rates)
     }
 
-    pub fn event(&self, o: &Outcome) -> UsageEvent {
+    pub fn event(&self, o: &CallEnd) -> UsageEvent {
         let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
         UsageEvent::builder(
             &self.id,

@@ -1,0 +1,167 @@
+//! One table of error codes: code → HTTP status → type. Every refusal
+//! tokenwise makes — at the gateway, in the API, later in the dashboard —
+//! is an [`AppError`] with one of these codes; the HTTP edge only renders
+//! it in the contract's shape `{"error": {"type", "code", "message", …}}`.
+//! Structured fields (a budget refusal's `budget`, `scope`, `period`,
+//! `remaining_usd`, `needed_usd`) travel beside the message, so no client
+//! parses amounts out of text.
+
+use serde_json::{Map, Value};
+use tokenwise_core::Nanos;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    PolicyViolation,
+    BudgetExceeded,
+    RateLimited,
+    InvalidRequest,
+    /// The body is larger than `server.max_request_bytes` (413).
+    TooLarge,
+    Unauthorized,
+    /// Nothing by that id (404), e.g. an exception that does not exist.
+    NotFound,
+    /// The provider failed or sent something unusable (502).
+    UpstreamError,
+    /// The provider did not answer in time (504).
+    UpstreamTimeout,
+    /// Something on our side failed (500), e.g. the ledger is unreachable.
+    Internal,
+}
+
+impl Code {
+    /// (HTTP status, contract code, error type).
+    pub fn parts(self) -> (u16, &'static str, &'static str) {
+        match self {
+            Code::PolicyViolation => (403, "policy_violation", "permission_error"),
+            Code::BudgetExceeded => (402, "budget_exceeded", "billing_error"),
+            Code::RateLimited => (429, "rate_limited", "rate_limit_error"),
+            Code::InvalidRequest => (400, "invalid_request", "invalid_request_error"),
+            Code::TooLarge => (413, "invalid_request", "request_too_large"),
+            Code::Unauthorized => (401, "unauthorized", "authentication_error"),
+            Code::NotFound => (404, "not_found", "not_found_error"),
+            Code::UpstreamError => (502, "upstream_error", "api_error"),
+            Code::UpstreamTimeout => (504, "upstream_error", "timeout_error"),
+            Code::Internal => (500, "internal_error", "api_error"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.parts().1
+    }
+
+    pub fn status(self) -> u16 {
+        self.parts().0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AppError {
+    pub code: Code,
+    pub message: String,
+    /// Sent as `retry-after` (a provider's 429).
+    pub retry_after: Option<String>,
+    pub request_id: Option<String>,
+    /// Advice, also sent as `x-tokenwise-nudge`.
+    pub nudge: Option<String>,
+    /// For budget refusals: also `x-tokenwise-budget-remaining-usd`.
+    pub remaining: Option<Nanos>,
+    /// Extra fields inside `error`, beside type, code and message.
+    pub fields: Map<String, Value>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: Code, message: impl Into<String>) -> AppError {
+        AppError {
+            code,
+            message: message.into(),
+            retry_after: None,
+            request_id: None,
+            nudge: None,
+            remaining: None,
+            fields: Map::new(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> AppError {
+        AppError::new(Code::InvalidRequest, message)
+    }
+
+    pub fn denied(message: impl Into<String>) -> AppError {
+        AppError::new(Code::PolicyViolation, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> AppError {
+        AppError::new(Code::Internal, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> AppError {
+        AppError::new(Code::NotFound, message)
+    }
+
+    pub fn with_nudge(mut self, nudge: Option<&str>) -> AppError {
+        self.nudge = nudge.map(str::to_string);
+        self
+    }
+
+    pub fn with_request_id(mut self, id: &str) -> AppError {
+        self.request_id = Some(id.to_string());
+        self
+    }
+
+    pub fn with_field(mut self, name: &str, value: impl Into<Value>) -> AppError {
+        self.fields.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// The body alone (also sent as an SSE error event mid-stream). The
+    /// top-level `"type": "error"` makes it a valid Anthropic error too.
+    pub fn body(&self) -> Value {
+        let (_, code, kind) = self.code.parts();
+        let mut error = Map::new();
+        error.insert("type".into(), kind.into());
+        error.insert("code".into(), code.into());
+        error.insert("message".into(), self.message.clone().into());
+        error.insert("param".into(), Value::Null);
+        for (k, v) in &self.fields {
+            error.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let mut body = Map::new();
+        body.insert("type".into(), "error".into());
+        body.insert("error".into(), Value::Object(error));
+        Value::Object(body)
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<tokenwise_ledger::StoreError> for AppError {
+    fn from(e: tokenwise_ledger::StoreError) -> AppError {
+        tracing::error!(error = %e, "ledger error");
+        AppError::internal(format!("the ledger is unavailable: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_sit_beside_the_contract_fields_and_never_replace_them() {
+        let e = AppError::new(Code::BudgetExceeded, "no room")
+            .with_field("budget", "per-person-daily")
+            .with_field("code", "overridden?");
+        let b = e.body();
+        assert_eq!(b["error"]["code"], "budget_exceeded");
+        assert_eq!(b["error"]["budget"], "per-person-daily");
+        assert_eq!(b["type"], "error");
+        assert_eq!(Code::TooLarge.status(), 413);
+    }
+}

@@ -1,0 +1,92 @@
+//! Reading the ledger's usage events: newest first, filtered by person,
+//! team, time, request id or task, within what the caller may see. A
+//! streamed call's cost, known only at its end, is read here by its
+//! request id.
+
+use crate::App;
+use crate::access::Sight;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokenwise_ledger::{EventQuery, UsageEvent};
+
+/// What a caller asks for (`GET /api/v1/events?…`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsRequest {
+    pub user: Option<String>,
+    pub team: Option<String>,
+    /// RFC 3339, inclusive.
+    pub from: Option<String>,
+    /// RFC 3339, exclusive.
+    pub to: Option<String>,
+    pub request_id: Option<String>,
+    pub task: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventsPage {
+    /// Each event as stored, with its cost as `cost_nanos` and `cost_usd`.
+    pub events: Vec<Value>,
+}
+
+fn time(name: &str, v: Option<&str>) -> AppResult<Option<Timestamp>> {
+    v.map(|s| {
+        s.parse::<Timestamp>()
+            .map_err(|_| AppError::invalid(format!("`{name}` must be an RFC 3339 time such as 2026-11-01T00:00:00Z")))
+    })
+    .transpose()
+}
+
+/// An event as the API shows it: money both exact (nano-dollars) and as a
+/// decimal string.
+pub fn event_json(e: &UsageEvent) -> Value {
+    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("cost_nanos".into(), json!(e.cost.0));
+        o.insert("cost_usd".into(), json!(e.cost.to_usd_string()));
+        o.remove("cost");
+    }
+    v
+}
+
+impl App {
+    pub async fn events(&self, caller: &Caller, r: EventsRequest) -> AppResult<EventsPage> {
+        let mut q = EventQuery {
+            user_id: r.user.clone(),
+            team_id: r.team.clone(),
+            request_id: r.request_id,
+            task: r.task,
+            from: time("from", r.from.as_deref())?,
+            to: time("to", r.to.as_deref())?,
+            limit: r.limit.unwrap_or(100),
+        };
+        let denied = |what: &str| AppError::denied(format!("your role may not read {what}"));
+        match Sight::of(&caller.user) {
+            Sight::All => {}
+            Sight::Own(me) => {
+                if r.user.as_ref().is_some_and(|u| *u != me) {
+                    return Err(denied("another person's events"));
+                }
+                if r.team.is_some() {
+                    return Err(denied("a team's events"));
+                }
+                q.user_id = Some(me);
+            }
+            Sight::Team(team) => {
+                if r.team.as_ref().is_some_and(|t| *t != team) {
+                    return Err(denied("another team's events"));
+                }
+                if r.user.as_ref().is_some_and(|u| self.policy.users.get(u).is_none_or(|x| x.team != team)) {
+                    return Err(denied("events of people outside your team"));
+                }
+                q.team_id = Some(team);
+            }
+        }
+        let events = self.store.events(&q).await?;
+        Ok(EventsPage { events: events.iter().map(event_json).collect() })
+    }
+}

@@ -1,0 +1,219 @@
+//! Exceptions: a person asks for more room in a scope for a while, up to a
+//! cap, for a reason from the policy's list; the manager of the team
+//! concerned or governance approves or denies it (never the person who
+//! asked, never for themselves); approvers list what waits for them. Every
+//! step goes to the audit log.
+
+use crate::App;
+use crate::access::{Sight, scope_exists, why_not_decide};
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokenwise_core::{Nanos, Scope};
+use tokenwise_ledger::{AuditAction, AuditDraft, Exception, ExceptionStatus, from_micros, to_micros};
+
+/// `POST /api/v1/exceptions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionAsk {
+    /// `user:ID`, `team:ID`, `project:ID`, `use_case:ID` or `org`.
+    pub scope: String,
+    pub reason_code: String,
+    pub justification: String,
+    /// How long it lasts once approved: hours or days.
+    #[serde(default)]
+    pub duration_hours: Option<f64>,
+    #[serde(default)]
+    pub duration_days: Option<f64>,
+    /// Dollars, as a decimal string or number.
+    pub cap_usd: Value,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub data_class: Option<String>,
+}
+
+/// `GET /api/v1/exceptions?status=&scope=&mine=`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionFilter {
+    pub status: Option<String>,
+    pub scope: Option<String>,
+    /// Only those the caller may decide (what waits for them).
+    #[serde(default)]
+    pub decidable: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExceptionList {
+    pub exceptions: Vec<Value>,
+}
+
+pub fn exception_details(e: &Exception) -> Value {
+    json!({"scope": e.scope, "reason_code": e.reason_code, "justification": e.justification, "cap_usd": e.cap.to_usd_string(),
+           "duration_secs": e.duration_secs, "models": e.models, "data_class": e.data_class, "status": e.status.as_str(),
+           "valid_until": e.valid_until})
+}
+
+pub fn exception_json(e: &Exception) -> Value {
+    let mut v = exception_details(e);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), json!(e.id));
+        o.insert("requested_by".into(), json!(e.requested_by));
+        o.insert("decided_by".into(), json!(e.decided_by));
+        o.insert("decided_at".into(), json!(e.decided_at));
+        o.insert("created_at".into(), json!(e.created_at));
+    }
+    v
+}
+
+/// The newest this many are listed; older ones are read by id.
+const LIST_LIMIT: u32 = 500;
+
+fn parse_scope(text: &str) -> AppResult<Scope> {
+    text.parse::<Scope>().map_err(|e| AppError::invalid(e.to_string()))
+}
+
+fn cap_of(v: &Value) -> AppResult<Nanos> {
+    let cap = match v {
+        Value::String(s) => Nanos::parse_usd(s),
+        Value::Number(n) => {
+            n.as_f64().map_or(Err(tokenwise_core::MoneyError::NotANumber(n.to_string())), Nanos::from_usd_f64)
+        }
+        other => Err(tokenwise_core::MoneyError::NotANumber(other.to_string())),
+    }
+    .map_err(|e| AppError::invalid(format!("cap_usd: {e}")))?;
+    if cap <= Nanos::ZERO {
+        return Err(AppError::invalid("cap_usd must be more than zero"));
+    }
+    Ok(cap)
+}
+
+impl App {
+    /// Checks an ask against the policy: the scope exists, the reason is
+    /// one of the policy's, the duration and cap are sensible.
+    fn vet(&self, ask: &ExceptionAsk) -> AppResult<(Scope, i64, Nanos)> {
+        let policy = &self.policy;
+        let scope = parse_scope(&ask.scope)?;
+        if !scope_exists(policy, &scope) {
+            return Err(AppError::invalid(format!("`{scope}` is not in the policy")));
+        }
+        if !policy.exceptions.reason_codes.contains(&ask.reason_code) {
+            return Err(AppError::invalid(format!(
+                "unknown reason code `{}`; the policy's: {}",
+                ask.reason_code,
+                policy.exceptions.reason_codes.join(", ")
+            )));
+        }
+        if ask.justification.trim().len() < 10 {
+            return Err(AppError::invalid("say why in a sentence: justification needs at least 10 characters"));
+        }
+        let hours = match (ask.duration_hours, ask.duration_days) {
+            (Some(h), None) => h,
+            (None, Some(d)) => d * 24.0,
+            _ => return Err(AppError::invalid("give duration_hours or duration_days")),
+        };
+        let max_hours = f64::from(policy.exceptions.max_days) * 24.0;
+        if !(hours > 0.0 && hours <= max_hours) {
+            return Err(AppError::invalid(format!("the duration must be more than 0 and at most {max_hours} hours")));
+        }
+        if let Some(m) = ask.models.iter().find(|m| !policy.models.contains_key(*m)) {
+            return Err(AppError::invalid(format!("unknown model `{m}`")));
+        }
+        if let Some(c) = ask.data_class.as_ref().filter(|c| policy.classes.get(c).is_none()) {
+            return Err(AppError::invalid(format!(
+                "unknown data class `{c}`; known: {}",
+                policy.classes.names().join(", ")
+            )));
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let secs = (hours * 3600.0).round() as i64;
+        Ok((scope, secs, cap_of(&ask.cap_usd)?))
+    }
+
+    pub async fn request_exception(&self, caller: &Caller, ask: ExceptionAsk) -> AppResult<Value> {
+        let (scope, duration_secs, cap) = self.vet(&ask)?;
+        let e = Exception {
+            id: Exception::new_id(),
+            scope: scope.to_string(),
+            reason_code: ask.reason_code,
+            justification: ask.justification,
+            requested_by: caller.user.id.clone(),
+            status: ExceptionStatus::Pending,
+            cap,
+            duration_secs,
+            models: ask.models,
+            data_class: ask.data_class,
+            created_at: from_micros(to_micros(self.clock.now())),
+            decided_by: None,
+            decided_at: None,
+            valid_until: None,
+        };
+        self.store.insert_exception(&e).await?;
+        let entry = AuditDraft::new(&caller.user.id, AuditAction::ExceptionRequest, &e.id, exception_details(&e));
+        self.auditor.submit(entry).await;
+        Ok(exception_json(&e))
+    }
+
+    /// Approves or denies a pending exception.
+    pub async fn decide_exception(&self, caller: &Caller, id: &str, approve: bool) -> AppResult<Value> {
+        let e = self.visible_exception(caller, id).await?;
+        if let Some(why) = why_not_decide(&self.policy, &caller.user, &parse_scope(&e.scope)?, &e.requested_by) {
+            return Err(AppError::denied(why));
+        }
+        let Some(decided) = self.store.decide_exception(id, approve, &caller.user.id, self.clock.now()).await? else {
+            return Err(AppError::invalid(format!("exception `{id}` is already {}", e.status.as_str())));
+        };
+        let action = if approve { AuditAction::ExceptionApprove } else { AuditAction::ExceptionDeny };
+        self.auditor.submit(AuditDraft::new(&caller.user.id, action, id, exception_details(&decided))).await;
+        Ok(exception_json(&decided))
+    }
+
+    /// One exception, if the caller asked for it, may decide it or may see
+    /// its scope; otherwise it is as if it did not exist.
+    pub async fn visible_exception(&self, caller: &Caller, id: &str) -> AppResult<Exception> {
+        let found = self.store.exception(id).await?;
+        found
+            .filter(|e| self.may_see_exception(caller, e))
+            .ok_or_else(|| AppError::not_found(format!("no exception `{id}`")))
+    }
+
+    pub async fn exception(&self, caller: &Caller, id: &str) -> AppResult<Value> {
+        Ok(exception_json(&self.visible_exception(caller, id).await?))
+    }
+
+    fn may_see_exception(&self, caller: &Caller, e: &Exception) -> bool {
+        let scope = e.scope.parse::<Scope>().unwrap_or(Scope::Org);
+        e.requested_by == caller.user.id
+            || Sight::of(&caller.user).sees_scope(&self.policy, &scope)
+            || why_not_decide(&self.policy, &caller.user, &scope, &e.requested_by).is_none()
+    }
+
+    /// Exceptions the caller may see, newest first, by status and scope;
+    /// `decidable` keeps only those waiting for the caller's decision.
+    pub async fn exceptions(&self, caller: &Caller, f: ExceptionFilter) -> AppResult<ExceptionList> {
+        let status = f
+            .status
+            .as_deref()
+            .map(|s| s.parse::<ExceptionStatus>().map_err(|e| AppError::invalid(e.to_string())))
+            .transpose()?;
+        let scope = f.scope.as_deref().map(parse_scope).transpose()?;
+        let scope = scope.as_ref().map(ToString::to_string);
+        let all = self.store.list_exceptions(status, scope.as_deref(), LIST_LIMIT).await?;
+        let decidable = f.decidable.unwrap_or(false);
+        let shown = all
+            .iter()
+            .filter(|e| self.may_see_exception(caller, e))
+            .filter(|e| {
+                !decidable
+                    || (e.status == ExceptionStatus::Pending
+                        && e.scope
+                            .parse::<Scope>()
+                            .is_ok_and(|s| why_not_decide(&self.policy, &caller.user, &s, &e.requested_by).is_none()))
+            })
+            .map(exception_json)
+            .collect();
+        Ok(ExceptionList { exceptions: shown })
+    }
+}

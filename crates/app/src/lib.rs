@@ -1,0 +1,95 @@
+//! The application layer: what tokenwise does for each kind of user —
+//! read events, see budgets, ask for and decide exceptions, check a prompt,
+//! and the gateway's own steps (route, scan, hold, meter) — as typed
+//! requests and responses over the policy, the ledger and the scanner.
+//! Who may see and do what is decided here once ([`access`]), so the JSON
+//! API, the gateway and the dashboard cannot disagree. There are no HTTP
+//! types here: the edges (`tokenwise-http`, the gateway, the server) turn
+//! requests into these calls and [`AppError`]s into responses.
+
+pub mod access;
+pub mod auth;
+pub mod budgets;
+pub mod check;
+pub mod error;
+pub mod events;
+pub mod exceptions;
+pub mod guard;
+pub mod meta;
+pub mod metering;
+pub mod record;
+pub mod routing;
+pub mod tokenize;
+
+pub use auth::Caller;
+pub use error::{AppError, AppResult, Code};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokenwise_core::Clock;
+use tokenwise_ledger::{AuditAction, AuditDraft, Auditor, Recorder, Store};
+use tokenwise_policy::Policy;
+use tokio::task::JoinHandle;
+
+/// Everything the application shares: one per process.
+#[derive(Debug)]
+pub struct App {
+    pub policy: Arc<Policy>,
+    pub store: Arc<dyn Store>,
+    /// Group commit of usage events.
+    pub recorder: Recorder,
+    /// Batched appends to the audit chain.
+    pub auditor: Auditor,
+    pub guard: guard::Guard,
+    pub budgets: budgets::Budgets,
+    /// The time every rule reads; manual in tests and the simulator.
+    pub clock: Clock,
+}
+
+/// The ledger's writers, to await at shutdown once every `App` handle is
+/// dropped, so what is queued is committed.
+#[derive(Debug)]
+pub struct Writers {
+    recorder: JoinHandle<()>,
+    auditor: JoinHandle<()>,
+}
+
+impl Writers {
+    pub async fn flush(self) -> anyhow::Result<()> {
+        self.recorder.await.context("the ledger writer failed")?;
+        self.auditor.await.context("the audit writer failed")?;
+        Ok(())
+    }
+}
+
+impl App {
+    /// Starts the application on a store: audits the policy in force (its
+    /// SHA-256, so every later decision traces to it), builds the scanner
+    /// from the policy's terms, and spawns the ledger's writers.
+    pub async fn start(
+        policy: Policy,
+        policy_text: &str,
+        store: Arc<dyn Store>,
+        clock: Clock,
+    ) -> anyhow::Result<(Arc<App>, Writers)> {
+        let digest = hex::encode(Sha256::digest(policy_text.as_bytes()));
+        let source = policy.source.display().to_string();
+        let loaded = AuditDraft::new("system", AuditAction::PolicyLoad, &source, serde_json::json!({"sha256": digest}));
+        store.append_audit(&loaded).await.context("cannot write to the audit log")?;
+        let guard = guard::Guard::new(&policy.dlp).context("cannot build the DLP scanner from the policy")?;
+        let lease = std::time::Duration::from_secs(policy.server.hold_lease_secs);
+        let (recorder, recorder_task) = Recorder::spawn(store.clone());
+        let (auditor, auditor_task) = Auditor::spawn(store.clone());
+        let app = App {
+            policy: Arc::new(policy),
+            store,
+            recorder,
+            auditor,
+            guard,
+            budgets: budgets::Budgets::new(lease),
+            clock,
+        };
+        Ok((Arc::new(app), Writers { recorder: recorder_task, auditor: auditor_task }))
+    }
+}

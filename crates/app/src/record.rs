@@ -1,0 +1,92 @@
+//! Putting the policy's decisions on the record: the decision and the
+//! findings' counts on the usage event, every decision with findings or a
+//! refusal in the audit log, and refused calls on the ledger at no cost.
+
+use crate::App;
+use crate::error::AppError;
+use crate::guard::Inspection;
+use crate::metering::{CallEnd, Draft};
+use serde_json::json;
+use tokenwise_core::TokenUsage;
+use tokenwise_ledger::{AuditAction, AuditDraft, Status};
+use tokenwise_policy::Policy;
+use tokenwise_policy::decision::Ruling;
+
+/// Puts the decision and what was found on the usage event.
+pub fn stamp(draft: &mut Draft, decision: &Ruling, inspection: &Inspection, policy: &Policy) {
+    draft.decision = decision.verdict.kind();
+    draft.data_class = Some(policy.class_name(decision.data_class).to_string());
+    draft.findings = inspection.counts();
+}
+
+fn decision_entry(draft: &Draft, decision: &Ruling) -> AuditDraft {
+    AuditDraft::new(
+        &draft.user_id,
+        AuditAction::PolicyDecision,
+        &draft.id,
+        json!({
+            "decision": decision.name(),
+            "use_case": draft.use_case,
+            "requested_model": draft.requested_model,
+            "model": draft.model,
+            "data_class": draft.data_class,
+            "findings": draft.findings,
+            "reasons": decision.reasons,
+        }),
+    )
+}
+
+impl App {
+    /// Audits a decision that found something or changed the call.
+    pub async fn audit_decision(&self, draft: &Draft, decision: &Ruling) {
+        self.auditor.submit(decision_entry(draft, decision)).await;
+    }
+
+    /// Records a call the policy refused before any model saw it (at no
+    /// cost), and audits it.
+    pub async fn record_refusal(
+        &self,
+        draft: &Draft,
+        err: &AppError,
+        decision: Option<&Ruling>,
+    ) -> Result<(), AppError> {
+        let end = CallEnd::failed(Status::Blocked, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
+        self.recorder.record(draft.event(&end)).await.map_err(|e| {
+            tracing::error!(error = %e, request_id = %draft.id, "refusal not recorded");
+            AppError::internal("the refusal could not be recorded in the ledger")
+        })?;
+        let entry = match decision {
+            Some(d) => decision_entry(draft, d),
+            None => AuditDraft::new(
+                &draft.user_id,
+                AuditAction::PolicyDecision,
+                &draft.id,
+                json!({"decision": "block", "use_case": draft.use_case, "requested_model": draft.requested_model,
+                       "reasons": [err.message]}),
+            ),
+        };
+        self.auditor.submit(entry).await;
+        Ok(())
+    }
+
+    /// Records a call a budget refused (at no cost). A failure to record
+    /// is logged: the refusal stands either way.
+    pub async fn record_budget_refusal(&self, draft: &Draft, err: &AppError) {
+        let end = CallEnd::failed(Status::Refused, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
+        if let Err(e) = self.recorder.record(draft.event(&end)).await {
+            tracing::error!(error = %e, request_id = %draft.id, "budget refusal not recorded");
+        }
+    }
+
+    /// Records how a call ended; the call is over either way, so its hold's
+    /// lease is no longer renewed (a hold the ledger never captured then
+    /// expires). Unrecorded, the call is not acknowledged.
+    pub async fn record_call(&self, draft: &Draft, end: &CallEnd) -> Result<(), AppError> {
+        let recorded = self.recorder.record(draft.event(end)).await;
+        self.budgets.done(&draft.id);
+        recorded.map_err(|e| {
+            tracing::error!(error = %e, request_id = %draft.id, "usage event not recorded");
+            AppError::internal("the call could not be recorded in the ledger, so it is not acknowledged")
+        })
+    }
+}

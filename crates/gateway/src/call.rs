@@ -1,0 +1,144 @@
+//! Call → meter → record: the request goes to its upstream; a JSON answer
+//! is metered from its `usage` (or estimated with the tokenizer and marked
+//! so), recorded durably, and only then answered with its cost. Streams
+//! are relayed and metered by [`crate::stream`]. A failure at or before
+//! the upstream is recorded too, at the cost the provider may bill.
+
+use crate::upstream::{UpstreamClient, status_error, transport_error};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use bytes::Bytes;
+use std::sync::Arc;
+use tokenwise_app::budgets::Held;
+use tokenwise_app::metering::{CallEnd, Draft};
+use tokenwise_app::{App, AppError, Code};
+use tokenwise_core::{Nanos, TokenUsage};
+use tokenwise_http::{headers, set};
+use tokenwise_ledger::Status;
+use tokenwise_wire::{Dialect, Prompt, translate};
+
+/// A call ready to go upstream.
+pub(crate) struct Call {
+    pub app: Arc<App>,
+    pub draft: Draft,
+    pub upstream: Arc<UpstreamClient>,
+    pub path: &'static str,
+    pub body: Bytes,
+    pub client_headers: HeaderMap,
+    pub dialect: Dialect,
+    pub stream: bool,
+    /// What the upstream received, kept only to estimate tokens if it
+    /// reports none.
+    pub prompt: Prompt,
+    /// Advice for the client (`x-tokenwise-nudge`), e.g. after a reroute.
+    pub nudge: Option<String>,
+    /// The budget hold placed for the call, if any budget applies.
+    pub held: Option<Held>,
+    /// Set when the upstream speaks another wire format than the client.
+    pub translation: Option<Translation>,
+}
+
+/// An OpenAI client served by an Anthropic-format upstream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Translation {
+    pub client_wants_usage: bool,
+    pub created: i64,
+}
+
+impl Call {
+    /// Tokenizer estimate of the prompt (runs off the async threads).
+    pub async fn estimate_input(&self) -> u64 {
+        let chat = !matches!(self.dialect, Dialect::OpenAiEmbeddings);
+        let counted = tokenwise_app::tokenize::count_prompt_off_thread(self.prompt.texts(), chat).await;
+        counted + self.prompt.tokens
+    }
+
+    pub async fn record(&self, end: &CallEnd) -> Result<(), AppError> {
+        self.app.record_call(&self.draft, end).await
+    }
+
+    /// What the tightest hard budget has left after this call.
+    pub fn remaining_after(&self, cost: Nanos) -> Option<Nanos> {
+        self.held.as_ref()?.remaining_after(cost)
+    }
+
+    /// Records a failure at or before the upstream, then returns it.
+    async fn fail(&self, err: AppError, usage: TokenUsage, estimated: bool) -> AppError {
+        let end = CallEnd::failed(Status::UpstreamError, err.code.status(), err.code.as_str(), usage, estimated);
+        match self.record(&end).await {
+            Ok(()) => err,
+            Err(record_err) => record_err,
+        }
+    }
+
+    /// The prompt as the provider may bill it after a failure part-way.
+    async fn billed_prompt(&self) -> TokenUsage {
+        TokenUsage { input: self.estimate_input().await, ..Default::default() }
+    }
+
+    pub async fn execute(self) -> Result<Response, AppError> {
+        let up = self.upstream.cfg.id.clone();
+        let sent = self.upstream.post(self.path, self.body.clone(), &self.client_headers, self.stream).send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            // One that never connected cost nothing; one that timed out may
+            // still be processed (and billed) upstream: count its prompt.
+            Err(e) if e.is_connect() => {
+                return Err(self.fail(transport_error(&e, &up), TokenUsage::default(), false).await);
+            }
+            Err(e) => return Err(self.fail(transport_error(&e, &up), self.billed_prompt().await, true).await),
+        };
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.unwrap_or_default();
+            // Providers do not bill refused requests.
+            return Err(self.fail(status_error(status, &headers, &body, &up), TokenUsage::default(), false).await);
+        }
+        if self.stream {
+            return Ok(crate::stream::start(self, resp));
+        }
+        let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).cloned();
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Err(self.fail(transport_error(&e, &up), self.billed_prompt().await, true).await),
+        };
+        let (usage, estimated) = match self.dialect.body_usage(&bytes) {
+            Ok(Some(u)) => (u, false),
+            Ok(None) => {
+                let output = tokenwise_app::tokenize::count_off_thread(self.dialect.body_text(&bytes)).await;
+                (TokenUsage { output, ..self.billed_prompt().await }, true)
+            }
+            Err(tokenwise_wire::answer::NotJson) => {
+                let err =
+                    AppError::new(Code::UpstreamError, format!("upstream `{up}` sent a response that is not JSON"));
+                return Err(self.fail(err, self.billed_prompt().await, true).await);
+            }
+        };
+        self.record(&CallEnd::ok(usage, estimated)).await?;
+        Ok(self.answer(bytes, content_type, &usage))
+    }
+
+    /// The answer, translated back if need be, with the call's id, cost,
+    /// advice and what the tightest budget has left.
+    fn answer(&self, bytes: Bytes, content_type: Option<reqwest::header::HeaderValue>, usage: &TokenUsage) -> Response {
+        let bytes = match self.translation {
+            Some(t) => Bytes::from(translate::from_anthropic(&bytes, t.created).unwrap_or_default()),
+            None => bytes,
+        };
+        let mut r = Response::new(Body::from(bytes));
+        let h = r.headers_mut();
+        let json = HeaderValue::from_static("application/json");
+        h.insert(
+            header::CONTENT_TYPE,
+            content_type.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()).unwrap_or(json),
+        );
+        let cost = self.draft.cost(usage);
+        set(h, headers::REQUEST_ID, Some(&self.draft.id));
+        set(h, headers::COST, Some(&cost.to_usd_string()));
+        set(h, headers::NUDGE, self.nudge.as_deref());
+        set(h, headers::REMAINING, self.remaining_after(cost).map(|n| n.to_usd_string()).as_deref());
+        r
+    }
+}

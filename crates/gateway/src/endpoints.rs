@@ -1,0 +1,123 @@
+//! What differs between the gateway's endpoints: the operation recorded,
+//! the model kind and wire format they serve, the request format they
+//! read, the upstream path, and what each reads from (and adjusts in) a
+//! request body.
+
+use crate::Gateway;
+use crate::flow::serve;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokenwise_app::AppError;
+use tokenwise_ledger::Operation;
+use tokenwise_policy::{ModelKind, WireFormat};
+use tokenwise_wire::{Api, Dialect, Prompt};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Endpoint {
+    pub operation: Operation,
+    pub kind: ModelKind,
+    pub format: WireFormat,
+    /// The request format, for reading what it carries.
+    pub api: Api,
+    /// Appended to the upstream's base URL.
+    pub path: &'static str,
+}
+
+/// What an endpoint reads from a request body.
+#[derive(Debug)]
+pub(crate) struct Shaped {
+    /// Everything the upstream will receive: the texts and where they are
+    /// in the body (scanned, hashed, masked in place when the policy says
+    /// so, used for estimates), and the bytes that are not text.
+    pub prompt: Prompt,
+    pub stream: bool,
+    pub dialect: Dialect,
+    /// Whether the request could be translated to the other wire format,
+    /// so a reroute may pick a model that speaks it.
+    pub translatable: bool,
+}
+
+const CHAT: Endpoint = Endpoint {
+    operation: Operation::ChatCompletions,
+    kind: ModelKind::Chat,
+    format: WireFormat::Openai,
+    api: Api::OpenAiChat,
+    path: "/chat/completions",
+};
+
+const EMBEDDINGS: Endpoint = Endpoint {
+    operation: Operation::Embeddings,
+    kind: ModelKind::Embedding,
+    format: WireFormat::Openai,
+    api: Api::OpenAiEmbeddings,
+    path: "/embeddings",
+};
+
+const MESSAGES: Endpoint = Endpoint {
+    operation: Operation::Messages,
+    kind: ModelKind::Chat,
+    format: WireFormat::Anthropic,
+    api: Api::AnthropicMessages,
+    path: "/v1/messages",
+};
+
+pub(crate) async fn chat_completions(
+    State(g): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(g, headers, body, CHAT).await
+}
+
+pub(crate) async fn embeddings(
+    State(g): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(g, headers, body, EMBEDDINGS).await
+}
+
+pub(crate) async fn messages(
+    State(g): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(g, headers, body, MESSAGES).await
+}
+
+impl Endpoint {
+    /// Reads what the request carries (refusing what cannot be read: it
+    /// would go upstream unscanned) and prepares it for metering.
+    pub fn shape(&self, req: &mut Value) -> Result<Shaped, AppError> {
+        let prompt = tokenwise_wire::walk(self.api, req).map_err(|e| AppError::invalid(e.to_string()))?;
+        let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        let (dialect, translatable) = match self.api {
+            Api::OpenAiChat => {
+                let client_wants_usage =
+                    req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
+                if stream {
+                    always_meter(req);
+                }
+                (Dialect::OpenAiChat { client_wants_usage }, tokenwise_wire::translate::translatable(req))
+            }
+            Api::OpenAiEmbeddings => (Dialect::OpenAiEmbeddings, false),
+            Api::AnthropicMessages => (Dialect::Anthropic, false),
+        };
+        Ok(Shaped { prompt, stream: stream && self.api != Api::OpenAiEmbeddings, dialect, translatable })
+    }
+}
+
+/// Streams are always metered: ask for the usage chunk; it is withheld
+/// from clients that did not ask for it.
+fn always_meter(req: &mut Value) {
+    match req.get_mut("stream_options").and_then(Value::as_object_mut) {
+        Some(o) => {
+            o.insert("include_usage".into(), Value::Bool(true));
+        }
+        None => req["stream_options"] = json!({"include_usage": true}),
+    }
+}

@@ -1,0 +1,65 @@
+//! The metered gateway under `/v1`: OpenAI chat completions, embeddings
+//! and models, Anthropic messages. Each request goes through named steps
+//! ([`flow`]): read → route → scan → hold → call → meter → record, and is
+//! answered only once its usage event is durable.
+//!
+//! Each call runs in a task of its own, so a client that hangs up does not
+//! abort the metering of a call the provider may already be billing: the
+//! task finishes, records the event (marked `cancelled`), and only then ends.
+
+mod call;
+mod endpoints;
+mod flow;
+mod models;
+mod stream;
+pub mod upstream;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokenwise_app::App;
+use upstream::UpstreamClient;
+
+/// The gateway's state: the application and a pooled client per upstream.
+/// Cheap to clone (two pointers).
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub app: Arc<App>,
+    upstreams: Arc<HashMap<String, Arc<UpstreamClient>>>,
+}
+
+impl FromRef<Gateway> for Arc<App> {
+    fn from_ref(g: &Gateway) -> Arc<App> {
+        g.app.clone()
+    }
+}
+
+impl Gateway {
+    /// One client per upstream of the policy, with its timeouts and
+    /// credentials.
+    pub fn new(app: Arc<App>) -> anyhow::Result<Gateway> {
+        let mut upstreams = HashMap::new();
+        for (id, u) in &app.policy.upstreams {
+            let client = UpstreamClient::new(u).with_context(|| format!("upstream `{id}`"))?;
+            upstreams.insert(id.clone(), Arc::new(client));
+        }
+        Ok(Gateway { app, upstreams: Arc::new(upstreams) })
+    }
+}
+
+/// The `/v1` routes.
+pub fn routes() -> Router<Gateway> {
+    Router::new()
+        .route("/v1/chat/completions", post(endpoints::chat_completions))
+        .route("/v1/embeddings", post(endpoints::embeddings))
+        .route("/v1/messages", post(endpoints::messages))
+        .route("/v1/models", get(models::list))
+}
+
+/// TLS to real providers uses rustls with the ring provider.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,42 @@
+//! Header names of the interface contract, and reading the metadata
+//! headers into the application's terms.
+
+use axum::http::HeaderMap;
+use tokenwise_app::AppError;
+use tokenwise_app::meta::MetaHeaders;
+
+pub const REQUEST_ID: &str = "x-tokenwise-request-id";
+pub const COST: &str = "x-tokenwise-cost-usd";
+pub const NUDGE: &str = "x-tokenwise-nudge";
+pub const REMAINING: &str = "x-tokenwise-budget-remaining-usd";
+pub const USE_CASE: &str = "x-tokenwise-use-case";
+pub const TEMPLATE: &str = "x-tokenwise-template";
+pub const TASK: &str = "x-tokenwise-task";
+pub const TRACK: &str = "x-tokenwise-track";
+pub const DESTINATION: &str = "x-tokenwise-destination";
+/// Not in the contract: lets one key work across projects.
+pub const PROJECT: &str = "x-tokenwise-project";
+
+/// A header's text, trimmed; None when absent or blank.
+fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h str>, AppError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(s) if s.trim().is_empty() => Ok(None),
+            Ok(s) => Ok(Some(s.trim())),
+            Err(_) => Err(AppError::invalid(format!("header `{name}` is not valid text"))),
+        },
+    }
+}
+
+/// The `x-tokenwise-*` metadata a request sends.
+pub fn meta(headers: &HeaderMap) -> Result<MetaHeaders<'_>, AppError> {
+    Ok(MetaHeaders {
+        use_case: header(headers, USE_CASE)?,
+        template: header(headers, TEMPLATE)?,
+        task: header(headers, TASK)?,
+        track: header(headers, TRACK)?,
+        destination: header(headers, DESTINATION)?,
+        project: header(headers, PROJECT)?,
+    })
+}

@@ -1,0 +1,57 @@
+//! `POST /api/v1/admin/clock`: moves a manual clock and runs one upkeep
+//! pass (leases, expiry, alerts, tranches) before answering, so tests and
+//! demos see a period roll over, a lease or an exception run out, without
+//! waiting. Only when the server was started with a manual clock
+//! (`TOKENWISE_MANUAL_CLOCK`), and only for admins; with the system clock
+//! it answers 404 as if it did not exist.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokenwise_app::{App, AppError};
+use tokenwise_http::{ApiError, Authed};
+use tokenwise_policy::Role;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/api/v1/admin/clock", post(clock))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Move {
+    /// Seconds to move on by (fractions allowed).
+    #[serde(default)]
+    advance_secs: Option<f64>,
+    /// Or an instant to move to (RFC 3339).
+    #[serde(default)]
+    set: Option<Timestamp>,
+}
+
+async fn clock(
+    State(app): State<Arc<App>>,
+    Authed(caller): Authed,
+    tokenwise_http::Json(m): tokenwise_http::Json<Move>,
+) -> Result<Json<Value>, ApiError> {
+    if !app.clock.is_manual() {
+        return Err(AppError::not_found("no such endpoint: the server runs on the system clock").into());
+    }
+    if caller.user.role != Role::Admin {
+        return Err(AppError::denied("only an admin may move the clock").into());
+    }
+    match (m.advance_secs, m.set) {
+        (Some(s), None) if s.is_finite() && s >= 0.0 => {
+            app.clock.advance(SignedDuration::try_from_secs_f64(s).unwrap_or(SignedDuration::ZERO));
+        }
+        (None, Some(at)) => {
+            app.clock.set(at);
+        }
+        (None, None) => {}
+        _ => return Err(AppError::invalid("give advance_secs (≥ 0) or set, not both").into()),
+    }
+    let done = crate::jobs::tick(&app, &tokenwise_app::budgets::NoResults, true).await;
+    Ok(Json(json!({"now": app.clock.now(), "expired_holds": done.expired, "alerts": done.alerts.len()})))
+}
