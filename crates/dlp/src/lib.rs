@@ -137,6 +137,7 @@ impl Scanner {
             .build(anchors_list.iter().map(|(p, _)| p))
             .map_err(|e| BuildError(e.to_string()))?;
         let kinds = anchors_list.iter().map(|(_, a)| *a).collect();
+        normal::prepare();
         // Terms are matched case-insensitively by searching lower-cased
         // terms in a lower-cased copy of the text: unlike an automaton's own
         // case folding, that keeps the SIMD prefilter.
