@@ -1,11 +1,10 @@
 //! The view of a text the detectors read: compatibility forms folded (NFKC:
-//! fullwidth digit four (U+FF14) is `4`, the ligature U+FB01 is `fi`, a
-//! no-break space is a
-//! space), and characters a reader does not see removed — the default
-//! ignorable ones (zero-width spaces and joiners, soft hyphens, word
-//! joiners, variation selectors, byte-order marks…) and control characters
-//! other than tab, line feed and carriage return — so that they cannot hide
-//! a secret from the scanner.
+//! the fullwidth digit U+FF14 is `4`, the ligature U+FB01 is `fi`, a
+//! no-break space is a space), and characters a reader does not see
+//! removed — the default ignorable ones (zero-width spaces and joiners,
+//! soft hyphens, word joiners, variation selectors, byte-order marks, tags)
+//! and control characters other than tab, line feed and carriage return —
+//! so that they cannot hide a secret from the scanner.
 //!
 //! Text that is already its own view (plain ASCII nearly always is) is
 //! scanned as it is, without a copy. Otherwise the view is built with a map
