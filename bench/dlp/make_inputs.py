@@ -4,6 +4,10 @@
   dense.txt   the labelled corpus's lines: personal data and credentials
               in nearly every line (the worst case)
   mixed.txt   prose with one labelled line every ~20 lines (for 4 KB prompts)
+  intl.txt    Faker paragraphs in German, Russian, Japanese and Chinese:
+              non-ASCII text already in normal form (checked, not copied)
+  disguised.txt  the dense lines, each with a zero-width space inside
+              its first word (every line takes the normalised-view path)
 """
 
 import json
@@ -43,3 +47,17 @@ for p in prose[:4000]:
     if rng.random() < 0.05:
         mixed.append(rng.choice(dense))
 (out / "mixed.txt").write_text("\n".join(mixed))
+
+intl = []
+size = 0
+locales = [Faker(loc) for loc in ("de_DE", "ru_RU", "ja_JP", "zh_CN")]
+for i, f in enumerate(locales):
+    f.seed_instance(7 + i)
+while size < 2_000_000:
+    p = rng.choice(locales).paragraph(nb_sentences=rng.randint(3, 8))
+    intl.append(p)
+    size += len(p.encode()) + 1
+(out / "intl.txt").write_text("\n".join(intl))
+
+disguised = [l[:2] + "\u200b" + l[2:] for l in dense * 3]
+(out / "disguised.txt").write_text("\n".join(disguised))

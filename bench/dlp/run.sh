@@ -28,7 +28,7 @@ echo "==> inputs"
 ls -l "$work"
 
 echo "==> tokenwise speed (one thread)"
-bench/dlp/speed/target/release/tokenwise-dlp-speed "$work/prose.txt" "$work/code.txt" "$work/dense.txt" "$work/mixed.txt" | tee "$OUT/tokenwise.jsonl"
+bench/dlp/speed/target/release/tokenwise-dlp-speed "$work/prose.txt" "$work/code.txt" "$work/dense.txt" "$work/intl.txt" "$work/disguised.txt" "$work/mixed.txt" | tee "$OUT/tokenwise.jsonl"
 
 echo "==> accuracy (tokenwise and Presidio) and Presidio speed"
 "$venv/bin/python" bench/dlp/compare.py "$ROOT/target/release/tokenwise" "$work" | tee "$OUT/compare.jsonl"

@@ -11,9 +11,15 @@
 //! SSN ranges, JWT headers that must decode, entropy for generic secrets).
 //! Context words before a weak candidate (a bare 9-digit number near
 //! "SSN") decide whether it counts. Clean text allocates nothing.
+//!
+//! Detectors read a normalised view of the text (compatibility forms
+//! folded, invisible and control characters removed: see `normal`), so that
+//! fullwidth digits or a zero-width space inside a key do not hide it;
+//! findings are still byte offsets into the text as given.
 
 mod check;
 mod net;
+mod normal;
 mod numbers;
 mod secrets;
 
@@ -131,6 +137,7 @@ impl Scanner {
             .build(anchors_list.iter().map(|(p, _)| p))
             .map_err(|e| BuildError(e.to_string()))?;
         let kinds = anchors_list.iter().map(|(_, a)| *a).collect();
+        normal::prepare();
         // Terms are matched case-insensitively by searching lower-cased
         // terms in a lower-cased copy of the text: unlike an automaton's own
         // case folding, that keeps the SIMD prefilter.
@@ -161,7 +168,20 @@ impl Scanner {
     /// Like `scan`, reusing `out`'s allocation.
     pub fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
         out.clear();
-        let t = text.as_bytes();
+        if normal::is_normal(text) {
+            self.detect(text.as_bytes(), out);
+        } else {
+            // Disguised text: detect in the normalised view, report where
+            // the findings are in the original.
+            let view = normal::View::new(text);
+            self.detect(view.text.as_bytes(), out);
+            view.map_back(out);
+        }
+        resolve(out);
+    }
+
+    /// Every detector over `t`, findings unordered and overlapping.
+    fn detect(&self, t: &[u8], out: &mut Vec<Finding>) {
         for m in self.anchors.find_iter(t) {
             if let Some(f) = self.kinds.get(m.pattern().as_usize()).and_then(|a| secrets::at(t, m.start(), m.end(), *a))
             {
@@ -179,7 +199,6 @@ impl Scanner {
         numbers::scan(t, out);
         net::emails(t, out);
         net::ipv6(t, out);
-        resolve(out);
     }
 
     fn find_terms(&self, terms: &AhoCorasick, t: &[u8], lower: &[u8], out: &mut Vec<Finding>) {

@@ -1,5 +1,7 @@
-//! Email addresses (found at each `@`) and IPv6 addresses (at each `:`).
+//! Email addresses and URL credentials (found at each `@`) and IPv6
+//! addresses (at each `:`).
 
+use crate::check::entropy;
 use crate::{Finding, FindingKind, boundary_after, boundary_before};
 
 fn local_char(b: u8) -> bool {
@@ -23,10 +25,16 @@ fn domain_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
 }
 
+/// Emails, and the credentials of URLs (`scheme://user:password@host`),
+/// whose `@` would otherwise read as an email's.
 pub(crate) fn emails(t: &[u8], out: &mut Vec<Finding>) {
     let mut after = 0;
     for at in memchr::memchr_iter(b'@', t) {
         if at < after || at == 0 {
+            continue;
+        }
+        if let Some(u) = userinfo_start(t, at) {
+            after = url_credential(t, u, at, out);
             continue;
         }
         let mut s = at;
@@ -63,6 +71,67 @@ pub(crate) fn emails(t: &[u8], out: &mut Vec<Finding>) {
             after = e;
         }
     }
+}
+
+/// What a URL's user information can hold, as far as text around a URL
+/// lets one tell: not spaces, quotes, brackets, nor the `/?#@` that end it.
+fn userinfo_char(b: u8) -> bool {
+    b > b' '
+        && b != 0x7F
+        && !matches!(b, b'/' | b'?' | b'#' | b'@' | b'"' | b'\'' | b'<' | b'>' | b'`' | b'[' | b']' | b'{' | b'}')
+        && !matches!(b, b'\\' | b'|' | b'^')
+}
+
+/// When the `@` at `at` ends the user information of a URL
+/// (`scheme://…@`), where that starts.
+fn userinfo_start(t: &[u8], at: usize) -> Option<usize> {
+    let mut u = at;
+    while u > 0 && at - u < 256 && userinfo_char(t[u - 1]) {
+        u -= 1;
+    }
+    let scheme_end = u.checked_sub(3)?;
+    let scheme = scheme_end.checked_sub(1).and_then(|i| t.get(i));
+    (&t[scheme_end..u] == b"://" && scheme.is_some_and(u8::is_ascii_alphanumeric)).then_some(u)
+}
+
+/// The secret in the user information `t[u..]` of a URL whose first `@` is
+/// at `at`: the password of `user:password@`, or a token standing alone
+/// (`https://TOKEN@host`). Returns where the URL's authority ends.
+fn url_credential(t: &[u8], u: usize, at: usize, out: &mut Vec<Finding>) -> usize {
+    let mut end = at + 1;
+    while end < t.len() && (t[end] == b'@' || userinfo_char(t[end])) && end - u < 512 {
+        end += 1;
+    }
+    // A password may hold an `@`: the user information ends at the last.
+    let last_at = t[at..end].iter().rposition(|&b| b == b'@').map_or(at, |i| at + i);
+    let host = t.get(last_at + 1).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'[');
+    let info = &t[u..last_at];
+    let secret = match info.iter().position(|&b| b == b':') {
+        Some(c) => Some((u + c + 1, last_at)).filter(|_| password(&info[c + 1..])),
+        None => Some((u, last_at)).filter(|_| token_like(info)),
+    };
+    if let Some((s, e)) = secret.filter(|_| host) {
+        out.push(Finding { start: s, end: e, kind: FindingKind::GenericSecret, term: None });
+    }
+    end
+}
+
+/// Any password but an empty one, a template's placeholder
+/// (`${DB_PASSWORD}`, `<password>`) or a mask (`****`).
+fn password(v: &[u8]) -> bool {
+    !v.is_empty() && !crate::secrets::placeholder(v) && !v.iter().all(|&b| b == v[0])
+}
+
+/// A user name standing alone is a token when it is long and random:
+/// letters and digits that alternate, or mixed case (not `jane.doe`, `git`).
+fn token_like(v: &[u8]) -> bool {
+    if v.len() < 20 || !v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) {
+        return false;
+    }
+    let switches = v.windows(2).filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit()).count();
+    let digits = v.iter().any(u8::is_ascii_digit);
+    let mixed_case = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
+    digits && (switches >= 4 || mixed_case) && entropy(v) >= 3.0
 }
 
 fn v6_char(b: u8) -> bool {

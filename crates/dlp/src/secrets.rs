@@ -151,7 +151,7 @@ fn jwt(t: &[u8], s: usize) -> Option<Finding> {
 }
 
 /// `$VAR`, `${VAR}`, `<your key>`, `{{ var }}`, `%(name)s`, `%VAR%`.
-fn placeholder(v: &[u8]) -> bool {
+pub(crate) fn placeholder(v: &[u8]) -> bool {
     let ident = |x: &[u8]| !x.is_empty() && x.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.');
     match (v.first(), v.last()) {
         (Some(b'$'), Some(b'}')) => v.get(1) == Some(&b'{'),
@@ -292,7 +292,10 @@ pub(crate) fn assignments(t: &[u8], out: &mut Vec<Finding>) {
         while is > 0 && (is_word(t[is - 1]) || t[is - 1] == b'-' || t[is - 1] == b'.') && ie - is < 64 {
             is -= 1;
         }
-        if is == ie || !names_a_secret(&t[is..ie]) {
+        // `scheme://token:…@`: a URL's user name, its password is found
+        // with the URL (net.rs).
+        let url_user = is >= 3 && &t[is - 3..is] == b"://";
+        if is == ie || url_user || !names_a_secret(&t[is..ie]) {
             continue;
         }
         if let Some(f) = value_after(t, op) {

@@ -146,3 +146,189 @@ proptest::proptest! {
         }
     }
 }
+
+// Disguised text: the detectors read the normalised view; findings and
+// redaction are about the original.
+
+/// Fullwidth forms of the ASCII in `s` (space becomes the ideographic space).
+fn fullwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ' ' => '\u{3000}',
+            '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap(),
+            _ => c,
+        })
+        .collect()
+}
+
+#[test]
+fn fullwidth_digits_and_letters_are_found_and_the_original_is_masked() {
+    let card = fullwidth("4111 1111 1111 1111");
+    assert_eq!(
+        card,
+        "\u{FF14}\u{FF11}\u{FF11}\u{FF11}\u{3000}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{3000}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{3000}\u{FF11}\u{FF11}\u{FF11}\u{FF11}"
+    );
+    let text = format!("Card {card} please");
+    assert_eq!(one(&text), (FindingKind::CreditCard, card.clone()));
+    // Fullwidth digits, ASCII spaces.
+    let digits =
+        fullwidth("4111").replace('\u{3000}', " ") + " " + &fullwidth("1111 1111 1111").replace('\u{3000}', " ");
+    assert_eq!(one(&format!("card {digits}.")).1, digits);
+    let key = fullwidth("AKIAIOSFODNN7EXAMPLE");
+    assert_eq!(one(&format!("key {key} here")), (FindingKind::AwsAccessKey, key));
+    assert_eq!(one(&format!("status of {}?", fullwidth("Project Apollo"))).0, FindingKind::CustomTerm);
+    let s = Scanner::new(&ScannerConfig::default()).unwrap();
+    let text = format!("pay {card}, mail {}", fullwidth("jane@example.com"));
+    assert_eq!(redact(&text, &s.scan(&text)), "pay [CREDIT_CARD], mail [EMAIL]");
+}
+
+#[test]
+fn zero_width_characters_inside_credentials_do_not_hide_them() {
+    let aws = "AKIA\u{200B}IOSF\u{200C}ODNN7\u{2060}EXAMPLE";
+    assert_eq!(one(&format!("key {aws} here")), (FindingKind::AwsAccessKey, aws.to_string()));
+    let gh = "ghp_abcdefghij\u{FEFF}klmnopqrstuvwxyz\u{AD}0123456789\u{200D}";
+    // The trailing joiner is not part of the token.
+    assert_eq!(one(&format!("token {gh} ok")), (FindingKind::GithubToken, gh.trim_end_matches('\u{200D}').to_string()));
+    let openai = "sk-proj-Ab3dEf6hIj9kL\u{180E}m2nOp5qRs8tUv1wXy4z";
+    assert_eq!(one(openai).0, FindingKind::OpenaiKey);
+    let s = Scanner::new(&ScannerConfig::default()).unwrap();
+    let text = format!("a {aws} b");
+    assert_eq!(redact(&text, &s.scan(&text)), "a [AWS_ACCESS_KEY] b");
+}
+
+#[test]
+fn control_characters_inside_an_email_do_not_hide_it() {
+    let mail = "jane\u{0}.doe@exa\u{7}mple.com";
+    assert_eq!(one(&format!("mail {mail}.")), (FindingKind::Email, mail.to_string()));
+    let mail = "bob\u{1B}@example.org";
+    assert_eq!(one(&format!("to {mail}")), (FindingKind::Email, mail.to_string()));
+    // Tab, line feed and carriage return are kept: they still separate.
+    assert_eq!(kinds("a\tjane@example.com\r\nb@example.org").len(), 2);
+}
+
+#[test]
+fn compatibility_ligatures_fold() {
+    // U+FB01 is the "fi" ligature.
+    let marker = "Acme Con\u{FB01}dential";
+    assert_eq!(one(&format!("{marker}: plan")), (FindingKind::ConfidentialityMarker, marker.into()));
+    // U+FB00 is "ff": a hex key's two letters in one character.
+    let key = "3\u{FB00}a9c41e7d0b2f5a8c6e1d4b";
+    assert_eq!(one(&format!("api_key = {key}")), (FindingKind::GenericSecret, key.into()));
+    // No-break spaces are spaces.
+    assert_eq!(one("SSN 123\u{A0}45\u{A0}6789").1, "123\u{A0}45\u{A0}6789");
+}
+
+#[test]
+fn passwords_in_urls_are_secrets_not_emails() {
+    let cases = [
+        ("DATABASE_URL=postgres://app:Sup3r-s3cret@db.example.com:5432/app", "Sup3r-s3cret"),
+        ("redis://:p4ssw0rd@cache.example.com:6379/0", "p4ssw0rd"),
+        ("mongodb+srv://admin:hunter2@cluster0.example.mongodb.net/db?retryWrites=true", "hunter2"),
+        ("amqp://guest:Gu3st!pass@rabbit.example.com/vhost", "Gu3st!pass"),
+        ("see ftp://bob:letmein@ftp.example.com/pub.", "letmein"),
+        ("https://user:pa@ss@host.example.com/x", "pa@ss"),
+        ("https://token:Zx9Yw8Vu7Ts6Rq5Po4@api.example.com", "Zx9Yw8Vu7Ts6Rq5Po4"),
+    ];
+    for (text, secret) in cases {
+        assert_eq!(one(text), (FindingKind::GenericSecret, secret.to_string()), "{text}");
+    }
+    // A template's placeholder or a mask is no password; nor is it an email.
+    none("postgres://app:$DB_PASSWORD@db.example.com/app");
+    none("postgres://app:********@db.example.com/app");
+    none("postgres://postgres@db.example.com:5432/test");
+}
+
+#[test]
+fn tokens_as_url_user_names_are_secrets_not_emails() {
+    let token = "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a";
+    let text = format!("git clone https://{token}@github.com/acme/app.git");
+    assert_eq!(one(&text), (FindingKind::GenericSecret, token.to_string()));
+    let text = "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/acme/app.git";
+    assert_eq!(one(text).0, FindingKind::GithubToken);
+    let text = "https://x-access-token:ghs_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r";
+    assert_eq!(one(text), (FindingKind::GithubToken, "ghs_16C7e42F292c6912E7710c838347Ae178B4a".into()));
+    // User names are not tokens, and not emails either.
+    none("ssh://git@github.com/acme/app.git and https://jane.doe@bitbucket.example.org/acme/app");
+    // Ordinary emails stay emails.
+    assert_eq!(one("write to jane@example.com").1, "jane@example.com");
+    assert_eq!(one("<a href=\"mailto:jane@example.com\">").1, "jane@example.com");
+    assert_eq!(one("https://example.com/contact?email=jane@example.com").1, "jane@example.com");
+}
+
+#[test]
+fn disguised_urls_and_redaction_of_the_original() {
+    let url = fullwidth("postgres://app:Sup3r-s3cret@db.example.com");
+    assert_eq!(one(&url), (FindingKind::GenericSecret, fullwidth("Sup3r-s3cret")));
+    let s = Scanner::new(&ScannerConfig::default()).unwrap();
+    let text = format!("db: redis://:p4ss\u{200B}w0rd@cache.example.com, card {}", fullwidth("4111 1111 1111 1111"));
+    let f = s.scan(&text);
+    assert_eq!(redact(&text, &f), "db: redis://:[GENERIC_SECRET]@cache.example.com, card [CREDIT_CARD]");
+}
+
+use proptest::strategy::Strategy;
+
+/// Secrets to hide, with the kind each must be found as.
+const SECRETS: &[(&str, FindingKind)] = &[
+    ("AKIAIOSFODNN7EXAMPLE", FindingKind::AwsAccessKey),
+    ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", FindingKind::GithubToken),
+    ("sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", FindingKind::OpenaiKey),
+    ("4111 1111 1111 1111", FindingKind::CreditCard),
+    ("jane.doe@example.com", FindingKind::Email),
+    ("DE89 3704 0044 0532 0130 00", FindingKind::Iban),
+];
+
+/// Characters that show nothing: zero-width, joiners, soft hyphen, BOM,
+/// variation selector, tag, controls.
+const INVISIBLE: &[char] =
+    &['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{FE0F}', '\u{E0041}', '\0', '\u{1F}'];
+
+proptest::proptest! {
+    /// Invisible characters anywhere inside a secret do not hide it, and
+    /// the finding spans the whole disguised secret.
+    #[test]
+    fn invisible_characters_inside_a_secret_do_not_hide_it(
+        which in 0..SECRETS.len(),
+        inserts in proptest::collection::vec((0usize..64, 0..INVISIBLE.len()), 1..8),
+        wide in proptest::bool::ANY,
+    ) {
+        let (secret, kind) = SECRETS[which];
+        let mut chars: Vec<char> = if wide { fullwidth(secret).chars().collect() } else { secret.chars().collect() };
+        for (at, c) in inserts {
+            // Strictly inside: between two of the secret's characters.
+            let at = 1 + at % (chars.len() - 1);
+            chars.insert(at, INVISIBLE[c]);
+        }
+        let disguised: String = chars.into_iter().collect();
+        let text = format!("here: {disguised} end");
+        let s = Scanner::new(&ScannerConfig::default()).unwrap();
+        let f = s.scan(&text);
+        proptest::prop_assert_eq!(f.len(), 1, "{:?} → {:?}", text, f);
+        proptest::prop_assert_eq!(f[0].kind, kind);
+        proptest::prop_assert_eq!(&text[f[0].start..f[0].end], disguised.as_str());
+        proptest::prop_assert_eq!(redact(&text, &f), format!("here: {} end", label(kind)));
+    }
+
+    /// With any characters at all (controls, format characters, fullwidth
+    /// forms, marks), spans are ordered, within the text, non-overlapping
+    /// and on character boundaries of the original.
+    #[test]
+    fn spans_of_disguised_text_are_valid(
+        parts in proptest::collection::vec(proptest::prop_oneof![
+            proptest::char::any().prop_map(String::from),
+            proptest::sample::select(INVISIBLE).prop_map(String::from),
+            proptest::sample::select(&['\u{301}', '\u{FF14}', '\u{FF11}', '\u{FB01}', '\u{3000}', '\u{A0}', '@', ':'][..])
+                .prop_map(String::from),
+            proptest::sample::select(&["AKIA", "ghp_", "4111", " 1111", "jane", "@example.com", "://u:", "e\u{301}"][..])
+                .prop_map(String::from),
+        ], 0..60),
+    ) {
+        let text: String = parts.concat();
+        let s = Scanner::new(&ScannerConfig { terms: vec![Term { text: "Apollo".into(), marker: false }] }).unwrap();
+        let mut last = 0;
+        for x in s.scan(&text) {
+            proptest::prop_assert!(x.start < x.end && x.end <= text.len() && x.start >= last, "{:?} in {:?}", x, text);
+            proptest::prop_assert!(text.is_char_boundary(x.start) && text.is_char_boundary(x.end));
+            last = x.end;
+        }
+    }
+}
