@@ -49,7 +49,11 @@ pub async fn serve(
     tokenwise_app::tokenize::warm_up();
     let (app, writers) = App::start(policy, policy_text, store, clock).await?;
     let gateway = Gateway::new(app.clone())?;
-    tokio::spawn(jobs::budgets(Arc::downgrade(&app), Box::new(tokenwise_app::budgets::NoResults)));
+    // On a manual clock time moves only when told, and upkeep with it
+    // (`POST /api/v1/admin/clock`), so what a test sees is deterministic.
+    if !app.clock.is_manual() {
+        tokio::spawn(jobs::budgets(Arc::downgrade(&app), Box::new(tokenwise_app::budgets::NoResults)));
+    }
     let routes = router(app.clone(), gateway.clone());
     // Streams are many small writes: without TCP_NODELAY each can wait on
     // the client's delayed ACK (~40 ms).
