@@ -269,8 +269,8 @@ async fn refusals_use_the_contract_shape() {
     assert_eq!(a.status, 413);
     assert_eq!(a.json()["error"]["code"], "invalid_request");
 
-    // A revoked key stops working (after the cache's lifetime; a new server
-    // has an empty cache).
+    // A revoked key stops working, also after a restart (tests/revocation.rs
+    // shows it is refused on the very next call, without one).
     let out = g.keys(&["list", "--user", "ivan.petrov"]);
     let id = String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string();
     let out = g.keys(&["revoke", &id]);

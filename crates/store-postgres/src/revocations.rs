@@ -51,15 +51,18 @@ impl crate::PgStore {
 
 /// Listens until the store is dropped, reconnecting with a growing pause.
 async fn listen(revocations: Weak<Revocations>, config: Config) {
-    let mut backoff = Duration::from_millis(100);
-    while revocations.strong_count() > 0 {
-        match session(&revocations, &config).await {
-            Ok(()) => backoff = Duration::from_millis(100),
-            Err(e) => tracing::warn!(error = %e, "the key revocation listener failed; keys are not cached meanwhile"),
+    const FIRST_PAUSE: Duration = Duration::from_millis(100);
+    let mut backoff = FIRST_PAUSE;
+    loop {
+        if let Err(e) = session(&revocations, &config).await {
+            tracing::warn!(error = %e, "the key revocation listener failed; keys are not cached meanwhile");
         }
         let Some(r) = revocations.upgrade() else { return };
-        r.pid.store(0, Ordering::Relaxed);
         r.cache.set_live(false);
+        // A connection that got as far as listening starts the pauses over.
+        if r.pid.swap(0, Ordering::Relaxed) != 0 {
+            backoff = FIRST_PAUSE;
+        }
         drop(r);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);

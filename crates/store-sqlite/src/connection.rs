@@ -10,6 +10,8 @@ use tokenwise_ledger::StoreError;
 use tokenwise_ledger::budget::Book;
 
 const MAX_IDLE_READERS: usize = 8;
+/// How long a connection waits for a lock before giving up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) struct Inner {
     /// None for an in-memory database, whose readers must share the writer.
@@ -129,6 +131,40 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
     }
+
+    /// Runs a one-row read `f` on the calling thread, if an idle reader is
+    /// at hand and the database answers without waiting; otherwise as
+    /// [`read`](Self::read). For the per-request key lookup: an index probe
+    /// on a hot page takes microseconds, a hand-off to the blocking pool
+    /// and back several times that.
+    pub(crate) async fn read_now<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let idle = match &self.inner.path {
+            Some(_) => lock(&self.inner.readers).pop(),
+            None => None,
+        };
+        let Some(conn) = idle else {
+            return self.read(move |c| f(c).map_err(corrupt)).await;
+        };
+        // Never wait on the calling thread: a busy database (a recovery, a
+        // checkpoint resetting the WAL) sends the read to the pool instead.
+        let out = conn.busy_timeout(std::time::Duration::ZERO).and_then(|()| f(&conn));
+        let restored = conn.busy_timeout(BUSY_TIMEOUT);
+        if restored.is_ok() {
+            lock(&self.inner.readers).push(conn);
+        }
+        match out {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            {
+                self.read(move |c| f(c).map_err(corrupt)).await
+            }
+            other => other.map_err(corrupt),
+        }
+    }
 }
 
 /// Copies the WAL back into the database from a thread of its own, so no
@@ -159,7 +195,7 @@ fn start_checkpointer(path: &Path, store: std::sync::Weak<Inner>) -> Result<(), 
 
 /// `writer` is the durability of the writer connection; None for readers.
 fn configure(c: &Connection, writer: Option<Durability>) -> rusqlite::Result<()> {
-    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
     if let Some(d) = writer {
         c.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match d {
@@ -172,4 +208,40 @@ fn configure(c: &Connection, writer: Option<Durability>) -> rusqlite::Result<()>
     }
     c.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A read that finds the database busy on the calling thread is run
+    /// again through the pool (which waits for the lock) instead of failing.
+    #[tokio::test]
+    async fn a_busy_read_on_the_calling_thread_goes_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("l.db").display())).unwrap();
+        // A first read leaves an idle reader, so the next runs in place.
+        store.read(|_| Ok(())).await.unwrap();
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = calls.clone();
+        let on_thread = std::thread::current().id();
+        let answer = store
+            .read_now(move |c| {
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                    assert_eq!(std::thread::current().id(), on_thread, "the first try runs in place");
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                        None,
+                    ));
+                }
+                c.query_row("SELECT 7", [], |r| r.get::<_, i64>(0))
+            })
+            .await
+            .unwrap();
+        assert_eq!((answer, calls.load(Ordering::SeqCst)), (7, 2));
+        // Other errors are answers, not retried.
+        let err = store.read_now(|c| c.query_row("SELECT nope", [], |r| r.get::<_, i64>(0))).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    }
 }

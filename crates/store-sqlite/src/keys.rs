@@ -1,6 +1,7 @@
 //! API keys. No cache: another process (`tokenwise keys revoke`) can
 //! revoke a key in the file at any time and nothing tells this one, so every
-//! request reads its key, a local index probe (see `docs/benchmarks.md`).
+//! request reads its key: an index probe, run on the request's own thread
+//! when it need not wait (see `docs/benchmarks.md`).
 
 use crate::SqliteStore;
 use crate::connection::{corrupt, db_err};
@@ -38,10 +39,10 @@ impl KeyStore for SqliteStore {
 
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
         let hash = hash.to_string();
-        self.read(move |c| {
-            c.query_row(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"), [hash], key_from_row)
+        self.read_now(move |c| {
+            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"))?
+                .query_row([&hash], key_from_row)
                 .optional()
-                .map_err(corrupt)
         })
         .await
     }
