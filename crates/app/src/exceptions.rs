@@ -136,7 +136,7 @@ impl App {
         let (scope, duration_secs, cap) = self.vet(&ask)?;
         let e = Exception {
             id: Exception::new_id(),
-            scope: scope.to_string(),
+            scope,
             reason_code: ask.reason_code,
             justification: ask.justification,
             requested_by: caller.user.id.clone(),
@@ -162,7 +162,7 @@ impl App {
         let Some(e) = self.store.exception(id).await? else {
             return Err(AppError::not_found(format!("no exception `{id}`")));
         };
-        if let Some(why) = why_not_decide(&self.policy, &caller.user, &parse_scope(&e.scope)?, &e.requested_by) {
+        if let Some(why) = why_not_decide(&self.policy, &caller.user, &e.scope, &e.requested_by) {
             return Err(AppError::denied(why));
         }
         let Some(decided) = self.store.decide_exception(id, approve, &caller.user.id, self.clock.now()).await? else {
@@ -187,10 +187,9 @@ impl App {
     }
 
     fn may_see_exception(&self, caller: &Caller, e: &Exception) -> bool {
-        let scope = e.scope.parse::<Scope>().unwrap_or(Scope::Org);
         e.requested_by == caller.user.id
-            || Sight::of(&caller.user).sees_scope(&self.policy, &scope)
-            || why_not_decide(&self.policy, &caller.user, &scope, &e.requested_by).is_none()
+            || Sight::of(&caller.user).sees_scope(&self.policy, &e.scope)
+            || why_not_decide(&self.policy, &caller.user, &e.scope, &e.requested_by).is_none()
     }
 
     /// Exceptions the caller may see, newest first, by status and scope;
@@ -211,9 +210,7 @@ impl App {
             .filter(|e| {
                 !decidable
                     || (e.status == ExceptionStatus::Pending
-                        && e.scope
-                            .parse::<Scope>()
-                            .is_ok_and(|s| why_not_decide(&self.policy, &caller.user, &s, &e.requested_by).is_none()))
+                        && why_not_decide(&self.policy, &caller.user, &e.scope, &e.requested_by).is_none())
             })
             .map(exception_json)
             .collect();

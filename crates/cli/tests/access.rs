@@ -3,8 +3,8 @@
 //! check), nobody decides an exception that benefits themselves, and a
 //! budget refusal carries its figures as fields, not only as text.
 
-// Tests fail by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests fail by panicking, and a scenario may run long.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
 mod support;
 

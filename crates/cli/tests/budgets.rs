@@ -2,8 +2,8 @@
 //! soft budgets alerting once per threshold through a signed webhook, an
 //! exception that lets work through up to its cap and then expires.
 
-// Tests fail by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests fail by panicking, and a scenario may run long.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
 mod support;
 
@@ -143,7 +143,7 @@ async fn webhook_sink() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
 #[tokio::test]
 async fn a_soft_budget_alerts_once_per_threshold_with_a_signed_webhook() {
     let (url, got) = webhook_sink().await;
-    let g = Gateway::start_with(|s| {
+    let g = Gateway::start_manual(|s| {
         s.replace("limit_usd = \"450\"", "limit_usd = \"0.0003\"").replace(
             "[server]",
             &format!("[alerts]\nwebhook_url = \"{url}\"\nsecret_env = \"OPENAI_API_KEY\"\n\n[server]"),
@@ -155,9 +155,10 @@ async fn a_soft_budget_alerts_once_per_threshold_with_a_signed_webhook() {
         let (status, _, body) = call(&http, &g.url, &key, &format!("soft question {i}")).await;
         assert_eq!(status, 200, "a soft budget never refuses: {body}");
     }
-    // Alerts go out within a couple of seconds; wait a little longer to be
-    // sure no duplicate follows.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // On a manual clock the upkeep runs when the clock moves: the first
+    // pass announces both thresholds, the next ones nothing more.
+    assert_eq!(g.advance(1.0).await["alerts"], 2);
+    assert_eq!(g.advance(1.0).await["alerts"], 0);
     let got = got.lock().unwrap().clone();
     let ours: Vec<(String, Value)> = got
         .into_iter()
@@ -187,7 +188,7 @@ async fn a_soft_budget_alerts_once_per_threshold_with_a_signed_webhook() {
 
 #[tokio::test]
 async fn an_exception_lets_work_through_up_to_its_cap_then_stops_then_expires() {
-    let g = Gateway::start_with(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.0005\""));
+    let g = Gateway::start_manual(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.0005\""));
     let ivan = g.key("ivan.petrov", Some("support-reply"));
     let lucia = g.key("lucia.fernandez", Some("support-reply"));
     let tom = g.key("tom.becker", Some("sales-outreach"));
@@ -231,9 +232,18 @@ async fn an_exception_lets_work_through_up_to_its_cap_then_stops_then_expires() 
     }
     assert!(stopped, "the exception's cap stops it");
     assert!(under > 0 && under <= 400_000, "spent {under} under a cap of 400000");
-    // It expires by itself (5.4 s after approval).
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(call(&http, &g.url, &ivan, "after").await.0, 402);
+    // It expires by itself, 5 s after approval (0.0015 h, kept in whole
+    // seconds): a fresh one lets a call through just before, nothing after.
+    let (_, fresh) = post(&http, &g.url, &ivan, "/api/v1/exceptions", ask.clone()).await;
+    let fresh_id = fresh["id"].as_str().unwrap();
+    let (status, _) = post(&http, &g.url, &lucia, &format!("/api/v1/exceptions/{fresh_id}/approve"), json!({})).await;
+    assert_eq!(status, 200);
+    g.advance(4.9).await;
+    assert_eq!(call(&http, &g.url, &ivan, "just before").await.0, 200, "still in force");
+    g.advance(0.2).await;
+    let (status, _, body) = call(&http, &g.url, &ivan, "just after").await;
+    assert_eq!(status, 402);
+    assert_eq!(body["error"]["budget"], "per-person-daily", "{body}");
     // A denied one never applies; decisions are final.
     let (_, second) = post(&http, &g.url, &ivan, "/api/v1/exceptions", ask).await;
     let id2 = second["id"].as_str().unwrap();
@@ -242,15 +252,58 @@ async fn an_exception_lets_work_through_up_to_its_cap_then_stops_then_expires() 
         "denied"
     );
     assert_eq!(post(&http, &g.url, &lucia, &format!("/api/v1/exceptions/{id2}/approve"), json!({})).await.0, 400);
-    // Every step is audited.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every step is audited (the auditor writes in batches: wait for it).
     let conn = rusqlite::Connection::open(&g.db).unwrap();
-    let actions: Vec<String> = conn
-        .prepare("SELECT action FROM audit_log WHERE action LIKE 'exception.%' ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(actions, ["exception.request", "exception.approve", "exception.request", "exception.deny"]);
+    let want = [
+        "exception.request",
+        "exception.approve",
+        "exception.request",
+        "exception.approve",
+        "exception.request",
+        "exception.deny",
+    ];
+    let mut actions: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        actions = conn
+            .prepare("SELECT action FROM audit_log WHERE action LIKE 'exception.%' ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        if actions.len() >= want.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(actions, want);
+}
+
+#[tokio::test]
+async fn a_new_day_is_a_new_envelope() {
+    let g = Gateway::start_manual(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.0005\""));
+    let key = g.key("ivan.petrov", Some("support-reply"));
+    let http = client();
+    // Late in Acme's day (Europe/Berlin): spend the daily budget.
+    g.set_clock("2026-12-02T22:30:00Z").await;
+    let mut i = 0;
+    let body = loop {
+        i += 1;
+        let (status, _, body) = call(&http, &g.url, &key, &format!("late {i}")).await;
+        if status == 402 {
+            break body;
+        }
+        assert!(i < 50);
+    };
+    assert_eq!(body["error"]["period"], "2026-12-02", "{body}");
+    // Past midnight in Berlin (23:00 UTC): the new day's envelope is empty.
+    g.set_clock("2026-12-02T23:00:01Z").await;
+    let (status, headers, body) = call(&http, &g.url, &key, "a new day").await;
+    assert_eq!(status, 200, "{body}");
+    let id = headers["x-tokenwise-request-id"].to_str().unwrap();
+    let ev = get(&http, &g.url, &key, &format!("/api/v1/events?request_id={id}")).await;
+    assert!(
+        ev["events"][0]["budget_keys"].to_string().contains("per-person-daily|user:ivan.petrov|2026-12-03"),
+        "{ev}"
+    );
 }

@@ -1,7 +1,7 @@
 //! The `tokenwise` binary, run as people run it.
 
-// Tests fail by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests fail by panicking, and a scenario may run long.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! Call → meter → record: the request goes to its upstream; a JSON answer
 //! is metered from its `usage` (or estimated with the tokenizer and marked
 //! so), recorded durably, and only then answered with its cost. Streams
-//! are relayed and metered by [`crate::stream`]. A failure at or before
+//! are relayed and metered by `stream`. A failure at or before
 //! the upstream is recorded too, at the cost the provider may bill.
 
 use crate::upstream::{UpstreamClient, status_error, transport_error};
@@ -77,28 +77,35 @@ impl Call {
         TokenUsage { input: self.estimate_input().await, ..Default::default() }
     }
 
-    pub async fn execute(self) -> Result<Response, AppError> {
-        let up = self.upstream.cfg.id.clone();
+    /// Sends the call upstream. A failure to connect, a timeout or a refusal
+    /// by the provider is recorded (at what the provider may bill) and
+    /// returned as the contract's error.
+    pub async fn send(&self) -> Result<reqwest::Response, AppError> {
+        let up = &self.upstream.cfg.id;
         let sent = self.upstream.post(self.path, self.body.clone(), &self.client_headers, self.stream).send().await;
         let resp = match sent {
             Ok(r) => r,
             // One that never connected cost nothing; one that timed out may
             // still be processed (and billed) upstream: count its prompt.
             Err(e) if e.is_connect() => {
-                return Err(self.fail(transport_error(&e, &up), TokenUsage::default(), false).await);
+                return Err(self.fail(transport_error(&e, up), TokenUsage::default(), false).await);
             }
-            Err(e) => return Err(self.fail(transport_error(&e, &up), self.billed_prompt().await, true).await),
+            Err(e) => return Err(self.fail(transport_error(&e, up), self.billed_prompt().await, true).await),
         };
         if !resp.status().is_success() {
             let status = resp.status();
             let headers = resp.headers().clone();
             let body = resp.bytes().await.unwrap_or_default();
             // Providers do not bill refused requests.
-            return Err(self.fail(status_error(status, &headers, &body, &up), TokenUsage::default(), false).await);
+            return Err(self.fail(status_error(status, &headers, &body, up), TokenUsage::default(), false).await);
         }
-        if self.stream {
-            return Ok(crate::stream::start(self, resp));
-        }
+        Ok(resp)
+    }
+
+    /// A whole JSON answer: metered from its `usage` (else estimated and
+    /// marked so), recorded, and only then answered.
+    pub async fn whole(self, resp: reqwest::Response) -> Result<Response, AppError> {
+        let up = self.upstream.cfg.id.clone();
         let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).cloned();
         let bytes = match resp.bytes().await {
             Ok(b) => b,

@@ -3,13 +3,6 @@
 //! read, the upstream path, and what each reads from (and adjusts in) a
 //! request body.
 
-use crate::Gateway;
-use crate::flow::serve;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
-use axum::response::Response;
-use bytes::Bytes;
 use serde_json::{Value, json};
 use tokenwise_app::AppError;
 use tokenwise_ledger::Operation;
@@ -41,7 +34,7 @@ pub(crate) struct Shaped {
     pub translatable: bool,
 }
 
-const CHAT: Endpoint = Endpoint {
+pub(crate) const CHAT: Endpoint = Endpoint {
     operation: Operation::ChatCompletions,
     kind: ModelKind::Chat,
     format: WireFormat::Openai,
@@ -49,7 +42,7 @@ const CHAT: Endpoint = Endpoint {
     path: "/chat/completions",
 };
 
-const EMBEDDINGS: Endpoint = Endpoint {
+pub(crate) const EMBEDDINGS: Endpoint = Endpoint {
     operation: Operation::Embeddings,
     kind: ModelKind::Embedding,
     format: WireFormat::Openai,
@@ -57,37 +50,13 @@ const EMBEDDINGS: Endpoint = Endpoint {
     path: "/embeddings",
 };
 
-const MESSAGES: Endpoint = Endpoint {
+pub(crate) const MESSAGES: Endpoint = Endpoint {
     operation: Operation::Messages,
     kind: ModelKind::Chat,
     format: WireFormat::Anthropic,
     api: Api::AnthropicMessages,
     path: "/v1/messages",
 };
-
-pub(crate) async fn chat_completions(
-    State(g): State<Gateway>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    serve(g, headers, body, CHAT).await
-}
-
-pub(crate) async fn embeddings(
-    State(g): State<Gateway>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    serve(g, headers, body, EMBEDDINGS).await
-}
-
-pub(crate) async fn messages(
-    State(g): State<Gateway>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    serve(g, headers, body, MESSAGES).await
-}
 
 impl Endpoint {
     /// Reads what the request carries (refusing what cannot be read: it

@@ -1,6 +1,6 @@
-//! One gateway request, step by step: read → route → scan → hold, then
-//! [`Call::execute`](crate::call::Call::execute) calls the upstream,
-//! meters the answer and records it. Every refusal on the way is recorded
+//! One gateway request, step by step: read → route → scan → hold, then the
+//! call goes upstream and its answer, whole or streamed, is metered and
+//! recorded before the client has it all. Every refusal on the way is recorded
 //! on the ledger and, when the policy refused, in the audit log.
 
 use crate::Gateway;
@@ -146,7 +146,8 @@ async fn handle(
     tracing::Span::current().record("model", scanned.model.id.as_str());
     let holding = hold(&app, &facts, &mut req, &scanned).await?;
     let call = prepare(&g, &facts, req, scanned, holding, hs)?;
-    call.execute().await
+    let resp = call.send().await?;
+    if call.stream { Ok(crate::stream::start(call, resp)) } else { call.whole(resp).await }
 }
 
 /// Read: a JSON object naming its model, whose every text can be read.

@@ -7,6 +7,10 @@
 //! abort the metering of a call the provider may already be billing: the
 //! task finishes, records the event (marked `cancelled`), and only then ends.
 
+// Refusals carry their advice, headers and fields in the error value; it is
+// built on the cold path only.
+#![allow(clippy::result_large_err)]
+
 mod call;
 mod endpoints;
 mod flow;
@@ -16,8 +20,12 @@ pub mod upstream;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokenwise_app::App;
@@ -53,10 +61,26 @@ impl Gateway {
 /// The `/v1` routes.
 pub fn routes() -> Router<Gateway> {
     Router::new()
-        .route("/v1/chat/completions", post(endpoints::chat_completions))
-        .route("/v1/embeddings", post(endpoints::embeddings))
-        .route("/v1/messages", post(endpoints::messages))
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/messages", post(messages))
         .route("/v1/models", get(models::list))
+}
+
+async fn chat_completions(
+    State(g): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    flow::serve(g, headers, body, endpoints::CHAT).await
+}
+
+async fn embeddings(State(g): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    flow::serve(g, headers, body, endpoints::EMBEDDINGS).await
+}
+
+async fn messages(State(g): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    flow::serve(g, headers, body, endpoints::MESSAGES).await
 }
 
 /// TLS to real providers uses rustls with the ring provider.

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tokenwise_core::Nanos;
+use tokenwise_core::{EnvelopeKey, Nanos, Scope};
 
 tokenwise_core::named_enum!(
     ExceptionStatus, "exception status", {
@@ -17,8 +17,7 @@ tokenwise_core::named_enum!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exception {
     pub id: String,
-    /// `user:ID`, `team:ID`, `project:ID`, `use_case:ID` or `org`.
-    pub scope: String,
+    pub scope: Scope,
     pub reason_code: String,
     pub justification: String,
     pub requested_by: String,
@@ -51,6 +50,6 @@ impl Exception {
 
     /// The envelope that holds its spending.
     pub fn envelope_key(&self) -> String {
-        format!("exception|{}|{}", self.scope, self.id)
+        EnvelopeKey::Exception { scope: self.scope.clone(), id: self.id.clone() }.to_string()
     }
 }

@@ -10,7 +10,7 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 pub use tokenwise_core::EnvelopeSpec as Envelope;
-use tokenwise_core::Track;
+use tokenwise_core::{EnvelopeKey, Scope as Concrete, Track};
 
 /// What a request is, as far as budgets care.
 #[derive(Debug, Clone, Copy)]
@@ -53,20 +53,21 @@ pub fn period_bounds(
     (instant(start), instant(next), start)
 }
 
-fn scope_key(budget: &Budget, s: &Subject<'_>) -> Option<String> {
-    let k = match &budget.scope {
-        Scope::Org => "org".to_string(),
-        Scope::Team(id) if id == s.team => format!("team:{id}"),
-        Scope::EachTeam => format!("team:{}", s.team),
-        Scope::Project(id) if Some(id.as_str()) == s.project => format!("project:{id}"),
-        Scope::EachProject => format!("project:{}", s.project?),
-        Scope::UseCase(id) if id == s.use_case => format!("use_case:{id}"),
-        Scope::EachUseCase => format!("use_case:{}", s.use_case),
-        Scope::User(id) if id == s.user => format!("user:{id}"),
-        Scope::EachUser => format!("user:{}", s.user),
+/// The one scope of `budget` that `s` falls in, if any.
+fn scope_of(budget: &Budget, s: &Subject<'_>) -> Option<Concrete> {
+    let own = |id: &str| id.to_string();
+    Some(match &budget.scope {
+        Scope::Org => Concrete::Org,
+        Scope::Team(id) if id == s.team => Concrete::Team(own(id)),
+        Scope::EachTeam => Concrete::Team(own(s.team)),
+        Scope::Project(id) if Some(id.as_str()) == s.project => Concrete::Project(own(id)),
+        Scope::EachProject => Concrete::Project(own(s.project?)),
+        Scope::UseCase(id) if id == s.use_case => Concrete::UseCase(own(id)),
+        Scope::EachUseCase => Concrete::UseCase(own(s.use_case)),
+        Scope::User(id) if id == s.user => Concrete::User(own(id)),
+        Scope::EachUser => Concrete::User(own(s.user)),
         _ => return None,
-    };
-    Some(k)
+    })
 }
 
 impl Policy {
@@ -77,12 +78,13 @@ impl Policy {
             .iter()
             .filter(|b| b.track.is_none_or(|t| t == s.track))
             .filter_map(|b| {
-                let scope = scope_key(b, s)?;
-                let (start, end, date) = period_bounds(b.period, at, &self.org.time_zone, self.org.week_starts);
+                let scope = scope_of(b, s)?;
+                let (start, end, period) = period_bounds(b.period, at, &self.org.time_zone, self.org.week_starts);
+                let key = EnvelopeKey::Budget { budget: b.id.clone(), scope: scope.clone(), period };
                 Some(Envelope {
-                    key: format!("{}|{scope}|{date}", b.id),
+                    key: key.to_string(),
                     budget_id: b.id.clone(),
-                    scope,
+                    scope: scope.to_string(),
                     period_start: start,
                     period_end: end,
                     limit: b.limit,

@@ -17,33 +17,6 @@ pub struct Loaded {
     pub warnings: Report,
 }
 
-/// A named entry whose body may have failed to deserialise; its name still
-/// counts as declared, so references to it raise no second error.
-pub(crate) type Entries<T> = Vec<(String, Option<T>)>;
-
-#[derive(Default)]
-pub(crate) struct RawDoc {
-    pub org: Option<RawOrg>,
-    pub data_classes: Option<Vec<String>>,
-    pub upstreams: Entries<RawUpstream>,
-    pub models: Entries<RawModel>,
-    pub price_sources: Vec<Option<RawPriceSource>>,
-    pub teams: Entries<RawTeam>,
-    pub users: Entries<RawUser>,
-    pub projects: Entries<RawProject>,
-    pub use_cases: Entries<RawUseCase>,
-    pub templates: Vec<Option<RawTemplate>>,
-    pub budgets: Vec<Option<RawBudget>>,
-    pub scoring: Option<RawScoring>,
-    pub dlp: Option<RawDlp>,
-    pub retention: Option<RawRetention>,
-    pub exceptions: Option<RawExceptions>,
-    pub server: Option<RawServer>,
-    pub alerts: Option<RawAlerts>,
-    /// Sections present in the file (even if they failed to deserialise).
-    pub present: Vec<String>,
-}
-
 pub(crate) const SECTIONS: &[&str] = &[
     "org",
     "data_classes",

@@ -2,8 +2,8 @@
 //! every name in it must exist, and a claim from outside the audience is
 //! refused with a use case the person may use.
 
-// Tests fail by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests fail by panicking, and a scenario may run long.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
 use std::path::{Path, PathBuf};
 use tokenwise_policy::{Audience, Diagnostic, Loaded, Report, load_str};

@@ -102,7 +102,7 @@ pub(crate) const EXCEPTION_COLUMNS: &str = "id, scope, reason_code, justificatio
 pub(crate) fn exception_from_row(r: &Row) -> Result<Exception, StoreError> {
     Ok(Exception {
         id: get(r, 0)?,
-        scope: get(r, 1)?,
+        scope: parse(get(r, 1)?, "scope")?,
         reason_code: get(r, 2)?,
         justification: get(r, 3)?,
         requested_by: get(r, 4)?,

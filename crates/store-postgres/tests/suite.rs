@@ -2,8 +2,8 @@
 //! Set TOKENWISE_TEST_POSTGRES_URL (CI does); without it these tests are
 //! skipped, unless TOKENWISE_REQUIRE_POSTGRES=1 makes that a failure.
 
-// Tests fail by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests fail by panicking, and a scenario may run long.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
 use async_trait::async_trait;
 use std::sync::Arc;

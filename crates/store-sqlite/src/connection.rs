@@ -1,6 +1,7 @@
 //! Opening the database and running work on its connections: the one
 //! writer, pooled read-only readers, and the checkpoint thread.
 
+pub(crate) use crate::errors::{corrupt, db_err};
 use crate::migrations::migrate;
 use crate::{Durability, SqliteStore};
 use rusqlite::{Connection, OpenFlags};
@@ -13,6 +14,12 @@ const MAX_IDLE_READERS: usize = 8;
 /// How long a connection waits for a lock before giving up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a rusqlite connection in
+    // a state worse than the error it returned; keep using it.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub(crate) struct Inner {
     /// None for an in-memory database, whose readers must share the writer.
     pub(crate) path: Option<PathBuf>,
@@ -22,30 +29,6 @@ pub(crate) struct Inner {
     /// lock (atomic holds in microseconds); captured totals are persisted
     /// with the usage events that capture them.
     pub(crate) book: Mutex<Book>,
-}
-
-pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
-    match e {
-        rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            StoreError::Conflict(msg.unwrap_or_else(|| f.to_string()))
-        }
-        other => StoreError::Backend(other.to_string()),
-    }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave a rusqlite connection in
-    // a state worse than the error it returned; keep using it.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn corrupt(e: rusqlite::Error) -> StoreError {
-    match e {
-        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
-            StoreError::Corrupt(e.to_string())
-        }
-        other => db_err(other),
-    }
 }
 
 impl SqliteStore {

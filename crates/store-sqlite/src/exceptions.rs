@@ -17,7 +17,7 @@ impl ExceptionStore for SqliteStore {
                 &format!("INSERT INTO exceptions ({EXCEPTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
                 params![
                     e.id,
-                    e.scope,
+                    e.scope.to_string(),
                     e.reason_code,
                     e.justification,
                     e.requested_by,

@@ -16,6 +16,7 @@
 mod audit;
 mod budgets;
 mod connection;
+mod errors;
 mod events;
 mod exceptions;
 mod keys;

@@ -1,6 +1,6 @@
 //! The schema, brought up to date when a store opens.
 
-use crate::connection::db_err;
+use crate::errors::db_err;
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use tokenwise_ledger::{StoreError, to_micros};

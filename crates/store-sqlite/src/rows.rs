@@ -98,7 +98,7 @@ pub(crate) const EXCEPTION_COLUMNS: &str = "id, scope, reason_code, justificatio
 pub(crate) fn exception_from_row(r: &Row<'_>) -> rusqlite::Result<Exception> {
     Ok(Exception {
         id: r.get(0)?,
-        scope: r.get(1)?,
+        scope: parse(r.get(1)?, "scope")?,
         reason_code: r.get(2)?,
         justification: r.get(3)?,
         requested_by: r.get(4)?,

@@ -1,7 +1,7 @@
 //! The shared store suite, on SQLite.
 
-// Tests fail by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests fail by panicking, and a scenario may run long.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
 use async_trait::async_trait;
 use std::sync::Arc;

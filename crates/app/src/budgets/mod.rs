@@ -228,7 +228,7 @@ pub fn exception_envelope(e: &Exception) -> EnvelopeSpec {
     EnvelopeSpec {
         key: e.envelope_key(),
         budget_id: format!("exception:{}", e.id),
-        scope: e.scope.clone(),
+        scope: e.scope.to_string(),
         period_start: e.decided_at.unwrap_or(e.created_at),
         period_end: e.valid_until.unwrap_or(e.created_at),
         limit: e.cap,

@@ -98,17 +98,29 @@ pub struct Gateway {
     pub mock: Proc,
     pub serve: Option<Proc>,
     pub url: String,
+    /// Whether serve runs on a manual clock, moved with [`Gateway::advance`].
+    pub manual_clock: bool,
 }
 
 impl Gateway {
     /// mock-upstream + serve, the policy's upstreams pointed at the mock and
     /// allowed to receive the mock's fault headers; `edit` changes the policy further.
     pub fn start_with(edit: impl Fn(String) -> String) -> Gateway {
+        Gateway::launch(edit, false)
+    }
+
+    /// Like [`Gateway::start_with`], on a manual clock: time stands still
+    /// until [`Gateway::advance`] moves it (and runs the budget upkeep).
+    pub fn start_manual(edit: impl Fn(String) -> String) -> Gateway {
+        Gateway::launch(edit, true)
+    }
+
+    fn launch(edit: impl Fn(String) -> String, manual_clock: bool) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
         let policy = mock_policy(dir.path(), &mock.addr, edit);
         let db = dir.path().join("ledger.db");
-        let mut g = Gateway { dir, policy, db, mock, serve: None, url: String::new() };
+        let mut g = Gateway { dir, policy, db, mock, serve: None, url: String::new(), manual_clock };
         g.restart();
         g
     }
@@ -125,14 +137,37 @@ impl Gateway {
     pub fn restart(&mut self) {
         self.serve = None;
         let db = self.database();
-        let p =
-            spawn(&["serve", "--config", self.policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &db]);
+        let mut args =
+            vec!["serve", "--config", self.policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &db];
+        if self.manual_clock {
+            args.extend(["--manual-clock", "now"]);
+        }
+        let p = spawn(&args);
         self.url = format!("http://{}", p.addr);
         self.serve = Some(p);
     }
 
     pub fn key(&self, user: &str, use_case: Option<&str>) -> String {
         create_key(&self.policy, &self.database(), user, use_case)
+    }
+
+    /// Moves the server's manual clock on by `secs` and runs one budget
+    /// upkeep pass (as an admin); returns what the pass did.
+    pub async fn advance(&self, secs: f64) -> serde_json::Value {
+        advance(&self.url, &self.key("hugo.martin", None), secs).await
+    }
+
+    /// Sets the server's manual clock to `at` (RFC 3339) and runs one upkeep pass.
+    pub async fn set_clock(&self, at: &str) -> serde_json::Value {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/admin/clock", self.url))
+            .bearer_auth(self.key("hugo.martin", None))
+            .json(&serde_json::json!({"set": at}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "the clock is set");
+        r.json().await.unwrap()
     }
 
     /// `tokenwise keys ARGS` on this gateway's policy and ledger.
@@ -203,4 +238,18 @@ impl Client {
         assert_eq!(events.len(), 1, "exactly one row for {request_id}: {}", a.body);
         events[0].clone()
     }
+}
+
+/// Moves the manual clock of the server at `base` on by `secs`, with an
+/// admin's key, and runs one upkeep pass there.
+pub async fn advance(base: &str, admin_key: &str, secs: f64) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/admin/clock"))
+        .bearer_auth(admin_key)
+        .json(&serde_json::json!({"advance_secs": secs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the clock moves");
+    r.json().await.unwrap()
 }
