@@ -8,6 +8,9 @@
 #   DURATION=5 RATES="100" bench/gateway/run.sh   # a quick look
 #   SKIP_LITELLM=1 bench/gateway/run.sh  # tokenwise only
 #   RATES=10 MAX_RUN= SKIP_OHA=1 bench/gateway/run.sh   # a rate LiteLLM can sustain, no max-rate runs
+#   BASELINE=../old-checkout SKIP_LITELLM=1 bench/gateway/run.sh
+#       # also an earlier build of tokenwise ("tokenwise-before": BASELINE's
+#       # target/release/tokenwise with BASELINE's examples/acme.toml), same run
 #
 # Needs: cargo, python3 (for LiteLLM's venv), network access to crates.io and
 # PyPI the first time (oha, litellm). Everything listens on 127.0.0.1 only.
@@ -62,6 +65,17 @@ KEY=$("$TW" keys create --config "$work/acme.toml" --database "sqlite://$work/le
 TOKENWISE_OS=$(OPENAI_API_KEY=sk-bench ANTHROPIC_API_KEY=sk-bench listen $PIN_SUT "$TW" serve --config "$work/acme-os.toml" --listen 127.0.0.1:0 --database "sqlite://$work/ledger-os.db")
 KEY_OS=$("$TW" keys create --config "$work/acme-os.toml" --database "sqlite://$work/ledger-os.db" --user ivan.petrov --use-case support-reply 2>/dev/null)
 
+BEFORE=""
+if [[ -n "${BASELINE:-}" ]]; then
+  echo "==> tokenwise before ($BASELINE)"
+  OLD=$BASELINE/target/release/tokenwise
+  [[ -x $OLD ]] || (cd "$BASELINE" && cargo build --release --locked -p tokenwise-cli)
+  mkdir -p "$work/before" && cp -r "$BASELINE/examples/prices" "$work/before/prices"
+  sed "s#http://127.0.0.1:9100#http://$MOCK#" "$BASELINE/examples/acme.toml" >"$work/before/acme.toml"
+  BEFORE=$(OPENAI_API_KEY=sk-bench ANTHROPIC_API_KEY=sk-bench listen $PIN_SUT "$OLD" serve --config "$work/before/acme.toml" --listen 127.0.0.1:0 --database "sqlite://$work/ledger-before.db")
+  KEY_BEFORE=$("$OLD" keys create --config "$work/before/acme.toml" --database "sqlite://$work/ledger-before.db" --user ivan.petrov --use-case support-reply 2>/dev/null)
+fi
+
 LITELLM=""
 if [[ -z "${SKIP_LITELLM:-}" ]]; then
   echo "==> LiteLLM proxy $LITELLM_VERSION"
@@ -103,6 +117,7 @@ run() { # NAME URL AUTH BODY RATE
 
 : >"$OUT/raw.jsonl"
 targets=("direct|http://$MOCK/v1/chat/completions|" "tokenwise|http://$TOKENWISE/v1/chat/completions|$KEY" "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS")
+[[ -n $BEFORE ]] && targets+=("tokenwise-before|http://$BEFORE/v1/chat/completions|$KEY_BEFORE")
 [[ -n $LITELLM ]] && targets+=("litellm|http://$LITELLM/v1/chat/completions|sk-bench-0123456789abcdef0123456789abcdef")
 for mode in chat stream; do
   for rate in $RATES ${MAX_RUN-0}; do
@@ -129,7 +144,7 @@ for t in "${targets[@]}"; do
     | tee -a "$OUT/raw.jsonl" >/dev/null
 done
 
-for db in ledger ledger-os; do
+for db in ledger ledger-os ${BEFORE:+ledger-before}; do
   rows=$(sqlite3 "$work/$db.db" 'SELECT COUNT(*), SUM(estimated) FROM usage_events' 2>/dev/null || echo "?")
   echo "$db.db rows written during the run (count|estimated): $rows" | tee -a "$OUT/ledger.txt"
 done

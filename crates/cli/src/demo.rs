@@ -15,10 +15,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::{
-    AuditAction, AuditDraft, EventSource, GroupBy, Operation, Recorder, SpendQuery, SpendRow, UsageEvent, verify_store,
+    AuditAction, AuditDraft, EventSource, GroupBy, Operation, Recorder, SpendQuery, SpendRow, Store, UsageEvent,
+    verify_store,
 };
 use tokenwise_policy::{ModelKind, Policy, load_str};
 
@@ -77,11 +79,7 @@ struct Summary {
 }
 
 pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let loaded = load_str(Path::new("examples/acme.toml"), ACME, &|p: &Path| {
-        if p.ends_with("prices/litellm-subset.json") { Ok(ACME_PRICES.to_string()) } else { std::fs::read_to_string(p) }
-    })
-    .map_err(|r| anyhow::anyhow!("the built-in example policy is invalid:\n{r}"))?;
-    let policy = loaded.policy;
+    let policy = acme_policy()?;
 
     // A fresh ledger: in --data-dir if given (kept), else a temporary folder.
     let tmp;
@@ -92,21 +90,7 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
             tmp.path().to_path_buf()
         }
     };
-    let db = dir.join("demo-ledger.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    let url = format!("sqlite://{}", db.display());
-    let ledger = store::open_with(&url, policy.server.durability).await?;
-    let digest = hex::encode(Sha256::digest(ACME.as_bytes()));
-    ledger
-        .append_audit(&AuditDraft::new(
-            "system",
-            AuditAction::PolicyLoad,
-            "examples/acme.toml",
-            serde_json::json!({"sha256": digest}),
-        ))
-        .await?;
+    let (url, ledger) = fresh_ledger(&dir, &policy).await?;
 
     // October 2026, in the org's time zone.
     let tz = policy.org.time_zone.clone();
@@ -114,30 +98,7 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let end = Date::new(2026, 11, 1)?.to_zoned_datetime(tz.clone())?.timestamp();
     let events = synthesize(&policy, Date::new(2026, 10, 1)?, &tz)?;
     let generated = events.len() as u64;
-
-    // Record through group commit from many concurrent "requests".
-    let (recorder, writer) = Recorder::spawn(ledger.clone());
-    let began = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let chunks: Vec<Vec<UsageEvent>> = events.chunks(events.len().div_ceil(64).max(1)).map(<[_]>::to_vec).collect();
-    for chunk in chunks {
-        let r = recorder.clone();
-        tasks.spawn(async move {
-            for e in chunk {
-                r.record(e).await?;
-            }
-            Ok::<(), tokenwise_ledger::StoreError>(())
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.context("a recording task failed")??;
-    }
-    let elapsed = began.elapsed().as_secs_f64();
-    let stats = recorder.stats();
-    let batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
-    let largest = stats.largest_batch.load(std::sync::atomic::Ordering::Relaxed);
-    drop(recorder);
-    writer.await.context("the ledger writer failed")?;
+    let recording = record(&ledger, &events).await?;
 
     // Everything below is read back from the ledger.
     let q = |g| SpendQuery { group_by: g, from: start, to: end };
@@ -148,34 +109,17 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let recorded: u64 = teams.iter().map(|r| r.calls).sum();
     anyhow::ensure!(recorded == generated, "the ledger holds {recorded} events, {generated} were recorded");
 
-    // The versions in effect at some point of the period.
-    let mut versions: Vec<String> = Vec::new();
-    for m in policy.models.values() {
-        for (i, v) in m.prices.iter().enumerate() {
-            let superseded_before_start = m.prices.get(i + 1).is_some_and(|next| next.effective_from <= start);
-            if v.effective_from < end && !superseded_before_start {
-                versions.push(v.id.clone());
-            }
-        }
-    }
-    ledger
-        .append_audit(&AuditDraft::new(
-            "system",
-            AuditAction::DemoRun,
-            "2026-10",
-            serde_json::json!({"events": recorded, "total_cost_nanos": total.0}),
-        ))
-        .await?;
-    let audit = verify_store(ledger.as_ref(), 1_000).await?.map_err(|b| anyhow::anyhow!("audit chain broken: {b}"))?;
-    let (audit_entries, audit_head) = audit.unwrap_or((0, String::new()));
+    let versions = versions_in_effect(&policy, start, end);
+    let (audit_entries, audit_head) = audit_demo_run(&ledger, recorded, total).await?;
 
+    let elapsed = recording.seconds;
     let summary = Summary {
         org: policy.org.name.clone(),
         period: "2026-10".into(),
         ledger: url,
         events: recorded,
-        commit_batches: batches,
-        largest_batch: largest,
+        commit_batches: recording.batches,
+        largest_batch: recording.largest_batch,
         record_seconds: elapsed,
         events_per_second: if elapsed > 0.0 { recorded as f64 / elapsed } else { 0.0 },
         total_cost_nanos: total.0,
@@ -193,6 +137,100 @@ pub async fn run(json: bool, data_dir: Option<&Path>) -> anyhow::Result<()> {
         print_summary(&summary);
     }
     Ok(())
+}
+
+/// The built-in Acme policy, its price file served from the binary too.
+fn acme_policy() -> anyhow::Result<Policy> {
+    let loaded = load_str(Path::new("examples/acme.toml"), ACME, &|p: &Path| {
+        if p.ends_with("prices/litellm-subset.json") { Ok(ACME_PRICES.to_string()) } else { std::fs::read_to_string(p) }
+    })
+    .map_err(|r| anyhow::anyhow!("the built-in example policy is invalid:\n{r}"))?;
+    Ok(loaded.policy)
+}
+
+/// An empty ledger in `dir` (a previous demo's is removed), its audit
+/// chain opened with the policy load, so every run starts from the same state.
+async fn fresh_ledger(dir: &Path, policy: &Policy) -> anyhow::Result<(String, Arc<dyn Store>)> {
+    let db = dir.join("demo-ledger.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let url = format!("sqlite://{}", db.display());
+    let ledger = store::open_with(&url, policy.server.durability).await?;
+    let digest = hex::encode(Sha256::digest(ACME.as_bytes()));
+    ledger
+        .append_audit(&AuditDraft::new(
+            "system",
+            AuditAction::PolicyLoad,
+            "examples/acme.toml",
+            serde_json::json!({"sha256": digest}),
+        ))
+        .await?;
+    Ok((url, ledger))
+}
+
+/// How recording went: wall time and how group commit batched the events.
+struct Recording {
+    seconds: f64,
+    batches: u64,
+    largest_batch: u64,
+}
+
+/// Records the events through group commit from many concurrent
+/// "requests", as a gateway under load would, and waits until all are durable.
+async fn record(ledger: &Arc<dyn Store>, events: &[UsageEvent]) -> anyhow::Result<Recording> {
+    let (recorder, writer) = Recorder::spawn(ledger.clone());
+    let began = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let chunks: Vec<Vec<UsageEvent>> = events.chunks(events.len().div_ceil(64).max(1)).map(<[_]>::to_vec).collect();
+    for chunk in chunks {
+        let r = recorder.clone();
+        tasks.spawn(async move {
+            for e in chunk {
+                r.record(e).await?;
+            }
+            Ok::<(), tokenwise_ledger::StoreError>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.context("a recording task failed")??;
+    }
+    let seconds = began.elapsed().as_secs_f64();
+    let stats = recorder.stats();
+    let batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
+    let largest_batch = stats.largest_batch.load(std::sync::atomic::Ordering::Relaxed);
+    drop(recorder);
+    writer.await.context("the ledger writer failed")?;
+    Ok(Recording { seconds, batches, largest_batch })
+}
+
+/// The price versions in effect at some point of the period.
+fn versions_in_effect(policy: &Policy, start: Timestamp, end: Timestamp) -> Vec<String> {
+    let mut versions: Vec<String> = Vec::new();
+    for m in policy.models.values() {
+        for (i, v) in m.prices.iter().enumerate() {
+            let superseded_before_start = m.prices.get(i + 1).is_some_and(|next| next.effective_from <= start);
+            if v.effective_from < end && !superseded_before_start {
+                versions.push(v.id.clone());
+            }
+        }
+    }
+    versions
+}
+
+/// Records the run in the audit chain, then verifies the whole chain:
+/// its entry count and head hash (none when the chain is empty).
+async fn audit_demo_run(ledger: &Arc<dyn Store>, recorded: u64, total: Nanos) -> anyhow::Result<(i64, String)> {
+    ledger
+        .append_audit(&AuditDraft::new(
+            "system",
+            AuditAction::DemoRun,
+            "2026-10",
+            serde_json::json!({"events": recorded, "total_cost_nanos": total.0}),
+        ))
+        .await?;
+    let audit = verify_store(ledger.as_ref(), 1_000).await?.map_err(|b| anyhow::anyhow!("audit chain broken: {b}"))?;
+    Ok(audit.unwrap_or((0, String::new())))
 }
 
 fn team_line(policy: &Policy, r: &SpendRow, total: Nanos) -> TeamLine {

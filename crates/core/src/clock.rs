@@ -52,7 +52,8 @@ impl Clock {
     pub fn advance(&self, by: SignedDuration) -> bool {
         let Some(us) = &self.manual else { return false };
         let delta = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
-        us.fetch_add(delta, Ordering::AcqRel);
+        // Saturating, so no number of moves wraps time around.
+        let _ = us.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| Some(t.saturating_add(delta)));
         true
     }
 }

@@ -508,6 +508,12 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
                       "cache_creation_input_tokens": r.cache_created, "cache_read_input_tokens": r.cached}
         }));
     }
+    sse(message_frames(&p, &id, &model, &r, input, stop), &p)
+}
+
+/// The SSE events of a streamed Anthropic message, in the order the API
+/// sends them; `no-usage` and `malformed` faults show up here.
+fn message_frames(p: &Plan, id: &str, model: &str, r: &Reply, input: u64, stop: &str) -> Vec<String> {
     let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
     let mut start_usage = json!({"input_tokens": input, "output_tokens": 1,
                                  "cache_creation_input_tokens": r.cache_created, "cache_read_input_tokens": r.cached});
@@ -546,5 +552,5 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
         json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": delta_usage}),
     ));
     frames.push(ev("message_stop", json!({"type": "message_stop"})));
-    sse(frames, &p)
+    frames
 }

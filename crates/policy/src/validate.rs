@@ -3,7 +3,6 @@
 //! shows them all.
 
 use crate::diag::{At, KeyPath, Sink, suggest};
-use crate::load::{Entries, RawDoc};
 use crate::model::*;
 use crate::prices::{ImportedPrice, parse_litellm};
 use crate::raw::*;
@@ -420,88 +419,18 @@ fn models(
     for (id, m) in raw {
         let Some(m) = m else { continue };
         let p = path(&["models", id]);
-        let known_upstreams = &v.names.upstreams;
-        v.reference(p.key("upstream"), "upstream", &m.upstream, known_upstreams);
-        if m.kind == ModelKind::Embedding
-            && upstreams.get(&m.upstream).is_some_and(|u| u.format == WireFormat::Anthropic)
-        {
-            v.err(
-                p.key("kind"),
-                format!("model `{id}` is an embedding model on an Anthropic upstream"),
-                Some("Anthropic's API has no embeddings endpoint; use an openai-format upstream".into()),
-            );
-        }
+        model_upstream(v, &p, id, m, upstreams);
         let class = v.class(p.key("max_data_class"), &m.max_data_class);
-        let mut versions: Vec<PriceVersion> = Vec::new();
-        let mut dates = BTreeSet::new();
-        for (i, price) in m.prices.iter().enumerate() {
-            let pp = p.key("prices").index(i);
-            let from = v.date(pp.key("effective_from"), &price.effective_from);
-            let input = v.per_mtok(pp.key("input"), &price.input);
-            let output = match &price.output {
-                Some(a) => v.per_mtok(pp.key("output"), a),
-                None if m.kind == ModelKind::Embedding => Some(PricePerMtok(0)),
-                None => {
-                    v.err(
-                        pp.clone(),
-                        format!("price version {i} of `{id}` has no `output` price"),
-                        Some("chat models need an output price per million tokens".into()),
-                    );
-                    None
-                }
-            };
-            let mut opt = |key: &str, a: &Option<Amount>| a.as_ref().map(|a| v.per_mtok(pp.key(key), a));
-            let cached = opt("cached_input", &price.cached_input);
-            let write = opt("cache_write", &price.cache_write);
-            let reasoning = opt("reasoning", &price.reasoning);
-            let (Some(from), Some(input), Some(output)) = (from, input, output) else { continue };
-            if !dates.insert(from) {
-                v.err(
-                    pp.key("effective_from"),
-                    format!("two price versions of `{id}` start on the same day"),
-                    Some("each version needs its own effective_from date".into()),
-                );
-                continue;
-            }
-            let rates = Rates::with_defaults(input, output, cached.flatten(), write.flatten(), reasoning.flatten());
-            versions.push(PriceVersion { id: format!("{id}@{}", day(from)), effective_from: from, rates });
-        }
+        let mut prices = policy_prices(v, &p, id, m);
         let upstream_model = m.upstream_model.clone().unwrap_or_else(|| id.clone());
         let reference = m.price_ref.clone().unwrap_or_else(|| upstream_model.clone());
-        let mut max_output = m.max_output_tokens;
-        let mut found_in_file = false;
-        for s in &sources.loaded {
-            if let Some(imp) = s.table.get(&reference) {
-                found_in_file = true;
-                max_output = max_output.or(imp.max_output_tokens);
-                // A version written in the policy wins over a file's on the same day.
-                if dates.insert(s.from) {
-                    let file = s.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                    versions.push(PriceVersion {
-                        id: format!("{id}@{}~{file}", day(s.from)),
-                        effective_from: s.from,
-                        rates: imp.rates,
-                    });
-                }
-            }
+        let found_in_file = prices.import(id, &reference, sources);
+        // A price file that failed to load may hold what seems missing, and
+        // its failure is reported already.
+        if !sources.any_failed {
+            missing_prices(v, &p, id, m, &reference, found_in_file, prices.versions.is_empty());
         }
-        if m.price_ref.is_some() && !found_in_file && !sources.any_failed {
-            v.err(
-                p.key("price_ref"),
-                format!("no entry `{reference}` in any price source"),
-                Some("check the name against the price file, or write [[models.ID.prices]] in the policy".into()),
-            );
-        }
-        if versions.is_empty() && m.price_ref.is_none() && !sources.any_failed {
-            v.err_key(
-                p.clone(),
-                format!("model `{id}` has no prices"),
-                Some(format!(
-                    "add a [[{}]] table, or a price_sources file with an entry named `{reference}`",
-                    p.key("prices")
-                )),
-            );
-        }
+        let Prices { mut versions, max_output_tokens, .. } = prices;
         versions.sort_by_key(|pv| pv.effective_from);
         if versions.first().is_some_and(|pv| pv.effective_from > now) {
             v.warn(
@@ -520,12 +449,136 @@ fn models(
                 kind: m.kind,
                 max_class: class,
                 reasoning: m.reasoning,
-                max_output_tokens: max_output,
+                max_output_tokens,
                 prices: versions,
             },
         );
     }
     out
+}
+
+/// The model's upstream is declared and can serve its kind.
+fn model_upstream(v: &mut V<'_>, p: &KeyPath, id: &str, m: &RawModel, upstreams: &BTreeMap<String, Upstream>) {
+    let known_upstreams = &v.names.upstreams;
+    v.reference(p.key("upstream"), "upstream", &m.upstream, known_upstreams);
+    if m.kind == ModelKind::Embedding && upstreams.get(&m.upstream).is_some_and(|u| u.format == WireFormat::Anthropic) {
+        v.err(
+            p.key("kind"),
+            format!("model `{id}` is an embedding model on an Anthropic upstream"),
+            Some("Anthropic's API has no embeddings endpoint; use an openai-format upstream".into()),
+        );
+    }
+}
+
+/// A model's price versions as gathered so far, at most one a day.
+struct Prices {
+    versions: Vec<PriceVersion>,
+    days: BTreeSet<Timestamp>,
+    max_output_tokens: Option<u64>,
+}
+
+impl Prices {
+    /// Adds the versions the price files hold under `reference`, and the
+    /// first output limit they give where the policy sets none. Returns
+    /// whether any file has the entry.
+    fn import(&mut self, id: &str, reference: &str, sources: &Sources) -> bool {
+        let mut found_in_file = false;
+        for s in &sources.loaded {
+            let Some(imp) = s.table.get(reference) else { continue };
+            found_in_file = true;
+            self.max_output_tokens = self.max_output_tokens.or(imp.max_output_tokens);
+            // A version written in the policy wins over a file's on the same day.
+            if self.days.insert(s.from) {
+                let file = s.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                self.versions.push(PriceVersion {
+                    id: format!("{id}@{}~{file}", day(s.from)),
+                    effective_from: s.from,
+                    rates: imp.rates,
+                });
+            }
+        }
+        found_in_file
+    }
+}
+
+/// The price versions written in the policy (`[[models.ID.prices]]`).
+fn policy_prices(v: &mut V<'_>, p: &KeyPath, id: &str, m: &RawModel) -> Prices {
+    let mut prices = Prices { versions: Vec::new(), days: BTreeSet::new(), max_output_tokens: m.max_output_tokens };
+    for (i, price) in m.prices.iter().enumerate() {
+        let pp = p.key("prices").index(i);
+        let Some((from, rates)) = price_version(v, &pp, i, id, m.kind, price) else { continue };
+        if !prices.days.insert(from) {
+            v.err(
+                pp.key("effective_from"),
+                format!("two price versions of `{id}` start on the same day"),
+                Some("each version needs its own effective_from date".into()),
+            );
+            continue;
+        }
+        prices.versions.push(PriceVersion { id: format!("{id}@{}", day(from)), effective_from: from, rates });
+    }
+    prices
+}
+
+/// One price version's start and rates; every field is checked even when
+/// an earlier one is wrong, so all its errors show at once.
+fn price_version(
+    v: &mut V<'_>,
+    pp: &KeyPath,
+    i: usize,
+    id: &str,
+    kind: ModelKind,
+    price: &RawPrice,
+) -> Option<(Timestamp, Rates)> {
+    let from = v.date(pp.key("effective_from"), &price.effective_from);
+    let input = v.per_mtok(pp.key("input"), &price.input);
+    let output = match &price.output {
+        Some(a) => v.per_mtok(pp.key("output"), a),
+        None if kind == ModelKind::Embedding => Some(PricePerMtok(0)),
+        None => {
+            v.err(
+                pp.clone(),
+                format!("price version {i} of `{id}` has no `output` price"),
+                Some("chat models need an output price per million tokens".into()),
+            );
+            None
+        }
+    };
+    let mut opt = |key: &str, a: &Option<Amount>| a.as_ref().map(|a| v.per_mtok(pp.key(key), a));
+    let cached = opt("cached_input", &price.cached_input);
+    let write = opt("cache_write", &price.cache_write);
+    let reasoning = opt("reasoning", &price.reasoning);
+    let (Some(from), Some(input), Some(output)) = (from, input, output) else { return None };
+    Some((from, Rates::with_defaults(input, output, cached.flatten(), write.flatten(), reasoning.flatten())))
+}
+
+/// A `price_ref` no price file has, or a model with no price at all.
+fn missing_prices(
+    v: &mut V<'_>,
+    p: &KeyPath,
+    id: &str,
+    m: &RawModel,
+    reference: &str,
+    found_in_file: bool,
+    no_versions: bool,
+) {
+    if m.price_ref.is_some() && !found_in_file {
+        v.err(
+            p.key("price_ref"),
+            format!("no entry `{reference}` in any price source"),
+            Some("check the name against the price file, or write [[models.ID.prices]] in the policy".into()),
+        );
+    }
+    if no_versions && m.price_ref.is_none() {
+        v.err_key(
+            p.clone(),
+            format!("model `{id}` has no prices"),
+            Some(format!(
+                "add a [[{}]] table, or a price_sources file with an entry named `{reference}`",
+                p.key("prices")
+            )),
+        );
+    }
 }
 
 fn day(t: Timestamp) -> String {
@@ -631,59 +684,17 @@ fn use_cases(
     default_retention: Option<Retention>,
 ) -> BTreeMap<String, UseCase> {
     let mut out = BTreeMap::new();
-    let known_models = &v.names.models;
     let known_users = &v.names.users;
     for (id, u) in raw {
         let Some(u) = u else { continue };
         let p = path(&["use_cases", id]);
         v.reference(p.key("owner"), "user", &u.owner, known_users);
-        if u.allowed_models.is_empty() {
-            v.err(
-                p.key("allowed_models"),
-                format!("use case `{id}` allows no model"),
-                Some("list at least the default model".into()),
-            );
-        }
-        let mut seen = BTreeSet::new();
-        for (i, m) in u.allowed_models.iter().enumerate() {
-            v.reference(p.key("allowed_models").index(i), "model", m, known_models);
-            if !seen.insert(m) {
-                v.err(p.key("allowed_models").index(i), format!("model `{m}` is listed twice"), None);
-            }
-        }
-        if v.reference(p.key("default_model"), "model", &u.default_model, known_models)
-            && !u.allowed_models.contains(&u.default_model)
-        {
-            v.err(
-                p.key("default_model"),
-                format!("default model `{}` is not in allowed_models of `{id}`", u.default_model),
-                Some("add it to allowed_models, or pick one of them".into()),
-            );
-        }
+        allowed_models(v, &p, id, u);
         let class = v.class(p.key("max_data_class"), &u.max_data_class);
         if u.baseline_tokens_per_outcome == 0 {
             v.err(p.key("baseline_tokens_per_outcome"), "the baseline must be more than zero tokens per outcome", None);
         }
-        let value = match (&u.outcome_value_usd, u.outcome_value_hours) {
-            (Some(a), None) => v.usd(p.key("outcome_value_usd"), a).map(|n| (n, None)),
-            (None, Some(h)) if h.is_finite() && h > 0.0 => org.map(|o| (hours_value(o.hour_value, h), Some(h))),
-            (None, Some(h)) => {
-                v.err(p.key("outcome_value_hours"), format!("{h} is not a positive number of hours"), None);
-                None
-            }
-            (Some(_), Some(_)) => {
-                v.err(p.key("outcome_value_hours"), "give outcome_value_usd or outcome_value_hours, not both", None);
-                None
-            }
-            (None, None) => {
-                v.err_key(
-                    p.clone(),
-                    format!("use case `{id}` has no outcome value"),
-                    Some("add outcome_value_usd or outcome_value_hours".into()),
-                );
-                None
-            }
-        };
+        let value = outcome_value(v, &p, id, u, org);
         let retention = match &u.retention {
             Some(r) => retention(v, p.key("retention"), r, default_retention),
             None => default_retention,
@@ -691,15 +702,7 @@ fn use_cases(
         let owner_team = users.get(&u.owner).map(|o| o.team.as_str());
         let audience = audience(v, &p, id, u.available_to.as_ref(), owner_team, users);
         let Some(class) = class else { continue };
-        let cleared = u.allowed_models.iter().filter_map(|m| models.get(m)).any(|m| m.max_class >= class);
-        if !cleared && !u.allowed_models.is_empty() && u.allowed_models.iter().all(|m| models.contains_key(m)) {
-            let cname = v.classes.as_ref().map(|c| c.name(class).to_string()).unwrap_or_default();
-            v.warn(
-                p.key("max_data_class"),
-                format!("no allowed model of `{id}` is cleared for `{cname}` data"),
-                Some("such prompts can only be redacted or blocked; allow a model cleared for that class".into()),
-            );
-        }
+        clearance(v, &p, id, u, models, class);
         let (Some((outcome_value, outcome_hours)), Some(retention), Some(available_to)) = (value, retention, audience)
         else {
             continue;
@@ -725,6 +728,80 @@ fn use_cases(
         );
     }
     out
+}
+
+/// `allowed_models`: not empty, declared, distinct, and holding the default.
+fn allowed_models(v: &mut V<'_>, p: &KeyPath, id: &str, u: &RawUseCase) {
+    let known_models = &v.names.models;
+    if u.allowed_models.is_empty() {
+        v.err(
+            p.key("allowed_models"),
+            format!("use case `{id}` allows no model"),
+            Some("list at least the default model".into()),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, m) in u.allowed_models.iter().enumerate() {
+        v.reference(p.key("allowed_models").index(i), "model", m, known_models);
+        if !seen.insert(m) {
+            v.err(p.key("allowed_models").index(i), format!("model `{m}` is listed twice"), None);
+        }
+    }
+    if v.reference(p.key("default_model"), "model", &u.default_model, known_models)
+        && !u.allowed_models.contains(&u.default_model)
+    {
+        v.err(
+            p.key("default_model"),
+            format!("default model `{}` is not in allowed_models of `{id}`", u.default_model),
+            Some("add it to allowed_models, or pick one of them".into()),
+        );
+    }
+}
+
+/// What one outcome is worth, in dollars and, when given so, in hours:
+/// exactly one of `outcome_value_usd` and `outcome_value_hours`.
+fn outcome_value(
+    v: &mut V<'_>,
+    p: &KeyPath,
+    id: &str,
+    u: &RawUseCase,
+    org: Option<&Org>,
+) -> Option<(Nanos, Option<f64>)> {
+    match (&u.outcome_value_usd, u.outcome_value_hours) {
+        (Some(a), None) => v.usd(p.key("outcome_value_usd"), a).map(|n| (n, None)),
+        (None, Some(h)) if h.is_finite() && h > 0.0 => org.map(|o| (hours_value(o.hour_value, h), Some(h))),
+        (None, Some(h)) => {
+            v.err(p.key("outcome_value_hours"), format!("{h} is not a positive number of hours"), None);
+            None
+        }
+        (Some(_), Some(_)) => {
+            v.err(p.key("outcome_value_hours"), "give outcome_value_usd or outcome_value_hours, not both", None);
+            None
+        }
+        (None, None) => {
+            v.err_key(
+                p.clone(),
+                format!("use case `{id}` has no outcome value"),
+                Some("add outcome_value_usd or outcome_value_hours".into()),
+            );
+            None
+        }
+    }
+}
+
+/// Warns when no allowed model may receive the use case's data class;
+/// only for a list of known models, as an empty list or an unknown name
+/// is an error already.
+fn clearance(v: &mut V<'_>, p: &KeyPath, id: &str, u: &RawUseCase, models: &BTreeMap<String, Model>, class: DataClass) {
+    let cleared = u.allowed_models.iter().filter_map(|m| models.get(m)).any(|m| m.max_class >= class);
+    if !cleared && !u.allowed_models.is_empty() && u.allowed_models.iter().all(|m| models.contains_key(m)) {
+        let cname = v.classes.as_ref().map(|c| c.name(class).to_string()).unwrap_or_default();
+        v.warn(
+            p.key("max_data_class"),
+            format!("no allowed model of `{id}` is cleared for `{cname}` data"),
+            Some("such prompts can only be redacted or blocked; allow a model cleared for that class".into()),
+        );
+    }
 }
 
 /// `available_to`: explicit, so that leaving it out is an error with the

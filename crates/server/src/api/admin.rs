@@ -16,6 +16,10 @@ use tokenwise_app::{App, AppError};
 use tokenwise_http::{ApiError, Authed};
 use tokenwise_policy::Role;
 
+/// A step of at most ten years: enough for any period to roll over, far
+/// from the ends of time.
+const MAX_STEP_SECS: i64 = 10 * 366 * 86_400;
+
 pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/api/v1/admin/clock", post(clock))
 }
@@ -43,14 +47,18 @@ async fn clock(
         return Err(AppError::denied("only an admin may move the clock").into());
     }
     match (m.advance_secs, m.set) {
-        (Some(s), None) if s.is_finite() && s >= 0.0 => {
-            app.clock.advance(SignedDuration::try_from_secs_f64(s).unwrap_or(SignedDuration::ZERO));
+        (Some(s), None) => {
+            let by = SignedDuration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| !d.is_negative() && d.as_secs() <= MAX_STEP_SECS)
+                .ok_or_else(|| AppError::invalid(format!("advance_secs must be from 0 to {MAX_STEP_SECS}")))?;
+            app.clock.advance(by);
         }
         (None, Some(at)) => {
             app.clock.set(at);
         }
         (None, None) => {}
-        _ => return Err(AppError::invalid("give advance_secs (≥ 0) or set, not both").into()),
+        (Some(_), Some(_)) => return Err(AppError::invalid("give advance_secs or set, not both").into()),
     }
     let done = crate::jobs::tick(&app, &tokenwise_app::budgets::NoResults, true).await;
     Ok(Json(json!({"now": app.clock.now(), "expired_holds": done.expired, "alerts": done.alerts.len()})))
