@@ -4,13 +4,13 @@
 //! time zone); its key names all three, so a new period starts a new
 //! envelope by itself.
 
-use crate::model::{Budget, Policy, Scope};
+use crate::model::{Budget, BudgetScope, Policy, ScopeKind};
 use crate::raw::{Enforcement, Period};
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 pub use tokenwise_core::EnvelopeSpec as Envelope;
-use tokenwise_core::{EnvelopeKey, Scope as Concrete, Track};
+use tokenwise_core::{EnvelopeKey, Scope, Track};
 
 /// What a request is, as far as budgets care.
 #[derive(Debug, Clone, Copy)]
@@ -54,20 +54,25 @@ pub fn period_bounds(
 }
 
 /// The one scope of `budget` that `s` falls in, if any.
-fn scope_of(budget: &Budget, s: &Subject<'_>) -> Option<Concrete> {
-    let own = |id: &str| id.to_string();
-    Some(match &budget.scope {
-        Scope::Org => Concrete::Org,
-        Scope::Team(id) if id == s.team => Concrete::Team(own(id)),
-        Scope::EachTeam => Concrete::Team(own(s.team)),
-        Scope::Project(id) if Some(id.as_str()) == s.project => Concrete::Project(own(id)),
-        Scope::EachProject => Concrete::Project(own(s.project?)),
-        Scope::UseCase(id) if id == s.use_case => Concrete::UseCase(own(id)),
-        Scope::EachUseCase => Concrete::UseCase(own(s.use_case)),
-        Scope::User(id) if id == s.user => Concrete::User(own(id)),
-        Scope::EachUser => Concrete::User(own(s.user)),
-        _ => return None,
-    })
+fn scope_of(budget: &Budget, s: &Subject<'_>) -> Option<Scope> {
+    match &budget.scope {
+        BudgetScope::One(one) => covers(one, s).then(|| one.clone()),
+        BudgetScope::Each(ScopeKind::Team) => Some(Scope::Team(s.team.to_string())),
+        BudgetScope::Each(ScopeKind::Project) => Some(Scope::Project(s.project?.to_string())),
+        BudgetScope::Each(ScopeKind::UseCase) => Some(Scope::UseCase(s.use_case.to_string())),
+        BudgetScope::Each(ScopeKind::User) => Some(Scope::User(s.user.to_string())),
+    }
+}
+
+/// Whether a call of `s` falls in `scope`.
+fn covers(scope: &Scope, s: &Subject<'_>) -> bool {
+    match scope {
+        Scope::Org => true,
+        Scope::Team(id) => id == s.team,
+        Scope::Project(id) => Some(id.as_str()) == s.project,
+        Scope::UseCase(id) => id == s.use_case,
+        Scope::User(id) => id == s.user,
+    }
 }
 
 impl Policy {

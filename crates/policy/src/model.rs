@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokenwise_core::{FindingKind, Nanos, Rates, Track};
+use tokenwise_core::{FindingKind, Nanos, Rates, Scope, Track};
 
 /// A data class, as its rank in the policy's ordered list (0 = least
 /// sensitive). Comparisons mean "more or less sensitive than".
@@ -217,33 +217,36 @@ impl Template {
     }
 }
 
-/// Which envelope(s) a budget creates.
+/// Which envelope(s) a budget creates: one for a named scope, or one for
+/// each team, project, use case or person.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Scope {
-    Org,
-    Team(String),
-    Project(String),
-    UseCase(String),
-    User(String),
-    /// One envelope per team (and likewise below).
-    EachTeam,
-    EachProject,
-    EachUseCase,
-    EachUser,
+pub enum BudgetScope {
+    One(Scope),
+    Each(ScopeKind),
 }
 
-impl fmt::Display for Scope {
+/// The kinds of scope a budget can have one envelope each of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScopeKind {
+    Team,
+    Project,
+    UseCase,
+    User,
+}
+
+impl fmt::Display for BudgetScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Scope::Org => f.write_str("org"),
-            Scope::Team(id) => write!(f, "team:{id}"),
-            Scope::Project(id) => write!(f, "project:{id}"),
-            Scope::UseCase(id) => write!(f, "use_case:{id}"),
-            Scope::User(id) => write!(f, "user:{id}"),
-            Scope::EachTeam => f.write_str("team:*"),
-            Scope::EachProject => f.write_str("project:*"),
-            Scope::EachUseCase => f.write_str("use_case:*"),
-            Scope::EachUser => f.write_str("user:*"),
+            BudgetScope::One(scope) => scope.fmt(f),
+            BudgetScope::Each(kind) => {
+                let kind = match kind {
+                    ScopeKind::Team => "team",
+                    ScopeKind::Project => "project",
+                    ScopeKind::UseCase => "use_case",
+                    ScopeKind::User => "user",
+                };
+                write!(f, "{kind}:*")
+            }
         }
     }
 }
@@ -259,7 +262,7 @@ pub struct Tranche {
 #[derive(Debug, Clone)]
 pub struct Budget {
     pub id: String,
-    pub scope: Scope,
+    pub scope: BudgetScope,
     pub period: Period,
     pub limit: Nanos,
     pub enforcement: Enforcement,

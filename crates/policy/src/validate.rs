@@ -11,7 +11,7 @@ use jiff::civil::{Date, Weekday};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates};
+use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates, Scope};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -934,21 +934,21 @@ fn templates(v: &mut V<'_>, raw: &[Option<RawTemplate>]) -> BTreeMap<String, Tem
     out
 }
 
-fn scope(v: &mut V<'_>, p: KeyPath, text: &str) -> Option<Scope> {
+fn scope(v: &mut V<'_>, p: KeyPath, text: &str) -> Option<BudgetScope> {
     let hint =
         "write `org`, `team:ID`, `project:ID`, `use_case:ID`, `user:ID`, or `team:*` (and so on) for one envelope each";
     if text == "org" {
-        return Some(Scope::Org);
+        return Some(BudgetScope::One(Scope::Org));
     }
     let Some((kind, id)) = text.split_once(':') else {
         v.err(p, format!("`{text}` is not a budget scope"), Some(hint.into()));
         return None;
     };
-    let (set, each, one): (&BTreeSet<String>, Scope, fn(String) -> Scope) = match kind {
-        "team" => (&v.names.teams, Scope::EachTeam, Scope::Team),
-        "project" => (&v.names.projects, Scope::EachProject, Scope::Project),
-        "use_case" => (&v.names.use_cases, Scope::EachUseCase, Scope::UseCase),
-        "user" => (&v.names.users, Scope::EachUser, Scope::User),
+    let (set, each, one): (&BTreeSet<String>, ScopeKind, fn(String) -> Scope) = match kind {
+        "team" => (&v.names.teams, ScopeKind::Team, Scope::Team),
+        "project" => (&v.names.projects, ScopeKind::Project, Scope::Project),
+        "use_case" => (&v.names.use_cases, ScopeKind::UseCase, Scope::UseCase),
+        "user" => (&v.names.users, ScopeKind::User, Scope::User),
         _ => {
             v.err(
                 p,
@@ -959,9 +959,9 @@ fn scope(v: &mut V<'_>, p: KeyPath, text: &str) -> Option<Scope> {
         }
     };
     if id == "*" {
-        return Some(each);
+        return Some(BudgetScope::Each(each));
     }
-    v.reference(p, kind, id, set).then(|| one(id.to_string()))
+    v.reference(p, kind, id, set).then(|| BudgetScope::One(one(id.to_string())))
 }
 
 fn budgets(v: &mut V<'_>, raw: &[Option<RawBudget>]) -> Vec<Budget> {

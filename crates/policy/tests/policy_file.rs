@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use tokenwise_core::{Nanos, PricePerMtok};
-use tokenwise_policy::{Category, Report, Scope, load_file, load_str};
+use tokenwise_policy::{BudgetScope, Category, Report, ScopeKind, load_file, load_str};
 
 fn acme_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml")
@@ -48,12 +48,12 @@ fn the_example_company_is_valid_and_complete() {
     let scopes: BTreeSet<&str> = p
         .budgets
         .iter()
-        .map(|b| match b.scope {
-            Scope::Org => "org",
-            Scope::Team(_) | Scope::EachTeam => "team",
-            Scope::Project(_) | Scope::EachProject => "project",
-            Scope::UseCase(_) | Scope::EachUseCase => "use_case",
-            Scope::User(_) | Scope::EachUser => "user",
+        .map(|b| match &b.scope {
+            BudgetScope::One(one) => one.kind(),
+            BudgetScope::Each(ScopeKind::Team) => "team",
+            BudgetScope::Each(ScopeKind::Project) => "project",
+            BudgetScope::Each(ScopeKind::UseCase) => "use_case",
+            BudgetScope::Each(ScopeKind::User) => "user",
         })
         .collect();
     assert_eq!(scopes.len(), 5, "budgets at every scope: {scopes:?}");
