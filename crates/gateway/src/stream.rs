@@ -24,6 +24,7 @@ use tokenwise_wire::Dialect;
 use tokenwise_wire::sse::{Frame, Seen, data_of, next_frame, observe};
 use tokenwise_wire::translate::StreamTranslator;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 type Tx = mpsc::Sender<Result<Bytes, Infallible>>;
 
@@ -31,7 +32,8 @@ pub(crate) fn start(call: Call, resp: reqwest::Response) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
     let id = call.draft.id.clone();
     let nudge = call.nudge.clone();
-    tokio::spawn(pump(call, resp, tx));
+    // The pump outlives the handler: it keeps the request's span.
+    tokio::spawn(pump(call, resp, tx).in_current_span());
     let mut r = Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
