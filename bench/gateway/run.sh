@@ -19,6 +19,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 DURATION=${DURATION:-20}
 RATES=${RATES:-"100 1000"}
+MODES=${MODES:-"chat stream"}   # non-streaming and streaming requests
 MAX_CONCURRENCY=${MAX_CONCURRENCY:-32}
 REPEAT=${REPEAT:-3}       # runs per cell, interleaved; the report takes the median
 # The load generator gets CPU 0; the mock and the gateways share CPU 1, so the
@@ -39,7 +40,7 @@ cargo build --release --locked -p tokenwise-cli
 cargo build --release --manifest-path bench/loadgen/Cargo.toml
 TW=$ROOT/target/release/tokenwise
 LOADGEN=$ROOT/bench/loadgen/target/release/tokenwise-loadgen
-if ! command -v oha >/dev/null; then cargo install oha --locked; fi
+if [[ -z "${SKIP_OHA:-}" ]] && ! command -v oha >/dev/null; then cargo install oha --locked; fi
 
 listen() { # CMD... -> prints the address the process announced
   local log=$work/$RANDOM.log
@@ -119,7 +120,7 @@ run() { # NAME URL AUTH BODY RATE
 targets=("direct|http://$MOCK/v1/chat/completions|" "tokenwise|http://$TOKENWISE/v1/chat/completions|$KEY" "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS")
 [[ -n $BEFORE ]] && targets+=("tokenwise-before|http://$BEFORE/v1/chat/completions|$KEY_BEFORE")
 [[ -n $LITELLM ]] && targets+=("litellm|http://$LITELLM/v1/chat/completions|sk-bench-0123456789abcdef0123456789abcdef")
-for mode in chat stream; do
+for mode in $MODES; do
   for rate in $RATES ${MAX_RUN-0}; do
     for rep in $(seq "$REPEAT"); do
       for t in "${targets[@]}"; do

@@ -8,27 +8,70 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult, Code};
 use crate::meta::{self, MetaHeaders};
 use crate::routing::{chat_api, default_output, format_of, reachable_formats, route};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokenwise_core::TokenUsage;
 use tokenwise_policy::ModelKind;
 use tokenwise_policy::decision::{Verdict, decide};
 
-/// The answer when the call would be refused before any scan: the policy
-/// says no to the use case or the model.
-fn refused(use_case: &str, requested: &str, reason: String, nudge: Value, suggested: Value, extra: Value) -> Value {
-    let mut v = json!({
-        "decision": "block", "reasons": [reason], "nudge": nudge, "use_case": use_case,
-        "requested_model": requested, "model": null, "suggested_model": suggested,
-        "data_class": null, "findings": [], "estimate": null,
-    });
-    if let (Some(o), Value::Object(more)) = (v.as_object_mut(), extra) {
-        o.extend(more);
+/// What `/check` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckAnswer {
+    /// `allow`, `redact`, `reroute` or `block`.
+    pub decision: &'static str,
+    pub reasons: Vec<String>,
+    pub nudge: Option<String>,
+    pub use_case: String,
+    /// A use case the caller may use, when they may not use this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_use_case: Option<String>,
+    pub requested_model: String,
+    /// The model the call would go to (None when refused before routing).
+    pub model: Option<String>,
+    pub suggested_model: Option<String>,
+    pub data_class: Option<String>,
+    /// Each finding with its kind, offsets, class and location in the body.
+    pub findings: Vec<Value>,
+    pub estimate: Option<Estimate>,
+}
+
+/// The most the call could cost: its input counted, its output bound.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub input_tokens: u64,
+    pub max_output_tokens: u64,
+    pub cost_nanos: i64,
+    pub cost_usd: String,
+    pub price_version: String,
+}
+
+impl CheckAnswer {
+    /// Refused before any scan: the policy says no to the use case or model.
+    fn refused(
+        use_case: &str,
+        requested: &str,
+        reason: String,
+        nudge: String,
+        suggested: Option<String>,
+    ) -> CheckAnswer {
+        CheckAnswer {
+            decision: "block",
+            reasons: vec![reason],
+            nudge: Some(nudge),
+            use_case: use_case.to_string(),
+            suggested_use_case: None,
+            requested_model: requested.to_string(),
+            model: None,
+            suggested_model: suggested,
+            data_class: None,
+            findings: Vec::new(),
+            estimate: None,
+        }
     }
-    v
 }
 
 impl App {
-    pub async fn check(&self, caller: &Caller, headers: &MetaHeaders<'_>, body: &[u8]) -> AppResult<Value> {
+    pub async fn check(&self, caller: &Caller, headers: &MetaHeaders<'_>, body: &[u8]) -> AppResult<CheckAnswer> {
         let req: Value =
             serde_json::from_slice(body).map_err(|e| AppError::invalid(format!("the body is not valid JSON: {e}")))?;
         let requested = req
@@ -45,16 +88,17 @@ impl App {
         let uc = &meta.use_case.id;
         // The gateway's first refusal: a use case the caller may not use.
         if let Some(r) = policy.use_case_refusal(&caller.user, meta.use_case) {
-            let suggested = json!(r.instead.map(|u| &u.default_model));
-            let extra = json!({"suggested_use_case": r.instead.map(|u| &u.id)});
-            return Ok(refused(uc, &requested, r.message, json!(r.nudge), suggested, extra));
+            let suggested = r.instead.map(|u| u.default_model.clone());
+            let mut answer = CheckAnswer::refused(uc, &requested, r.message, r.nudge, suggested);
+            answer.suggested_use_case = r.instead.map(|u| u.id.clone());
+            return Ok(answer);
         }
         let ts = self.clock.now();
         let (model, _) = match route(policy, meta.use_case, &requested, ModelKind::Chat, format, ts) {
             Ok(r) => r,
             Err(e) if e.code == Code::PolicyViolation => {
-                let (nudge, suggested) = (json!(e.message), json!(meta.use_case.default_model));
-                return Ok(refused(uc, &requested, e.message, nudge, suggested, Value::Null));
+                let suggested = Some(meta.use_case.default_model.clone());
+                return Ok(CheckAnswer::refused(uc, &requested, e.message.clone(), e.message, suggested));
             }
             Err(e) => return Err(e),
         };
@@ -77,20 +121,26 @@ impl App {
         let max_output = tokenwise_wire::output_bound(api, &req).total(default_output(target));
         let estimate = target.price_at(ts).map(|p| {
             let cost = TokenUsage { input, output: max_output, ..Default::default() }.cost(&p.rates);
-            json!({"input_tokens": input, "max_output_tokens": max_output, "cost_nanos": cost.0,
-                   "cost_usd": cost.to_usd_string(), "price_version": p.id})
+            Estimate {
+                input_tokens: input,
+                max_output_tokens: max_output,
+                cost_nanos: cost.0,
+                cost_usd: cost.to_usd_string(),
+                price_version: p.id.clone(),
+            }
         });
-        Ok(json!({
-            "decision": decision.name(),
-            "reasons": decision.reasons,
-            "nudge": decision.nudge,
-            "use_case": uc,
-            "requested_model": requested,
-            "model": target.id,
-            "suggested_model": suggested,
-            "data_class": policy.class_name(decision.data_class),
-            "findings": inspection.located(policy, &prompt.slots),
-            "estimate": estimate,
-        }))
+        Ok(CheckAnswer {
+            decision: decision.name(),
+            reasons: decision.reasons.clone(),
+            nudge: decision.nudge.clone(),
+            use_case: uc.clone(),
+            suggested_use_case: None,
+            requested_model: requested,
+            model: Some(target.id.clone()),
+            suggested_model: suggested,
+            data_class: Some(policy.class_name(decision.data_class).to_string()),
+            findings: inspection.located(policy, &prompt.slots),
+            estimate,
+        })
     }
 }

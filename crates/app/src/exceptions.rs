@@ -8,6 +8,7 @@ use crate::App;
 use crate::access::{Sight, scope_exists, why_not_decide};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokenwise_core::{Nanos, Scope};
@@ -47,25 +48,54 @@ pub struct ExceptionFilter {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ExceptionList {
-    pub exceptions: Vec<Value>,
+    pub exceptions: Vec<ExceptionView>,
 }
 
-pub fn exception_details(e: &Exception) -> Value {
+/// An exception as people see it: money as an exact decimal string.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExceptionView {
+    pub id: String,
+    pub scope: Scope,
+    pub reason_code: String,
+    pub justification: String,
+    pub cap_usd: String,
+    pub duration_secs: i64,
+    pub models: Vec<String>,
+    pub data_class: Option<String>,
+    pub status: ExceptionStatus,
+    pub requested_by: String,
+    pub created_at: Timestamp,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+}
+
+impl From<&Exception> for ExceptionView {
+    fn from(e: &Exception) -> ExceptionView {
+        ExceptionView {
+            id: e.id.clone(),
+            scope: e.scope.clone(),
+            reason_code: e.reason_code.clone(),
+            justification: e.justification.clone(),
+            cap_usd: e.cap.to_usd_string(),
+            duration_secs: e.duration_secs,
+            models: e.models.clone(),
+            data_class: e.data_class.clone(),
+            status: e.status,
+            requested_by: e.requested_by.clone(),
+            created_at: e.created_at,
+            decided_by: e.decided_by.clone(),
+            decided_at: e.decided_at,
+            valid_until: e.valid_until,
+        }
+    }
+}
+
+/// What the audit log keeps of an exception at each step.
+fn audit_details(e: &Exception) -> Value {
     json!({"scope": e.scope, "reason_code": e.reason_code, "justification": e.justification, "cap_usd": e.cap.to_usd_string(),
            "duration_secs": e.duration_secs, "models": e.models, "data_class": e.data_class, "status": e.status.as_str(),
            "valid_until": e.valid_until})
-}
-
-pub fn exception_json(e: &Exception) -> Value {
-    let mut v = exception_details(e);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("id".into(), json!(e.id));
-        o.insert("requested_by".into(), json!(e.requested_by));
-        o.insert("decided_by".into(), json!(e.decided_by));
-        o.insert("decided_at".into(), json!(e.decided_at));
-        o.insert("created_at".into(), json!(e.created_at));
-    }
-    v
 }
 
 /// The newest this many are listed; older ones are read by id.
@@ -132,7 +162,7 @@ impl App {
         Ok((scope, secs, cap_of(&ask.cap_usd)?))
     }
 
-    pub async fn request_exception(&self, caller: &Caller, ask: ExceptionAsk) -> AppResult<Value> {
+    pub async fn request_exception(&self, caller: &Caller, ask: ExceptionAsk) -> AppResult<ExceptionView> {
         let (scope, duration_secs, cap) = self.vet(&ask)?;
         let e = Exception {
             id: Exception::new_id(),
@@ -151,13 +181,13 @@ impl App {
             valid_until: None,
         };
         self.store.insert_exception(&e).await?;
-        let entry = AuditDraft::new(&caller.user.id, AuditAction::ExceptionRequest, &e.id, exception_details(&e));
+        let entry = AuditDraft::new(&caller.user.id, AuditAction::ExceptionRequest, &e.id, audit_details(&e));
         self.auditor.submit(entry).await;
-        Ok(exception_json(&e))
+        Ok(ExceptionView::from(&e))
     }
 
     /// Approves or denies a pending exception.
-    pub async fn decide_exception(&self, caller: &Caller, id: &str, approve: bool) -> AppResult<Value> {
+    pub async fn decide_exception(&self, caller: &Caller, id: &str, approve: bool) -> AppResult<ExceptionView> {
         // Not filtered by sight: one who may not decide is told who may.
         let Some(e) = self.store.exception(id).await? else {
             return Err(AppError::not_found(format!("no exception `{id}`")));
@@ -169,8 +199,8 @@ impl App {
             return Err(AppError::invalid(format!("exception `{id}` is already {}", e.status.as_str())));
         };
         let action = if approve { AuditAction::ExceptionApprove } else { AuditAction::ExceptionDeny };
-        self.auditor.submit(AuditDraft::new(&caller.user.id, action, id, exception_details(&decided))).await;
-        Ok(exception_json(&decided))
+        self.auditor.submit(AuditDraft::new(&caller.user.id, action, id, audit_details(&decided))).await;
+        Ok(ExceptionView::from(&decided))
     }
 
     /// One exception, if the caller asked for it, may decide it or may see
@@ -182,8 +212,8 @@ impl App {
             .ok_or_else(|| AppError::not_found(format!("no exception `{id}`")))
     }
 
-    pub async fn exception(&self, caller: &Caller, id: &str) -> AppResult<Value> {
-        Ok(exception_json(&self.visible_exception(caller, id).await?))
+    pub async fn exception(&self, caller: &Caller, id: &str) -> AppResult<ExceptionView> {
+        Ok(ExceptionView::from(&self.visible_exception(caller, id).await?))
     }
 
     fn may_see_exception(&self, caller: &Caller, e: &Exception) -> bool {
@@ -212,7 +242,7 @@ impl App {
                     || (e.status == ExceptionStatus::Pending
                         && why_not_decide(&self.policy, &caller.user, &e.scope, &e.requested_by).is_none())
             })
-            .map(exception_json)
+            .map(ExceptionView::from)
             .collect();
         Ok(ExceptionList { exceptions: shown })
     }

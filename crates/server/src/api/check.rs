@@ -6,9 +6,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde_json::Value;
 use std::sync::Arc;
 use tokenwise_app::App;
+use tokenwise_app::check::CheckAnswer;
 use tokenwise_http::{ApiError, Authed, body_or_error, headers};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -20,7 +20,7 @@ async fn check(
     Authed(caller): Authed,
     hs: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CheckAnswer>, ApiError> {
     let body = body_or_error(body, app.policy.server.max_request_bytes)?;
     Ok(Json(app.check(&caller, &headers::meta(&hs)?, &body).await?))
 }

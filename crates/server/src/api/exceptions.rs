@@ -5,10 +5,9 @@
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
 use std::sync::Arc;
 use tokenwise_app::App;
-use tokenwise_app::exceptions::{ExceptionAsk, ExceptionFilter, ExceptionList};
+use tokenwise_app::exceptions::{ExceptionAsk, ExceptionFilter, ExceptionList, ExceptionView};
 use tokenwise_http::{ApiError, Authed, Query};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -23,7 +22,7 @@ async fn create(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     tokenwise_http::Json(ask): tokenwise_http::Json<ExceptionAsk>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExceptionView>, ApiError> {
     Ok(Json(app.request_exception(&caller, ask).await?))
 }
 
@@ -39,7 +38,7 @@ async fn one(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExceptionView>, ApiError> {
     Ok(Json(app.exception(&caller, &id).await?))
 }
 
@@ -47,7 +46,7 @@ async fn approve(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExceptionView>, ApiError> {
     Ok(Json(app.decide_exception(&caller, &id, true).await?))
 }
 
@@ -55,6 +54,6 @@ async fn deny(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExceptionView>, ApiError> {
     Ok(Json(app.decide_exception(&caller, &id, false).await?))
 }
