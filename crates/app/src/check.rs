@@ -98,7 +98,7 @@ impl App {
             Ok(r) => r,
             Err(e) if e.code == Code::PolicyViolation => {
                 let suggested = Some(meta.use_case.default_model.clone());
-                return Ok(CheckAnswer::refused(uc, &requested, e.message.clone(), e.message, suggested));
+                return Ok(CheckAnswer::refused(uc, &requested, e.message.clone(), e.message.clone(), suggested));
             }
             Err(e) => return Err(e),
         };

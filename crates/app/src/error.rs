@@ -54,8 +54,14 @@ impl Code {
     }
 }
 
+/// A refusal or failure. Boxed: it travels in every `Result` of the app,
+/// and is built on the cold path only. Its fields read through `Deref`.
 #[derive(Debug, Clone)]
-pub struct AppError {
+pub struct AppError(Box<Problem>);
+
+/// What an [`AppError`] says.
+#[derive(Debug, Clone)]
+pub struct Problem {
     pub code: Code,
     pub message: String,
     /// Sent as `retry-after` (a provider's 429).
@@ -71,9 +77,23 @@ pub struct AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+impl std::ops::Deref for AppError {
+    type Target = Problem;
+
+    fn deref(&self) -> &Problem {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppError {
+    fn deref_mut(&mut self) -> &mut Problem {
+        &mut self.0
+    }
+}
+
 impl AppError {
     pub fn new(code: Code, message: impl Into<String>) -> AppError {
-        AppError {
+        AppError(Box::new(Problem {
             code,
             message: message.into(),
             retry_after: None,
@@ -81,7 +101,7 @@ impl AppError {
             nudge: None,
             remaining: None,
             fields: Map::new(),
-        }
+        }))
     }
 
     pub fn invalid(message: impl Into<String>) -> AppError {

@@ -7,10 +7,6 @@
 //! types here: the edges (`tokenwise-http`, the gateway, the server) turn
 //! requests into these calls and [`AppError`]s into responses.
 
-// Refusals carry their advice, headers and fields in the error value; it is
-// built on the cold path only.
-#![allow(clippy::result_large_err)]
-
 pub mod access;
 pub mod auth;
 pub mod budgets;

@@ -7,10 +7,6 @@
 //! abort the metering of a call the provider may already be billing: the
 //! task finishes, records the event (marked `cancelled`), and only then ends.
 
-// Refusals carry their advice, headers and fields in the error value; it is
-// built on the cold path only.
-#![allow(clippy::result_large_err)]
-
 mod call;
 mod endpoints;
 mod flow;

@@ -4,10 +4,6 @@
 //! rejections are contract errors too. Nothing here decides anything; the
 //! application layer does.
 
-// Refusals carry their advice, headers and fields in the error value; it is
-// built on the cold path only.
-#![allow(clippy::result_large_err)]
-
 pub mod headers;
 
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};

@@ -4,10 +4,6 @@
 //! and drains and flushes on shutdown. What each route does lives in
 //! `tokenwise-app` (and the gateway's steps in `tokenwise-gateway`).
 
-// Refusals carry their advice, headers and fields in the error value; it is
-// built on the cold path only.
-#![allow(clippy::result_large_err)]
-
 pub mod api;
 pub mod jobs;
 pub mod store;
