@@ -8,6 +8,7 @@
 //! run, each with file, line, column and a hint.
 
 pub mod access;
+mod allow;
 pub mod budgets;
 pub mod decision;
 mod diag;
@@ -18,6 +19,7 @@ pub mod raw;
 mod validate;
 
 pub use access::UseCaseRefusal;
+pub use allow::{Allow, AllowMatch};
 pub use diag::{Diagnostic, KeyPath, Report, Severity, line_col};
 pub use load::{Loaded, load_file, load_str};
 pub use model::*;

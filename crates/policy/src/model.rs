@@ -310,9 +310,16 @@ pub struct Dlp {
     pub markers: Vec<Term>,
     /// Every data class has an action (unlisted classes: block).
     pub actions: BTreeMap<DataClass, Action>,
+    /// Values found that are never findings.
+    pub allow: Vec<crate::Allow>,
 }
 
 impl Dlp {
+    /// Whether `text`, found as `kind`, is on the allowlist.
+    pub fn allows(&self, kind: FindingKind, text: &str) -> bool {
+        self.allow.iter().any(|a| a.allows(kind, text))
+    }
+
     /// The class of a finding: custom terms and markers carry their own
     /// (`term` indexes custom terms, then markers, as `scanner_terms` lists
     /// them); every other kind its policy class.

@@ -459,6 +459,22 @@ pub struct RawDlp {
     /// per data class.
     #[serde(default)]
     pub actions: BTreeMap<String, Action>,
+    /// Values that are never findings (`dlp.allow`).
+    #[serde(default)]
+    pub allow: Vec<RawAllow>,
+}
+
+/// One allowlist entry: `value` or `pattern` (with `*`), optionally only
+/// for some finding kinds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAllow {
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub kinds: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 //! into lines. Errors are collected, never returned early, so one run
 //! shows them all.
 
+use crate::allow::Allow;
 use crate::diag::{At, KeyPath, Sink, suggest};
 use crate::model::*;
 use crate::prices::{ImportedPrice, parse_litellm};
@@ -1085,7 +1086,7 @@ fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
     let highest = v.classes.as_ref()?.highest();
     let mut kind_classes: BTreeMap<FindingKind, DataClass> = FindingKind::ALL.iter().map(|k| (*k, highest)).collect();
     let mut actions: BTreeMap<DataClass, Action> = BTreeMap::new();
-    let (mut custom_terms, mut markers, mut scan_output) = (Vec::new(), Vec::new(), false);
+    let (mut custom_terms, mut markers, mut scan_output, mut allow) = (Vec::new(), Vec::new(), false, Vec::new());
     if let Some(d) = raw {
         scan_output = d.scan_output;
         for (kind, class) in &d.kind_classes {
@@ -1106,6 +1107,7 @@ fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
         }
         custom_terms = terms(v, p.key("custom_terms"), &d.custom_terms);
         markers = terms(v, p.key("markers"), &d.markers);
+        allow = allowlist(v, p.key("allow"), &d.allow);
         for (class, action) in &d.actions {
             if let Some(c) = v.class(p.key("actions").key(class), class) {
                 actions.insert(c, *action);
@@ -1115,7 +1117,51 @@ fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
     for i in 0..=highest.0 {
         actions.entry(DataClass(i)).or_insert(Action::Block);
     }
-    Some(Dlp { scan_output, kind_classes, custom_terms, markers, actions })
+    Some(Dlp { scan_output, kind_classes, custom_terms, markers, actions, allow })
+}
+
+fn allowlist(v: &mut V<'_>, p: KeyPath, raw: &[RawAllow]) -> Vec<Allow> {
+    let mut out = Vec::new();
+    for (i, a) in raw.iter().enumerate() {
+        let ap = p.index(i);
+        let mut kinds = Vec::new();
+        for (j, k) in a.kinds.iter().enumerate() {
+            match k.parse::<FindingKind>() {
+                Ok(k) => kinds.push(k),
+                Err(_) => v.err(
+                    ap.key("kinds").index(j),
+                    format!("unknown finding kind `{k}`"),
+                    Some(suggest(k, FindingKind::ALL.iter().map(|k| k.as_str()))),
+                ),
+            }
+        }
+        let entry = match (&a.value, &a.pattern) {
+            (Some(value), None) if !value.trim().is_empty() => Allow::value(value.trim(), kinds),
+            (None, Some(pattern)) if !pattern.trim().is_empty() => Allow::pattern(pattern.trim(), kinds),
+            (Some(_), None) | (None, Some(_)) => {
+                v.err(ap, "an allowlist entry is empty", None);
+                continue;
+            }
+            _ => {
+                v.err(
+                    ap,
+                    "an allowlist entry has either `value` or `pattern`",
+                    Some("e.g. { value = \"noreply@anthropic.com\" } or { pattern = \"noreply*@acme.example\", kinds = [\"email\"] }".into()),
+                );
+                continue;
+            }
+        };
+        if let Err(why) = entry.check() {
+            v.err(
+                ap.key("pattern"),
+                format!("pattern `{}` is {why}", a.pattern.as_deref().unwrap_or_default()),
+                Some("list the exact addresses with `value`, or keep literal text on both sides of `@`, e.g. \"noreply*@acme.example\"".into()),
+            );
+            continue;
+        }
+        out.push(entry);
+    }
+    out
 }
 
 fn exceptions(v: &mut V<'_>, e: &RawExceptions) -> Option<ExceptionPolicy> {
@@ -1193,7 +1239,8 @@ pub fn default_dlp() -> (DataClasses, Dlp) {
         })
         .collect();
     let actions = (0..4u8).map(|c| (DataClass(c), Action::Block)).collect();
-    let dlp = Dlp { scan_output: false, kind_classes, custom_terms: Vec::new(), markers: Vec::new(), actions };
+    let dlp =
+        Dlp { scan_output: false, kind_classes, custom_terms: Vec::new(), markers: Vec::new(), actions, allow: Vec::new() };
     (classes, dlp)
 }
 

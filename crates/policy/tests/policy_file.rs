@@ -157,3 +157,41 @@ fn price_versions_apply_by_date_and_imported_prices_are_exact() {
     // Hours become money at the org's hourly value: 0.25 h × $85.
     assert_eq!(p.use_cases["support-reply"].outcome_value, Nanos::parse_usd("21.25").unwrap());
 }
+
+#[test]
+fn the_dlp_allowlist_is_read_and_its_mistakes_are_located() {
+    let p = load_file(&acme_path()).unwrap_or_else(|r| panic!("{r}")).policy;
+    assert!(p.dlp.allows(tokenwise_core::FindingKind::Email, "NoReply@Anthropic.com"));
+    assert!(p.dlp.allows(tokenwise_core::FindingKind::Email, "noreply-billing@acme.example"));
+    assert!(!p.dlp.allows(tokenwise_core::FindingKind::Email, "jane.doe@gmail.com"));
+    assert!(!p.dlp.allows(tokenwise_core::FindingKind::Email, "amara.okafor@acme.example"));
+
+    let src = acme_src().replace(
+        "  { pattern = \"noreply*@acme.example\", kinds = [\"email\"] },\n",
+        "  { pattern = \"noreply*@acme.example\", kinds = [\"emails\"] },\n  { pattern = \"*@*\" },\n  { value = \"x@y.example\", pattern = \"x*@y.example\" },\n  { pattern = \"*@gmail.com\", kinds = [\"email\"] },\n",
+    );
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 4, "{report}");
+    let find = |needle: &str| {
+        report.errors().find(|d| d.message.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in {report}"))
+    };
+    let d = find("unknown finding kind `emails`");
+    assert_eq!(d.line, line_of(&src, "kinds = [\"emails\"]"));
+    assert!(d.hint.as_deref().unwrap().contains("did you mean `email`?"), "{:?}", d.hint);
+    let d = find("pattern `*@*` is too broad");
+    assert_eq!(d.line, line_of(&src, "{ pattern = \"*@*\" }"));
+    assert!(d.hint.is_some());
+    assert_eq!(find("either `value` or `pattern`").line, line_of(&src, "x*@y.example"));
+    let d = find("pattern `*@gmail.com` is too broad");
+    assert!(d.message.contains("every address at a domain"), "{}", d.message);
+    assert_eq!(d.line, line_of(&src, "*@gmail.com"));
+
+    // A misspelt key in an entry (the `[dlp]` section is read as one, so
+    // it is reported alone).
+    let src = acme_src().replace("{ value = \"noreply@anthropic.com\", kinds", "{ value = \"noreply@anthropic.com\", kind");
+    let report = load_as_acme(&src).unwrap_err();
+    let d = report.errors().next().unwrap();
+    assert!(d.message.contains("unknown field `kind`"), "{report}");
+    assert_eq!(d.line, line_of(&src, "noreply@anthropic.com\", kind ="));
+}
