@@ -1,7 +1,9 @@
 //! Every prompt is scanned before it leaves: the texts of a request (every
 //! one the upstream receives, as `tokenwise_wire::walk` finds them, with
 //! where it sits in the JSON body) go through the DLP scanner; findings get
-//! the policy's classes; masked texts are written back in place.
+//! the policy's classes; masked texts are written back in place. What the
+//! policy's allowlist (`dlp.allow`) names is dropped here, so it is not a
+//! finding anywhere: the gateway, `/check`, `tokenwise scan --config`.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -22,6 +24,9 @@ pub struct Inspection {
     /// Per slot: findings with their class.
     pub per_slot: Vec<Vec<(Finding, DataClass)>>,
     pub classified: Vec<Classified>,
+    /// Kind → count of what the scanner found and the allowlist dropped
+    /// (audited, never the text).
+    pub allowed: BTreeMap<FindingKind, u32>,
 }
 
 impl Guard {
@@ -30,14 +35,30 @@ impl Guard {
         Ok(Guard { scanner: Scanner::new(&ScannerConfig { terms })? })
     }
 
+    /// The findings in `text` with their classes, less what the allowlist names.
     pub fn scan(&self, dlp: &Dlp, text: &str) -> Vec<(Finding, DataClass)> {
-        self.scanner.scan(text).into_iter().map(|f| (f, dlp.class_of(f.kind, f.term))).collect()
+        self.sift(dlp, text, &mut BTreeMap::new())
+    }
+
+    /// Like `scan`, counting what the allowlist dropped into `allowed`.
+    fn sift(&self, dlp: &Dlp, text: &str, allowed: &mut BTreeMap<FindingKind, u32>) -> Vec<(Finding, DataClass)> {
+        let mut found = self.scanner.scan(text);
+        if !dlp.allow.is_empty() {
+            found.retain(|f| {
+                let allow = text.get(f.start..f.end).is_some_and(|t| dlp.allows(f.kind, t));
+                if allow {
+                    *allowed.entry(f.kind).or_insert(0) += 1;
+                }
+                !allow
+            });
+        }
+        found.into_iter().map(|f| (f, dlp.class_of(f.kind, f.term))).collect()
     }
 
     pub fn inspect(&self, policy: &Policy, slots: &[Slot]) -> Inspection {
         let mut ins = Inspection::default();
         for s in slots {
-            let found = self.scan(&policy.dlp, &s.text);
+            let found = self.sift(&policy.dlp, &s.text, &mut ins.allowed);
             ins.classified.extend(found.iter().map(|(f, c)| Classified { kind: f.kind, class: *c }));
             ins.per_slot.push(found);
         }
@@ -102,10 +123,29 @@ mod tests {
         assert_eq!(slots[1].pointer, "/messages/1/content/0/text");
         let dlp = tokenwise_policy::default_dlp().1;
         let guard = Guard::new(&dlp).unwrap();
-        let policy_free =
-            Inspection { per_slot: slots.iter().map(|s| guard.scan(&dlp, &s.text)).collect(), classified: Vec::new() };
+        let policy_free = Inspection {
+            per_slot: slots.iter().map(|s| guard.scan(&dlp, &s.text)).collect(),
+            classified: Vec::new(),
+            allowed: BTreeMap::new(),
+        };
         policy_free.redact(&mut req, &mut slots, DataClass(0));
         assert_eq!(req["messages"][1]["content"][0]["text"], "mail [EMAIL]");
         assert_eq!(req["messages"][0]["content"], "You help with refunds.");
+    }
+
+    #[test]
+    fn the_allowlist_drops_what_it_names_and_counts_it() {
+        let mut dlp = tokenwise_policy::default_dlp().1;
+        let text = "Co-Authored-By: Claude <NoReply@Anthropic.com>; write to jane.doe@gmail.com";
+        let guard = Guard::new(&dlp).unwrap();
+        assert_eq!(guard.scan(&dlp, text).len(), 2);
+        dlp.allow.push(tokenwise_policy::Allow::value("noreply@anthropic.com", vec![FindingKind::Email]));
+        let found = guard.scan(&dlp, text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(&text[found[0].0.start..found[0].0.end], "jane.doe@gmail.com");
+        let mut allowed = BTreeMap::new();
+        guard.sift(&dlp, text, &mut allowed);
+        guard.sift(&dlp, text, &mut allowed);
+        assert_eq!(allowed, BTreeMap::from([(FindingKind::Email, 2)]));
     }
 }

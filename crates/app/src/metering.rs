@@ -42,6 +42,8 @@ pub struct Draft {
     pub decision: Decision,
     pub data_class: Option<String>,
     pub findings: BTreeMap<FindingKind, u32>,
+    /// What the allowlist dropped (kinds and counts): audited, not a finding.
+    pub allowed: BTreeMap<FindingKind, u32>,
     /// Budget envelopes held for the call (captured when its event is
     /// recorded), and the exception it runs under, if any.
     pub budget_keys: Vec<String>,
@@ -109,6 +111,7 @@ impl Draft {
             decision: Decision::Allow,
             data_class: None,
             findings: BTreeMap::new(),
+            allowed: BTreeMap::new(),
             budget_keys: Vec::new(),
             exception_id: None,
         }

@@ -1,6 +1,6 @@
 //! Putting the policy's decisions on the record: the decision and the
-//! findings' counts on the usage event, every decision with findings or a
-//! refusal in the audit log, and refused calls on the ledger at no cost.
+//! findings' counts on the usage event, every decision with findings,
+//! allowlisted values or a refusal in the audit log, and refused calls on the ledger at no cost.
 
 use crate::App;
 use crate::error::AppError;
@@ -17,14 +17,11 @@ pub fn stamp(draft: &mut Draft, decision: &Ruling, inspection: &Inspection, poli
     draft.decision = decision.verdict.kind();
     draft.data_class = Some(policy.class_name(decision.data_class).to_string());
     draft.findings = inspection.counts();
+    draft.allowed = inspection.allowed.clone();
 }
 
 fn decision_entry(draft: &Draft, decision: &Ruling) -> AuditDraft {
-    AuditDraft::new(
-        &draft.user_id,
-        AuditAction::PolicyDecision,
-        &draft.id,
-        json!({
+    let mut details = json!({
             "decision": decision.name(),
             "use_case": draft.use_case,
             "requested_model": draft.requested_model,
@@ -32,12 +29,17 @@ fn decision_entry(draft: &Draft, decision: &Ruling) -> AuditDraft {
             "data_class": draft.data_class,
             "findings": draft.findings,
             "reasons": decision.reasons,
-        }),
-    )
+    });
+    // What the allowlist let through, so a reviewer sees it was there.
+    if !draft.allowed.is_empty() {
+        details["allowed"] = json!(draft.allowed);
+    }
+    AuditDraft::new(&draft.user_id, AuditAction::PolicyDecision, &draft.id, details)
 }
 
 impl App {
-    /// Audits a decision that found something or changed the call.
+    /// Audits a decision that found something, let something through on
+    /// the allowlist, or changed the call.
     pub async fn audit_decision(&self, draft: &Draft, decision: &Ruling) {
         self.auditor.submit(decision_entry(draft, decision)).await;
     }

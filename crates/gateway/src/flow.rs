@@ -246,7 +246,8 @@ async fn hold(app: &App, f: &Facts<'_>, req: &mut Read, s: &Scanned<'_>) -> Resu
         draft.budget_keys = h.keys.clone();
         draft.exception_id = h.exception_id.clone();
     }
-    if !s.inspection.classified.is_empty() || s.ruling.verdict != Verdict::Allow {
+    let found = !s.inspection.classified.is_empty() || !s.inspection.allowed.is_empty();
+    if found || s.ruling.verdict != Verdict::Allow {
         app.audit_decision(&draft, &s.ruling).await;
     }
     Ok(Holding { draft, held, output })

@@ -71,9 +71,13 @@ impl Allow {
         }
         if self.applies_to(FindingKind::Email) {
             match text.split_once('@') {
-                Some((_, domain)) if domain.contains('@') => return Err("not an email address: it has more than one `@`"),
+                Some((_, domain)) if domain.contains('@') => {
+                    return Err("not an email address: it has more than one `@`");
+                }
                 Some((local, domain)) if literal(local) == 0 || literal(domain) == 0 => {
-                    return Err("too broad: it would allow every address at a domain (or every domain), which are people's addresses");
+                    return Err(
+                        "too broad: it would allow every address at a domain (or every domain), which are people's addresses",
+                    );
                 }
                 _ => {}
             }

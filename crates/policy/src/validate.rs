@@ -1239,8 +1239,14 @@ pub fn default_dlp() -> (DataClasses, Dlp) {
         })
         .collect();
     let actions = (0..4u8).map(|c| (DataClass(c), Action::Block)).collect();
-    let dlp =
-        Dlp { scan_output: false, kind_classes, custom_terms: Vec::new(), markers: Vec::new(), actions, allow: Vec::new() };
+    let dlp = Dlp {
+        scan_output: false,
+        kind_classes,
+        custom_terms: Vec::new(),
+        markers: Vec::new(),
+        actions,
+        allow: Vec::new(),
+    };
     (classes, dlp)
 }
 

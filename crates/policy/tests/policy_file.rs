@@ -189,7 +189,8 @@ fn the_dlp_allowlist_is_read_and_its_mistakes_are_located() {
 
     // A misspelt key in an entry (the `[dlp]` section is read as one, so
     // it is reported alone).
-    let src = acme_src().replace("{ value = \"noreply@anthropic.com\", kinds", "{ value = \"noreply@anthropic.com\", kind");
+    let src =
+        acme_src().replace("{ value = \"noreply@anthropic.com\", kinds", "{ value = \"noreply@anthropic.com\", kind");
     let report = load_as_acme(&src).unwrap_err();
     let d = report.errors().next().unwrap();
     assert!(d.message.contains("unknown field `kind`"), "{report}");
