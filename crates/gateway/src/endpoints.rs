@@ -58,6 +58,17 @@ pub(crate) const MESSAGES: Endpoint = Endpoint {
     path: "/v1/messages",
 };
 
+/// The OpenAI Responses API. Its requests are never translated (the
+/// Anthropic format has no counterpart for its items), so a reroute stays
+/// among OpenAI-format models.
+pub(crate) const RESPONSES: Endpoint = Endpoint {
+    operation: Operation::Responses,
+    kind: ModelKind::Chat,
+    format: WireFormat::Openai,
+    api: Api::OpenAiResponses,
+    path: "/responses",
+};
+
 impl Endpoint {
     /// Reads what the request carries (refusing what cannot be read: it
     /// would go upstream unscanned) and prepares it for metering.
@@ -75,6 +86,8 @@ impl Endpoint {
             }
             Api::OpenAiEmbeddings => (Dialect::OpenAiEmbeddings, false),
             Api::AnthropicMessages => (Dialect::Anthropic, false),
+            // Responses streams always end with usage in `response.completed`.
+            Api::OpenAiResponses => (Dialect::OpenAiResponses, false),
         };
         Ok(Shaped { prompt, stream: stream && self.api != Api::OpenAiEmbeddings, dialect, translatable })
     }

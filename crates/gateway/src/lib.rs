@@ -1,5 +1,5 @@
-//! The metered gateway under `/v1`: OpenAI chat completions, embeddings
-//! and models, Anthropic messages. Each request goes through named steps
+//! The metered gateway under `/v1`: OpenAI chat completions, responses,
+//! embeddings and models, Anthropic messages. Each request goes through named steps
 //! ([`flow`]): read → route → scan → hold → call → meter → record, and is
 //! answered only once its usage event is durable.
 //!
@@ -58,6 +58,7 @@ impl Gateway {
 pub fn routes() -> Router<Gateway> {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/responses", post(responses))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/messages", post(messages))
         .route("/v1/models", get(models::list))
@@ -69,6 +70,10 @@ async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     flow::serve(g, headers, body, endpoints::CHAT).await
+}
+
+async fn responses(State(g): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    flow::serve(g, headers, body, endpoints::RESPONSES).await
 }
 
 async fn embeddings(State(g): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {

@@ -14,6 +14,7 @@ tokenwise_core::named_enum!(
         ChatCompletions => "chat_completions",
         Embeddings => "embeddings",
         Messages => "messages",
+        Responses => "responses",
         Ingested => "ingested",
     }
 );

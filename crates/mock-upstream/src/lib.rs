@@ -1,18 +1,18 @@
 //! A model provider that runs on loopback: OpenAI `/v1/chat/completions`
-//! (JSON and SSE), `/v1/embeddings`, `/v1/models`, and Anthropic
+//! and `/v1/responses` (JSON and SSE), `/v1/embeddings`, `/v1/models`, and Anthropic
 //! `/v1/messages` (JSON and SSE), all on one port.
 //!
 //! Deterministic: the reply and its token counts follow from the request.
 //! - prompt tokens: 4 bytes a token of every text the request carries (as
 //!   `tokenwise_wire::walk` reads it: tool results, documents, tools…) plus
-//!   3 per message, as chat formats add; content it cannot read is a 400;
+//!   3 per message (or Responses input item), as chat formats add; content it cannot read is a 400;
 //! - the reply is words from a fixed list, one token each, its length
 //!   derived from a hash of the model and prompt and capped by `max_tokens`;
 //!   a last user message starting `echo: ` is echoed back instead, and
 //!   with `x-mock-echo: request` the whole request body as received (so a
 //!   test sees exactly what a gateway forwarded);
 //! - a prompt prefix (every message but the last, the system prompt and
-//!   tools) seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
+//!   tools, the instructions) seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
 //!   `cache_read_input_tokens`; with `cache_control`, the first sight is
 //!   reported as `cache_creation_input_tokens`);
 //! - reasoning models (`o1`, `o3-mini`, `o4-mini`, names with `reason`)
@@ -73,6 +73,7 @@ pub fn router(cfg: MockConfig) -> Router {
     let state = Mock { cfg, seen_prefixes: Arc::new(Mutex::new(HashSet::new())) };
     Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/responses", post(responses))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/v1/messages", post(messages))
@@ -394,6 +395,117 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
     }
     frames.push("data: [DONE]\n\n".to_string());
     sse(frames, &p)
+}
+
+async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(mut req) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("body is not JSON", false);
+    };
+    let Some(model) = req.get("model").and_then(Value::as_str).map(str::to_string) else {
+        return bad_request("`model` is required", false);
+    };
+    // A string input is one user message.
+    if let Some(text) = req.get("input").and_then(Value::as_str) {
+        req["input"] = json!([{"role": "user", "content": text}]);
+    }
+    let Some(items) = req.get("input").and_then(Value::as_array).map(Vec::len) else {
+        return bad_request("`input` is required", false);
+    };
+    let streaming = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let p = plan(&m.cfg, &headers);
+    if let Some(r) = early_fault(&p, false, streaming).await {
+        return r;
+    }
+    let (prefix, last) = match split_prompt(Api::OpenAiResponses, &req, items) {
+        Ok(split) => split,
+        Err(e) => return bad_request(&e, false),
+    };
+    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let r = m.reply(&Ask {
+        model: &model,
+        prefix: &prefix,
+        last: &last,
+        messages: items as u64,
+        max_tokens: req.get("max_output_tokens").and_then(Value::as_u64),
+        mark_cache: false,
+        echo: echo.as_deref(),
+    });
+    let id = format!("{:016x}", hash_of(&[&model, &prefix, &last]));
+    let message = json!({"type": "message", "id": format!("msg_{id}"), "status": "completed", "role": "assistant",
+                         "content": [{"type": "output_text", "text": r.text(), "annotations": []}]});
+    let mut response = json!({
+        "id": format!("resp_{id}"), "object": "response", "created_at": 1_767_225_600, "model": model,
+        "status": if r.truncated { "incomplete" } else { "completed" },
+        "incomplete_details": if r.truncated { json!({"reason": "max_output_tokens"}) } else { Value::Null },
+        "error": null, "instructions": req.get("instructions").cloned().unwrap_or(Value::Null),
+        "max_output_tokens": req.get("max_output_tokens").cloned().unwrap_or(Value::Null),
+        "previous_response_id": req.get("previous_response_id").cloned().unwrap_or(Value::Null),
+        "store": req.get("store").cloned().unwrap_or(Value::Bool(true)),
+        "metadata": {}, "parallel_tool_calls": true, "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto",
+        "tools": [], "text": {"format": {"type": "text"}}, "truncation": "disabled",
+        "output": [message],
+        "usage": {
+            "input_tokens": r.prompt_tokens, "input_tokens_details": {"cached_tokens": r.cached},
+            "output_tokens": r.completion_tokens(), "output_tokens_details": {"reasoning_tokens": r.reasoning},
+            "total_tokens": r.prompt_tokens + r.completion_tokens()
+        }
+    });
+    if !streaming {
+        p.wait_first_token().await;
+        return json_response(&response);
+    }
+    if p.fault.as_deref() == Some("no-usage") {
+        response["usage"] = Value::Null;
+    }
+    sse(response_frames(&p, &response, &r), &p)
+}
+
+/// The SSE events of a streamed response, in the order the API sends
+/// them; the last, `response.completed`, carries the usage.
+fn response_frames(p: &Plan, response: &Value, r: &Reply) -> Vec<String> {
+    let mut seq = 0u64;
+    let mut ev = |name: &str, mut data: Value| {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        format!("event: {name}\ndata: {data}\n\n")
+    };
+    let mut started = response.clone();
+    started["status"] = json!("in_progress");
+    started["output"] = json!([]);
+    started["usage"] = Value::Null;
+    let item = &response["output"][0];
+    let item_id = item["id"].clone();
+    let mut open = item.clone();
+    open["status"] = json!("in_progress");
+    open["content"] = json!([]);
+    let empty = json!({"type": "output_text", "text": "", "annotations": []});
+    let at = json!({"item_id": item_id, "output_index": 0, "content_index": 0});
+    let with = |extra: Value| {
+        let mut v = at.clone();
+        if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            v.extend(extra.clone());
+        }
+        v
+    };
+    let mut frames = vec![
+        ev("response.created", json!({"response": started.clone()})),
+        ev("response.in_progress", json!({"response": started})),
+        ev("response.output_item.added", json!({"output_index": 0, "item": open})),
+        ev("response.content_part.added", with(json!({"part": empty}))),
+    ];
+    for w in &r.words {
+        frames.push(ev("response.output_text.delta", with(json!({"delta": w, "logprobs": []}))));
+    }
+    if p.fault.as_deref() == Some("malformed") {
+        frames.push("event: response.output_text.delta\ndata: {\"type\": \n\n".to_string());
+    }
+    frames.push(ev("response.output_text.done", with(json!({"text": r.text(), "logprobs": []}))));
+    frames.push(ev("response.content_part.done", with(json!({"part": item["content"][0].clone()}))));
+    frames.push(ev("response.output_item.done", json!({"output_index": 0, "item": item.clone()})));
+    let last = if r.truncated { "response.incomplete" } else { "response.completed" };
+    frames.push(ev(last, json!({"response": response.clone()})));
+    frames
 }
 
 async fn embeddings(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {

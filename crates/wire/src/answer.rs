@@ -2,7 +2,7 @@
 //! and a provider's error message.
 
 use crate::rules::Field;
-use crate::usage::{AnthropicUsage, OpenAiUsage};
+use crate::usage::{AnthropicUsage, OpenAiUsage, ResponsesUsage};
 use crate::{prompt, tables};
 use serde::Deserialize;
 use tokenwise_core::TokenUsage;
@@ -17,6 +17,7 @@ pub enum Dialect {
     },
     OpenAiEmbeddings,
     Anthropic,
+    OpenAiResponses,
 }
 
 /// The answer is not JSON at all.
@@ -36,7 +37,15 @@ impl Dialect {
             #[serde(default)]
             usage: Option<AnthropicUsage>,
         }
+        #[derive(Deserialize)]
+        struct Responses {
+            #[serde(default)]
+            usage: Option<ResponsesUsage>,
+        }
         match self {
+            Dialect::OpenAiResponses => {
+                serde_json::from_slice::<Responses>(bytes).map(|b| b.usage.map(|u| u.tokens())).map_err(|_| NotJson)
+            }
             Dialect::OpenAiChat { .. } | Dialect::OpenAiEmbeddings => {
                 serde_json::from_slice::<OpenAi>(bytes).map(|b| b.usage.map(|u| u.tokens())).map_err(|_| NotJson)
             }
@@ -52,6 +61,7 @@ impl Dialect {
         let fields: &'static [Field] = match self {
             Dialect::OpenAiChat { .. } => &tables::OPENAI_CHAT_ANSWER,
             Dialect::Anthropic => &tables::ANTHROPIC_ANSWER,
+            Dialect::OpenAiResponses => &tables::OPENAI_RESPONSES_ANSWER,
             Dialect::OpenAiEmbeddings => return String::new(),
         };
         prompt::answer_texts(fields, &v).concat()
@@ -85,6 +95,22 @@ mod tests {
         assert_eq!(Dialect::Anthropic.body_usage(anthropic), Ok(None));
         assert_eq!(Dialect::Anthropic.body_text(anthropic), "hmm ok");
         assert_eq!(Dialect::Anthropic.body_usage(b"<html>"), Err(NotJson));
+    }
+
+    #[test]
+    fn responses_answers_yield_usage_and_output_text() {
+        let answer = br#"{"id":"resp_1","object":"response","output":[
+            {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"think "}]},
+            {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hi ","annotations":[]}]},
+            {"type":"function_call","call_id":"c","name":"f","arguments":"{}"},
+            {"type":"web_search_call","id":"ws","status":"completed"}],
+            "usage":{"input_tokens":30,"output_tokens":9,"input_tokens_details":{"cached_tokens":16},
+                     "output_tokens_details":{"reasoning_tokens":4},"total_tokens":39}}"#;
+        let d = Dialect::OpenAiResponses;
+        let u = d.body_usage(answer).unwrap().unwrap();
+        assert_eq!((u.input, u.output, u.cached_read, u.reasoning), (30, 9, 16, 4));
+        assert_eq!(d.body_text(answer), "think Hi f{}");
+        assert_eq!(d.body_usage(br#"{"output":[]}"#), Ok(None));
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub enum Api {
     OpenAiEmbeddings,
     /// Anthropic `POST /v1/messages`.
     AnthropicMessages,
+    /// OpenAI `POST /v1/responses`.
+    OpenAiResponses,
 }
 
 /// The `anthropic-version` header Anthropic's API requires, sent when a

@@ -1,5 +1,5 @@
 //! The wire formats of the model APIs the gateway speaks — OpenAI chat
-//! completions and embeddings, Anthropic messages — as pure functions over
+//! completions, responses and embeddings, Anthropic messages — as pure functions over
 //! JSON and bytes: no HTTP, no I/O.
 //!
 //! - [`prompt`]: every text a request carries to the model, with where it

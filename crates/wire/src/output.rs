@@ -27,6 +27,8 @@ pub fn output_bound(api: Api, req: &Value) -> OutputBound {
     match api {
         Api::OpenAiEmbeddings => OutputBound { per_choice: Some(0), choices: 1 },
         Api::AnthropicMessages => OutputBound { per_choice: count(req.get("max_tokens")), choices: 1 },
+        // One answer, reasoning included in the bound.
+        Api::OpenAiResponses => OutputBound { per_choice: count(req.get("max_output_tokens")), choices: 1 },
         Api::OpenAiChat => {
             // `max_completion_tokens` supersedes `max_tokens` (which
             // reasoning models refuse): when present, it alone counts.
@@ -46,6 +48,7 @@ pub fn output_field(api: Api, req: &Value, reasoning: bool) -> Option<&'static s
     match api {
         Api::OpenAiEmbeddings => None,
         Api::AnthropicMessages => Some("max_tokens"),
+        Api::OpenAiResponses => Some("max_output_tokens"),
         Api::OpenAiChat => {
             let set = req.get("max_completion_tokens").is_some_and(|v| !v.is_null());
             Some(if set || reasoning { "max_completion_tokens" } else { "max_tokens" })
@@ -96,6 +99,14 @@ mod tests {
             OutputBound { per_choice: Some(3), choices: 1 }
         );
         assert_eq!(output_bound(Api::OpenAiEmbeddings, &json!({"n": 5})).total(100), 0);
+    }
+
+    #[test]
+    fn responses_obey_max_output_tokens_only() {
+        let req = json!({"max_output_tokens": 700, "max_tokens": 1, "max_completion_tokens": 2, "n": 4});
+        assert_eq!(output_bound(Api::OpenAiResponses, &req), OutputBound { per_choice: Some(700), choices: 1 });
+        assert_eq!(output_bound(Api::OpenAiResponses, &json!({"max_tokens": 9})).per_choice, None);
+        assert_eq!(output_field(Api::OpenAiResponses, &json!({}), true), Some("max_output_tokens"));
     }
 
     #[test]

@@ -48,9 +48,11 @@ impl Slot {
         written
     }
 
-    /// The index of the message this text belongs to, if any.
+    /// The index of the message (or Responses input item) this text
+    /// belongs to, if any.
     pub fn message(&self) -> Option<usize> {
-        self.pointer.strip_prefix("/messages/")?.split('/').next()?.parse().ok()
+        let rest = self.pointer.strip_prefix("/messages/").or_else(|| self.pointer.strip_prefix("/input/"))?;
+        rest.split('/').next()?.parse().ok()
     }
 }
 
@@ -171,6 +173,14 @@ const PARAMETERS: &[&str] = &[
     "dimensions",
     "store",
     "verbosity",
+    // The Responses API's: `previous_response_id` names state the provider
+    // keeps (the gateway keeps none), `reasoning` and `include` are switches.
+    "max_output_tokens",
+    "previous_response_id",
+    "reasoning",
+    "include",
+    "truncation",
+    "background",
 ];
 
 /// The texts of an answer, for estimates: what is not understood is

@@ -3,7 +3,7 @@
 //! errors and the end of the stream, in either wire format.
 
 use crate::answer::Dialect;
-use crate::usage::{AnthropicUsage, OpenAiUsage};
+use crate::usage::{AnthropicUsage, OpenAiUsage, ResponsesUsage};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use tokenwise_core::TokenUsage;
@@ -48,6 +48,7 @@ pub struct Seen {
     pub openai_usage: Option<OpenAiUsage>,
     pub anthropic_usage: AnthropicUsage,
     pub anthropic_output_reported: bool,
+    pub responses_usage: Option<ResponsesUsage>,
     /// The generated text relayed, for estimates.
     pub text: String,
     /// The upstream sent an error event.
@@ -61,6 +62,7 @@ impl Seen {
             Dialect::OpenAiChat { .. } => self.openai_usage.map(|u| u.tokens()),
             Dialect::Anthropic => (self.anthropic_usage.has_input() && self.anthropic_output_reported)
                 .then(|| self.anthropic_usage.tokens()),
+            Dialect::OpenAiResponses => self.responses_usage.map(|u| u.tokens()),
             Dialect::OpenAiEmbeddings => None,
         }
     }
@@ -151,13 +153,61 @@ struct AnthropicDelta {
     thinking: Option<String>,
 }
 
+/// An event of a Responses stream: text arrives in `delta`, usage in the
+/// terminal event's `response`.
+#[derive(Deserialize)]
+struct ResponsesEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    delta: Option<serde_json::Value>,
+    #[serde(default)]
+    response: Option<ResponsesBody>,
+}
+
+#[derive(Deserialize)]
+struct ResponsesBody {
+    #[serde(default)]
+    usage: Option<ResponsesUsage>,
+}
+
 /// Reads one frame into `seen` and says what to do with it.
 pub fn observe(dialect: Dialect, frame: &[u8], seen: &mut Seen) -> Frame {
     let Some(data) = data_of(frame) else { return Frame::Forward };
     match dialect {
         Dialect::OpenAiChat { client_wants_usage } => observe_openai(&data, client_wants_usage, seen),
         Dialect::Anthropic => observe_anthropic(&data, seen),
+        Dialect::OpenAiResponses => observe_responses(&data, seen),
         Dialect::OpenAiEmbeddings => Frame::Forward,
+    }
+}
+
+/// `response.completed` (or `incomplete`, `failed`) ends the stream and
+/// carries its usage; text deltas are generated text, whatever their kind
+/// (`output_text`, `function_call_arguments`, `reasoning_summary_text`, …).
+fn observe_responses(data: &str, seen: &mut Seen) -> Frame {
+    let Ok(ev) = serde_json::from_str::<ResponsesEvent>(data) else { return Frame::Forward };
+    if let Some(u) = ev.response.and_then(|r| r.usage) {
+        seen.responses_usage = Some(u);
+    }
+    match ev.kind.as_str() {
+        "response.completed" | "response.incomplete" => Frame::Final,
+        "response.failed" => {
+            seen.upstream_error = true;
+            Frame::Final
+        }
+        "error" => {
+            seen.upstream_error = true;
+            Frame::Forward
+        }
+        kind => {
+            if kind.ends_with(".delta")
+                && let Some(serde_json::Value::String(t)) = &ev.delta
+            {
+                seen.text.push_str(t);
+            }
+            Frame::Forward
+        }
     }
 }
 
@@ -264,5 +314,35 @@ mod tests {
         assert_eq!((t.input, t.output, t.cached_read), (100, 12, 90));
         assert_eq!(seen.exact(d), Some(t));
         assert_eq!(seen.text, "hi ");
+    }
+
+    #[test]
+    fn responses_usage_comes_with_the_final_event() {
+        let d = Dialect::OpenAiResponses;
+        let mut seen = Seen::default();
+        let created = b"event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"usage\":null}}\n\n";
+        assert_eq!(observe(d, created, &mut seen), Frame::Forward);
+        let delta =
+            b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi \"}\n\n";
+        assert_eq!(observe(d, delta, &mut seen), Frame::Forward);
+        let args = b"data: {\"type\":\"response.function_call_arguments.delta\",\"delta\":\"{}\"}\n\n";
+        observe(d, args, &mut seen);
+        assert_eq!(seen.exact(d), None, "no usage before the final event");
+        let done = b"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":40,\"output_tokens\":6,\"input_tokens_details\":{\"cached_tokens\":32},\"output_tokens_details\":{\"reasoning_tokens\":3}}}}\n\n";
+        assert_eq!(observe(d, done, &mut seen), Frame::Final);
+        let t = seen.exact(d).unwrap();
+        assert_eq!((t.input, t.output, t.cached_read, t.reasoning), (40, 6, 32, 3));
+        assert_eq!(seen.text, "hi {}");
+        assert!(!seen.upstream_error);
+        let mut failed = Seen::default();
+        let f = b"event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"error\":{\"message\":\"x\"}}}\n\n";
+        assert_eq!(observe(d, f, &mut failed), Frame::Final);
+        assert!(failed.upstream_error);
+        let mut errored = Seen::default();
+        assert_eq!(
+            observe(d, b"event: error\ndata: {\"type\":\"error\",\"message\":\"x\"}\n\n", &mut errored),
+            Frame::Forward
+        );
+        assert!(errored.upstream_error);
     }
 }

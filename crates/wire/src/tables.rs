@@ -1,6 +1,6 @@
 //! What each request format carries to the model, field by field. To read a
-//! new format (the OpenAI Responses API, say) or a new content block, add
-//! its table here; the walker in `prompt` needs no change.
+//! new format or a new content block, add its table here; the walker in
+//! `prompt` needs no change.
 //!
 //! A typed object (content part, block, source, tool call) of a type not
 //! listed is refused unless its table says how to read unknown types: what
@@ -174,12 +174,82 @@ static ANTHROPIC_MESSAGES: Spec = Spec {
     ],
 };
 
+// ---- OpenAI responses -------------------------------------------------
+
+static RESPONSES_PARTS: Types = Types {
+    what: "content part",
+    kinds: &[
+        ("input_text", &[f("text", Text)]),
+        ("output_text", &[f("text", Text)]),
+        ("refusal", &[f("refusal", Text)]),
+        ("input_image", &[f("image_url", Opaque), f("file_id", Opaque)]),
+        ("input_file", &[f("filename", Text), f("file_data", Opaque), f("file_id", Opaque), f("file_url", Opaque)]),
+    ],
+    untyped: None,
+    other: None,
+};
+
+/// A message's `content` (and a tool's `output`): a string or parts.
+const RESPONSES_CONTENT: Rule = TextOr(&Each(&Typed(&RESPONSES_PARTS)));
+
+static SUMMARY_TEXT: Types =
+    Types { what: "reasoning summary", kinds: &[("summary_text", &[f("text", Text)])], untyped: None, other: None };
+
+static REASONING_TEXT: Types =
+    Types { what: "reasoning content", kinds: &[("reasoning_text", &[f("text", Text)])], untyped: None, other: None };
+
+static RESPONSES_MESSAGE: [Field; 1] = [f("content", RESPONSES_CONTENT)];
+
+static RESPONSES_ITEMS: Types = Types {
+    what: "input item",
+    kinds: &[
+        ("message", &RESPONSES_MESSAGE),
+        ("function_call", &FUNCTION_CALL),
+        ("function_call_output", &[f("output", RESPONSES_CONTENT)]),
+        // Reasoning passed back: its summaries are text the model reads;
+        // the encrypted content is opaque to anyone but the provider.
+        (
+            "reasoning",
+            &[
+                f("summary", Each(&Typed(&SUMMARY_TEXT))),
+                f("content", Each(&Typed(&REASONING_TEXT))),
+                f("encrypted_content", Opaque),
+            ],
+        ),
+        // A stored item by id: the provider's, carrying no text of the request.
+        ("item_reference", &[f("id", Opaque)]),
+    ],
+    // The short form of a message: `{"role": …, "content": …}`.
+    untyped: Some(&RESPONSES_MESSAGE),
+    other: None,
+};
+
+static RESPONSES_TOOLS: Types = Types {
+    what: "tool",
+    kinds: &[("function", &FUNCTION_DEF)],
+    untyped: None,
+    // Built-in tools (`web_search`, `file_search`, …) are configured, not
+    // written by the user; all their strings are scanned all the same.
+    other: Some(Json),
+};
+
+static OPENAI_RESPONSES: Spec = Spec {
+    required: "input",
+    hint: ": a string or an array of input items",
+    fields: &[
+        f("instructions", Text),
+        f("input", TextOr(&Each(&Typed(&RESPONSES_ITEMS)))),
+        f("tools", Each(&Typed(&RESPONSES_TOOLS))),
+    ],
+};
+
 /// The table of a request format.
 pub(crate) fn spec(api: Api) -> &'static Spec {
     match api {
         Api::OpenAiChat => &OPENAI_CHAT,
         Api::OpenAiEmbeddings => &OPENAI_EMBEDDINGS,
         Api::AnthropicMessages => &ANTHROPIC_MESSAGES,
+        Api::OpenAiResponses => &OPENAI_RESPONSES,
     }
 }
 
@@ -200,3 +270,16 @@ pub(crate) static OPENAI_CHAT_ANSWER: [Field; 1] =
     [f("choices", Each(&Object(&[f("message", Object(&OPENAI_ANSWER_MESSAGE))])))];
 
 pub(crate) static ANTHROPIC_ANSWER: [Field; 1] = [f("content", ANTHROPIC_CONTENT)];
+
+static RESPONSES_OUTPUT: Types = Types {
+    what: "output item",
+    kinds: &[
+        ("message", &RESPONSES_MESSAGE),
+        ("function_call", &FUNCTION_CALL),
+        ("reasoning", &[f("summary", Each(&Typed(&SUMMARY_TEXT)))]),
+    ],
+    untyped: None,
+    other: None,
+};
+
+pub(crate) static OPENAI_RESPONSES_ANSWER: [Field; 1] = [f("output", Each(&Typed(&RESPONSES_OUTPUT)))];

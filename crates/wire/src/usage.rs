@@ -41,6 +41,32 @@ impl OpenAiUsage {
     }
 }
 
+/// The OpenAI Responses API's `usage`: input includes cached tokens and
+/// output includes reasoning, as in chat.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct ResponsesUsage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub input_tokens_details: Option<OpenAiPromptDetails>,
+    #[serde(default)]
+    pub output_tokens_details: Option<OpenAiCompletionDetails>,
+}
+
+impl ResponsesUsage {
+    pub fn tokens(&self) -> TokenUsage {
+        TokenUsage {
+            input: self.input_tokens,
+            output: self.output_tokens,
+            cached_read: self.input_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0),
+            cache_write: 0,
+            reasoning: self.output_tokens_details.and_then(|d| d.reasoning_tokens).unwrap_or(0),
+        }
+    }
+}
+
 /// Anthropic's `usage`: `input_tokens` excludes cache reads and writes,
 /// which are added in here.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -95,6 +121,22 @@ mod tests {
             u.tokens(),
             TokenUsage { input: 1012, output: 40, cached_read: 900, cache_write: 100, reasoning: 0 }
         );
+    }
+
+    #[test]
+    fn responses_details_are_read() {
+        let u: ResponsesUsage = serde_json::from_str(
+            r#"{"input_tokens": 2006, "output_tokens": 300, "total_tokens": 2306,
+                "input_tokens_details": {"cached_tokens": 1920},
+                "output_tokens_details": {"reasoning_tokens": 192}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            u.tokens(),
+            TokenUsage { input: 2006, output: 300, cached_read: 1920, cache_write: 0, reasoning: 192 }
+        );
+        let bare: ResponsesUsage = serde_json::from_str(r#"{"input_tokens": 5, "output_tokens": 1}"#).unwrap();
+        assert_eq!((bare.tokens().input, bare.tokens().cached_read), (5, 0));
     }
 
     #[test]

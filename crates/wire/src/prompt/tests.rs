@@ -291,3 +291,84 @@ fn fields_outside_the_tables_are_read_too_except_known_parameters() {
     let at: Vec<&str> = values(&p).into_iter().map(|(p, _)| p).collect();
     assert!(at.contains(&"/metadata/note") && at.contains(&"/user"), "{at:?}");
 }
+
+#[test]
+fn openai_responses_yield_every_text_the_model_reads() {
+    let req = json!({"model": "m", "max_output_tokens": 50, "store": false, "previous_response_id": "resp_1",
+        "reasoning": {"effort": "low"},
+        "instructions": "Be brief.",
+        "input": [
+            {"role": "user", "content": "short form"},
+            {"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "look"},
+                {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "auto"},
+                {"type": "input_file", "filename": "notes.txt", "file_data": "QUJD"}
+            ]},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "thought"}],
+             "encrypted_content": "ENC"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok", "annotations": []}]},
+            {"type": "function_call", "call_id": "c1", "name": "charge", "arguments": "{\"amount\":5}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "card 4111 1111 1111 1111 charged"},
+            {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "parts"}]}
+        ],
+        "tools": [{"type": "function", "name": "charge", "description": "Charges a card",
+                   "parameters": {"type": "object"}},
+                  {"type": "web_search_preview", "search_context_size": "low"}],
+        "text": {"format": {"type": "json_schema", "name": "out", "schema": {"title": "Out"}}},
+        "metadata": {"ticket": "T-1"}});
+    let p = walk(Api::OpenAiResponses, &req).unwrap();
+    let v = values(&p);
+    for expected in [
+        ("/instructions", "Be brief."),
+        ("/input/0/content", "short form"),
+        ("/input/1/content/0/text", "look"),
+        ("/input/1/content/2/filename", "notes.txt"),
+        ("/input/2/summary/0/text", "thought"),
+        ("/input/3/content/0/text", "ok"),
+        ("/input/4/name", "charge"),
+        ("/input/4/arguments", "{\"amount\":5}"),
+        ("/input/5/output", "card 4111 1111 1111 1111 charged"),
+        ("/input/6/output/0/text", "parts"),
+        ("/tools/0/name", "charge"),
+        ("/tools/0/description", "Charges a card"),
+        ("/tools/0/parameters/type", "object"),
+        ("/tools/1/search_context_size", "low"),
+        ("/text/format/name", "out"),
+        ("/metadata/ticket", "T-1"),
+    ] {
+        assert!(v.contains(&expected), "{expected:?} in {v:?}");
+    }
+    // Ids, switches and the provider's state are not text the model reads.
+    for absent in ["/previous_response_id", "/reasoning/effort", "/store", "/max_output_tokens", "/input/2/id"] {
+        assert!(!v.iter().any(|(ptr, _)| *ptr == absent), "{absent} in {v:?}");
+    }
+    // The image, the file's data and the encrypted reasoning are counted, not read.
+    assert_eq!(p.opaque_bytes, ("data:image/png;base64,AAAA".len() + "QUJD".len() + "ENC".len()) as u64);
+    assert_eq!(p.slots.iter().find(|s| s.pointer == "/input/5/output").and_then(Slot::message), Some(5));
+    // A plain string input is one text.
+    let p = walk(Api::OpenAiResponses, &json!({"input": "hello", "instructions": "hi"})).unwrap();
+    assert_eq!(values(&p), [("/instructions", "hi"), ("/input", "hello")]);
+}
+
+#[test]
+fn responses_items_and_parts_the_walker_does_not_know_are_refused() {
+    let err = |req: Value| walk(Api::OpenAiResponses, &req).unwrap_err();
+    assert_eq!(
+        err(json!({"input": [{"type": "hologram", "text": "secret"}]})),
+        WalkError::Unknown { what: "input item", kind: "hologram".into(), at: "/input/0".into() }
+    );
+    assert_eq!(
+        err(json!({"input": [{"role": "user", "content": [{"type": "input_video", "url": "x"}]}]})),
+        WalkError::Unknown { what: "content part", kind: "input_video".into(), at: "/input/0/content/0".into() }
+    );
+    assert!(matches!(
+        err(json!({"input": [{"type": "function_call_output", "output": [{"type": "blob", "x": "y"}]}]})),
+        WalkError::Unknown { kind, .. } if kind == "blob"
+    ));
+    assert!(matches!(
+        err(json!({"input": [{"type": "reasoning", "summary": [{"type": "secret_text", "text": "y"}]}]})),
+        WalkError::Unknown { what: "reasoning summary", .. }
+    ));
+    assert_eq!(err(json!({"model": "m"})).to_string(), "`input` is required: a string or an array of input items");
+    assert_eq!(err(json!({"input": 7})), WalkError::Shape { at: "/input".into(), expected: "a string or an array" });
+}
