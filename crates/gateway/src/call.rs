@@ -23,7 +23,8 @@ pub(crate) struct Call {
     pub app: Arc<App>,
     pub draft: Draft,
     pub upstream: Arc<UpstreamClient>,
-    pub path: &'static str,
+    /// Under the upstream's base URL, with the client's query string.
+    pub path: String,
     pub body: Bytes,
     pub client_headers: HeaderMap,
     pub dialect: Dialect,
@@ -82,7 +83,7 @@ impl Call {
     /// returned as the contract's error.
     pub async fn send(&self) -> Result<reqwest::Response, AppError> {
         let up = &self.upstream.cfg.id;
-        let sent = self.upstream.post(self.path, self.body.clone(), &self.client_headers, self.stream).send().await;
+        let sent = self.upstream.post(&self.path, self.body.clone(), &self.client_headers, self.stream).send().await;
         let resp = match sent {
             Ok(r) => r,
             // One that never connected cost nothing; one that timed out may
@@ -148,4 +149,34 @@ impl Call {
         set(h, headers::REMAINING, self.remaining_after(cost).map(|n| n.to_usd_string()).as_deref());
         r
     }
+}
+
+/// A token count, relayed as the provider answered it once it has the
+/// `input_tokens` a count must carry, with the request id and a cost of
+/// zero: counting bills nothing. A failure is the contract's error.
+pub(crate) async fn count(
+    upstream: &UpstreamClient,
+    path: &str,
+    body: Bytes,
+    client_headers: &HeaderMap,
+    request_id: &str,
+) -> Result<Response, AppError> {
+    let up = &upstream.cfg.id;
+    let resp = upstream.post(path, body, client_headers, false).send().await.map_err(|e| transport_error(&e, up))?;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let bytes = resp.bytes().await.map_err(|e| transport_error(&e, up))?;
+    if !status.is_success() {
+        return Err(status_error(status, &headers, &bytes, up));
+    }
+    let counted = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v.get("input_tokens")?.as_u64());
+    if counted.is_none() {
+        let msg = format!("upstream `{up}` sent a token count without `input_tokens`");
+        return Err(AppError::new(Code::UpstreamError, msg));
+    }
+    let mut r = Response::new(Body::from(bytes));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    set(h, headers::REQUEST_ID, Some(request_id));
+    set(h, headers::COST, Some(&Nanos::ZERO.to_usd_string()));
+    Ok(r)
 }

@@ -18,6 +18,9 @@ pub(crate) struct Endpoint {
     pub api: Api,
     /// Appended to the upstream's base URL.
     pub path: &'static str,
+    /// Whether the provider answers a count of the prompt's tokens rather
+    /// than calling a model: nothing is held, metered or billed.
+    pub count_only: bool,
 }
 
 /// What an endpoint reads from a request body.
@@ -40,6 +43,7 @@ pub(crate) const CHAT: Endpoint = Endpoint {
     format: WireFormat::Openai,
     api: Api::OpenAiChat,
     path: "/chat/completions",
+    count_only: false,
 };
 
 pub(crate) const EMBEDDINGS: Endpoint = Endpoint {
@@ -48,6 +52,7 @@ pub(crate) const EMBEDDINGS: Endpoint = Endpoint {
     format: WireFormat::Openai,
     api: Api::OpenAiEmbeddings,
     path: "/embeddings",
+    count_only: false,
 };
 
 pub(crate) const MESSAGES: Endpoint = Endpoint {
@@ -56,6 +61,20 @@ pub(crate) const MESSAGES: Endpoint = Endpoint {
     format: WireFormat::Anthropic,
     api: Api::AnthropicMessages,
     path: "/v1/messages",
+    count_only: false,
+};
+
+/// Anthropic's token count (`/v1/messages/count_tokens`): a messages
+/// request without `max_tokens`, routed and scanned exactly as one (the
+/// provider receives every text), then answered with the provider's
+/// `{"input_tokens": N}` at no cost.
+pub(crate) const COUNT_TOKENS: Endpoint = Endpoint {
+    operation: Operation::CountTokens,
+    kind: ModelKind::Chat,
+    format: WireFormat::Anthropic,
+    api: Api::AnthropicMessages,
+    path: "/v1/messages/count_tokens",
+    count_only: true,
 };
 
 /// The OpenAI Responses API. Its requests are never translated (the
@@ -67,6 +86,7 @@ pub(crate) const RESPONSES: Endpoint = Endpoint {
     format: WireFormat::Openai,
     api: Api::OpenAiResponses,
     path: "/responses",
+    count_only: false,
 };
 
 impl Endpoint {

@@ -4,6 +4,7 @@
 //! on the ledger and, when the policy refused, in the audit log.
 
 use crate::Gateway;
+use crate::upstream::UpstreamClient;
 use crate::call::{Call, Translation};
 use crate::endpoints::{Endpoint, Shaped};
 use axum::extract::rejection::BytesRejection;
@@ -12,6 +13,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use jiff::Timestamp;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Instant;
 use tokenwise_app::budgets::{Cover, DEFAULT_MAX_OUTPUT, Held, worst_case};
 use tokenwise_app::guard::Inspection;
@@ -36,11 +38,12 @@ pub(crate) async fn serve(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     e: Endpoint,
+    query: Option<String>,
 ) -> Response {
     let id = UsageEvent::new_id();
     let span = tracing::info_span!("request", request_id = %id, user = tracing::field::Empty,
                                    use_case = tracing::field::Empty, model = tracing::field::Empty);
-    match tokio::spawn(handle(g, headers, body, id.clone(), e).instrument(span)).await {
+    match tokio::spawn(handle(g, headers, body, id.clone(), e, query).instrument(span)).await {
         Ok(Ok(r)) => r,
         Ok(Err(err)) => error_response(&err.with_request_id(&id)),
         Err(err) => {
@@ -61,6 +64,8 @@ struct Facts<'a> {
     endpoint: Endpoint,
     requested: &'a str,
     streamed: bool,
+    /// The client's query string, passed on by the Anthropic endpoints.
+    query: Option<&'a str>,
 }
 
 impl Facts<'_> {
@@ -121,6 +126,7 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
     id: String,
     endpoint: Endpoint,
+    query: Option<String>,
 ) -> Result<Response, AppError> {
     let (started, app) = (Instant::now(), g.app.clone());
     let ts = app.clock.now();
@@ -140,10 +146,14 @@ async fn handle(
         endpoint,
         requested: &requested,
         streamed: req.shaped.stream,
+        query: query.as_deref(),
     };
     let (model, price) = routed(&app, &facts, &req).await?;
     let scanned = scan(&app, &facts, &mut req, model, price).await?;
     tracing::Span::current().record("model", scanned.model.id.as_str());
+    if endpoint.count_only {
+        return count(&g, &facts, req, &scanned, &hs).await;
+    }
     let holding = hold(&app, &facts, &mut req, &scanned).await?;
     let call = prepare(&g, &facts, req, scanned, holding, hs)?;
     let resp = call.send().await?;
@@ -264,11 +274,7 @@ fn prepare(
     h: Holding,
     client_headers: HeaderMap,
 ) -> Result<Call, AppError> {
-    let upstream = g
-        .upstreams
-        .get(&s.model.upstream)
-        .cloned()
-        .ok_or_else(|| AppError::internal(format!("upstream `{}` is not configured", s.model.upstream)))?;
+    let upstream = upstream_of(g, s.model)?;
     req.body["model"] = Value::String(s.model.upstream_model.clone());
     let crossing = upstream.cfg.format != f.endpoint.format;
     let (path, dialect, translation) = match req.shaped.dialect {
@@ -276,9 +282,10 @@ fn prepare(
             // Translatable requests have one choice.
             let max = h.output.per_choice.filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_OUTPUT);
             req.body = translate::to_anthropic(&req.body, &s.model.upstream_model, max);
-            ("/v1/messages", Dialect::Anthropic, Some(Translation { client_wants_usage, created: f.ts.as_second() }))
+            let path = "/v1/messages".to_string();
+            (path, Dialect::Anthropic, Some(Translation { client_wants_usage, created: f.ts.as_second() }))
         }
-        d => (f.endpoint.path, d, None),
+        d => (with_query(f.endpoint.path, f.query), d, None),
     };
     let body = serde_json::to_vec(&req.body).map_err(|e| AppError::internal(e.to_string()))?;
     Ok(Call {
@@ -295,4 +302,40 @@ fn prepare(
         held: h.held,
         translation,
     })
+}
+
+fn upstream_of(g: &Gateway, model: &Model) -> Result<Arc<UpstreamClient>, AppError> {
+    g.upstreams
+        .get(&model.upstream)
+        .cloned()
+        .ok_or_else(|| AppError::internal(format!("upstream `{}` is not configured", model.upstream)))
+}
+
+/// The upstream path with the client's query string, as received.
+fn with_query(path: &str, query: Option<&str>) -> String {
+    match query.filter(|q| !q.is_empty()) {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    }
+}
+
+/// Count: the provider counts the prompt's tokens, once it has passed the
+/// scanner like any prompt (counting sends every text to the provider).
+/// Nothing is held: a count bills nothing. An answered count goes on no
+/// ledger row: it is not a model call, and a zero-cost row for each would
+/// skew every per-call figure (volumes, averages, anomaly baselines).
+/// What the scanner found is audited, and a refusal is recorded, as for
+/// any call.
+async fn count(g: &Gateway, f: &Facts<'_>, mut req: Read, s: &Scanned<'_>, hs: &HeaderMap) -> Result<Response, AppError> {
+    let found = !s.inspection.classified.is_empty() || !s.inspection.allowed.is_empty();
+    if found || s.ruling.verdict != Verdict::Allow {
+        let mut draft = f.draft(s.model, s.price, &req);
+        stamp(&mut draft, &s.ruling, &s.inspection, &g.app.policy);
+        g.app.audit_decision(&draft, &s.ruling).await;
+    }
+    let upstream = upstream_of(g, s.model)?;
+    req.body["model"] = Value::String(s.model.upstream_model.clone());
+    let body = serde_json::to_vec(&req.body).map_err(|e| AppError::internal(e.to_string()))?;
+    let path = with_query(f.endpoint.path, f.query);
+    crate::call::count(&upstream, &path, Bytes::from(body), hs, &f.id).await
 }

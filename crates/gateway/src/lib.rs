@@ -1,5 +1,5 @@
 //! The metered gateway under `/v1`: OpenAI chat completions, responses,
-//! embeddings and models, Anthropic messages. Each request goes through named steps
+//! embeddings and models, Anthropic messages and their token count. Each request goes through named steps
 //! ([`flow`]): read → route → scan → hold → call → meter → record, and is
 //! answered only once its usage event is durable.
 //!
@@ -17,7 +17,7 @@ pub mod upstream;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -61,6 +61,7 @@ pub fn routes() -> Router<Gateway> {
         .route("/v1/responses", post(responses))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/models", get(models::list))
 }
 
@@ -69,19 +70,35 @@ async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    flow::serve(g, headers, body, endpoints::CHAT).await
+    flow::serve(g, headers, body, endpoints::CHAT, None).await
 }
 
 async fn responses(State(g): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    flow::serve(g, headers, body, endpoints::RESPONSES).await
+    flow::serve(g, headers, body, endpoints::RESPONSES, None).await
 }
 
 async fn embeddings(State(g): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    flow::serve(g, headers, body, endpoints::EMBEDDINGS).await
+    flow::serve(g, headers, body, endpoints::EMBEDDINGS, None).await
 }
 
-async fn messages(State(g): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    flow::serve(g, headers, body, endpoints::MESSAGES).await
+// Anthropic's endpoints pass their query string on (Claude Code sends
+// `?beta=true`); the OpenAI ones have none that means anything upstream.
+async fn messages(
+    State(g): State<Gateway>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    flow::serve(g, headers, body, endpoints::MESSAGES, query).await
+}
+
+async fn count_tokens(
+    State(g): State<Gateway>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    flow::serve(g, headers, body, endpoints::COUNT_TOKENS, query).await
 }
 
 /// TLS to real providers uses rustls with the ring provider.

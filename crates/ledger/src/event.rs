@@ -15,6 +15,9 @@ tokenwise_core::named_enum!(
         Embeddings => "embeddings",
         Messages => "messages",
         Responses => "responses",
+        /// Anthropic's token count: a refusal is recorded; an answered
+        /// count costs nothing and is not a call (see the gateway's `count`).
+        CountTokens => "count_tokens",
         Ingested => "ingested",
     }
 );

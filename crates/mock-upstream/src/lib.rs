@@ -1,6 +1,6 @@
 //! A model provider that runs on loopback: OpenAI `/v1/chat/completions`
 //! and `/v1/responses` (JSON and SSE), `/v1/embeddings`, `/v1/models`, and Anthropic
-//! `/v1/messages` (JSON and SSE), all on one port.
+//! `/v1/messages` (JSON and SSE) and its token count, all on one port.
 //!
 //! Deterministic: the reply and its token counts follow from the request.
 //! - prompt tokens: 4 bytes a token of every text the request carries (as
@@ -10,7 +10,13 @@
 //!   derived from a hash of the model and prompt and capped by `max_tokens`;
 //!   a last user message starting `echo: ` is echoed back instead, and
 //!   with `x-mock-echo: request` the whole request body as received (so a
-//!   test sees exactly what a gateway forwarded);
+//!   test sees exactly what a gateway forwarded); on `/v1/messages`,
+//!   `x-mock-echo: query` echoes the URL's query string and
+//!   `x-mock-echo: header:NAME` that request header;
+//! - `/v1/messages/count_tokens` answers `{"input_tokens": N}`, N the
+//!   prompt tokens the same request to `/v1/messages` is counted at (all
+//!   of them: a count reports no cache reads or writes); any `x-mock-echo`
+//!   reply comes back in its `echo` field;
 //! - a prompt prefix (every message but the last, the system prompt and
 //!   tools, the instructions) seen before is reported as cached (OpenAI `cached_tokens`, Anthropic
 //!   `cache_read_input_tokens`; with `cache_control`, the first sight is
@@ -27,7 +33,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -77,6 +83,7 @@ pub fn router(cfg: MockConfig) -> Router {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_messages))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
 }
@@ -104,8 +111,8 @@ struct Plan {
     token_delay: Duration,
     fault: Option<String>,
     fault_after: usize,
-    /// Reply with the request body as received.
-    echo_request: bool,
+    /// What `x-mock-echo` asks to have sent back (see [`echoed`]).
+    echo: Option<String>,
 }
 
 impl Plan {
@@ -133,8 +140,24 @@ fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(3),
-        echo_request: h.get("x-mock-echo").is_some_and(|v| v.as_bytes() == b"request"),
+        echo: h.get("x-mock-echo").and_then(|v| v.to_str().ok()).map(str::to_string),
     }
+}
+
+/// What `x-mock-echo` asks for: `request`, the body as received; `query`,
+/// the URL's query string (where the endpoint reads it); `header:NAME`,
+/// that request header's value. Asked for and absent, it is `(none)`.
+fn echoed(p: &Plan, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Option<String> {
+    let asked = p.echo.as_deref()?;
+    let got = match asked {
+        "request" => Some(String::from_utf8_lossy(body).into_owned()),
+        "query" => query.map(str::to_string),
+        _ => {
+            let name = asked.strip_prefix("header:")?;
+            headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        }
+    };
+    Some(got.unwrap_or_else(|| "(none)".to_string()))
 }
 
 fn hash_of(parts: &[&str]) -> u64 {
@@ -341,7 +364,7 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
         Err(e) => return bad_request(&e, false),
     };
     let max = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(Value::as_u64);
-    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let echo = echoed(&p, &headers, None, &body);
     let r = m.reply(&Ask {
         model: &model,
         prefix: &prefix,
@@ -420,7 +443,7 @@ async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
         Ok(split) => split,
         Err(e) => return bad_request(&e, false),
     };
-    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let echo = echoed(&p, &headers, None, &body);
     let r = m.reply(&Ask {
         model: &model,
         prefix: &prefix,
@@ -573,7 +596,7 @@ async fn models() -> Response {
     json_response(&json!({"object": "list", "data": data}))
 }
 
-async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+async fn messages(State(m): State<Mock>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("body is not JSON", true);
     };
@@ -596,7 +619,7 @@ async fn messages(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Res
         Err(e) => return bad_request(&e, true),
     };
     let marks_cache = body.windows(b"cache_control".len()).any(|w| w == b"cache_control");
-    let echo = p.echo_request.then(|| String::from_utf8_lossy(&body).into_owned());
+    let echo = echoed(&p, &headers, query.as_deref(), &body);
     let r = m.reply(&Ask {
         model: &model,
         prefix: &prefix,
@@ -665,4 +688,37 @@ fn message_frames(p: &Plan, id: &str, model: &str, r: &Reply, input: u64, stop: 
     ));
     frames.push(ev("message_stop", json!({"type": "message_stop"})));
     frames
+}
+
+/// Anthropic's token count: the prompt tokens `/v1/messages` would count
+/// for the same request (which needs no `max_tokens` here), all of them.
+async fn count_messages(
+    State(m): State<Mock>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("body is not JSON", true);
+    };
+    if req.get("model").and_then(Value::as_str).is_none() {
+        return bad_request("model: Field required", true);
+    }
+    let Some(msgs) = req.get("messages").and_then(Value::as_array) else {
+        return bad_request("messages: Field required", true);
+    };
+    let p = plan(&m.cfg, &headers);
+    if let Some(r) = early_fault(&p, true, false).await {
+        return r;
+    }
+    let (prefix, last) = match split_prompt(Api::AnthropicMessages, &req, msgs.len()) {
+        Ok(split) => split,
+        Err(e) => return bad_request(&e, true),
+    };
+    let input = count_tokens(&prefix) + count_tokens(&last) + PER_MESSAGE * (msgs.len() as u64).max(1);
+    let mut answer = json!({"input_tokens": input});
+    if let Some(echo) = echoed(&p, &headers, query.as_deref(), &body) {
+        answer["echo"] = Value::String(echo);
+    }
+    json_response(&answer)
 }
