@@ -168,7 +168,8 @@ pub(crate) async fn count(
     if !status.is_success() {
         return Err(status_error(status, &headers, &bytes, up));
     }
-    let counted = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v.get("input_tokens")?.as_u64());
+    let counted =
+        serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v.get("input_tokens")?.as_u64());
     if counted.is_none() {
         let msg = format!("upstream `{up}` sent a token count without `input_tokens`");
         return Err(AppError::new(Code::UpstreamError, msg));

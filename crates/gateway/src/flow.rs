@@ -4,9 +4,9 @@
 //! on the ledger and, when the policy refused, in the audit log.
 
 use crate::Gateway;
-use crate::upstream::UpstreamClient;
 use crate::call::{Call, Translation};
 use crate::endpoints::{Endpoint, Shaped};
+use crate::upstream::UpstreamClient;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -326,7 +326,13 @@ fn with_query(path: &str, query: Option<&str>) -> String {
 /// skew every per-call figure (volumes, averages, anomaly baselines).
 /// What the scanner found is audited, and a refusal is recorded, as for
 /// any call.
-async fn count(g: &Gateway, f: &Facts<'_>, mut req: Read, s: &Scanned<'_>, hs: &HeaderMap) -> Result<Response, AppError> {
+async fn count(
+    g: &Gateway,
+    f: &Facts<'_>,
+    mut req: Read,
+    s: &Scanned<'_>,
+    hs: &HeaderMap,
+) -> Result<Response, AppError> {
     let found = !s.inspection.classified.is_empty() || !s.inspection.allowed.is_empty();
     if found || s.ruling.verdict != Verdict::Allow {
         let mut draft = f.draft(s.model, s.price, &req);

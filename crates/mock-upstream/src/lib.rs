@@ -692,12 +692,7 @@ fn message_frames(p: &Plan, id: &str, model: &str, r: &Reply, input: u64, stop: 
 
 /// Anthropic's token count: the prompt tokens `/v1/messages` would count
 /// for the same request (which needs no `max_tokens` here), all of them.
-async fn count_messages(
-    State(m): State<Mock>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn count_messages(State(m): State<Mock>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("body is not JSON", true);
     };
