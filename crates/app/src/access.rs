@@ -67,26 +67,31 @@ pub fn scope_exists(policy: &Policy, scope: &Scope) -> bool {
     }
 }
 
-/// Why `who` may not decide an exception of `scope` asked for by
-/// `requested_by`; None when they may. Nobody decides their own request or
-/// an exception for themselves (`user:<their id>`), whatever their role.
-pub fn why_not_decide(policy: &Policy, who: &User, scope: &Scope, requested_by: &str) -> Option<String> {
-    if requested_by == who.id {
-        return Some("nobody decides their own exception".into());
-    }
-    let for_self = scope.user() == Some(who.id.as_str());
-    let may = !for_self
+/// Whether `who` may decide an exception of `scope` asked for by
+/// `requested_by`. Nobody decides their own request or an exception for
+/// themselves (`user:<their id>`), whatever their role.
+pub fn may_decide(policy: &Policy, who: &User, scope: &Scope, requested_by: &str) -> bool {
+    requested_by != who.id
+        && scope.user() != Some(who.id.as_str())
         && match who.role {
             Role::Governance | Role::Admin => true,
             Role::Manager => {
                 team_of(policy, scope).is_some_and(|t| policy.teams.get(t).is_some_and(|t| t.manager == who.id))
             }
             Role::Member | Role::Finance => false,
-        };
-    if may {
+        }
+}
+
+/// Why `who` may not decide such an exception, naming who may; None when
+/// they may ([`may_decide`]).
+pub fn why_not_decide(policy: &Policy, who: &User, scope: &Scope, requested_by: &str) -> Option<String> {
+    if may_decide(policy, who, scope, requested_by) {
         return None;
     }
-    let why = if for_self { "nobody decides an exception for themselves: " } else { "" };
+    if requested_by == who.id {
+        return Some("nobody decides their own exception".into());
+    }
+    let why = if scope.user() == Some(who.id.as_str()) { "nobody decides an exception for themselves: " } else { "" };
     let deciders = deciders(policy, scope, &[&who.id, requested_by]);
     Some(format!("{why}exceptions for `{scope}` are decided by {deciders}"))
 }

@@ -5,7 +5,7 @@
 //! step goes to the audit log.
 
 use crate::App;
-use crate::access::{Sight, scope_exists, why_not_decide};
+use crate::access::{Sight, may_decide, scope_exists, why_not_decide};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use jiff::Timestamp;
@@ -219,7 +219,7 @@ impl App {
     fn may_see_exception(&self, caller: &Caller, e: &Exception) -> bool {
         e.requested_by == caller.user.id
             || Sight::of(&caller.user).sees_scope(&self.policy, &e.scope)
-            || why_not_decide(&self.policy, &caller.user, &e.scope, &e.requested_by).is_none()
+            || may_decide(&self.policy, &caller.user, &e.scope, &e.requested_by)
     }
 
     /// Exceptions the caller may see, newest first, by status and scope;
@@ -240,7 +240,7 @@ impl App {
             .filter(|e| {
                 !decidable
                     || (e.status == ExceptionStatus::Pending
-                        && why_not_decide(&self.policy, &caller.user, &e.scope, &e.requested_by).is_none())
+                        && may_decide(&self.policy, &caller.user, &e.scope, &e.requested_by))
             })
             .map(ExceptionView::from)
             .collect();

@@ -120,6 +120,16 @@ struct Scanned<'p> {
     inspection: Inspection,
 }
 
+impl Scanned<'_> {
+    /// A decision goes to the audit log when the scanner found something
+    /// (kept or allowed) or the policy changed the call.
+    fn worth_auditing(&self) -> bool {
+        !self.inspection.classified.is_empty()
+            || !self.inspection.allowed.is_empty()
+            || self.ruling.verdict != Verdict::Allow
+    }
+}
+
 async fn handle(
     g: Gateway,
     hs: HeaderMap,
@@ -256,8 +266,7 @@ async fn hold(app: &App, f: &Facts<'_>, req: &mut Read, s: &Scanned<'_>) -> Resu
         draft.budget_keys = h.keys.clone();
         draft.exception_id = h.exception_id.clone();
     }
-    let found = !s.inspection.classified.is_empty() || !s.inspection.allowed.is_empty();
-    if found || s.ruling.verdict != Verdict::Allow {
+    if s.worth_auditing() {
         app.audit_decision(&draft, &s.ruling).await;
     }
     Ok(Holding { draft, held, output })
@@ -333,8 +342,7 @@ async fn count(
     s: &Scanned<'_>,
     hs: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let found = !s.inspection.classified.is_empty() || !s.inspection.allowed.is_empty();
-    if found || s.ruling.verdict != Verdict::Allow {
+    if s.worth_auditing() {
         let mut draft = f.draft(s.model, s.price, &req);
         stamp(&mut draft, &s.ruling, &s.inspection, &g.app.policy);
         g.app.audit_decision(&draft, &s.ruling).await;
