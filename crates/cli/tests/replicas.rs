@@ -11,89 +11,31 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use support::{Proc, create_key, mock_policy, spawn, usd_nanos};
+use support::{Cluster, usd_nanos};
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-struct Cluster {
-    _dir: tempfile::TempDir,
-    _mock: Proc,
-    replicas: Vec<Proc>,
-    policy: std::path::PathBuf,
-    url: String,
-    base: String,
-    schema: String,
+/// The replicas' policy: a tight support budget and a 3-second lease.
+fn tight(s: String) -> String {
+    s.replace("limit_usd = \"8000\"", "limit_usd = \"0.05\"").replace("[server]", "[server]\nhold_lease_secs = 3")
 }
 
-impl Cluster {
-    /// `n` replicas; with `manual_clock`, each on a manual clock that
-    /// stands still until moved (see `support::advance`).
-    async fn start(n: usize, manual_clock: bool) -> Option<Cluster> {
-        let Ok(base) = std::env::var("TOKENWISE_TEST_POSTGRES_URL") else {
-            assert!(std::env::var("TOKENWISE_REQUIRE_POSTGRES").is_err(), "TOKENWISE_TEST_POSTGRES_URL is required");
-            eprintln!("skipped: TOKENWISE_TEST_POSTGRES_URL is not set");
-            return None;
-        };
-        let schema = format!("tw_replicas_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let dir = tempfile::tempdir().unwrap();
-        let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
-        let policy = mock_policy(dir.path(), &mock.addr, |s| {
-            s.replace("limit_usd = \"8000\"", "limit_usd = \"0.05\"")
-                .replace("[server]", "[server]\nhold_lease_secs = 3")
-        });
-        let replicas = (0..n)
-            .map(|_| {
-                let mut args = vec!["serve", "--config", policy.to_str().unwrap(), "--listen", "127.0.0.1:0"];
-                args.extend(["--database", &url]);
-                if manual_clock {
-                    // One instant for all, so their clocks agree to the microsecond.
-                    args.extend(["--manual-clock", "2026-11-30T12:00:00Z"]);
-                }
-                spawn(&args)
-            })
-            .collect();
-        Some(Cluster { _dir: dir, _mock: mock, replicas, policy, url, base, schema })
-    }
-
-    fn key(&self, user: &str) -> String {
-        create_key(&self.policy, &self.url, user, Some("support-reply"))
-    }
-
-    fn admin_key(&self) -> String {
-        create_key(&self.policy, &self.url, "hugo.martin", None)
-    }
-
-    async fn envelope(&self, budget: &str) -> (i64, i64, i64) {
-        let (c, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        // None yet until a hold creates it.
-        let row = c
-            .query_opt(
-                "SELECT captured_nanos, held_nanos, limit_nanos FROM budget_envelopes WHERE budget_id = $1",
-                &[&budget],
-            )
-            .await
-            .unwrap();
-        row.map_or((0, 0, 0), |r| (r.get(0), r.get(1), r.get(2)))
-    }
-
-    async fn drop_schema(&self) {
-        let (c, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
-    }
+/// An envelope's (captured, held, limit), zeros until a hold creates it.
+async fn envelope(c: &Cluster, budget: &str) -> (i64, i64, i64) {
+    let (db, conn) = tokio_postgres::connect(&c.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let row = db
+        .query_opt(
+            "SELECT captured_nanos, held_nanos, limit_nanos FROM budget_envelopes WHERE budget_id = $1",
+            &[&budget],
+        )
+        .await
+        .unwrap();
+    row.map_or((0, 0, 0), |r| (r.get(0), r.get(1), r.get(2)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
-    let Some(c) = Cluster::start(3, false).await else { return };
+    let Some(c) = Cluster::start(3, tight, None).await else { return };
     let users = [
         "ivan.petrov",
         "jade.nguyen",
@@ -104,7 +46,7 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
         "oscar.lind",
         "lucia.fernandez",
     ];
-    let keys: Vec<String> = users.iter().map(|u| c.key(u)).collect();
+    let keys: Vec<String> = users.iter().map(|u| c.key(u, Some("support-reply"))).collect();
     let bases: Vec<String> = c.replicas.iter().map(|r| format!("http://{}", r.addr)).collect();
     tokenwise_server::install_crypto();
     let http = reqwest::Client::new();
@@ -153,7 +95,7 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
         spent += s;
         refusals.extend(r);
     }
-    let (captured, held, limit) = c.envelope("support-monthly").await;
+    let (captured, held, limit) = envelope(&c, "support-monthly").await;
     eprintln!("{ok} calls went through, {} were refused; captured {captured} of {limit}", refusals.len());
     assert_eq!(held, 0, "every hold was captured");
     assert_eq!(captured, spent, "the envelope holds exactly what the answered calls cost");
@@ -168,8 +110,9 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_replicas_holds_come_back_after_its_lease() {
-    let Some(mut c) = Cluster::start(2, true).await else { return };
-    let key = c.key("ivan.petrov");
+    // One instant for all, so the replicas' clocks agree to the microsecond.
+    let Some(mut c) = Cluster::start(2, tight, Some("2026-11-30T12:00:00Z")).await else { return };
+    let key = c.key("ivan.petrov", Some("support-reply"));
     tokenwise_server::install_crypto();
     let http = reqwest::Client::new();
     let doomed = format!("http://{}", c.replicas[0].addr);
@@ -189,7 +132,7 @@ async fn a_dead_replicas_holds_come_back_after_its_lease() {
     let mut held = 0;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(row) = tokio::time::timeout(Duration::from_secs(2), c.envelope("support-monthly")).await {
+        if let Ok(row) = tokio::time::timeout(Duration::from_secs(2), envelope(&c, "support-monthly")).await {
             held = row.1;
             if held > 0 {
                 break;
@@ -204,13 +147,13 @@ async fn a_dead_replicas_holds_come_back_after_its_lease() {
     // Its lease (3 s) runs out on the survivor's clock; the survivor's
     // next upkeep pass, run as the clock moves, gives the hold back.
     let survivor = format!("http://{}", c.replicas[1].addr);
-    let admin = c.admin_key();
+    let admin = c.key("hugo.martin", None);
     let pass = support::advance(&survivor, &admin, 1.0).await;
     assert_eq!(pass["expired_holds"], 0, "not before its lease runs out: {pass}");
-    assert!(c.envelope("support-monthly").await.1 > 0);
+    assert!(envelope(&c, "support-monthly").await.1 > 0);
     let pass = support::advance(&survivor, &admin, 3.0).await;
     assert_eq!(pass["expired_holds"], 1, "{pass}");
-    let back = c.envelope("support-monthly").await.1 == 0;
+    let back = envelope(&c, "support-monthly").await.1 == 0;
     assert!(back, "the dead replica's hold came back");
     c.drop_schema().await;
 }

@@ -11,7 +11,7 @@ mod support;
 
 use serde_json::json;
 use std::path::Path;
-use support::{Gateway, Proc, bin, create_key, mock_policy, spawn, text};
+use support::{Cluster, Gateway, bin, create_key, text};
 
 /// One chat call with `key`: its HTTP status and body.
 async fn call(http: &reqwest::Client, base: &str, key: &str) -> (u16, String) {
@@ -63,51 +63,9 @@ async fn on_sqlite_the_next_call_after_a_revocation_is_refused() {
     assert_revoked(call(&http, &g.url, &key).await);
 }
 
-/// Replicas of `tokenwise serve` on their own schema of the test database.
-struct Replicas {
-    _dir: tempfile::TempDir,
-    _mock: Proc,
-    replicas: Vec<Proc>,
-    policy: std::path::PathBuf,
-    url: String,
-    base: String,
-    schema: String,
-}
-
-impl Replicas {
-    async fn start(n: usize) -> Option<Replicas> {
-        let Ok(base) = std::env::var("TOKENWISE_TEST_POSTGRES_URL") else {
-            assert!(std::env::var("TOKENWISE_REQUIRE_POSTGRES").is_err(), "TOKENWISE_TEST_POSTGRES_URL is required");
-            eprintln!("skipped: TOKENWISE_TEST_POSTGRES_URL is not set");
-            return None;
-        };
-        let schema = format!("tw_revocation_{}", std::process::id());
-        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let dir = tempfile::tempdir().unwrap();
-        let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
-        let policy = mock_policy(dir.path(), &mock.addr, |s| s);
-        let replicas = (0..n)
-            .map(|_| {
-                spawn(&["serve", "--config", policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &url])
-            })
-            .collect();
-        Some(Replicas { _dir: dir, _mock: mock, replicas, policy, url, base, schema })
-    }
-
-    async fn drop_schema(&self) {
-        let (c, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_the_next_call_on_every_replica_after_a_revocation_is_refused() {
-    let Some(r) = Replicas::start(2).await else { return };
+    let Some(r) = Cluster::start(2, |s| s, None).await else { return };
     let key = create_key(&r.policy, &r.url, "ivan.petrov", Some("support-reply"));
     tokenwise_server::install_crypto();
     let http = reqwest::Client::new();

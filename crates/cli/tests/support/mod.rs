@@ -253,3 +253,63 @@ pub async fn advance(base: &str, admin_key: &str, secs: f64) -> serde_json::Valu
     assert_eq!(r.status(), 200, "the clock moves");
     r.json().await.unwrap()
 }
+
+/// Replicas of `tokenwise serve` sharing one PostgreSQL schema of the test
+/// database, and one mock upstream. None (the test skips) without
+/// TOKENWISE_TEST_POSTGRES_URL, unless TOKENWISE_REQUIRE_POSTGRES=1.
+pub struct Cluster {
+    _dir: tempfile::TempDir,
+    _mock: Proc,
+    pub replicas: Vec<Proc>,
+    pub policy: PathBuf,
+    pub url: String,
+    base: String,
+    schema: String,
+}
+
+static NEXT_SCHEMA: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Cluster {
+    /// `n` replicas on a policy changed by `edit`; with `manual_clock`,
+    /// each on a manual clock standing at that instant until moved.
+    // Tests may say why they skip.
+    #[allow(clippy::print_stderr)]
+    pub async fn start(n: usize, edit: impl Fn(String) -> String, manual_clock: Option<&str>) -> Option<Cluster> {
+        let Ok(base) = std::env::var("TOKENWISE_TEST_POSTGRES_URL") else {
+            assert!(std::env::var("TOKENWISE_REQUIRE_POSTGRES").is_err(), "TOKENWISE_TEST_POSTGRES_URL is required");
+            eprintln!("skipped: TOKENWISE_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let k = NEXT_SCHEMA.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let schema = format!("tw_cluster_{}_{k}", std::process::id());
+        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let dir = tempfile::tempdir().unwrap();
+        let mock = spawn(&["mock-upstream", "--listen", "127.0.0.1:0"]);
+        let policy = mock_policy(dir.path(), &mock.addr, edit);
+        let replicas = (0..n)
+            .map(|_| {
+                let mut args = vec!["serve", "--config", policy.to_str().unwrap(), "--listen", "127.0.0.1:0"];
+                args.extend(["--database", &url]);
+                if let Some(start) = manual_clock {
+                    args.extend(["--manual-clock", start]);
+                }
+                spawn(&args)
+            })
+            .collect();
+        Some(Cluster { _dir: dir, _mock: mock, replicas, policy, url, base, schema })
+    }
+
+    pub fn key(&self, user: &str, use_case: Option<&str>) -> String {
+        create_key(&self.policy, &self.url, user, use_case)
+    }
+
+    pub async fn drop_schema(&self) {
+        let (c, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
+    }
+}
