@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -48,13 +49,18 @@ class Gateway:
             cmd += ["--use-case", use_case]
         return subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV).stdout.strip()
 
-    def row(self, request_id):
-        """The one ledger row of a request."""
+    def events(self, **query):
+        """Ledger rows, as governance reads them (`task=…`, `request_id=…`)."""
         req = urllib.request.Request(
-            f"{self.url}/api/v1/events?request_id={request_id}", headers={"Authorization": f"Bearer {self.admin}"}
+            f"{self.url}/api/v1/events?{urllib.parse.urlencode(query)}",
+            headers={"Authorization": f"Bearer {self.admin}"},
         )
         with urllib.request.urlopen(req) as r:
-            events = json.load(r)["events"]
+            return json.load(r)["events"]
+
+    def row(self, request_id):
+        """The one ledger row of a request."""
+        events = self.events(request_id=request_id)
         assert len(events) == 1, f"expected exactly one row for {request_id}, got {len(events)}"
         return events[0]
 

@@ -179,7 +179,7 @@ async fn the_policy_violation_message_is_what_the_gateway_answers() {
 /// message and headers: the cost header is the README's figure.
 #[tokio::test]
 async fn the_python_snippet_costs_what_the_readme_says() {
-    let tour = block("sh", "tokenwise keys create");
+    let tour = block("sh", "tokenwise serve --config");
     let keys = between(&tour, "tokenwise keys create", ")");
     let words: Vec<&str> = keys.split_whitespace().collect();
     let flag = |name: &str| {

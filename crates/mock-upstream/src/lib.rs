@@ -24,6 +24,10 @@
 //! - reasoning models (`o1`, `o3-mini`, `o4-mini`, names with `reason`)
 //!   spend as many hidden reasoning tokens as visible ones.
 //!
+//! - `x-mock-tool-call: NAME {"arg": …}` makes the model call tool NAME
+//!   (when the request offers it and carries no tool result yet), so a real
+//!   agent runs its whole tool loop (see [`tools`]).
+//!
 //! Latency and faults are chosen per request by headers (defaults from the
 //! command line): `x-mock-ttft-ms`, `x-mock-token-ms`, and `x-mock-fault`:
 //! `status-500`, `status-429` (with `retry-after`), `hang`, `reset` (cut
@@ -46,6 +50,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokenwise_wire::Api;
 use tokio::sync::mpsc;
+use tools::ToolCall;
+
+mod tools;
 
 const WORDS: &[&str] = &[
     "the", "plan", "is", "to", "ship", "a", "small", "fix", "then", "test", "it", "and", "write", "notes", "for",
@@ -181,6 +188,8 @@ struct Reply {
     cache_created: u64,
     reasoning: u64,
     truncated: bool,
+    /// A tool the model calls instead of answering in text.
+    tool: Option<ToolCall>,
 }
 
 impl Reply {
@@ -189,7 +198,7 @@ impl Reply {
     }
 
     fn completion_tokens(&self) -> u64 {
-        self.words.len() as u64 + self.reasoning
+        self.words.len() as u64 + self.reasoning + self.tool.as_ref().map_or(0, ToolCall::tokens)
     }
 }
 
@@ -205,11 +214,13 @@ struct Ask<'a> {
     mark_cache: bool,
     /// Text to send back word for word instead of a made-up reply.
     echo: Option<&'a str>,
+    /// A tool to call instead of answering.
+    tool: Option<&'a ToolCall>,
 }
 
 impl Mock {
     fn reply(&self, ask: &Ask<'_>) -> Reply {
-        let Ask { model, prefix, last, messages, max_tokens, mark_cache, echo } = *ask;
+        let Ask { model, prefix, last, messages, max_tokens, mark_cache, echo, tool } = *ask;
         let prefix_tokens = count_tokens(prefix);
         let prompt_tokens = prefix_tokens + count_tokens(last) + PER_MESSAGE * messages.max(1);
         let (mut cached, mut cache_created) = (0, 0);
@@ -227,6 +238,7 @@ impl Mock {
         }
         let cap = max_tokens.unwrap_or(u64::MAX);
         let mut words: Vec<String> = match echo.or_else(|| last.strip_prefix("echo: ")) {
+            _ if tool.is_some() => Vec::new(),
             Some(echo) => echo.split_inclusive(' ').map(str::to_string).collect(),
             None => {
                 let seed = hash_of(&[model, prefix, last]);
@@ -242,7 +254,7 @@ impl Mock {
         let truncated = words.len() as u64 > cap;
         words.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
         let reasoning = if is_reasoning(model) { words.len() as u64 } else { 0 };
-        Reply { words, prompt_tokens, cached, cache_created, reasoning, truncated }
+        Reply { words, prompt_tokens, cached, cache_created, reasoning, truncated, tool: tool.cloned() }
     }
 }
 
@@ -365,6 +377,10 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
     };
     let max = req.get("max_completion_tokens").or_else(|| req.get("max_tokens")).and_then(Value::as_u64);
     let echo = echoed(&p, &headers, None, &body);
+    let tool = match tools::due(Api::OpenAiChat, &headers, &req) {
+        Ok(tool) => tool,
+        Err(e) => return bad_request(&e, false),
+    };
     let r = m.reply(&Ask {
         model: &model,
         prefix: &prefix,
@@ -373,6 +389,7 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
         max_tokens: max,
         mark_cache: false,
         echo: echo.as_deref(),
+        tool: tool.as_ref(),
     });
     let id = format!("chatcmpl-{:016x}", hash_of(&[&model, &prefix, &last]));
     let usage = json!({
@@ -383,41 +400,59 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
         "completion_tokens_details": {"reasoning_tokens": r.reasoning, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
     });
-    let finish = if r.truncated { "length" } else { "stop" };
+    let finish = match (&r.tool, r.truncated) {
+        (Some(_), _) => "tool_calls",
+        (None, true) => "length",
+        (None, false) => "stop",
+    };
     let created = 1_767_225_600; // fixed: replies are deterministic
     if !streaming {
+        let message = r
+            .tool
+            .as_ref()
+            .map_or_else(|| json!({"role": "assistant", "content": r.text(), "refusal": null}), tools::chat_message);
         p.wait_first_token().await;
         return json_response(&json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": r.text(), "refusal": null},
-                         "logprobs": null, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
             "usage": usage, "system_fingerprint": "fp_mock"
         }));
     }
     let include_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false)
         && p.fault.as_deref() != Some("no-usage");
-    let chunk = |choices: Value, usage: Option<&Value>| {
-        let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                           "system_fingerprint": "fp_mock", "choices": choices});
-        if include_usage {
-            c["usage"] = usage.cloned().unwrap_or(Value::Null);
+    let head = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                      "system_fingerprint": "fp_mock"});
+    sse(chat_frames(&p, &r, &head, include_usage.then_some(&usage), finish), &p)
+}
+
+/// The chunks of a streamed chat completion, each `head` plus its choices;
+/// with `usage`, every chunk carries the field and a last one its value.
+fn chat_frames(p: &Plan, r: &Reply, head: &Value, usage: Option<&Value>, finish: &str) -> Vec<String> {
+    let chunk = |choices: Value, last: bool| {
+        let mut c = head.clone();
+        c["choices"] = choices;
+        if let Some(usage) = usage {
+            c["usage"] = if last { usage.clone() } else { Value::Null };
         }
         format!("data: {c}\n\n")
     };
-    let mut frames =
-        vec![chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]), None)];
+    let delta = |d: Value| json!([{"index": 0, "delta": d, "finish_reason": null}]);
+    let mut frames = match &r.tool {
+        Some(call) => tools::chat_deltas(call).into_iter().map(|d| chunk(delta(d), false)).collect(),
+        None => vec![chunk(delta(json!({"role": "assistant", "content": ""})), false)],
+    };
     for w in &r.words {
-        frames.push(chunk(json!([{"index": 0, "delta": {"content": w}, "finish_reason": null}]), None));
+        frames.push(chunk(delta(json!({"content": w})), false));
     }
     if p.fault.as_deref() == Some("malformed") {
         frames.push("data: {\"choices\": [{\"delta\": \n\n".to_string());
     }
-    frames.push(chunk(json!([{"index": 0, "delta": {}, "finish_reason": finish}]), None));
-    if include_usage {
-        frames.push(chunk(json!([]), Some(&usage)));
+    frames.push(chunk(json!([{"index": 0, "delta": {}, "finish_reason": finish}]), false));
+    if usage.is_some() {
+        frames.push(chunk(json!([]), true));
     }
     frames.push("data: [DONE]\n\n".to_string());
-    sse(frames, &p)
+    frames
 }
 
 async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
@@ -444,6 +479,10 @@ async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
         Err(e) => return bad_request(&e, false),
     };
     let echo = echoed(&p, &headers, None, &body);
+    let tool = match tools::due(Api::OpenAiResponses, &headers, &req) {
+        Ok(tool) => tool,
+        Err(e) => return bad_request(&e, false),
+    };
     let r = m.reply(&Ask {
         model: &model,
         prefix: &prefix,
@@ -452,10 +491,16 @@ async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
         max_tokens: req.get("max_output_tokens").and_then(Value::as_u64),
         mark_cache: false,
         echo: echo.as_deref(),
+        tool: tool.as_ref(),
     });
     let id = format!("{:016x}", hash_of(&[&model, &prefix, &last]));
-    let message = json!({"type": "message", "id": format!("msg_{id}"), "status": "completed", "role": "assistant",
-                         "content": [{"type": "output_text", "text": r.text(), "annotations": []}]});
+    let item = r.tool.as_ref().map_or_else(
+        || {
+            json!({"type": "message", "id": format!("msg_{id}"), "status": "completed", "role": "assistant",
+                   "content": [{"type": "output_text", "text": r.text(), "annotations": []}]})
+        },
+        tools::responses_item,
+    );
     let mut response = json!({
         "id": format!("resp_{id}"), "object": "response", "created_at": 1_767_225_600, "model": model,
         "status": if r.truncated { "incomplete" } else { "completed" },
@@ -466,7 +511,7 @@ async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
         "store": req.get("store").cloned().unwrap_or(Value::Bool(true)),
         "metadata": {}, "parallel_tool_calls": true, "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto",
         "tools": [], "text": {"format": {"type": "text"}}, "truncation": "disabled",
-        "output": [message],
+        "output": [item],
         "usage": {
             "input_tokens": r.prompt_tokens, "input_tokens_details": {"cached_tokens": r.cached},
             "output_tokens": r.completion_tokens(), "output_tokens_details": {"reasoning_tokens": r.reasoning},
@@ -501,6 +546,18 @@ fn response_frames(p: &Plan, response: &Value, r: &Reply) -> Vec<String> {
     let item_id = item["id"].clone();
     let mut open = item.clone();
     open["status"] = json!("in_progress");
+    let mut frames = vec![
+        ev("response.created", json!({"response": started.clone()})),
+        ev("response.in_progress", json!({"response": started})),
+    ];
+    if let Some(call) = &r.tool {
+        open["arguments"] = json!("");
+        frames.push(ev("response.output_item.added", json!({"output_index": 0, "item": open})));
+        frames.extend(tools::responses_events(call).into_iter().map(|(name, data)| ev(name, data)));
+        frames.push(ev("response.output_item.done", json!({"output_index": 0, "item": item.clone()})));
+        frames.push(ev("response.completed", json!({"response": response.clone()})));
+        return frames;
+    }
     open["content"] = json!([]);
     let empty = json!({"type": "output_text", "text": "", "annotations": []});
     let at = json!({"item_id": item_id, "output_index": 0, "content_index": 0});
@@ -511,12 +568,8 @@ fn response_frames(p: &Plan, response: &Value, r: &Reply) -> Vec<String> {
         }
         v
     };
-    let mut frames = vec![
-        ev("response.created", json!({"response": started.clone()})),
-        ev("response.in_progress", json!({"response": started})),
-        ev("response.output_item.added", json!({"output_index": 0, "item": open})),
-        ev("response.content_part.added", with(json!({"part": empty}))),
-    ];
+    frames.push(ev("response.output_item.added", json!({"output_index": 0, "item": open})));
+    frames.push(ev("response.content_part.added", with(json!({"part": empty}))));
     for w in &r.words {
         frames.push(ev("response.output_text.delta", with(json!({"delta": w, "logprobs": []}))));
     }
@@ -620,6 +673,10 @@ async fn messages(State(m): State<Mock>, RawQuery(query): RawQuery, headers: Hea
     };
     let marks_cache = body.windows(b"cache_control".len()).any(|w| w == b"cache_control");
     let echo = echoed(&p, &headers, query.as_deref(), &body);
+    let tool = match tools::due(Api::AnthropicMessages, &headers, &req) {
+        Ok(tool) => tool,
+        Err(e) => return bad_request(&e, true),
+    };
     let r = m.reply(&Ask {
         model: &model,
         prefix: &prefix,
@@ -628,16 +685,21 @@ async fn messages(State(m): State<Mock>, RawQuery(query): RawQuery, headers: Hea
         max_tokens: Some(max_tokens),
         mark_cache: marks_cache,
         echo: echo.as_deref(),
+        tool: tool.as_ref(),
     });
     let id = format!("msg_{:016x}", hash_of(&[&model, &prefix, &last]));
     // Anthropic counts cache reads and writes apart from `input_tokens`.
     let input = r.prompt_tokens - r.cached - r.cache_created;
-    let stop = if r.truncated { "max_tokens" } else { "end_turn" };
+    let stop = match (&r.tool, r.truncated) {
+        (Some(_), _) => "tool_use",
+        (None, true) => "max_tokens",
+        (None, false) => "end_turn",
+    };
     if !streaming {
         p.wait_first_token().await;
         return json_response(&json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": r.text()}],
+            "content": [r.tool.as_ref().map_or_else(|| json!({"type": "text", "text": r.text()}), tools::messages_block)],
             "stop_reason": stop, "stop_sequence": null,
             "usage": {"input_tokens": input, "output_tokens": r.completion_tokens(),
                       "cache_creation_input_tokens": r.cache_created, "cache_read_input_tokens": r.cached}
@@ -655,28 +717,30 @@ fn message_frames(p: &Plan, id: &str, model: &str, r: &Reply, input: u64, stop: 
     if p.fault.as_deref() == Some("no-usage") {
         start_usage = json!({});
     }
-    let mut frames = vec![
-        ev(
-            "message_start",
-            json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
-            "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": start_usage}}),
-        ),
-        ev(
+    let mut frames = vec![ev(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
+        "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": start_usage}}),
+    )];
+    if let Some(call) = &r.tool {
+        frames.extend(tools::messages_events(call).into_iter().map(|(name, data)| ev(name, data)));
+    } else {
+        frames.push(ev(
             "content_block_start",
             json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-        ev("ping", json!({"type": "ping"})),
-    ];
-    for w in &r.words {
-        frames.push(ev(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}),
         ));
+        frames.push(ev("ping", json!({"type": "ping"})));
+        for w in &r.words {
+            frames.push(ev(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}),
+            ));
+        }
+        if p.fault.as_deref() == Some("malformed") {
+            frames.push("event: content_block_delta\ndata: {\"type\": \n\n".to_string());
+        }
+        frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
     }
-    if p.fault.as_deref() == Some("malformed") {
-        frames.push("event: content_block_delta\ndata: {\"type\": \n\n".to_string());
-    }
-    frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
     let delta_usage = if p.fault.as_deref() == Some("no-usage") {
         json!({})
     } else {
