@@ -1,0 +1,170 @@
+//! The six reward models over the same facts. `balanced` is the default;
+//! the others are the classic designs, kept so a governance team can see
+//! on its own history what each would have rewarded.
+
+use crate::axes::{Axes, Line, round};
+use crate::facts::Facts;
+use crate::rules::Rules;
+use crate::tally::{self, Tally};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+tokenwise_core::named_enum!(
+    /// A reward model.
+    Model, "reward model", {
+        /// Tokens used: what withdrawn token leaderboards rank by.
+        RawTokens => "raw_tokens",
+        /// The efficiency axis alone.
+        Efficiency => "efficiency",
+        /// Credited outcome value.
+        Outcome => "outcome",
+        /// Credited outcome value × the compliance axis.
+        ComplianceWeighted => "compliance_weighted",
+        /// Everyone gets their team's balanced result.
+        Team => "team",
+        /// Weighted geometric mean of the axes, blended with the team's.
+        Balanced => "balanced",
+    }
+);
+
+/// One subject's score (the contract's score JSON).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub subject: String,
+    pub rank: u32,
+    pub score: f64,
+    pub efficiency: f64,
+    pub quality: f64,
+    pub compliance: f64,
+    pub breakdown: Vec<Line>,
+    pub badges: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Board {
+    pub model: Model,
+    pub period: String,
+    pub rules_version: String,
+    pub scores: Vec<Score>,
+}
+
+/// A subject's facts and axes, before a model turns them into a score.
+#[derive(Debug, Clone)]
+pub(crate) struct Subject {
+    pub id: String,
+    pub tally: Tally,
+    pub axes: Axes,
+    /// The team's subject id, for a person.
+    pub team: Option<String>,
+}
+
+/// Every person and team with activity or outcomes in the period.
+pub(crate) fn subjects(facts: &Facts, rules: &Rules) -> Vec<Subject> {
+    let people = tally::people(facts, rules);
+    let teams = tally::teams(facts, &people);
+    let mut out = Vec::new();
+    // Only rejected claims make nobody a subject: a board is not entered by
+    // claiming work that was turned down.
+    for (user, t) in people.iter().filter(|(_, t)| t.calls > 0 || t.weight > 0.0) {
+        let team = facts.team_of(user).map(|t| format!("team:{t}"));
+        out.push(Subject { id: format!("user:{user}"), axes: Axes::of(t), tally: t.clone(), team });
+    }
+    let active: std::collections::BTreeSet<String> = out.iter().filter_map(|s| s.team.clone()).collect();
+    for (team, (t, _)) in teams.iter().filter(|(team, _)| active.contains(&format!("team:{team}"))) {
+        out.push(Subject { id: format!("team:{team}"), axes: Axes::of(t), tally: t.clone(), team: None });
+    }
+    out
+}
+
+/// A person's own result: the composite of their axes, raised by their
+/// templates' reuse by other teams, 0..100.
+fn individual(s: &Subject, rules: &Rules) -> f64 {
+    let bonus = 1.0 + rules.reuse_bonus * (1.0 - (-f64::from(s.tally.reuse_teams) / 2.0).exp2());
+    (100.0 * rules.composite(s.axes.as_array()) * bonus).min(100.0)
+}
+
+/// The team's share of recognition goes to people who delivered: with no
+/// individual result (no counted outcome) there is none.
+fn balanced(s: &Subject, team: f64, rules: &Rules) -> f64 {
+    let own = individual(s, rules);
+    if own <= 0.0 { 0.0 } else { rules.team_share * team + (1.0 - rules.team_share) * own }
+}
+
+fn max_of(subjects: &[Subject], person: bool, f: impl Fn(&Subject) -> f64) -> f64 {
+    subjects.iter().filter(|s| s.id.starts_with("user:") == person).map(f).fold(0.0, f64::max)
+}
+
+/// Scores every subject under one model, best first.
+pub fn score(model: Model, facts: &Facts, rules: &Rules) -> Board {
+    let subjects = subjects(facts, rules);
+    let team_result: BTreeMap<&str, f64> = subjects
+        .iter()
+        .filter(|s| s.team.is_none())
+        .map(|s| (s.id.as_str(), 100.0 * rules.composite(s.axes.as_array())))
+        .collect();
+    let team_of = |s: &Subject| match &s.team {
+        Some(t) => team_result.get(t.as_str()).copied().unwrap_or(0.0),
+        None => team_result.get(s.id.as_str()).copied().unwrap_or(0.0),
+    };
+    let relative = |s: &Subject, f: &dyn Fn(&Subject) -> f64| {
+        let max = max_of(&subjects, s.id.starts_with("user:"), f);
+        if max > 0.0 { 100.0 * f(s) / max } else { 0.0 }
+    };
+    let mut scores: Vec<Score> = subjects
+        .iter()
+        .map(|s| {
+            let (value, rule) = match model {
+                Model::RawTokens => (relative(s, &|s| s.tally.tokens as f64), "100 × tokens / the most tokens of any subject"),
+                Model::Efficiency => (100.0 * s.axes.efficiency, "100 × efficiency"),
+                Model::Outcome => (relative(s, &|s| s.tally.value), "100 × credited outcome value / the most of any subject"),
+                Model::ComplianceWeighted => (
+                    relative(s, &|s| s.tally.value * s.axes.compliance),
+                    "100 × credited outcome value × compliance / the most of any subject",
+                ),
+                Model::Team => (team_of(s), "the team's balanced result: 100 × geometric mean of its axes"),
+                Model::Balanced if s.team.is_none() => (team_of(s), "100 × weighted geometric mean of the axes"),
+                Model::Balanced => (balanced(s, team_of(s), rules),
+                    "team share × the team's result + (1 − team share) × 100 × weighted geometric mean of the axes \
+                     × (1 + reuse bonus × (1 − 2^(−other teams reusing their templates / 2))); 0 without a counted outcome",
+                ),
+            };
+            let mut breakdown = s.axes.lines.clone();
+            breakdown.push(Line { axis: "score", fact: format!("model {model}"), value: round(value, 2), rule: rule.into() });
+            Score {
+                subject: s.id.clone(),
+                rank: 0,
+                score: round(value, 2),
+                efficiency: round(100.0 * s.axes.efficiency, 2),
+                quality: round(100.0 * s.axes.quality, 2),
+                compliance: round(100.0 * s.axes.compliance, 2),
+                breakdown,
+                badges: Vec::new(),
+            }
+        })
+        .collect();
+    rank(&mut scores);
+    Board { model, period: facts.period.clone(), rules_version: rules.version(), scores }
+}
+
+/// People first, then teams, each best first and ranked among their own
+/// kind; equal scores share a rank (1, 2, 2, 4), ties listed by subject.
+pub fn rank(scores: &mut [Score]) {
+    let team = |s: &Score| s.subject.starts_with("team:");
+    scores.sort_by(|a, b| {
+        team(a).cmp(&team(b)).then_with(|| b.score.total_cmp(&a.score)).then_with(|| a.subject.cmp(&b.subject))
+    });
+    let mut previous: Option<(bool, f64, u32)> = None;
+    let mut position = 0u32;
+    for s in scores.iter_mut() {
+        let kind = team(s);
+        position = match previous {
+            Some((k, _, _)) if k == kind => position + 1,
+            _ => 1,
+        };
+        s.rank = match previous {
+            Some((k, score, rank)) if k == kind && score == s.score => rank,
+            _ => position,
+        };
+        previous = Some((kind, s.score, s.rank));
+    }
+}
