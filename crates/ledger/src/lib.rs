@@ -18,8 +18,8 @@ pub use exception::{Exception, ExceptionStatus};
 pub use keys::{ApiKey, KeyCache, NewKey};
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
-    AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy, KeyStore, SpendQuery,
-    SpendRow, Store, StoreBackend, StoreError, prelude,
+    ActivityRow, AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy, KeyStore,
+    ScoreStore, SpendQuery, SpendRow, Store, StoreBackend, StoreError, prelude,
 };
 
 /// Microseconds since the Unix epoch: how both backends store time, so the

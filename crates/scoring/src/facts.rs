@@ -19,7 +19,8 @@ pub struct Activity {
     pub template: Option<String>,
     /// Calls made, refused ones included.
     pub calls: u64,
-    /// Calls the policy blocked (data a model may not see, or no budget).
+    /// Calls the policy blocked (data a model may not see): refusals for
+    /// want of budget are not violations.
     pub blocked: u64,
     /// Calls allowed only after the policy acted on findings (masked or
     /// rerouted): sensitive data was sent to the gateway.

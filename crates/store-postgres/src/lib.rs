@@ -19,6 +19,7 @@ mod keys;
 mod migrations;
 mod revocations;
 mod rows;
+mod scores;
 
 use deadpool_postgres::Pool;
 use revocations::Revocations;

@@ -22,6 +22,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod rows;
+mod scores;
 
 use connection::Inner;
 use std::sync::Arc;

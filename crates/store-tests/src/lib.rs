@@ -13,6 +13,7 @@ mod events;
 mod exceptions;
 mod keys;
 mod reopening;
+mod scores;
 
 pub use audit::*;
 pub use budgets::*;
@@ -20,6 +21,7 @@ pub use events::*;
 pub use exceptions::*;
 pub use keys::*;
 pub use reopening::*;
+pub use scores::*;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -78,6 +80,8 @@ macro_rules! store_suite {
             concurrent_audit_appends_form_one_chain,
             batched_audit_appends_continue_the_chain,
             a_hand_edited_audit_row_breaks_verification,
+            activity_sums_calls_per_person_day_use_case_and_template,
+            rules_are_kept_once_per_version,
             the_audit_log_refuses_updates,
             data_survives_reopening,
             holds_are_all_or_nothing_and_events_capture_them,
