@@ -274,24 +274,15 @@ pub struct Budget {
 
 #[derive(Debug, Clone)]
 pub struct Scoring {
-    pub efficiency_weight: f64,
-    pub quality_weight: f64,
-    pub compliance_weight: f64,
-    pub team_share: f64,
-    pub repeat_decay: f64,
-    pub unvalidated_weight: f64,
+    /// What the scoring crate computes with; its version names a score.
+    pub rules: tokenwise_scoring::Rules,
+    /// Aggregates over fewer people are shown to governance only.
+    pub min_group_size: u32,
 }
 
 impl Default for Scoring {
     fn default() -> Scoring {
-        Scoring {
-            efficiency_weight: 0.4,
-            quality_weight: 0.35,
-            compliance_weight: 0.25,
-            team_share: 0.65,
-            repeat_decay: 0.5,
-            unvalidated_weight: 0.5,
-        }
+        Scoring { rules: tokenwise_scoring::Rules::default(), min_group_size: 5 }
     }
 }
 

@@ -406,21 +406,55 @@ pub struct RawScoring {
     pub compliance_weight: f64,
     /// Share of recognition that comes from the team's result (0.6–0.7).
     pub team_share: f64,
-    /// Each repetition of an identical action earns this fraction of the
-    /// previous one.
-    #[serde(default = "default_decay")]
-    pub repeat_decay: f64,
+    /// After this many repetitions an identical action (same use case,
+    /// outcome kind, template and prompt) earns half as much.
+    #[serde(default = "default_half_life")]
+    pub repeat_half_life: f64,
     /// Weight of an outcome not yet validated by a manager.
     #[serde(default = "default_unvalidated")]
     pub unvalidated_weight: f64,
+    /// Most a template's reuse by other teams adds to its author's score.
+    #[serde(default = "default_reuse_bonus")]
+    pub reuse_bonus: f64,
+    /// An outcome counts at most this many times its use case's usual value.
+    #[serde(default = "default_value_multiple")]
+    pub max_value_multiple: f64,
+    /// Aggregates over fewer people are shown to governance only.
+    #[serde(default = "default_group")]
+    pub min_group_size: u32,
+    /// Badges: a template reused by this many other teams; this many clean days in a month.
+    #[serde(default = "default_reuse_teams")]
+    pub badge_reuse_teams: u32,
+    #[serde(default = "default_clean_days")]
+    pub badge_clean_days: u32,
 }
 
-fn default_decay() -> f64 {
-    0.5
+fn default_half_life() -> f64 {
+    1.0
 }
 
 fn default_unvalidated() -> f64 {
     0.5
+}
+
+fn default_reuse_bonus() -> f64 {
+    0.10
+}
+
+fn default_value_multiple() -> f64 {
+    4.0
+}
+
+fn default_group() -> u32 {
+    5
+}
+
+fn default_reuse_teams() -> u32 {
+    3
+}
+
+fn default_clean_days() -> u32 {
+    10
 }
 
 /// Declared from the least to the most strict: when findings call for

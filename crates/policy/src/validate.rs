@@ -1048,22 +1048,37 @@ fn scoring(v: &mut V<'_>, s: &RawScoring) -> Option<Scoring> {
         );
         ok = false;
     }
-    if !(s.repeat_decay > 0.0 && s.repeat_decay < 1.0) {
-        v.err(
-            p.key("repeat_decay"),
-            "repeat_decay must be strictly between 0 and 1",
-            Some("each repetition earns this fraction of the one before, e.g. 0.5".into()),
-        );
-        ok = false;
-    }
+    let mut within = |key: &str, value: f64, range: std::ops::RangeInclusive<f64>, hint: &str| {
+        if !range.contains(&value) {
+            v.err(
+                p.key(key),
+                format!("{key} {value} is outside {}–{}", range.start(), range.end()),
+                Some(hint.to_string()),
+            );
+            ok = false;
+        }
+    };
+    within("repeat_half_life", s.repeat_half_life, 0.1..=100.0, "repetitions after which an identical action earns half, e.g. 1");
+    within("reuse_bonus", s.reuse_bonus, 0.0..=0.5, "the most reuse of one's templates adds, e.g. 0.10 for 10%");
+    within("max_value_multiple", s.max_value_multiple, 1.0..=100.0, "e.g. 4: an outcome counts at most 4× its use case's value");
+    within("min_group_size", f64::from(s.min_group_size), 1.0..=1000.0, "e.g. 5");
+    within("badge_reuse_teams", f64::from(s.badge_reuse_teams), 1.0..=1000.0, "e.g. 3 other teams");
+    within("badge_clean_days", f64::from(s.badge_clean_days), 1.0..=31.0, "days in a month, e.g. 10");
     ok &= v.unit(p.key("unvalidated_weight"), Some(s.unvalidated_weight), "unvalidated_weight").is_some();
     ok.then_some(Scoring {
-        efficiency_weight: s.efficiency_weight,
-        quality_weight: s.quality_weight,
-        compliance_weight: s.compliance_weight,
-        team_share: s.team_share,
-        repeat_decay: s.repeat_decay,
-        unvalidated_weight: s.unvalidated_weight,
+        rules: tokenwise_scoring::Rules {
+            efficiency_weight: s.efficiency_weight,
+            quality_weight: s.quality_weight,
+            compliance_weight: s.compliance_weight,
+            team_share: s.team_share,
+            repeat_half_life: s.repeat_half_life,
+            unvalidated_weight: s.unvalidated_weight,
+            reuse_bonus: s.reuse_bonus,
+            max_value_multiple: s.max_value_multiple,
+            badge_reuse_teams: s.badge_reuse_teams,
+            badge_clean_days: s.badge_clean_days,
+        },
+        min_group_size: s.min_group_size,
     })
 }
 
