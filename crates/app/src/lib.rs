@@ -19,6 +19,7 @@ pub mod meta;
 pub mod metering;
 pub mod record;
 pub mod routing;
+pub mod scores;
 pub mod tokenize;
 
 pub use auth::Caller;

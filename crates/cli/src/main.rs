@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod keys;
 mod scan;
+mod score;
 mod serve;
 mod store;
 
@@ -83,6 +84,27 @@ enum Command {
         /// Use this policy's data classes and terms (default: built-in classes).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// A month's scores under a reward model (default `balanced`), or all six side by side.
+    Score {
+        /// The policy file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The month, YYYY-MM, in the org's time zone.
+        #[arg(long)]
+        period: String,
+        /// raw_tokens, efficiency, outcome, compliance_weighted, team or balanced.
+        #[arg(long)]
+        model: Option<String>,
+        /// Print {"model", "period", "rules_version", "scores": [...]} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Every reward model side by side: ranks, winners and losers, rank correlations.
+        #[arg(long)]
+        compare: bool,
+        /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Create, list and revoke API keys.
     Keys {
@@ -186,6 +208,16 @@ fn main() -> ExitCode {
             Command::MockUpstream { listen, ttft_ms, token_ms } => {
                 serve::mock_upstream(&listen, ttft_ms, token_ms).await.map(|()| ExitCode::SUCCESS)
             }
+            Command::Score { config, period, model, json, compare, database } => score::run(score::Args {
+                config: &config,
+                database: database.as_deref(),
+                period: &period,
+                model: model.as_deref(),
+                json,
+                compare,
+            })
+            .await
+            .map(|()| ExitCode::SUCCESS),
             Command::Keys { command } => match command {
                 KeysCommand::Create { config, user, use_case, project, track, label, database } => {
                     keys::create(keys::CreateArgs {

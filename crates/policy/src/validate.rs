@@ -1058,9 +1058,19 @@ fn scoring(v: &mut V<'_>, s: &RawScoring) -> Option<Scoring> {
             ok = false;
         }
     };
-    within("repeat_half_life", s.repeat_half_life, 0.1..=100.0, "repetitions after which an identical action earns half, e.g. 1");
+    within(
+        "repeat_half_life",
+        s.repeat_half_life,
+        0.1..=100.0,
+        "repetitions after which an identical action earns half, e.g. 1",
+    );
     within("reuse_bonus", s.reuse_bonus, 0.0..=0.5, "the most reuse of one's templates adds, e.g. 0.10 for 10%");
-    within("max_value_multiple", s.max_value_multiple, 1.0..=100.0, "e.g. 4: an outcome counts at most 4× its use case's value");
+    within(
+        "max_value_multiple",
+        s.max_value_multiple,
+        1.0..=100.0,
+        "e.g. 4: an outcome counts at most 4× its use case's value",
+    );
     within("min_group_size", f64::from(s.min_group_size), 1.0..=1000.0, "e.g. 5");
     within("badge_reuse_teams", f64::from(s.badge_reuse_teams), 1.0..=1000.0, "e.g. 3 other teams");
     within("badge_clean_days", f64::from(s.badge_clean_days), 1.0..=31.0, "days in a month, e.g. 10");

@@ -59,7 +59,10 @@ impl ScoreStore for PgStore {
 
     async fn rules(&self, version: &str) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
-        let row = client.query_opt("SELECT rules FROM scoring_rules WHERE version = $1", &[&version]).await.map_err(db_err)?;
+        let row = client
+            .query_opt("SELECT rules FROM scoring_rules WHERE version = $1", &[&version])
+            .await
+            .map_err(db_err)?;
         row.as_ref().map(|r| get(r, 0)).transpose()
     }
 }

@@ -159,6 +159,7 @@ impl Gateway {
 
     /// Sets the server's manual clock to `at` (RFC 3339) and runs one upkeep pass.
     pub async fn set_clock(&self, at: &str) -> serde_json::Value {
+        tokenwise_server::install_crypto();
         let r = reqwest::Client::new()
             .post(format!("{}/api/v1/admin/clock", self.url))
             .bearer_auth(self.key("hugo.martin", None))
@@ -243,6 +244,7 @@ impl Client {
 /// Moves the manual clock of the server at `base` on by `secs`, with an
 /// admin's key, and runs one upkeep pass there.
 pub async fn advance(base: &str, admin_key: &str, secs: f64) -> serde_json::Value {
+    tokenwise_server::install_crypto();
     let r = reqwest::Client::new()
         .post(format!("{base}/api/v1/admin/clock"))
         .bearer_auth(admin_key)

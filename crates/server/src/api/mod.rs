@@ -8,6 +8,7 @@ pub mod budgets;
 pub mod check;
 pub mod events;
 pub mod exceptions;
+pub mod scores;
 
 use axum::Router;
 use std::sync::Arc;
@@ -19,5 +20,6 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(check::routes())
         .merge(budgets::routes())
         .merge(exceptions::routes())
+        .merge(scores::routes())
         .merge(admin::routes())
 }

@@ -1,0 +1,124 @@
+//! Scores, reward models and their comparison for a period, as each
+//! caller may see them. The formulas live in `tokenwise-scoring`; this
+//! module reads the period's facts, keeps the rules version they were
+//! scored under, and filters what comes back by who is asking.
+
+pub mod facts;
+mod outcomes;
+
+pub use facts::Period;
+
+use crate::App;
+use crate::access::Sight;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use serde::Deserialize;
+use tokenwise_ledger::Store;
+use tokenwise_policy::{Policy, Role};
+use tokenwise_scoring::badges::{self, Award};
+use tokenwise_scoring::{Board, Comparison, Model, Rules};
+
+/// `GET /api/v1/scores?period=&model=`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoresRequest {
+    pub period: Option<String>,
+    pub model: Option<String>,
+}
+
+/// `GET /api/v1/scores/compare?period=`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareRequest {
+    pub period: Option<String>,
+}
+
+pub fn model(name: Option<&str>) -> AppResult<Model> {
+    name.map_or(Ok(Model::Balanced), |m| m.parse::<Model>().map_err(|e| AppError::invalid(e.to_string())))
+}
+
+/// A period's board under one model, everyone on it, with the badges the
+/// period earned; the rules version is kept so the period can be scored
+/// again under the same rules.
+pub async fn board(
+    store: &dyn Store,
+    policy: &Policy,
+    period: &Period,
+    model: Model,
+) -> AppResult<(Board, Vec<Award>)> {
+    let rules = &policy.scoring.rules;
+    keep(store, rules, period).await?;
+    let facts = facts::read(store, policy, period).await?;
+    let mut board = tokenwise_scoring::score(model, &facts, rules);
+    let awards = badges::awards(&facts, rules);
+    badges::attach(&mut board, &awards);
+    Ok((board, awards))
+}
+
+pub async fn comparison(store: &dyn Store, policy: &Policy, period: &Period) -> AppResult<Comparison> {
+    let rules = &policy.scoring.rules;
+    keep(store, rules, period).await?;
+    let facts = facts::read(store, policy, period).await?;
+    Ok(tokenwise_scoring::compare(&facts, rules))
+}
+
+async fn keep(store: &dyn Store, rules: &Rules, period: &Period) -> AppResult<()> {
+    let json = serde_json::to_string(rules).map_err(|e| AppError::internal(e.to_string()))?;
+    store.keep_rules(&rules.version(), &json, period.start).await.map_err(|e| AppError::internal(e.to_string()))
+}
+
+/// Whether `caller` may see a subject's score. People: as the ledger
+/// (own, team, all). Teams: members and managers their own; governance and
+/// admins all — and only governance and admins a team of fewer than
+/// `min_group_size` people on the board.
+fn sees(policy: &Policy, caller: &Caller, subject: &str, team_sizes: &dyn Fn(&str) -> usize) -> bool {
+    let sight = Sight::of(&caller.user);
+    let privileged = matches!(caller.user.role, Role::Governance | Role::Admin);
+    if let Some(user) = subject.strip_prefix("user:") {
+        return privileged || sight.sees_user(policy, user) && !matches!(caller.user.role, Role::Finance);
+    }
+    let team = subject.trim_start_matches("team:");
+    if privileged {
+        return true;
+    }
+    team == caller.user.team && team_sizes(team) >= policy.scoring.min_group_size as usize
+}
+
+impl App {
+    fn period(&self, label: Option<&str>) -> AppResult<Period> {
+        match label {
+            Some(l) => Period::parse(&self.policy, l),
+            None => Ok(Period::containing(&self.policy, self.clock.now())),
+        }
+    }
+
+    pub async fn scores(&self, caller: &Caller, r: ScoresRequest) -> AppResult<Board> {
+        let period = self.period(r.period.as_deref())?;
+        let model = model(r.model.as_deref())?;
+        let (mut board, _) = board(self.store.as_ref(), &self.policy, &period, model).await?;
+        let sizes = team_sizes(&board, &self.policy);
+        board.scores.retain(|s| sees(&self.policy, caller, &s.subject, &|t| sizes.get(t).copied().unwrap_or(0)));
+        Ok(board)
+    }
+
+    /// The six models side by side: for governance and admins, who design
+    /// incentives (it ranks everyone).
+    pub async fn compare(&self, caller: &Caller, r: CompareRequest) -> AppResult<Comparison> {
+        if !matches!(caller.user.role, Role::Governance | Role::Admin) {
+            return Err(AppError::denied("comparing reward models is for governance and admins"));
+        }
+        let period = self.period(r.period.as_deref())?;
+        comparison(self.store.as_ref(), &self.policy, &period).await
+    }
+}
+
+/// People of each team on a board.
+fn team_sizes(board: &Board, policy: &Policy) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in &board.scores {
+        if let Some(team) = s.subject.strip_prefix("user:").and_then(|u| policy.users.get(u)).map(|u| u.team.clone()) {
+            *out.entry(team).or_insert(0) += 1;
+        }
+    }
+    out
+}

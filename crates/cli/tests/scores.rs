@@ -1,0 +1,107 @@
+//! Scores through the API and the CLI against the real binary: the
+//! contract's score JSON, every model, who sees what, and a period that
+//! scores the same from the API, from the CLI and a second time.
+
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Client, Gateway, bin, text};
+
+async fn call(g: &Gateway, user: &str, use_case: &str, prompt: &str) {
+    let c = Client::new(g, g.key(user, Some(use_case)));
+    let body = json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": prompt}]});
+    let a = c.post("/v1/chat/completions", body, &[("x-tokenwise-template", "support-refund@3")]).await;
+    assert!(a.status == 200 || a.status == 403, "{}", a.body);
+}
+
+fn subjects(board: &Value) -> Vec<String> {
+    board["scores"].as_array().unwrap().iter().map(|s| s["subject"].as_str().unwrap().to_string()).collect()
+}
+
+fn cli_board(g: &Gateway, extra: &[&str]) -> Value {
+    let db = g.database();
+    let mut args =
+        vec!["score", "--config", g.policy.to_str().unwrap(), "--database", &db, "--period", "2026-11", "--json"];
+    args.extend(extra);
+    let out = bin().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_month_scores_in_the_contract_shape_for_whoever_may_see_it() {
+    let g = Gateway::start_manual(|s| s);
+    g.set_clock("2026-11-10T10:00:00Z").await;
+    for user in ["ivan.petrov", "jade.nguyen", "kofi.mensah"] {
+        call(&g, user, "support-reply", "Where is my refund for order 1042?").await;
+    }
+    // A blocked attempt: a card number to a model not cleared for it.
+    call(&g, "ivan.petrov", "support-reply", "Refund card 4111 1111 1111 1111").await;
+
+    let governance = Client::new(&g, g.key("omar.haddad", None));
+    let a = governance.get("/api/v1/scores?period=2026-11").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let board = a.json();
+    assert_eq!(board["model"], "balanced");
+    assert_eq!(board["period"], "2026-11");
+    assert!(board["rules_version"].as_str().unwrap().starts_with("s1-"));
+    for s in board["scores"].as_array().unwrap() {
+        for field in ["subject", "rank", "score", "efficiency", "quality", "compliance", "breakdown", "badges"] {
+            assert!(s.get(field).is_some(), "{field} missing in {s}");
+        }
+        assert!((0.0..=100.0).contains(&s["score"].as_f64().unwrap()));
+    }
+    let all = subjects(&board);
+    assert!(all.contains(&"user:ivan.petrov".to_string()) && all.contains(&"team:support".to_string()), "{all:?}");
+    let ivan = board["scores"].as_array().unwrap().iter().find(|s| s["subject"] == "user:ivan.petrov").unwrap();
+    let compliance = ivan["breakdown"].as_array().unwrap().iter().find(|l| l["axis"] == "compliance").unwrap();
+    assert!(compliance["fact"].as_str().unwrap().starts_with("1 blocked"), "{compliance}");
+
+    // The CLI scores the same month the same way, and again identically.
+    let from_cli = cli_board(&g, &[]);
+    assert_eq!(from_cli, board);
+    assert_eq!(cli_board(&g, &[]), from_cli);
+
+    // Every model, in the same shape.
+    for model in ["raw_tokens", "efficiency", "outcome", "compliance_weighted", "team", "balanced"] {
+        let b = governance.get(&format!("/api/v1/scores?period=2026-11&model={model}")).await.json();
+        assert_eq!(b["model"], model);
+        assert_eq!(subjects(&b).len(), all.len());
+    }
+
+    // A member sees their own score, and not a team of three (under min_group_size 5).
+    let ivan = Client::new(&g, g.key("ivan.petrov", None));
+    let own = ivan.get("/api/v1/scores?period=2026-11").await.json();
+    assert_eq!(subjects(&own), vec!["user:ivan.petrov"]);
+    // The comparison is for governance.
+    assert_eq!(ivan.get("/api/v1/scores/compare?period=2026-11").await.status, 403);
+    let c = governance.get("/api/v1/scores/compare?period=2026-11").await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(c.json()["models"].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn bad_periods_and_models_are_refused_clearly() {
+    let g = Gateway::start();
+    let c = Client::new(&g, g.key("omar.haddad", None));
+    for (query, says) in [
+        ("period=2026-13", "must be a month written YYYY-MM"),
+        ("period=november", "must be a month written YYYY-MM"),
+        ("period=2026-11&model=most_tokens", "unknown reward model `most_tokens`"),
+        ("period=2026-11&colour=red", "unknown field"),
+    ] {
+        let a = c.get(&format!("/api/v1/scores?{query}")).await;
+        assert_eq!(a.status, 400, "{query}: {}", a.body);
+        assert_eq!(a.json()["error"]["code"], "invalid_request");
+        assert!(a.body.contains(says), "{query}: {}", a.body);
+    }
+    let out = bin()
+        .args(["score", "--config", g.policy.to_str().unwrap(), "--database", &g.database(), "--period", "11/2026"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("must be a month written YYYY-MM"), "{}", text(&out));
+}

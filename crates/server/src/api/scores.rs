@@ -1,0 +1,30 @@
+//! `GET /api/v1/scores` and `GET /api/v1/scores/compare`.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+use tokenwise_app::App;
+use tokenwise_app::scores::{CompareRequest, ScoresRequest};
+use tokenwise_http::{ApiError, Authed, Query};
+use tokenwise_scoring::{Board, Comparison};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/api/v1/scores", get(scores)).route("/api/v1/scores/compare", get(compare))
+}
+
+async fn scores(
+    State(app): State<Arc<App>>,
+    Authed(caller): Authed,
+    Query(q): Query<ScoresRequest>,
+) -> Result<Json<Board>, ApiError> {
+    Ok(Json(app.scores(&caller, q).await?))
+}
+
+async fn compare(
+    State(app): State<Arc<App>>,
+    Authed(caller): Authed,
+    Query(q): Query<CompareRequest>,
+) -> Result<Json<Comparison>, ApiError> {
+    Ok(Json(app.compare(&caller, q).await?))
+}
