@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod exceptions;
 pub mod guard;
+pub mod leaderboard;
 pub mod meta;
 pub mod metering;
 pub mod record;

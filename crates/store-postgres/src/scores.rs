@@ -65,4 +65,18 @@ impl ScoreStore for PgStore {
             .map_err(db_err)?;
         row.as_ref().map(|r| get(r, 0)).transpose()
     }
+
+    async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &fresh],
+            )
+            .await
+            .map_err(db_err)?;
+        let row =
+            client.query_one("SELECT value FROM server_secrets WHERE name = $1", &[&name]).await.map_err(db_err)?;
+        get(&row, 0)
+    }
 }

@@ -69,4 +69,17 @@ impl ScoreStore for SqliteStore {
         })
         .await
     }
+
+    async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        let (name, fresh) = (name.to_string(), fresh.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO server_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, fresh],
+            )
+            .map_err(db_err)?;
+            c.query_row("SELECT value FROM server_secrets WHERE name = ?1", [name], |r| r.get(0)).map_err(corrupt)
+        })
+        .await
+    }
 }

@@ -82,6 +82,7 @@ macro_rules! store_suite {
             a_hand_edited_audit_row_breaks_verification,
             activity_sums_calls_per_person_day_use_case_and_template,
             rules_are_kept_once_per_version,
+            a_server_secret_is_made_once_for_every_replica,
             the_audit_log_refuses_updates,
             data_survives_reopening,
             holds_are_all_or_nothing_and_events_capture_them,

@@ -70,3 +70,12 @@ pub async fn rules_are_kept_once_per_version(b: &impl Backend) {
     let again = b.reopen().await;
     assert_eq!(again.rules("s1-abc").await.unwrap().as_deref(), Some(r#"{"team_share":0.65}"#));
 }
+
+pub async fn a_server_secret_is_made_once_for_every_replica(b: &impl Backend) {
+    let s = b.store();
+    let first = s.server_secret("pseudonyms", "aaa").await.unwrap();
+    assert_eq!(first, "aaa");
+    let other = b.reopen().await;
+    assert_eq!(other.server_secret("pseudonyms", "bbb").await.unwrap(), "aaa", "the first one stays");
+    assert_eq!(s.server_secret("another", "ccc").await.unwrap(), "ccc");
+}

@@ -39,4 +39,7 @@ pub trait ScoreStore: Send + Sync {
     async fn keep_rules(&self, version: &str, rules_json: &str, at: Timestamp) -> Result<(), StoreError>;
     /// The rules a version stands for, as kept.
     async fn rules(&self, version: &str) -> Result<Option<String>, StoreError>;
+    /// The server's secret `name`: `fresh` is stored if there is none yet,
+    /// and whichever was stored first is returned, on every replica.
+    async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;
 }

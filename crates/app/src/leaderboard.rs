@@ -1,0 +1,190 @@
+//! Leaderboards: a period's `balanced` board (or another model's) as one
+//! person may see it, org-wide or for one team. Each team's visibility
+//! decides who sees its people: `public` everyone; `team` its members, its
+//! manager, governance and admins; `private` nobody but the person (a
+//! private scorecard: never on anyone else's board); `pseudonymous`
+//! everyone, under a pseudonym that is stable for the period and cannot be
+//! recomputed without the server's secret. Team rows over fewer than
+//! `min_group_size` people are shown to governance and admins only.
+
+use crate::App;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::scores::{self, Period};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use tokenwise_policy::{Policy, Role, User, Visibility};
+use tokenwise_scoring::Score;
+
+/// `GET /api/v1/leaderboard?period=&scope=&model=`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderboardRequest {
+    pub period: Option<String>,
+    /// `org` (default) or `team:ID`.
+    pub scope: Option<String>,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Leaderboard {
+    pub period: String,
+    pub scope: String,
+    pub model: String,
+    pub rules_version: String,
+    /// People first, then teams; ranked among what the caller sees.
+    pub entries: Vec<Entry>,
+    /// Why rows are missing, without saying whose.
+    pub withheld: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub rank: u32,
+    /// `user:ID`, `team:ID`, or a pseudonym `anon-…`.
+    pub subject: String,
+    /// The caller's own row.
+    pub you: bool,
+    pub score: f64,
+    pub efficiency: f64,
+    pub quality: f64,
+    pub compliance: f64,
+    pub badges: Vec<String>,
+}
+
+/// How a person appears to the viewer: by name, by pseudonym, or not at all.
+enum Shown {
+    Named,
+    Pseudonym,
+    Hidden,
+}
+
+fn shown(policy: &Policy, viewer: &User, person: &str) -> Shown {
+    if viewer.id == person {
+        return Shown::Named;
+    }
+    let Some(team) = policy.users.get(person).and_then(|u| policy.teams.get(&u.team)) else { return Shown::Hidden };
+    let privileged = matches!(viewer.role, Role::Governance | Role::Admin);
+    match team.visibility {
+        Visibility::Public => Shown::Named,
+        Visibility::Team if viewer.team == team.id || team.manager == viewer.id || privileged => Shown::Named,
+        Visibility::Team | Visibility::Private => Shown::Hidden,
+        Visibility::Pseudonymous => Shown::Pseudonym,
+    }
+}
+
+/// A stable name for a person within one period, keyed by the server's secret.
+fn pseudonym(secret: &str, period: &str, person: &str) -> String {
+    let digest = Sha256::digest(format!("{secret}\n{period}\n{person}").as_bytes());
+    format!("anon-{}", hex::encode(&digest[..4]))
+}
+
+fn entry(s: &Score, subject: String, you: bool) -> Entry {
+    Entry {
+        rank: 0,
+        subject,
+        you,
+        score: s.score,
+        efficiency: s.efficiency,
+        quality: s.quality,
+        compliance: s.compliance,
+        badges: s.badges.clone(),
+    }
+}
+
+impl App {
+    pub async fn leaderboard(&self, caller: &Caller, r: LeaderboardRequest) -> AppResult<Leaderboard> {
+        let policy = &self.policy;
+        let period = match r.period.as_deref() {
+            Some(p) => Period::parse(policy, p)?,
+            None => Period::containing(policy, self.clock.now()),
+        };
+        let model = scores::model(r.model.as_deref())?;
+        let scope = r.scope.unwrap_or_else(|| "org".to_string());
+        let team_scope = match scope.as_str() {
+            "org" => None,
+            s => match s.strip_prefix("team:") {
+                Some(t) if policy.teams.contains_key(t) => Some(t.to_string()),
+                _ => {
+                    return Err(AppError::invalid(format!("scope `{s}` must be `org` or `team:ID` of a declared team")));
+                }
+            },
+        };
+        let (board, _) = scores::board(self.store.as_ref(), policy, &period, model).await?;
+        let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let secret = self
+            .store
+            .server_secret("leaderboard-pseudonyms", &fresh)
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let in_scope = |team: &str| team_scope.as_deref().is_none_or(|t| t == team);
+        let privileged = matches!(caller.user.role, Role::Governance | Role::Admin);
+        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut entries = Vec::new();
+        let mut hidden = 0usize;
+        for s in &board.scores {
+            let Some(person) = s.subject.strip_prefix("user:") else { continue };
+            let Some(team) = policy.users.get(person).map(|u| u.team.as_str()) else { continue };
+            *sizes.entry(team).or_insert(0) += 1;
+            if !in_scope(team) {
+                continue;
+            }
+            match shown(policy, &caller.user, person) {
+                Shown::Named => entries.push(entry(s, s.subject.clone(), person == caller.user.id)),
+                Shown::Pseudonym => entries.push(entry(s, pseudonym(&secret, &period.label, person), false)),
+                Shown::Hidden => hidden += 1,
+            }
+        }
+        let mut withheld = Vec::new();
+        if hidden > 0 {
+            withheld.push(format!("{hidden} people whose teams keep their scores to the team or private"));
+        }
+        let mut small = 0usize;
+        for s in board.scores.iter().filter(|s| s.subject.starts_with("team:")) {
+            let team = s.subject.trim_start_matches("team:");
+            if !in_scope(team) {
+                continue;
+            }
+            if privileged || sizes.get(team).copied().unwrap_or(0) >= policy.scoring.min_group_size as usize {
+                entries.push(entry(s, s.subject.clone(), team == caller.user.team));
+            } else {
+                small += 1;
+            }
+        }
+        if small > 0 {
+            withheld.push(format!(
+                "{small} teams with fewer than {} people on the board (shown to governance only)",
+                policy.scoring.min_group_size
+            ));
+        }
+        rank(&mut entries);
+        Ok(Leaderboard {
+            period: period.label,
+            scope,
+            model: model.to_string(),
+            rules_version: board.rules_version,
+            entries,
+            withheld,
+        })
+    }
+}
+
+/// Ranks among what is shown, people and teams apart; the board's order
+/// (best first) is kept.
+fn rank(entries: &mut [Entry]) {
+    let mut previous: Option<(bool, f64, u32)> = None;
+    let mut position = 0u32;
+    for e in entries.iter_mut() {
+        let team = e.subject.starts_with("team:");
+        position = match previous {
+            Some((t, _, _)) if t == team => position + 1,
+            _ => 1,
+        };
+        e.rank = match previous {
+            Some((t, score, rank)) if t == team && score == e.score => rank,
+            _ => position,
+        };
+        previous = Some((team, e.score, e.rank));
+    }
+}
