@@ -4,10 +4,12 @@
 //! see or do what is decided in `tokenwise_app::access`, never here.
 
 pub mod admin;
+pub mod appeals;
 pub mod budgets;
 pub mod check;
 pub mod events;
 pub mod exceptions;
+pub mod outcomes;
 
 use axum::Router;
 use std::sync::Arc;
@@ -19,5 +21,7 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(check::routes())
         .merge(budgets::routes())
         .merge(exceptions::routes())
+        .merge(outcomes::routes())
+        .merge(appeals::routes())
         .merge(admin::routes())
 }
