@@ -3,8 +3,13 @@
 //! own. Members see their own data, managers their team's, governance,
 //! finance and admins everything; exceptions are decided by the manager of
 //! the team concerned or by governance, never by the person they benefit
-//! or who asked for them.
+//! or who asked for them; outcomes are reported by their person (or for
+//! them by their manager, governance or an admin) and validated by the
+//! team's manager, governance or an admin, never by their person; appeals
+//! are decided by governance, never by the appellant or by the one whose
+//! decision is appealed.
 
+use crate::error::{AppError, AppResult};
 use tokenwise_core::Scope;
 use tokenwise_policy::{Policy, Role, User};
 
@@ -112,4 +117,95 @@ fn deciders(policy: &Policy, scope: &Scope, except: &[&str]) -> String {
         .map(|u| format!("`{}`", u.id))
         .collect();
     format!("{}governance or an admin ({})", manager.unwrap_or_default(), others.join(", "))
+}
+
+/// The user and team filters a listing runs with, narrowed to what `who`
+/// may see: members their own records, managers their team's; 403 when
+/// they ask for more. `what` names the records ("events", "outcomes").
+pub fn narrow(
+    policy: &Policy,
+    who: &User,
+    user: Option<String>,
+    team: Option<String>,
+    what: &str,
+) -> AppResult<(Option<String>, Option<String>)> {
+    let denied = |whose: &str| AppError::denied(format!("your role may not read {whose} {what}"));
+    match Sight::of(who) {
+        Sight::All => Ok((user, team)),
+        Sight::Own(me) => {
+            if user.as_ref().is_some_and(|u| *u != me) {
+                return Err(denied("another person's"));
+            }
+            if team.is_some() {
+                return Err(denied("a team's"));
+            }
+            Ok((Some(me), None))
+        }
+        Sight::Team(mine) => {
+            if team.as_ref().is_some_and(|t| *t != mine) {
+                return Err(denied("another team's"));
+            }
+            if user.as_ref().is_some_and(|u| policy.users.get(u).is_none_or(|x| x.team != mine)) {
+                return Err(AppError::denied(format!("your role may not read {what} of people outside your team")));
+            }
+            Ok((user, Some(mine)))
+        }
+    }
+}
+
+fn manages(policy: &Policy, who: &User, team: &str) -> bool {
+    policy.teams.get(team).is_some_and(|t| t.manager == who.id)
+}
+
+fn oversees_all(who: &User) -> bool {
+    matches!(who.role, Role::Governance | Role::Admin)
+}
+
+/// Whether `who` may report an outcome as `user`'s work: their own, or
+/// anyone's as the manager of the user's team, governance or an admin.
+pub fn may_report_for(policy: &Policy, who: &User, user: &User) -> bool {
+    who.id == user.id || oversees_all(who) || manages(policy, who, &user.team)
+}
+
+/// Whether `who` may validate or reject an outcome of `user`, counted for
+/// `team`: the team's manager, governance or an admin — never `user`,
+/// whatever their role.
+pub fn may_validate(policy: &Policy, who: &User, user: &str, team: &str) -> bool {
+    who.id != user && (oversees_all(who) || manages(policy, who, team))
+}
+
+/// Why `who` may not validate such an outcome, naming who may; None when
+/// they may ([`may_validate`]).
+pub fn why_not_validate(policy: &Policy, who: &User, user: &str, team: &str) -> Option<String> {
+    if may_validate(policy, who, user, team) {
+        return None;
+    }
+    let deciders = deciders(policy, &Scope::Team(team.to_string()), &[&who.id, user]);
+    if who.id == user {
+        return Some(format!("nobody validates their own outcome: yours are decided by {deciders}"));
+    }
+    Some(format!("outcomes of `{user}` (team `{team}`) are decided by {deciders}"))
+}
+
+/// Why `who` may not decide an appeal filed by `appellant` against a
+/// decision taken by `decided_by`, naming who may; None when they may.
+/// Governance decides appeals, never their own nor one of their decisions.
+pub fn why_not_decide_appeal(policy: &Policy, who: &User, appellant: &str, decided_by: Option<&str>) -> Option<String> {
+    let excluded = |id: &str| id == who.id || id == appellant || decided_by == Some(id);
+    let others: Vec<String> = policy
+        .users
+        .values()
+        .filter(|u| u.role == Role::Governance && !excluded(&u.id))
+        .map(|u| format!("`{}`", u.id))
+        .collect();
+    let ask = format!("appeals are decided by governance ({})", others.join(", "));
+    if who.role != Role::Governance {
+        Some(ask)
+    } else if who.id == appellant {
+        Some(format!("nobody decides their own appeal: {ask}"))
+    } else if decided_by == Some(who.id.as_str()) {
+        Some(format!("nobody decides an appeal against their own decision: {ask}"))
+    } else {
+        None
+    }
 }

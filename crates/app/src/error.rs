@@ -20,6 +20,9 @@ pub enum Code {
     Unauthorized,
     /// Nothing by that id (404), e.g. an exception that does not exist.
     NotFound,
+    /// The thing is no longer in a state that allows it (409): an outcome
+    /// already decided, a subject already appealed.
+    Conflict,
     /// The provider failed or sent something unusable (502).
     UpstreamError,
     /// The provider did not answer in time (504).
@@ -39,6 +42,7 @@ impl Code {
             Code::TooLarge => (413, "invalid_request", "request_too_large"),
             Code::Unauthorized => (401, "unauthorized", "authentication_error"),
             Code::NotFound => (404, "not_found", "not_found_error"),
+            Code::Conflict => (409, "conflict", "conflict_error"),
             Code::UpstreamError => (502, "upstream_error", "api_error"),
             Code::UpstreamTimeout => (504, "upstream_error", "timeout_error"),
             Code::Internal => (500, "internal_error", "api_error"),
@@ -120,6 +124,10 @@ impl AppError {
         AppError::new(Code::NotFound, message)
     }
 
+    pub fn conflict(message: impl Into<String>) -> AppError {
+        AppError::new(Code::Conflict, message)
+    }
+
     pub fn with_nudge(mut self, nudge: Option<&str>) -> AppError {
         self.nudge = nudge.map(str::to_string);
         self
@@ -164,6 +172,11 @@ impl std::error::Error for AppError {}
 
 impl From<tokenwise_ledger::StoreError> for AppError {
     fn from(e: tokenwise_ledger::StoreError) -> AppError {
+        // A conflict is the ledger refusing a second decision or a
+        // duplicate, not a failure.
+        if let tokenwise_ledger::StoreError::Conflict(what) = e {
+            return AppError::conflict(what);
+        }
         tracing::error!(error = %e, "ledger error");
         AppError::internal(format!("the ledger is unavailable: {e}"))
     }
@@ -183,5 +196,8 @@ mod tests {
         assert_eq!(b["error"]["budget"], "per-person-daily");
         assert_eq!(b["type"], "error");
         assert_eq!(Code::TooLarge.status(), 413);
+        let conflict =
+            AppError::from(tokenwise_ledger::StoreError::Conflict("outcome out_1 is already validated".into()));
+        assert_eq!((conflict.code.status(), conflict.code.as_str()), (409, "conflict"));
     }
 }

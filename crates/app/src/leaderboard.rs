@@ -107,7 +107,9 @@ impl App {
             s => match s.strip_prefix("team:") {
                 Some(t) if policy.teams.contains_key(t) => Some(t.to_string()),
                 _ => {
-                    return Err(AppError::invalid(format!("scope `{s}` must be `org` or `team:ID` of a declared team")));
+                    return Err(AppError::invalid(format!(
+                        "scope `{s}` must be `org` or `team:ID` of a declared team"
+                    )));
                 }
             },
         };

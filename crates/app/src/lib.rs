@@ -1,13 +1,15 @@
 //! The application layer: what tokenwise does for each kind of user —
 //! read events, see budgets, ask for and decide exceptions, check a prompt,
-//! and the gateway's own steps (route, scan, hold, meter) — as typed
-//! requests and responses over the policy, the ledger and the scanner.
+//! report and validate outcomes, appeal a rejection, and the gateway's own
+//! steps (route, scan, hold, meter) — as typed requests and responses over
+//! the policy, the ledger and the scanner.
 //! Who may see and do what is decided here once ([`access`]), so the JSON
 //! API, the gateway and the dashboard cannot disagree. There are no HTTP
 //! types here: the edges (`tokenwise-http`, the gateway, the server) turn
 //! requests into these calls and [`AppError`]s into responses.
 
 pub mod access;
+pub mod appeals;
 pub mod auth;
 pub mod budgets;
 pub mod check;
@@ -15,9 +17,11 @@ pub mod error;
 pub mod events;
 pub mod exceptions;
 pub mod guard;
+pub mod integrations;
 pub mod leaderboard;
 pub mod meta;
 pub mod metering;
+pub mod outcomes;
 pub mod record;
 pub mod routing;
 pub mod scores;
@@ -47,6 +51,8 @@ pub struct App {
     pub budgets: budgets::Budgets,
     /// The time every rule reads; manual in tests and the simulator.
     pub clock: Clock,
+    /// Each integration's signing secret, read from the environment at start.
+    pub integration_secrets: integrations::Secrets,
 }
 
 /// The ledger's writers, to await at shutdown once every `App` handle is
@@ -83,6 +89,7 @@ impl App {
         let lease = std::time::Duration::from_secs(policy.server.hold_lease_secs);
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
         let (auditor, auditor_task) = Auditor::spawn(store.clone());
+        let integration_secrets = integrations::Secrets::from_env(&policy);
         let app = App {
             policy: Arc::new(policy),
             store,
@@ -91,6 +98,7 @@ impl App {
             guard,
             budgets: budgets::Budgets::new(lease),
             clock,
+            integration_secrets,
         };
         Ok((Arc::new(app), Writers { recorder: recorder_task, auditor: auditor_task }))
     }

@@ -3,6 +3,7 @@
 
 use axum::http::HeaderMap;
 use tokenwise_app::AppError;
+use tokenwise_app::integrations::SignedHeaders;
 use tokenwise_app::meta::MetaHeaders;
 
 pub const REQUEST_ID: &str = "x-tokenwise-request-id";
@@ -16,6 +17,11 @@ pub const TRACK: &str = "x-tokenwise-track";
 pub const DESTINATION: &str = "x-tokenwise-destination";
 /// Not in the contract: lets one key work across projects.
 pub const PROJECT: &str = "x-tokenwise-project";
+/// A signed post (an outcome from an integration): who signed it, when,
+/// and `sha256=HEX` of `TIMESTAMP.BODY`.
+pub const INTEGRATION: &str = "x-tokenwise-integration";
+pub const TIMESTAMP: &str = "x-tokenwise-timestamp";
+pub const SIGNATURE: &str = "x-tokenwise-signature";
 
 /// A header's text, trimmed; None when absent or blank.
 fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h str>, AppError> {
@@ -38,5 +44,14 @@ pub fn meta(headers: &HeaderMap) -> Result<MetaHeaders<'_>, AppError> {
         track: header(headers, TRACK)?,
         destination: header(headers, DESTINATION)?,
         project: header(headers, PROJECT)?,
+    })
+}
+
+/// The signature headers a request sends, if any.
+pub fn signed(headers: &HeaderMap) -> Result<SignedHeaders<'_>, AppError> {
+    Ok(SignedHeaders {
+        integration: header(headers, INTEGRATION)?,
+        timestamp: header(headers, TIMESTAMP)?,
+        signature: header(headers, SIGNATURE)?,
     })
 }

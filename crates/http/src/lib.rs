@@ -109,6 +109,13 @@ fn json_rejection(e: &JsonRejection) -> AppError {
     AppError::invalid(format!("bad request body: {}", e.body_text()))
 }
 
+/// A JSON body already read as bytes (when the raw bytes matter too, as
+/// for a signed request), or the contract's error naming what is wrong.
+/// Errors read as the [`Json`] extractor's do (naming the field at fault).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    axum::Json::<T>::from_bytes(body).map(|axum::Json(v)| v).map_err(|e| json_rejection(&e))
+}
+
 /// Query parameters whose rejection is a contract error.
 #[derive(Debug)]
 pub struct Query<T>(pub T);

@@ -38,6 +38,21 @@ tokenwise_core::named_enum!(
         /// `tokenwise demo` filled a ledger with synthetic data.
         #[serde(rename = "demo.run")]
         DemoRun => "demo.run",
+        /// An outcome was reported (by its user, a manager, governance, or
+        /// signed by an integration).
+        #[serde(rename = "outcome.report")]
+        OutcomeReport => "outcome.report",
+        /// An outcome was validated (by a validator, or by an upheld appeal).
+        #[serde(rename = "outcome.validate")]
+        OutcomeValidate => "outcome.validate",
+        #[serde(rename = "outcome.reject")]
+        OutcomeReject => "outcome.reject",
+        /// The subject of a rejection appealed it.
+        #[serde(rename = "appeal.file")]
+        AppealFile => "appeal.file",
+        /// Governance upheld or dismissed an appeal.
+        #[serde(rename = "appeal.decide")]
+        AppealDecide => "appeal.decide",
     }
 );
 
@@ -229,7 +244,12 @@ mod tests {
                 "exception.deny",
                 "budget.alert",
                 "budget.unlock",
-                "demo.run"
+                "demo.run",
+                "outcome.report",
+                "outcome.validate",
+                "outcome.reject",
+                "appeal.file",
+                "appeal.decide"
             ]
         );
         for a in AuditAction::ALL {

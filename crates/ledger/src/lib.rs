@@ -9,6 +9,7 @@ pub mod budget;
 pub mod event;
 pub mod exception;
 pub mod keys;
+pub mod outcome;
 pub mod recorder;
 pub mod store;
 
@@ -16,10 +17,13 @@ pub use audit::{AuditAction, AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, v
 pub use event::{Decision, EventSource, Operation, Status, UsageEvent, UsageEventBuilder};
 pub use exception::{Exception, ExceptionStatus};
 pub use keys::{ApiKey, KeyCache, NewKey};
+pub use outcome::{
+    Appeal, AppealDecision, AppealStatus, AppealSubject, Award, Outcome, OutcomeDecision, OutcomeStatus,
+};
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
-    ActivityRow, AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy, KeyStore,
-    ScoreStore, SpendQuery, SpendRow, Store, StoreBackend, StoreError, prelude,
+    ActivityRow, AppealQuery, AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy,
+    KeyStore, OutcomeQuery, OutcomeStore, ScoreStore, SpendQuery, SpendRow, Store, StoreBackend, StoreError, prelude,
 };
 
 /// Microseconds since the Unix epoch: how both backends store time, so the

@@ -346,6 +346,15 @@ pub struct Alerts {
     pub secret_env: Option<String>,
 }
 
+/// A system allowed to post outcomes signed with the secret in the
+/// environment variable `secret_env` (`x-tokenwise-integration: ID`).
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub id: String,
+    pub secret_env: String,
+    pub description: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: String,
@@ -376,6 +385,8 @@ pub struct Policy {
     pub exceptions: ExceptionPolicy,
     pub server: Server,
     pub alerts: Alerts,
+    /// Keyed by id.
+    pub integrations: BTreeMap<String, Integration>,
 }
 
 impl Policy {

@@ -565,6 +565,21 @@ pub struct RawAlerts {
     pub secret_env: Option<String>,
 }
 
+/// A system that posts outcomes signed with HMAC-SHA256 (a helpdesk, a
+/// code host), with no API key: `[[integrations]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntegration {
+    /// Sent as `x-tokenwise-integration`; outcomes it posts are reported by
+    /// `integration:ID`.
+    pub id: String,
+    /// Environment variable holding the shared signing secret, read when
+    /// the server starts; the secret never appears in the policy file.
+    pub secret_env: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
 /// A named entry whose body may have failed to deserialise; its name still
 /// counts as declared, so references to it raise no second error.
 pub(crate) type Entries<T> = Vec<(String, Option<T>)>;
@@ -589,6 +604,7 @@ pub(crate) struct RawDoc {
     pub exceptions: Option<RawExceptions>,
     pub server: Option<RawServer>,
     pub alerts: Option<RawAlerts>,
+    pub integrations: Vec<Option<RawIntegration>>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

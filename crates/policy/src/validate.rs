@@ -202,6 +202,7 @@ pub(crate) fn validate(
         .map_or(Some(ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 }), |e| exceptions(&mut v, e));
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
+    let integrations = integrations(&mut v, &raw.integrations);
 
     if v.sink.has_errors() {
         return None;
@@ -224,7 +225,35 @@ pub(crate) fn validate(
         exceptions: exceptions?,
         server: server?,
         alerts,
+        integrations,
     })
+}
+
+/// `[[integrations]]`: unique ids, each naming the environment variable
+/// that holds its secret.
+fn integrations(v: &mut V<'_>, raw: &[Option<RawIntegration>]) -> BTreeMap<String, Integration> {
+    let mut out = BTreeMap::new();
+    for (i, entry) in raw.iter().enumerate() {
+        let Some(r) = entry else { continue };
+        let p = path(&["integrations"]).index(i);
+        v.ident(p.key("id"), &r.id, "integration");
+        let env_ok = !r.secret_env.is_empty()
+            && !r.secret_env.starts_with(|c: char| c.is_ascii_digit())
+            && r.secret_env.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !env_ok {
+            v.err(
+                p.key("secret_env"),
+                format!("`{}` is not an environment variable name", r.secret_env),
+                Some("name the variable that holds the secret, e.g. \"TOKENWISE_HELPDESK_SECRET\"".into()),
+            );
+        }
+        let integration =
+            Integration { id: r.id.clone(), secret_env: r.secret_env.clone(), description: r.description.clone() };
+        if out.insert(r.id.clone(), integration).is_some() {
+            v.err(p.key("id"), format!("integration `{}` is defined twice", r.id), None);
+        }
+    }
+    out
 }
 
 fn alerts(v: &mut V<'_>, raw: Option<&RawAlerts>) -> Alerts {

@@ -196,3 +196,31 @@ fn the_dlp_allowlist_is_read_and_its_mistakes_are_located() {
     assert!(d.message.contains("unknown field `kind`"), "{report}");
     assert_eq!(d.line, line_of(&src, "noreply@anthropic.com\", kind ="));
 }
+
+#[test]
+fn integrations_name_their_secret_and_their_mistakes_are_located() {
+    let p = load_file(&acme_path()).unwrap_or_else(|r| panic!("{r}")).policy;
+    let helpdesk = &p.integrations["helpdesk"];
+    assert_eq!(helpdesk.secret_env, "TOKENWISE_HELPDESK_SECRET");
+    assert!(helpdesk.description.is_some());
+
+    let src = acme_src().replace(
+        "description = \"Support's ticketing system",
+        "[[integrations]]\nid = \"helpdesk\"\nsecret_env = \"helpdesk secret\"\n\n[[integrations]]\nid = \"ci\"\nsecret = \"x\"\n\n[[integrations]]\nid = \"code host\"\nsecret_env = \"TW_CODE\"\ndescription = \"Support's ticketing system",
+    );
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 4, "{report}");
+    let find = |needle: &str| {
+        report.errors().find(|d| d.message.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in {report}"))
+    };
+    assert_eq!(
+        find("integration `helpdesk` is defined twice").line,
+        line_of(&src, "secret_env = \"helpdesk secret\"") - 1
+    );
+    let d = find("`helpdesk secret` is not an environment variable name");
+    assert_eq!(d.line, line_of(&src, "secret_env = \"helpdesk secret\""));
+    assert!(d.hint.is_some());
+    assert_eq!(find("unknown field `secret`").line, line_of(&src, "secret = \"x\""));
+    assert_eq!(find("`code host` is not a valid integration id").line, line_of(&src, "id = \"code host\""));
+}

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::budget::{EnvelopeSpec, EnvelopeState};
-use tokenwise_ledger::{ApiKey, AuditEntry, Exception, StoreError, UsageEvent, from_micros};
+use tokenwise_ledger::{ApiKey, Appeal, AuditEntry, Award, Exception, Outcome, StoreError, UsageEvent, from_micros};
 use tokio_postgres::Row;
 
 pub(crate) fn int(v: u64) -> i64 {
@@ -146,5 +146,72 @@ pub(crate) fn audit_from_row(r: &Row) -> Result<AuditEntry, StoreError> {
         details: get(r, 5)?,
         prev_hash: get(r, 6)?,
         hash: get(r, 7)?,
+    })
+}
+
+pub(crate) const OUTCOME_COLUMNS: &str = "id, task, user_id, team_id, use_case, kind, value_nanos, value_hours_milli, \
+    evidence, quality, escalated, error, status, reported_by, signed, reported_us, decided_by, decided_us, \
+    decided_quality, metered";
+
+/// A 1–5 rating as stored.
+fn rating(r: &Row, i: usize, column: &str) -> Result<Option<u8>, StoreError> {
+    get::<Option<i32>>(r, i)?
+        .map(|q| u8::try_from(q).map_err(|_| StoreError::Corrupt(format!("{column} = {q} is out of range"))))
+        .transpose()
+}
+
+pub(crate) fn outcome_from_row(r: &Row) -> Result<Outcome, StoreError> {
+    Ok(Outcome {
+        id: get(r, 0)?,
+        task: get(r, 1)?,
+        user_id: get(r, 2)?,
+        team_id: get(r, 3)?,
+        use_case: get(r, 4)?,
+        kind: get(r, 5)?,
+        value: Nanos(get(r, 6)?),
+        value_hours_milli: get(r, 7)?,
+        evidence: get(r, 8)?,
+        quality: rating(r, 9, "quality")?,
+        escalated: get(r, 10)?,
+        error: get(r, 11)?,
+        status: parse(get(r, 12)?, "status")?,
+        reported_by: get(r, 13)?,
+        signed: get(r, 14)?,
+        reported_at: from_micros(get(r, 15)?),
+        decided_by: get(r, 16)?,
+        decided_at: get::<Option<i64>>(r, 17)?.map(from_micros),
+        decided_quality: rating(r, 18, "decided_quality")?,
+        metered: get(r, 19)?,
+    })
+}
+
+pub(crate) const APPEAL_COLUMNS: &str =
+    "id, subject_kind, subject_id, appellant, comment, status, filed_us, decided_by, decided_us, decision_comment";
+
+pub(crate) fn appeal_from_row(r: &Row) -> Result<Appeal, StoreError> {
+    Ok(Appeal {
+        id: get(r, 0)?,
+        subject_kind: parse(get(r, 1)?, "subject_kind")?,
+        subject_id: get(r, 2)?,
+        appellant: get(r, 3)?,
+        comment: get(r, 4)?,
+        status: parse(get(r, 5)?, "status")?,
+        filed_at: from_micros(get(r, 6)?),
+        decided_by: get(r, 7)?,
+        decided_at: get::<Option<i64>>(r, 8)?.map(from_micros),
+        decision_comment: get(r, 9)?,
+    })
+}
+
+pub(crate) const AWARD_COLUMNS: &str = "subject, badge, key, period, awarded_us, explanation";
+
+pub(crate) fn award_from_row(r: &Row) -> Result<Award, StoreError> {
+    Ok(Award {
+        subject: get(r, 0)?,
+        badge: get(r, 1)?,
+        key: get(r, 2)?,
+        period: get(r, 3)?,
+        awarded_at: from_micros(get(r, 4)?),
+        explanation: get(r, 5)?,
     })
 }

@@ -9,7 +9,7 @@
 //! fraction of the latency.
 //!
 //! One module per capability (`events`, `keys`, `audit`, `budgets`,
-//! `exceptions`), each implementing its trait from `tokenwise_ledger::store`;
+//! `exceptions`, `outcomes`), each implementing its trait from `tokenwise_ledger::store`;
 //! `connection` opens the file and runs work on the writer or a reader,
 //! `migrations` brings the schema up to date, `rows` maps rows to types.
 
@@ -21,6 +21,7 @@ mod events;
 mod exceptions;
 mod keys;
 mod migrations;
+mod outcomes;
 mod rows;
 mod scores;
 

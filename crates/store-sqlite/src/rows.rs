@@ -3,7 +3,7 @@
 use rusqlite::Row;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::budget::{EnvelopeSpec, EnvelopeState};
-use tokenwise_ledger::{ApiKey, AuditEntry, Exception, UsageEvent, from_micros};
+use tokenwise_ledger::{ApiKey, Appeal, AuditEntry, Award, Exception, Outcome, UsageEvent, from_micros};
 
 pub(crate) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -142,5 +142,70 @@ pub(crate) fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
         details: r.get(5)?,
         prev_hash: r.get(6)?,
         hash: r.get(7)?,
+    })
+}
+
+pub(crate) const OUTCOME_COLUMNS: &str = "id, task, user_id, team_id, use_case, kind, value_nanos, value_hours_milli, \
+    evidence, quality, escalated, error, status, reported_by, signed, reported_us, decided_by, decided_us, \
+    decided_quality, metered";
+
+/// A 1–5 rating as stored.
+fn rating(v: Option<i64>, column: &str) -> rusqlite::Result<Option<u8>> {
+    v.map(|q| u8::try_from(q).map_err(|_| bad(format!("{column} = {q} is out of range")))).transpose()
+}
+
+pub(crate) fn outcome_from_row(r: &Row<'_>) -> rusqlite::Result<Outcome> {
+    Ok(Outcome {
+        id: r.get(0)?,
+        task: r.get(1)?,
+        user_id: r.get(2)?,
+        team_id: r.get(3)?,
+        use_case: r.get(4)?,
+        kind: r.get(5)?,
+        value: Nanos(r.get(6)?),
+        value_hours_milli: r.get(7)?,
+        evidence: r.get(8)?,
+        quality: rating(r.get(9)?, "quality")?,
+        escalated: r.get(10)?,
+        error: r.get(11)?,
+        status: parse(r.get(12)?, "status")?,
+        reported_by: r.get(13)?,
+        signed: r.get(14)?,
+        reported_at: from_micros(r.get(15)?),
+        decided_by: r.get(16)?,
+        decided_at: r.get::<_, Option<i64>>(17)?.map(from_micros),
+        decided_quality: rating(r.get(18)?, "decided_quality")?,
+        metered: r.get(19)?,
+    })
+}
+
+pub(crate) const APPEAL_COLUMNS: &str =
+    "id, subject_kind, subject_id, appellant, comment, status, filed_us, decided_by, decided_us, decision_comment";
+
+pub(crate) fn appeal_from_row(r: &Row<'_>) -> rusqlite::Result<Appeal> {
+    Ok(Appeal {
+        id: r.get(0)?,
+        subject_kind: parse(r.get(1)?, "subject_kind")?,
+        subject_id: r.get(2)?,
+        appellant: r.get(3)?,
+        comment: r.get(4)?,
+        status: parse(r.get(5)?, "status")?,
+        filed_at: from_micros(r.get(6)?),
+        decided_by: r.get(7)?,
+        decided_at: r.get::<_, Option<i64>>(8)?.map(from_micros),
+        decision_comment: r.get(9)?,
+    })
+}
+
+pub(crate) const AWARD_COLUMNS: &str = "subject, badge, key, period, awarded_us, explanation";
+
+pub(crate) fn award_from_row(r: &Row<'_>) -> rusqlite::Result<Award> {
+    Ok(Award {
+        subject: r.get(0)?,
+        badge: r.get(1)?,
+        key: r.get(2)?,
+        period: r.get(3)?,
+        awarded_at: from_micros(r.get(4)?),
+        explanation: r.get(5)?,
     })
 }

@@ -1,6 +1,6 @@
 //! The behaviour every `Store` backend must show, written once, one module
-//! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`, and
-//! `reopening` for what must survive a restart). Each backend's
+//! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`,
+//! `outcomes`, and `reopening` for what must survive a restart). Each backend's
 //! `tests/suite.rs` implements [`Backend`] and calls [`store_suite!`], which
 //! makes one test per case below.
 
@@ -12,6 +12,7 @@ mod budgets;
 mod events;
 mod exceptions;
 mod keys;
+mod outcomes;
 mod reopening;
 mod scores;
 
@@ -20,6 +21,7 @@ pub use budgets::*;
 pub use events::*;
 pub use exceptions::*;
 pub use keys::*;
+pub use outcomes::*;
 pub use reopening::*;
 pub use scores::*;
 
@@ -90,6 +92,13 @@ macro_rules! store_suite {
             holds_expire_and_alerts_are_claimed_once,
             exceptions_are_approved_once_and_expire,
             exceptions_are_listed_newest_first_by_status_and_scope,
+            outcomes_round_trip_every_field,
+            an_outcome_is_decided_once_and_a_race_has_one_winner,
+            outcome_queries_filter_and_order,
+            a_task_is_metered_by_its_users_calls,
+            an_appeal_is_filed_once_and_decided_once,
+            an_upheld_appeal_validates_its_outcome,
+            a_badge_is_awarded_once,
         );
     };
 }

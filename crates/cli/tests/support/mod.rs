@@ -69,12 +69,17 @@ impl Drop for Proc {
     }
 }
 
+/// The signing secret of the example policy's `helpdesk` integration, in
+/// the environment of every server the tests start.
+pub const HELPDESK_SECRET: &str = "helpdesk-test-secret";
+
 /// Starts `tokenwise ARGS` and waits for its "listening on http://ADDR" line.
 pub fn spawn(args: &[&str]) -> Proc {
     let mut child = bin()
         .args(args)
         .env("OPENAI_API_KEY", "sk-test-openai")
         .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        .env("TOKENWISE_HELPDESK_SECRET", HELPDESK_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -12,6 +12,7 @@
 //! | budgets | [`BudgetStore`] | envelopes, holds, alerts, unlocks |
 //! | exceptions | [`ExceptionStore`] | budget exceptions and their approval |
 //! | scores | [`ScoreStore`] | calls summed for scoring, scoring rules by version |
+//! | outcomes | [`OutcomeStore`] | outcomes and their validation, appeals, badge awards |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -34,6 +35,7 @@ mod budgets;
 mod events;
 mod exceptions;
 mod keys;
+mod outcomes;
 mod scores;
 
 pub use audit::AuditStore;
@@ -41,6 +43,7 @@ pub use budgets::BudgetStore;
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
+pub use outcomes::{AppealQuery, OutcomeQuery, OutcomeStore};
 pub use scores::{ActivityRow, ScoreStore};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -66,10 +69,13 @@ pub trait StoreBackend: Send + Sync + 'static {
 }
 
 /// Every capability: what `tokenwise serve` and the CLI open.
-pub trait Store: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + ScoreStore {}
+pub trait Store:
+    StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore
+{
+}
 
 impl<T> Store for T where
-    T: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + ScoreStore
+    T: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore
 {
 }
 
@@ -81,5 +87,7 @@ impl std::fmt::Debug for dyn Store {
 
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
-    pub use super::{AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, ScoreStore, Store, StoreBackend};
+    pub use super::{
+        AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store, StoreBackend,
+    };
 }

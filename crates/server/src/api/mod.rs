@@ -4,10 +4,12 @@
 //! see or do what is decided in `tokenwise_app::access`, never here.
 
 pub mod admin;
+pub mod appeals;
 pub mod budgets;
 pub mod check;
 pub mod events;
 pub mod exceptions;
+pub mod outcomes;
 pub mod scores;
 
 use axum::Router;
@@ -21,5 +23,7 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(budgets::routes())
         .merge(exceptions::routes())
         .merge(scores::routes())
+        .merge(outcomes::routes())
+        .merge(appeals::routes())
         .merge(admin::routes())
 }
