@@ -113,7 +113,7 @@ impl App {
                 }
             },
         };
-        let (board, _) = scores::board(self.store.as_ref(), policy, &period, model).await?;
+        let (board, _) = scores::board(self.store.as_ref(), policy, &period, model, self.clock.now()).await?;
         let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let secret = self
             .store

@@ -39,8 +39,9 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let (board, _) =
-        scores::board(ledger.as_ref(), &policy, &period, model).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let (board, _) = scores::board(ledger.as_ref(), &policy, &period, model, jiff::Timestamp::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     if a.json {
         println!("{}", serde_json::to_string(&board)?);
         return Ok(());

@@ -105,3 +105,69 @@ async fn bad_periods_and_models_are_refused_clearly() {
     assert!(!out.status.success());
     assert!(text(&out).contains("must be a month written YYYY-MM"), "{}", text(&out));
 }
+
+async fn worked(g: &Gateway, c: &Client, task: &str, prompt: &str) {
+    let body = json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": prompt}]});
+    let a = c.post("/v1/chat/completions", body, &[("x-tokenwise-task", task)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let _ = g;
+}
+
+async fn report(c: &Client, user: &str, task: &str) -> String {
+    let body = json!({"task": task, "user": user, "use_case": "support-reply", "kind": "ticket_resolved",
+                      "value_hours": 0.25, "evidence": format!("ZD-{task}"), "quality": 4});
+    let a = c.post("/api/v1/outcomes", body, &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.json()["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn validated_outcomes_make_the_score_and_earn_a_badge_once() {
+    let g = Gateway::start_manual(|s| s);
+    g.set_clock("2026-11-10T10:00:00Z").await;
+    let manager = Client::new(&g, g.key("lucia.fernandez", None));
+    // Ivan: two tickets, a short call each.
+    let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    let mut ids = Vec::new();
+    for t in ["T-1", "T-2"] {
+        worked(&g, &ivan, t, "Where is my refund?").await;
+        ids.push(report(&ivan, "ivan.petrov", t).await);
+    }
+    // Jade: one ticket, six padded calls.
+    let jade = Client::new(&g, g.key("jade.nguyen", Some("support-reply")));
+    let padding = "Please consider every detail of this ticket thread again. ".repeat(200);
+    for _ in 0..6 {
+        worked(&g, &jade, "T-3", &padding).await;
+    }
+    ids.push(report(&jade, "jade.nguyen", "T-3").await);
+    // Kofi: claims a ticket with no call behind it.
+    let kofi = Client::new(&g, g.key("kofi.mensah", Some("support-reply")));
+    worked(&g, &kofi, "T-9", "Hello").await;
+    let claimed = report(&kofi, "kofi.mensah", "T-4").await;
+    for id in ids.iter().chain([&claimed]) {
+        let a = manager
+            .post(&format!("/api/v1/outcomes/{id}/validate"), json!({"decision": "validated", "quality": 5}), &[])
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+
+    let governance = Client::new(&g, g.key("omar.haddad", None));
+    let board = governance.get("/api/v1/scores?period=2026-11").await.json();
+    let of = |who: &str| board["scores"].as_array().unwrap().iter().find(|s| s["subject"] == who).unwrap().clone();
+    let (i, j, k) = (of("user:ivan.petrov"), of("user:jade.nguyen"), of("user:kofi.mensah"));
+    assert_eq!(i["rank"], 1, "{board}");
+    assert!(i["efficiency"].as_f64().unwrap() > j["efficiency"].as_f64().unwrap(), "{i} {j}");
+    assert!(i["score"].as_f64().unwrap() > j["score"].as_f64().unwrap());
+    assert_eq!(k["efficiency"], 0.0, "an outcome with no metered call earns nothing: {k}");
+    assert_eq!(k["score"], 0.0);
+    let eff = i["breakdown"].as_array().unwrap().iter().find(|l| l["axis"] == "efficiency").unwrap();
+    assert!(eff["rule"].as_str().unwrap().contains("baseline cost / spend"), "{eff}");
+    assert!(i["badges"].as_array().unwrap().contains(&json!("first_validated_outcome")), "{i}");
+
+    // Asked again: the same board, the badge given once.
+    let again = governance.get("/api/v1/scores?period=2026-11").await.json();
+    assert_eq!(again, board);
+    let outcome = governance.get("/api/v1/scores?period=2026-11&model=outcome").await.json();
+    let top = &outcome["scores"][0];
+    assert_eq!(top["subject"], "user:ivan.petrov", "two validated tickets are worth the most: {outcome}");
+}

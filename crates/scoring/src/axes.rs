@@ -77,7 +77,7 @@ fn efficiency(t: &Tally, lines: &mut Vec<Line>) -> f64 {
         ),
         e,
         "ρ = baseline cost / spend, efficiency = ρ / (1 + ρ); validated and signed outcomes count fully, \
-         pending ones at the unvalidated weight, rejected ones not at all, the n-th identical one at 2^(−(n−1)/half-life)",
+         pending ones at the unvalidated weight, rejected or unmetered ones not at all, the n-th identical one at 2^(−(n−1)/half-life)",
     ));
     e
 }

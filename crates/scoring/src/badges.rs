@@ -3,7 +3,7 @@
 //! so the store awards each (subject, badge, key) once.
 
 use crate::facts::{Facts, Status};
-use crate::models::{Board, Model, subjects};
+use crate::models::{Board, subjects};
 use crate::rules::Rules;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Award {
     pub subject: String,
-    pub badge: &'static str,
+    pub badge: String,
     pub key: String,
     pub explanation: String,
 }
@@ -33,7 +33,7 @@ pub fn awards(facts: &Facts, rules: &Rules) -> Vec<Award> {
         for s in people.iter().filter(|s| s.tally.weight > 0.0 && s.axes.efficiency >= threshold) {
             out.push(Award {
                 subject: s.id.clone(),
-                badge: "top_decile_efficiency",
+                badge: "top_decile_efficiency".into(),
                 key: facts.period.clone(),
                 explanation: format!(
                     "efficiency {:.1} in {}, in the top tenth of the {} people with outcomes",
@@ -47,7 +47,7 @@ pub fn awards(facts: &Facts, rules: &Rules) -> Vec<Award> {
     for s in people.iter().filter(|s| s.tally.clean_days >= rules.badge_clean_days) {
         out.push(Award {
             subject: s.id.clone(),
-            badge: "clean_days",
+            badge: "clean_days".into(),
             key: facts.period.clone(),
             explanation: format!(
                 "{} days in {} with calls and none blocked or masked",
@@ -78,7 +78,7 @@ fn template_reuse(facts: &Facts, rules: &Rules, out: &mut Vec<Award>) {
             let names: Vec<&str> = teams.iter().map(String::as_str).collect();
             out.push(Award {
                 subject: format!("user:{author}"),
-                badge: "template_reuse",
+                badge: "template_reuse".into(),
                 key: id.clone(),
                 explanation: format!("template {id} used by {} other teams: {}", teams.len(), names.join(", ")),
             });
@@ -95,7 +95,7 @@ fn first_validated(facts: &Facts, out: &mut Vec<Award>) {
         if firsts.insert((&o.user, &o.use_case)) {
             out.push(Award {
                 subject: format!("user:{}", o.user),
-                badge: "first_validated_outcome",
+                badge: "first_validated_outcome".into(),
                 key: o.use_case.clone(),
                 explanation: format!("first validated outcome in use case {}", o.use_case),
             });
@@ -105,11 +105,9 @@ fn first_validated(facts: &Facts, out: &mut Vec<Award>) {
 
 /// Puts each subject's badges of this period on its score.
 pub fn attach(board: &mut Board, awards: &[Award]) {
-    if board.model != Model::Balanced && awards.is_empty() {
-        return;
-    }
     for s in &mut board.scores {
-        s.badges = awards.iter().filter(|a| a.subject == s.subject).map(|a| a.badge.to_string()).collect();
+        s.badges = awards.iter().filter(|a| a.subject == s.subject).map(|a| a.badge.clone()).collect();
+        s.badges.sort();
         s.badges.dedup();
     }
 }

@@ -23,7 +23,7 @@ pub struct Tally {
     pub rejected: u64,
     pub signed: u64,
     pub unmetered: u64,
-    /// Credit of the outcomes that count (all but rejected): each outcome's
+    /// Credit of the outcomes that count (metered, not rejected): each outcome's
     /// status weight × its repetition factor.
     pub weight: f64,
     /// What the counted outcomes should have cost at their use cases'
@@ -90,7 +90,9 @@ impl Tally {
         }
         self.signed += u64::from(o.signed);
         self.unmetered += u64::from(!o.metered);
-        if o.status == Status::Rejected {
+        // A rejected outcome counts for nothing; so does one with no metered
+        // call behind its task: nothing shows AI work went into it.
+        if o.status == Status::Rejected || !o.metered {
             return;
         }
         let status = if o.status == Status::Validated || o.signed { 1.0 } else { rules.unvalidated_weight };
@@ -140,7 +142,7 @@ pub fn people(facts: &Facts, rules: &Rules) -> BTreeMap<String, Tally> {
     outcomes.sort_by(|a, b| (&a.user, a.at, &a.id).cmp(&(&b.user, b.at, &b.id)));
     let mut seen: BTreeMap<(&str, Identity), u64> = BTreeMap::new();
     for o in outcomes {
-        let n = if o.status == Status::Rejected {
+        let n = if o.status == Status::Rejected || !o.metered {
             1
         } else {
             let count = seen.entry((o.user.as_str(), o.identity())).or_insert(0);

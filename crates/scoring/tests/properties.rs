@@ -68,23 +68,26 @@ fn outcome() -> impl Strategy<Value = Outcome> {
     (
         (0..USERS, 0..3usize, 0..2usize, 1i64..80_000_000_000, status(), any::<bool>()),
         (proptest::option::of(1u8..=5), any::<bool>(), any::<bool>(), 0..4usize, 0..3usize, 0i64..1_000_000),
+        proptest::bool::weighted(0.9),
     )
-        .prop_map(|((u, uc, kind, value, status, signed), (quality, escalated, error, tpl, prompt, at))| Outcome {
-            id: format!("o{at}"),
-            user: user(u),
-            use_case: USE_CASES[uc].into(),
-            kind: ["ticket_resolved", "pr_merged"][kind].into(),
-            value: Nanos(value),
-            status,
-            signed,
-            quality,
-            escalated,
-            error,
-            metered: true,
-            template: TEMPLATES.get(tpl).map(|t| (*t).to_string()),
-            prompt_hash: Some(format!("h{prompt}")),
-            at,
-        })
+        .prop_map(
+            |((u, uc, kind, value, status, signed), (quality, escalated, error, tpl, prompt, at), metered)| Outcome {
+                id: format!("o{at}"),
+                user: user(u),
+                use_case: USE_CASES[uc].into(),
+                kind: ["ticket_resolved", "pr_merged"][kind].into(),
+                value: Nanos(value),
+                status,
+                signed,
+                quality,
+                escalated,
+                error,
+                metered,
+                template: TEMPLATES.get(tpl).map(|t| (*t).to_string()),
+                prompt_hash: Some(format!("h{prompt}")),
+                at,
+            },
+        )
 }
 
 prop_compose! {
@@ -230,10 +233,17 @@ proptest! {
         prop_assert!(after <= before, "{how:?} × {k} raised {subject} from {before} to {after}");
     }
 
-    /// Rejected outcomes add nothing to efficiency or to outcome value.
+    /// Rejected outcomes, and outcomes with no metered call behind them, add
+    /// nothing to efficiency or to outcome value.
     #[test]
-    fn rejected_outcomes_add_nothing(f in history(), u in 0..USERS, k in 1u64..6) {
-        let g = game(&f, &user(u), Gaming::ClaimRejected, k);
+    fn rejected_or_unmetered_outcomes_add_nothing(f in history(), u in 0..USERS, k in 1u64..6, metered in any::<bool>()) {
+        let mut g = game(&f, &user(u), Gaming::ClaimRejected, k);
+        if !metered {
+            // The same claims validated, but with no call behind them.
+            for o in g.outcomes.iter_mut().filter(|o| o.id.starts_with("claim")) {
+                o.status = Status::Validated;
+            }
+        }
         for model in [Model::Efficiency, Model::Outcome] {
             prop_assert_eq!(scores(model, &f), scores(model, &g));
         }

@@ -66,6 +66,18 @@ impl ScoreStore for PgStore {
         row.as_ref().map(|r| get(r, 0)).transpose()
     }
 
+    async fn validated_before(&self, before: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT DISTINCT user_id, use_case FROM outcomes WHERE status = 'validated' AND reported_us < $1 ORDER BY 1, 2",
+                &[&to_micros(before)],
+            )
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
+    }
+
     async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
         let client = self.client().await?;
         client

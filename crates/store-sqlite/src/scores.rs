@@ -70,6 +70,21 @@ impl ScoreStore for SqliteStore {
         .await
     }
 
+    async fn validated_before(&self, before: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
+        let before = to_micros(before);
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT DISTINCT user_id, use_case FROM outcomes WHERE status = 'validated' AND reported_us < ?1 \
+                     ORDER BY 1, 2",
+                )
+                .map_err(db_err)?;
+            let rows = st.query_map([before], |r| Ok((r.get(0)?, r.get(1)?))).map_err(corrupt)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(corrupt)
+        })
+        .await
+    }
+
     async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
         let (name, fresh) = (name.to_string(), fresh.to_string());
         self.write(move |c| {

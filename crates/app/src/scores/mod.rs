@@ -12,6 +12,7 @@ use crate::App;
 use crate::access::Sight;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use jiff::Timestamp;
 use serde::Deserialize;
 use tokenwise_ledger::Store;
 use tokenwise_policy::{Policy, Role};
@@ -45,14 +46,37 @@ pub async fn board(
     policy: &Policy,
     period: &Period,
     model: Model,
+    now: Timestamp,
 ) -> AppResult<(Board, Vec<Award>)> {
     let rules = &policy.scoring.rules;
     keep(store, rules, period).await?;
     let facts = facts::read(store, policy, period).await?;
     let mut board = tokenwise_scoring::score(model, &facts, rules);
-    let awards = badges::awards(&facts, rules);
+    let awards = award(store, &badges::awards(&facts, rules), period, now).await?;
     badges::attach(&mut board, &awards);
     Ok((board, awards))
+}
+
+/// Stores the badges the facts earn, each once (per subject, badge and
+/// key, whatever the period), and returns those given in this period.
+async fn award(store: &dyn Store, earned: &[Award], period: &Period, now: Timestamp) -> AppResult<Vec<Award>> {
+    let internal = |e: tokenwise_ledger::StoreError| AppError::internal(e.to_string());
+    for a in earned {
+        let stored = tokenwise_ledger::Award {
+            subject: a.subject.clone(),
+            badge: a.badge.clone(),
+            key: a.key.clone(),
+            period: period.label.clone(),
+            awarded_at: now,
+            explanation: a.explanation.clone(),
+        };
+        store.award_badge(&stored).await.map_err(internal)?;
+    }
+    let given = store.awards(None, Some(&period.label)).await.map_err(internal)?;
+    Ok(given
+        .into_iter()
+        .map(|a| Award { subject: a.subject, badge: a.badge, key: a.key, explanation: a.explanation })
+        .collect())
 }
 
 pub async fn comparison(store: &dyn Store, policy: &Policy, period: &Period) -> AppResult<Comparison> {
@@ -95,7 +119,7 @@ impl App {
     pub async fn scores(&self, caller: &Caller, r: ScoresRequest) -> AppResult<Board> {
         let period = self.period(r.period.as_deref())?;
         let model = model(r.model.as_deref())?;
-        let (mut board, _) = board(self.store.as_ref(), &self.policy, &period, model).await?;
+        let (mut board, _) = board(self.store.as_ref(), &self.policy, &period, model, self.clock.now()).await?;
         let sizes = team_sizes(&board, &self.policy);
         board.scores.retain(|s| sees(&self.policy, caller, &s.subject, &|t| sizes.get(t).copied().unwrap_or(0)));
         Ok(board)

@@ -39,6 +39,9 @@ pub trait ScoreStore: Send + Sync {
     async fn keep_rules(&self, version: &str, rules_json: &str, at: Timestamp) -> Result<(), StoreError>;
     /// The rules a version stands for, as kept.
     async fn rules(&self, version: &str) -> Result<Option<String>, StoreError>;
+    /// Each (person, use case) with an outcome validated among those reported
+    /// before `before`: a first validated outcome is a badge once.
+    async fn validated_before(&self, before: Timestamp) -> Result<Vec<(String, String)>, StoreError>;
     /// The server's secret `name`: `fresh` is stored if there is none yet,
     /// and whichever was stored first is returned, on every replica.
     async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;
