@@ -1,5 +1,5 @@
-//! Tranches unlock on a period's results: tested with fixed results, the
-//! stand-in for the scoring capability.
+//! Tranches unlock on a period's results: tested here with fixed results;
+//! `crates/cli/tests/scores.rs` unlocks one on real scores.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
@@ -14,8 +14,9 @@ use tokenwise_policy::budgets::Subject;
 /// Fixed results for one scope.
 struct Fixed(&'static str, PeriodFacts);
 
+#[async_trait::async_trait]
 impl ResultsSource for Fixed {
-    fn facts(&self, scope: &str, _: Timestamp, _: Timestamp) -> Option<PeriodFacts> {
+    async fn facts(&self, _: &App, scope: &str, _: Timestamp, _: Timestamp) -> Option<PeriodFacts> {
         (scope == self.0).then_some(self.1)
     }
 }

@@ -171,3 +171,37 @@ async fn validated_outcomes_make_the_score_and_earn_a_badge_once() {
     let top = &outcome["scores"][0];
     assert_eq!(top["subject"], "user:ivan.petrov", "two validated tickets are worth the most: {outcome}");
 }
+
+/// A team's tranche unlocks on its real results: validated hours and
+/// efficiency from the month's scores, when the clock moves.
+#[tokio::test]
+async fn a_tranche_unlocks_when_the_teams_scores_earn_it() {
+    let g = Gateway::start_manual(|s| s);
+    g.set_clock("2026-11-10T10:00:00Z").await;
+    let governance = Client::new(&g, g.key("omar.haddad", None));
+    let tranche = |budgets: &Value| {
+        budgets["envelopes"].as_array().unwrap().iter().find(|e| e["budget"] == "platform-monthly").unwrap()["tranches"]
+            [0]
+        .clone()
+    };
+    let chen = Client::new(&g, g.key("chen.wei", Some("code-review")));
+    let body = json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "Review this diff"}]});
+    assert_eq!(chen.post("/v1/chat/completions", body, &[("x-tokenwise-task", "PR-7")]).await.status, 200);
+    g.advance(1.0).await;
+    assert_eq!(tranche(&governance.get("/api/v1/budgets").await.json())["unlocked"], false, "no results yet");
+
+    // 130 validated hours of reviews, for a few cents of calls.
+    let body = json!({"task": "PR-7", "user": "chen.wei", "use_case": "code-review", "kind": "pr_merged",
+                      "value_hours": 130, "evidence": "PR-7"});
+    let id = chen.post("/api/v1/outcomes", body, &[]).await.json()["id"].as_str().unwrap().to_string();
+    g.advance(1.0).await;
+    assert_eq!(tranche(&governance.get("/api/v1/budgets").await.json())["unlocked"], false, "pending is not validated");
+    let amara = Client::new(&g, g.key("amara.okafor", None));
+    let a = amara.post(&format!("/api/v1/outcomes/{id}/validate"), json!({"decision": "validated"}), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    g.advance(1.0).await;
+    let budgets = governance.get("/api/v1/budgets").await.json();
+    assert_eq!(tranche(&budgets)["unlocked"], true, "{budgets}");
+    let envelope = budgets["envelopes"].as_array().unwrap().iter().find(|e| e["budget"] == "platform-monthly").unwrap();
+    assert_eq!(envelope["limit_usd"], "15000.00", "12000 + the 3000 tranche: {envelope}");
+}

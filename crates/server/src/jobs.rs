@@ -9,10 +9,12 @@ use std::time::Duration;
 use tokenwise_app::App;
 use tokenwise_app::budgets::ResultsSource;
 use tokenwise_app::budgets::upkeep::{Alert, Upkeep};
+use tokenwise_app::scores::Scored;
 
 /// Runs [`tick`] every third of a lease (at most every 2 s) until the app
-/// is dropped. Tranches are evaluated every 15th pass: they read results.
-pub async fn budgets(app: Weak<App>, results: Box<dyn ResultsSource>) {
+/// is dropped. Tranches are evaluated every 15th pass: they read the
+/// scores of each envelope's period, afresh each time.
+pub async fn budgets(app: Weak<App>) {
     let lease = app.upgrade().map_or(tokenwise_app::budgets::LEASE, |a| a.budgets.lease);
     let mut timer = tokio::time::interval((lease / 3).min(Duration::from_secs(2)).max(Duration::from_millis(100)));
     let mut n: u64 = 0;
@@ -20,7 +22,7 @@ pub async fn budgets(app: Weak<App>, results: Box<dyn ResultsSource>) {
         timer.tick().await;
         let Some(app) = app.upgrade() else { return };
         n += 1;
-        tick(&app, results.as_ref(), n % 15 == 1).await;
+        tick(&app, &Scored::default(), n % 15 == 1).await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Progressive allocation: a tranche adds to an envelope's limit once the
 //! period's results meet its conditions. Results come from a
-//! [`ResultsSource`]; scores arrive with the scoring capability, and until
-//! then no source reports any, so nothing unlocks.
+//! [`ResultsSource`]: in service, the scores of the envelope's scope over
+//! its period (`scores::Scored`).
 
 use crate::App;
 use jiff::Timestamp;
@@ -19,16 +19,20 @@ pub struct PeriodFacts {
     pub compliance: Option<f64>,
 }
 
+#[async_trait::async_trait]
 pub trait ResultsSource: Send + Sync {
-    fn facts(&self, scope: &str, start: Timestamp, end: Timestamp) -> Option<PeriodFacts>;
+    /// The results of `scope` over `[start, end)`; None when it has none
+    /// to judge by (then no tranche of it unlocks).
+    async fn facts(&self, app: &App, scope: &str, start: Timestamp, end: Timestamp) -> Option<PeriodFacts>;
 }
 
-/// No results yet (before the scoring capability).
+/// No results at all: nothing unlocks.
 #[derive(Debug, Default)]
 pub struct NoResults;
 
+#[async_trait::async_trait]
 impl ResultsSource for NoResults {
-    fn facts(&self, _: &str, _: Timestamp, _: Timestamp) -> Option<PeriodFacts> {
+    async fn facts(&self, _: &App, _: &str, _: Timestamp, _: Timestamp) -> Option<PeriodFacts> {
         None
     }
 }
@@ -53,7 +57,9 @@ impl App {
                 continue;
             }
             keys.push(e.spec.key.clone());
-            let Some(facts) = results.facts(&e.spec.scope, e.spec.period_start, e.spec.period_end) else { continue };
+            let Some(facts) = results.facts(self, &e.spec.scope, e.spec.period_start, e.spec.period_end).await else {
+                continue;
+            };
             for (i, t) in budget.tranches.iter().enumerate().filter(|(_, t)| unlocks(t, &facts)) {
                 let i = u32::try_from(i).unwrap_or(u32::MAX);
                 let details = json!({"efficiency": facts.efficiency, "validated_hours": facts.validated_hours,

@@ -51,6 +51,9 @@ impl App {
                 })
                 .collect()
         });
+        // The base allowance and every tranche unlocked so far: what holds
+        // are judged against.
+        let limit = budget.map_or(e.spec.limit, |b| b.limit).saturating_add(unlocked);
         json!({
             "key": e.spec.key,
             "budget": e.spec.budget_id,
@@ -58,12 +61,12 @@ impl App {
             "period_start": e.spec.period_start,
             "period_end": e.spec.period_end,
             "enforcement": if e.spec.hard { "hard" } else { "soft" },
-            "limit_usd": e.spec.limit.to_usd_string(),
+            "limit_usd": limit.to_usd_string(),
             "base_limit_usd": budget.map_or(e.spec.limit, |b| b.limit).to_usd_string(),
             "captured_usd": e.captured.to_usd_string(),
             "held_usd": e.held.to_usd_string(),
-            "remaining_usd": e.remaining().to_usd_string(),
-            "limit_nanos": e.spec.limit.0,
+            "remaining_usd": limit.saturating_sub(e.captured).saturating_sub(e.held).max(Nanos::ZERO).to_usd_string(),
+            "limit_nanos": limit.0,
             "captured_nanos": e.captured.0,
             "held_nanos": e.held.0,
             "tranches": tranches,

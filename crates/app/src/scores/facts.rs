@@ -37,6 +37,12 @@ impl Period {
         Ok(Period { label: label.to_string(), start: at(first)?, end: at(next)?, days })
     }
 
+    /// Any span, e.g. a budget's week or quarter.
+    pub fn between(start: Timestamp, end: Timestamp) -> Period {
+        let days = (end.as_second() - start.as_second()).max(0).unsigned_abs().div_ceil(86_400);
+        Period { label: format!("{start}..{end}"), start, end, days: u16::try_from(days).unwrap_or(u16::MAX) }
+    }
+
     /// The month `at` falls in.
     pub fn containing(policy: &Policy, at: Timestamp) -> Period {
         let d = at.to_zoned_datetime(policy.org.time_zone.clone()).date();

@@ -5,8 +5,10 @@
 
 pub mod facts;
 mod outcomes;
+mod results;
 
 pub use facts::Period;
+pub use results::Scored;
 
 use crate::App;
 use crate::access::Sight;

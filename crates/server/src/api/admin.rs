@@ -60,6 +60,6 @@ async fn clock(
         (None, None) => {}
         (Some(_), Some(_)) => return Err(AppError::invalid("give advance_secs or set, not both").into()),
     }
-    let done = crate::jobs::tick(&app, &tokenwise_app::budgets::NoResults, true).await;
+    let done = crate::jobs::tick(&app, &tokenwise_app::scores::Scored::default(), true).await;
     Ok(Json(json!({"now": app.clock.now(), "expired_holds": done.expired, "alerts": done.alerts.len()})))
 }
