@@ -102,6 +102,9 @@ enum Command {
         /// Every reward model side by side: ranks, winners and losers, rank correlations.
         #[arg(long)]
         compare: bool,
+        /// Score under the rules a past version stood for (as `rules_version` names them).
+        #[arg(long, value_name = "VERSION")]
+        rules_version: Option<String>,
         /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
@@ -208,16 +211,19 @@ fn main() -> ExitCode {
             Command::MockUpstream { listen, ttft_ms, token_ms } => {
                 serve::mock_upstream(&listen, ttft_ms, token_ms).await.map(|()| ExitCode::SUCCESS)
             }
-            Command::Score { config, period, model, json, compare, database } => score::run(score::Args {
-                config: &config,
-                database: database.as_deref(),
-                period: &period,
-                model: model.as_deref(),
-                json,
-                compare,
-            })
-            .await
-            .map(|()| ExitCode::SUCCESS),
+            Command::Score { config, period, model, json, compare, database, rules_version } => {
+                score::run(score::Args {
+                    config: &config,
+                    database: database.as_deref(),
+                    period: &period,
+                    model: model.as_deref(),
+                    json,
+                    compare,
+                    rules_version: rules_version.as_deref(),
+                })
+                .await
+                .map(|()| ExitCode::SUCCESS)
+            }
             Command::Keys { command } => match command {
                 KeysCommand::Create { config, user, use_case, project, track, label, database } => {
                     keys::create(keys::CreateArgs {

@@ -12,6 +12,7 @@ pub struct Args<'a> {
     pub model: Option<&'a str>,
     pub json: bool,
     pub compare: bool,
+    pub rules_version: Option<&'a str>,
 }
 
 pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
@@ -39,9 +40,15 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let (board, _) = scores::board(ledger.as_ref(), &policy, &period, model, jiff::Timestamp::now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let now = jiff::Timestamp::now();
+    let scored = match a.rules_version {
+        Some(v) => match scores::kept_rules(ledger.as_ref(), v).await {
+            Ok(rules) => scores::board_under(ledger.as_ref(), &policy, &period, model, &rules, now).await,
+            Err(e) => Err(e),
+        },
+        None => scores::board(ledger.as_ref(), &policy, &period, model, now).await,
+    };
+    let (board, _) = scored.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     if a.json {
         println!("{}", serde_json::to_string(&board)?);
         return Ok(());

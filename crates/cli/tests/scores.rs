@@ -123,7 +123,7 @@ async fn report(c: &Client, user: &str, task: &str) -> String {
 
 #[tokio::test]
 async fn validated_outcomes_make_the_score_and_earn_a_badge_once() {
-    let g = Gateway::start_manual(|s| s);
+    let mut g = Gateway::start_manual(|s| s);
     g.set_clock("2026-11-10T10:00:00Z").await;
     let manager = Client::new(&g, g.key("lucia.fernandez", None));
     // Ivan: two tickets, a short call each.
@@ -170,6 +170,26 @@ async fn validated_outcomes_make_the_score_and_earn_a_badge_once() {
     let outcome = governance.get("/api/v1/scores?period=2026-11&model=outcome").await.json();
     let top = &outcome["scores"][0];
     assert_eq!(top["subject"], "user:ivan.petrov", "two validated tickets are worth the most: {outcome}");
+
+    // Governance changes the rules: a new version, other figures; the
+    // month still scores exactly as before under the version it had.
+    let v1 = board["rules_version"].as_str().unwrap().to_string();
+    let policy = std::fs::read_to_string(&g.policy).unwrap().replace("team_share = 0.65", "team_share = 0.6");
+    std::fs::write(&g.policy, policy).unwrap();
+    g.restart();
+    g.set_clock("2026-11-12T10:00:00Z").await;
+    let governance = Client::new(&g, g.key("omar.haddad", None));
+    let now = governance.get("/api/v1/scores?period=2026-11").await.json();
+    assert_ne!(now["rules_version"], board["rules_version"]);
+    assert_ne!(now["scores"], board["scores"]);
+    let then = governance.get(&format!("/api/v1/scores?period=2026-11&rules_version={v1}")).await.json();
+    assert_eq!(then, board);
+    let from_cli = cli_board(&g, &["--rules-version", &v1]);
+    assert_eq!(from_cli, board);
+    assert_eq!(governance.get("/api/v1/scores?period=2026-11&rules_version=s1-0000000000").await.status, 404);
+    let other = governance.get("/api/v1/scores?period=2026-11&rules_version=s0-0000000000").await;
+    assert_eq!(other.status, 400, "{}", other.body);
+    assert!(other.body.contains("this build computes `s1`"), "{}", other.body);
 }
 
 /// A team's tranche unlocks on its real results: validated hours and

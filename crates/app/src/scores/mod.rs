@@ -27,6 +27,9 @@ use tokenwise_scoring::{Board, Comparison, Model, Rules};
 pub struct ScoresRequest {
     pub period: Option<String>,
     pub model: Option<String>,
+    /// Score under the rules this version stood for (kept in the ledger
+    /// when it was first used) instead of the policy's current ones.
+    pub rules_version: Option<String>,
 }
 
 /// `GET /api/v1/scores/compare?period=`.
@@ -52,6 +55,18 @@ pub async fn board(
 ) -> AppResult<(Board, Vec<Award>)> {
     let rules = &policy.scoring.rules;
     keep(store, rules, period).await?;
+    board_under(store, policy, period, model, rules, now).await
+}
+
+/// The board under given rules (the policy's, or a kept version's).
+pub async fn board_under(
+    store: &dyn Store,
+    policy: &Policy,
+    period: &Period,
+    model: Model,
+    rules: &Rules,
+    now: Timestamp,
+) -> AppResult<(Board, Vec<Award>)> {
     let facts = facts::read(store, policy, period).await?;
     let mut board = tokenwise_scoring::score(model, &facts, rules);
     let awards = award(store, &badges::awards(&facts, rules), period, now).await?;
@@ -88,6 +103,26 @@ pub async fn comparison(store: &dyn Store, policy: &Policy, period: &Period) -> 
     Ok(tokenwise_scoring::compare(&facts, rules))
 }
 
+/// The rules a kept version stood for. A version of another algorithm
+/// cannot be reproduced by this build, and says so.
+pub async fn kept_rules(store: &dyn Store, version: &str) -> AppResult<Rules> {
+    let algorithm = version.split('-').next().unwrap_or_default();
+    if algorithm != tokenwise_scoring::rules::ALGORITHM {
+        return Err(AppError::invalid(format!(
+            "rules version `{version}` is of scoring algorithm `{algorithm}`; this build computes `{}`",
+            tokenwise_scoring::rules::ALGORITHM
+        )));
+    }
+    let json = store.rules(version).await.map_err(|e| AppError::internal(e.to_string()))?;
+    let json = json.ok_or_else(|| AppError::not_found(format!("no scores were ever made under rules `{version}`")))?;
+    let rules: Rules = serde_json::from_str(&json)
+        .map_err(|e| AppError::internal(format!("the kept rules `{version}` do not read back: {e}")))?;
+    if rules.version() != version {
+        return Err(AppError::internal(format!("the kept rules `{version}` read back as `{}`", rules.version())));
+    }
+    Ok(rules)
+}
+
 async fn keep(store: &dyn Store, rules: &Rules, period: &Period) -> AppResult<()> {
     let json = serde_json::to_string(rules).map_err(|e| AppError::internal(e.to_string()))?;
     store.keep_rules(&rules.version(), &json, period.start).await.map_err(|e| AppError::internal(e.to_string()))
@@ -121,7 +156,14 @@ impl App {
     pub async fn scores(&self, caller: &Caller, r: ScoresRequest) -> AppResult<Board> {
         let period = self.period(r.period.as_deref())?;
         let model = model(r.model.as_deref())?;
-        let (mut board, _) = board(self.store.as_ref(), &self.policy, &period, model, self.clock.now()).await?;
+        let now = self.clock.now();
+        let (mut board, _) = match r.rules_version.as_deref() {
+            Some(v) => {
+                let rules = kept_rules(self.store.as_ref(), v).await?;
+                board_under(self.store.as_ref(), &self.policy, &period, model, &rules, now).await?
+            }
+            None => board(self.store.as_ref(), &self.policy, &period, model, now).await?,
+        };
         let sizes = team_sizes(&board, &self.policy);
         board.scores.retain(|s| sees(&self.policy, caller, &s.subject, &|t| sizes.get(t).copied().unwrap_or(0)));
         Ok(board)
