@@ -11,6 +11,7 @@ pub mod exception;
 pub mod keys;
 pub mod outcome;
 pub mod recorder;
+pub mod rollup;
 pub mod store;
 
 pub use audit::{AuditAction, AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};

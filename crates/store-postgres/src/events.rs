@@ -22,8 +22,10 @@ struct Columns {
     budget_keys: Vec<String>,
 }
 
-/// The columns in [`Columns`]' order: its texts, its integers, then the rest.
-const INSERT: &str = "INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, template, task, \
+/// The columns in [`Columns`]' order: its texts, its integers, then the
+/// rest. The rows that were new are added to the daily activity rollup in
+/// the same statement (so in the same transaction), in key order.
+const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, template, task, \
     track, destination, operation, requested_model, model, provider, price_version, status, error_code, \
     data_class, findings, decision, exception_id, prompt_hash, \
     ts_us, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
@@ -34,7 +36,21 @@ const INSERT: &str = "INSERT INTO usage_events (id, source, user_id, team_id, pr
     $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[], \
     $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::bool[], $35::bool[], \
     $36::text[]) \
-    ON CONFLICT (id) DO NOTHING RETURNING id";
+    ON CONFLICT (id) DO NOTHING \
+    RETURNING id, ts_us, user_id, use_case, template, status, decision, exception_id, input_tokens, output_tokens, \
+    cost_nanos), \
+    roll AS (INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, \
+    exception_calls, tokens, cost_nanos) \
+    SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), COALESCE(template, ''), COUNT(*), \
+    SUM(CASE WHEN status = 'blocked' THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN status <> 'blocked' AND decision IN ('redact', 'reroute') THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN exception_id IS NOT NULL THEN 1 ELSE 0 END), SUM(input_tokens + output_tokens), SUM(cost_nanos) \
+    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
+    ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET calls = activity_daily.calls + EXCLUDED.calls, \
+    blocked = activity_daily.blocked + EXCLUDED.blocked, flagged = activity_daily.flagged + EXCLUDED.flagged, \
+    exception_calls = activity_daily.exception_calls + EXCLUDED.exception_calls, \
+    tokens = activity_daily.tokens + EXCLUDED.tokens, cost_nanos = activity_daily.cost_nanos + EXCLUDED.cost_nanos) \
+    SELECT id FROM ins";
 
 impl Columns {
     fn of(events: &[UsageEvent]) -> Columns {

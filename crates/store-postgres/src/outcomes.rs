@@ -243,6 +243,28 @@ impl OutcomeStore for PgStore {
         Ok(n == 1)
     }
 
+    async fn award_badges(&self, awards: &[Award]) -> Result<u64, StoreError> {
+        if awards.is_empty() {
+            return Ok(0);
+        }
+        let col = |f: fn(&Award) -> String| awards.iter().map(f).collect::<Vec<String>>();
+        let (subjects, badges, keys) = (col(|a| a.subject.clone()), col(|a| a.badge.clone()), col(|a| a.key.clone()));
+        let (periods, explanations) = (col(|a| a.period.clone()), col(|a| a.explanation.clone()));
+        let at: Vec<i64> = awards.iter().map(|a| to_micros(a.awarded_at)).collect();
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                &format!(
+                    "INSERT INTO badge_awards ({AWARD_COLUMNS}) SELECT * FROM UNNEST($1::text[], $2::text[], \
+                     $3::text[], $4::text[], $5::bigint[], $6::text[]) ON CONFLICT (subject, badge, key) DO NOTHING"
+                ),
+                &[&subjects, &badges, &keys, &periods, &at, &explanations],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(n)
+    }
+
     async fn awards(&self, subject: Option<&str>, period: Option<&str>) -> Result<Vec<Award>, StoreError> {
         let client = self.client().await?;
         let rows = client

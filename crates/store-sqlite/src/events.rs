@@ -20,6 +20,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(u64, Vec<Capture
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
     let mut inserted = 0u64;
     let mut captures = Vec::new();
+    let mut fresh: Vec<&UsageEvent> = Vec::new();
     {
         let sql = format!(
             "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
@@ -68,6 +69,9 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(u64, Vec<Capture
             ];
             let new = stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
             inserted += new;
+            if new == 1 {
+                fresh.push(e);
+            }
             // Capture: the cost joins each envelope's persisted total (a
             // repeated event captures nothing twice).
             if new == 1 && !e.budget_keys.is_empty() {
@@ -81,6 +85,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(u64, Vec<Capture
             }
         }
     }
+    crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
     Ok((inserted, captures))
 }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "budgets", include_str!("../migrations/0002_budgets.sql")),
     (3, "outcomes", include_str!("../migrations/0003_outcomes.sql")),
     (5, "scores", include_str!("../migrations/0005_scores.sql")),
+    (6, "activity", include_str!("../migrations/0006_activity.sql")),
 ];
 
 pub(crate) fn migrate(c: &mut Connection) -> Result<(), StoreError> {

@@ -273,6 +273,30 @@ impl OutcomeStore for SqliteStore {
         .await
     }
 
+    async fn award_badges(&self, awards: &[Award]) -> Result<u64, StoreError> {
+        let awards = awards.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction().map_err(db_err)?;
+            let mut new = 0u64;
+            {
+                let mut st = tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO badge_awards ({AWARD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                         ON CONFLICT (subject, badge, key) DO NOTHING"
+                    ))
+                    .map_err(db_err)?;
+                for a in &awards {
+                    new += st
+                        .execute(params![a.subject, a.badge, a.key, a.period, to_micros(a.awarded_at), a.explanation])
+                        .map_err(db_err)? as u64;
+                }
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(new)
+        })
+        .await
+    }
+
     async fn awards(&self, subject: Option<&str>, period: Option<&str>) -> Result<Vec<Award>, StoreError> {
         let (subject, period) = (subject.map(str::to_string), period.map(str::to_string));
         self.read(move |c| {

@@ -6,43 +6,107 @@ use crate::connection::{corrupt, db_err};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
-use tokenwise_core::Nanos;
-use tokenwise_ledger::{ActivityRow, ScoreStore, StoreError, to_micros};
+use tokenwise_ledger::rollup::{DAY_US, DayTotals, rollup};
+use tokenwise_ledger::store::scores::{Sums, whole_days};
+use tokenwise_ledger::{ActivityRow, ScoreStore, StoreError, UsageEvent, to_micros};
 
-const DAY_US: i64 = 86_400_000_000;
+/// Adds newly stored events to the daily rollup, in the writer's transaction.
+pub(crate) fn roll_up(tx: &rusqlite::Transaction<'_>, fresh: Vec<&UsageEvent>) -> Result<(), StoreError> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let mut st = tx
+        .prepare_cached(
+            "INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, exception_calls, \
+             tokens, cost_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET calls = calls + excluded.calls, \
+             blocked = blocked + excluded.blocked, flagged = flagged + excluded.flagged, \
+             exception_calls = exception_calls + excluded.exception_calls, tokens = tokens + excluded.tokens, \
+             cost_nanos = cost_nanos + excluded.cost_nanos",
+        )
+        .map_err(db_err)?;
+    for ((day, user, use_case, template), t) in rollup(fresh) {
+        st.execute(params![
+            day,
+            user,
+            use_case,
+            template,
+            t.calls,
+            t.blocked,
+            t.flagged,
+            t.exception_calls,
+            t.tokens,
+            t.cost_nanos
+        ])
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn totals(r: &rusqlite::Row<'_>, at: usize) -> Result<DayTotals, StoreError> {
+    let n = |i: usize| r.get::<_, Option<i64>>(at + i).map(Option::unwrap_or_default).map_err(corrupt);
+    Ok(DayTotals {
+        calls: n(0)?,
+        blocked: n(1)?,
+        flagged: n(2)?,
+        exception_calls: n(3)?,
+        tokens: n(4)?,
+        cost_nanos: n(5)?,
+    })
+}
 
 #[async_trait]
 impl ScoreStore for SqliteStore {
     async fn activity(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ActivityRow>, StoreError> {
         let (from, to) = (to_micros(from), to_micros(to));
         self.read(move |c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT user_id, (ts_us - ?1) / ?3, use_case, template, COUNT(*), \
-                     SUM(status = 'blocked'), SUM(status <> 'blocked' AND decision IN ('redact', 'reroute')), \
-                     SUM(exception_id IS NOT NULL), SUM(input_tokens + output_tokens), SUM(cost_nanos) \
-                     FROM usage_events WHERE ts_us >= ?1 AND ts_us < ?2 \
-                     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3 NULLS FIRST, 4 NULLS FIRST",
-                )
-                .map_err(db_err)?;
-            let rows = st
-                .query_map(params![from, to, DAY_US], |r| {
-                    let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
-                    Ok(ActivityRow {
-                        user_id: r.get(0)?,
-                        day: u16::try_from(r.get::<_, i64>(1)?).unwrap_or(u16::MAX),
-                        use_case: r.get(2)?,
-                        template: r.get(3)?,
-                        calls: n(4)?,
-                        blocked: n(5)?,
-                        flagged: n(6)?,
-                        exception_calls: n(7)?,
-                        tokens: n(8)?,
-                        cost: Nanos(r.get(9)?),
-                    })
-                })
-                .map_err(corrupt)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(corrupt)
+            let mut sums = Sums::default();
+            let span = whole_days(from, to);
+            if let Some((d0, d1)) = span {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT user_id, day, use_case, template, calls, blocked, flagged, exception_calls, tokens, \
+                         cost_nanos FROM activity_daily WHERE day >= ?1 AND day < ?2",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query(params![d0, d1]).map_err(corrupt)?;
+                while let Some(r) = rows.next().map_err(corrupt)? {
+                    let day: i64 = r.get(1).map_err(corrupt)?;
+                    sums.add(
+                        r.get(0).map_err(corrupt)?,
+                        (day * DAY_US - from) / DAY_US,
+                        r.get(2).map_err(corrupt)?,
+                        r.get(3).map_err(corrupt)?,
+                        totals(r, 4)?,
+                    );
+                }
+            }
+            // The partial days at either end, from the events themselves.
+            let edges = match span {
+                Some((d0, d1)) => vec![(from, d0 * DAY_US), (d1 * DAY_US, to)],
+                None => vec![(from, to)],
+            };
+            for (a, b) in edges.into_iter().filter(|(a, b)| a < b) {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT user_id, (ts_us - ?3) / ?4, COALESCE(use_case, ''), COALESCE(template, ''), COUNT(*), \
+                         SUM(status = 'blocked'), SUM(status <> 'blocked' AND decision IN ('redact', 'reroute')), \
+                         SUM(exception_id IS NOT NULL), SUM(input_tokens + output_tokens), SUM(cost_nanos) \
+                         FROM usage_events WHERE ts_us >= ?1 AND ts_us < ?2 GROUP BY 1, 2, 3, 4",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query(params![a, b, from, DAY_US]).map_err(corrupt)?;
+                while let Some(r) = rows.next().map_err(corrupt)? {
+                    sums.add(
+                        r.get(0).map_err(corrupt)?,
+                        r.get(1).map_err(corrupt)?,
+                        r.get(2).map_err(corrupt)?,
+                        r.get(3).map_err(corrupt)?,
+                        totals(r, 4)?,
+                    );
+                }
+            }
+            Ok(sums.rows())
         })
         .await
     }

@@ -308,6 +308,17 @@ pub async fn a_badge_is_awarded_once(b: &impl Backend) {
     };
     assert!(s.award_badge(&first_badge).await.unwrap(), "another badge for the same key");
 
+    // A batch: what is already given stays as it was, the rest is added.
+    let batch = [
+        Award { explanation: "batch".into(), ..award("team:support", "support-refund", "2026-12", t + 3.hours()) },
+        award("team:sales", "outreach-firstcall", "2026-11", t + (45 * 24).hours()),
+    ];
+    assert_eq!(s.award_badges(&batch).await.unwrap(), 1);
+    assert_eq!(s.award_badges(&batch).await.unwrap(), 0, "a batch given twice adds nothing");
+    assert_eq!(s.award_badges(&[]).await.unwrap(), 0);
+    let sales = s.awards(Some("team:sales"), None).await.unwrap();
+    assert_eq!(sales.len(), 1);
+
     let keys =
         |v: Vec<Award>| v.into_iter().map(|a| format!("{}/{}/{}", a.subject, a.badge, a.key)).collect::<Vec<_>>();
     assert_eq!(
@@ -317,6 +328,7 @@ pub async fn a_badge_is_awarded_once(b: &impl Backend) {
             "team:support/template-reused/support-refund",
             "user:jade.nguyen/first-validated/support-refund",
             "user:jade.nguyen/template-reused/ticket-handover",
+            "team:sales/template-reused/outreach-firstcall",
         ],
         "in the order given"
     );

@@ -79,3 +79,74 @@ pub async fn a_server_secret_is_made_once_for_every_replica(b: &impl Backend) {
     assert_eq!(other.server_secret("pseudonyms", "bbb").await.unwrap(), "aaa", "the first one stays");
     assert_eq!(s.server_secret("another", "ccc").await.unwrap(), "ccc");
 }
+
+/// Person, day of the range, use case, template.
+type Key = (String, i64, Option<String>, Option<String>);
+
+/// The daily rollup the writer keeps gives the same sums as the events
+/// themselves, for ranges on and off UTC day boundaries, however the
+/// events arrived (batches, repeats).
+pub async fn activity_from_the_rollup_equals_the_events(b: &impl Backend) {
+    let s = b.store();
+    let start = ts("2026-10-01T00:00:00Z");
+    let mut events = Vec::new();
+    for i in 0..240i64 {
+        let user = ["ana", "bo", "cy"][(i % 3) as usize];
+        let mut e =
+            bare_event(&format!("roll-{i}"), start + (i * 7).hours() + (i * 13).minutes(), user, "sales", 1_000 + i);
+        e.use_case = (i % 4 != 0).then(|| "kb-search".to_string());
+        e.template = (i % 5 == 0).then(|| "kb@1".to_string());
+        if i % 11 == 0 {
+            e.status = Status::Blocked;
+            e.decision = Decision::Block;
+        } else if i % 7 == 0 {
+            e.decision = Decision::Redact;
+        }
+        events.push(e);
+    }
+    for chunk in events.chunks(17) {
+        s.insert_events(chunk).await.unwrap();
+    }
+    // A repeated batch is stored once, and counted once.
+    s.insert_events(&events[..30]).await.unwrap();
+    let day = 24.hours();
+    for (from, to) in [
+        (start, start + (70 * 24).hours()),
+        (start - 1.hour(), start + (30 * 24).hours() - 1.hour()),
+        (start + 5.hours() + 30.minutes(), start + (9 * 24).hours() + 3.hours()),
+        (start + 2.hours(), start + 20.hours()),
+        (start + day, start + day + day),
+    ] {
+        let got = s.activity(from, to).await.unwrap();
+        let mut want: std::collections::BTreeMap<Key, (u64, u64, u64, i64)> = Default::default();
+        for e in events.iter().filter(|e| e.ts >= from && e.ts < to) {
+            let d = (e.ts.as_microsecond() - from.as_microsecond()).div_euclid(86_400_000_000);
+            let w = want.entry((e.user_id.clone(), d, e.use_case.clone(), e.template.clone())).or_default();
+            w.0 += 1;
+            w.1 += u64::from(e.status == Status::Blocked);
+            w.2 += u64::from(e.status != Status::Blocked && e.decision == Decision::Redact);
+            w.3 += e.cost.0;
+        }
+        let calls: u64 = got.iter().map(|r| r.calls).sum();
+        assert_eq!(calls, want.values().map(|w| w.0).sum::<u64>(), "calls in {from}..{to}");
+        let cost: i64 = got.iter().map(|r| r.cost.0).sum();
+        assert_eq!(cost, want.values().map(|w| w.3).sum::<i64>(), "cost in {from}..{to}");
+        let blocked: u64 = got.iter().map(|r| r.blocked).sum();
+        assert_eq!(blocked, want.values().map(|w| w.1).sum::<u64>());
+        let flagged: u64 = got.iter().map(|r| r.flagged).sum();
+        assert_eq!(flagged, want.values().map(|w| w.2).sum::<u64>());
+        // Per person, use case and template, exactly (days may differ by the
+        // rollup's UTC days at a range that does not start at midnight UTC).
+        let per = |rows: Vec<(String, Option<String>, Option<String>, u64)>| {
+            let mut m: std::collections::BTreeMap<(String, Option<String>, Option<String>), u64> = Default::default();
+            for (u, uc, t, n) in rows {
+                *m.entry((u, uc, t)).or_default() += n;
+            }
+            m
+        };
+        assert_eq!(
+            per(got.iter().map(|r| (r.user_id.clone(), r.use_case.clone(), r.template.clone(), r.calls)).collect()),
+            per(want.iter().map(|((u, _, uc, t), w)| (u.clone(), uc.clone(), t.clone(), w.0)).collect()),
+        );
+    }
+}

@@ -78,17 +78,18 @@ pub async fn board_under(
 /// key, whatever the period), and returns those given in this period.
 async fn award(store: &dyn Store, earned: &[Award], period: &Period, now: Timestamp) -> AppResult<Vec<Award>> {
     let internal = |e: tokenwise_ledger::StoreError| AppError::internal(e.to_string());
-    for a in earned {
-        let stored = tokenwise_ledger::Award {
+    let stored: Vec<tokenwise_ledger::Award> = earned
+        .iter()
+        .map(|a| tokenwise_ledger::Award {
             subject: a.subject.clone(),
             badge: a.badge.clone(),
             key: a.key.clone(),
             period: period.label.clone(),
             awarded_at: now,
             explanation: a.explanation.clone(),
-        };
-        store.award_badge(&stored).await.map_err(internal)?;
-    }
+        })
+        .collect();
+    store.award_badges(&stored).await.map_err(internal)?;
     let given = store.awards(None, Some(&period.label)).await.map_err(internal)?;
     Ok(given
         .into_iter()

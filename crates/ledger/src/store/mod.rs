@@ -36,7 +36,7 @@ mod events;
 mod exceptions;
 mod keys;
 mod outcomes;
-mod scores;
+pub mod scores;
 
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;

@@ -108,6 +108,10 @@ pub trait OutcomeStore: Send + Sync {
     /// key; true if it was new.
     async fn award_badge(&self, award: &Award) -> Result<bool, StoreError>;
 
+    /// Records many awards in one transaction, each unless already given;
+    /// returns how many were new.
+    async fn award_badges(&self, awards: &[Award]) -> Result<u64, StoreError>;
+
     /// Awards, optionally of one subject and of one period, in the order
     /// they were given (time, subject, badge, key).
     async fn awards(&self, subject: Option<&str>, period: Option<&str>) -> Result<Vec<Award>, StoreError>;

@@ -4,8 +4,10 @@
 //! stood for, so a past period re-scores under the rules it was scored by.
 
 use super::StoreError;
+use crate::rollup::{DAY_US, DayTotals};
 use async_trait::async_trait;
 use jiff::Timestamp;
+use std::collections::BTreeMap;
 use tokenwise_core::Nanos;
 
 /// Calls of one person on one day of a range, for one use case and
@@ -45,4 +47,59 @@ pub trait ScoreStore: Send + Sync {
     /// The server's secret `name`: `fresh` is stored if there is none yet,
     /// and whichever was stored first is returned, on every replica.
     async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;
+}
+
+/// The whole UTC days inside `[from, to)` (microseconds), as `[d0, d1)`:
+/// those are read from the daily rollup, the partial days at either end
+/// from the events.
+pub fn whole_days(from: i64, to: i64) -> Option<(i64, i64)> {
+    let d0 = from.div_euclid(DAY_US) + i64::from(from.rem_euclid(DAY_US) != 0);
+    let d1 = to.div_euclid(DAY_US);
+    (d0 < d1).then_some((d0, d1))
+}
+
+/// Rows from the rollup and from the events merged per (person, day of
+/// the range, use case, template); '' reads as none.
+#[derive(Debug, Default)]
+pub struct Sums(BTreeMap<(String, i64, Option<String>, Option<String>), DayTotals>);
+
+impl Sums {
+    pub fn add(&mut self, user: String, day: i64, use_case: String, template: String, t: DayTotals) {
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        self.0.entry((user, day, some(use_case), some(template))).or_default().add(&t);
+    }
+
+    /// In (person, day, use case, template) order, none first.
+    pub fn rows(self) -> Vec<ActivityRow> {
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        self.0
+            .into_iter()
+            .map(|((user_id, day, use_case, template), t)| ActivityRow {
+                user_id,
+                day: u16::try_from(day.max(0)).unwrap_or(u16::MAX),
+                use_case,
+                template,
+                calls: count(t.calls),
+                blocked: count(t.blocked),
+                flagged: count(t.flagged),
+                exception_calls: count(t.exception_calls),
+                tokens: count(t.tokens),
+                cost: Nanos(t.cost_nanos),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_days_leave_the_partial_ends_to_the_events() {
+        let h = DAY_US / 24;
+        // Europe/Berlin's November: 23:00 UTC to 23:00 UTC.
+        assert_eq!(whole_days(20_392 * DAY_US - h, 20_422 * DAY_US - h), Some((20_392, 20_421)));
+        assert_eq!(whole_days(20_392 * DAY_US, 20_422 * DAY_US), Some((20_392, 20_422)));
+        assert_eq!(whole_days(20_392 * DAY_US + h, 20_393 * DAY_US + h), None);
+    }
 }

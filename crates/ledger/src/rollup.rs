@@ -1,0 +1,67 @@
+//! What the writers add to the daily activity rollup for a batch of new
+//! events: one definition of a blocked, flagged or exception call, shared
+//! by both backends and by the SQL that fills the rollup from old events.
+
+use crate::event::{Decision, Status, UsageEvent};
+use std::collections::BTreeMap;
+
+pub const DAY_US: i64 = 86_400_000_000;
+
+/// (UTC day since the epoch, person, use case or '', template or '').
+pub type DayKey = (i64, String, String, String);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayTotals {
+    pub calls: i64,
+    pub blocked: i64,
+    pub flagged: i64,
+    pub exception_calls: i64,
+    pub tokens: i64,
+    pub cost_nanos: i64,
+}
+
+impl DayTotals {
+    pub fn add(&mut self, o: &DayTotals) {
+        self.calls += o.calls;
+        self.blocked += o.blocked;
+        self.flagged += o.flagged;
+        self.exception_calls += o.exception_calls;
+        self.tokens += o.tokens;
+        self.cost_nanos += o.cost_nanos;
+    }
+}
+
+/// The UTC day of a timestamp in microseconds, as the SQL fill computes it.
+pub fn utc_day(ts_us: i64) -> i64 {
+    // SQL's integer division truncates towards zero: so does Rust's.
+    ts_us / DAY_US
+}
+
+/// One event's part of its day's totals.
+pub fn totals(e: &UsageEvent) -> DayTotals {
+    let blocked = e.status == Status::Blocked;
+    DayTotals {
+        calls: 1,
+        blocked: i64::from(blocked),
+        flagged: i64::from(!blocked && matches!(e.decision, Decision::Redact | Decision::Reroute)),
+        exception_calls: i64::from(e.exception_id.is_some()),
+        tokens: i64::try_from(e.usage.input.saturating_add(e.usage.output)).unwrap_or(i64::MAX),
+        cost_nanos: e.cost.0,
+    }
+}
+
+/// A batch of new events summed per day key, in key order (the order the
+/// writers lock rows in, so concurrent writers cannot deadlock).
+pub fn rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<DayKey, DayTotals> {
+    let mut out: BTreeMap<DayKey, DayTotals> = BTreeMap::new();
+    for e in events {
+        let key = (
+            utc_day(e.ts.as_microsecond()),
+            e.user_id.clone(),
+            e.use_case.clone().unwrap_or_default(),
+            e.template.clone().unwrap_or_default(),
+        );
+        out.entry(key).or_default().add(&totals(e));
+    }
+    out
+}
