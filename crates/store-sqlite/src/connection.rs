@@ -150,11 +150,19 @@ impl SqliteStore {
     }
 }
 
+/// WAL frames (pages, 4 KiB by default) past which the checkpointer makes
+/// writers wait for the WAL to be copied and truncated: 64 MiB.
+const WAL_LIMIT_FRAMES: i64 = 16_384;
+
 /// Copies the WAL back into the database from a thread of its own, so no
 /// request's commit ever pays for a checkpoint (SQLite's default runs one
 /// inside whichever commit crosses 1,000 pages, a multi-millisecond stall).
 /// Passive checkpoints never block the writer; once everything is copied,
 /// the next commit starts the WAL from the beginning, keeping it small.
+/// Under writes that never pause, a passive checkpoint never catches up and
+/// the WAL would grow without end (gigabytes in minutes at full speed), so
+/// past [`WAL_LIMIT_FRAMES`] the thread truncates it: writers wait while
+/// the rest is copied, a stall bounded by the limit instead of a full disk.
 /// The thread ends once the store is dropped.
 fn start_checkpointer(path: &Path, store: std::sync::Weak<Inner>) -> Result<(), StoreError> {
     let conn = Connection::open(path).map_err(db_err)?;
@@ -167,8 +175,14 @@ fn start_checkpointer(path: &Path, store: std::sync::Weak<Inner>) -> Result<(), 
                 if store.strong_count() == 0 {
                     return;
                 }
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "checkpoint skipped");
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                    Ok(frames) if frames > WAL_LIMIT_FRAMES => {
+                        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                            tracing::warn!(error = %e, frames, "cannot truncate a large WAL");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "checkpoint skipped"),
                 }
             }
         })
