@@ -177,9 +177,13 @@ fn start_checkpointer(path: &Path, store: std::sync::Weak<Inner>) -> Result<(), 
                 }
                 match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
                     Ok(frames) if frames > WAL_LIMIT_FRAMES => {
+                        // Writers hand the lock over between batches; wait
+                        // for one such gap as long as a writer would wait.
+                        let _ = conn.busy_timeout(BUSY_TIMEOUT);
                         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
                             tracing::warn!(error = %e, frames, "cannot truncate a large WAL");
                         }
+                        let _ = conn.busy_timeout(std::time::Duration::from_secs(1));
                     }
                     Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "checkpoint skipped"),
