@@ -105,9 +105,14 @@ fn first_validated(facts: &Facts, out: &mut Vec<Award>) {
 
 /// Puts each subject's badges of this period on its score.
 pub fn attach(board: &mut Board, awards: &[Award]) {
+    let mut by_subject: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for a in awards {
+        by_subject.entry(a.subject.as_str()).or_default().push(a.badge.clone());
+    }
     for s in &mut board.scores {
-        s.badges = awards.iter().filter(|a| a.subject == s.subject).map(|a| a.badge.clone()).collect();
-        s.badges.sort();
-        s.badges.dedup();
+        let mut badges = by_subject.get(s.subject.as_str()).cloned().unwrap_or_default();
+        badges.sort();
+        badges.dedup();
+        s.badges = badges;
     }
 }

@@ -106,21 +106,29 @@ pub fn score(model: Model, facts: &Facts, rules: &Rules) -> Board {
         Some(t) => team_result.get(t.as_str()).copied().unwrap_or(0.0),
         None => team_result.get(s.id.as_str()).copied().unwrap_or(0.0),
     };
-    let relative = |s: &Subject, f: &dyn Fn(&Subject) -> f64| {
-        let max = max_of(&subjects, s.id.starts_with("user:"), f);
-        if max > 0.0 { 100.0 * f(s) / max } else { 0.0 }
+    // The most of each relative measure, people and teams apart: computed
+    // once, not per subject.
+    let measure = |s: &Subject| match model {
+        Model::RawTokens => s.tally.tokens as f64,
+        Model::Outcome => s.tally.value,
+        Model::ComplianceWeighted => s.tally.value * s.axes.compliance,
+        _ => 0.0,
+    };
+    let most = [max_of(&subjects, true, measure), max_of(&subjects, false, measure)];
+    let relative = |s: &Subject| {
+        let max = most[usize::from(!s.id.starts_with("user:"))];
+        if max > 0.0 { 100.0 * measure(s) / max } else { 0.0 }
     };
     let mut scores: Vec<Score> = subjects
         .iter()
         .map(|s| {
             let (value, rule) = match model {
-                Model::RawTokens => (relative(s, &|s| s.tally.tokens as f64), "100 × tokens / the most tokens of any subject"),
+                Model::RawTokens => (relative(s), "100 × tokens / the most tokens of any subject"),
                 Model::Efficiency => (100.0 * s.axes.efficiency, "100 × efficiency"),
-                Model::Outcome => (relative(s, &|s| s.tally.value), "100 × credited outcome value / the most of any subject"),
-                Model::ComplianceWeighted => (
-                    relative(s, &|s| s.tally.value * s.axes.compliance),
-                    "100 × credited outcome value × compliance / the most of any subject",
-                ),
+                Model::Outcome => (relative(s), "100 × credited outcome value / the most of any subject"),
+                Model::ComplianceWeighted => {
+                    (relative(s), "100 × credited outcome value × compliance / the most of any subject")
+                }
                 Model::Team => (team_of(s), "the team's balanced result: 100 × geometric mean of its axes"),
                 Model::Balanced if s.team.is_none() => (team_of(s), "100 × weighted geometric mean of the axes"),
                 Model::Balanced => (balanced(s, team_of(s), rules),
