@@ -35,6 +35,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "exceptions",
     "server",
     "alerts",
+    "nudges",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -99,6 +100,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "exceptions" => raw.exceptions = one(value, sink),
             "server" => raw.server = one(value, sink),
             "alerts" => raw.alerts = one(value, sink),
+            "nudges" => raw.nudges = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),
