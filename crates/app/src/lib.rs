@@ -19,6 +19,7 @@ pub mod meta;
 pub mod metering;
 pub mod record;
 pub mod routing;
+pub mod tasks;
 pub mod tokenize;
 
 pub use auth::Caller;
@@ -45,6 +46,8 @@ pub struct App {
     pub budgets: budgets::Budgets,
     /// The time every rule reads; manual in tests and the simulator.
     pub clock: Clock,
+    /// The usual cost of a task, refreshed off the request path.
+    pub task_baselines: tasks::TaskBaselines,
 }
 
 /// The ledger's writers, to await at shutdown once every `App` handle is
@@ -89,6 +92,7 @@ impl App {
             guard,
             budgets: budgets::Budgets::new(lease),
             clock,
+            task_baselines: tasks::TaskBaselines::default(),
         };
         Ok((Arc::new(app), Writers { recorder: recorder_task, auditor: auditor_task }))
     }

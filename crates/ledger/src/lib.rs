@@ -11,6 +11,7 @@ pub mod exception;
 pub mod keys;
 pub mod recorder;
 pub mod store;
+pub mod task;
 
 pub use audit::{AuditAction, AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};
 pub use event::{Decision, EventSource, Operation, Status, UsageEvent, UsageEventBuilder};
@@ -19,8 +20,9 @@ pub use keys::{ApiKey, KeyCache, NewKey};
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
     AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy, KeyStore, SpendQuery,
-    SpendRow, Store, StoreBackend, StoreError, prelude,
+    SpendRow, Store, StoreBackend, StoreError, TaskStore, prelude,
 };
+pub use task::{BaselineOf, Committed, TaskBaseline, TaskSoFar, TaskTotals};
 
 /// Microseconds since the Unix epoch: how both backends store time, so the
 /// same query means the same thing on SQLite and PostgreSQL.

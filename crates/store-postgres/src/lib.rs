@@ -5,7 +5,7 @@
 //! read-then-write race.
 //!
 //! One module per capability (`events`, `keys`, `audit`, `budgets`,
-//! `exceptions`), each implementing its trait from `tokenwise_ledger::store`;
+//! `exceptions`, `tasks`), each implementing its trait from `tokenwise_ledger::store`;
 //! `connection` holds the pool, `migrations` brings the schema up to date,
 //! `rows` maps rows to types, and `revocations` listens for revoked keys so
 //! each replica can cache keys and still drop a revoked one at once.
@@ -19,6 +19,7 @@ mod keys;
 mod migrations;
 mod revocations;
 mod rows;
+mod tasks;
 
 use deadpool_postgres::Pool;
 use revocations::Revocations;

@@ -9,6 +9,7 @@ use tokenwise_ledger::{StoreError, to_micros};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "budgets", include_str!("../migrations/0002_budgets.sql")),
+    (4, "tasks", include_str!("../migrations/0004_tasks.sql")),
 ];
 /// Advisory lock key (arbitrary, fixed) serialising migrations.
 const MIGRATION_LOCK: i64 = 0x746f_6b77_0001;

@@ -9,7 +9,7 @@
 //! fraction of the latency.
 //!
 //! One module per capability (`events`, `keys`, `audit`, `budgets`,
-//! `exceptions`), each implementing its trait from `tokenwise_ledger::store`;
+//! `exceptions`, `tasks`), each implementing its trait from `tokenwise_ledger::store`;
 //! `connection` opens the file and runs work on the writer or a reader,
 //! `migrations` brings the schema up to date, `rows` maps rows to types.
 
@@ -22,6 +22,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod rows;
+mod tasks;
 
 use connection::Inner;
 use std::sync::Arc;

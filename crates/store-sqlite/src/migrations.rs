@@ -8,6 +8,7 @@ use tokenwise_ledger::{StoreError, to_micros};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "budgets", include_str!("../migrations/0002_budgets.sql")),
+    (4, "tasks", include_str!("../migrations/0004_tasks.sql")),
 ];
 
 pub(crate) fn migrate(c: &mut Connection) -> Result<(), StoreError> {

@@ -1,5 +1,5 @@
 //! The behaviour every `Store` backend must show, written once, one module
-//! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`, and
+//! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`, `tasks`, and
 //! `reopening` for what must survive a restart). Each backend's
 //! `tests/suite.rs` implements [`Backend`] and calls [`store_suite!`], which
 //! makes one test per case below.
@@ -13,6 +13,7 @@ mod events;
 mod exceptions;
 mod keys;
 mod reopening;
+mod tasks;
 
 pub use audit::*;
 pub use budgets::*;
@@ -20,6 +21,7 @@ pub use events::*;
 pub use exceptions::*;
 pub use keys::*;
 pub use reopening::*;
+pub use tasks::*;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -43,6 +45,9 @@ pub trait Backend: Send + Sync {
     async fn cut_revocation_listener(&self) -> bool {
         false
     }
+    /// Runs SQL statements on the database directly, outside the store (as
+    /// an operator would); both dialects read what the cases send.
+    async fn execute_raw(&self, sql: &str);
     /// Removes what the harness created (run after a passing case).
     async fn cleanup(&self) {}
 }
@@ -85,6 +90,10 @@ macro_rules! store_suite {
             holds_expire_and_alerts_are_claimed_once,
             exceptions_are_approved_once_and_expire,
             exceptions_are_listed_newest_first_by_status_and_scope,
+            tasks_total_each_persons_calls_exactly,
+            concurrent_writers_to_one_task_sum_exactly,
+            task_baselines_are_medians_of_finished_tasks,
+            the_tasks_migration_counts_events_recorded_before_it,
         );
     };
 }

@@ -11,6 +11,7 @@
 //! | audit | [`AuditStore`] | the hash-chained audit log |
 //! | budgets | [`BudgetStore`] | envelopes, holds, alerts, unlocks |
 //! | exceptions | [`ExceptionStore`] | budget exceptions and their approval |
+//! | tasks | [`TaskStore`] | each person's task's running totals, baselines |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -33,12 +34,14 @@ mod budgets;
 mod events;
 mod exceptions;
 mod keys;
+mod tasks;
 
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
+pub use tasks::TaskStore;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -63,9 +66,10 @@ pub trait StoreBackend: Send + Sync + 'static {
 }
 
 /// Every capability: what `tokenwise serve` and the CLI open.
-pub trait Store: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore {}
+pub trait Store: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + TaskStore {}
 
-impl<T> Store for T where T: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore {}
+impl<T> Store for T where T: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + TaskStore
+{}
 
 impl std::fmt::Debug for dyn Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,5 +79,5 @@ impl std::fmt::Debug for dyn Store {
 
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
-    pub use super::{AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, Store, StoreBackend};
+    pub use super::{AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, Store, StoreBackend, TaskStore};
 }
