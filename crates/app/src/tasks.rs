@@ -164,7 +164,8 @@ pub fn advice(policy: &Policy, b: &Baselines, use_case: &str, template: Option<&
             text.push_str(&format!("; the approved template {key} usually costs {}", plain_usd(median)));
         }
     }
-    Some(text)
+    // Ids are ASCII; a template version need not be. A header must be.
+    Some(text.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect())
 }
 
 /// Dollars as people say them: cents from a dollar up (`$12.35`), two
