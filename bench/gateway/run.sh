@@ -7,10 +7,16 @@
 #   bench/gateway/run.sh                 # 100 and 1000 req/s, 20 s each, plus max rate
 #   DURATION=5 RATES="100" bench/gateway/run.sh   # a quick look
 #   SKIP_LITELLM=1 bench/gateway/run.sh  # tokenwise only
+#   ONLY='^(direct|tokenwise|tokenwise-task)$' bench/gateway/run.sh   # only these targets
 #   RATES=10 MAX_RUN= SKIP_OHA=1 bench/gateway/run.sh   # a rate LiteLLM can sustain, no max-rate runs
 #   BASELINE=../old-checkout SKIP_LITELLM=1 bench/gateway/run.sh
 #       # also an earlier build of tokenwise ("tokenwise-before": BASELINE's
 #       # target/release/tokenwise with BASELINE's examples/acme.toml), same run
+#
+# "tokenwise-task" is the same tokenwise server (fsync per batch) with every
+# request naming one task (`x-tokenwise-task: $TASK`), so each call also
+# updates that task's running total and answers with it (streams: one read
+# before the headers): the overhead of the task's cost on the answer.
 #
 # Needs: cargo, python3 (for LiteLLM's venv), network access to crates.io and
 # PyPI the first time (oha, litellm). Everything listens on 127.0.0.1 only.
@@ -32,7 +38,12 @@ OUT=${OUT:-$ROOT/bench/gateway/results}
 mkdir -p "$OUT"
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# Servers are started inside $(…) (to read their address), so their ids are
+# kept in a file: a variable set in that subshell would be lost.
+cleanup() {
+  for p in "${pids[@]}" $(cat "$work/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 echo "==> building (release)"
@@ -45,7 +56,7 @@ if [[ -z "${SKIP_OHA:-}" ]] && ! command -v oha >/dev/null; then cargo install o
 listen() { # CMD... -> prints the address the process announced
   local log=$work/$RANDOM.log
   "$@" >"$log" 2>&1 &
-  pids+=($!)
+  echo $! >>"$work/pids"
   for _ in $(seq 100); do
     if grep -q "listening on http://" "$log"; then grep -o 'http://[^ ]*' "$log" | head -1 | sed 's#http://##'; return; fi
     sleep 0.1
@@ -106,10 +117,11 @@ body='{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft 
 echo "$body" >"$work/chat.json"
 echo "${body%\}},\"stream\":true}" >"$work/stream.json"
 
-run() { # NAME URL AUTH BODY RATE
-  local name=$1 url=$2 auth=$3 bodyfile=$4 rate=$5
+run() { # NAME URL AUTH BODY RATE [HEADER]
+  local name=$1 url=$2 auth=$3 bodyfile=$4 rate=$5 header=${6:-}
   local extra=()
-  [[ -n $auth ]] && extra=(--header "Authorization: Bearer $auth")
+  [[ -n $auth ]] && extra+=(--header "Authorization: Bearer $auth")
+  [[ -n $header ]] && extra+=(--header "$header")
   $PIN_LOAD "$LOADGEN" --url "$url" --body "$bodyfile" --rate "$rate" --duration "$DURATION" --concurrency "$MAX_CONCURRENCY" \
     --header 'content-type: application/json' "${extra[@]}" \
     | python3 -c 'import json,sys; d=json.load(sys.stdin); d["name"]=sys.argv[1]; print(json.dumps(d))' "$name" \
@@ -117,19 +129,23 @@ run() { # NAME URL AUTH BODY RATE
 }
 
 : >"$OUT/raw.jsonl"
-targets=("direct|http://$MOCK/v1/chat/completions|" "tokenwise|http://$TOKENWISE/v1/chat/completions|$KEY" "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS")
+TASK=${TASK:-BENCH-1}
+targets=("direct|http://$MOCK/v1/chat/completions|" "tokenwise|http://$TOKENWISE/v1/chat/completions|$KEY"
+         "tokenwise-task|http://$TOKENWISE/v1/chat/completions|$KEY|x-tokenwise-task: $TASK"
+         "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS")
 [[ -n $BEFORE ]] && targets+=("tokenwise-before|http://$BEFORE/v1/chat/completions|$KEY_BEFORE")
 [[ -n $LITELLM ]] && targets+=("litellm|http://$LITELLM/v1/chat/completions|sk-bench-0123456789abcdef0123456789abcdef")
 for mode in $MODES; do
   for rate in $RATES ${MAX_RUN-0}; do
     for rep in $(seq "$REPEAT"); do
       for t in "${targets[@]}"; do
-        IFS='|' read -r name url auth <<<"$t"
+        IFS='|' read -r name url auth header <<<"$t"
+        [[ -n ${ONLY:-} && ! $name =~ $ONLY ]] && continue
         # LiteLLM cannot sustain 1000 req/s on this box, nor keep up at
         # max rate; one run of it per cell is enough to show that.
         [[ $name == litellm && $rep -gt 1 ]] && continue
         echo "--> $mode $name rate=${rate/#0/max} run $rep"
-        run "$mode/$name/$rate" "$url" "$auth" "$work/$mode.json" "$rate" >/dev/null
+        run "$mode/$name/$rate" "$url" "$auth" "$work/$mode.json" "$rate" "$header" >/dev/null
       done
     done
   done
@@ -138,8 +154,10 @@ done
 [[ -z "${SKIP_OHA:-}" ]] && echo "==> oha cross-check (non-streaming, 50 connections, ${DURATION}s)"
 [[ -n "${SKIP_OHA:-}" ]] && targets=()
 for t in "${targets[@]}"; do
-  IFS='|' read -r name url auth <<<"$t"
+  IFS='|' read -r name url auth header <<<"$t"
+  [[ -n ${ONLY:-} && ! $name =~ $ONLY ]] && continue
   hdr=(-H 'content-type: application/json'); [[ -n $auth ]] && hdr+=(-H "Authorization: Bearer $auth")
+  [[ -n $header ]] && hdr+=(-H "$header")
   $PIN_LOAD oha --no-tui -z "${DURATION}s" -c 50 -m POST -d "$body" "${hdr[@]}" --output-format json "$url" \
     | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]; print(json.dumps({"name":"oha/"+sys.argv[1],"rps":s["requestsPerSec"],"success":s["successRate"],"p50_ms":p["p50"]*1e3,"p99_ms":p["p99"]*1e3}))' "$name" \
     | tee -a "$OUT/raw.jsonl" >/dev/null
@@ -149,4 +167,7 @@ for db in ledger ledger-os ${BEFORE:+ledger-before}; do
   rows=$(sqlite3 "$work/$db.db" 'SELECT COUNT(*), SUM(estimated) FROM usage_events' 2>/dev/null || echo "?")
   echo "$db.db rows written during the run (count|estimated): $rows" | tee -a "$OUT/ledger.txt"
 done
+# The task's running total against its rows, after every call the run made.
+task_check=$(sqlite3 "$work/ledger.db" "SELECT (SELECT calls || '|' || cost_nanos FROM tasks WHERE task = '$TASK') || ' vs ' || (SELECT COUNT(*) || '|' || SUM(cost_nanos) FROM usage_events WHERE task = '$TASK')" 2>/dev/null || echo "?")
+echo "task $TASK running total (calls|cost_nanos) vs its ledger rows: $task_check" | tee -a "$OUT/ledger.txt"
 python3 bench/gateway/report.py "$OUT/raw.jsonl" | tee "$OUT/report.md"

@@ -28,7 +28,7 @@ def spawn(*args):
 
 
 class Gateway:
-    def __init__(self, tmp: Path, edit=lambda policy: policy):
+    def __init__(self, tmp: Path, edit=lambda policy: policy, manual_clock=False):
         self.tmp = tmp
         self.mock, mock_addr = spawn("mock-upstream", "--listen", "127.0.0.1:0")
         shutil.copytree(REPO / "examples" / "prices", tmp / "prices")
@@ -39,7 +39,8 @@ class Gateway:
         self.policy = tmp / "acme.toml"
         self.policy.write_text(policy)
         self.db = f"sqlite://{tmp / 'ledger.db'}"
-        self.serve, addr = spawn("serve", "--config", str(self.policy), "--listen", "127.0.0.1:0", "--database", self.db)
+        clock = ["--manual-clock", "now"] if manual_clock else []
+        self.serve, addr = spawn("serve", "--config", str(self.policy), "--listen", "127.0.0.1:0", "--database", self.db, *clock)
         self.url = f"http://{addr}"
         self.admin = self.key("omar.haddad")
 
@@ -57,6 +58,17 @@ class Gateway:
         )
         with urllib.request.urlopen(req) as r:
             return json.load(r)["events"]
+
+    def advance(self, secs):
+        """Moves a manual clock on (as an admin); the server runs its upkeep
+        and recomputes the usual cost of a task before answering."""
+        req = urllib.request.Request(
+            f"{self.url}/api/v1/admin/clock",
+            data=json.dumps({"advance_secs": secs}).encode(),
+            headers={"Authorization": f"Bearer {self.key('hugo.martin')}", "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
 
     def row(self, request_id):
         """The one ledger row of a request."""

@@ -75,6 +75,9 @@ pub struct Problem {
     pub nudge: Option<String>,
     /// For budget refusals: also `x-tokenwise-budget-remaining-usd`.
     pub remaining: Option<Nanos>,
+    /// For a refused or failed call that names a task: what the task has
+    /// cost so far, `x-tokenwise-task-cost-usd`.
+    pub task_cost: Option<Nanos>,
     /// Extra fields inside `error`, beside type, code and message.
     pub fields: Map<String, Value>,
 }
@@ -104,6 +107,7 @@ impl AppError {
             request_id: None,
             nudge: None,
             remaining: None,
+            task_cost: None,
             fields: Map::new(),
         }))
     }
@@ -130,6 +134,12 @@ impl AppError {
 
     pub fn with_nudge(mut self, nudge: Option<&str>) -> AppError {
         self.nudge = nudge.map(str::to_string);
+        self
+    }
+
+    /// With what the call's task has cost so far, if it names one.
+    pub fn with_task_cost(mut self, so_far: Option<tokenwise_ledger::TaskSoFar>) -> AppError {
+        self.task_cost = so_far.map(|t| t.cost);
         self
     }
 

@@ -25,6 +25,7 @@ pub mod outcomes;
 pub mod record;
 pub mod routing;
 pub mod scores;
+pub mod tasks;
 pub mod tokenize;
 
 pub use auth::Caller;
@@ -53,6 +54,8 @@ pub struct App {
     pub clock: Clock,
     /// Each integration's signing secret, read from the environment at start.
     pub integration_secrets: integrations::Secrets,
+    /// The usual cost of a task, refreshed off the request path.
+    pub task_baselines: tasks::TaskBaselines,
 }
 
 /// The ledger's writers, to await at shutdown once every `App` handle is
@@ -99,6 +102,7 @@ impl App {
             budgets: budgets::Budgets::new(lease),
             clock,
             integration_secrets,
+            task_baselines: tasks::TaskBaselines::default(),
         };
         Ok((Arc::new(app), Writers { recorder: recorder_task, auditor: auditor_task }))
     }

@@ -8,7 +8,7 @@ use crate::guard::Inspection;
 use crate::metering::{CallEnd, Draft};
 use serde_json::json;
 use tokenwise_core::TokenUsage;
-use tokenwise_ledger::{AuditAction, AuditDraft, Status};
+use tokenwise_ledger::{AuditAction, AuditDraft, Status, TaskSoFar};
 use tokenwise_policy::Policy;
 use tokenwise_policy::decision::Ruling;
 
@@ -45,15 +45,16 @@ impl App {
     }
 
     /// Records a call the policy refused before any model saw it (at no
-    /// cost), and audits it.
+    /// cost), and audits it; the refusal comes back with what its task has
+    /// cost so far, if it names one.
     pub async fn record_refusal(
         &self,
         draft: &Draft,
-        err: &AppError,
+        err: AppError,
         decision: Option<&Ruling>,
-    ) -> Result<(), AppError> {
+    ) -> Result<AppError, AppError> {
         let end = CallEnd::failed(Status::Blocked, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
-        self.recorder.record(draft.event(&end)).await.map_err(|e| {
+        let recorded = self.recorder.record(draft.event(&end)).await.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "refusal not recorded");
             AppError::internal("the refusal could not be recorded in the ledger")
         })?;
@@ -68,27 +69,38 @@ impl App {
             ),
         };
         self.auditor.submit(entry).await;
-        Ok(())
+        let so_far = self.task_after(draft, recorded).await;
+        Ok(err.with_task_cost(so_far))
     }
 
-    /// Records a call a budget refused (at no cost). A failure to record
-    /// is logged: the refusal stands either way.
-    pub async fn record_budget_refusal(&self, draft: &Draft, err: &AppError) {
+    /// Records a call a budget refused (at no cost); the refusal comes back
+    /// with what its task has cost so far. A failure to record is logged:
+    /// the refusal stands either way.
+    pub async fn record_budget_refusal(&self, draft: &Draft, err: AppError) -> AppError {
         let end = CallEnd::failed(Status::Refused, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
-        if let Err(e) = self.recorder.record(draft.event(&end)).await {
-            tracing::error!(error = %e, request_id = %draft.id, "budget refusal not recorded");
+        match self.recorder.record(draft.event(&end)).await {
+            Ok(recorded) => {
+                let so_far = self.task_after(draft, recorded).await;
+                err.with_task_cost(so_far)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, request_id = %draft.id, "budget refusal not recorded");
+                err
+            }
         }
     }
 
     /// Records how a call ended; the call is over either way, so its hold's
     /// lease is no longer renewed (a hold the ledger never captured then
-    /// expires). Unrecorded, the call is not acknowledged.
-    pub async fn record_call(&self, draft: &Draft, end: &CallEnd) -> Result<(), AppError> {
+    /// expires). Unrecorded, the call is not acknowledged. Recorded, it
+    /// comes back with its task's calls and cost including it, if it names one.
+    pub async fn record_call(&self, draft: &Draft, end: &CallEnd) -> Result<Option<TaskSoFar>, AppError> {
         let recorded = self.recorder.record(draft.event(end)).await;
         self.budgets.done(&draft.id);
-        recorded.map_err(|e| {
+        let recorded = recorded.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "usage event not recorded");
             AppError::internal("the call could not be recorded in the ledger, so it is not acknowledged")
-        })
+        })?;
+        Ok(self.task_after(draft, recorded).await)
     }
 }

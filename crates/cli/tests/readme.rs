@@ -203,6 +203,8 @@ async fn the_python_snippet_costs_what_the_readme_says() {
         .collect();
     let figure = py.lines().find(|l| l.starts_with("raw.headers[\"x-tokenwise-cost-usd\"]")).unwrap();
     let figure = between(figure, "# '", "'");
+    let task_figure = py.lines().find(|l| l.starts_with("raw.headers[\"x-tokenwise-task-cost-usd\"]")).unwrap();
+    let task_figure = between(task_figure, "# '", "'");
 
     let g = Gateway::start();
     let c = Client::new(&g, g.key(&user, Some(&use_case)));
@@ -210,6 +212,8 @@ async fn the_python_snippet_costs_what_the_readme_says() {
     let a = c.post("/v1/chat/completions", body, &headers).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.headers["x-tokenwise-cost-usd"].to_str().unwrap(), figure);
+    // The task's first call: the task so far is this call.
+    assert_eq!(a.headers["x-tokenwise-task-cost-usd"].to_str().unwrap(), task_figure);
     // The headers were taken: the ledger row carries the task and template.
     let row = c.event(&a.request_id()).await;
     assert_eq!(row["cost_usd"], figure, "{row}");
@@ -220,4 +224,23 @@ async fn the_python_snippet_costs_what_the_readme_says() {
         let field = name.strip_prefix("x-tokenwise-").unwrap();
         assert_eq!(row[field], *value, "{name} is recorded: {row}");
     }
+}
+
+/// The nudge the README quotes is, word for word, what the gateway says of a
+/// task at $0.41 without a template, when support replies usually cost
+/// $0.08 and the approved template $0.05.
+#[test]
+fn the_nudge_reads_as_the_readme_quotes_it() {
+    use tokenwise_app::tasks::{Baselines, Usual, advice};
+    use tokenwise_core::Nanos;
+    let quoted = block("text", "this task has cost");
+    let usual = |usd: &str| Usual { median: Nanos::parse_usd(usd).unwrap(), tasks: 5 };
+    let b = Baselines {
+        templates: [("support-refund@3".to_string(), usual("0.05"))].into(),
+        use_cases: [("support-reply".to_string(), usual("0.08"))].into(),
+        at: None,
+    };
+    let policy = tokenwise_policy::load_file(&repo().join("examples/acme.toml")).unwrap().policy;
+    let said = advice(&policy, &b, "support-reply", None, Nanos::parse_usd("0.41").unwrap());
+    assert_eq!(said.as_deref(), Some(quoted.trim()));
 }

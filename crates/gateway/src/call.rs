@@ -1,6 +1,7 @@
 //! Call → meter → record: the request goes to its upstream; a JSON answer
 //! is metered from its `usage` (or estimated with the tokenizer and marked
-//! so), recorded durably, and only then answered with its cost. Streams
+//! so), recorded durably, and only then answered with its cost (and, for a
+//! call that names a task, the task's cost so far with it). Streams
 //! are relayed and metered by `stream`. A failure at or before
 //! the upstream is recorded too, at the cost the provider may bill.
 
@@ -12,10 +13,11 @@ use bytes::Bytes;
 use std::sync::Arc;
 use tokenwise_app::budgets::Held;
 use tokenwise_app::metering::{CallEnd, Draft};
+use tokenwise_app::tasks::TaskNote;
 use tokenwise_app::{App, AppError, Code};
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_http::{headers, set};
-use tokenwise_ledger::Status;
+use tokenwise_ledger::{Status, TaskSoFar};
 use tokenwise_wire::{Dialect, Prompt, translate};
 
 /// A call ready to go upstream.
@@ -55,8 +57,14 @@ impl Call {
         counted + self.prompt.tokens
     }
 
-    pub async fn record(&self, end: &CallEnd) -> Result<(), AppError> {
+    /// Records how the call ended; with its task's totals including it.
+    pub async fn record(&self, end: &CallEnd) -> Result<Option<TaskSoFar>, AppError> {
         self.app.record_call(&self.draft, end).await
+    }
+
+    /// What to say about the call's task at `so_far`.
+    pub fn task_note(&self, so_far: Option<TaskSoFar>) -> Option<TaskNote> {
+        so_far.map(|t| self.app.task_note(&self.draft, t))
     }
 
     /// What the tightest hard budget has left after this call.
@@ -68,7 +76,7 @@ impl Call {
     async fn fail(&self, err: AppError, usage: TokenUsage, estimated: bool) -> AppError {
         let end = CallEnd::failed(Status::UpstreamError, err.code.status(), err.code.as_str(), usage, estimated);
         match self.record(&end).await {
-            Ok(()) => err,
+            Ok(so_far) => err.with_task_cost(so_far),
             Err(record_err) => record_err,
         }
     }
@@ -124,13 +132,21 @@ impl Call {
                 return Err(self.fail(err, self.billed_prompt().await, true).await);
             }
         };
-        self.record(&CallEnd::ok(usage, estimated)).await?;
-        Ok(self.answer(bytes, content_type, &usage))
+        let so_far = self.record(&CallEnd::ok(usage, estimated)).await?;
+        let task = self.task_note(so_far);
+        Ok(self.answer(bytes, content_type, &usage, task.as_ref()))
     }
 
     /// The answer, translated back if need be, with the call's id, cost,
-    /// advice and what the tightest budget has left.
-    fn answer(&self, bytes: Bytes, content_type: Option<reqwest::header::HeaderValue>, usage: &TokenUsage) -> Response {
+    /// advice, what the tightest budget has left and what its task has
+    /// cost so far.
+    fn answer(
+        &self,
+        bytes: Bytes,
+        content_type: Option<reqwest::header::HeaderValue>,
+        usage: &TokenUsage,
+        task: Option<&TaskNote>,
+    ) -> Response {
         let bytes = match self.translation {
             Some(t) => Bytes::from(translate::from_anthropic(&bytes, t.created).unwrap_or_default()),
             None => bytes,
@@ -145,9 +161,19 @@ impl Call {
         let cost = self.draft.cost(usage);
         set(h, headers::REQUEST_ID, Some(&self.draft.id));
         set(h, headers::COST, Some(&cost.to_usd_string()));
-        set(h, headers::NUDGE, self.nudge.as_deref());
+        set(h, headers::NUDGE, self.advice(task).as_deref());
         set(h, headers::REMAINING, self.remaining_after(cost).map(|n| n.to_usd_string()).as_deref());
+        set(h, headers::TASK_COST, task.map(|t| t.cost.to_usd_string()).as_deref());
         r
+    }
+
+    /// `x-tokenwise-nudge`: the policy's advice (after a reroute) and the
+    /// task's, in that order.
+    pub fn advice(&self, task: Option<&TaskNote>) -> Option<String> {
+        match (self.nudge.as_deref(), task.and_then(|t| t.nudge.as_deref())) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b).map(str::to_string),
+        }
     }
 }
 

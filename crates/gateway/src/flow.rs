@@ -166,8 +166,15 @@ async fn handle(
     }
     let holding = hold(&app, &facts, &mut req, &scanned).await?;
     let call = prepare(&g, &facts, req, scanned, holding, hs)?;
+    if call.stream {
+        // A stream's headers leave before its usage is known: they say what
+        // its task had cost before it, read while the provider is called.
+        let (resp, before) = tokio::join!(call.send(), app.task_before(&call.draft));
+        let before = call.task_note(before);
+        return Ok(crate::stream::start(call, resp?, before));
+    }
     let resp = call.send().await?;
-    if call.stream { Ok(crate::stream::start(call, resp)) } else { call.whole(resp).await }
+    call.whole(resp).await
 }
 
 /// Read: a JSON object naming its model, whose every text can be read.
@@ -201,7 +208,7 @@ async fn routed<'p>(app: &'p App, f: &Facts<'_>, req: &Read) -> Result<(&'p Mode
     if let Some((m, p)) = known.filter(|_| err.code == Code::PolicyViolation) {
         let mut draft = f.draft(m, p, req);
         draft.decision = Decision::Block;
-        app.record_refusal(&draft, &err, None).await?;
+        return Err(app.record_refusal(&draft, err, None).await?);
     }
     Err(err)
 }
@@ -233,8 +240,7 @@ async fn scan<'p>(
             let mut draft = f.draft(model, price, req);
             stamp(&mut draft, &s.ruling, &s.inspection, policy);
             let message = s.ruling.nudge.clone().unwrap_or_else(|| s.ruling.reasons.join("; "));
-            let err = AppError::denied(message);
-            app.record_refusal(&draft, &err, Some(&s.ruling)).await?;
+            let err = app.record_refusal(&draft, AppError::denied(message), Some(&s.ruling)).await?;
             return Err(err.with_nudge(s.ruling.nudge.as_deref()));
         }
     }
@@ -256,10 +262,7 @@ async fn hold(app: &App, f: &Facts<'_>, req: &mut Read, s: &Scanned<'_>) -> Resu
     stamp(&mut draft, &s.ruling, &s.inspection, &app.policy);
     let held = match app.hold(&f.id, &specs, amount, &cover).await {
         Ok(h) => h,
-        Err(err) if err.code == Code::BudgetExceeded => {
-            app.record_budget_refusal(&draft, &err).await;
-            return Err(err);
-        }
+        Err(err) if err.code == Code::BudgetExceeded => return Err(app.record_budget_refusal(&draft, err).await),
         Err(err) => return Err(err),
     };
     if let Some(h) = &held {

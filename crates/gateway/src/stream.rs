@@ -3,7 +3,9 @@
 //! gateway forced with `include_usage` is withheld from a client that did
 //! not ask for it. The final frame (`[DONE]`, `message_stop`) is held back
 //! until the usage event is durable, so a stream that completes is a call
-//! that is recorded. A stream cut short — by the upstream or by the client —
+//! that is recorded. The headers say what the call's task had cost before
+//! it; the cost with it follows as an SSE comment before the final frame,
+//! with any advice it brings. A stream cut short — by the upstream or by the client —
 //! is recorded once, with tokens estimated and marked so.
 
 use crate::call::Call;
@@ -16,6 +18,7 @@ use futures_util::StreamExt;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokenwise_app::metering::CallEnd;
+use tokenwise_app::tasks::TaskNote;
 use tokenwise_app::{AppError, Code};
 use tokenwise_core::TokenUsage;
 use tokenwise_http::{headers, set};
@@ -28,10 +31,11 @@ use tracing::Instrument;
 
 type Tx = mpsc::Sender<Result<Bytes, Infallible>>;
 
-pub(crate) fn start(call: Call, resp: reqwest::Response) -> Response {
+/// Starts relaying; `before` is what the call's task had cost before it.
+pub(crate) fn start(call: Call, resp: reqwest::Response, before: Option<TaskNote>) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
     let id = call.draft.id.clone();
-    let nudge = call.nudge.clone();
+    let nudge = call.advice(before.as_ref());
     // The pump outlives the handler: it keeps the request's span.
     tokio::spawn(pump(call, resp, tx).in_current_span());
     let mut r = Response::builder()
@@ -41,6 +45,7 @@ pub(crate) fn start(call: Call, resp: reqwest::Response) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     set(r.headers_mut(), headers::REQUEST_ID, Some(&id));
     set(r.headers_mut(), headers::NUDGE, nudge.as_deref());
+    set(r.headers_mut(), headers::TASK_COST, before.map(|t| t.cost.to_usd_string()).as_deref());
     r
 }
 
@@ -154,12 +159,10 @@ async fn finish(call: Call, mut r: Relayed, tx: &Tx) {
         let _ = tx.send(Ok(b)).await;
     };
     match (r.end, recorded) {
-        (End::Complete(last), Ok(())) => {
+        (End::Complete(last), Ok(so_far)) => {
             if !r.seen.upstream_error {
-                let cost = call.draft.cost(&usage);
-                send(Bytes::from(format!(": {}={}\n\n", headers::COST, cost.to_usd_string()))).await;
-                if let Some(left) = call.remaining_after(cost) {
-                    send(Bytes::from(format!(": {}={}\n\n", headers::REMAINING, left.to_usd_string()))).await;
+                for comment in trailer(&call, &usage, so_far) {
+                    send(comment).await;
                 }
             }
             match &r.translator {
@@ -173,9 +176,28 @@ async fn finish(call: Call, mut r: Relayed, tx: &Tx) {
         }
         (End::ClientGone, _) => {}
         // The upstream's own error event was relayed already.
-        (End::Ended, Ok(())) if r.seen.upstream_error => {}
-        (End::Cut(err), Ok(())) => send(error_frame(&call, &err)).await,
-        (End::Ended, Ok(())) => send(error_frame(&call, &ended_early())).await,
+        (End::Ended, Ok(_)) if r.seen.upstream_error => {}
+        (End::Cut(err), Ok(_)) => send(error_frame(&call, &err)).await,
+        (End::Ended, Ok(_)) => send(error_frame(&call, &ended_early())).await,
         (_, Err(record_err)) => send(error_frame(&call, &record_err)).await,
     }
+}
+
+/// The SSE comments before a completed stream's final frame (clients skip
+/// comments): the call's cost, what the tightest budget has left, and what
+/// its task has cost with it, with the advice that brings.
+fn trailer(call: &Call, usage: &TokenUsage, so_far: Option<tokenwise_ledger::TaskSoFar>) -> Vec<Bytes> {
+    let comment = |name: &str, value: &str| Bytes::from(format!(": {name}={value}\n\n"));
+    let cost = call.draft.cost(usage);
+    let mut out = vec![comment(headers::COST, &cost.to_usd_string())];
+    if let Some(left) = call.remaining_after(cost) {
+        out.push(comment(headers::REMAINING, &left.to_usd_string()));
+    }
+    if let Some(task) = call.task_note(so_far) {
+        out.push(comment(headers::TASK_COST, &task.cost.to_usd_string()));
+        if let Some(nudge) = &task.nudge {
+            out.push(comment(headers::NUDGE, nudge));
+        }
+    }
+    out
 }

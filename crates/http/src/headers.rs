@@ -10,6 +10,8 @@ pub const REQUEST_ID: &str = "x-tokenwise-request-id";
 pub const COST: &str = "x-tokenwise-cost-usd";
 pub const NUDGE: &str = "x-tokenwise-nudge";
 pub const REMAINING: &str = "x-tokenwise-budget-remaining-usd";
+/// What the call's task has cost so far, when it names one.
+pub const TASK_COST: &str = "x-tokenwise-task-cost-usd";
 pub const USE_CASE: &str = "x-tokenwise-use-case";
 pub const TEMPLATE: &str = "x-tokenwise-template";
 pub const TASK: &str = "x-tokenwise-task";

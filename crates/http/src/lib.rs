@@ -44,6 +44,7 @@ pub fn error_response(e: &AppError) -> Response {
     set(h, headers::REQUEST_ID, e.request_id.as_deref());
     set(h, headers::NUDGE, e.nudge.as_deref());
     set(h, headers::REMAINING, e.remaining.map(|n| n.to_usd_string()).as_deref());
+    set(h, headers::TASK_COST, e.task_cost.map(|n| n.to_usd_string()).as_deref());
     r
 }
 

@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod recorder;
 pub mod rollup;
 pub mod store;
+pub mod task;
 
 pub use audit::{AuditAction, AuditDraft, AuditEntry, ChainBreak, GENESIS_HASH, verify_chain, verify_store};
 pub use event::{Decision, EventSource, Operation, Status, UsageEvent, UsageEventBuilder};
@@ -24,8 +25,10 @@ pub use outcome::{
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
     ActivityRow, AppealQuery, AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy,
-    KeyStore, OutcomeQuery, OutcomeStore, ScoreStore, SpendQuery, SpendRow, Store, StoreBackend, StoreError, prelude,
+    KeyStore, OutcomeQuery, OutcomeStore, ScoreStore, SpendQuery, SpendRow, Store, StoreBackend, StoreError, TaskStore,
+    prelude,
 };
+pub use task::{BaselineOf, Committed, TaskBaseline, TaskSoFar, TaskTotals};
 
 /// Microseconds since the Unix epoch: how both backends store time, so the
 /// same query means the same thing on SQLite and PostgreSQL.

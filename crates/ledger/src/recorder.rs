@@ -3,10 +3,12 @@
 //! was running and stores them in one transaction, then wakes each waiter.
 //! At low load a batch is one event and adds no delay; under load one
 //! fsync is shared by the whole batch. A handler's `record` returns only
-//! once its event is durable, so an acknowledged call is never lost.
+//! once its event is durable, so an acknowledged call is never lost, and
+//! with its task's totals as that commit left them.
 
 use crate::event::UsageEvent;
 use crate::store::{AuditStore, BlockingWriter, EventStore, StoreError};
+use crate::task::{Committed, TaskSoFar};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,7 +21,7 @@ const ATTEMPTS: u32 = 4;
 
 struct Job {
     event: UsageEvent,
-    done: oneshot::Sender<Result<(), StoreError>>,
+    done: Waiter,
 }
 
 /// Counters for benchmarks and `/metrics`.
@@ -72,8 +74,10 @@ impl Recorder {
         (Recorder { tx, stats }, handle)
     }
 
-    /// Records one event and returns once it is committed.
-    pub async fn record(&self, event: UsageEvent) -> Result<(), StoreError> {
+    /// Records one event and returns once it is committed, with its task's
+    /// calls and cost including it (None when it names no task, or was
+    /// already stored).
+    pub async fn record(&self, event: UsageEvent) -> Result<Option<TaskSoFar>, StoreError> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Job { event, done })
@@ -98,7 +102,7 @@ fn fill<T>(batch: &mut Vec<T>, first: T, rx: &mut mpsc::Receiver<T>) {
     }
 }
 
-type Waiter = oneshot::Sender<Result<(), StoreError>>;
+type Waiter = oneshot::Sender<Result<Option<TaskSoFar>, StoreError>>;
 
 /// Takes the next batch of jobs: their events (moved, not copied) and the
 /// waiters to answer once they are stored.
@@ -108,11 +112,12 @@ fn next_batch(first: Job, rx: &mut mpsc::Receiver<Job>) -> (Vec<UsageEvent>, Vec
     jobs.into_iter().map(|j| (j.event, j.done)).unzip()
 }
 
-/// Counts the batch and answers every waiter in it.
-fn settle(waiters: Vec<Waiter>, result: Result<(), StoreError>, stats: &RecorderStats) {
+/// Counts the batch and answers every waiter in it, each with its event's
+/// task totals.
+fn settle(waiters: Vec<Waiter>, result: Result<Committed, StoreError>, stats: &RecorderStats) {
     let n = waiters.len() as u64;
     match &result {
-        Ok(()) => {
+        Ok(_) => {
             stats.events.fetch_add(n, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.largest_batch.fetch_max(n, Ordering::Relaxed);
@@ -122,9 +127,13 @@ fn settle(waiters: Vec<Waiter>, result: Result<(), StoreError>, stats: &Recorder
             tracing::error!(error = %e, events = n, "ledger batch failed; callers see the error");
         }
     }
-    for done in waiters {
+    for (i, done) in waiters.into_iter().enumerate() {
+        let answer = match &result {
+            Ok(c) => Ok(c.tasks.get(i).copied().flatten()),
+            Err(e) => Err(e.clone()),
+        };
         // A waiter that went away no longer needs the answer.
-        let _ = done.send(result.clone());
+        let _ = done.send(answer);
     }
 }
 
@@ -160,7 +169,7 @@ where
 async fn writer(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Job>, stats: Arc<RecorderStats>) {
     while let Some(first) = rx.recv().await {
         let (events, waiters) = next_batch(first, &mut rx);
-        let result = retrying(|| store.insert_events(&events)).await.map(|_| ());
+        let result = retrying(|| store.commit_events(&events)).await;
         settle(waiters, result, &stats);
     }
 }
@@ -170,8 +179,8 @@ fn blocking_writer(mut w: Box<dyn BlockingWriter>, mut rx: mpsc::Receiver<Job>, 
         let (events, waiters) = next_batch(first, &mut rx);
         let mut attempt = 1;
         let result = loop {
-            match w.insert_events_blocking(&events) {
-                Ok(_) => break Ok(()),
+            match w.commit_events_blocking(&events) {
+                Ok(c) => break Ok(c),
                 Err(e) => match retry_after(&e, attempt) {
                     Some(d) => std::thread::sleep(d),
                     None => break Err(e),

@@ -36,6 +36,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "server",
     "alerts",
     "integrations",
+    "nudges",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -101,6 +102,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "server" => raw.server = one(value, sink),
             "alerts" => raw.alerts = one(value, sink),
             "integrations" => raw.integrations = items(name, value, sink),
+            "nudges" => raw.nudges = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

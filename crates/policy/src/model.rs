@@ -355,6 +355,28 @@ pub struct Integration {
     pub description: Option<String>,
 }
 
+/// When the gateway tells a person, on the answer to their call
+/// (`x-tokenwise-nudge`), that their task runs well above the usual.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nudges {
+    /// Advice once a task has cost more than this many times the usual
+    /// for its template (else its use case).
+    pub task_cost_factor: f64,
+    /// The usual cost is the median over the tasks finished in this many
+    /// trailing days…
+    pub baseline_days: u32,
+    /// …when there are at least this many of them; else there is none.
+    pub baseline_min_tasks: u32,
+    /// A task with no call for this long is finished.
+    pub task_idle_minutes: u32,
+}
+
+impl Default for Nudges {
+    fn default() -> Nudges {
+        Nudges { task_cost_factor: 3.0, baseline_days: 30, baseline_min_tasks: 5, task_idle_minutes: 60 }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: String,
@@ -387,6 +409,7 @@ pub struct Policy {
     pub alerts: Alerts,
     /// Keyed by id.
     pub integrations: BTreeMap<String, Integration>,
+    pub nudges: Nudges,
 }
 
 impl Policy {

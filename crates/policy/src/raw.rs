@@ -523,6 +523,20 @@ fn default_max_days() -> u32 {
     30
 }
 
+/// `[nudges]`: when the gateway tells a person their task runs dear.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNudges {
+    #[serde(default)]
+    pub task_cost_factor: Option<f64>,
+    #[serde(default)]
+    pub baseline_days: Option<u32>,
+    #[serde(default)]
+    pub baseline_min_tasks: Option<u32>,
+    #[serde(default)]
+    pub task_idle_minutes: Option<u32>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
@@ -605,6 +619,7 @@ pub(crate) struct RawDoc {
     pub server: Option<RawServer>,
     pub alerts: Option<RawAlerts>,
     pub integrations: Vec<Option<RawIntegration>>,
+    pub nudges: Option<RawNudges>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

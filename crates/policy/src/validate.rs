@@ -203,6 +203,7 @@ pub(crate) fn validate(
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let integrations = integrations(&mut v, &raw.integrations);
+    let nudges = nudges(&mut v, raw.nudges.as_ref());
 
     if v.sink.has_errors() {
         return None;
@@ -226,6 +227,7 @@ pub(crate) fn validate(
         server: server?,
         alerts,
         integrations,
+        nudges,
     })
 }
 
@@ -254,6 +256,30 @@ fn integrations(v: &mut V<'_>, raw: &[Option<RawIntegration>]) -> BTreeMap<Strin
         }
     }
     out
+}
+
+fn nudges(v: &mut V<'_>, raw: Option<&RawNudges>) -> Nudges {
+    let d = Nudges::default();
+    let Some(n) = raw else { return d };
+    let p = path(&["nudges"]);
+    let factor = n.task_cost_factor.unwrap_or(d.task_cost_factor);
+    if !(1.0..=1000.0).contains(&factor) {
+        let hint = "e.g. 3: advice once a task costs more than three times the usual".to_string();
+        v.err(p.key("task_cost_factor"), format!("task_cost_factor must be from 1 to 1000, got {factor}"), Some(hint));
+    }
+    let days = n.baseline_days.unwrap_or(d.baseline_days);
+    if !(1..=366).contains(&days) {
+        v.err(p.key("baseline_days"), "baseline_days must be from 1 to 366", None);
+    }
+    let min_tasks = n.baseline_min_tasks.unwrap_or(d.baseline_min_tasks);
+    if min_tasks == 0 {
+        v.err(p.key("baseline_min_tasks"), "baseline_min_tasks must be at least 1", None);
+    }
+    let idle = n.task_idle_minutes.unwrap_or(d.task_idle_minutes);
+    if !(1..=7 * 24 * 60).contains(&idle) {
+        v.err(p.key("task_idle_minutes"), "task_idle_minutes must be from 1 to 10080 (a week)", None);
+    }
+    Nudges { task_cost_factor: factor, baseline_days: days, baseline_min_tasks: min_tasks, task_idle_minutes: idle }
 }
 
 fn alerts(v: &mut V<'_>, raw: Option<&RawAlerts>) -> Alerts {

@@ -129,6 +129,27 @@ fn semantic_rules_are_enforced() {
 }
 
 #[test]
+fn nudges_are_read_with_defaults_and_checked() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert_eq!(p.nudges, tokenwise_policy::Nudges::default());
+    let src =
+        acme_src().replace("task_cost_factor = 3", "task_cost_factor = 2.5").replace("baseline_min_tasks = 5\n", "");
+    let n = load_as_acme(&src).unwrap().policy.nudges;
+    assert_eq!((n.task_cost_factor, n.baseline_min_tasks, n.baseline_days), (2.5, 5, 30));
+    let src = acme_src()
+        .replace("task_cost_factor = 3", "task_cost_factor = 0.5")
+        .replace("baseline_days = 30", "baseline_days = 0");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 2, "{report}");
+    assert_eq!(
+        errs[0],
+        (line_of(&src, "task_cost_factor = 0.5"), "task_cost_factor must be from 1 to 1000, got 0.5".into())
+    );
+    assert_eq!(errs[1].0, line_of(&src, "baseline_days = 0"));
+}
+
+#[test]
 fn a_missing_price_file_is_one_error_not_one_per_model() {
     let report =
         load_str(Path::new("/nowhere/acme.toml"), &acme_src(), &|p: &Path| std::fs::read_to_string(p)).unwrap_err();

@@ -1,6 +1,8 @@
 //! Background work every replica runs: the budget upkeep pass (lease
 //! renewal, expiry of dead replicas' holds, alert thresholds, tranche
-//! unlocks) on a timer, and delivery of alerts as signed webhooks.
+//! unlocks) on a timer, delivery of alerts as signed webhooks, and the
+//! refresh of the usual cost of a task (each replica reads it from the
+//! shared ledger, so they agree).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -23,6 +25,29 @@ pub async fn budgets(app: Weak<App>) {
         let Some(app) = app.upgrade() else { return };
         n += 1;
         tick(&app, &Scored::default(), n % 15 == 1).await;
+    }
+}
+
+/// How often the usual cost of a task is recomputed: it moves slowly (a
+/// median over weeks of finished tasks).
+pub const BASELINE_REFRESH: Duration = Duration::from_secs(300);
+
+/// Recomputes the usual cost of a task at once, then every
+/// [`BASELINE_REFRESH`], until the app is dropped.
+pub async fn task_baselines(app: Weak<App>) {
+    let mut timer = tokio::time::interval(BASELINE_REFRESH);
+    loop {
+        timer.tick().await;
+        let Some(app) = app.upgrade() else { return };
+        refresh_baselines(&app).await;
+    }
+}
+
+/// One refresh; a failure is logged and the baselines in force stay.
+pub async fn refresh_baselines(app: &App) {
+    match app.refresh_task_baselines().await {
+        Ok(b) => tracing::debug!(templates = b.templates.len(), use_cases = b.use_cases.len(), "task baselines"),
+        Err(e) => tracing::warn!(error = %e, "cannot compute the usual cost of tasks"),
     }
 }
 

@@ -51,8 +51,11 @@ pub async fn serve(
     let gateway = Gateway::new(app.clone())?;
     // On a manual clock time moves only when told, and upkeep with it
     // (`POST /api/v1/admin/clock`), so what a test sees is deterministic.
-    if !app.clock.is_manual() {
+    if app.clock.is_manual() {
+        jobs::refresh_baselines(&app).await;
+    } else {
         tokio::spawn(jobs::budgets(Arc::downgrade(&app)));
+        tokio::spawn(jobs::task_baselines(Arc::downgrade(&app)));
     }
     let routes = router(app.clone(), gateway.clone());
     // Streams are many small writes: without TCP_NODELAY each can wait on

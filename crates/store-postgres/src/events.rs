@@ -1,13 +1,17 @@
-//! Usage events: a whole batch in one statement (capturing the budget
-//! holds it closes in the same transaction), lookups, listings and spend.
+//! Usage events: a whole batch in one statement (which also counts each
+//! event in its task's running totals; the budget holds it closes are
+//! captured in the same transaction), lookups, listings and spend.
 
 use crate::PgStore;
 use crate::connection::db_err;
 use crate::rows::{EVENT_COLUMNS, event_from_row, get, int, uint};
 use async_trait::async_trait;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use tokenwise_core::{Nanos, TokenUsage};
-use tokenwise_ledger::{EventQuery, EventStore, SpendQuery, SpendRow, StoreError, UsageEvent, to_micros};
+use tokenwise_ledger::task::running_totals;
+use tokenwise_ledger::{
+    Committed, EventQuery, EventStore, SpendQuery, SpendRow, StoreError, TaskSoFar, UsageEvent, to_micros,
+};
 use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 
@@ -23,11 +27,15 @@ struct Columns {
 }
 
 /// The columns in [`Columns`]' order: its texts, its integers, then the
-/// rest. The rows that were new are added to the daily activity rollup in
-/// the same statement (so in the same transaction), in key order.
-const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, template, task, \
-    track, destination, operation, requested_model, model, provider, price_version, status, error_code, \
-    data_class, findings, decision, exception_id, prompt_hash, \
+/// rest. One statement stores the batch, adds its new events to the daily
+/// activity rollup and counts them in their tasks' running totals (rows
+/// locked in key order, so concurrent batches cannot deadlock on them); it
+/// returns the new events' ids (second column NULL) and each task's totals
+/// after the batch. A task's first call decides its team, use case,
+/// template and prompt hash, each from the earliest call that names one.
+const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, \
+    template, task, track, destination, operation, requested_model, model, provider, price_version, status, \
+    error_code, data_class, findings, decision, exception_id, prompt_hash, \
     ts_us, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
     cost_nanos, latency_ms, ttft_ms, http_status, key_id, streamed, estimated, budget_keys) \
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
@@ -37,8 +45,8 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
     $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::bool[], $35::bool[], \
     $36::text[]) \
     ON CONFLICT (id) DO NOTHING \
-    RETURNING id, ts_us, user_id, use_case, template, status, decision, exception_id, input_tokens, output_tokens, \
-    cost_nanos), \
+    RETURNING id, ts_us, user_id, team_id, use_case, template, task, prompt_hash, cost_nanos, input_tokens, \
+    output_tokens, status, decision, exception_id), \
     roll AS (INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, \
     exception_calls, tokens, cost_nanos) \
     SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), COALESCE(template, ''), COUNT(*), \
@@ -49,8 +57,63 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
     ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET calls = activity_daily.calls + EXCLUDED.calls, \
     blocked = activity_daily.blocked + EXCLUDED.blocked, flagged = activity_daily.flagged + EXCLUDED.flagged, \
     exception_calls = activity_daily.exception_calls + EXCLUDED.exception_calls, \
-    tokens = activity_daily.tokens + EXCLUDED.tokens, cost_nanos = activity_daily.cost_nanos + EXCLUDED.cost_nanos) \
-    SELECT id FROM ins";
+    tokens = activity_daily.tokens + EXCLUDED.tokens, cost_nanos = activity_daily.cost_nanos + EXCLUDED.cost_nanos), \
+  counted AS (INSERT INTO tasks AS t (user_id, task, team_id, use_case, template, prompt_hash, first_ts_us, \
+    last_ts_us, calls, cost_nanos, input_tokens, output_tokens) \
+    SELECT user_id, task, (array_agg(team_id ORDER BY ts_us, id))[1], \
+    (array_agg(use_case ORDER BY ts_us, id) FILTER (WHERE use_case IS NOT NULL))[1], \
+    (array_agg(template ORDER BY ts_us, id) FILTER (WHERE template IS NOT NULL))[1], \
+    (array_agg(prompt_hash ORDER BY ts_us, id) FILTER (WHERE prompt_hash IS NOT NULL))[1], \
+    MIN(ts_us), MAX(ts_us), COUNT(*), SUM(cost_nanos)::BIGINT, SUM(input_tokens)::BIGINT, \
+    SUM(output_tokens)::BIGINT \
+    FROM ins WHERE task IS NOT NULL GROUP BY user_id, task ORDER BY user_id, task \
+    ON CONFLICT (user_id, task) DO UPDATE SET \
+    calls = t.calls + excluded.calls, cost_nanos = t.cost_nanos + excluded.cost_nanos, \
+    input_tokens = t.input_tokens + excluded.input_tokens, output_tokens = t.output_tokens + excluded.output_tokens, \
+    team_id = CASE WHEN excluded.first_ts_us < t.first_ts_us THEN excluded.team_id ELSE t.team_id END, \
+    use_case = CASE WHEN excluded.first_ts_us < t.first_ts_us THEN COALESCE(excluded.use_case, t.use_case) \
+               ELSE COALESCE(t.use_case, excluded.use_case) END, \
+    template = CASE WHEN excluded.first_ts_us < t.first_ts_us THEN COALESCE(excluded.template, t.template) \
+               ELSE COALESCE(t.template, excluded.template) END, \
+    prompt_hash = CASE WHEN excluded.first_ts_us < t.first_ts_us THEN COALESCE(excluded.prompt_hash, t.prompt_hash) \
+               ELSE COALESCE(t.prompt_hash, excluded.prompt_hash) END, \
+    first_ts_us = LEAST(t.first_ts_us, excluded.first_ts_us), \
+    last_ts_us = GREATEST(t.last_ts_us, excluded.last_ts_us) \
+    RETURNING user_id, task, calls, cost_nanos) \
+  SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins \
+  UNION ALL SELECT user_id, task, calls, cost_nanos FROM counted";
+
+/// What the statement returned: the new events' ids, and the totals of
+/// the tasks they joined.
+#[derive(Default)]
+struct Stored {
+    new: HashSet<String>,
+    tasks: HashMap<(String, String), TaskSoFar>,
+}
+
+impl Stored {
+    fn of(rows: &[tokio_postgres::Row]) -> Result<Stored, StoreError> {
+        let mut out = Stored::default();
+        for r in rows {
+            let first: String = get(r, 0)?;
+            match get::<Option<String>>(r, 1)? {
+                None => {
+                    out.new.insert(first);
+                }
+                Some(task) => {
+                    let so_far = TaskSoFar { calls: uint(get(r, 2)?), cost: Nanos(get(r, 3)?) };
+                    out.tasks.insert((first, task), so_far);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn committed(&self, events: &[UsageEvent]) -> Committed {
+        let new: Vec<bool> = events.iter().map(|e| self.new.contains(&e.id)).collect();
+        Committed { new: self.new.len() as u64, tasks: running_totals(events, &new, &self.tasks) }
+    }
+}
 
 impl Columns {
     fn of(events: &[UsageEvent]) -> Columns {
@@ -156,9 +219,9 @@ async fn capture(tx: &Transaction<'_>, captures: &[&UsageEvent], new: &HashSet<S
 
 #[async_trait]
 impl EventStore for PgStore {
-    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+    async fn commit_events(&self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
         if events.is_empty() {
-            return Ok(0);
+            return Ok(Committed::default());
         }
         let columns = Columns::of(events);
         let params = columns.params();
@@ -169,7 +232,8 @@ impl EventStore for PgStore {
             // and with synchronous_commit on (the default) durable when it
             // returns.
             let stmt = client.prepare_cached(INSERT).await.map_err(db_err)?;
-            return Ok(client.query(&stmt, &params).await.map_err(db_err)?.len() as u64);
+            let rows = client.query(&stmt, &params).await.map_err(db_err)?;
+            return Ok(Stored::of(&rows)?.committed(events));
         }
         // Events that capture holds: insert and capture in one transaction,
         // the envelopes locked first in key order (as holds lock them).
@@ -181,16 +245,10 @@ impl EventStore for PgStore {
             .await
             .map_err(db_err)?;
         let stmt = tx.prepare_cached(INSERT).await.map_err(db_err)?;
-        let new: HashSet<String> = tx
-            .query(&stmt, &params)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .filter_map(|r| r.try_get::<_, String>(0).ok())
-            .collect();
-        capture(&tx, &captures, &new).await?;
+        let stored = Stored::of(&tx.query(&stmt, &params).await.map_err(db_err)?)?;
+        capture(&tx, &captures, &stored.new).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(new.len() as u64)
+        Ok(stored.committed(events))
     }
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {

@@ -6,6 +6,7 @@
 //!
 //! One module per capability (`events`, `keys`, `audit`, `budgets`,
 //! `exceptions`, `outcomes`), each implementing its trait from `tokenwise_ledger::store`;
+//! `exceptions`, `tasks`), each implementing its trait from `tokenwise_ledger::store`;
 //! `connection` holds the pool, `migrations` brings the schema up to date,
 //! `rows` maps rows to types, and `revocations` listens for revoked keys so
 //! each replica can cache keys and still drop a revoked one at once.
@@ -21,6 +22,7 @@ mod outcomes;
 mod revocations;
 mod rows;
 mod scores;
+mod tasks;
 
 use deadpool_postgres::Pool;
 use revocations::Revocations;

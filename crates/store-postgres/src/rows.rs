@@ -215,3 +215,23 @@ pub(crate) fn award_from_row(r: &Row) -> Result<Award, StoreError> {
         explanation: get(r, 5)?,
     })
 }
+
+pub(crate) const TASK_COLUMNS: &str = "user_id, task, team_id, use_case, template, prompt_hash, first_ts_us, \
+    last_ts_us, calls, cost_nanos, input_tokens, output_tokens";
+
+pub(crate) fn task_from_row(r: &Row) -> Result<tokenwise_ledger::TaskTotals, StoreError> {
+    Ok(tokenwise_ledger::TaskTotals {
+        user_id: get(r, 0)?,
+        task: get(r, 1)?,
+        team_id: get(r, 2)?,
+        use_case: get(r, 3)?,
+        template: get(r, 4)?,
+        prompt_hash: get(r, 5)?,
+        first_ts: from_micros(get(r, 6)?),
+        last_ts: from_micros(get(r, 7)?),
+        calls: uint(get(r, 8)?),
+        cost: Nanos(get(r, 9)?),
+        input_tokens: uint(get(r, 10)?),
+        output_tokens: uint(get(r, 11)?),
+    })
+}

@@ -76,6 +76,10 @@ impl Backend for Pg {
         true
     }
 
+    async fn execute_raw(&self, sql: &str) {
+        raw(&self.url).await.batch_execute(sql).await.unwrap();
+    }
+
     async fn cleanup(&self) {
         let c = raw(&self.base).await;
         c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();

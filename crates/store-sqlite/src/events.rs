@@ -1,5 +1,6 @@
-//! Usage events: group-committed inserts (which also capture budget holds),
-//! lookups, listings and spend.
+//! Usage events: group-committed inserts (which also capture budget holds
+//! and count each event in its task's running totals), lookups, listings
+//! and spend.
 
 use crate::SqliteStore;
 use crate::connection::{Inner, corrupt, db_err, lock};
@@ -11,14 +12,44 @@ use std::sync::Arc;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::budget::Capture;
 use tokenwise_ledger::{
-    BlockingWriter, EventQuery, EventStore, SpendQuery, SpendRow, StoreError, UsageEvent, to_micros,
+    BlockingWriter, Committed, EventQuery, EventStore, SpendQuery, SpendRow, StoreError, TaskSoFar, UsageEvent,
+    to_micros,
 };
 
+/// Counts a new event in its task's row (creating it), and returns the
+/// task's totals with it. An event earlier than the task's first call (an
+/// ingested one, say) becomes its first: its team, use case, template and
+/// prompt hash win, each where it has one.
+const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case, template, prompt_hash,     first_ts_us, last_ts_us, calls, cost_nanos, input_tokens, output_tokens)     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1, ?8, ?9, ?10)     ON CONFLICT (user_id, task) DO UPDATE SET     calls = calls + 1, cost_nanos = cost_nanos + excluded.cost_nanos,     input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,     team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END,     use_case = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.use_case, use_case)                ELSE COALESCE(use_case, excluded.use_case) END,     template = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.template, template)                ELSE COALESCE(template, excluded.template) END,     prompt_hash = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.prompt_hash, prompt_hash)                ELSE COALESCE(prompt_hash, excluded.prompt_hash) END,     first_ts_us = MIN(first_ts_us, excluded.first_ts_us), last_ts_us = MAX(last_ts_us, excluded.last_ts_us)     RETURNING calls, cost_nanos";
+
+/// Counts a new event `e` in its task if it names one: the task's totals
+/// with it.
+fn count_in_task(tx: &rusqlite::Transaction<'_>, e: &UsageEvent) -> Result<Option<TaskSoFar>, StoreError> {
+    let Some(task) = &e.task else { return Ok(None) };
+    let mut stmt = tx.prepare_cached(COUNT_IN_TASK).map_err(db_err)?;
+    let values = params![
+        e.user_id,
+        task,
+        e.team_id,
+        e.use_case,
+        e.template,
+        e.prompt_hash,
+        to_micros(e.ts),
+        e.cost.0,
+        int(e.usage.input),
+        int(e.usage.output)
+    ];
+    stmt.query_row(values, |r| Ok(TaskSoFar { calls: uint(r.get(0)?), cost: Nanos(r.get(1)?) }))
+        .map(Some)
+        .map_err(db_err)
+}
+
 /// One transaction for the whole batch; ids already stored are skipped.
-/// Returns how many were new, and the budget captures they carry.
-fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(u64, Vec<Capture>), StoreError> {
+/// Returns what it committed, and the budget captures the new events carry.
+fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<Capture>), StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
     let mut inserted = 0u64;
+    let mut tasks = Vec::with_capacity(events.len());
     let mut captures = Vec::new();
     let mut fresh: Vec<&UsageEvent> = Vec::new();
     {
@@ -69,6 +100,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(u64, Vec<Capture
             ];
             let new = stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
             inserted += new;
+            tasks.push(if new == 1 { count_in_task(&tx, e)? } else { None });
             if new == 1 {
                 fresh.push(e);
             }
@@ -87,7 +119,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(u64, Vec<Capture
     }
     crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
-    Ok((inserted, captures))
+    Ok((Committed { new: inserted, tasks }, captures))
 }
 
 /// Applies committed captures to the in-memory book.
@@ -105,10 +137,10 @@ fn settle(inner: &Inner, captures: &[Capture]) {
 struct Writer(Arc<Inner>);
 
 impl BlockingWriter for Writer {
-    fn insert_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
-        let (n, captures) = insert(&mut lock(&self.0.writer), events)?;
+    fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
+        let (committed, captures) = insert(&mut lock(&self.0.writer), events)?;
         settle(&self.0, &captures);
-        Ok(n)
+        Ok(committed)
     }
 }
 
@@ -118,14 +150,14 @@ impl EventStore for SqliteStore {
         Some(Box::new(Writer(self.inner.clone())))
     }
 
-    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+    async fn commit_events(&self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
         if events.is_empty() {
-            return Ok(0);
+            return Ok(Committed::default());
         }
         let events = events.to_vec();
-        let (n, captures) = self.write(move |c| insert(c, &events)).await?;
+        let (committed, captures) = self.write(move |c| insert(c, &events)).await?;
         settle(&self.inner, &captures);
-        Ok(n)
+        Ok(committed)
     }
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {

@@ -10,6 +10,7 @@
 //!
 //! One module per capability (`events`, `keys`, `audit`, `budgets`,
 //! `exceptions`, `outcomes`), each implementing its trait from `tokenwise_ledger::store`;
+//! `exceptions`, `tasks`), each implementing its trait from `tokenwise_ledger::store`;
 //! `connection` opens the file and runs work on the writer or a reader,
 //! `migrations` brings the schema up to date, `rows` maps rows to types.
 
@@ -24,6 +25,7 @@ mod migrations;
 mod outcomes;
 mod rows;
 mod scores;
+mod tasks;
 
 use connection::Inner;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "budgets", include_str!("../migrations/0002_budgets.sql")),
     (3, "outcomes", include_str!("../migrations/0003_outcomes.sql")),
+    (4, "tasks", include_str!("../migrations/0004_tasks.sql")),
     (5, "scores", include_str!("../migrations/0005_scores.sql")),
     (6, "activity", include_str!("../migrations/0006_activity.sql")),
 ];

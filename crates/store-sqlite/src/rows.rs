@@ -209,3 +209,23 @@ pub(crate) fn award_from_row(r: &Row<'_>) -> rusqlite::Result<Award> {
         explanation: r.get(5)?,
     })
 }
+
+pub(crate) const TASK_COLUMNS: &str = "user_id, task, team_id, use_case, template, prompt_hash, first_ts_us, \
+    last_ts_us, calls, cost_nanos, input_tokens, output_tokens";
+
+pub(crate) fn task_from_row(r: &Row<'_>) -> rusqlite::Result<tokenwise_ledger::TaskTotals> {
+    Ok(tokenwise_ledger::TaskTotals {
+        user_id: r.get(0)?,
+        task: r.get(1)?,
+        team_id: r.get(2)?,
+        use_case: r.get(3)?,
+        template: r.get(4)?,
+        prompt_hash: r.get(5)?,
+        first_ts: from_micros(r.get(6)?),
+        last_ts: from_micros(r.get(7)?),
+        calls: uint(r.get(8)?),
+        cost: Nanos(r.get(9)?),
+        input_tokens: uint(r.get(10)?),
+        output_tokens: uint(r.get(11)?),
+    })
+}

@@ -50,6 +50,10 @@ impl Backend for Sqlite {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+
+    async fn execute_raw(&self, sql: &str) {
+        self.raw().execute_batch(sql).unwrap();
+    }
 }
 
 store_suite!(make);

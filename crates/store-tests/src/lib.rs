@@ -1,6 +1,8 @@
 //! The behaviour every `Store` backend must show, written once, one module
 //! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`,
 //! `outcomes`, and `reopening` for what must survive a restart). Each backend's
+//! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`, `tasks`, and
+//! `reopening` for what must survive a restart). Each backend's
 //! `tests/suite.rs` implements [`Backend`] and calls [`store_suite!`], which
 //! makes one test per case below.
 
@@ -15,6 +17,7 @@ mod keys;
 mod outcomes;
 mod reopening;
 mod scores;
+mod tasks;
 
 pub use audit::*;
 pub use budgets::*;
@@ -24,6 +27,7 @@ pub use keys::*;
 pub use outcomes::*;
 pub use reopening::*;
 pub use scores::*;
+pub use tasks::*;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -47,6 +51,9 @@ pub trait Backend: Send + Sync {
     async fn cut_revocation_listener(&self) -> bool {
         false
     }
+    /// Runs SQL statements on the database directly, outside the store (as
+    /// an operator would); both dialects read what the cases send.
+    async fn execute_raw(&self, sql: &str);
     /// Removes what the harness created (run after a passing case).
     async fn cleanup(&self) {}
 }
@@ -100,6 +107,10 @@ macro_rules! store_suite {
             an_appeal_is_filed_once_and_decided_once,
             an_upheld_appeal_validates_its_outcome,
             a_badge_is_awarded_once,
+            tasks_total_each_persons_calls_exactly,
+            concurrent_writers_to_one_task_sum_exactly,
+            task_baselines_are_medians_of_finished_tasks,
+            the_tasks_migration_counts_events_recorded_before_it,
         );
     };
 }

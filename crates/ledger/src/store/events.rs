@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use crate::event::UsageEvent;
+use crate::task::Committed;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -78,7 +79,8 @@ pub struct SpendRow {
 /// thread hand-offs per batch, which is most of what durability costs in
 /// latency besides the fsync itself.
 pub trait BlockingWriter: Send {
-    fn insert_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+    /// [`EventStore::commit_events`], on the calling thread.
+    fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError>;
 }
 
 #[async_trait]
@@ -90,10 +92,18 @@ pub trait EventStore: Send + Sync {
 
     /// Stores events in one transaction: all or none. An event whose id is
     /// already stored is skipped, so a retried batch never double-counts.
-    /// Returns how many were new. When this returns Ok, they are durable.
-    /// An event whose `budget_keys` are set captures its hold (see
-    /// [`BudgetStore`](super::BudgetStore)) in the same transaction.
-    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError>;
+    /// When this returns Ok, they are durable. In the same transaction, an
+    /// event whose `budget_keys` are set captures its hold (see
+    /// [`BudgetStore`](super::BudgetStore)), and a new event that names a
+    /// task joins its task's running totals (see
+    /// [`TaskStore`](super::TaskStore)). Returns how many were new and, per
+    /// event, its task's totals once it was counted.
+    async fn commit_events(&self, events: &[UsageEvent]) -> Result<Committed, StoreError>;
+
+    /// [`commit_events`](Self::commit_events), returning how many were new.
+    async fn insert_events(&self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        Ok(self.commit_events(events).await?.new)
+    }
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError>;
 

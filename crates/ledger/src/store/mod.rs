@@ -13,6 +13,7 @@
 //! | exceptions | [`ExceptionStore`] | budget exceptions and their approval |
 //! | scores | [`ScoreStore`] | calls summed for scoring, scoring rules by version |
 //! | outcomes | [`OutcomeStore`] | outcomes and their validation, appeals, badge awards |
+//! | tasks | [`TaskStore`] | each person's task's running totals, baselines |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -37,6 +38,7 @@ mod exceptions;
 mod keys;
 mod outcomes;
 pub mod scores;
+mod tasks;
 
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
@@ -45,6 +47,7 @@ pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
 pub use outcomes::{AppealQuery, OutcomeQuery, OutcomeStore};
 pub use scores::{ActivityRow, ScoreStore};
+pub use tasks::TaskStore;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -70,12 +73,20 @@ pub trait StoreBackend: Send + Sync + 'static {
 
 /// Every capability: what `tokenwise serve` and the CLI open.
 pub trait Store:
-    StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore
+    StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore + TaskStore
 {
 }
 
 impl<T> Store for T where
-    T: StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore
+    T: StoreBackend
+        + EventStore
+        + KeyStore
+        + AuditStore
+        + BudgetStore
+        + ExceptionStore
+        + OutcomeStore
+        + ScoreStore
+        + TaskStore
 {
 }
 
@@ -89,5 +100,6 @@ impl std::fmt::Debug for dyn Store {
 pub mod prelude {
     pub use super::{
         AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store, StoreBackend,
+        TaskStore,
     };
 }

@@ -1,6 +1,7 @@
 //! `POST /api/v1/admin/clock`: moves a manual clock and runs one upkeep
-//! pass (leases, expiry, alerts, tranches) before answering, so tests and
-//! demos see a period roll over, a lease or an exception run out, without
+//! pass (leases, expiry, alerts, tranches) and one refresh of the usual
+//! cost of a task before answering, so tests and demos see a period roll
+//! over, a lease or an exception run out, or tasks finish, without
 //! waiting. Only when the server was started with a manual clock
 //! (`TOKENWISE_MANUAL_CLOCK`), and only for admins; with the system clock
 //! it answers 404 as if it did not exist.
@@ -61,5 +62,6 @@ async fn clock(
         (Some(_), Some(_)) => return Err(AppError::invalid("give advance_secs or set, not both").into()),
     }
     let done = crate::jobs::tick(&app, &tokenwise_app::scores::Scored::default(), true).await;
+    crate::jobs::refresh_baselines(&app).await;
     Ok(Json(json!({"now": app.clock.now(), "expired_holds": done.expired, "alerts": done.alerts.len()})))
 }

@@ -1,0 +1,27 @@
+//! Tasks: each person's task's running totals, kept by the stores in the
+//! same transaction as the usage events that name it (see
+//! [`EventStore::commit_events`](super::EventStore::commit_events)), so they
+//! never disagree with the ledger; and the usual cost of a task, per
+//! template and per use case.
+
+use super::StoreError;
+use crate::task::{TaskBaseline, TaskSoFar, TaskTotals};
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// The calls and cost so far of `user`'s task `task` (one index probe);
+    /// None when no row names it.
+    async fn task_cost(&self, user: &str, task: &str) -> Result<Option<TaskSoFar>, StoreError>;
+
+    /// One row per task whose last call was in `[from, to)`, oldest last
+    /// call first.
+    async fn tasks_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskTotals>, StoreError>;
+
+    /// The median cost of the tasks whose last call was in `[from, to)` and
+    /// that cost something, per template and per use case (a task counts
+    /// for the first template and use case it named), with how many tasks
+    /// each is of. Computed by the database: nothing per task leaves it.
+    async fn task_baselines(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskBaseline>, StoreError>;
+}
