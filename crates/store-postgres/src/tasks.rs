@@ -36,6 +36,22 @@ impl TaskStore for PgStore {
         row.map(|r| Ok(TaskSoFar { calls: uint(get(&r, 0)?), cost: Nanos(get(&r, 1)?) })).transpose()
     }
 
+    async fn tasks_of(&self, keys: &[(String, String)]) -> Result<Vec<TaskTotals>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+        let tasks: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {} FROM tasks t JOIN UNNEST($1::text[], $2::text[]) AS k(user_id, task) \
+             ON t.user_id = k.user_id AND t.task = k.task",
+            TASK_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ")
+        );
+        let rows = client.query(&sql, &[&users, &tasks]).await.map_err(db_err)?;
+        rows.iter().map(task_from_row).collect()
+    }
+
     async fn tasks_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskTotals>, StoreError> {
         let client = self.client().await?;
         let sql = format!(

@@ -37,6 +37,22 @@ impl TaskStore for SqliteStore {
         .await
     }
 
+    async fn tasks_of(&self, keys: &[(String, String)]) -> Result<Vec<TaskTotals>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |c| {
+            let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = ?1 AND task = ?2");
+            let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
+            let mut out = Vec::new();
+            for (user, task) in &keys {
+                if let Some(t) = stmt.query_row(params![user, task], task_from_row).optional().map_err(corrupt)? {
+                    out.push(t);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn tasks_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskTotals>, StoreError> {
         let (from, to) = (to_micros(from), to_micros(to));
         self.read(move |c| {

@@ -150,3 +150,43 @@ pub async fn activity_from_the_rollup_equals_the_events(b: &impl Backend) {
         );
     }
 }
+
+/// The tasks behind outcomes are read by (person, task), with their first
+/// template and prompt hash; keys with no calls are simply absent.
+pub async fn tasks_are_read_by_person_and_task(b: &impl Backend) {
+    let s = b.store();
+    let start = ts("2026-09-01T00:00:00Z");
+    let mut events = Vec::new();
+    for (i, (user, task, template, hash)) in [
+        ("ana", "T-1", Some("reply@3"), "h1"),
+        ("ana", "T-1", Some("reply@4"), "h2"),
+        ("bo", "T-1", None, "h3"),
+        ("bo", "T-2", Some("kb@1"), "h4"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = bare_event(&format!("task-of-{i}"), start + (i as i64).hours(), user, "sales", 10);
+        e.task = Some(task.into());
+        e.template = template.map(str::to_string);
+        e.prompt_hash = Some(hash.into());
+        events.push(e);
+    }
+    s.insert_events(&events).await.unwrap();
+    let keys: Vec<(String, String)> = [("ana", "T-1"), ("bo", "T-1"), ("cy", "T-1"), ("bo", "T-9")]
+        .iter()
+        .map(|(u, t)| (u.to_string(), t.to_string()))
+        .collect();
+    let mut got = s.tasks_of(&keys).await.unwrap();
+    got.sort_by(|a, b| (&a.user_id, &a.task).cmp(&(&b.user_id, &b.task)));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (got[0].template.as_deref(), got[0].prompt_hash.as_deref(), got[0].calls),
+        (Some("reply@3"), Some("h1"), 2)
+    );
+    assert_eq!(
+        (got[1].user_id.as_str(), got[1].template.as_deref(), got[1].prompt_hash.as_deref()),
+        ("bo", None, Some("h3"))
+    );
+    assert!(s.tasks_of(&[]).await.unwrap().is_empty());
+}

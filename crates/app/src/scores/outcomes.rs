@@ -3,11 +3,16 @@
 
 use super::facts::Period;
 use crate::error::{AppError, AppResult};
+use std::collections::HashMap;
 use tokenwise_ledger::{Outcome, OutcomeStatus, Store};
 use tokenwise_policy::Policy;
 use tokenwise_scoring::{Facts, Status};
 
-fn fact(o: Outcome) -> tokenwise_scoring::Outcome {
+/// Its task's first template and prompt hash, when a call carried them.
+type FirstCall = (Option<String>, Option<String>);
+
+fn fact(o: Outcome, first: Option<&FirstCall>) -> tokenwise_scoring::Outcome {
+    let (template, prompt_hash) = first.cloned().unwrap_or_default();
     tokenwise_scoring::Outcome {
         status: match o.status {
             OutcomeStatus::Pending => Status::Pending,
@@ -15,10 +20,10 @@ fn fact(o: Outcome) -> tokenwise_scoring::Outcome {
             OutcomeStatus::Rejected => Status::Rejected,
         },
         quality: o.decided_quality.or(o.quality),
-        // Without its task's first prompt, an outcome is its own action:
-        // only evidence of sameness makes repetitions earn less.
-        template: None,
-        prompt_hash: Some(format!("task:{}", o.task)),
+        // Without its task's first prompt, an outcome is its own action
+        // (its task's): only evidence of sameness makes repetitions earn less.
+        prompt_hash: prompt_hash.or_else(|| Some(format!("task:{}", o.task))),
+        template,
         at: o.reported_at.as_microsecond(),
         id: o.id,
         user: o.user_id,
@@ -36,7 +41,21 @@ fn fact(o: Outcome) -> tokenwise_scoring::Outcome {
 pub async fn read(store: &dyn Store, _policy: &Policy, period: &Period, facts: &mut Facts) -> AppResult<()> {
     let internal = |e: tokenwise_ledger::StoreError| AppError::internal(e.to_string());
     let outcomes = store.outcomes_between(period.start, period.end).await.map_err(internal)?;
-    facts.outcomes = outcomes.into_iter().map(fact).collect();
+    let keys: Vec<(String, String)> = outcomes.iter().map(|o| (o.user_id.clone(), o.task.clone())).collect();
+    let tasks: HashMap<(String, String), FirstCall> = store
+        .tasks_of(&keys)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|t| ((t.user_id, t.task), (t.template, t.prompt_hash)))
+        .collect();
+    facts.outcomes = outcomes
+        .into_iter()
+        .map(|o| {
+            let first = tasks.get(&(o.user_id.clone(), o.task.clone()));
+            fact(o, first)
+        })
+        .collect();
     facts.validated_before = store.validated_before(period.start).await.map_err(internal)?.into_iter().collect();
     Ok(())
 }

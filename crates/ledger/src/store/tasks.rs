@@ -19,6 +19,11 @@ pub trait TaskStore: Send + Sync {
     /// call first.
     async fn tasks_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskTotals>, StoreError>;
 
+    /// The rows of these (person, task) pairs, those that exist: what the
+    /// scoring needs of the tasks behind a period's outcomes (their first
+    /// template and prompt hash), read by key, never the whole table.
+    async fn tasks_of(&self, keys: &[(String, String)]) -> Result<Vec<TaskTotals>, StoreError>;
+
     /// The median cost of the tasks whose last call was in `[from, to)` and
     /// that cost something, per template and per use case (a task counts
     /// for the first template and use case it named), with how many tasks
