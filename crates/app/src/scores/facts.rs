@@ -106,11 +106,11 @@ fn activity(policy: &Policy, r: ActivityRow) -> Activity {
     }
 }
 
-/// Everything the period's scores follow from.
-pub async fn read(store: &dyn Store, policy: &Policy, period: &Period) -> AppResult<Facts> {
+/// The policy's side and the period's calls (the outcomes are added by
+/// `scores::read_facts`).
+pub async fn read_calls(store: &dyn Store, policy: &Policy, period: &Period) -> AppResult<Facts> {
     let mut facts = policy_facts(policy, period);
     let rows = store.activity(period.start, period.end).await.map_err(|e| AppError::internal(e.to_string()))?;
     facts.activity = rows.into_iter().map(|r| activity(policy, r)).collect();
-    super::outcomes::read(store, policy, period, &mut facts).await?;
     Ok(facts)
 }

@@ -67,7 +67,7 @@ pub async fn board_under(
     rules: &Rules,
     now: Timestamp,
 ) -> AppResult<(Board, Vec<Award>)> {
-    let facts = facts::read(store, policy, period).await?;
+    let facts = read_facts(store, policy, period).await?;
     let mut board = tokenwise_scoring::score(model, &facts, rules);
     let awards = award(store, &badges::awards(&facts, rules), period, now).await?;
     badges::attach(&mut board, &awards);
@@ -100,8 +100,16 @@ async fn award(store: &dyn Store, earned: &[Award], period: &Period, now: Timest
 pub async fn comparison(store: &dyn Store, policy: &Policy, period: &Period) -> AppResult<Comparison> {
     let rules = &policy.scoring.rules;
     keep(store, rules, period).await?;
-    let facts = facts::read(store, policy, period).await?;
+    let facts = read_facts(store, policy, period).await?;
     Ok(tokenwise_scoring::compare(&facts, rules))
+}
+
+/// Everything a period's scores follow from: the policy, the calls, the
+/// outcomes with their tasks.
+pub async fn read_facts(store: &dyn Store, policy: &Policy, period: &Period) -> AppResult<tokenwise_scoring::Facts> {
+    let mut facts = facts::read_calls(store, policy, period).await?;
+    outcomes::read(store, policy, period, &mut facts).await?;
+    Ok(facts)
 }
 
 /// The rules a kept version stood for. A version of another algorithm

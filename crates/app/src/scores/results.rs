@@ -2,7 +2,7 @@
 //! scope (a person, a team, the org) shows the efficiency, compliance and
 //! validated hours it asks for over the envelope's period.
 
-use super::facts::{self, Period};
+use super::facts::Period;
 use crate::App;
 use crate::budgets::{PeriodFacts, ResultsSource};
 use jiff::Timestamp;
@@ -32,7 +32,7 @@ impl Scored {
             return f.clone();
         }
         let period = Period::between(start, end);
-        let read = facts::read(app.store.as_ref(), &app.policy, &period).await;
+        let read = super::read_facts(app.store.as_ref(), &app.policy, &period).await;
         if let Err(e) = &read {
             tracing::warn!(error = %e.message, "cannot read results for tranches");
         }
