@@ -17,6 +17,7 @@
 # request naming one task (`x-tokenwise-task: $TASK`), so each call also
 # updates that task's running total and answers with it (streams: one read
 # before the headers): the overhead of the task's cost on the answer.
+# "tokenwise-process_crash-task" is the same on the process_crash server.
 #
 # Needs: cargo, python3 (for LiteLLM's venv), network access to crates.io and
 # PyPI the first time (oha, litellm). Everything listens on 127.0.0.1 only.
@@ -132,7 +133,8 @@ run() { # NAME URL AUTH BODY RATE [HEADER]
 TASK=${TASK:-BENCH-1}
 targets=("direct|http://$MOCK/v1/chat/completions|" "tokenwise|http://$TOKENWISE/v1/chat/completions|$KEY"
          "tokenwise-task|http://$TOKENWISE/v1/chat/completions|$KEY|x-tokenwise-task: $TASK"
-         "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS")
+         "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS"
+         "tokenwise-process_crash-task|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS|x-tokenwise-task: $TASK")
 [[ -n $BEFORE ]] && targets+=("tokenwise-before|http://$BEFORE/v1/chat/completions|$KEY_BEFORE")
 [[ -n $LITELLM ]] && targets+=("litellm|http://$LITELLM/v1/chat/completions|sk-bench-0123456789abcdef0123456789abcdef")
 for mode in $MODES; do
@@ -168,6 +170,8 @@ for db in ledger ledger-os ${BEFORE:+ledger-before}; do
   echo "$db.db rows written during the run (count|estimated): $rows" | tee -a "$OUT/ledger.txt"
 done
 # The task's running total against its rows, after every call the run made.
-task_check=$(sqlite3 "$work/ledger.db" "SELECT (SELECT calls || '|' || cost_nanos FROM tasks WHERE task = '$TASK') || ' vs ' || (SELECT COUNT(*) || '|' || SUM(cost_nanos) FROM usage_events WHERE task = '$TASK')" 2>/dev/null || echo "?")
-echo "task $TASK running total (calls|cost_nanos) vs its ledger rows: $task_check" | tee -a "$OUT/ledger.txt"
+for db in ledger ledger-os; do
+  task_check=$(sqlite3 "$work/$db.db" "SELECT (SELECT calls || '|' || cost_nanos FROM tasks WHERE task = '$TASK') || ' vs ' || (SELECT COUNT(*) || '|' || SUM(cost_nanos) FROM usage_events WHERE task = '$TASK')" 2>/dev/null || echo "?")
+  echo "$db.db: task $TASK running total (calls|cost_nanos) vs its ledger rows: $task_check" | tee -a "$OUT/ledger.txt"
+done
 python3 bench/gateway/report.py "$OUT/raw.jsonl" | tee "$OUT/report.md"

@@ -113,6 +113,21 @@ async fn the_task_cost_is_the_sum_of_the_tasks_ledger_rows_per_person() {
     assert_eq!(ledger_sum(&ivan, "T-1042").await, (6, total));
 }
 
+/// A budget refusal says what the task has cost so far too (here nothing:
+/// its only call was refused, and a refused row costs nothing).
+#[tokio::test]
+async fn a_budget_refusal_carries_the_task_so_far() {
+    let g = Gateway::start_with(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.00001\""));
+    let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    let a = ivan.post("/v1/chat/completions", chat("Where is my refund?"), &[("x-tokenwise-task", "T-9")]).await;
+    assert_eq!(a.status, 402, "{}", a.body);
+    assert_eq!(header(&a, TASK_COST).as_deref(), Some("0.00"));
+    assert_eq!(ledger_sum(&ivan, "T-9").await, (1, 0));
+    let a = ivan.post("/v1/chat/completions", chat("Where is my refund?"), &[]).await;
+    assert_eq!(a.status, 402);
+    assert!(header(&a, TASK_COST).is_none(), "no task, no figure");
+}
+
 /// A usual support task: two short calls.
 async fn usual_task(c: &Client, task: &str, template: Option<&str>) -> Vec<Answer> {
     vec![
