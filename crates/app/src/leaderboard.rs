@@ -175,18 +175,8 @@ impl App {
 /// Ranks among what is shown, people and teams apart; the board's order
 /// (best first) is kept.
 fn rank(entries: &mut [Entry]) {
-    let mut previous: Option<(bool, f64, u32)> = None;
-    let mut position = 0u32;
-    for e in entries.iter_mut() {
-        let team = e.subject.starts_with("team:");
-        position = match previous {
-            Some((t, _, _)) if t == team => position + 1,
-            _ => 1,
-        };
-        e.rank = match previous {
-            Some((t, score, rank)) if t == team && score == e.score => rank,
-            _ => position,
-        };
-        previous = Some((team, e.score, e.rank));
+    let ranks = tokenwise_scoring::models::positions(entries.iter().map(|e| (e.subject.starts_with("team:"), e.score)));
+    for (e, r) in entries.iter_mut().zip(ranks) {
+        e.rank = r;
     }
 }

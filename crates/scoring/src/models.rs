@@ -161,18 +161,29 @@ pub fn rank(scores: &mut [Score]) {
     scores.sort_by(|a, b| {
         team(a).cmp(&team(b)).then_with(|| b.score.total_cmp(&a.score)).then_with(|| a.subject.cmp(&b.subject))
     });
+    let ranks = positions(scores.iter().map(|s| (team(s), s.score)));
+    for (s, r) in scores.iter_mut().zip(ranks) {
+        s.rank = r;
+    }
+}
+
+/// Competition ranks (1, 2, 2, 4) of rows already in board order, given as
+/// (is a team, score): people and teams are ranked apart.
+pub fn positions(rows: impl IntoIterator<Item = (bool, f64)>) -> Vec<u32> {
+    let mut out = Vec::new();
     let mut previous: Option<(bool, f64, u32)> = None;
     let mut position = 0u32;
-    for s in scores.iter_mut() {
-        let kind = team(s);
+    for (kind, score) in rows {
         position = match previous {
             Some((k, _, _)) if k == kind => position + 1,
             _ => 1,
         };
-        s.rank = match previous {
-            Some((k, score, rank)) if k == kind && score == s.score => rank,
+        let rank = match previous {
+            Some((k, s, r)) if k == kind && s == score => r,
             _ => position,
         };
-        previous = Some((kind, s.score, s.rank));
+        out.push(rank);
+        previous = Some((kind, score, rank));
     }
+    out
 }
