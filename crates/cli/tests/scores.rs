@@ -225,3 +225,37 @@ async fn a_tranche_unlocks_when_the_teams_scores_earn_it() {
     let envelope = budgets["envelopes"].as_array().unwrap().iter().find(|e| e["budget"] == "platform-monthly").unwrap();
     assert_eq!(envelope["limit_usd"], "15000.00", "12000 + the 3000 tranche: {envelope}");
 }
+
+/// Exploration is scored on learning outcomes: a template created in the
+/// sandbox counts; operational work claimed from the sandbox does not, and
+/// the breakdown says why.
+#[tokio::test]
+async fn the_sandbox_earns_on_templates_created_not_on_operational_claims() {
+    let g = Gateway::start_manual(|s| s);
+    g.set_clock("2026-11-10T10:00:00Z").await;
+    let chen = Client::new(&g, g.key("chen.wei", Some("code-sandbox")));
+    let amara = Client::new(&g, g.key("amara.okafor", None));
+    let mut ids = Vec::new();
+    for (task, kind) in [("EXP-1", "template_created"), ("EXP-2", "ticket_resolved")] {
+        worked(&g, &chen, task, "Sketch a prompt that triages build failures").await;
+        let body = json!({"task": task, "user": "chen.wei", "use_case": "code-sandbox", "kind": kind,
+                          "value_hours": 0.5, "evidence": task});
+        let a = chen.post("/api/v1/outcomes", body, &[]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        ids.push(a.json()["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let a = amara.post(&format!("/api/v1/outcomes/{id}/validate"), json!({"decision": "validated"}), &[]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let governance = Client::new(&g, g.key("omar.haddad", None));
+    let board = governance.get("/api/v1/scores?period=2026-11&model=efficiency").await.json();
+    let chen = board["scores"].as_array().unwrap().iter().find(|s| s["subject"] == "user:chen.wei").unwrap().clone();
+    assert!(chen["efficiency"].as_f64().unwrap() > 0.0, "the template created counts: {chen}");
+    let facts: Vec<&str> = chen["breakdown"].as_array().unwrap().iter().filter_map(|l| l["fact"].as_str()).collect();
+    assert!(
+        facts.iter().any(|f| f.starts_with("1 outcomes of a kind their use case's track does not score")),
+        "{facts:?}"
+    );
+    assert!(facts.iter().any(|f| f.starts_with("1 validated")), "only the learning outcome is counted: {facts:?}");
+}

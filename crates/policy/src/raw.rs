@@ -427,6 +427,10 @@ pub struct RawScoring {
     pub badge_reuse_teams: u32,
     #[serde(default = "default_clean_days")]
     pub badge_clean_days: u32,
+    /// Outcome kinds that are learning: what exploration use cases earn on
+    /// (production ones earn on every other kind).
+    #[serde(default)]
+    pub learning_kinds: Option<Vec<String>>,
 }
 
 fn default_half_life() -> f64 {

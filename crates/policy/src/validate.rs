@@ -1126,6 +1126,15 @@ fn scoring(v: &mut V<'_>, s: &RawScoring) -> Option<Scoring> {
     within("badge_reuse_teams", f64::from(s.badge_reuse_teams), 1.0..=1000.0, "e.g. 3 other teams");
     within("badge_clean_days", f64::from(s.badge_clean_days), 1.0..=31.0, "days in a month, e.g. 10");
     ok &= v.unit(p.key("unvalidated_weight"), Some(s.unvalidated_weight), "unvalidated_weight").is_some();
+    let learning_kinds = s.learning_kinds.clone().unwrap_or_else(|| tokenwise_scoring::Rules::default().learning_kinds);
+    if learning_kinds.is_empty() || learning_kinds.iter().any(|k| k.trim().is_empty() || k.trim() != k) {
+        v.err(
+            p.key("learning_kinds"),
+            "learning_kinds must name at least one outcome kind, none empty or padded with spaces",
+            Some("the outcome kinds exploration earns on, e.g. [\"template_created\", \"template_promoted\"]".into()),
+        );
+        ok = false;
+    }
     ok.then_some(Scoring {
         rules: tokenwise_scoring::Rules {
             efficiency_weight: s.efficiency_weight,
@@ -1138,6 +1147,7 @@ fn scoring(v: &mut V<'_>, s: &RawScoring) -> Option<Scoring> {
             max_value_multiple: s.max_value_multiple,
             badge_reuse_teams: s.badge_reuse_teams,
             badge_clean_days: s.badge_clean_days,
+            learning_kinds,
         },
         min_group_size: s.min_group_size,
     })

@@ -245,3 +245,18 @@ fn integrations_name_their_secret_and_their_mistakes_are_located() {
     assert_eq!(find("unknown field `secret`").line, line_of(&src, "secret = \"x\""));
     assert_eq!(find("`code host` is not a valid integration id").line, line_of(&src, "id = \"code host\""));
 }
+
+#[test]
+fn learning_kinds_are_read_and_an_empty_list_is_refused_at_its_line() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert_eq!(p.scoring.rules.learning_kinds, ["template_created", "template_promoted"]);
+    let line = "learning_kinds = [\"template_created\", \"template_promoted\"]";
+    let src = acme_src().replace(line, "learning_kinds = []");
+    let report = load_as_acme(&src).unwrap_err();
+    let d = report.errors().next().unwrap();
+    assert!(d.message.contains("learning_kinds must name at least one outcome kind"), "{report}");
+    assert_eq!(d.line, line_of(&src, "learning_kinds = []"));
+    // Left out, the default kinds apply.
+    let p = load_as_acme(&acme_src().replace(line, "")).unwrap().policy;
+    assert_eq!(p.scoring.rules.learning_kinds, tokenwise_scoring::Rules::default().learning_kinds);
+}

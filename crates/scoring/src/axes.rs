@@ -79,6 +79,15 @@ fn efficiency(t: &Tally, lines: &mut Vec<Line>) -> f64 {
         "ρ = baseline cost / spend, efficiency = ρ / (1 + ρ); validated and signed outcomes count fully, \
          pending ones at the unvalidated weight, rejected or unmetered ones not at all, the n-th identical one at 2^(−(n−1)/half-life)",
     ));
+    if t.off_track > 0 {
+        lines.push(line(
+            "efficiency",
+            format!("{} outcomes of a kind their use case's track does not score", t.off_track),
+            0.0,
+            "exploration use cases earn on learning outcomes (the policy's learning_kinds, e.g. a template created or \
+             promoted to production), production use cases on operational ones; the other kinds count nothing",
+        ));
+    }
     e
 }
 

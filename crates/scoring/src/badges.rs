@@ -5,6 +5,7 @@
 use crate::facts::{Facts, Status};
 use crate::models::{Board, subjects};
 use crate::rules::Rules;
+use crate::tally;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,7 +56,7 @@ pub fn awards(facts: &Facts, rules: &Rules) -> Vec<Award> {
             ),
         });
     }
-    first_validated(facts, &mut out);
+    first_validated(facts, rules, &mut out);
     out.sort();
     out
 }
@@ -86,9 +87,12 @@ fn template_reuse(facts: &Facts, rules: &Rules, out: &mut Vec<Award>) {
     }
 }
 
-fn first_validated(facts: &Facts, out: &mut Vec<Award>) {
+/// Only an outcome that counts earns it: one with no metered work behind it,
+/// or of a kind its track does not score, is not behaviour worth copying.
+fn first_validated(facts: &Facts, rules: &Rules, out: &mut Vec<Award>) {
     let mut firsts: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for o in facts.outcomes.iter().filter(|o| o.status == Status::Validated) {
+    let validated = facts.outcomes.iter().filter(|o| o.status == Status::Validated && tally::counts(o, facts, rules));
+    for o in validated {
         if facts.validated_before.contains(&(o.user.clone(), o.use_case.clone())) {
             continue;
         }

@@ -6,7 +6,9 @@
 //! spend only ever lowers efficiency, outcomes count only once not rejected
 //! and less each time they repeat, violations are counted per outcome so
 //! volume cannot dilute them, and the composite is a geometric mean so no
-//! axis can carry another. The properties are tested in `tests/`.
+//! axis can carry another. Exploration earns on learning outcomes (templates
+//! created or promoted), production on operational ones, so a sandbox cannot
+//! claim the value of production work. The properties are tested in `tests/`.
 
 pub mod axes;
 pub mod badges;

@@ -63,7 +63,7 @@ pub(crate) fn subjects(facts: &Facts, rules: &Rules) -> Vec<Subject> {
     let people = tally::people(facts, rules);
     let teams = tally::teams(facts, &people);
     let mut out = Vec::new();
-    // Only rejected (or unmetered) claims make nobody a subject: a board is not entered by
+    // Only rejected, unmetered or off-track claims make nobody a subject: a board is not entered by
     // claiming work that was turned down.
     for (user, t) in people.iter().filter(|(_, t)| t.calls > 0 || t.weight > 0.0) {
         let team = facts.team_of(user).map(|t| format!("team:{t}"));

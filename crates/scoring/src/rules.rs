@@ -29,6 +29,14 @@ pub struct Rules {
     /// Badges: a template reused by this many other teams; this many clean days.
     pub badge_reuse_teams: u32,
     pub badge_clean_days: u32,
+    /// Outcome kinds that are learning (a template created, one promoted to
+    /// production): the only kinds an exploration use case's outcomes count
+    /// with, and kinds a production use case's outcomes never count with.
+    /// Empty (rules kept before this existed) counts every kind everywhere,
+    /// so those versions re-score as they did; left out of the version's
+    /// hash when empty for the same reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learning_kinds: Vec<String>,
 }
 
 impl Default for Rules {
@@ -44,6 +52,7 @@ impl Default for Rules {
             max_value_multiple: 4.0,
             badge_reuse_teams: 3,
             badge_clean_days: 10,
+            learning_kinds: vec!["template_created".into(), "template_promoted".into()],
         }
     }
 }
@@ -62,6 +71,12 @@ impl Rules {
     pub fn repeat_factor(&self, n: u64) -> f64 {
         let h = self.repeat_half_life.max(f64::MIN_POSITIVE);
         (-((n.saturating_sub(1)) as f64) / h).exp2()
+    }
+
+    /// Whether an outcome of `kind` counts in a use case of that track:
+    /// exploration earns on what it taught, production on what it did.
+    pub fn on_track(&self, exploration: bool, kind: &str) -> bool {
+        self.learning_kinds.is_empty() || exploration == self.learning_kinds.iter().any(|k| k == kind)
     }
 
     fn weights(&self) -> [f64; 3] {

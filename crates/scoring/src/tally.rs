@@ -23,6 +23,9 @@ pub struct Tally {
     pub rejected: u64,
     pub signed: u64,
     pub unmetered: u64,
+    /// Outcomes of a kind their use case's track does not count: operational
+    /// outcomes claimed in exploration, learning ones in production.
+    pub off_track: u64,
     /// Credit of the outcomes that count (metered, not rejected): each outcome's
     /// status weight × its repetition factor.
     pub weight: f64,
@@ -58,6 +61,7 @@ impl Tally {
         self.rejected += o.rejected;
         self.signed += o.signed;
         self.unmetered += o.unmetered;
+        self.off_track += o.off_track;
         self.weight += o.weight;
         self.baseline += o.baseline;
         self.value += o.value;
@@ -83,6 +87,13 @@ impl Tally {
 
     /// Credits one outcome, the `n`-th of its identical actions.
     fn add_outcome(&mut self, o: &Outcome, n: u64, facts: &Facts, rules: &Rules) {
+        // Off its track, an outcome that would otherwise count is set apart
+        // entirely: it neither earns nor lifts the validation rate. A
+        // rejected one still lowers that rate, wherever it was claimed.
+        if o.status != Status::Rejected && o.metered && !on_track(o, facts, rules) {
+            self.off_track += 1;
+            return;
+        }
         match o.status {
             Status::Pending => self.pending += 1,
             Status::Validated => self.validated += 1,
@@ -90,9 +101,7 @@ impl Tally {
         }
         self.signed += u64::from(o.signed);
         self.unmetered += u64::from(!o.metered);
-        // A rejected outcome counts for nothing; so does one with no metered
-        // call behind its task: nothing shows AI work went into it.
-        if o.status == Status::Rejected || !o.metered {
+        if !counts(o, facts, rules) {
             return;
         }
         let status = if o.status == Status::Validated || o.signed { 1.0 } else { rules.unvalidated_weight };
@@ -123,6 +132,18 @@ impl Tally {
     }
 }
 
+/// Whether an outcome earns anything. A rejected outcome counts for nothing;
+/// so does one with no metered call behind its task (nothing shows AI work
+/// went into it), and one of a kind its use case's track does not score.
+pub(crate) fn counts(o: &Outcome, facts: &Facts, rules: &Rules) -> bool {
+    o.status != Status::Rejected && o.metered && on_track(o, facts, rules)
+}
+
+fn on_track(o: &Outcome, facts: &Facts, rules: &Rules) -> bool {
+    let exploration = facts.use_cases.get(&o.use_case).is_some_and(|u| u.exploration);
+    rules.on_track(exploration, &o.kind)
+}
+
 /// Every person's tally, by person id.
 pub fn people(facts: &Facts, rules: &Rules) -> BTreeMap<String, Tally> {
     let mut out: BTreeMap<String, Tally> = BTreeMap::new();
@@ -142,7 +163,7 @@ pub fn people(facts: &Facts, rules: &Rules) -> BTreeMap<String, Tally> {
     outcomes.sort_by(|a, b| (&a.user, a.at, &a.id).cmp(&(&b.user, b.at, &b.id)));
     let mut seen: BTreeMap<(&str, Identity), u64> = BTreeMap::new();
     for o in outcomes {
-        let n = if o.status == Status::Rejected || !o.metered {
+        let n = if !counts(o, facts, rules) {
             1
         } else {
             let count = seen.entry((o.user.as_str(), o.identity())).or_insert(0);

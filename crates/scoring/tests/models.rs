@@ -146,3 +146,45 @@ fn badges_are_earned_by_the_facts_they_name() {
     let again = tokenwise_scoring::badges::awards(&f, &Rules::default());
     assert!(!again.iter().any(|a| a.badge == "first_validated_outcome" && a.subject == "user:burner"));
 }
+
+/// Exploration earns on what it taught (templates created, promoted),
+/// production on what it did; the other kinds count nothing, and the
+/// breakdown says so. Rules kept before `learning_kinds` existed (empty)
+/// count every kind, as they did, under the same version.
+#[test]
+fn exploration_earns_on_learning_outcomes_and_production_on_operational_ones() {
+    let mut f = Facts { period: "2026-11".into(), days: 30, ..Facts::default() };
+    f.teams.insert("ana".into(), "platform".into());
+    f.use_cases.insert(
+        "sandbox".into(),
+        UseCaseFacts { baseline_cost: Nanos(50_000_000), outcome_value: Nanos(21_250_000_000), exploration: true },
+    );
+    f.activity.push(Activity { use_case: Some("sandbox".into()), ..calls("ana", 0, 4, 0, 8_000, 30_000_000, None) });
+    let claim = |kind: &str| Outcome {
+        use_case: "sandbox".into(),
+        kind: kind.into(),
+        ..outcome("ana", 1, Status::Validated, 4)
+    };
+    let efficiency = |f: &Facts, rules: &Rules| {
+        let board = score(Model::Efficiency, f, rules);
+        board.scores.iter().find(|s| s.subject == "user:ana").map_or(0.0, |s| s.efficiency)
+    };
+
+    f.outcomes = vec![claim("ticket_resolved")];
+    assert_eq!(efficiency(&f, &Rules::default()), 0.0, "operational work claimed from a sandbox earns nothing");
+    let board = score(Model::Balanced, &f, &Rules::default());
+    let ana = board.scores.iter().find(|s| s.subject == "user:ana").unwrap();
+    assert!(
+        ana.breakdown.iter().any(|l| l.fact.contains("1 outcomes of a kind their use case's track does not score"))
+    );
+
+    f.outcomes = vec![claim("template_promoted")];
+    assert!(efficiency(&f, &Rules::default()) > 0.5, "a promoted template is what exploration is for");
+
+    let before = Rules { learning_kinds: vec![], ..Rules::default() };
+    f.outcomes = vec![claim("ticket_resolved")];
+    assert!(efficiency(&f, &before) > 0.5, "older rules counted every kind");
+    let kept: Rules = serde_json::from_str(&serde_json::to_string(&before).unwrap()).unwrap();
+    assert_eq!(kept.version(), before.version());
+    assert!(!serde_json::to_string(&before).unwrap().contains("learning_kinds"), "the old version's hash is unchanged");
+}

@@ -66,7 +66,7 @@ fn status() -> impl Strategy<Value = Status> {
 
 fn outcome() -> impl Strategy<Value = Outcome> {
     (
-        (0..USERS, 0..3usize, 0..2usize, 1i64..80_000_000_000, status(), any::<bool>()),
+        (0..USERS, 0..3usize, 0..3usize, 1i64..80_000_000_000, status(), any::<bool>()),
         (proptest::option::of(1u8..=5), any::<bool>(), any::<bool>(), 0..4usize, 0..3usize, 0i64..1_000_000),
         proptest::bool::weighted(0.9),
     )
@@ -75,7 +75,7 @@ fn outcome() -> impl Strategy<Value = Outcome> {
                 id: format!("o{at}"),
                 user: user(u),
                 use_case: USE_CASES[uc].into(),
-                kind: ["ticket_resolved", "pr_merged"][kind].into(),
+                kind: ["ticket_resolved", "pr_merged", "template_created"][kind].into(),
                 value: Nanos(value),
                 status,
                 signed,
@@ -245,6 +245,37 @@ proptest! {
             }
         }
         for model in [Model::Efficiency, Model::Outcome] {
+            prop_assert_eq!(scores(model, &f), scores(model, &g));
+        }
+    }
+
+    /// Outcomes claimed off their track — operational work from an
+    /// exploration use case, a learning outcome from a production one —
+    /// change no score under any model, even validated and metered.
+    #[test]
+    fn off_track_outcomes_add_nothing(f in history(), u in 0..USERS, k in 1u64..6) {
+        let mut g = f.clone();
+        for i in 0..k {
+            for (use_case, kind) in [("sandbox", "ticket_resolved"), ("support", "template_promoted")] {
+                g.outcomes.push(Outcome {
+                    id: format!("off{i}{kind}"),
+                    user: user(u),
+                    use_case: use_case.into(),
+                    kind: kind.into(),
+                    value: Nanos(40_000_000_000),
+                    status: Status::Validated,
+                    signed: true,
+                    quality: Some(5),
+                    escalated: false,
+                    error: false,
+                    metered: true,
+                    template: Some(TEMPLATES[0].into()),
+                    prompt_hash: Some(format!("off{i}")),
+                    at: 3_000_000 + i as i64,
+                });
+            }
+        }
+        for model in Model::ALL.iter().copied() {
             prop_assert_eq!(scores(model, &f), scores(model, &g));
         }
     }
