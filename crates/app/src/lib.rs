@@ -26,6 +26,7 @@ pub mod record;
 pub mod routing;
 pub mod scores;
 pub mod tasks;
+pub mod telemetry;
 pub mod tokenize;
 
 pub use auth::Caller;

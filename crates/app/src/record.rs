@@ -54,7 +54,9 @@ impl App {
         decision: Option<&Ruling>,
     ) -> Result<AppError, AppError> {
         let end = CallEnd::failed(Status::Blocked, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
-        let recorded = self.recorder.record(draft.event(&end)).await.map_err(|e| {
+        let event = draft.event(&end);
+        crate::telemetry::observe(&event);
+        let recorded = self.recorder.record(event).await.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "refusal not recorded");
             AppError::internal("the refusal could not be recorded in the ledger")
         })?;
@@ -78,7 +80,9 @@ impl App {
     /// the refusal stands either way.
     pub async fn record_budget_refusal(&self, draft: &Draft, err: AppError) -> AppError {
         let end = CallEnd::failed(Status::Refused, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
-        match self.recorder.record(draft.event(&end)).await {
+        let event = draft.event(&end);
+        crate::telemetry::observe(&event);
+        match self.recorder.record(event).await {
             Ok(recorded) => {
                 let so_far = self.task_after(draft, recorded).await;
                 err.with_task_cost(so_far)
@@ -95,7 +99,9 @@ impl App {
     /// expires). Unrecorded, the call is not acknowledged. Recorded, it
     /// comes back with its task's calls and cost including it, if it names one.
     pub async fn record_call(&self, draft: &Draft, end: &CallEnd) -> Result<Option<TaskSoFar>, AppError> {
-        let recorded = self.recorder.record(draft.event(end)).await;
+        let event = draft.event(end);
+        crate::telemetry::observe(&event);
+        let recorded = self.recorder.record(event).await;
         self.budgets.done(&draft.id);
         let recorded = recorded.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "usage event not recorded");

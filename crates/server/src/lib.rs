@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod jobs;
+pub mod metrics;
 pub mod store;
 
 use anyhow::Context;
@@ -23,14 +24,17 @@ use tokenwise_policy::Policy;
 
 pub use tokenwise_gateway::install_crypto;
 
-/// Every route: the gateway, the API, `/healthz`; bodies bounded by
-/// `server.max_request_bytes`.
+/// Every route: the gateway, the API, `/metrics`, `/healthz`; bodies
+/// bounded by `server.max_request_bytes`; every request counted and timed.
 pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
     let limit = usize::try_from(app.policy.server.max_request_bytes).unwrap_or(usize::MAX);
+    metrics::handle();
     Router::new()
         .merge(tokenwise_gateway::routes().with_state(gateway))
-        .merge(api::routes().with_state(app))
+        .merge(api::routes().with_state(app.clone()))
+        .route("/metrics", get(metrics::render).with_state(app))
         .route("/healthz", get(|| async { "ok" }))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(limit))
 }
 

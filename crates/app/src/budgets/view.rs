@@ -33,6 +33,13 @@ impl App {
         Ok(BudgetsView { at: now, envelopes })
     }
 
+    /// The base allowance and every tranche unlocked so far: what holds
+    /// are judged against.
+    pub(crate) fn envelope_limit(&self, e: &EnvelopeState) -> Nanos {
+        let budget = self.policy.budgets.iter().find(|b| b.id == e.spec.budget_id);
+        budget.map_or(e.spec.limit, |b| b.limit).saturating_add(self.budgets.unlocked(&e.spec.key))
+    }
+
     fn envelope_json(&self, e: &EnvelopeState, now: Timestamp) -> Value {
         let budget = self.policy.budgets.iter().find(|b| b.id == e.spec.budget_id);
         let unlocked = self.budgets.unlocked(&e.spec.key);
@@ -51,9 +58,7 @@ impl App {
                 })
                 .collect()
         });
-        // The base allowance and every tranche unlocked so far: what holds
-        // are judged against.
-        let limit = budget.map_or(e.spec.limit, |b| b.limit).saturating_add(unlocked);
+        let limit = self.envelope_limit(e);
         json!({
             "key": e.spec.key,
             "budget": e.spec.budget_id,
