@@ -3,7 +3,7 @@
 //! so the store awards each (subject, badge, key) once.
 
 use crate::facts::{Facts, Status};
-use crate::models::{Board, subjects};
+use crate::models::{Board, Subjects};
 use crate::rules::Rules;
 use crate::tally;
 use serde::Serialize;
@@ -22,9 +22,14 @@ const DECILE_MIN_PEOPLE: usize = 10;
 
 /// Every badge the period's facts earn.
 pub fn awards(facts: &Facts, rules: &Rules) -> Vec<Award> {
+    awards_for(facts, rules, &Subjects::of(facts, rules))
+}
+
+/// [`awards`] over subjects already computed from the same facts and rules.
+pub fn awards_for(facts: &Facts, rules: &Rules, subjects: &Subjects) -> Vec<Award> {
     let mut out = Vec::new();
     template_reuse(facts, rules, &mut out);
-    let people: Vec<_> = subjects(facts, rules).into_iter().filter(|s| s.id.starts_with("user:")).collect();
+    let people: Vec<_> = subjects.0.iter().filter(|s| s.id.starts_with("user:")).collect();
     let mut with_outcomes: Vec<f64> =
         people.iter().filter(|s| s.tally.weight > 0.0).map(|s| s.axes.efficiency).collect();
     if with_outcomes.len() >= DECILE_MIN_PEOPLE {

@@ -3,7 +3,7 @@
 //! the models agree (Spearman's rank correlation between each pair).
 
 use crate::facts::Facts;
-use crate::models::{Board, Model, score};
+use crate::models::{Board, Model, Subjects, score_subjects};
 use crate::rules::Rules;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -56,7 +56,8 @@ fn people_ranks(board: &Board) -> BTreeMap<String, u32> {
 }
 
 pub fn compare(facts: &Facts, rules: &Rules) -> Comparison {
-    let boards: Vec<Board> = Model::ALL.iter().map(|m| score(*m, facts, rules)).collect();
+    let subjects = Subjects::of(facts, rules);
+    let boards: Vec<Board> = Model::ALL.iter().map(|m| score_subjects(*m, &subjects, facts, rules)).collect();
     let by_model: Vec<BTreeMap<String, u32>> = boards.iter().map(people_ranks).collect();
     let people: Vec<String> = by_model.first().map(|m| m.keys().cloned().collect()).unwrap_or_default();
     let rank_of = |m: usize, p: &str| by_model[m].get(p).copied().unwrap_or(0);

@@ -21,5 +21,5 @@ pub mod tally;
 pub use axes::Line;
 pub use compare::{Comparison, compare};
 pub use facts::{Activity, Facts, Outcome, Status, TemplateFacts, UseCaseFacts};
-pub use models::{Board, Model, Score, score};
+pub use models::{Board, Model, Score, Subjects, score, score_subjects};
 pub use rules::Rules;

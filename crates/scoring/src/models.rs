@@ -94,9 +94,25 @@ fn max_of(subjects: &[Subject], person: bool, f: impl Fn(&Subject) -> f64) -> f6
     subjects.iter().filter(|s| s.id.starts_with("user:") == person).map(f).fold(0.0, f64::max)
 }
 
+/// Every subject's tally and axes for one period, computed once and then
+/// scored under any model and searched for badges.
+#[derive(Debug, Clone)]
+pub struct Subjects(pub(crate) Vec<Subject>);
+
+impl Subjects {
+    pub fn of(facts: &Facts, rules: &Rules) -> Subjects {
+        Subjects(subjects(facts, rules))
+    }
+}
+
 /// Scores every subject under one model, best first.
 pub fn score(model: Model, facts: &Facts, rules: &Rules) -> Board {
-    let subjects = subjects(facts, rules);
+    score_subjects(model, &Subjects::of(facts, rules), facts, rules)
+}
+
+/// [`score`] over subjects already computed from the same facts and rules.
+pub fn score_subjects(model: Model, subjects: &Subjects, facts: &Facts, rules: &Rules) -> Board {
+    let subjects = &subjects.0;
     let team_result: BTreeMap<&str, f64> = subjects
         .iter()
         .filter(|s| s.team.is_none())
@@ -114,7 +130,7 @@ pub fn score(model: Model, facts: &Facts, rules: &Rules) -> Board {
         Model::ComplianceWeighted => s.tally.value * s.axes.compliance,
         _ => 0.0,
     };
-    let most = [max_of(&subjects, true, measure), max_of(&subjects, false, measure)];
+    let most = [max_of(subjects, true, measure), max_of(subjects, false, measure)];
     let relative = |s: &Subject| {
         let max = most[usize::from(!s.id.starts_with("user:"))];
         if max > 0.0 { 100.0 * measure(s) / max } else { 0.0 }

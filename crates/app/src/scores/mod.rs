@@ -68,8 +68,10 @@ pub async fn board_under(
     now: Timestamp,
 ) -> AppResult<(Board, Vec<Award>)> {
     let facts = read_facts(store, policy, period).await?;
-    let mut board = tokenwise_scoring::score(model, &facts, rules);
-    let awards = award(store, &badges::awards(&facts, rules), period, now).await?;
+    // Tallies and axes once, for the board and the badges alike.
+    let subjects = tokenwise_scoring::Subjects::of(&facts, rules);
+    let mut board = tokenwise_scoring::score_subjects(model, &subjects, &facts, rules);
+    let awards = award(store, &badges::awards_for(&facts, rules, &subjects), period, now).await?;
     badges::attach(&mut board, &awards);
     Ok((board, awards))
 }
