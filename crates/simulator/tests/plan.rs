@@ -28,12 +28,16 @@ fn shapes(company: &Company, seed: u64) -> BTreeMap<Persona, Shape> {
     let mut out: BTreeMap<Persona, Shape> = BTreeMap::new();
     for day in month(company, &policy, seed, &weekdays()) {
         for a in day.actions {
-            let (user, push): (String, Box<dyn FnOnce(&mut Shape)>) = match a {
-                Action::Call(c) => (c.user.clone(), Box::new(move |s: &mut Shape| s.calls.push(c))),
-                Action::Claim(c) => (c.user.clone(), Box::new(move |s: &mut Shape| s.claims.push(c))),
+            let user = match &a {
+                Action::Call(c) => c.user.clone(),
+                Action::Claim(c) => c.user.clone(),
             };
             let persona = company.person(&user).unwrap().persona;
-            push(out.entry(persona).or_insert(Shape { calls: Vec::new(), claims: Vec::new() }));
+            let shape = out.entry(persona).or_insert(Shape { calls: Vec::new(), claims: Vec::new() });
+            match a {
+                Action::Call(c) => shape.calls.push(c),
+                Action::Claim(c) => shape.claims.push(c),
+            }
         }
     }
     out
