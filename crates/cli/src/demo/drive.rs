@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokenwise_simulator::{Action, Call, Claim, Company, Day, Format};
 
-/// Calls in flight at once: enough to batch the ledger's commits, few
+/// Tasks in flight at once: enough to batch the ledger's commits, few
 /// enough not to crowd two cores.
 const IN_FLIGHT: usize = 16;
 
@@ -71,22 +71,36 @@ async fn send(w: &World, c: &Call) -> anyhow::Result<Answer> {
     Ok(Answer { user: c.user.clone(), status, nudged })
 }
 
-/// Sends the day's calls, IN_FLIGHT at a time, then its claims in order.
+/// Sends the day's calls, IN_FLIGHT tasks at a time — a task's own calls
+/// one after another, as a tool makes them, so what each call's task has
+/// cost so far (and any nudge) is the same on every run — then its claims
+/// in order.
 pub async fn day(w: &Arc<World>, company: &Company, day: &Day, tally: &mut Tally) -> anyhow::Result<()> {
-    let calls: Vec<Call> =
-        day.actions.iter().filter_map(|a| if let Action::Call(c) = a { Some(c.clone()) } else { None }).collect();
+    let mut tasks_calls: BTreeMap<String, Vec<Call>> = BTreeMap::new();
+    for a in &day.actions {
+        if let Action::Call(c) = a {
+            tasks_calls.entry(c.task.clone()).or_default().push(c.clone());
+        }
+    }
     let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
-    for c in calls {
+    for calls in tasks_calls.into_values() {
         let (w, gate) = (w.clone(), gate.clone());
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
-            send(&w, &c).await
+            let mut answers = Vec::with_capacity(calls.len());
+            for c in &calls {
+                answers.push(send(&w, c).await?);
+            }
+            Ok::<Vec<Answer>, anyhow::Error>(answers)
         });
     }
     let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+    let mut answers = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        let a = done.context("a call task failed")??;
+        answers.extend(done.context("a call task failed")??);
+    }
+    for a in answers {
         tally.requests += 1;
         *tally.statuses.entry(a.status).or_default() += 1;
         if a.nudged {
