@@ -47,7 +47,7 @@ async fn a_month_scores_in_the_contract_shape_for_whoever_may_see_it() {
     let board = a.json();
     assert_eq!(board["model"], "balanced");
     assert_eq!(board["period"], "2026-11");
-    assert!(board["rules_version"].as_str().unwrap().starts_with("s1-"));
+    assert!(board["rules_version"].as_str().unwrap().starts_with("s2-"));
     for s in board["scores"].as_array().unwrap() {
         for field in ["subject", "rank", "score", "efficiency", "quality", "compliance", "breakdown", "badges"] {
             assert!(s.get(field).is_some(), "{field} missing in {s}");
@@ -186,10 +186,10 @@ async fn validated_outcomes_make_the_score_and_earn_a_badge_once() {
     assert_eq!(then, board);
     let from_cli = cli_board(&g, &["--rules-version", &v1]);
     assert_eq!(from_cli, board);
-    assert_eq!(governance.get("/api/v1/scores?period=2026-11&rules_version=s1-0000000000").await.status, 404);
+    assert_eq!(governance.get("/api/v1/scores?period=2026-11&rules_version=s2-0000000000").await.status, 404);
     let other = governance.get("/api/v1/scores?period=2026-11&rules_version=s0-0000000000").await;
     assert_eq!(other.status, 400, "{}", other.body);
-    assert!(other.body.contains("this build computes `s1`"), "{}", other.body);
+    assert!(other.body.contains("this build computes `s2`"), "{}", other.body);
 }
 
 /// A team's tranche unlocks on its real results: validated hours and

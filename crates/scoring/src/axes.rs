@@ -91,11 +91,16 @@ fn efficiency(t: &Tally, lines: &mut Vec<Line>) -> f64 {
     e
 }
 
+/// Claims decided that held up, smoothed towards the middle so one decision
+/// cannot make a perfect record: (validated + 1) / (decided + 2).
+pub fn validation_rate(t: &Tally) -> f64 {
+    (t.validated as f64 + 1.0) / ((t.validated + t.rejected) as f64 + 2.0)
+}
+
 /// Validation rate, rating, escalations and errors, each smoothed towards
 /// the middle so one outcome cannot make a perfect record.
 fn quality(t: &Tally, lines: &mut Vec<Line>) -> f64 {
-    let decided = (t.validated + t.rejected) as f64;
-    let validation = (t.validated as f64 + 1.0) / (decided + 2.0);
+    let validation = validation_rate(t);
     let rating = (t.rating + 1.0) / (t.rated as f64 + 2.0);
     let escalation = t.escalated_weight / (t.weight + 1.0);
     let errors = t.error_weight / (t.weight + 1.0);

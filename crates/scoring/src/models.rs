@@ -83,11 +83,18 @@ fn individual(s: &Subject, rules: &Rules) -> f64 {
     (100.0 * rules.composite(s.axes.as_array()) * bonus).min(100.0)
 }
 
-/// The team's share of recognition goes to people who delivered: with no
-/// individual result (no counted outcome) there is none.
+/// The team's share of recognition goes to people who delivered, as far as
+/// they kept the rules and their claims held up: with no individual result
+/// (no counted outcome) there is none, and a person whose calls were
+/// blocked or whose claims were rejected takes only that part of it — a
+/// good team does not carry a free rider up the board.
 fn balanced(s: &Subject, team: f64, rules: &Rules) -> f64 {
     let own = individual(s, rules);
-    if own <= 0.0 { 0.0 } else { rules.team_share * team + (1.0 - rules.team_share) * own }
+    if own <= 0.0 {
+        return 0.0;
+    }
+    let earned = s.axes.compliance * crate::axes::validation_rate(&s.tally);
+    rules.team_share * team * earned + (1.0 - rules.team_share) * own
 }
 
 fn max_of(subjects: &[Subject], person: bool, f: impl Fn(&Subject) -> f64) -> f64 {
@@ -148,7 +155,7 @@ pub fn score_subjects(model: Model, subjects: &Subjects, facts: &Facts, rules: &
                 Model::Team => (team_of(s), "the team's balanced result: 100 × geometric mean of its axes"),
                 Model::Balanced if s.team.is_none() => (team_of(s), "100 × weighted geometric mean of the axes"),
                 Model::Balanced => (balanced(s, team_of(s), rules),
-                    "team share × the team's result + (1 − team share) × 100 × weighted geometric mean of the axes \
+                    "team share × the team's result × compliance × validation rate + (1 − team share) × 100 × weighted geometric mean of the axes \
                      × (1 + reuse bonus × (1 − 2^(−other teams reusing their templates / 2))); 0 without a counted outcome",
                 ),
             };

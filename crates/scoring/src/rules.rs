@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever a formula in this crate changes meaning.
-pub const ALGORITHM: &str = "s1";
+pub const ALGORITHM: &str = "s2";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,10 +32,8 @@ pub struct Rules {
     /// Outcome kinds that are learning (a template created, one promoted to
     /// production): the only kinds an exploration use case's outcomes count
     /// with, and kinds a production use case's outcomes never count with.
-    /// Empty (rules kept before this existed) counts every kind everywhere,
-    /// so those versions re-score as they did; left out of the version's
-    /// hash when empty for the same reason.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Empty counts every kind everywhere.
+    #[serde(default)]
     pub learning_kinds: Vec<String>,
 }
 
