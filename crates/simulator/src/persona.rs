@@ -65,7 +65,7 @@ impl Persona {
         let base = Style {
             tasks: (1, 3),
             calls: (2, 4),
-            words: (60, 220),
+            words: (400, 1_200),
             template: 0.7,
             dear_model: false,
             repeat: false,
@@ -78,21 +78,21 @@ impl Persona {
         };
         match self {
             Persona::EfficientExpert => {
-                Style { calls: (1, 2), words: (40, 120), template: 0.95, quality: (4, 5), escalate: 0.0, ..base }
+                Style { calls: (1, 2), words: (250, 600), template: 0.95, quality: (4, 5), escalate: 0.0, ..base }
             }
             Persona::Average => base,
             Persona::Newcomer => {
-                Style { calls: (3, 6), words: (120, 400), template: 0.3, quality: (2, 4), escalate: 0.2, ..base }
+                Style { calls: (3, 6), words: (800, 2_000), template: 0.3, quality: (2, 4), escalate: 0.2, ..base }
             }
-            Persona::Explorer => Style { tasks: (1, 2), calls: (3, 6), words: (150, 500), template: 0.0, ..base },
+            Persona::Explorer => Style { tasks: (1, 2), calls: (3, 6), words: (600, 1_500), template: 0.0, ..base },
             Persona::TemplateAuthor => Style { calls: (1, 3), template: 1.0, quality: (4, 5), ..base },
-            Persona::TokenBurner => Style { words: (6_000, 12_000), template: 0.2, dear_model: true, ..base },
+            Persona::TokenBurner => Style { words: (8_000, 16_000), template: 0.2, dear_model: true, ..base },
             Persona::PromptRepeater => Style { tasks: (4, 7), calls: (1, 1), repeat: true, template: 0.0, ..base },
-            Persona::WorkflowSplitter => Style { calls: (12, 20), words: (30, 80), ..base },
+            Persona::WorkflowSplitter => Style { calls: (12, 20), words: (80, 200), ..base },
             Persona::OutcomeInflater => Style { tasks: (1, 1), calls: (1, 1), fake_claims: 3, ..base },
             Persona::DataLeaker => Style { leak: 0.5, ..base },
             Persona::ExceptionAbuser => {
-                Style { tasks: (3, 5), words: (3_000, 6_000), dear_model: true, exceptions: true, ..base }
+                Style { tasks: (3, 5), words: (1_500, 3_000), dear_model: true, exceptions: true, ..base }
             }
         }
     }

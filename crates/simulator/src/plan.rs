@@ -31,6 +31,9 @@ pub struct Call {
     /// Sent as `x-tokenwise-task`.
     pub task: String,
     pub model: String,
+    /// The template's instructions, sent as the system prompt: the same
+    /// text every time, so the provider's prompt cache serves it.
+    pub system: Option<String>,
     pub format: Format,
     pub stream: bool,
     pub prompt: String,
@@ -167,6 +170,7 @@ fn person_day(
             out.push(Action::Call(Call {
                 user: p.user.clone(),
                 use_case: use_case.clone(),
+                system: template.as_deref().map(text::instructions),
                 template: template.clone(),
                 task: task.clone(),
                 model: model.clone(),

@@ -47,6 +47,19 @@ pub fn prompt(rng: &mut StdRng, use_case: &str, n: u32, words: u32) -> String {
     out
 }
 
+/// A template's instructions: a few hundred words that follow from its
+/// name alone, so every call on it sends the same text.
+pub fn instructions(template: &str) -> String {
+    let seed = template.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let mut rng = <StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut out = format!("You follow the approved template {template}. Be accurate, cite sources, keep to policy.");
+    for _ in 0..600 {
+        out.push(' ');
+        out.push_str(FILLER[rng.random_range(0..FILLER.len())]);
+    }
+    out
+}
+
 fn luhn_digit(digits: &[u8]) -> u8 {
     // The check digit makes the doubled-alternate sum a multiple of 10.
     let sum: u32 = digits

@@ -36,16 +36,26 @@ struct Answer {
 }
 
 fn body(c: &Call) -> (&'static str, Value) {
-    let messages = json!([{"role": "user", "content": c.prompt}]);
+    let user = json!({"role": "user", "content": c.prompt});
     match c.format {
-        Format::OpenAi => (
-            "/v1/chat/completions",
-            json!({"model": c.model, "messages": messages, "max_tokens": c.max_tokens, "stream": c.stream}),
-        ),
-        Format::Anthropic => (
-            "/v1/messages",
-            json!({"model": c.model, "messages": messages, "max_tokens": c.max_tokens, "stream": c.stream}),
-        ),
+        Format::OpenAi => {
+            let messages = match &c.system {
+                Some(s) => json!([{"role": "system", "content": s}, user]),
+                None => json!([user]),
+            };
+            (
+                "/v1/chat/completions",
+                json!({"model": c.model, "messages": messages, "max_tokens": c.max_tokens, "stream": c.stream}),
+            )
+        }
+        Format::Anthropic => {
+            let mut b = json!({"model": c.model, "messages": [user], "max_tokens": c.max_tokens, "stream": c.stream});
+            if let Some(s) = &c.system {
+                // Marked for caching, as Claude Code marks its system prompt.
+                b["system"] = json!([{"type": "text", "text": s, "cache_control": {"type": "ephemeral"}}]);
+            }
+            ("/v1/messages", b)
+        }
     }
 }
 
