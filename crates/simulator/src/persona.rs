@@ -75,6 +75,8 @@ impl Persona {
             escalate: 0.05,
             stream: 0.4,
             exceptions: false,
+            cached_context: 0,
+            crunch: None,
         };
         match self {
             Persona::EfficientExpert => {
@@ -86,14 +88,28 @@ impl Persona {
             }
             Persona::Explorer => Style { tasks: (1, 2), calls: (3, 6), words: (600, 1_500), template: 0.0, ..base },
             Persona::TemplateAuthor => Style { calls: (1, 3), template: 1.0, quality: (4, 5), ..base },
-            Persona::TokenBurner => Style { words: (8_000, 16_000), template: 0.2, dear_model: true, ..base },
+            // The whole repository in every call's system prompt: the
+            // provider's cache makes it cheap per call, the token count huge.
+            Persona::TokenBurner => Style {
+                calls: (3, 6),
+                words: (2_000, 4_000),
+                template: 0.2,
+                dear_model: true,
+                cached_context: 60_000,
+                ..base
+            },
             Persona::PromptRepeater => Style { tasks: (4, 7), calls: (1, 1), repeat: true, template: 0.0, ..base },
             Persona::WorkflowSplitter => Style { calls: (12, 20), words: (80, 200), ..base },
             Persona::OutcomeInflater => Style { tasks: (1, 1), calls: (1, 1), fake_claims: 3, ..base },
             Persona::DataLeaker => Style { leak: 0.5, ..base },
-            Persona::ExceptionAbuser => {
-                Style { tasks: (3, 5), words: (1_500, 3_000), dear_model: true, exceptions: true, ..base }
-            }
+            Persona::ExceptionAbuser => Style {
+                tasks: (3, 5),
+                words: (1_500, 3_000),
+                dear_model: true,
+                exceptions: true,
+                crunch: Some(Crunch { every_days: 14, first_day: 5, calls: 70, words: 40_000 }),
+                ..base
+            },
         }
     }
 }
@@ -123,4 +139,24 @@ pub struct Style {
     pub stream: f64,
     /// Asks for a budget exception when refused.
     pub exceptions: bool,
+    /// Words of one fixed document sent as every call's system prompt.
+    pub cached_context: u32,
+    /// Now and then, a day of bulk work far over anyone's daily budget.
+    pub crunch: Option<Crunch>,
+}
+
+/// A batch job on a day of its own: `calls` calls of `words` words each,
+/// on day `first_day` and every `every_days` after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crunch {
+    pub every_days: u16,
+    pub first_day: u16,
+    pub calls: u32,
+    pub words: u32,
+}
+
+impl Crunch {
+    pub fn on(&self, day: u16) -> bool {
+        day >= self.first_day && (day - self.first_day).is_multiple_of(self.every_days.max(1))
+    }
 }

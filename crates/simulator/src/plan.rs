@@ -138,6 +138,28 @@ fn pick_use_case(rng: &mut StdRng, policy: &Policy, p: &Person) -> Option<(Strin
     Some((first.clone(), false))
 }
 
+/// A batch job: one task, many calls over one large document (the same
+/// text each call, sent as the user's message, so no cache serves it).
+fn crunch(rng: &mut StdRng, policy: &Policy, p: &Person, day: u16, c: crate::persona::Crunch, out: &mut Vec<Action>) {
+    let Some(use_case) = p.use_cases.first() else { return };
+    let Some(model) = model_for(policy, use_case, true) else { return };
+    let doc = text::document(&format!("{}-{day}", p.user), "Process every record of this export:", c.words);
+    for i in 0..c.calls {
+        out.push(Action::Call(Call {
+            user: p.user.clone(),
+            use_case: use_case.clone(),
+            template: None,
+            task: format!("{}-d{:02}-batch", p.user, day + 1),
+            model: model.clone(),
+            system: None,
+            format: format_of(policy, &model),
+            stream: false,
+            prompt: format!("{doc}\nRecord {i}: classify it."),
+            max_tokens: rng.random_range(200..=600),
+        }));
+    }
+}
+
 /// One person's calls and claims for one day.
 fn person_day(
     rng: &mut StdRng,
@@ -148,7 +170,12 @@ fn person_day(
     claims: &mut Vec<Action>,
 ) {
     let style: Style = p.persona.style();
-    let same_prompt = p.persona.style().repeat.then(|| format!("Summarise the open items for {} today.", p.team));
+    let same_prompt = style.repeat.then(|| format!("Summarise the open items for {} today.", p.team));
+    let system = (style.cached_context > 0)
+        .then(|| text::document(&p.user, "Here is everything in our repository, for context:", style.cached_context));
+    if let Some(c) = style.crunch.filter(|c| c.on(day)) {
+        crunch(rng, policy, p, day, c, out);
+    }
     for t in 0..between(rng, style.tasks) {
         let Some((use_case, exploration)) = pick_use_case(rng, policy, p) else { return };
         let Some(model) = model_for(policy, &use_case, style.dear_model) else { continue };
@@ -170,7 +197,7 @@ fn person_day(
             out.push(Action::Call(Call {
                 user: p.user.clone(),
                 use_case: use_case.clone(),
-                system: template.as_deref().map(text::instructions),
+                system: system.clone().or_else(|| template.as_deref().map(text::instructions)),
                 template: template.clone(),
                 task: task.clone(),
                 model: model.clone(),
@@ -214,24 +241,30 @@ fn person_day(
     }
 }
 
-/// The month: `working[d]` says whether day `d` is a working day (the
+/// One day of the plan: `work` says whether it is a working day (the
 /// others are quiet). Each person's day is drawn from a stream of its own,
-/// so the plan is the same for a seed whatever else changes in it.
-pub fn month(company: &Company, policy: &Policy, seed: u64, working: &[bool]) -> Vec<Day> {
-    let mut days = Vec::new();
-    for (d, work) in working.iter().enumerate() {
-        let index = u16::try_from(d).unwrap_or(u16::MAX);
-        let mut calls = Vec::new();
-        let mut claims = Vec::new();
-        if *work {
-            for (i, p) in company.people.iter().enumerate() {
-                let stream = seed ^ (u64::from(index) << 32) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let mut rng = StdRng::seed_from_u64(stream);
-                person_day(&mut rng, policy, p, index, &mut calls, &mut claims);
-            }
+/// so a seed plans the same day whatever else changes in the plan, and a
+/// day can be planned without the rest of the month (the demo plans each
+/// as it comes: a crunch day's prompts are large).
+pub fn day(company: &Company, policy: &Policy, seed: u64, index: u16, work: bool) -> Day {
+    let mut calls = Vec::new();
+    let mut claims = Vec::new();
+    if work {
+        for (i, p) in company.people.iter().enumerate() {
+            let stream = seed ^ (u64::from(index) << 32) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut rng = StdRng::seed_from_u64(stream);
+            person_day(&mut rng, policy, p, index, &mut calls, &mut claims);
         }
-        calls.extend(claims);
-        days.push(Day { index, actions: calls });
     }
-    days
+    calls.extend(claims);
+    Day { index, actions: calls }
+}
+
+/// The month: `working[d]` says whether day `d` is a working day.
+pub fn month(company: &Company, policy: &Policy, seed: u64, working: &[bool]) -> Vec<Day> {
+    working
+        .iter()
+        .enumerate()
+        .map(|(d, w)| day(company, policy, seed, u16::try_from(d).unwrap_or(u16::MAX), *w))
+        .collect()
 }

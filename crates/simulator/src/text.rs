@@ -47,17 +47,26 @@ pub fn prompt(rng: &mut StdRng, use_case: &str, n: u32, words: u32) -> String {
     out
 }
 
-/// A template's instructions: a few hundred words that follow from its
-/// name alone, so every call on it sends the same text.
-pub fn instructions(template: &str) -> String {
-    let seed = template.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+/// `words` words that follow from `name` alone: the same text every time.
+pub fn document(name: &str, heading: &str, words: u32) -> String {
+    let seed = name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let mut rng = <StdRng as rand::SeedableRng>::seed_from_u64(seed);
-    let mut out = format!("You follow the approved template {template}. Be accurate, cite sources, keep to policy.");
-    for _ in 0..600 {
+    let mut out = heading.to_string();
+    for _ in 0..words {
         out.push(' ');
         out.push_str(FILLER[rng.random_range(0..FILLER.len())]);
     }
     out
+}
+
+/// A template's instructions: a few hundred words that follow from its
+/// name alone, so every call on it sends the same text.
+pub fn instructions(template: &str) -> String {
+    document(
+        template,
+        &format!("You follow the approved template {template}. Be accurate, cite sources, keep to policy."),
+        600,
+    )
 }
 
 fn luhn_digit(digits: &[u8]) -> u8 {

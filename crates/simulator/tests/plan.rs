@@ -79,7 +79,8 @@ fn each_gaming_persona_plays_its_strategy() {
     let policy = acme();
     let company = cast(&policy, 11);
     let s = shapes(&company, 11);
-    let avg_words = |sh: &Shape| sh.calls.iter().map(|c| c.prompt.len()).sum::<usize>() as f64 / sh.calls.len() as f64;
+    let sent = |c: &Call| c.prompt.len() + c.system.as_ref().map_or(0, String::len);
+    let avg_words = |sh: &Shape| sh.calls.iter().map(sent).sum::<usize>() as f64 / sh.calls.len() as f64;
     let calls_per_claim = |sh: &Shape| sh.calls.len() as f64 / sh.claims.len().max(1) as f64;
     let average = &s[&Persona::Average];
 
@@ -109,6 +110,11 @@ fn each_gaming_persona_plays_its_strategy() {
     assert!(leaky * 4 >= s[&Persona::DataLeaker].calls.len(), "about half the leaker's calls carry findings");
     let clean = average.calls.iter().filter(|c| !scanner.scan(&c.prompt).is_empty()).count();
     assert_eq!(clean, 0, "honest prompts carry nothing the scanner flags");
+
+    // The abuser's batch days: one task of many calls on a large export.
+    let abuser = &s[&Persona::ExceptionAbuser];
+    let batch = abuser.calls.iter().filter(|c| c.task.ends_with("-batch")).count();
+    assert!(batch >= 100, "{batch} batch calls");
 
     let explorer = &s[&Persona::Explorer];
     assert!(explorer.claims.iter().all(|c| c.kind == "template_created"));

@@ -30,7 +30,7 @@ pub struct Tally {
 
 /// How one call went.
 struct Answer {
-    user: String,
+    call: Call,
     status: u16,
     nudged: bool,
 }
@@ -78,7 +78,7 @@ async fn send(w: &World, c: &Call) -> anyhow::Result<Answer> {
     let text = r.text().await.unwrap_or_default();
     // A stream's advice comes as an SSE comment before its last frame.
     nudged |= text.contains(": x-tokenwise-nudge=");
-    Ok(Answer { user: c.user.clone(), status, nudged })
+    Ok(Answer { call: c.clone(), status, nudged })
 }
 
 /// Sends the day's calls, IN_FLIGHT tasks at a time — a task's own calls
@@ -105,25 +105,27 @@ pub async fn day(w: &Arc<World>, company: &Company, day: &Day, tally: &mut Tally
             Ok::<Vec<Answer>, anyhow::Error>(answers)
         });
     }
-    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
     let mut answers = Vec::new();
     while let Some(done) = tasks.join_next().await {
         answers.extend(done.context("a call task failed")??);
     }
+    let mut refused: BTreeMap<String, Vec<Call>> = BTreeMap::new();
     for a in answers {
-        tally.requests += 1;
-        *tally.statuses.entry(a.status).or_default() += 1;
-        if a.nudged {
-            *tally.nudges.entry(a.user.clone()).or_default() += 1;
-        }
+        count(tally, &a);
         if a.status == 402 {
-            *refused.entry(a.user).or_default() += 1;
+            refused.entry(a.call.user.clone()).or_default().push(a.call);
         }
     }
-    for (user, _) in refused {
+    // Refused for want of budget, an abuser asks for an exception, gets it
+    // approved, and sends the refused calls again.
+    for (user, calls) in refused {
         if company.person(&user).is_some_and(|p| p.persona.style().exceptions) {
             ask_exception(w, &user, day.index).await?;
             tally.exceptions_asked += 1;
+            for c in &calls {
+                let a = send(w, c).await?;
+                count(tally, &a);
+            }
         }
     }
     for a in &day.actions {
@@ -132,6 +134,14 @@ pub async fn day(w: &Arc<World>, company: &Company, day: &Day, tally: &mut Tally
         }
     }
     Ok(())
+}
+
+fn count(tally: &mut Tally, a: &Answer) {
+    tally.requests += 1;
+    *tally.statuses.entry(a.status).or_default() += 1;
+    if a.nudged {
+        *tally.nudges.entry(a.call.user.clone()).or_default() += 1;
+    }
 }
 
 async fn post(w: &World, key: &str, path: &str, body: Value) -> anyhow::Result<Value> {

@@ -52,14 +52,14 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
     let working: Vec<bool> = days.iter().map(|d| !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)).collect();
 
     let company = tokenwise_simulator::cast(&probe, a.seed);
-    let plan = tokenwise_simulator::month(&company, &probe, a.seed, &working);
     let w = Arc::new(world::World::start(&dir, a.listen, at(first, 8)?).await?);
     let began = Instant::now();
     let mut tally = drive::Tally::default();
     let progress = std::io::stderr().is_terminal() && !a.json;
-    for (d, day) in days.iter().zip(&plan) {
+    for (i, (d, work)) in days.iter().zip(&working).enumerate() {
+        let day = tokenwise_simulator::day(&company, &probe, a.seed, u16::try_from(i)?, *work);
         w.set_clock(at(*d, 9)?).await?;
-        drive::day(&w, &company, day, &mut tally).await?;
+        drive::day(&w, &company, &day, &mut tally).await?;
         if progress {
             eprint!("\rsimulating {d}: {} requests so far", tally.requests);
         }
