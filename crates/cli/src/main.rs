@@ -44,6 +44,9 @@ enum Command {
         /// Seed of the simulation: the same seed plans the same month.
         #[arg(long, default_value_t = demo::DEFAULT_SEED)]
         seed: u64,
+        /// For tests: simulate only the month's first N days.
+        #[arg(long, hide = true)]
+        days: Option<u8>,
     },
     /// Run the gateway and the API.
     Serve {
@@ -207,8 +210,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Demo { json, data_dir, listen, no_serve, seed } => {
-                let args = demo::Args { json, data_dir: data_dir.as_deref(), listen: &listen, no_serve, seed };
+            Command::Demo { json, data_dir, listen, no_serve, seed, days } => {
+                let args = demo::Args { json, data_dir: data_dir.as_deref(), listen: &listen, no_serve, seed, days };
                 demo::run(args).await.map(|()| ExitCode::SUCCESS)
             }
             Command::CheckConfig { file, json } => check::run(&file, json),

@@ -197,7 +197,7 @@ fn person_day(
             out.push(Action::Call(Call {
                 user: p.user.clone(),
                 use_case: use_case.clone(),
-                system: system.clone().or_else(|| template.as_deref().map(text::instructions)),
+                system: system.clone().or_else(|| template.as_deref().map(|t| text::instructions(t, &p.user))),
                 template: template.clone(),
                 task: task.clone(),
                 model: model.clone(),

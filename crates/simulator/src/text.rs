@@ -59,14 +59,15 @@ pub fn document(name: &str, heading: &str, words: u32) -> String {
     out
 }
 
-/// A template's instructions: a few hundred words that follow from its
-/// name alone, so every call on it sends the same text.
-pub fn instructions(template: &str) -> String {
-    document(
-        template,
-        &format!("You follow the approved template {template}. Be accurate, cite sources, keep to policy."),
-        600,
-    )
+/// A template's instructions for one person: a few hundred words that
+/// follow from the template's name, so every call on it sends the same
+/// text, and the person's name (as tools put the user's details in their
+/// system prompt), so each person's prompt cache is their own and what a
+/// call costs does not depend on who happened to call first.
+pub fn instructions(template: &str, user: &str) -> String {
+    let heading =
+        format!("You follow the approved template {template}, working for {user}. Be accurate, cite sources.");
+    document(template, &heading, 600)
 }
 
 fn luhn_digit(digits: &[u8]) -> u8 {

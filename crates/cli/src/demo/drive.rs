@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokenwise_simulator::{Action, Call, Claim, Company, Day, Format};
 
-/// Tasks in flight at once: enough to batch the ledger's commits, few
+/// People working at once: enough to batch the ledger's commits, few
 /// enough not to crowd two cores.
 const IN_FLIGHT: usize = 16;
 
@@ -81,15 +81,15 @@ async fn send(w: &World, c: &Call) -> anyhow::Result<Answer> {
     Ok(Answer { call: c.clone(), status, nudged })
 }
 
-/// Sends the day's calls, IN_FLIGHT tasks at a time — a task's own calls
-/// one after another, as a tool makes them, so what each call's task has
-/// cost so far (and any nudge) is the same on every run — then its claims
-/// in order.
+/// Sends the day's calls, IN_FLIGHT people at a time — each person's calls
+/// one after another, as one person works, so what each call's task has
+/// cost so far (and any nudge, and what the provider's cache served) is the
+/// same on every run — then its claims in order.
 pub async fn day(w: &Arc<World>, company: &Company, day: &Day, tally: &mut Tally) -> anyhow::Result<()> {
     let mut tasks_calls: BTreeMap<String, Vec<Call>> = BTreeMap::new();
     for a in &day.actions {
         if let Action::Call(c) = a {
-            tasks_calls.entry(c.task.clone()).or_default().push(c.clone());
+            tasks_calls.entry(c.user.clone()).or_default().push(c.clone());
         }
     }
     let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));

@@ -28,6 +28,8 @@ pub struct Args<'a> {
     pub listen: &'a str,
     pub no_serve: bool,
     pub seed: u64,
+    /// Only the month's first N days (tests).
+    pub days: Option<u8>,
 }
 
 pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
@@ -48,7 +50,9 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
     let at = |d: Date, hour: i8| -> anyhow::Result<Timestamp> {
         Ok(d.to_zoned_datetime(tz.clone())?.timestamp() + i64::from(hour).hours())
     };
-    let days: Vec<Date> = (0..first.days_in_month()).map(|i| first + i64::from(i).days()).collect();
+    let n =
+        a.days.map_or(first.days_in_month(), |d| i8::try_from(d).unwrap_or(i8::MAX).clamp(1, first.days_in_month()));
+    let days: Vec<Date> = (0..n).map(|i| first + i64::from(i).days()).collect();
     let working: Vec<bool> = days.iter().map(|d| !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)).collect();
 
     let company = tokenwise_simulator::cast(&probe, a.seed);
