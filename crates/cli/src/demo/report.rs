@@ -46,6 +46,12 @@ pub struct Report {
     pub tranches_unlocked: Vec<String>,
     pub dlp: BTreeMap<String, u64>,
     pub nudges: u64,
+    /// For the printed report only: (team, spend, validated outcomes).
+    #[serde(skip)]
+    pub teams: Vec<(String, Nanos, u64)>,
+    /// For the printed report only: who was nudged most.
+    #[serde(skip)]
+    pub nudged: Vec<(String, u64)>,
 }
 
 /// Dollars for display: the ledger's nano-dollars rounded to the cent's hundredth.
@@ -101,7 +107,24 @@ pub async fn gather(
         .into_iter()
         .map(|r| (r.key.unwrap_or_default(), r.calls))
         .collect();
+    let mut outcomes_of: BTreeMap<&str, u64> = BTreeMap::new();
+    for p in &company.people {
+        *outcomes_of.entry(p.team.as_str()).or_default() += tally.outcomes_validated.get(&p.user).copied().unwrap_or(0);
+    }
+    let teams = w
+        .store
+        .spend(&SpendQuery { group_by: GroupBy::Team, ..span })
+        .await?
+        .into_iter()
+        .filter_map(|r| r.key.map(|k| (outcomes_of.get(k.as_str()).copied().unwrap_or(0), k, r.cost)))
+        .map(|(n, k, cost)| (k, cost, n))
+        .collect();
+    let mut nudged: Vec<(String, u64)> = tally.nudges.iter().map(|(u, n)| (u.clone(), *n)).collect();
+    nudged.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    nudged.truncate(3);
     Ok(Report {
+        teams,
+        nudged,
         requests: tally.requests,
         elapsed_s: 0.0,
         people,
@@ -136,32 +159,52 @@ fn unlocked(budgets: &Value) -> Vec<String> {
 
 /// The report for a person at a terminal.
 pub fn print(r: &Report, company: &Company) {
-    println!("tokenwise demo — Acme Corp, one simulated month through the real gateway");
+    println!("tokenwise demo — Acme Corp: {} people, one simulated month through the real gateway", r.people.len());
+    println!("{} requests in {:.1} s", r.requests, r.elapsed_s);
     println!();
-    println!("{} requests in {:.1} s; {} answers carried a nudge", r.requests, r.elapsed_s, r.nudges);
-    println!();
-    println!("Rank of each person under each reward model (1 = best)");
-    let models: Vec<&String> = r.leaderboards.keys().collect();
-    print!("{:<18} {:<18}", "person", "persona");
-    for m in &models {
-        print!(" {:>12}", m.as_str());
+    println!("Spend and spend per validated outcome by team (USD)");
+    println!("{:<10} {:>10} {:>9} {:>12}", "team", "spend", "outcomes", "per outcome");
+    for (team, cost, n) in &r.teams {
+        let per =
+            if *n > 0 { Nanos(cost.0 / i64::try_from(*n).unwrap_or(i64::MAX)).to_usd_rounded(4) } else { "—".into() };
+        println!("{team:<10} {:>10} {n:>9} {per:>12}", cost.to_usd_rounded(2));
     }
     println!();
-    for p in &r.people {
-        print!("{:<18} {:<18}", p.user, p.persona);
+    println!("Rank under each reward model (1 = best), by balanced rank");
+    let models: Vec<&String> = r.leaderboards.keys().collect();
+    print!("{:<16} {:<18}", "person", "persona");
+    for m in &models {
+        print!(" {:>11}", m.as_str());
+    }
+    println!();
+    let rank = |m: &str, user: &str| {
+        r.leaderboards.get(m).and_then(|b| b.iter().find(|x| x.subject == format!("user:{user}"))).map(|x| x.rank)
+    };
+    let mut people: Vec<&PersonLine> = r.people.iter().collect();
+    people.sort_by_key(|p| (rank("balanced", &p.user).unwrap_or(u64::MAX), p.user.clone()));
+    for p in people {
+        let mark = if company.person(&p.user).is_some_and(|x| x.persona.gaming()) { "!" } else { " " };
+        print!("{:<16} {mark}{:<17}", p.user, p.persona);
         for m in &models {
-            let rank = r.leaderboards[*m].iter().find(|x| x.subject == format!("user:{}", p.user)).map(|x| x.rank);
-            print!(" {:>12}", rank.map_or("—".to_string(), |x| x.to_string()));
+            print!(" {:>11}", rank(m, &p.user).map_or("—".to_string(), |x| x.to_string()));
         }
         println!();
     }
+    println!("(! plays a gaming strategy)");
     println!();
-    let gaming = company.people.iter().filter(|p| p.persona.gaming()).count();
-    println!("{gaming} people play a gaming strategy; see where `balanced` puts them against `raw_tokens`.");
-    println!();
-    println!("DLP decisions: {}", r.dlp.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    if r.anomalies.is_empty() {
+        println!("Anomalies: none");
+    } else {
+        println!("Anomalies");
+        for a in &r.anomalies {
+            println!("  {:<24} {}", a.subject, a.kind);
+        }
+    }
     println!(
         "Tranches unlocked: {}",
-        if r.tranches_unlocked.is_empty() { "none".into() } else { r.tranches_unlocked.join("; ") }
+        if r.tranches_unlocked.is_empty() { "none".into() } else { r.tranches_unlocked.len().to_string() }
     );
+    println!("DLP decisions: {}", r.dlp.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    let most: Vec<String> = r.nudged.iter().map(|(u, n)| format!("{u} {n}")).collect();
+    println!("Nudges shown: {} (most: {})", r.nudges, most.join(", "));
 }
