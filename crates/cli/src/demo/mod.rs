@@ -32,6 +32,13 @@ pub struct Args<'a> {
     pub days: Option<u8>,
 }
 
+/// `[#########.........] day 12/30 · 2345 requests`, redrawn in place.
+fn bar(done: usize, of: usize, requests: u64) {
+    const WIDTH: usize = 30;
+    let filled = WIDTH * done / of.max(1);
+    eprint!("\r[{}{}] day {done}/{of} · {requests} requests", "#".repeat(filled), ".".repeat(WIDTH - filled));
+}
+
 pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
     let tmp;
     let dir: PathBuf = match a.data_dir {
@@ -65,7 +72,7 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
         w.set_clock(at(*d, 9)?).await?;
         drive::day(&w, &company, &day, &mut tally).await?;
         if progress {
-            eprint!("\rsimulating {d}: {} requests so far", tally.requests);
+            bar(i + 1, days.len(), tally.requests);
         }
     }
     if progress {
