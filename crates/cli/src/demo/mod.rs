@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tokenwise_ledger::{GroupBy, SpendQuery};
+use tokenwise_policy::Role;
 
 /// The month simulated: fixed, so a seed always plans the same one.
 const YEAR: i16 = 2026;
@@ -99,8 +100,7 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
     if !a.json {
         println!();
         println!("Serving on {} (Ctrl-C stops). Demo logins (API keys, one per role):", w.base);
-        for role in [tokenwise_policy::Role::Admin, tokenwise_policy::Role::Governance, tokenwise_policy::Role::Manager]
-        {
+        for role in [Role::Admin, Role::Governance, Role::Finance, Role::Manager, Role::Member] {
             if let Some(u) = w.policy.users.values().find(|u| u.role == role) {
                 println!("  {:<11} {:<16} {}", role.as_str(), u.id, w.keys.get(&u.id).map_or("", String::as_str));
             }
