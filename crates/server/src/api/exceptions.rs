@@ -2,22 +2,29 @@
 //! decide (`GET /api/v1/exceptions?status=pending&decidable=true`), read
 //! one (`GET …/{id}`), approve or deny (`POST …/{id}/approve|deny`).
 
+use super::doc::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use std::sync::Arc;
 use tokenwise_app::App;
 use tokenwise_app::exceptions::{ExceptionAsk, ExceptionFilter, ExceptionList, ExceptionView};
 use tokenwise_http::{ApiError, Authed, Query};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/api/v1/exceptions", post(create).get(list))
-        .route("/api/v1/exceptions/{id}", get(one))
-        .route("/api/v1/exceptions/{id}/approve", post(approve))
-        .route("/api/v1/exceptions/{id}/deny", post(deny))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(one))
+        .routes(routes!(approve))
+        .routes(routes!(deny))
 }
 
+/// Ask for an exception: more budget, a model or a data class, for a while.
+#[utoipa::path(post, path = "/api/v1/exceptions", tag = "exceptions", request_body = ExceptionAsk,
+    responses((status = 200, description = "The exception, pending or approved by policy", body = ExceptionView),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden)))]
 async fn create(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
@@ -26,6 +33,10 @@ async fn create(
     Ok(Json(app.request_exception(&caller, ask).await?))
 }
 
+/// Exceptions the caller may see, or (`decidable=true`) may decide.
+#[utoipa::path(get, path = "/api/v1/exceptions", tag = "exceptions", params(ExceptionFilter),
+    responses((status = 200, description = "The exceptions", body = ExceptionList),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized)))]
 async fn list(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
@@ -34,6 +45,11 @@ async fn list(
     Ok(Json(app.exceptions(&caller, f).await?))
 }
 
+/// One exception.
+#[utoipa::path(get, path = "/api/v1/exceptions/{id}", tag = "exceptions",
+    params(("id" = String, Path, description = "The exception's id")),
+    responses((status = 200, description = "The exception", body = ExceptionView),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound)))]
 async fn one(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
@@ -42,6 +58,12 @@ async fn one(
     Ok(Json(app.exception(&caller, &id).await?))
 }
 
+/// Approve a pending exception (its approver only).
+#[utoipa::path(post, path = "/api/v1/exceptions/{id}/approve", tag = "exceptions",
+    params(("id" = String, Path, description = "The exception's id")),
+    responses((status = 200, description = "The approved exception", body = ExceptionView),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 async fn approve(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
@@ -50,6 +72,12 @@ async fn approve(
     Ok(Json(app.decide_exception(&caller, &id, true).await?))
 }
 
+/// Deny a pending exception (its approver only).
+#[utoipa::path(post, path = "/api/v1/exceptions/{id}/deny", tag = "exceptions",
+    params(("id" = String, Path, description = "The exception's id")),
+    responses((status = 200, description = "The denied exception", body = ExceptionView),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 async fn deny(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
