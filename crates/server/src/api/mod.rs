@@ -81,7 +81,6 @@ mod tests {
             annotated += src.matches("#[utoipa::path(").count();
         }
         let doc = serde_json::to_value(document()).unwrap();
-        std::fs::write("/tmp/openapi-h.json", serde_json::to_string_pretty(&doc).unwrap()).unwrap();
         assert_eq!(operations(&doc).len(), annotated, "every annotated handler is registered, once");
     }
 
