@@ -10,9 +10,9 @@ use crate::error::{AppError, AppResult};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokenwise_ledger::{EventQuery, UsageEvent};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
-use tokenwise_ledger::{EventQuery, UsageEvent};
 
 /// What a caller asks for (`GET /api/v1/events?…`).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -49,8 +49,12 @@ impl utoipa::PartialSchema for EventView {
         if let RefOr::T(Schema::Object(o)) = &mut s {
             o.properties.remove("cost");
             o.required.retain(|r| r != "cost");
-            let nanos = ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)));
-            let usd = ObjectBuilder::new().schema_type(Type::String).description(Some("The cost in US dollars, exact (e.g. `0.000123`)."));
+            let nanos = ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)));
+            let usd = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The cost in US dollars, exact (e.g. `0.000123`)."));
             o.properties.insert("cost_nanos".into(), nanos.description(Some("The cost in nano-dollars.")).into());
             o.properties.insert("cost_usd".into(), usd.into());
             o.required.extend(["cost_nanos".to_string(), "cost_usd".to_string()]);

@@ -78,8 +78,14 @@ async fn the_document_lists_every_api_route_with_its_answer_and_errors() {
         assert!(detail["required"].as_array().unwrap().contains(&json!(field)), "error.{field}: {detail}");
     }
     let schemes = &doc["components"]["securitySchemes"];
-    assert_eq!((schemes["bearer"]["type"].as_str(), schemes["bearer"]["scheme"].as_str()), (Some("http"), Some("bearer")));
-    assert_eq!((schemes["api_key"]["in"].as_str(), schemes["api_key"]["name"].as_str()), (Some("header"), Some("x-api-key")));
+    assert_eq!(
+        (schemes["bearer"]["type"].as_str(), schemes["bearer"]["scheme"].as_str()),
+        (Some("http"), Some("bearer"))
+    );
+    assert_eq!(
+        (schemes["api_key"]["in"].as_str(), schemes["api_key"]["name"].as_str()),
+        (Some("header"), Some("x-api-key"))
+    );
 
     for (method, path, op) in &ops {
         let at = format!("{method} {path}");
@@ -94,7 +100,9 @@ async fn the_document_lists_every_api_route_with_its_answer_and_errors() {
             errors.push("404");
             assert_eq!(op["parameters"][0]["in"], "path", "{at}: the id is a path parameter");
         }
-        if op["requestBody"].is_object() || op["parameters"].as_array().is_some_and(|p| p.iter().any(|p| p["in"] == "query")) {
+        if op["requestBody"].is_object()
+            || op["parameters"].as_array().is_some_and(|p| p.iter().any(|p| p["in"] == "query"))
+        {
             errors.push("400");
         }
         for status in errors {

@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 const MAX_STEP_SECS: i64 = 10 * 366 * 86_400;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(clock))
+    OpenApiRouter::new().routes(routes!(move_clock))
 }
 
 /// Move the clock by `advance_secs` or to `set`; neither runs upkeep only.
@@ -59,7 +59,7 @@ struct ClockAnswer {
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 
-async fn clock(
+async fn move_clock(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     tokenwise_http::Json(m): tokenwise_http::Json<Move>,

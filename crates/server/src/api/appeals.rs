@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(file, list)).routes(routes!(decide))
+    OpenApiRouter::new().routes(routes!(file_appeal, list_appeals)).routes(routes!(decide_appeal))
 }
 
 /// Appeal the rejection of one's own outcome.
@@ -22,7 +22,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 404, response = NotFound),
         (status = 409, response = Conflict)))]
-async fn file(
+async fn file_appeal(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     tokenwise_http::Json(f): tokenwise_http::Json<AppealFiling>,
@@ -34,7 +34,7 @@ async fn file(
 #[utoipa::path(get, path = "/api/v1/appeals", tag = "appeals", params(AppealFilter),
     responses((status = 200, description = "The appeals", body = AppealList),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized)))]
-async fn list(
+async fn list_appeals(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(f): Query<AppealFilter>,
@@ -49,7 +49,7 @@ async fn list(
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 404, response = NotFound),
         (status = 409, response = Conflict)))]
-async fn decide(
+async fn decide_appeal(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new().routes(routes!(list_budgets))
 }
 
 /// The current period's budget envelopes the caller may see.
@@ -21,6 +21,6 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
 #[utoipa::path(get, path = "/api/v1/budgets", tag = "budgets",
     responses((status = 200, description = "The envelopes", body = BudgetsView),
         (status = 401, response = Unauthorized)))]
-async fn list(State(app): State<Arc<App>>, Authed(caller): Authed) -> Result<Json<BudgetsView>, ApiError> {
+async fn list_budgets(State(app): State<Arc<App>>, Authed(caller): Authed) -> Result<Json<BudgetsView>, ApiError> {
     Ok(Json(app.budgets(&caller).await?))
 }

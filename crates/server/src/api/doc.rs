@@ -10,7 +10,9 @@ use tokenwise_app::Code;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -104,10 +106,16 @@ pub fn base() -> OpenApi {
         .build();
     let mut doc = OpenApiBuilder::new()
         .info(info)
-        .security(Some([SecurityRequirement::new("bearer", Vec::<String>::new()), SecurityRequirement::new("api_key", Vec::<String>::new())]))
+        .security(Some([
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+        ]))
         .build();
     let components = doc.components.get_or_insert_default();
-    let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key made by `tokenwise keys create` (OpenAI SDKs send it this way).")).build();
+    let bearer = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .description(Some("An API key made by `tokenwise keys create` (OpenAI SDKs send it this way)."))
+        .build();
     components.security_schemes.insert("bearer".into(), SecurityScheme::Http(bearer).into());
     let mut header = ApiKeyValue::new("x-api-key");
     header.description = Some("The same API key (Anthropic SDKs send it this way).".into());

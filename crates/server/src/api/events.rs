@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new().routes(routes!(list_events))
 }
 
 /// Usage events the caller may see, newest first.
@@ -21,7 +21,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
     responses((status = 200, description = "The events", body = EventsPage),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden)))]
-async fn list(
+async fn list_events(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(q): Query<EventsRequest>,

@@ -14,10 +14,10 @@ use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
-        .routes(routes!(create, list))
-        .routes(routes!(one))
-        .routes(routes!(approve))
-        .routes(routes!(deny))
+        .routes(routes!(ask_exception, list_exceptions))
+        .routes(routes!(get_exception))
+        .routes(routes!(approve_exception))
+        .routes(routes!(deny_exception))
 }
 
 /// Ask for an exception: more budget, a model or a data class, for a while.
@@ -25,7 +25,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
     responses((status = 200, description = "The exception, pending or approved by policy", body = ExceptionView),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden)))]
-async fn create(
+async fn ask_exception(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     tokenwise_http::Json(ask): tokenwise_http::Json<ExceptionAsk>,
@@ -37,7 +37,7 @@ async fn create(
 #[utoipa::path(get, path = "/api/v1/exceptions", tag = "exceptions", params(ExceptionFilter),
     responses((status = 200, description = "The exceptions", body = ExceptionList),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized)))]
-async fn list(
+async fn list_exceptions(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(f): Query<ExceptionFilter>,
@@ -50,7 +50,7 @@ async fn list(
     params(("id" = String, Path, description = "The exception's id")),
     responses((status = 200, description = "The exception", body = ExceptionView),
         (status = 401, response = Unauthorized), (status = 404, response = NotFound)))]
-async fn one(
+async fn get_exception(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,
@@ -64,7 +64,7 @@ async fn one(
     responses((status = 200, description = "The approved exception", body = ExceptionView),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 404, response = NotFound), (status = 409, response = Conflict)))]
-async fn approve(
+async fn approve_exception(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,
@@ -78,7 +78,7 @@ async fn approve(
     responses((status = 200, description = "The denied exception", body = ExceptionView),
         (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 404, response = NotFound), (status = 409, response = Conflict)))]
-async fn deny(
+async fn deny_exception(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,

@@ -11,7 +11,8 @@
 //!    `#[schema(value_type = String, format = DateTime)]`);
 //! 2. annotate the handler with `#[utoipa::path(method, path = "/api/v1/…",
 //!    tag = "<capability>", params(…), request_body = …, responses(…))]`,
-//!    its doc comment's first line the summary; list `(status = 200, body = …)`
+//!    its name the operationId, so unique across the API (`list_events`,
+//!    not `list`), its doc comment's first line the summary; list `(status = 200, body = …)`
 //!    and each error it can answer as a shared response from [`doc`],
 //!    e.g. `(status = 404, response = NotFound)`;
 //! 3. register it in the group's `routes()` with `.routes(routes!(handler))`,
@@ -60,7 +61,10 @@ mod tests {
     /// (METHOD, path) of every operation in the document.
     fn operations(doc: &serde_json::Value) -> BTreeSet<(String, String)> {
         let paths = doc["paths"].as_object().unwrap();
-        paths.iter().flat_map(|(p, item)| item.as_object().unwrap().keys().map(|m| (m.to_uppercase(), p.clone()))).collect()
+        paths
+            .iter()
+            .flat_map(|(p, item)| item.as_object().unwrap().keys().map(|m| (m.to_uppercase(), p.clone())))
+            .collect()
     }
 
     /// The route groups register every handler through `routes!`, which
@@ -82,6 +86,13 @@ mod tests {
         }
         let doc = serde_json::to_value(document()).unwrap();
         assert_eq!(operations(&doc).len(), annotated, "every annotated handler is registered, once");
+        let ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values().map(|op| op["operationId"].as_str().unwrap()))
+            .collect();
+        assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len(), "operation ids are unique: {ids:?}");
     }
 
     /// Each documented operation is routed: without a key it answers 401
@@ -103,7 +114,8 @@ mod tests {
         let doc = serde_json::to_value(doc).unwrap();
         for (method, path) in operations(&doc) {
             let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-            let r = client.request(method.clone(), format!("{url}{}", path.replace("{id}", "x1"))).send().await.unwrap();
+            let r =
+                client.request(method.clone(), format!("{url}{}", path.replace("{id}", "x1"))).send().await.unwrap();
             assert_eq!(r.status(), 401, "{method} {path}");
             let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
             assert_eq!(body["error"]["code"], "unauthorized", "{method} {path}");

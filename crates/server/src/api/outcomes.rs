@@ -19,7 +19,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(report, list)).routes(routes!(one)).routes(routes!(validate))
+    OpenApiRouter::new()
+        .routes(routes!(report_outcome, list_outcomes))
+        .routes(routes!(get_outcome))
+        .routes(routes!(validate_outcome))
 }
 
 /// Report an outcome: work done with the calls of one task.
@@ -37,7 +40,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 409, response = Conflict),
         (status = 413, response = TooLarge)))]
-async fn report(
+async fn report_outcome(
     State(app): State<Arc<App>>,
     hs: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -57,7 +60,7 @@ async fn report(
     responses((status = 200, description = "The outcomes", body = OutcomeList),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden)))]
-async fn list(
+async fn list_outcomes(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(f): Query<OutcomeFilter>,
@@ -70,7 +73,7 @@ async fn list(
     params(("id" = String, Path, description = "The outcome's id")),
     responses((status = 200, description = "The outcome", body = OutcomeView),
         (status = 401, response = Unauthorized), (status = 404, response = NotFound)))]
-async fn one(
+async fn get_outcome(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,
@@ -85,7 +88,7 @@ async fn one(
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 404, response = NotFound),
         (status = 409, response = Conflict)))]
-async fn validate(
+async fn validate_outcome(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(scores)).routes(routes!(compare)).routes(routes!(leaderboard))
+    OpenApiRouter::new().routes(routes!(get_scores)).routes(routes!(compare_scores)).routes(routes!(get_leaderboard))
 }
 
 /// The leaderboard of a period as the caller may see it.
@@ -24,7 +24,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
     responses((status = 200, description = "The leaderboard", body = Leaderboard),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden)))]
-async fn leaderboard(
+async fn get_leaderboard(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(q): Query<LeaderboardRequest>,
@@ -37,7 +37,7 @@ async fn leaderboard(
     responses((status = 200, description = "The score board", body = Board),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden)))]
-async fn scores(
+async fn get_scores(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(q): Query<ScoresRequest>,
@@ -50,7 +50,7 @@ async fn scores(
     responses((status = 200, description = "Ranks, shifts and correlations", body = Comparison),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden)))]
-async fn compare(
+async fn compare_scores(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(q): Query<CompareRequest>,
