@@ -126,3 +126,26 @@ impl App {
         Ok(EventsPage { events: events.iter().map(event_json).collect() })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenwise_ledger::EventSource;
+
+    /// The document's event schema names exactly the fields `event_json`
+    /// writes, and requires those that are never absent.
+    #[test]
+    fn the_event_schema_is_what_the_api_writes() {
+        let e =
+            UsageEvent::builder("r1", Timestamp::UNIX_EPOCH, EventSource::Gateway, "ivan", "support", "m", "p").build();
+        let written: std::collections::BTreeSet<String> = event_json(&e).as_object().unwrap().keys().cloned().collect();
+        let schema = serde_json::to_value(<EventView as utoipa::PartialSchema>::schema()).unwrap();
+        let described: std::collections::BTreeSet<String> =
+            schema["properties"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(written, described);
+        for field in schema["required"].as_array().unwrap() {
+            assert!(written.contains(field.as_str().unwrap()), "{field}");
+        }
+        assert!(!described.contains("cost"));
+    }
+}

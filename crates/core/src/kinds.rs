@@ -116,4 +116,23 @@ mod tests {
         let err = "ssn".parse::<FindingKind>().unwrap_err();
         assert!(err.known.contains("us_ssn"));
     }
+
+    /// The schema lists the names serde writes, so the OpenAPI document
+    /// tells the truth about every `named_enum!`.
+    #[test]
+    fn serde_and_the_schema_say_the_names() {
+        let schema = serde_json::to_value(<FindingKind as utoipa::PartialSchema>::schema()).unwrap();
+        let listed: Vec<serde_json::Value> =
+            FindingKind::ALL.iter().map(|k| serde_json::to_value(k).unwrap()).collect();
+        assert_eq!(schema["enum"], serde_json::Value::Array(listed));
+        for k in FindingKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for t in Track::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for d in Decision::ALL {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+    }
 }
