@@ -143,15 +143,15 @@ fn breaks(doc: &Value, schema: &Value, v: &Value, at: &str) -> Option<String> {
     if !type_ok(v, &schema["type"]) {
         return Some(format!("{at}: {v} is not of type {}", schema["type"]));
     }
-    if let Some(values) = schema["enum"].as_array() {
-        if !values.contains(v) {
-            return Some(format!("{at}: {v} is not one of {schema}"));
-        }
+    if let Some(values) = schema["enum"].as_array()
+        && !values.contains(v)
+    {
+        return Some(format!("{at}: {v} is not one of {schema}"));
     }
     if let (Some(items), Some(vs)) = (schema.get("items"), v.as_array()) {
         return vs.iter().enumerate().find_map(|(i, x)| breaks(doc, items, x, &format!("{at}[{i}]")));
     }
-    let Some(fields) = v.as_object() else { return None };
+    let fields = v.as_object()?;
     for name in schema["required"].as_array().into_iter().flatten() {
         if !fields.contains_key(name.as_str().unwrap()) {
             return Some(format!("{at}: `{name}` is required: {v}"));
