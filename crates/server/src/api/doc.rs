@@ -13,6 +13,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -95,6 +96,18 @@ fn error_response(description: &str) -> RefOr<Response> {
     ResponseBuilder::new().description(description).content("application/json", body).build().into()
 }
 
+/// One tag per capability (a route group), each operation under one.
+const TAGS: &[(&str, &str)] = &[
+    ("check", "What the gateway would decide about a request, without the model call."),
+    ("events", "The ledger's usage events: one per metered call."),
+    ("budgets", "Budget envelopes of the current period: limits, spend, holds, forecasts."),
+    ("exceptions", "Time-limited exceptions to a budget, model or data-class rule, and their approval."),
+    ("outcomes", "Work results reported against tasks, and their validation."),
+    ("appeals", "Appeals against rejected outcomes, and governance's ruling."),
+    ("scores", "Scores under each reward model, their comparison, and the leaderboard."),
+    ("admin", "Operations for tests and demos."),
+];
+
 /// The document before any path is added: info, security schemes (an API
 /// key as `Authorization: Bearer KEY` or `x-api-key: KEY`, either one
 /// required by default), the error schema and responses.
@@ -106,6 +119,7 @@ pub fn base() -> OpenApi {
         .build();
     let mut doc = OpenApiBuilder::new()
         .info(info)
+        .tags(Some(TAGS.iter().map(|(name, about)| TagBuilder::new().name(*name).description(Some(*about)).build())))
         .security(Some([
             SecurityRequirement::new("bearer", Vec::<String>::new()),
             SecurityRequirement::new("api_key", Vec::<String>::new()),

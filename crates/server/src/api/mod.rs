@@ -10,7 +10,8 @@
 //!    a query struct; a `jiff::Timestamp` field takes
 //!    `#[schema(value_type = String, format = DateTime)]`);
 //! 2. annotate the handler with `#[utoipa::path(method, path = "/api/v1/…",
-//!    tag = "<capability>", params(…), request_body = …, responses(…))]`,
+//!    tag = "<capability>", params(…), request_body = …, responses(…))]`
+//!    (a new tag is described in `doc::TAGS`),
 //!    its name the operationId, so unique across the API (`list_events`,
 //!    not `list`), its doc comment's first line the summary; list `(status = 200, body = …)`
 //!    and each error it can answer as a shared response from [`doc`],
@@ -93,6 +94,14 @@ mod tests {
             .flat_map(|item| item.as_object().unwrap().values().map(|op| op["operationId"].as_str().unwrap()))
             .collect();
         assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len(), "operation ids are unique: {ids:?}");
+        let tags: BTreeSet<&str> =
+            doc["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let tag = op["tags"][0].as_str().unwrap();
+                assert!(tags.contains(tag), "tag `{tag}` is described in `doc::TAGS`");
+            }
+        }
     }
 
     /// Each documented operation is routed: without a key it answers 401
