@@ -19,7 +19,7 @@ use tokenwise_policy::decision::{Verdict, decide};
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckAnswer {
     /// `allow`, `redact`, `reroute` or `block`.
-    #[schema(value_type = String, examples("allow", "redact", "reroute", "block"))]
+    #[schema(value_type = tokenwise_core::Decision)]
     pub decision: &'static str,
     pub reasons: Vec<String>,
     pub nudge: Option<String>,

@@ -32,6 +32,7 @@ pub struct EnvelopeView {
     #[schema(value_type = String, format = DateTime)]
     pub period_end: Timestamp,
     /// `hard` (refuses) or `soft` (alerts only).
+    #[schema(schema_with = enforcement)]
     pub enforcement: &'static str,
     /// The base limit plus every tranche unlocked so far.
     pub limit_usd: String,
@@ -45,6 +46,13 @@ pub struct EnvelopeView {
     pub tranches: Vec<TrancheView>,
     pub alert_at_percent: Vec<u32>,
     pub forecast: Forecast,
+}
+
+fn enforcement() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["hard", "soft"]))
+        .build()
 }
 
 /// A tranche of the budget: unlocked when the scope meets its bars.
