@@ -23,7 +23,7 @@ const MAX_COMMENT_CHARS: usize = 2_000;
 const LIST_LIMIT: u32 = 500;
 
 /// `POST /api/v1/appeals`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealFiling {
     /// `outcome:ID` (`anomaly:ID` once anomalies are flagged).
@@ -32,7 +32,7 @@ pub struct AppealFiling {
 }
 
 /// `POST /api/v1/appeals/{id}/decide`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealRuling {
     pub decision: AppealDecision,
@@ -40,18 +40,19 @@ pub struct AppealRuling {
 }
 
 /// `GET /api/v1/appeals?status=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AppealFilter {
     pub status: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppealList {
     pub appeals: Vec<AppealView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppealView {
     pub id: String,
     /// `outcome:ID`.
@@ -59,8 +60,10 @@ pub struct AppealView {
     pub appellant: String,
     pub comment: String,
     pub status: AppealStatus,
+    #[schema(value_type = String, format = DateTime)]
     pub filed_at: Timestamp,
     pub decided_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<Timestamp>,
     pub decision_comment: Option<String>,
 }

@@ -49,12 +49,13 @@ tokenwise_core::named_enum!(
     }
 );
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageEvent {
     /// The request id (`x-tokenwise-request-id`); unique, so recording the
     /// same event twice stores it once.
     pub id: String,
     /// When the request arrived.
+    #[schema(value_type = String, format = DateTime)]
     pub ts: Timestamp,
     pub source: EventSource,
     pub user_id: String,
@@ -95,6 +96,7 @@ pub struct UsageEvent {
     pub data_class: Option<String>,
     /// Finding kind → count. Never the matched text.
     #[serde(serialize_with = "findings_by_name")]
+    #[schema(value_type = BTreeMap<String, u32>)]
     pub findings: BTreeMap<FindingKind, u32>,
     pub decision: Decision,
     pub exception_id: Option<String>,

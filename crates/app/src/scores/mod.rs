@@ -22,8 +22,9 @@ use tokenwise_scoring::badges::{self, Award};
 use tokenwise_scoring::{Board, Comparison, Model, Rules};
 
 /// `GET /api/v1/scores?period=&model=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ScoresRequest {
     pub period: Option<String>,
     pub model: Option<String>,
@@ -33,8 +34,9 @@ pub struct ScoresRequest {
 }
 
 /// `GET /api/v1/scores/compare?period=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CompareRequest {
     pub period: Option<String>,
 }
