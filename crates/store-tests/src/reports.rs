@@ -1,0 +1,64 @@
+//! What reports read: calls summed per charge period and group, exactly,
+//! with the period edges honoured to the microsecond.
+
+use crate::events::bare_event;
+use crate::{Backend, ts};
+use jiff::ToSpan;
+use tokenwise_core::{Nanos, TokenUsage};
+use tokenwise_ledger::*;
+
+pub async fn usage_totals_sum_per_charge_period_and_group(b: &impl Backend) {
+    let s = b.store();
+    let start = ts("2026-10-31T23:00:00Z");
+    let big = 987_654_321_123i64;
+    let mut events = Vec::new();
+    // (offset from start, team, project, model, cost, cached tokens)
+    for (i, (at, team, project, model, cost, cached)) in [
+        (0.hours(), "support", None, "gpt-4.1-mini", big, 40),
+        (30.minutes(), "support", None, "gpt-4.1-mini", big + 1, 60),
+        (59.minutes(), "support", Some("atlas"), "gpt-4.1-mini", 3, 0),
+        (1.hour(), "support", None, "gpt-4.1-mini", 5, 10),
+        (2.hours(), "data", None, "claude-haiku-4-5", 7, 0),
+        (25.hours(), "support", None, "gpt-4.1-mini", 11, 0),
+        // Before the first edge and at the last one: outside.
+        ((-1).microseconds(), "support", None, "gpt-4.1-mini", 1_000, 0),
+        (49.hours(), "support", None, "gpt-4.1-mini", 1_000, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = bare_event(&format!("rep-{i}"), start + at, "ana", team, cost);
+        e.project_id = project.map(str::to_string);
+        e.use_case = Some("support-reply".into());
+        e.model = model.into();
+        e.usage = TokenUsage { input: 100, output: 20, cached_read: cached, cache_write: 1, reasoning: 2 };
+        events.push(e);
+    }
+    s.insert_events(&events).await.unwrap();
+    let edges = [start, start + 1.hour(), start + 25.hours(), start + 49.hours()];
+    let rows = s.usage_totals(&edges, None).await.unwrap();
+    let key = |r: &UsageTotals| (r.bucket, r.team_id.clone(), r.project_id.clone(), r.model.clone());
+    assert_eq!(
+        rows.iter().map(key).collect::<Vec<_>>(),
+        vec![
+            (0, "support".to_string(), None, "gpt-4.1-mini".to_string()),
+            (0, "support".to_string(), Some("atlas".to_string()), "gpt-4.1-mini".to_string()),
+            (1, "data".to_string(), None, "claude-haiku-4-5".to_string()),
+            (1, "support".to_string(), None, "gpt-4.1-mini".to_string()),
+            (2, "support".to_string(), None, "gpt-4.1-mini".to_string()),
+        ],
+        "ordered by period, then team, project, …"
+    );
+    let first = &rows[0];
+    assert_eq!((first.calls, first.cost), (2, Nanos(2 * big + 1)), "sums stay exact");
+    assert_eq!(first.usage, TokenUsage { input: 200, output: 40, cached_read: 100, cache_write: 2, reasoning: 4 });
+    assert_eq!((first.use_case.as_deref(), first.provider.as_str()), (Some("support-reply"), "openai"));
+    assert_eq!(first.price_version, "text-embedding-3-small@2026-01-01");
+    let total: i64 = rows.iter().map(|r| r.cost.0).sum();
+    assert_eq!(total, 2 * big + 1 + 3 + 5 + 7 + 11);
+
+    let data = s.usage_totals(&edges, Some("data")).await.unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!((data[0].bucket, data[0].cost), (1, Nanos(7)));
+    assert!(s.usage_totals(&edges[..1], None).await.unwrap().is_empty(), "no period, no rows");
+}
