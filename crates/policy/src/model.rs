@@ -371,6 +371,21 @@ pub struct Nudges {
     pub task_idle_minutes: u32,
 }
 
+/// `[reports]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reports {
+    /// Reconciliation flags a day, model and token kind whose provider
+    /// figure differs from the ledger's by more than this share (in
+    /// percent) of the larger of the two.
+    pub reconcile_tolerance_percent: f64,
+}
+
+impl Default for Reports {
+    fn default() -> Reports {
+        Reports { reconcile_tolerance_percent: 1.0 }
+    }
+}
+
 impl Default for Nudges {
     fn default() -> Nudges {
         Nudges { task_cost_factor: 3.0, baseline_days: 30, baseline_min_tasks: 5, task_idle_minutes: 60 }
@@ -410,6 +425,7 @@ pub struct Policy {
     /// Keyed by id.
     pub integrations: BTreeMap<String, Integration>,
     pub nudges: Nudges,
+    pub reports: Reports,
 }
 
 impl Policy {
