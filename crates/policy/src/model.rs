@@ -340,6 +340,13 @@ pub struct ExceptionPolicy {
     pub max_days: u32,
 }
 
+impl ExceptionPolicy {
+    /// No reason codes: no exception can be asked for.
+    pub fn none() -> ExceptionPolicy {
+        ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Alerts {
     pub webhook_url: Option<String>,

@@ -196,8 +196,7 @@ pub(crate) fn validate(
     let budgets = budgets(&mut v, &raw.budgets);
     let scoring = raw.scoring.as_ref().map_or(Some(Scoring::default()), |s| scoring(&mut v, s));
     let dlp = dlp(&mut v, raw.dlp.as_ref());
-    let no_exceptions = ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 };
-    let exceptions = raw.exceptions.as_ref().map_or(Some(no_exceptions), |e| exceptions(&mut v, e));
+    let exceptions = raw.exceptions.as_ref().map_or(Some(ExceptionPolicy::none()), |e| exceptions(&mut v, e));
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));

@@ -161,7 +161,10 @@ fn the_reconciliation_tolerance_is_read_and_checked() {
     assert_eq!(errs.len(), 1, "{report}");
     assert_eq!(
         errs[0],
-        (line_of(&src, "reconcile_tolerance_percent = 140"), "reconcile_tolerance_percent must be from 0 to 100, got 140".into())
+        (
+            line_of(&src, "reconcile_tolerance_percent = 140"),
+            "reconcile_tolerance_percent must be from 0 to 100, got 140".into()
+        )
     );
 }
 

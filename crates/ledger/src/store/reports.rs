@@ -33,9 +33,17 @@ impl UsageTotals {
     /// The order both backends return rows in.
     pub fn sort(rows: &mut [UsageTotals]) {
         rows.sort_by(|a, b| {
-            (a.bucket, &a.team_id, &a.project_id, &a.use_case, &a.template, &a.model, &a.provider, &a.price_version).cmp(
-                &(b.bucket, &b.team_id, &b.project_id, &b.use_case, &b.template, &b.model, &b.provider, &b.price_version),
-            )
+            (a.bucket, &a.team_id, &a.project_id, &a.use_case, &a.template, &a.model, &a.provider, &a.price_version)
+                .cmp(&(
+                    b.bucket,
+                    &b.team_id,
+                    &b.project_id,
+                    &b.use_case,
+                    &b.template,
+                    &b.model,
+                    &b.provider,
+                    &b.price_version,
+                ))
         });
     }
 }
