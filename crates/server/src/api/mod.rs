@@ -10,6 +10,7 @@ pub mod check;
 pub mod events;
 pub mod exceptions;
 pub mod outcomes;
+pub mod reports;
 pub mod scores;
 
 use axum::Router;
@@ -25,5 +26,6 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(scores::routes())
         .merge(outcomes::routes())
         .merge(appeals::routes())
+        .merge(reports::routes())
         .merge(admin::routes())
 }
