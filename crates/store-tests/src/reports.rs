@@ -61,4 +61,40 @@ pub async fn usage_totals_sum_per_charge_period_and_group(b: &impl Backend) {
     assert_eq!(data.len(), 1);
     assert_eq!((data[0].bucket, data[0].cost), (1, Nanos(7)));
     assert!(s.usage_totals(&edges[..1], None).await.unwrap().is_empty(), "no period, no rows");
+
+    // Periods between UTC midnights come from the daily rollup the writer
+    // keeps; they agree with the events, alone and mixed with cut periods.
+    let m = |d: &str| ts(&format!("{d}T00:00:00Z"));
+    let days = [m("2026-10-31"), m("2026-11-01"), m("2026-11-02"), m("2026-11-03")];
+    let rows = s.usage_totals(&days, None).await.unwrap();
+    let sums = |rows: &[UsageTotals]| -> Vec<(usize, String, Option<String>, u64, i64)> {
+        rows.iter().map(|r| (r.bucket, r.team_id.clone(), r.project_id.clone(), r.calls, r.cost.0)).collect()
+    };
+    let support = "support".to_string();
+    assert_eq!(
+        sums(&rows),
+        vec![
+            (0, support.clone(), None, 3, 2 * big + 1 + 1_000),
+            (0, support.clone(), Some("atlas".to_string()), 1, 3),
+            (1, "data".to_string(), None, 1, 7),
+            (1, support.clone(), None, 1, 5),
+            (2, support.clone(), None, 1, 11),
+        ]
+    );
+    assert_eq!(rows[0].usage, TokenUsage { input: 300, output: 60, cached_read: 100, cache_write: 3, reasoning: 6 });
+    let mixed = s.usage_totals(&[start, days[1], days[3]], None).await.unwrap();
+    assert_eq!(
+        sums(&mixed),
+        vec![
+            (0, support.clone(), None, 2, 2 * big + 1),
+            (0, support.clone(), Some("atlas".to_string()), 1, 3),
+            (1, "data".to_string(), None, 1, 7),
+            (1, support, None, 2, 16),
+        ]
+    );
+    let data = s.usage_totals(&days, Some("data")).await.unwrap();
+    assert_eq!(sums(&data), vec![(1, "data".to_string(), None, 1, 7)]);
+    // A retried batch counts nothing twice in the rollup either.
+    s.insert_events(&events).await.unwrap();
+    assert_eq!(sums(&s.usage_totals(&days, None).await.unwrap()), sums(&rows));
 }

@@ -5,8 +5,10 @@
 //! day and group.
 
 use super::StoreError;
+use crate::rollup::DAY_US;
 use async_trait::async_trait;
 use jiff::Timestamp;
+use std::collections::BTreeMap;
 use tokenwise_core::{Nanos, TokenUsage};
 
 /// The calls of one charge period and group, summed.
@@ -54,7 +56,9 @@ pub trait ReportStore: Send + Sync {
     /// period (`edges` ascending; period `i` is `[edges[i], edges[i + 1])`)
     /// and per team, project, use case, template, model, provider and price
     /// version; only `team`'s events when given. Ordered by
-    /// [`UsageTotals::sort`]. Sums are exact.
+    /// [`UsageTotals::sort`]. Sums are exact. Periods between UTC
+    /// midnights are read from the daily usage rollup the writers keep in
+    /// the events' transaction; the others from the events.
     async fn usage_totals(&self, edges: &[Timestamp], team: Option<&str>) -> Result<Vec<UsageTotals>, StoreError>;
 }
 
@@ -70,4 +74,119 @@ pub fn usage_totals_sql(placeholder: &dyn Fn(usize) -> String) -> (String, Strin
     let all = format!("{select} WHERE ts_us >= {} AND ts_us < {} {group}", p(1), p(2));
     let one = format!("{select} WHERE team_id = {} AND ts_us >= {} AND ts_us < {} {group}", p(3), p(1), p(2));
     (all, one)
+}
+
+/// A day of the usage rollup: (UTC day since the epoch, team, project,
+/// use case, template — '' for none —, model, provider, price version).
+pub type DayKey = (i64, String, String, String, String, String, String, String);
+
+/// What a day of the rollup sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DaySums {
+    pub calls: i64,
+    pub usage: TokenUsage,
+    pub cost_nanos: i64,
+}
+
+/// A batch of new events summed per rollup key, in key order (the order
+/// the writers lock rows in).
+pub fn usage_rollup<'a>(events: impl IntoIterator<Item = &'a crate::UsageEvent>) -> BTreeMap<DayKey, DaySums> {
+    let mut out: BTreeMap<DayKey, DaySums> = BTreeMap::new();
+    for e in events {
+        let key = (
+            crate::rollup::utc_day(e.ts.as_microsecond()),
+            e.team_id.clone(),
+            e.project_id.clone().unwrap_or_default(),
+            e.use_case.clone().unwrap_or_default(),
+            e.template.clone().unwrap_or_default(),
+            e.model.clone(),
+            e.provider.clone(),
+            e.price_version.clone(),
+        );
+        let s = out.entry(key).or_default();
+        s.calls += 1;
+        s.usage = s.usage.saturating_add(&e.usage);
+        s.cost_nanos += e.cost.0;
+    }
+    out
+}
+
+/// How `usage_totals` reads each charge period: one whose edges are both
+/// UTC midnights from the daily rollup, any other from the events.
+pub fn whole_days(edges: &[i64]) -> Vec<bool> {
+    edges.windows(2).map(|w| w[0].rem_euclid(DAY_US) == 0 && w[1].rem_euclid(DAY_US) == 0).collect()
+}
+
+/// The charge period an instant falls in.
+pub fn bucket_of(edges: &[i64], ts: i64) -> Option<usize> {
+    let i = edges.partition_point(|e| *e <= ts);
+    (i > 0 && i < edges.len()).then(|| i - 1)
+}
+
+type TotalsKey = (usize, String, Option<String>, Option<String>, Option<String>, String, String, String);
+
+/// Rows from the rollup and from the events, merged per charge period and
+/// group; '' reads as none.
+#[derive(Debug, Default)]
+pub struct Totals(BTreeMap<TotalsKey, DaySums>);
+
+impl Totals {
+    pub fn add(&mut self, bucket: usize, key: [String; 7], sums: DaySums) {
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        let [team, project, use_case, template, model, provider, price_version] = key;
+        let k = (bucket, team, some(project), some(use_case), some(template), model, provider, price_version);
+        let e = self.0.entry(k).or_default();
+        e.calls += sums.calls;
+        e.usage = e.usage.saturating_add(&sums.usage);
+        e.cost_nanos += sums.cost_nanos;
+    }
+
+    /// In [`UsageTotals::sort`] order.
+    pub fn rows(self) -> Vec<UsageTotals> {
+        self.0
+            .into_iter()
+            .map(|((bucket, team_id, project_id, use_case, template, model, provider, price_version), s)| UsageTotals {
+                bucket,
+                team_id,
+                project_id,
+                use_case,
+                template,
+                model,
+                provider,
+                price_version,
+                calls: u64::try_from(s.calls).unwrap_or(0),
+                usage: s.usage,
+                cost: Nanos(s.cost_nanos),
+            })
+            .collect()
+    }
+}
+
+/// The rollup's rows of the days `[d0, d1)` (of one team, or all).
+pub fn rollup_sql(placeholder: &dyn Fn(usize) -> String, one_team: bool) -> String {
+    let p = placeholder;
+    let team = if one_team { format!(" AND team_id = {}", p(3)) } else { String::new() };
+    format!(
+        "SELECT day, team_id, project_id, use_case, template, model, provider, price_version, calls, input_tokens, \
+         output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_nanos FROM usage_daily \
+         WHERE day >= {} AND day < {}{team}",
+        p(1),
+        p(2)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_on_midnights_read_the_rollup_and_instants_find_their_period() {
+        let h = DAY_US / 24;
+        let edges = [20_392 * DAY_US - h, 20_392 * DAY_US, 20_394 * DAY_US, 20_395 * DAY_US - h];
+        assert_eq!(whole_days(&edges), vec![false, true, false]);
+        assert_eq!(bucket_of(&edges, 20_392 * DAY_US - h), Some(0));
+        assert_eq!(bucket_of(&edges, 20_393 * DAY_US), Some(1));
+        assert_eq!(bucket_of(&edges, 20_395 * DAY_US - h), None);
+        assert_eq!(bucket_of(&edges, 0), None);
+    }
 }
