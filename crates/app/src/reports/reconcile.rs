@@ -29,7 +29,7 @@ pub struct ReconcileRequest {
     pub tolerance_percent: Option<f64>,
     /// The upstream whose calls the export bills; by default the one named
     /// like the provider (`openai`, `anthropic`), else every upstream of its
-    /// wire format (every upstream for FOCUS).
+    /// wire format (for FOCUS, every call).
     pub upstream: Option<String>,
 }
 
@@ -41,7 +41,8 @@ pub struct Compare {
     pub from: Date,
     pub to: Date,
     pub tolerance_percent: f64,
-    pub upstreams: BTreeSet<String>,
+    /// The upstreams whose calls are compared; None: every call.
+    pub upstreams: Option<BTreeSet<String>>,
 }
 
 fn utc_month(label: &str) -> AppResult<(Date, Date)> {
@@ -51,22 +52,23 @@ fn utc_month(label: &str) -> AppResult<(Date, Date)> {
     Ok((first, next))
 }
 
-fn upstreams(policy: &Policy, format: Format, named: Option<&str>) -> AppResult<BTreeSet<String>> {
+fn upstreams(policy: &Policy, format: Format, named: Option<&str>) -> AppResult<Option<BTreeSet<String>>> {
     if let Some(u) = named {
         if !policy.upstreams.contains_key(u) {
             return Err(AppError::invalid(format!("the policy has no upstream `{u}`")));
         }
-        return Ok(BTreeSet::from([u.to_string()]));
+        return Ok(Some(BTreeSet::from([u.to_string()])));
     }
     let (name, wire) = match format {
         Format::OpenAi => ("openai", WireFormat::Openai),
         Format::Anthropic => ("anthropic", WireFormat::Anthropic),
-        Format::Focus => return Ok(policy.upstreams.keys().cloned().collect()),
+        // A FOCUS file is the org's whole spend: every call, ingested ones too.
+        Format::Focus => return Ok(None),
     };
     if policy.upstreams.contains_key(name) {
-        return Ok(BTreeSet::from([name.to_string()]));
+        return Ok(Some(BTreeSet::from([name.to_string()])));
     }
-    Ok(policy.upstreams.values().filter(|u| u.format == wire).map(|u| u.id.clone()).collect())
+    Ok(Some(policy.upstreams.values().filter(|u| u.format == wire).map(|u| u.id.clone()).collect()))
 }
 
 /// Reads the request into what is compared.
@@ -113,7 +115,9 @@ pub async fn run(store: &dyn Store, policy: &Policy, c: &Compare) -> AppResult<R
     let mut edges = days.iter().map(|d| midnight(*d)).collect::<AppResult<Vec<_>>>()?;
     edges.push(midnight(c.to)?);
     let mut lines = usage_lines(store.usage_totals(&edges, None).await.map_err(internal)?);
-    lines.retain(|l| c.upstreams.contains(&l.provider));
+    if let Some(ups) = &c.upstreams {
+        lines.retain(|l| ups.contains(&l.provider));
+    }
     let name = |model: &str| policy.models.get(model).map_or_else(|| model.to_string(), |m| m.upstream_model.clone());
     let ledger = reconcile::ledger_lines(&lines, &days, &rates(policy), &name);
     Ok(reconcile::reconcile(c.format, &c.export, &ledger, c.from, c.to, c.tolerance_percent))
