@@ -115,6 +115,7 @@ macro_rules! store_suite {
             task_baselines_are_medians_of_finished_tasks,
             the_tasks_migration_counts_events_recorded_before_it,
             usage_totals_sum_per_charge_period_and_group,
+            usage_totals_of_whole_days_come_from_the_rollup,
         );
     };
 }

@@ -7,10 +7,13 @@ use jiff::ToSpan;
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::*;
 
-pub async fn usage_totals_sum_per_charge_period_and_group(b: &impl Backend) {
-    let s = b.store();
+const BIG: i64 = 987_654_321_123;
+
+/// Calls around Europe/Berlin's November 1st: before, at and after UTC
+/// midnight, and just outside the ranges read.
+fn calls() -> (jiff::Timestamp, Vec<UsageEvent>) {
     let start = ts("2026-10-31T23:00:00Z");
-    let big = 987_654_321_123i64;
+    let big = BIG;
     let mut events = Vec::new();
     // (offset from start, team, project, model, cost, cached tokens)
     for (i, (at, team, project, model, cost, cached)) in [
@@ -34,6 +37,13 @@ pub async fn usage_totals_sum_per_charge_period_and_group(b: &impl Backend) {
         e.usage = TokenUsage { input: 100, output: 20, cached_read: cached, cache_write: 1, reasoning: 2 };
         events.push(e);
     }
+    (start, events)
+}
+
+pub async fn usage_totals_sum_per_charge_period_and_group(b: &impl Backend) {
+    let s = b.store();
+    let (start, events) = calls();
+    let big = BIG;
     s.insert_events(&events).await.unwrap();
     let edges = [start, start + 1.hour(), start + 25.hours(), start + 49.hours()];
     let rows = s.usage_totals(&edges, None).await.unwrap();
@@ -61,9 +71,15 @@ pub async fn usage_totals_sum_per_charge_period_and_group(b: &impl Backend) {
     assert_eq!(data.len(), 1);
     assert_eq!((data[0].bucket, data[0].cost), (1, Nanos(7)));
     assert!(s.usage_totals(&edges[..1], None).await.unwrap().is_empty(), "no period, no rows");
+}
 
-    // Periods between UTC midnights come from the daily rollup the writer
-    // keeps; they agree with the events, alone and mixed with cut periods.
+/// Periods between UTC midnights come from the daily rollup the writer
+/// keeps; they agree with the events, alone and mixed with cut periods.
+pub async fn usage_totals_of_whole_days_come_from_the_rollup(b: &impl Backend) {
+    let s = b.store();
+    let (start, events) = calls();
+    let big = BIG;
+    s.insert_events(&events).await.unwrap();
     let m = |d: &str| ts(&format!("{d}T00:00:00Z"));
     let days = [m("2026-10-31"), m("2026-11-01"), m("2026-11-02"), m("2026-11-03")];
     let rows = s.usage_totals(&days, None).await.unwrap();
