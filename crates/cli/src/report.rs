@@ -6,6 +6,7 @@ use crate::store;
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tokenwise_app::reports::health;
 use tokenwise_app::reports::reconcile::{self, ReconcileRequest};
 use tokenwise_app::reports::{self, ChargebackReport, Format};
 use tokenwise_app::scores::Period;
@@ -26,6 +27,19 @@ pub enum ReportCommand {
         #[arg(long, default_value = "csv")]
         format: String,
         /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Program health for a month, as JSON (what GET /api/v1/reports/health answers governance).
+    Health {
+        #[arg(long)]
+        config: PathBuf,
+        /// The month, YYYY-MM, in the org's time zone.
+        #[arg(long)]
+        period: String,
+        /// week or day: the step of spend per outcome over time.
+        #[arg(long, default_value = "week")]
+        bucket: String,
         #[arg(long)]
         database: Option<String>,
     },
@@ -75,6 +89,15 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
                 ChargebackReport::Json(c) => println!("{}", serde_json::to_string(&c)?),
                 ChargebackReport::Csv { text, .. } => print!("{text}"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReportCommand::Health { config, period, bucket, database } => {
+            let policy = store::load_policy(&config)?;
+            let period = Period::parse(&policy, &period).map_err(app_err)?;
+            let step = health::bucket(Some(&bucket)).map_err(app_err)?;
+            let (_, ledger) = store::for_policy(&policy, database.as_deref()).await?;
+            let input = health::input(ledger.as_ref(), &policy, &period, None, step).await.map_err(app_err)?;
+            println!("{}", serde_json::to_string(&tokenwise_reports::health::health(&input))?);
             Ok(ExitCode::SUCCESS)
         }
         ReportCommand::Reconcile { config, file, format, period, tolerance_percent, upstream, json, database } => {

@@ -213,6 +213,11 @@ async fn program_health_shows_adoption_adherence_and_duplicate_builds() {
     assert_eq!(same[0]["teams"], json!(["data", "support"]));
     assert!(h["definitions"].as_array().unwrap().len() >= 5);
 
+    // The CLI prints the same report (governance's view).
+    let out = cli_report(&g, &["health", "--period", "2026-11", "--bucket", "day"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), h);
+
     // A manager sees their own team only.
     let ravi = Client::new(&g, g.key("ravi.iyer", None));
     let mine = ravi.get("/api/v1/reports/health?period=2026-11").await.json();

@@ -23,7 +23,7 @@ pub struct HealthRequest {
     pub bucket: Option<String>,
 }
 
-fn bucket(s: Option<&str>) -> AppResult<Bucket> {
+pub fn bucket(s: Option<&str>) -> AppResult<Bucket> {
     match s.unwrap_or("week") {
         "week" => Ok(Bucket::Week),
         "day" => Ok(Bucket::Day),
