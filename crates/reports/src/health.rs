@@ -35,13 +35,15 @@ pub struct Outcome {
     pub error: bool,
 }
 
-/// A task whose last call was in the period: who began it, with which
-/// template and which first prompt (its hash).
+/// Tasks whose last call was in the period, of one team, that began with
+/// one prompt (its hash) and named one template first. The ledger gives
+/// only prompts that began tasks of several teams (`shared_prompts`).
 #[derive(Debug, Clone, Default)]
 pub struct Task {
     pub team: String,
     pub template: Option<String>,
     pub prompt_hash: Option<String>,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -147,7 +149,9 @@ pub struct DuplicateBuild {
     pub key: String,
     pub teams: Vec<String>,
     pub templates: Vec<String>,
-    pub tasks: u64,
+    /// `same_prompt`: the tasks that began with it; `similar_templates`:
+    /// the calls made with those templates in the period.
+    pub uses: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -375,7 +379,7 @@ fn duplicate_builds(input: &Input) -> Vec<DuplicateBuild> {
             let e = by_hash.entry(h).or_default();
             e.teams.insert(&t.team);
             e.templates.insert(t.template.as_deref());
-            e.tasks += 1;
+            e.tasks += t.count;
         }
     }
     for (hash, SamePrompt { teams, templates, tasks }) in by_hash {
@@ -387,7 +391,7 @@ fn duplicate_builds(input: &Input) -> Vec<DuplicateBuild> {
                 key: hash.chars().take(16).collect(),
                 teams: teams.iter().map(ToString::to_string).collect(),
                 templates: templates.into_iter().flatten().map(ToString::to_string).collect(),
-                tasks,
+                uses: tasks,
             });
         }
     }
@@ -404,19 +408,15 @@ fn duplicate_builds(input: &Input) -> Vec<DuplicateBuild> {
     }
     for (name, (teams, ids)) in by_name {
         if teams.len() >= 2 && ids.len() >= 2 && !name.is_empty() {
-            let used = input
-                .tasks
-                .iter()
-                .filter(|t| {
-                    t.template.as_deref().is_some_and(|k| ids.iter().any(|id| k.starts_with(&format!("{id}@"))))
-                })
-                .count();
+            let of_ids = |key: &str| key.split_once('@').is_some_and(|(id, _)| ids.contains(id));
+            let calls =
+                input.activity.iter().filter(|a| a.template.as_deref().is_some_and(of_ids)).map(|a| a.calls).sum();
             out.push(DuplicateBuild {
                 signal: "similar_templates",
                 key: name,
                 teams: teams.iter().map(ToString::to_string).collect(),
                 templates: ids.iter().map(ToString::to_string).collect(),
-                tasks: used as u64,
+                uses: calls,
             });
         }
     }

@@ -9,8 +9,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokenwise_core::TokenUsage;
 use tokenwise_ledger::rollup::DAY_US;
-use tokenwise_ledger::store::reports::{DaySums, Totals, bucket_of, rollup_sql, usage_totals_sql, whole_days};
-use tokenwise_ledger::{ReportStore, StoreError, UsageTotals, to_micros};
+use tokenwise_ledger::store::reports::{
+    DaySums, Totals, bucket_of, rollup_sql, shared_prompts_sql, sort_shared, usage_totals_sql, whole_days,
+};
+use tokenwise_ledger::{ReportStore, SharedPrompt, StoreError, UsageTotals, to_micros};
 
 fn key(r: &tokio_postgres::Row, at: usize) -> Result<[String; 7], StoreError> {
     let text = |i: usize| get::<Option<String>>(r, at + i).map(Option::unwrap_or_default);
@@ -40,6 +42,26 @@ fn cast(sql: String) -> String {
 
 #[async_trait]
 impl ReportStore for PgStore {
+    async fn shared_prompts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SharedPrompt>, StoreError> {
+        let (from, to) = (to_micros(from), to_micros(to));
+        let sql = shared_prompts_sql("last_ts_us >= $1 AND last_ts_us < $2").replace("COUNT(*)", "COUNT(*)::BIGINT");
+        let client = self.client().await?;
+        let rows = client.query(&sql, &[&from, &to]).await.map_err(db_err)?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(SharedPrompt {
+                    prompt_hash: get(r, 0)?,
+                    team_id: get(r, 1)?,
+                    template: get(r, 2)?,
+                    tasks: u64::try_from(get::<i64>(r, 3)?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        sort_shared(&mut out);
+        Ok(out)
+    }
+
     async fn usage_totals(&self, edges: &[Timestamp], team: Option<&str>) -> Result<Vec<UsageTotals>, StoreError> {
         let edges: Vec<i64> = edges.iter().copied().map(to_micros).collect();
         let whole = whole_days(&edges);

@@ -10,9 +10,9 @@ use rusqlite::{Connection, params};
 use tokenwise_core::TokenUsage;
 use tokenwise_ledger::rollup::DAY_US;
 use tokenwise_ledger::store::reports::{
-    DaySums, Totals, bucket_of, rollup_sql, usage_rollup, usage_totals_sql, whole_days,
+    DaySums, Totals, bucket_of, rollup_sql, shared_prompts_sql, sort_shared, usage_rollup, usage_totals_sql, whole_days,
 };
-use tokenwise_ledger::{ReportStore, StoreError, UsageEvent, UsageTotals, to_micros};
+use tokenwise_ledger::{ReportStore, SharedPrompt, StoreError, UsageEvent, UsageTotals, to_micros};
 
 /// Adds newly stored events to the daily usage rollup, in the writer's
 /// transaction.
@@ -99,6 +99,30 @@ fn from_rollup(c: &Connection, edges: &[i64], team: Option<&str>, out: &mut Tota
 
 #[async_trait]
 impl ReportStore for SqliteStore {
+    async fn shared_prompts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SharedPrompt>, StoreError> {
+        let (from, to) = (to_micros(from), to_micros(to));
+        self.read(move |c| {
+            // `+last_ts_us`: a month is most of the table, read in key order
+            // rather than one probe per row through the time index.
+            let sql = shared_prompts_sql("+last_ts_us >= ?1 AND +last_ts_us < ?2");
+            let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(params![from, to], |r| {
+                    Ok(SharedPrompt {
+                        prompt_hash: r.get(0)?,
+                        team_id: r.get(1)?,
+                        template: r.get(2)?,
+                        tasks: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                    })
+                })
+                .map_err(db_err)?;
+            let mut out = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)?;
+            sort_shared(&mut out);
+            Ok(out)
+        })
+        .await
+    }
+
     async fn usage_totals(&self, edges: &[Timestamp], team: Option<&str>) -> Result<Vec<UsageTotals>, StoreError> {
         let edges: Vec<i64> = edges.iter().copied().map(to_micros).collect();
         let team = team.map(str::to_string);

@@ -114,3 +114,41 @@ pub async fn usage_totals_of_whole_days_come_from_the_rollup(b: &impl Backend) {
     s.insert_events(&events).await.unwrap();
     assert_eq!(sums(&s.usage_totals(&days, None).await.unwrap()), sums(&rows));
 }
+
+/// Prompts that began tasks of several teams, counted by the database.
+pub async fn shared_prompts_are_those_of_several_teams(b: &impl Backend) {
+    let s = b.store();
+    let at = ts("2026-11-10T10:00:00Z");
+    let mut events = Vec::new();
+    // (user, team, task, template, prompt hash)
+    for (i, (user, team, task, template, hash)) in [
+        ("ana", "support", "S-1", None, "aaaa"),
+        ("ana", "support", "S-2", Some("reply@1"), "aaaa"),
+        ("bo", "data", "D-1", None, "aaaa"),
+        ("bo", "data", "D-2", None, "aaaa"),
+        // One team only: not shared.
+        ("ana", "support", "S-3", None, "bbbb"),
+        ("cy", "support", "S-4", None, "bbbb"),
+        // Shared, but its tasks ended outside the range.
+        ("cy", "support", "S-5", None, "cccc"),
+        ("bo", "data", "D-3", None, "cccc"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let when = if hash == "cccc" && team == "data" { at + (30 * 24).hours() } else { at + (i as i64).minutes() };
+        let mut e = bare_event(&format!("sp-{i}"), when, user, team, 1);
+        e.task = Some(task.into());
+        e.template = template.map(str::to_string);
+        e.prompt_hash = Some(hash.into());
+        events.push(e);
+    }
+    s.insert_events(&events).await.unwrap();
+    let shared = s.shared_prompts(at, at + 24.hours()).await.unwrap();
+    let got: Vec<(&str, &str, Option<&str>, u64)> =
+        shared.iter().map(|r| (r.prompt_hash.as_str(), r.team_id.as_str(), r.template.as_deref(), r.tasks)).collect();
+    assert_eq!(
+        got,
+        vec![("aaaa", "data", None, 2), ("aaaa", "support", None, 1), ("aaaa", "support", Some("reply@1"), 1)]
+    );
+}

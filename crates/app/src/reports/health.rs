@@ -1,6 +1,7 @@
 //! `GET /api/v1/reports/health`: program health for a month, from the
 //! daily rollup (calls per person, day, use case and template), the
-//! period's outcomes and its tasks — never a scan of the raw events.
+//! period's outcomes and the prompts that began tasks of several teams —
+//! never a scan of the raw events.
 
 use super::internal;
 use crate::App;
@@ -77,12 +78,12 @@ pub async fn input(
         })
         .collect();
     let tasks: Vec<Task> = store
-        .tasks_between(period.start, period.end)
+        .shared_prompts(period.start, period.end)
         .await
         .map_err(internal)?
         .into_iter()
         .filter(|t| ours(&t.team_id))
-        .map(|t| Task { team: t.team_id, template: t.template, prompt_hash: t.prompt_hash })
+        .map(|t| Task { team: t.team_id, template: t.template, prompt_hash: Some(t.prompt_hash), count: t.tasks })
         .collect();
     let templates = policy
         .templates

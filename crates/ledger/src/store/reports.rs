@@ -50,8 +50,24 @@ impl UsageTotals {
     }
 }
 
+/// Tasks of one team that began with a prompt that tasks of other teams
+/// began with too, per template they named first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedPrompt {
+    pub prompt_hash: String,
+    pub team_id: String,
+    pub template: Option<String>,
+    pub tasks: u64,
+}
+
 #[async_trait]
 pub trait ReportStore: Send + Sync {
+    /// The tasks whose last call was in `[from, to)` and whose first prompt
+    /// (its hash) began tasks of at least two teams in that range, counted
+    /// per prompt hash, team and first template; ordered by those. Counted
+    /// by the database: a month's millions of tasks never leave it.
+    async fn shared_prompts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SharedPrompt>, StoreError>;
+
     /// Every usage event in `[edges[0], edges[last])` summed per charge
     /// period (`edges` ascending; period `i` is `[edges[i], edges[i + 1])`)
     /// and per team, project, use case, template, model, provider and price
@@ -60,6 +76,23 @@ pub trait ReportStore: Send + Sync {
     /// midnights are read from the daily usage rollup the writers keep in
     /// the events' transaction; the others from the events.
     async fn usage_totals(&self, edges: &[Timestamp], team: Option<&str>) -> Result<Vec<UsageTotals>, StoreError>;
+}
+
+/// [`ReportStore::shared_prompts`]' SQL; `range` is the condition on
+/// `last_ts_us` each backend writes (with its placeholders).
+pub fn shared_prompts_sql(range: &str) -> String {
+    format!(
+        "SELECT prompt_hash, team_id, template, COUNT(*) FROM tasks WHERE {range} AND prompt_hash IN \
+         (SELECT prompt_hash FROM tasks WHERE {range} AND prompt_hash IS NOT NULL \
+         GROUP BY prompt_hash HAVING COUNT(DISTINCT team_id) > 1) \
+         GROUP BY prompt_hash, team_id, template"
+    )
+}
+
+/// The order both backends return shared prompts in (NULL sorts apart in
+/// each dialect).
+pub fn sort_shared(rows: &mut [SharedPrompt]) {
+    rows.sort_by(|a, b| (&a.prompt_hash, &a.team_id, &a.template).cmp(&(&b.prompt_hash, &b.team_id, &b.template)));
 }
 
 /// The SQL both backends run per charge period (`?` placeholders are

@@ -39,6 +39,7 @@ fn input() -> Input {
         team: team.into(),
         template: template.map(Into::into),
         prompt_hash: Some(hash.into()),
+        count: 1,
     };
     Input {
         period: "2026-11".into(),
@@ -107,7 +108,7 @@ fn duplicate_builds_are_prompts_or_names_shared_across_teams_without_a_shared_te
     // "bbbb" went through one shared template: reuse, not a duplicate.
     assert_eq!(same.len(), 1);
     assert_eq!(
-        (same[0].key.as_str(), same[0].teams.clone(), same[0].tasks),
+        (same[0].key.as_str(), same[0].teams.clone(), same[0].uses),
         ("aaaa", vec!["sales".to_string(), "support".into()], 2)
     );
     let names: Vec<&DuplicateBuild> = h.duplicate_builds.iter().filter(|d| d.signal == "similar_templates").collect();
