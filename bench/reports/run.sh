@@ -3,7 +3,7 @@
 # EVENTS usage events (default 10,000,000), generated with bench/scoring's
 # generator through the real store (so the writer keeps its daily usage
 # rollup as in service), then `tokenwise report chargeback` as JSON, CSV and
-# FOCUS, and `report reconcile` of the month's own FOCUS file, each timed
+# FOCUS, `report health`, and `report reconcile` of the month's own FOCUS file, each timed
 # RUNS times; beside them, the one GROUP BY over the month's events that a
 # chargeback without the rollup would run.
 #   bench/reports/run.sh                      # 10k users, 10M events (generation takes long)
@@ -42,5 +42,6 @@ echo "|---|---|---|"
 for format in json csv focus; do
   time_it "$BIN report chargeback --period 2026-10 --format $format $ARGS"
 done
+time_it "$BIN report health --period 2026-10 $ARGS"
 time_it "$BIN report reconcile $OUT/focus.csv --format focus --period 2026-10 $ARGS"
 time_it "sqlite3 $OUT/ledger.db 'SELECT team_id, project_id, use_case, template, model, provider, price_version, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_read_tokens), SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nanos) FROM usage_events WHERE ts_us >= 1790805600000000 AND ts_us < 1793487600000000 GROUP BY 1, 2, 3, 4, 5, 6, 7'"
