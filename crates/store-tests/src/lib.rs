@@ -117,6 +117,7 @@ macro_rules! store_suite {
             usage_totals_sum_per_charge_period_and_group,
             usage_totals_of_whole_days_come_from_the_rollup,
             shared_prompts_are_those_of_several_teams,
+            the_usage_rollup_migration_counts_events_recorded_before_it,
         );
     };
 }

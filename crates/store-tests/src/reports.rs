@@ -152,3 +152,19 @@ pub async fn shared_prompts_are_those_of_several_teams(b: &impl Backend) {
         vec![("aaaa", "data", None, 2), ("aaaa", "support", None, 1), ("aaaa", "support", Some("reply@1"), 1)]
     );
 }
+
+/// The usage rollup's migration fills it from events stored before it.
+pub async fn the_usage_rollup_migration_counts_events_recorded_before_it(b: &impl Backend) {
+    let s = b.store();
+    let (_, events) = calls();
+    s.insert_events(&events).await.unwrap();
+    let m = |d: &str| ts(&format!("{d}T00:00:00Z"));
+    let days = [m("2026-10-31"), m("2026-11-01"), m("2026-11-02"), m("2026-11-03")];
+    let kept = s.usage_totals(&days, None).await.unwrap();
+    assert_eq!(kept.len(), 5);
+    drop(s);
+
+    b.execute_raw("DROP TABLE usage_daily; DELETE FROM schema_migrations WHERE version = 9").await;
+    let again = b.reopen().await;
+    assert_eq!(again.usage_totals(&days, None).await.unwrap(), kept);
+}
