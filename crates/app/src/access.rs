@@ -209,3 +209,28 @@ pub fn why_not_decide_appeal(policy: &Policy, who: &User, appellant: &str, decid
         None
     }
 }
+
+/// Whose spend `who` may read in chargeback and program-health reports:
+/// finance, governance and admins every team's (None), a manager their
+/// own team's; members none (403). A provider's bill is the whole org's,
+/// so reconciling it is for finance, governance and admins only
+/// ([`may_reconcile`]).
+pub fn report_scope(who: &User) -> AppResult<Option<String>> {
+    match who.role {
+        Role::Finance | Role::Governance | Role::Admin => Ok(None),
+        Role::Manager => Ok(Some(who.team.clone())),
+        Role::Member => Err(AppError::denied(
+            "reports are for finance, governance, admins, and managers (their own team); your own spend is at /api/v1/events",
+        )),
+    }
+}
+
+/// Whether `who` may reconcile a provider's export with the ledger.
+pub fn may_reconcile(who: &User) -> AppResult<()> {
+    match who.role {
+        Role::Finance | Role::Governance | Role::Admin => Ok(()),
+        Role::Manager | Role::Member => {
+            Err(AppError::denied("reconciling a provider's bill is for finance, governance and admins"))
+        }
+    }
+}

@@ -23,6 +23,7 @@ pub mod meta;
 pub mod metering;
 pub mod outcomes;
 pub mod record;
+pub mod reports;
 pub mod routing;
 pub mod scores;
 pub mod tasks;

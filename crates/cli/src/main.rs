@@ -8,6 +8,7 @@ mod audit;
 mod check;
 mod demo;
 mod keys;
+mod report;
 mod scan;
 mod score;
 mod serve;
@@ -118,6 +119,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Finance's reports: chargeback (CSV, FOCUS, JSON) and reconciliation with a provider's export.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
     },
 }
 
@@ -245,6 +251,7 @@ fn main() -> ExitCode {
                     keys::revoke(&config, database.as_deref(), &id).await.map(|()| ExitCode::SUCCESS)
                 }
             },
+            Command::Report { command } => report::run(command).await,
             Command::Audit { command } => match command {
                 AuditCommand::Verify { config, database, json } => {
                     audit::verify(&config, database.as_deref(), json).await

@@ -30,6 +30,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/appeals/{id}/decide"),
     ("get", "/api/v1/scores"),
     ("get", "/api/v1/leaderboard"),
+    ("get", "/api/v1/reports/chargeback"),
+    ("get", "/api/v1/reports/health"),
+    ("post", "/api/v1/reports/reconciliation"),
 ];
 
 /// Every (method, path, operation) of the document.

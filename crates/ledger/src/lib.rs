@@ -25,8 +25,8 @@ pub use outcome::{
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
     ActivityRow, AppealQuery, AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy,
-    KeyStore, OutcomeQuery, OutcomeStore, ScoreStore, SpendQuery, SpendRow, Store, StoreBackend, StoreError, TaskStore,
-    prelude,
+    KeyStore, OutcomeQuery, OutcomeStore, ReportStore, ScoreStore, SharedPrompt, SpendQuery, SpendRow, Store,
+    StoreBackend, StoreError, TaskStore, UsageTotals, prelude,
 };
 pub use task::{BaselineOf, Committed, TaskBaseline, TaskSoFar, TaskTotals};
 

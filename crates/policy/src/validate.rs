@@ -196,11 +196,11 @@ pub(crate) fn validate(
     let budgets = budgets(&mut v, &raw.budgets);
     let scoring = raw.scoring.as_ref().map_or(Some(Scoring::default()), |s| scoring(&mut v, s));
     let dlp = dlp(&mut v, raw.dlp.as_ref());
-    let no_exceptions = ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 };
-    let exceptions = raw.exceptions.as_ref().map_or(Some(no_exceptions), |e| exceptions(&mut v, e));
+    let exceptions = raw.exceptions.as_ref().map_or(Some(ExceptionPolicy::none()), |e| exceptions(&mut v, e));
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
+    let reports = reports(&mut v, raw.reports.as_ref());
     if v.sink.has_errors() {
         return None;
     }
@@ -224,7 +224,22 @@ pub(crate) fn validate(
         alerts,
         integrations,
         nudges,
+        reports,
     })
+}
+
+fn reports(v: &mut V<'_>, raw: Option<&RawReports>) -> Reports {
+    let d = Reports::default();
+    let Some(r) = raw else { return d };
+    let tolerance = r.reconcile_tolerance_percent.unwrap_or(d.reconcile_tolerance_percent);
+    if !(0.0..=100.0).contains(&tolerance) {
+        v.err(
+            path(&["reports"]).key("reconcile_tolerance_percent"),
+            format!("reconcile_tolerance_percent must be from 0 to 100, got {tolerance}"),
+            Some("e.g. 1.0: a provider's figure may differ from the ledger's by 1% before it is flagged".into()),
+        );
+    }
+    Reports { reconcile_tolerance_percent: tolerance }
 }
 
 /// `[[integrations]]`: unique ids, each naming the environment variable

@@ -150,6 +150,25 @@ fn nudges_are_read_with_defaults_and_checked() {
 }
 
 #[test]
+fn the_reconciliation_tolerance_is_read_and_checked() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert_eq!(p.reports.reconcile_tolerance_percent, 1.0);
+    let src = acme_src().replace("[reports]\nreconcile_tolerance_percent = 1.0\n", "");
+    assert_eq!(load_as_acme(&src).unwrap().policy.reports, tokenwise_policy::Reports::default());
+    let src = acme_src().replace("reconcile_tolerance_percent = 1.0", "reconcile_tolerance_percent = 140");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1, "{report}");
+    assert_eq!(
+        errs[0],
+        (
+            line_of(&src, "reconcile_tolerance_percent = 140"),
+            "reconcile_tolerance_percent must be from 0 to 100, got 140".into()
+        )
+    );
+}
+
+#[test]
 fn a_missing_price_file_is_one_error_not_one_per_model() {
     let report =
         load_str(Path::new("/nowhere/acme.toml"), &acme_src(), &|p: &Path| std::fs::read_to_string(p)).unwrap_err();

@@ -28,7 +28,7 @@ struct Columns {
 
 /// The columns in [`Columns`]' order: its texts, its integers, then the
 /// rest. One statement stores the batch, adds its new events to the daily
-/// activity rollup and counts them in their tasks' running totals (rows
+/// activity and usage rollups and counts them in their tasks' running totals (rows
 /// locked in key order, so concurrent batches cannot deadlock on them); it
 /// returns the new events' ids (second column NULL) and each task's totals
 /// after the batch. A task's first call decides its team, use case,
@@ -46,7 +46,22 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
     $36::text[]) \
     ON CONFLICT (id) DO NOTHING \
     RETURNING id, ts_us, user_id, team_id, use_case, template, task, prompt_hash, cost_nanos, input_tokens, \
-    output_tokens, status, decision, exception_id), \
+    output_tokens, status, decision, exception_id, project_id, model, provider, price_version, cached_read_tokens, \
+    cache_write_tokens, reasoning_tokens), \
+    usage_roll AS (INSERT INTO usage_daily (day, team_id, project_id, use_case, template, model, provider, \
+    price_version, calls, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
+    cost_nanos) \
+    SELECT ts_us / 86400000000, team_id, COALESCE(project_id, ''), COALESCE(use_case, ''), COALESCE(template, ''), \
+    model, provider, price_version, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_read_tokens), \
+    SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nanos) \
+    FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 \
+    ON CONFLICT (day, team_id, project_id, use_case, template, model, provider, price_version) DO UPDATE SET \
+    calls = usage_daily.calls + EXCLUDED.calls, input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens, \
+    output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens, \
+    cached_read_tokens = usage_daily.cached_read_tokens + EXCLUDED.cached_read_tokens, \
+    cache_write_tokens = usage_daily.cache_write_tokens + EXCLUDED.cache_write_tokens, \
+    reasoning_tokens = usage_daily.reasoning_tokens + EXCLUDED.reasoning_tokens, \
+    cost_nanos = usage_daily.cost_nanos + EXCLUDED.cost_nanos), \
     roll AS (INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, \
     exception_calls, tokens, cost_nanos) \
     SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), COALESCE(template, ''), COUNT(*), \

@@ -19,6 +19,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod outcomes;
+mod reports;
 mod revocations;
 mod rows;
 mod scores;

@@ -117,6 +117,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
             }
         }
     }
+    crate::reports::roll_up(&tx, &fresh)?;
     crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
     Ok((Committed { new: inserted, tasks }, captures))

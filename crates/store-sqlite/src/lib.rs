@@ -23,6 +23,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod outcomes;
+mod reports;
 mod rows;
 mod scores;
 mod tasks;

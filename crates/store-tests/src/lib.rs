@@ -16,6 +16,7 @@ mod exceptions;
 mod keys;
 mod outcomes;
 mod reopening;
+mod reports;
 mod scores;
 mod tasks;
 
@@ -26,6 +27,7 @@ pub use exceptions::*;
 pub use keys::*;
 pub use outcomes::*;
 pub use reopening::*;
+pub use reports::*;
 pub use scores::*;
 pub use tasks::*;
 
@@ -112,6 +114,10 @@ macro_rules! store_suite {
             concurrent_writers_to_one_task_sum_exactly,
             task_baselines_are_medians_of_finished_tasks,
             the_tasks_migration_counts_events_recorded_before_it,
+            usage_totals_sum_per_charge_period_and_group,
+            usage_totals_of_whole_days_come_from_the_rollup,
+            shared_prompts_are_those_of_several_teams,
+            the_usage_rollup_migration_counts_events_recorded_before_it,
         );
     };
 }

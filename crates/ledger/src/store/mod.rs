@@ -14,6 +14,7 @@
 //! | scores | [`ScoreStore`] | calls summed for scoring, scoring rules by version |
 //! | outcomes | [`OutcomeStore`] | outcomes and their validation, appeals, badge awards |
 //! | tasks | [`TaskStore`] | each person's task's running totals, baselines |
+//! | reports | [`ReportStore`] | calls summed per charge period for chargeback and reconciliation |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -37,6 +38,7 @@ mod events;
 mod exceptions;
 mod keys;
 mod outcomes;
+pub mod reports;
 pub mod scores;
 mod tasks;
 
@@ -46,6 +48,7 @@ pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, Sp
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
 pub use outcomes::{AppealQuery, OutcomeQuery, OutcomeStore};
+pub use reports::{ReportStore, SharedPrompt, UsageTotals};
 pub use scores::{ActivityRow, ScoreStore};
 pub use tasks::TaskStore;
 
@@ -73,7 +76,16 @@ pub trait StoreBackend: Send + Sync + 'static {
 
 /// Every capability: what `tokenwise serve` and the CLI open.
 pub trait Store:
-    StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore + TaskStore
+    StoreBackend
+    + EventStore
+    + KeyStore
+    + AuditStore
+    + BudgetStore
+    + ExceptionStore
+    + OutcomeStore
+    + ScoreStore
+    + TaskStore
+    + ReportStore
 {
 }
 
@@ -87,6 +99,7 @@ impl<T> Store for T where
         + OutcomeStore
         + ScoreStore
         + TaskStore
+        + ReportStore
 {
 }
 
@@ -99,7 +112,7 @@ impl std::fmt::Debug for dyn Store {
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store, StoreBackend,
-        TaskStore,
+        AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ReportStore, ScoreStore, Store,
+        StoreBackend, TaskStore,
     };
 }

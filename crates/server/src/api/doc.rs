@@ -105,6 +105,7 @@ const TAGS: &[(&str, &str)] = &[
     ("outcomes", "Work results reported against tasks, and their validation."),
     ("appeals", "Appeals against rejected outcomes, and governance's ruling."),
     ("scores", "Scores under each reward model, their comparison, and the leaderboard."),
+    ("reports", "Chargeback (JSON, CSV, FOCUS), program health, and reconciliation with a provider's export."),
     ("admin", "Operations for tests and demos."),
 ];
 

@@ -28,6 +28,7 @@ pub mod doc;
 pub mod events;
 pub mod exceptions;
 pub mod outcomes;
+pub mod reports;
 pub mod scores;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .merge(scores::routes())
         .merge(outcomes::routes())
         .merge(appeals::routes())
+        .merge(reports::routes())
         .merge(admin::routes())
 }
 
