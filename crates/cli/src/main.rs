@@ -7,6 +7,7 @@
 mod audit;
 mod check;
 mod demo;
+mod ingest;
 mod keys;
 mod scan;
 mod score;
@@ -105,6 +106,24 @@ enum Command {
         /// Score under the rules a past version stood for (as `rules_version` names them).
         #[arg(long, value_name = "VERSION")]
         rules_version: Option<String>,
+        /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Take in usage recorded elsewhere: JSON lines of events or CloudEvents,
+    /// LiteLLM spend-log rows, or OpenTelemetry GenAI spans (OTLP/JSON).
+    Ingest {
+        /// The policy file (TOML); its `[[ingest.sources]]` say whose each record is.
+        #[arg(long)]
+        config: PathBuf,
+        /// The file to read.
+        file: PathBuf,
+        /// jsonl, litellm or otlp-json.
+        #[arg(long)]
+        format: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
         /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
@@ -223,6 +242,16 @@ fn main() -> ExitCode {
                 })
                 .await
                 .map(|()| ExitCode::SUCCESS)
+            }
+            Command::Ingest { config, file, format, json, database } => {
+                ingest::run(ingest::Args {
+                    config: &config,
+                    database: database.as_deref(),
+                    file: &file,
+                    format: &format,
+                    json,
+                })
+                .await
             }
             Command::Keys { command } => match command {
                 KeysCommand::Create { config, user, use_case, project, track, label, database } => {

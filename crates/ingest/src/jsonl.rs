@@ -33,7 +33,8 @@ const DATA_FIELDS: &[&str] = &[
 ];
 /// Fields only the bare event has (a CloudEvent has its own).
 const ENVELOPE_FIELDS: &[&str] = &["id", "source", "time"];
-const USAGE_FIELDS: &[&str] = &["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
+const USAGE_FIELDS: &[&str] =
+    &["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"];
 
 /// The source of an event that names none.
 pub const DEFAULT_SOURCE: &str = "tokenwise";
@@ -49,9 +50,14 @@ pub fn record(v: &Value, line: u64) -> Result<Option<Record>, Rejection> {
         return cloud_event(obj, line).map(Some).map_err(fail);
     }
     if let Some(k) = obj.keys().find(|k| !DATA_FIELDS.contains(&k.as_str()) && !ENVELOPE_FIELDS.contains(&k.as_str())) {
-        return Err(fail(format!("unknown field `{k}` (fields: {}, {})", ENVELOPE_FIELDS.join(", "), DATA_FIELDS.join(", "))));
+        return Err(fail(format!(
+            "unknown field `{k}` (fields: {}, {})",
+            ENVELOPE_FIELDS.join(", "),
+            DATA_FIELDS.join(", ")
+        )));
     }
-    let id = id.clone().ok_or_else(|| fail("`id` is missing: every event needs an id unique within its source".into()))?;
+    let id =
+        id.clone().ok_or_else(|| fail("`id` is missing: every event needs an id unique within its source".into()))?;
     let source = text(obj.get("source")).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
     let ts = time(obj.get("time"), "time").map_err(fail)?;
     body(obj, line, source, id.clone(), ts, None).map(Some).map_err(|reason| Rejection::new(line, Some(id), reason))

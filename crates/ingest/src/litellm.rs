@@ -102,10 +102,11 @@ fn usage(row: &Value, meta: Option<&Value>) -> Result<TokenUsage, String> {
     let usage_object = meta.and_then(|m| embedded(m.get("usage_object")));
     let extra = meta.and_then(|m| m.get("additional_usage_values"));
     let u = usage_object.as_deref();
-    let cached_read = match first_count(u, &[&["prompt_tokens_details", "cached_tokens"], &["cache_read_input_tokens"]])? {
-        0 => first_count(extra, &[&["cache_read_input_tokens"]])?,
-        n => n,
-    };
+    let cached_read =
+        match first_count(u, &[&["prompt_tokens_details", "cached_tokens"], &["cache_read_input_tokens"]])? {
+            0 => first_count(extra, &[&["cache_read_input_tokens"]])?,
+            n => n,
+        };
     let cache_write = match first_count(u, &[&["cache_creation_input_tokens"]])? {
         0 => first_count(extra, &[&["cache_creation_input_tokens"]])?,
         n => n,
@@ -128,9 +129,7 @@ fn usage(row: &Value, meta: Option<&Value>) -> Result<TokenUsage, String> {
 fn facts(row: &Value, meta: Option<&Value>) -> Facts {
     let m = |k: &str| text(meta.and_then(|m| m.get(k)));
     let mut f = Facts {
-        user: text(row.get("user"))
-            .or_else(|| m("user_api_key_user_id"))
-            .or_else(|| m("user_api_key_user_email")),
+        user: text(row.get("user")).or_else(|| m("user_api_key_user_id")).or_else(|| m("user_api_key_user_email")),
         team: text(row.get("team_id")).or_else(|| m("user_api_key_team_id")),
         key_alias: m("user_api_key_alias"),
         ..Facts::default()

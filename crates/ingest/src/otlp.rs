@@ -310,7 +310,8 @@ fn find<'a>(span: &'a Attrs, resource: &'a Attrs, keys: &[&str]) -> Option<&'a A
 }
 
 const INPUT: &[&str] = &["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens"];
-const OUTPUT: &[&str] = &["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"];
+const OUTPUT: &[&str] =
+    &["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"];
 const CACHE_READ: &[&str] = &[
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.input_tokens.cached",
@@ -328,12 +329,19 @@ const REASONING: &[&str] = &[
     "gen_ai.usage.reasoning_tokens",
     "llm.usage.reasoning_tokens",
 ];
-const MODEL: &[&str] =
-    &["gen_ai.response.model", "gen_ai.request.model", "llm.response.model", "llm.request.model"];
+const MODEL: &[&str] = &["gen_ai.response.model", "gen_ai.request.model", "llm.response.model", "llm.request.model"];
 const PROVIDER: &[&str] = &["gen_ai.provider.name", "gen_ai.system", "llm.vendor"];
 const USER: &[&str] = &["user.id", "enduser.id", "user.email", "user.name"];
 /// Attributes holding prompt or answer text: never copied.
-const CONTENT: &[&str] = &["gen_ai.prompt", "gen_ai.completion", "gen_ai.input", "gen_ai.output", "gen_ai.system_instructions", "llm.prompts", "llm.completions"];
+const CONTENT: &[&str] = &[
+    "gen_ai.prompt",
+    "gen_ai.completion",
+    "gen_ai.input",
+    "gen_ai.output",
+    "gen_ai.system_instructions",
+    "llm.prompts",
+    "llm.completions",
+];
 
 fn usage(span: &Attrs, resource: &Attrs) -> Result<Option<TokenUsage>, String> {
     let get = |keys: &[&str]| -> Result<Option<u64>, String> {
@@ -420,7 +428,9 @@ pub fn response(rejected: u64, message: &str) -> proto::ExportTraceServiceRespon
 pub fn response_json(rejected: u64, message: &str) -> Value {
     match response(rejected, message).partial_success {
         None => serde_json::json!({}),
-        Some(p) => serde_json::json!({"partialSuccess": {"rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message}}),
+        Some(p) => {
+            serde_json::json!({"partialSuccess": {"rejectedSpans": p.rejected_spans.to_string(), "errorMessage": p.error_message}})
+        }
     }
 }
 

@@ -42,7 +42,9 @@ pub(crate) fn each_json(input: &[u8], first_line: u64, one: ReadOne) -> Parsed {
 /// A count: a non-negative integer, as a number or a decimal string.
 pub(crate) fn count(v: &Value, name: &str) -> Result<u64, String> {
     let n = match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+        }
         Value::String(s) => s.trim().parse::<u64>().ok(),
         Value::Null => Some(0),
         _ => None,

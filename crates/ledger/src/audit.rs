@@ -53,6 +53,10 @@ tokenwise_core::named_enum!(
         /// Governance upheld or dismissed an appeal.
         #[serde(rename = "appeal.decide")]
         AppealDecide => "appeal.decide",
+        /// Usage recorded elsewhere was taken in (`tokenwise ingest`,
+        /// events:batch, OTLP); details: the format and the counts.
+        #[serde(rename = "ingest.batch")]
+        IngestBatch => "ingest.batch",
     }
 );
 

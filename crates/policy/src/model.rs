@@ -410,6 +410,8 @@ pub struct Policy {
     /// Keyed by id.
     pub integrations: BTreeMap<String, Integration>,
     pub nudges: Nudges,
+    /// `[ingest]`: whose is usage recorded elsewhere.
+    pub ingest: crate::ingest::Ingest,
 }
 
 impl Policy {

@@ -620,6 +620,7 @@ pub(crate) struct RawDoc {
     pub alerts: Option<RawAlerts>,
     pub integrations: Vec<Option<RawIntegration>>,
     pub nudges: Option<RawNudges>,
+    pub ingest: Option<crate::ingest::RawIngest>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates, Scope};
 
+mod ingest;
+
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -201,6 +203,7 @@ pub(crate) fn validate(
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
+    let ingest = ingest::ingest(&mut v, raw.ingest.as_ref(), &ingest::Known { users: &users, use_cases: &use_cases });
     if v.sink.has_errors() {
         return None;
     }
@@ -224,6 +227,7 @@ pub(crate) fn validate(
         alerts,
         integrations,
         nudges,
+        ingest,
     })
 }
 

@@ -97,6 +97,7 @@ macro_rules! store_suite {
             the_audit_log_refuses_updates,
             data_survives_reopening,
             holds_are_all_or_nothing_and_events_capture_them,
+            recorded_usage_is_captured_without_a_hold,
             concurrent_holds_never_overspend_a_hard_budget,
             holds_expire_and_alerts_are_claimed_once,
             exceptions_are_approved_once_and_expire,

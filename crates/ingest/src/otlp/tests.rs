@@ -17,7 +17,9 @@ fn s(key: &str, v: &str) -> proto::KeyValue {
 fn request(spans: Vec<proto::Span>) -> proto::ExportTraceServiceRequest {
     proto::ExportTraceServiceRequest {
         resource_spans: vec![proto::ResourceSpans {
-            resource: Some(proto::Resource { attributes: vec![s("service.name", "support-bot"), s("user.id", "ivan.petrov")] }),
+            resource: Some(proto::Resource {
+                attributes: vec![s("service.name", "support-bot"), s("user.id", "ivan.petrov")],
+            }),
             scope_spans: vec![proto::ScopeSpans { spans }],
         }],
     }
@@ -55,7 +57,10 @@ fn protobuf_spans_with_genai_usage_become_records() {
     assert_eq!((p.records.len(), p.ignored), (1, 1));
     let r = &p.records[0];
     // OTel's input includes cached tokens: uncached is what is left.
-    assert_eq!((r.usage.input, r.usage.cached_read, r.usage.cache_write, r.usage.uncached_input()), (1500, 1000, 200, 300));
+    assert_eq!(
+        (r.usage.input, r.usage.cached_read, r.usage.cache_write, r.usage.uncached_input()),
+        (1500, 1000, 200, 300)
+    );
     assert_eq!((r.model.as_str(), r.provider.as_deref()), ("claude-sonnet-4-5", Some("anthropic")));
     assert_eq!((r.source.as_str(), r.facts.user.as_deref()), ("support-bot", Some("ivan.petrov")));
     assert_eq!(r.latency_ms, 900);
@@ -104,7 +109,11 @@ fn aliases_of_older_instrumentations_are_read() {
     let r = &p.records[0];
     assert_eq!((r.usage.input, r.usage.cached_read, r.usage.output, r.usage.reasoning), (900, 500, 100, 40));
     assert_eq!(r.provider.as_deref(), Some("openai"));
-    let llm = vec![s("llm.request.model", "gpt-4.1"), int("llm.usage.prompt_tokens", 10), int("llm.usage.completion_tokens", 5)];
+    let llm = vec![
+        s("llm.request.model", "gpt-4.1"),
+        int("llm.usage.prompt_tokens", 10),
+        int("llm.usage.completion_tokens", 5),
+    ];
     let p = parse(Format::OtlpProto, &request(vec![span(1, llm)]).encode_to_vec(), 0);
     assert_eq!((p.records[0].usage.input, p.records[0].model.as_str()), (10, "gpt-4.1"));
 }
@@ -144,7 +153,10 @@ fn a_file_of_requests_one_per_line_numbers_spans_by_line() {
 #[test]
 fn the_answer_reports_rejections_as_otlp_says() {
     assert_eq!(response_json(0, ""), json!({}));
-    assert_eq!(response_json(2, "span 3: no model"), json!({"partialSuccess": {"rejectedSpans": "2", "errorMessage": "span 3: no model"}}));
+    assert_eq!(
+        response_json(2, "span 3: no model"),
+        json!({"partialSuccess": {"rejectedSpans": "2", "errorMessage": "span 3: no model"}})
+    );
     let bytes = response_proto(2, "x");
     let back = proto::ExportTraceServiceResponse::decode(bytes.as_slice()).unwrap();
     assert_eq!(back.partial_success.unwrap().rejected_spans, 2);

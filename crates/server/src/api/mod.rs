@@ -9,6 +9,7 @@ pub mod budgets;
 pub mod check;
 pub mod events;
 pub mod exceptions;
+pub mod ingest;
 pub mod outcomes;
 pub mod scores;
 
@@ -26,4 +27,5 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(outcomes::routes())
         .merge(appeals::routes())
         .merge(admin::routes())
+        .merge(ingest::routes())
 }

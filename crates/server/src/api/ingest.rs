@@ -1,0 +1,107 @@
+//! Usage recorded elsewhere: `POST /api/v1/events:batch` (JSON lines or a
+//! JSON array of events or CloudEvents; `?format=litellm` for LiteLLM
+//! spend-log rows, `?format=otlp-json` for an OTLP/JSON request) and
+//! OTLP/HTTP at `POST /otlp/v1/traces` (protobuf or JSON, answered in the
+//! same encoding with an `ExportTraceServiceResponse`). Both need an admin
+//! or governance key (`tokenwise_app::access::may_ingest`).
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use serde::Deserialize;
+use std::sync::Arc;
+use tokenwise_app::ingest::IngestReport;
+use tokenwise_app::{App, AppError};
+use tokenwise_http::{ApiError, Authed, Query, body_or_error};
+use tokenwise_ingest::{Format, otlp};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/api/v1/events:batch", post(batch)).route("/otlp/v1/traces", post(traces))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchQuery {
+    /// `jsonl` (the default), `litellm` or `otlp-json`.
+    format: Option<String>,
+}
+
+async fn batch(
+    State(app): State<Arc<App>>,
+    Authed(caller): Authed,
+    Query(q): Query<BatchQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<axum::Json<IngestReport>, ApiError> {
+    let body = body_or_error(body, app.policy.server.max_request_bytes)?;
+    let format = match q.format.as_deref().unwrap_or("jsonl") {
+        "jsonl" => Format::Jsonl,
+        "litellm" => Format::Litellm,
+        "otlp-json" => Format::OtlpJson,
+        other => {
+            return Err(AppError::invalid(format!(
+                "unknown format `{other}`: use jsonl, litellm or otlp-json (OTLP/protobuf goes to /otlp/v1/traces)"
+            ))
+            .into());
+        }
+    };
+    Ok(axum::Json(app.ingest(&caller, format, body.to_vec(), "events:batch").await?))
+}
+
+/// The encoding of an OTLP/HTTP request, from its content type.
+fn otlp_format(hs: &HeaderMap) -> Result<Format, AppError> {
+    if let Some(enc) = hs.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+        if !enc.eq_ignore_ascii_case("identity") {
+            return Err(AppError::invalid(format!(
+                "Content-Encoding `{enc}` is not supported: send OTLP uncompressed (exporter compression `none`)"
+            )));
+        }
+    }
+    let ct = hs.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if ct.starts_with("application/x-protobuf") {
+        Ok(Format::OtlpProto)
+    } else if ct.starts_with("application/json") {
+        Ok(Format::OtlpJson)
+    } else {
+        Err(AppError::invalid(format!("OTLP/HTTP takes application/x-protobuf or application/json, not `{ct}`")))
+    }
+}
+
+/// What the OTLP answer's message says: what was stored and skipped, and
+/// the first rejections.
+fn summary(r: &IngestReport) -> String {
+    if r.rejected == 0 && r.ignored == 0 && r.duplicates == 0 {
+        return String::new();
+    }
+    let mut s = format!(
+        "tokenwise stored {} spans as usage; {} already stored; {} without GenAI usage ignored; {} rejected",
+        r.stored, r.duplicates, r.ignored, r.rejected
+    );
+    for line in r.rejection_lines().iter().take(10) {
+        s.push_str("; ");
+        s.push_str(&line.replacen("line ", "span ", 1));
+    }
+    s
+}
+
+async fn traces(
+    State(app): State<Arc<App>>,
+    Authed(caller): Authed,
+    hs: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body_or_error(body, app.policy.server.max_request_bytes)?;
+    let format = otlp_format(&hs)?;
+    let report = app.ingest(&caller, format, body.to_vec(), "otlp").await?;
+    let message = summary(&report);
+    Ok(match format {
+        Format::OtlpProto => {
+            let bytes = otlp::response_proto(report.rejected, &message);
+            ([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"))], bytes).into_response()
+        }
+        _ => axum::Json(otlp::response_json(report.rejected, &message)).into_response(),
+    })
+}
