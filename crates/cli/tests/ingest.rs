@@ -422,6 +422,15 @@ async fn the_cli_ingests_each_format_into_the_policys_ledger_once() {
         })
         .unwrap();
     assert_eq!(captured, cost, "every ingested cost is on the org's production envelope");
+    // Scored like gateway usage: the month's scores count Ivan's ingested call.
+    let out = bin()
+        .args(["score", "--config", policy.to_str().unwrap(), "--database", &db, "--period", "2026-11", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let board: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ivan = board["scores"].as_array().unwrap().iter().find(|s| s["subject"] == "user:ivan.petrov").unwrap();
+    assert!(ivan["breakdown"].to_string().contains("$0.0080 spent on 1 calls"), "{ivan}");
     let out = bin()
         .args(["ingest", "--config", policy.to_str().unwrap(), "--database", &db, "x", "--format", "csv"])
         .output()
