@@ -201,6 +201,31 @@ fn parse_track(s: &str) -> Result<Track, String> {
     s.parse::<Track>().map_err(|e| e.to_string())
 }
 
+/// `tokenwise keys …`.
+async fn keys_command(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Create { config, user, use_case, project, track, label, database } => {
+            keys::create(keys::CreateArgs {
+                config: &config,
+                database: database.as_deref(),
+                user: &user,
+                use_case: use_case.as_deref(),
+                project: project.as_deref(),
+                track,
+                label: label.as_deref(),
+            })
+            .await
+            .map(|()| ExitCode::SUCCESS)
+        }
+        KeysCommand::List { config, user, database } => {
+            keys::list(&config, database.as_deref(), &user).await.map(|()| ExitCode::SUCCESS)
+        }
+        KeysCommand::Revoke { config, id, database } => {
+            keys::revoke(&config, database.as_deref(), &id).await.map(|()| ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENWISE_LOG").unwrap_or_else(|_| "warn".into()))
@@ -253,27 +278,7 @@ fn main() -> ExitCode {
                 })
                 .await
             }
-            Command::Keys { command } => match command {
-                KeysCommand::Create { config, user, use_case, project, track, label, database } => {
-                    keys::create(keys::CreateArgs {
-                        config: &config,
-                        database: database.as_deref(),
-                        user: &user,
-                        use_case: use_case.as_deref(),
-                        project: project.as_deref(),
-                        track,
-                        label: label.as_deref(),
-                    })
-                    .await
-                    .map(|()| ExitCode::SUCCESS)
-                }
-                KeysCommand::List { config, user, database } => {
-                    keys::list(&config, database.as_deref(), &user).await.map(|()| ExitCode::SUCCESS)
-                }
-                KeysCommand::Revoke { config, id, database } => {
-                    keys::revoke(&config, database.as_deref(), &id).await.map(|()| ExitCode::SUCCESS)
-                }
-            },
+            Command::Keys { command } => keys_command(command).await,
             Command::Audit { command } => match command {
                 AuditCommand::Verify { config, database, json } => {
                     audit::verify(&config, database.as_deref(), json).await

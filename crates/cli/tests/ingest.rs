@@ -490,4 +490,25 @@ async fn oversized_bodies_are_refused_with_the_contract_error() {
     );
     let (status, _, _) = post(&g, Some(&admin), "/otlp/v1/traces", "application/x-protobuf", vec![0; 10_000]).await;
     assert_eq!(status, 413);
+    // Gzip (the OpenTelemetry Collector's default) is read, and bounded once inflated too.
+    let gzip = |bytes: &[u8]| {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut z, bytes).unwrap();
+        z.finish().unwrap()
+    };
+    let send = |body: Vec<u8>| {
+        tokenwise_server::install_crypto();
+        reqwest::Client::new()
+            .post(format!("{}/otlp/v1/traces", g.url))
+            .bearer_auth(&admin)
+            .header("content-type", "application/x-protobuf")
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+    };
+    let ok = send(gzip(&otlp_request("oncall-agent", vec![sonnet_span(9)]).encode_to_vec())).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let bomb = send(gzip(&[0u8; 100_000])).await.unwrap();
+    assert_eq!(bomb.status(), 413);
+    assert!(bomb.text().await.unwrap().contains("inflates to more than 4096 bytes"));
 }

@@ -75,10 +75,10 @@ fn cloud_event(obj: &Map<String, Value>, line: u64) -> Result<Record, String> {
     if text(obj.get("type")).is_none() {
         return Err("a CloudEvent needs `type` (e.g. \"com.example.ai.usage\")".into());
     }
-    if let Some(ct) = obj.get("datacontenttype").and_then(Value::as_str) {
-        if !(ct.starts_with("application/json") || ct.contains("+json")) {
-            return Err(format!("`datacontenttype` {ct:?} is not JSON: send the usage as a JSON object in `data`"));
-        }
+    if let Some(ct) = obj.get("datacontenttype").and_then(Value::as_str)
+        && !(ct.starts_with("application/json") || ct.contains("+json"))
+    {
+        return Err(format!("`datacontenttype` {ct:?} is not JSON: send the usage as a JSON object in `data`"));
     }
     if obj.contains_key("data_base64") {
         return Err("`data_base64` is not read: send the usage as a JSON object in `data`".into());

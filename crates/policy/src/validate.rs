@@ -37,6 +37,19 @@ fn names<T>(e: &Entries<T>) -> BTreeSet<String> {
     e.iter().map(|(k, _)| k.clone()).collect()
 }
 
+impl Names {
+    fn of(raw: &RawDoc) -> Names {
+        Names {
+            upstreams: names(&raw.upstreams),
+            models: names(&raw.models),
+            teams: names(&raw.teams),
+            users: names(&raw.users),
+            projects: names(&raw.projects),
+            use_cases: names(&raw.use_cases),
+        }
+    }
+}
+
 struct V<'a> {
     sink: &'a mut Sink,
     names: &'a Names,
@@ -155,14 +168,7 @@ pub(crate) fn validate(
             );
         }
     }
-    let names = Names {
-        upstreams: names(&raw.upstreams),
-        models: names(&raw.models),
-        teams: names(&raw.teams),
-        users: names(&raw.users),
-        projects: names(&raw.projects),
-        use_cases: names(&raw.use_cases),
-    };
+    let names = Names::of(&raw);
     let mut v = V { sink, names: &names, classes: None };
 
     for (section, set) in [

@@ -81,8 +81,8 @@ pub async fn holds_are_all_or_nothing_and_events_capture_them(b: &impl Backend) 
 pub async fn recorded_usage_is_captured_without_a_hold(b: &impl Backend) {
     let s = b.store();
     let team = envelope("ingest|team:support|2026-11-01", 100, true);
-    s.budget_ensure(&[team.clone()]).await.unwrap();
-    s.budget_ensure(&[team.clone()]).await.unwrap();
+    s.budget_ensure(std::slice::from_ref(&team)).await.unwrap();
+    s.budget_ensure(std::slice::from_ref(&team)).await.unwrap();
     assert_eq!(state(s.as_ref(), &team.key).await, (0, 0));
     s.insert_events(&[capturing("elsewhere-1", &[&team], 80), capturing("elsewhere-2", &[&team], 70)]).await.unwrap();
     s.insert_events(&[capturing("elsewhere-1", &[&team], 80)]).await.unwrap();
@@ -94,7 +94,7 @@ pub async fn recorded_usage_is_captured_without_a_hold(b: &impl Backend) {
     assert_eq!(r.captured, Nanos(150));
     // And so does a store opened afresh.
     let again = b.reopen().await;
-    again.budget_ensure(&[team.clone()]).await.unwrap();
+    again.budget_ensure(std::slice::from_ref(&team)).await.unwrap();
     assert_eq!(state(again.as_ref(), &team.key).await.0, 150);
 }
 

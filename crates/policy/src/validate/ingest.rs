@@ -22,14 +22,9 @@ pub(super) fn ingest(v: &mut V<'_>, raw: Option<&RawIngest>, known: &Known<'_>) 
 
 fn rule(v: &mut V<'_>, i: usize, r: &RawIngestSource, known: &Known<'_>) -> IngestRule {
     let p = path(&["ingest", "sources"]).index(i);
-    if let Some(f) = &r.format {
-        if !INGEST_FORMATS.contains(&f.as_str()) {
-            v.err(
-                p.key("format"),
-                format!("unknown ingest format `{f}`"),
-                Some(suggest(f, INGEST_FORMATS.iter().copied())),
-            );
-        }
+    if let Some(f) = r.format.as_ref().filter(|f| !INGEST_FORMATS.contains(&f.as_str())) {
+        let hint = suggest(f, INGEST_FORMATS.iter().copied());
+        v.err(p.key("format"), format!("unknown ingest format `{f}`"), Some(hint));
     }
     let names = v.names;
     if let Some(u) = &r.user {
@@ -56,12 +51,12 @@ fn rule(v: &mut V<'_>, i: usize, r: &RawIngestSource, known: &Known<'_>) -> Inge
     }
     // A fixed person and a fixed use case must go together.
     let fixed = r.user.as_ref().and_then(|u| known.users.get(u));
-    if let (Some(user), Some(uc)) = (fixed, r.use_case.as_ref().and_then(|u| known.use_cases.get(u))) {
-        if !uc.available_to.admits(user) {
-            let msg =
-                format!("`{}` may not use use case `{}` (it is available to {})", user.id, uc.id, uc.available_to);
-            v.err(p.key("use_case"), msg, Some("name a use case this person may use, or another person".into()));
-        }
+    let fixed_uc = r.use_case.as_ref().and_then(|u| known.use_cases.get(u));
+    if let (Some(user), Some(uc)) = (fixed, fixed_uc)
+        && !uc.available_to.admits(user)
+    {
+        let msg = format!("`{}` may not use use case `{}` (it is available to {})", user.id, uc.id, uc.available_to);
+        v.err(p.key("use_case"), msg, Some("name a use case this person may use, or another person".into()));
     }
     IngestRule {
         name: r.name.clone().unwrap_or_else(|| format!("ingest.sources[{i}]")),

@@ -13,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use serde::Deserialize;
+use std::io::Read;
 use std::sync::Arc;
 use tokenwise_app::ingest::IngestReport;
-use tokenwise_app::{App, AppError};
+use tokenwise_app::{App, AppError, Code};
 use tokenwise_http::{ApiError, Authed, Query, body_or_error};
 use tokenwise_ingest::{Format, otlp};
 
@@ -53,13 +54,6 @@ async fn batch(
 
 /// The encoding of an OTLP/HTTP request, from its content type.
 fn otlp_format(hs: &HeaderMap) -> Result<Format, AppError> {
-    if let Some(enc) = hs.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
-        if !enc.eq_ignore_ascii_case("identity") {
-            return Err(AppError::invalid(format!(
-                "Content-Encoding `{enc}` is not supported: send OTLP uncompressed (exporter compression `none`)"
-            )));
-        }
-    }
     let ct = hs.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if ct.starts_with("application/x-protobuf") {
         Ok(Format::OtlpProto)
@@ -68,6 +62,28 @@ fn otlp_format(hs: &HeaderMap) -> Result<Format, AppError> {
     } else {
         Err(AppError::invalid(format!("OTLP/HTTP takes application/x-protobuf or application/json, not `{ct}`")))
     }
+}
+
+/// The body as sent (`identity`) or gunzipped (`gzip`, the OpenTelemetry
+/// Collector's default), never larger than `limit` once inflated.
+fn inflate(hs: &HeaderMap, body: Bytes, limit: u64) -> Result<Vec<u8>, AppError> {
+    let encoding = hs.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+    if encoding.eq_ignore_ascii_case("identity") {
+        return Ok(body.to_vec());
+    }
+    if !encoding.eq_ignore_ascii_case("gzip") {
+        return Err(AppError::invalid(format!("Content-Encoding `{encoding}` is not supported: send gzip or none")));
+    }
+    let mut out = Vec::new();
+    let read = flate2::read::GzDecoder::new(body.as_ref()).take(limit.saturating_add(1)).read_to_end(&mut out);
+    read.map_err(|e| AppError::invalid(format!("the gzip body cannot be read: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(AppError::new(
+            Code::TooLarge,
+            format!("the request body inflates to more than {limit} bytes (server.max_request_bytes)"),
+        ));
+    }
+    Ok(out)
 }
 
 /// What the OTLP answer's message says: what was stored and skipped, and
@@ -95,7 +111,8 @@ async fn traces(
 ) -> Result<Response, ApiError> {
     let body = body_or_error(body, app.policy.server.max_request_bytes)?;
     let format = otlp_format(&hs)?;
-    let report = app.ingest(&caller, format, body.to_vec(), "otlp").await?;
+    let body = inflate(&hs, body, app.policy.server.max_request_bytes)?;
+    let report = app.ingest(&caller, format, body, "otlp").await?;
     let message = summary(&report);
     Ok(match format {
         Format::OtlpProto => {
