@@ -99,7 +99,8 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<ExitCode> {
     let path: PathBuf = a.file.to_path_buf();
     let reader = tokio::task::spawn_blocking(move || read_chunks(&path, format, &tx));
     let envelopes = |s: &tokenwise_policy::budgets::Subject<'_>, at| policy.envelopes_for(s, at);
-    let ingester = Ingester { policy: &policy, store: ledger.as_ref(), envelopes: &envelopes };
+    // Alone on its ledger: each chunk read is one transaction.
+    let ingester = Ingester { policy: &policy, store: ledger.as_ref(), envelopes: &envelopes, chunk: LINES_PER_CHUNK };
     let mut report = IngestReport::new(format);
     while let Some(parsed) = rx.recv().await {
         let part = ingester.store(format, parsed).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;

@@ -253,7 +253,8 @@ mod tests {
                 "outcome.validate",
                 "outcome.reject",
                 "appeal.file",
-                "appeal.decide"
+                "appeal.decide",
+                "ingest.batch"
             ]
         );
         for a in AuditAction::ALL {

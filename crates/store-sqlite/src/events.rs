@@ -52,6 +52,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
     let mut tasks = Vec::with_capacity(events.len());
     let mut captures = Vec::new();
     let mut fresh: Vec<&UsageEvent> = Vec::new();
+    let mut captured: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     {
         let sql = format!(
             "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
@@ -60,61 +61,67 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
         for e in events {
-            let values: [Value; 36] = [
-                e.id.clone().into(),
-                to_micros(e.ts).into(),
-                e.source.as_str().to_string().into(),
-                e.user_id.clone().into(),
-                e.team_id.clone().into(),
-                e.project_id.clone().into(),
-                e.use_case.clone().into(),
-                e.template.clone().into(),
-                e.task.clone().into(),
-                e.track.as_str().to_string().into(),
-                e.destination.clone().into(),
-                e.operation.as_str().to_string().into(),
-                e.requested_model.clone().into(),
-                e.model.clone().into(),
-                e.provider.clone().into(),
-                int(e.usage.input).into(),
-                int(e.usage.output).into(),
-                int(e.usage.cached_read).into(),
-                int(e.usage.cache_write).into(),
-                int(e.usage.reasoning).into(),
-                e.cost.0.into(),
-                e.price_version.clone().into(),
-                i64::from(e.latency_ms).into(),
-                e.ttft_ms.map(i64::from).into(),
-                i64::from(e.streamed).into(),
-                e.status.as_str().to_string().into(),
-                i64::from(e.http_status).into(),
-                e.error_code.clone().into(),
-                i64::from(e.estimated).into(),
-                e.data_class.clone().into(),
-                e.findings_json().into(),
-                e.decision.as_str().to_string().into(),
-                e.exception_id.clone().into(),
-                e.prompt_hash.clone().into(),
-                e.key_id.clone().into(),
-                e.budget_keys_json().into(),
+            // Bound by reference: no text of the event is copied to insert it.
+            let (findings, budget_keys) = (e.findings_json(), e.budget_keys_json());
+            let values: [&dyn rusqlite::ToSql; 36] = [
+                &e.id,
+                &to_micros(e.ts),
+                &e.source.as_str(),
+                &e.user_id,
+                &e.team_id,
+                &e.project_id,
+                &e.use_case,
+                &e.template,
+                &e.task,
+                &e.track.as_str(),
+                &e.destination,
+                &e.operation.as_str(),
+                &e.requested_model,
+                &e.model,
+                &e.provider,
+                &int(e.usage.input),
+                &int(e.usage.output),
+                &int(e.usage.cached_read),
+                &int(e.usage.cache_write),
+                &int(e.usage.reasoning),
+                &e.cost.0,
+                &e.price_version,
+                &i64::from(e.latency_ms),
+                &e.ttft_ms.map(i64::from),
+                &i64::from(e.streamed),
+                &e.status.as_str(),
+                &i64::from(e.http_status),
+                &e.error_code,
+                &i64::from(e.estimated),
+                &e.data_class,
+                &findings,
+                &e.decision.as_str(),
+                &e.exception_id,
+                &e.prompt_hash,
+                &e.key_id,
+                &budget_keys,
             ];
-            let new = stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
+            let new = stmt.execute(&values[..]).map_err(db_err)? as u64;
             inserted += new;
             tasks.push(if new == 1 { count_in_task(&tx, e)? } else { None });
             if new == 1 {
                 fresh.push(e);
             }
             // Capture: the cost joins each envelope's persisted total (a
-            // repeated event captures nothing twice).
+            // repeated event captures nothing twice), summed per envelope
+            // and written once per batch below.
             if new == 1 && !e.budget_keys.is_empty() {
-                let mut cap = tx
-                    .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
-                    .map_err(db_err)?;
                 for key in &e.budget_keys {
-                    cap.execute(params![e.cost.0, key]).map_err(db_err)?;
+                    *captured.entry(key.as_str()).or_insert(0) += e.cost.0;
                 }
                 captures.push(Capture { hold_id: e.id.clone(), keys: e.budget_keys.clone(), cost: e.cost });
             }
+        }
+        let mut cap = tx
+            .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
+            .map_err(db_err)?;
+        for (key, cost) in captured {
+            cap.execute(params![cost, key]).map_err(db_err)?;
         }
     }
     crate::scores::roll_up(&tx, fresh)?;

@@ -27,8 +27,9 @@ use tokenwise_ledger::{AuditAction, AuditDraft, EventSource, Operation, Status, 
 use tokenwise_policy::Policy;
 use tokenwise_policy::budgets::Subject;
 
-/// Events committed per transaction: one fsync serves many, and a
-/// transaction stays short enough not to stall the gateway's commits.
+/// Events committed per transaction by a server: one fsync serves many,
+/// and a transaction stays short enough not to stall the gateway's commits
+/// for long (they share the writer).
 pub const CHUNK: usize = 4_096;
 /// Rejections listed in an answer (the count is always complete).
 pub const MAX_LISTED: usize = 1_000;
@@ -138,6 +139,9 @@ pub struct Ingester<'a> {
     pub store: &'a dyn Store,
     /// The envelopes usage draws on (a server adds its unlocked tranches).
     pub envelopes: &'a Envelopes<'a>,
+    /// Events per transaction ([`CHUNK`] on a server; a CLI run, alone on
+    /// its ledger, commits more at once).
+    pub chunk: usize,
 }
 
 /// Envelope keys per person, project, use case and quarter hour: budget
@@ -175,13 +179,30 @@ impl Ingester<'_> {
         }
         let specs: Vec<EnvelopeSpec> = specs.into_values().collect();
         self.store.budget_ensure(&specs).await?;
-        for chunk in events.chunks(CHUNK) {
-            let committed = self.store.commit_events(chunk).await?;
-            report.stored += committed.new;
-            report.duplicates += chunk.len() as u64 - committed.new;
-        }
+        let sent = events.len() as u64;
+        let new = self.commit(events).await?;
+        report.stored += new;
+        report.duplicates += sent - new;
         report.finish();
         Ok(report)
+    }
+
+    /// Commits the events in chunks, each one transaction; how many were
+    /// new. A backend that can write on the calling thread (SQLite) gets
+    /// them moved to a blocking thread, not copied.
+    async fn commit(&self, events: Vec<UsageEvent>) -> AppResult<u64> {
+        let size = self.chunk.max(1);
+        if let Some(mut w) = self.store.blocking_writer() {
+            let written = tokio::task::spawn_blocking(move || {
+                events.chunks(size).try_fold(0, |n, c| w.commit_events_blocking(c).map(|done| n + done.new))
+            });
+            return Ok(written.await.map_err(|e| AppError::internal(format!("the ledger writer failed: {e}")))??);
+        }
+        let mut new = 0;
+        for chunk in events.chunks(size) {
+            new += self.store.commit_events(chunk).await?.new;
+        }
+        Ok(new)
     }
 
     fn event(
@@ -266,7 +287,8 @@ impl App {
             .await
             .map_err(|e| AppError::internal(format!("reading the records failed: {e}")))?;
         let envelopes = |s: &Subject<'_>, at: Timestamp| self.budgets.specs(&self.policy, s, at);
-        let ingester = Ingester { policy: &self.policy, store: self.store.as_ref(), envelopes: &envelopes };
+        let ingester =
+            Ingester { policy: &self.policy, store: self.store.as_ref(), envelopes: &envelopes, chunk: CHUNK };
         let report = ingester.store(format, parsed).await?;
         self.auditor.submit(audit_entry(&caller.user.id, via, &report)).await;
         Ok(report)
