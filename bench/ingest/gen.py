@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes N usage events as tokenwise JSON lines, for the ingest benchmark:
 people of examples/acme.toml on use cases they may use and models those
-allow, spread over November 2026, one call in three part of a task (five
+allow, spread over November 2026 in time order, one call in three part of a task (five
 calls a task), every id distinct.
 
   bench/ingest/gen.py N FILE
@@ -27,10 +27,12 @@ def main():
     n, path = int(sys.argv[1]), sys.argv[2]
     rng = random.Random(7)
     start = 1_793_487_600  # 2026-11-01T00:00:00+01:00
+    span = 29 * 86_400
     with open(path, "w") as f:
         for i in range(n):
             use_case, people, models = WORK[i % len(WORK)]
-            t = start + rng.randrange(29 * 86_400)
+            # In time order, as spend logs and traces are exported.
+            t = start + i * span // n
             inp = rng.randrange(200, 20_000)
             ev = {
                 "id": f"bench-{i}",

@@ -75,7 +75,9 @@ pub struct IngestReport {
 
 impl IngestReport {
     pub fn new(format: Format) -> IngestReport {
-        IngestReport { format: format.as_str().to_string(), ..IngestReport::default() }
+        let mut r = IngestReport { format: format.as_str().to_string(), ..IngestReport::default() };
+        r.finish();
+        r
     }
 
     fn reject(&mut self, r: Rejection) {
