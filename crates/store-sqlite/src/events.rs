@@ -21,12 +21,19 @@ use tokenwise_ledger::{
 /// ingested one, say) becomes its first: its team, use case, template and
 /// prompt hash win, each where it has one.
 const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case, template, prompt_hash,     first_ts_us, last_ts_us, calls, cost_nanos, input_tokens, output_tokens)     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1, ?8, ?9, ?10)     ON CONFLICT (user_id, task) DO UPDATE SET     calls = calls + 1, cost_nanos = cost_nanos + excluded.cost_nanos,     input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,     team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END,     use_case = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.use_case, use_case)                ELSE COALESCE(use_case, excluded.use_case) END,     template = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.template, template)                ELSE COALESCE(template, excluded.template) END,     prompt_hash = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.prompt_hash, prompt_hash)                ELSE COALESCE(prompt_hash, excluded.prompt_hash) END,     first_ts_us = MIN(first_ts_us, excluded.first_ts_us), last_ts_us = MAX(last_ts_us, excluded.last_ts_us)     RETURNING calls, cost_nanos";
+const RETURNING_TOTALS: &str = "     RETURNING calls, cost_nanos";
 
 /// Counts a new event `e` in its task if it names one: the task's totals
-/// with it.
-fn count_in_task(tx: &rusqlite::Transaction<'_>, e: &UsageEvent) -> Result<Option<TaskSoFar>, StoreError> {
+/// with it, when `totals` asks for them (an import does not, and saves
+/// reading them back).
+fn count_in_task(
+    tx: &rusqlite::Transaction<'_>,
+    e: &UsageEvent,
+    totals: bool,
+) -> Result<Option<TaskSoFar>, StoreError> {
     let Some(task) = &e.task else { return Ok(None) };
-    let mut stmt = tx.prepare_cached(COUNT_IN_TASK).map_err(db_err)?;
+    let sql = if totals { COUNT_IN_TASK } else { COUNT_IN_TASK.trim_end_matches(RETURNING_TOTALS) };
+    let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
     let values = params![
         e.user_id,
         task,
@@ -39,6 +46,10 @@ fn count_in_task(tx: &rusqlite::Transaction<'_>, e: &UsageEvent) -> Result<Optio
         int(e.usage.input),
         int(e.usage.output)
     ];
+    if !totals {
+        stmt.execute(values).map_err(db_err)?;
+        return Ok(None);
+    }
     stmt.query_row(values, |r| Ok(TaskSoFar { calls: uint(r.get(0)?), cost: Nanos(r.get(1)?) }))
         .map(Some)
         .map_err(db_err)
@@ -46,7 +57,7 @@ fn count_in_task(tx: &rusqlite::Transaction<'_>, e: &UsageEvent) -> Result<Optio
 
 /// One transaction for the whole batch; ids already stored are skipped.
 /// Returns what it committed, and the budget captures the new events carry.
-fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<Capture>), StoreError> {
+fn insert(c: &mut Connection, events: &[UsageEvent], totals: bool) -> Result<(Committed, Vec<Capture>), StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
     let mut inserted = 0u64;
     let mut tasks = Vec::with_capacity(events.len());
@@ -103,7 +114,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
             ];
             let new = stmt.execute(&values[..]).map_err(db_err)? as u64;
             inserted += new;
-            tasks.push(if new == 1 { count_in_task(&tx, e)? } else { None });
+            tasks.push(if new == 1 { count_in_task(&tx, e, totals)? } else { None });
             if new == 1 {
                 fresh.push(e);
             }
@@ -145,9 +156,15 @@ struct Writer(Arc<Inner>);
 
 impl BlockingWriter for Writer {
     fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
-        let (committed, captures) = insert(&mut lock(&self.0.writer), events)?;
+        let (committed, captures) = insert(&mut lock(&self.0.writer), events, true)?;
         settle(&self.0, &captures);
         Ok(committed)
+    }
+
+    fn import_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        let (committed, captures) = insert(&mut lock(&self.0.writer), events, false)?;
+        settle(&self.0, &captures);
+        Ok(committed.new)
     }
 }
 
@@ -162,7 +179,7 @@ impl EventStore for SqliteStore {
             return Ok(Committed::default());
         }
         let events = events.to_vec();
-        let (committed, captures) = self.write(move |c| insert(c, &events)).await?;
+        let (committed, captures) = self.write(move |c| insert(c, &events, true)).await?;
         settle(&self.inner, &captures);
         Ok(committed)
     }

@@ -196,7 +196,7 @@ impl Ingester<'_> {
         let size = self.chunk.max(1);
         if let Some(mut w) = self.store.blocking_writer() {
             let written = tokio::task::spawn_blocking(move || {
-                events.chunks(size).try_fold(0, |n, c| w.commit_events_blocking(c).map(|done| n + done.new))
+                events.chunks(size).try_fold(0, |n, c| w.import_events_blocking(c).map(|new| n + new))
             });
             return Ok(written.await.map_err(|e| AppError::internal(format!("the ledger writer failed: {e}")))??);
         }
