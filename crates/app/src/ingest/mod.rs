@@ -151,12 +151,33 @@ pub struct Ingester<'a> {
 /// time zone, so the keys cannot change within one.
 type KeyCache = HashMap<(String, Option<String>, String, i64), Vec<String>>;
 
+/// Records mapped and priced, their envelopes made sure of: ready to write.
+#[derive(Debug)]
+pub struct Prepared {
+    report: IngestReport,
+    events: Vec<UsageEvent>,
+}
+
+/// A write under way: on a blocking thread already (SQLite), or still to run.
+#[derive(Debug)]
+pub enum Pending {
+    Started(IngestReport, tokio::task::JoinHandle<Result<(u64, Vec<UsageEvent>), tokenwise_ledger::StoreError>>),
+    Waiting(Prepared),
+}
+
 impl Ingester<'_> {
     /// Stores what was parsed: every record mapped and priced, or rejected
     /// with its reason; the envelopes they draw on created first; events
     /// committed in chunks, each one transaction (a record already stored
     /// is skipped, so sending again is safe).
     pub async fn store(&self, format: Format, parsed: Parsed) -> AppResult<IngestReport> {
+        let prepared = self.prepare(format, parsed).await?;
+        self.finish(self.write(prepared)).await
+    }
+
+    /// Maps and prices the records (rejecting those that cannot be), and
+    /// creates the envelopes they draw on.
+    pub async fn prepare(&self, format: Format, parsed: Parsed) -> AppResult<Prepared> {
         let mut report = IngestReport::new(format);
         report.ignored = parsed.ignored;
         for r in parsed.rejected {
@@ -181,30 +202,44 @@ impl Ingester<'_> {
         }
         let specs: Vec<EnvelopeSpec> = specs.into_values().collect();
         self.store.budget_ensure(&specs).await?;
-        let sent = events.len() as u64;
-        let new = self.commit(events).await?;
+        Ok(Prepared { report, events })
+    }
+
+    /// Starts writing: on a backend that writes on a thread of its own
+    /// (SQLite) the events move to a blocking thread now, so the caller
+    /// can prepare the next part meanwhile; each chunk is one transaction.
+    pub fn write(&self, p: Prepared) -> Pending {
+        let size = self.chunk.max(1);
+        let Some(mut w) = self.store.blocking_writer() else { return Pending::Waiting(p) };
+        let Prepared { report, events } = p;
+        let handle = tokio::task::spawn_blocking(move || {
+            let new = events.chunks(size).try_fold(0, |n, c| w.import_events_blocking(c).map(|new| n + new))?;
+            // Freed by the caller, off the writer's path.
+            Ok((new, events))
+        });
+        Pending::Started(report, handle)
+    }
+
+    /// Waits for a write and completes its report.
+    pub async fn finish(&self, pending: Pending) -> AppResult<IngestReport> {
+        let (mut report, sent, new) = match pending {
+            Pending::Started(report, handle) => {
+                let joined = handle.await.map_err(|e| AppError::internal(format!("the ledger writer failed: {e}")))?;
+                let (new, events) = joined?;
+                (report, events.len() as u64, new)
+            }
+            Pending::Waiting(Prepared { report, events }) => {
+                let mut new = 0;
+                for chunk in events.chunks(self.chunk.max(1)) {
+                    new += self.store.commit_events(chunk).await?.new;
+                }
+                (report, events.len() as u64, new)
+            }
+        };
         report.stored += new;
         report.duplicates += sent - new;
         report.finish();
         Ok(report)
-    }
-
-    /// Commits the events in chunks, each one transaction; how many were
-    /// new. A backend that can write on the calling thread (SQLite) gets
-    /// them moved to a blocking thread, not copied.
-    async fn commit(&self, events: Vec<UsageEvent>) -> AppResult<u64> {
-        let size = self.chunk.max(1);
-        if let Some(mut w) = self.store.blocking_writer() {
-            let written = tokio::task::spawn_blocking(move || {
-                events.chunks(size).try_fold(0, |n, c| w.import_events_blocking(c).map(|new| n + new))
-            });
-            return Ok(written.await.map_err(|e| AppError::internal(format!("the ledger writer failed: {e}")))??);
-        }
-        let mut new = 0;
-        for chunk in events.chunks(size) {
-            new += self.store.commit_events(chunk).await?.new;
-        }
-        Ok(new)
     }
 
     fn event(
