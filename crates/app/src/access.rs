@@ -72,6 +72,13 @@ pub fn scope_exists(policy: &Policy, scope: &Scope) -> bool {
     }
 }
 
+/// Whether `who` may take in usage recorded elsewhere (events:batch, OTLP,
+/// `tokenwise ingest`): admins and governance, who answer for the sources'
+/// mapping to people. Anyone else could book usage on a colleague.
+pub fn may_ingest(who: &User) -> bool {
+    matches!(who.role, Role::Admin | Role::Governance)
+}
+
 /// Whether `who` may decide an exception of `scope` asked for by
 /// `requested_by`. Nobody decides their own request or an exception for
 /// themselves (`user:<their id>`), whatever their role.

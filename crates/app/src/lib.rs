@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod exceptions;
 pub mod guard;
+pub mod ingest;
 pub mod integrations;
 pub mod leaderboard;
 pub mod meta;

@@ -18,6 +18,7 @@ use support::{Client, Gateway};
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/check"),
     ("get", "/api/v1/events"),
+    ("post", "/api/v1/events:batch"),
     ("post", "/api/v1/outcomes"),
     ("post", "/api/v1/outcomes/{id}/validate"),
     ("get", "/api/v1/budgets"),

@@ -280,3 +280,28 @@ fn finance_commands_run_as_the_readme_shows() {
         }
     }
 }
+
+/// `$ tokenwise ingest …` of the README's JSON line prints what it shows,
+/// and the ledger holds that event at that cost.
+#[test]
+fn ingest_prints_what_the_readme_shows() {
+    let b = block("sh", "$ tokenwise ingest");
+    let mut lines = b.lines();
+    let cmd = lines.next().unwrap().strip_prefix("$ tokenwise ").unwrap();
+    let expected: Vec<&str> = lines.collect();
+    let event = block("json", "\"source\": \"acme/ci\"");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_copy(dir.path(), |s| s);
+    let file = between(cmd, "examples/acme.toml ", " ");
+    std::fs::write(dir.path().join(file), format!("{event}\n")).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let args: Vec<String> =
+        cmd.replace("examples/acme.toml", policy.to_str().unwrap()).split_whitespace().map(String::from).collect();
+    let out = bin().args(&args).args(["--database", &db]).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), expected.join("\n"));
+    let c = rusqlite::Connection::open(dir.path().join("ledger.db")).unwrap();
+    let (user, cost): (String, i64) =
+        c.query_row("SELECT user_id, cost_nanos FROM usage_events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((user.as_str(), cost), ("ben.carter", 2_000_000_000));
+}

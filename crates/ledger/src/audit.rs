@@ -53,6 +53,10 @@ tokenwise_core::named_enum!(
         /// Governance upheld or dismissed an appeal.
         #[serde(rename = "appeal.decide")]
         AppealDecide => "appeal.decide",
+        /// Usage recorded elsewhere was taken in (`tokenwise ingest`,
+        /// events:batch, OTLP); details: the format and the counts.
+        #[serde(rename = "ingest.batch")]
+        IngestBatch => "ingest.batch",
     }
 );
 
@@ -249,7 +253,8 @@ mod tests {
                 "outcome.validate",
                 "outcome.reject",
                 "appeal.file",
-                "appeal.decide"
+                "appeal.decide",
+                "ingest.batch"
             ]
         );
         for a in AuditAction::ALL {

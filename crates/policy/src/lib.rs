@@ -12,6 +12,7 @@ mod allow;
 pub mod budgets;
 pub mod decision;
 mod diag;
+pub mod ingest;
 mod load;
 mod model;
 pub mod prices;

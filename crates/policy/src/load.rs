@@ -38,6 +38,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "integrations",
     "nudges",
     "reports",
+    "ingest",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -105,6 +106,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "integrations" => raw.integrations = items(name, value, sink),
             "nudges" => raw.nudges = one(value, sink),
             "reports" => raw.reports = one(value, sink),
+            "ingest" => raw.ingest = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

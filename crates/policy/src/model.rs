@@ -433,6 +433,8 @@ pub struct Policy {
     pub integrations: BTreeMap<String, Integration>,
     pub nudges: Nudges,
     pub reports: Reports,
+    /// `[ingest]`: whose is usage recorded elsewhere.
+    pub ingest: crate::ingest::Ingest,
 }
 
 impl Policy {

@@ -635,6 +635,7 @@ pub(crate) struct RawDoc {
     pub integrations: Vec<Option<RawIntegration>>,
     pub nudges: Option<RawNudges>,
     pub reports: Option<RawReports>,
+    pub ingest: Option<crate::ingest::RawIngest>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

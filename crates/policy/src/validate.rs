@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates, Scope};
 
+mod ingest;
+
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -33,6 +35,19 @@ struct Names {
 
 fn names<T>(e: &Entries<T>) -> BTreeSet<String> {
     e.iter().map(|(k, _)| k.clone()).collect()
+}
+
+impl Names {
+    fn of(raw: &RawDoc) -> Names {
+        Names {
+            upstreams: names(&raw.upstreams),
+            models: names(&raw.models),
+            teams: names(&raw.teams),
+            users: names(&raw.users),
+            projects: names(&raw.projects),
+            use_cases: names(&raw.use_cases),
+        }
+    }
 }
 
 struct V<'a> {
@@ -153,14 +168,7 @@ pub(crate) fn validate(
             );
         }
     }
-    let names = Names {
-        upstreams: names(&raw.upstreams),
-        models: names(&raw.models),
-        teams: names(&raw.teams),
-        users: names(&raw.users),
-        projects: names(&raw.projects),
-        use_cases: names(&raw.use_cases),
-    };
+    let names = Names::of(&raw);
     let mut v = V { sink, names: &names, classes: None };
 
     for (section, set) in [
@@ -201,6 +209,7 @@ pub(crate) fn validate(
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
     let reports = reports(&mut v, raw.reports.as_ref());
+    let ingest = ingest::ingest(&mut v, raw.ingest.as_ref(), &ingest::Known { users: &users, use_cases: &use_cases });
     if v.sink.has_errors() {
         return None;
     }
@@ -225,6 +234,7 @@ pub(crate) fn validate(
         integrations,
         nudges,
         reports,
+        ingest,
     })
 }
 

@@ -279,3 +279,35 @@ fn learning_kinds_are_read_and_an_empty_list_is_refused_at_its_line() {
     let p = load_as_acme(&acme_src().replace(line, "")).unwrap().policy;
     assert_eq!(p.scoring.rules.learning_kinds, tokenwise_scoring::Rules::default().learning_kinds);
 }
+
+#[test]
+fn ingest_rules_name_people_and_use_cases_that_exist_and_mistakes_are_located() {
+    let p = load_file(&acme_path()).unwrap_or_else(|r| panic!("{r}")).policy;
+    let rules = &p.ingest.sources;
+    assert!(rules.len() >= 3);
+    let litellm = rules.iter().find(|r| r.format.as_deref() == Some("litellm")).unwrap();
+    assert!(litellm.team.as_ref().unwrap().matches("support-tier1"));
+    assert!(litellm.users.values().all(|u| p.users.contains_key(u)));
+
+    let src = acme_src().replace(
+        "name = \"oncall-agent\"\nformat = \"otlp\"\nsource = \"oncall-agent\"\nuser = \"chen.wei\"\nuse_case = \"incident-triage\"",
+        "name = \"oncall-agent\"\nformat = \"otel\"\nsource = \"oncall-agent\"\nuser = \"chen.wie\"\nuse_case = \"incident-triage\"\n\n[[ingest.sources]]\nformat = \"jsonl\"\nuser = \"ivan.petrov\"\nuse_case = \"code-review\" # not support's\nmodels = { \"x\" = \"gpt-5\" }",
+    );
+    let report = load_as_acme(&src).unwrap_err();
+    let find = |needle: &str| {
+        report.errors().find(|d| d.message.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in {report}"))
+    };
+    assert_eq!(find("unknown ingest format `otel`").line, line_of(&src, "format = \"otel\""));
+    assert_eq!(find("unknown user `chen.wie`").line, line_of(&src, "user = \"chen.wie\""));
+    assert_eq!(find("unknown model `gpt-5`").line, line_of(&src, "models = { \"x\" = \"gpt-5\" }"));
+    let d = find("`ivan.petrov` may not use use case `code-review`");
+    assert_eq!(d.line, line_of(&src, "use_case = \"code-review\" # not support's"));
+    assert_eq!(errors(&report).len(), 4, "{report}");
+
+    let typo = acme_src().replace("name = \"acme-tools\"", "name = \"acme-tools\"\nsorce = \"x\"");
+    let report = load_as_acme(&typo).unwrap_err();
+    assert!(
+        report.errors().any(|d| d.message.contains("unknown field `sorce`") && d.line == line_of(&typo, "sorce")),
+        "{report}"
+    );
+}

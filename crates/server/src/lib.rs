@@ -38,6 +38,7 @@ pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
         .merge(tokenwise_gateway::routes().with_state(gateway))
         .merge(api.with_state(app.clone()))
         .route("/api/openapi.json", get(openapi_json(&doc)))
+        .route("/otlp/v1/traces", axum::routing::post(api::ingest::traces).with_state(app.clone()))
         .route("/metrics", get(metrics::render).with_state(app))
         .route("/healthz", get(|| async { "ok" }))
         .route_layer(axum::middleware::from_fn(metrics::track))

@@ -27,6 +27,7 @@ pub mod check;
 pub mod doc;
 pub mod events;
 pub mod exceptions;
+pub mod ingest;
 pub mod outcomes;
 pub mod reports;
 pub mod scores;
@@ -47,6 +48,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .merge(appeals::routes())
         .merge(reports::routes())
         .merge(admin::routes())
+        .merge(ingest::routes())
 }
 
 /// The OpenAPI document of the JSON API (served at `/api/openapi.json`).
