@@ -100,6 +100,11 @@ pub struct UsageEvent {
     pub exception_id: Option<String>,
     /// SHA-256 of the prompt, to spot repeats without keeping the text.
     pub prompt_hash: Option<String>,
+    /// A sketch of the prompt's word shingles (four 16-bit minhashes,
+    /// `tokenwise_anomalies::minhash`),
+    /// to spot near-identical prompts without keeping the text.
+    #[serde(default)]
+    pub prompt_minhash: Option<u64>,
     /// Which API key made the call.
     pub key_id: Option<String>,
     /// The budget envelopes the call was held on (the hold's id is the
@@ -159,6 +164,7 @@ impl UsageEvent {
             decision: Decision::Allow,
             exception_id: None,
             prompt_hash: None,
+            prompt_minhash: None,
             key_id: None,
             budget_keys: Vec::new(),
         })
@@ -279,6 +285,12 @@ impl UsageEventBuilder {
         self.0.status = status;
         self.0.http_status = http_status;
         self.0.error_code = error_code.map(Into::into);
+        self
+    }
+
+    /// The prompt's minhash (near-duplicate detection).
+    pub fn prompt_minhash(mut self, minhash: Option<u64>) -> Self {
+        self.0.prompt_minhash = minhash;
         self
     }
 

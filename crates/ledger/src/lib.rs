@@ -24,7 +24,7 @@ pub use outcome::{
 };
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
-    ActivityRow, AppealQuery, AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy,
+    ActivityRow, AnomalyRecord, AnomalyStore, Incident, AppealQuery, AuditStore, BlockingWriter, BudgetStore, EventQuery, EventStore, ExceptionStore, GroupBy,
     KeyStore, OutcomeQuery, OutcomeStore, ScoreStore, SpendQuery, SpendRow, Store, StoreBackend, StoreError, TaskStore,
     prelude,
 };

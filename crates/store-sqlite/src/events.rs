@@ -56,11 +56,11 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
         let sql = format!(
             "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)"
+              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)"
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
         for e in events {
-            let values: [Value; 36] = [
+            let values: [Value; 37] = [
                 e.id.clone().into(),
                 to_micros(e.ts).into(),
                 e.source.as_str().to_string().into(),
@@ -97,6 +97,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
                 e.prompt_hash.clone().into(),
                 e.key_id.clone().into(),
                 e.budget_keys_json().into(),
+                e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes())).into(),
             ];
             let new = stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
             inserted += new;
@@ -117,6 +118,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
             }
         }
     }
+    crate::anomalies::roll_up_models(&tx, &fresh)?;
     crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
     Ok((Committed { new: inserted, tasks }, captures))

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "tasks", include_str!("../migrations/0004_tasks.sql")),
     (5, "scores", include_str!("../migrations/0005_scores.sql")),
     (6, "activity", include_str!("../migrations/0006_activity.sql")),
+    (8, "anomalies", include_str!("../migrations/0008_anomalies.sql")),
 ];
 
 pub(crate) fn migrate(c: &mut Connection) -> Result<(), StoreError> {

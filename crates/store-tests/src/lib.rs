@@ -9,6 +9,7 @@
 // A test-suite reports failures by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod anomalies;
 mod audit;
 mod budgets;
 mod events;
@@ -19,6 +20,7 @@ mod reopening;
 mod scores;
 mod tasks;
 
+pub use anomalies::*;
 pub use audit::*;
 pub use budgets::*;
 pub use events::*;
@@ -112,6 +114,9 @@ macro_rules! store_suite {
             concurrent_writers_to_one_task_sum_exactly,
             task_baselines_are_medians_of_finished_tasks,
             the_tasks_migration_counts_events_recorded_before_it,
+            prompt_groups_and_model_days_come_from_the_database,
+            anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,
+            incidents_are_stored_updated_and_listed_newest_first,
         );
     };
 }

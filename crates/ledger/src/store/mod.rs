@@ -14,6 +14,7 @@
 //! | scores | [`ScoreStore`] | calls summed for scoring, scoring rules by version |
 //! | outcomes | [`OutcomeStore`] | outcomes and their validation, appeals, badge awards |
 //! | tasks | [`TaskStore`] | each person's task's running totals, baselines |
+//! | anomalies | [`AnomalyStore`] | calls per day and model, prompt groups, findings, incidents |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -31,6 +32,7 @@
 //! 4. `tokenwise-store-tests`: an `outcomes.rs` module with the cases, listed
 //!    in `store_suite!`, so both backends must pass them.
 
+pub mod anomalies;
 mod audit;
 mod budgets;
 mod events;
@@ -40,6 +42,9 @@ mod outcomes;
 pub mod scores;
 mod tasks;
 
+pub use anomalies::{
+    AnomalyRecord, AnomalyStore, BandRow, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow,
+};
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
@@ -73,7 +78,16 @@ pub trait StoreBackend: Send + Sync + 'static {
 
 /// Every capability: what `tokenwise serve` and the CLI open.
 pub trait Store:
-    StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore + TaskStore
+    StoreBackend
+    + EventStore
+    + KeyStore
+    + AuditStore
+    + BudgetStore
+    + ExceptionStore
+    + OutcomeStore
+    + ScoreStore
+    + TaskStore
+    + AnomalyStore
 {
 }
 
@@ -87,6 +101,7 @@ impl<T> Store for T where
         + OutcomeStore
         + ScoreStore
         + TaskStore
+        + AnomalyStore
 {
 }
 
@@ -99,7 +114,7 @@ impl std::fmt::Debug for dyn Store {
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store, StoreBackend,
+        AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store, StoreBackend,
         TaskStore,
     };
 }
