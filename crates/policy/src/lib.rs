@@ -8,6 +8,7 @@
 //! run, each with file, line, column and a hint.
 
 pub mod access;
+pub mod anomalies;
 mod allow;
 pub mod budgets;
 pub mod decision;

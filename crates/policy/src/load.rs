@@ -37,6 +37,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "alerts",
     "integrations",
     "nudges",
+    "anomalies",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -103,6 +104,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "alerts" => raw.alerts = one(value, sink),
             "integrations" => raw.integrations = items(name, value, sink),
             "nudges" => raw.nudges = one(value, sink),
+            "anomalies" => raw.anomalies = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

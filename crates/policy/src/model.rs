@@ -410,6 +410,8 @@ pub struct Policy {
     /// Keyed by id.
     pub integrations: BTreeMap<String, Integration>,
     pub nudges: Nudges,
+    /// When each anomaly detector fires (`[anomalies]`).
+    pub anomalies: crate::anomalies::AnomalyThresholds,
 }
 
 impl Policy {

@@ -620,6 +620,7 @@ pub(crate) struct RawDoc {
     pub alerts: Option<RawAlerts>,
     pub integrations: Vec<Option<RawIntegration>>,
     pub nudges: Option<RawNudges>,
+    pub anomalies: Option<crate::anomalies::RawAnomalies>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

@@ -201,6 +201,7 @@ pub(crate) fn validate(
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
+    let anomalies = crate::anomalies::validate(v.sink, raw.anomalies.as_ref());
     if v.sink.has_errors() {
         return None;
     }
@@ -224,6 +225,7 @@ pub(crate) fn validate(
         alerts,
         integrations,
         nudges,
+        anomalies,
     })
 }
 
