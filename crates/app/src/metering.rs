@@ -37,6 +37,8 @@ pub struct Draft {
     pub price_version: String,
     pub streamed: bool,
     pub prompt_hash: Option<String>,
+    /// The prompt's minhash sketch: near-duplicates without the text.
+    pub prompt_minhash: Option<u64>,
     /// What the policy decided, and what the scanner found (kinds and
     /// counts only).
     pub decision: Decision,
@@ -108,6 +110,7 @@ impl Draft {
             price_version: i.price.id.clone(),
             streamed: i.streamed,
             prompt_hash: prompt_hash(i.prompt),
+            prompt_minhash: tokenwise_anomalies::minhash::of_texts(i.prompt.iter().map(|s| s.text.as_str())),
             decision: Decision::Allow,
             data_class: None,
             findings: BTreeMap::new(),
@@ -150,6 +153,7 @@ impl Draft {
         .decision(self.decision)
         .exception(self.exception_id.as_deref())
         .prompt_hash(self.prompt_hash.as_deref())
+        .prompt_minhash(self.prompt_minhash)
         .key(Some(&self.key_id))
         .budget_keys(self.budget_keys.clone())
         .build()

@@ -53,6 +53,15 @@ tokenwise_core::named_enum!(
         /// Governance upheld or dismissed an appeal.
         #[serde(rename = "appeal.decide")]
         AppealDecide => "appeal.decide",
+        /// A new anomaly was announced (signed webhook); details: the alert.
+        #[serde(rename = "anomaly.alert")]
+        AnomalyAlert => "anomaly.alert",
+        /// Governance opened an incident review.
+        #[serde(rename = "incident.open")]
+        IncidentOpen => "incident.open",
+        /// An incident's status or actions changed.
+        #[serde(rename = "incident.update")]
+        IncidentUpdate => "incident.update",
     }
 );
 

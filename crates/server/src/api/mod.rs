@@ -4,11 +4,13 @@
 //! see or do what is decided in `tokenwise_app::access`, never here.
 
 pub mod admin;
+pub mod anomalies;
 pub mod appeals;
 pub mod budgets;
 pub mod check;
 pub mod events;
 pub mod exceptions;
+pub mod incidents;
 pub mod outcomes;
 pub mod scores;
 
@@ -25,5 +27,7 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(scores::routes())
         .merge(outcomes::routes())
         .merge(appeals::routes())
+        .merge(anomalies::routes())
+        .merge(incidents::routes())
         .merge(admin::routes())
 }
