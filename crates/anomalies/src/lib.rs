@@ -13,8 +13,8 @@
 
 pub mod facts;
 pub mod finding;
-pub mod prompts;
 pub mod minhash;
+pub mod prompts;
 pub mod stats;
 pub mod thresholds;
 pub mod usage;
@@ -38,8 +38,13 @@ pub fn detect(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
     out.extend(work::unmetered_outcomes(facts, t));
     out.extend(work::shadow_usage(facts, t));
     out.sort_by(|a, b| {
-        (std::cmp::Reverse(a.severity), a.detector, &a.subject, &a.window, &a.id)
-            .cmp(&(std::cmp::Reverse(b.severity), b.detector, &b.subject, &b.window, &b.id))
+        (std::cmp::Reverse(a.severity), a.detector, &a.subject, &a.window, &a.id).cmp(&(
+            std::cmp::Reverse(b.severity),
+            b.detector,
+            &b.subject,
+            &b.window,
+            &b.id,
+        ))
     });
     out.dedup_by(|a, b| a.id == b.id);
     out

@@ -83,18 +83,24 @@ pub fn cluster(members: &[PromptMember], k: u32) -> Option<(u64, Vec<&PromptMemb
     Some((centre, cluster))
 }
 
+/// A cluster: distinct prompts, centre, member event ids, calls.
+type Cluster = (usize, u64, Vec<String>, u64);
+
 /// Per person and window, the largest cluster among the candidate groups;
 /// flagged when it holds at least `near_min` distinct prompts.
 pub fn near_duplicates(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
     let hours = t.repeat_window_hours.max(1);
     let k = t.near_min_bands.clamp(1, 4);
-    // (person, window) → (distinct prompts, centre, member ids, calls)
-    let mut best: BTreeMap<(&str, i64), (usize, u64, Vec<String>, u64)> = BTreeMap::new();
+    let mut best: BTreeMap<(&str, i64), Cluster> = BTreeMap::new();
     for NearCandidate { user, window_start_us, members } in &facts.near {
         let Some((centre, members)) = cluster(members, k) else { continue };
         let distinct: BTreeSet<&str> = members.iter().map(|m| m.prompt_hash.as_str()).collect();
-        let candidate =
-            (distinct.len(), centre, members.iter().map(|m| m.event_id.clone()).collect::<Vec<_>>(), members.len() as u64);
+        let candidate = (
+            distinct.len(),
+            centre,
+            members.iter().map(|m| m.event_id.clone()).collect::<Vec<_>>(),
+            members.len() as u64,
+        );
         let slot = best.entry((user.as_str(), *window_start_us)).or_insert_with(|| candidate.clone());
         if (candidate.0, std::cmp::Reverse(candidate.1)) > (slot.0, std::cmp::Reverse(slot.1)) {
             *slot = candidate;

@@ -53,7 +53,13 @@ impl Spread {
 
     /// `x` over the median (infinite over a zero median).
     pub fn ratio(&self, x: f64) -> f64 {
-        if self.median > 0.0 { x / self.median } else if x > 0.0 { f64::INFINITY } else { 1.0 }
+        if self.median > 0.0 {
+            x / self.median
+        } else if x > 0.0 {
+            f64::INFINITY
+        } else {
+            1.0
+        }
     }
 
     /// Whether `x` is far above the centre: at least `z` robust deviations

@@ -46,7 +46,8 @@ pub fn own_spikes(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
                 continue;
             }
             let (z, ratio) = (s.z(x), s.ratio(x));
-            let severity = if z >= 2.0 * t.spike_z || ratio >= 3.0 * t.spike_factor { Severity::High } else { Severity::Medium };
+            let severity =
+                if z >= 2.0 * t.spike_z || ratio >= 3.0 * t.spike_factor { Severity::High } else { Severity::Medium };
             let explanation = format!(
                 "`{user}` used {tokens} tokens on {} in {calls} calls, {:.1} times their usual day (median {:.0} tokens over \
                  {} active days of the previous {}; robust z {:.1})",
@@ -70,7 +71,12 @@ pub fn own_spikes(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
                 event_count: calls,
                 ..Evidence::default()
             };
-            let lookup = Lookup { user: user.to_string(), from_us: day * DAY_US, to_us: (day + 1) * DAY_US, ..Lookup::default() };
+            let lookup = Lookup {
+                user: user.to_string(),
+                from_us: day * DAY_US,
+                to_us: (day + 1) * DAY_US,
+                ..Lookup::default()
+            };
             out.push(
                 Draft {
                     detector: Detector::OwnSpike,
@@ -94,7 +100,9 @@ type PerPerson<'a> = BTreeMap<&'a str, BTreeMap<&'a str, (u64, u64, i64)>>;
 
 pub(crate) fn period_totals(facts: &Facts) -> PerPerson<'_> {
     let mut out: PerPerson<'_> = BTreeMap::new();
-    for u in facts.usage.iter().filter(|u| u.day >= facts.first_day && u.day <= facts.last_day() && !u.use_case.is_empty()) {
+    for u in
+        facts.usage.iter().filter(|u| u.day >= facts.first_day && u.day <= facts.last_day() && !u.use_case.is_empty())
+    {
         let e = out.entry(u.use_case.as_str()).or_default().entry(u.user.as_str()).or_default();
         e.0 += u.tokens;
         e.1 += u.calls;
@@ -129,7 +137,8 @@ pub fn peer_spikes(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
                 continue;
             }
             let (z, ratio) = (s.z(x), s.ratio(x));
-            let severity = if z >= 2.0 * t.spike_z || ratio >= 3.0 * t.spike_factor { Severity::High } else { Severity::Medium };
+            let severity =
+                if z >= 2.0 * t.spike_z || ratio >= 3.0 * t.spike_factor { Severity::High } else { Severity::Medium };
             let explanation = format!(
                 "`{user}` used {tokens} tokens in `{use_case}` in {}, {:.1} times the median person there ({:.0} tokens, \
                  {} people; robust z {:.1}), costing {}",
@@ -177,7 +186,9 @@ type ByModel<'a> = BTreeMap<(&'a str, &'a str), BTreeMap<&'a str, (u64, i64)>>;
 
 fn by_model(facts: &Facts) -> ByModel<'_> {
     let mut out: ByModel<'_> = BTreeMap::new();
-    for u in facts.usage.iter().filter(|u| u.day >= facts.first_day && u.day <= facts.last_day() && !u.use_case.is_empty()) {
+    for u in
+        facts.usage.iter().filter(|u| u.day >= facts.first_day && u.day <= facts.last_day() && !u.use_case.is_empty())
+    {
         let e = out.entry((u.use_case.as_str(), u.user.as_str())).or_default().entry(u.model.as_str()).or_default();
         e.0 += u.calls;
         e.1 += u.cost.0;

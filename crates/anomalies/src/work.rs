@@ -15,7 +15,7 @@ fn f(x: u64) -> f64 {
     x as f64
 }
 
-fn judged<'a>(facts: &'a Facts) -> impl Iterator<Item = &'a OutcomeFact> {
+fn judged(facts: &Facts) -> impl Iterator<Item = &OutcomeFact> {
     facts.outcomes.iter().filter(|o| o.day >= facts.first_day && o.day <= facts.last_day())
 }
 
@@ -85,15 +85,20 @@ fn per_outcome_finding(
     s: &Spread,
 ) -> Finding {
     let (z, ratio) = (s.z(per), s.ratio(per));
-    let severity = if z >= 2.0 * t.spike_z || ratio >= 3.0 * t.spike_factor { Severity::High } else { Severity::Medium };
+    let severity =
+        if z >= 2.0 * t.spike_z || ratio >= 3.0 * t.spike_factor { Severity::High } else { Severity::Medium };
     #[allow(clippy::cast_possible_truncation)]
     let (detector, figure, median) = match what {
-        PerOutcome::Cost => {
-            (Detector::CostPerOutcome, format!("{} per outcome", usd(per as i64)), format!("{} per outcome", usd(s.median as i64)))
-        }
-        PerOutcome::Calls => {
-            (Detector::WorkflowSplitting, format!("{per:.1} calls per outcome"), format!("{:.1} calls per outcome", s.median))
-        }
+        PerOutcome::Cost => (
+            Detector::CostPerOutcome,
+            format!("{} per outcome", usd(per as i64)),
+            format!("{} per outcome", usd(s.median as i64)),
+        ),
+        PerOutcome::Calls => (
+            Detector::WorkflowSplitting,
+            format!("{per:.1} calls per outcome"),
+            format!("{:.1} calls per outcome", s.median),
+        ),
     };
     let explanation = format!(
         "`{user}` spent {figure} in `{use_case}` in {} ({} calls, {} for {} outcomes), {ratio:.1} times the median person \

@@ -2,6 +2,8 @@
 //! quiet on a normal month; findings do not depend on the order of the
 //! facts, and scaling everyone's usage alike flags nobody.
 
+#![allow(clippy::unwrap_used)]
+
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use tokenwise_anomalies::minhash;
@@ -108,7 +110,10 @@ fn a_person_far_above_peers_in_a_use_case_is_a_peer_spike() {
     let all = found(&f);
     assert!(all.iter().all(|x| x.detector != Detector::OwnSpike), "{all:#?}");
     let a = only(&f, Detector::PeerSpike);
-    assert_eq!((a.subject.as_str(), a.use_case.as_deref(), a.team.as_deref()), ("user:p3", Some("support-reply"), Some("sales")));
+    assert_eq!(
+        (a.subject.as_str(), a.use_case.as_deref(), a.team.as_deref()),
+        ("user:p3", Some("support-reply"), Some("sales"))
+    );
     assert!(a.explanation.contains("times the median person there"), "{}", a.explanation);
     assert_eq!(a.evidence.numbers["peers"], 6);
 }
@@ -123,7 +128,11 @@ fn the_same_prompt_again_and_again_is_flagged_per_window() {
     ];
     let a = only(&f, Detector::RepeatedPrompt);
     assert_eq!(a.subject, "user:p1");
-    assert!(a.explanation.contains("the same prompt (hash abababababab…) 12 times within 24 hours"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("the same prompt (hash abababababab…) 12 times within 24 hours"),
+        "{}",
+        a.explanation
+    );
     assert_eq!(a.lookup.unwrap().prompt_hash.as_deref(), Some("ab".repeat(32).as_str()));
     assert_eq!(a.evidence.event_count, 12);
 }
@@ -136,7 +145,11 @@ fn members(base: u64, shared: &[u32]) -> Vec<PromptMember> {
         .map(|(i, &n)| {
             let keep = 1u64.checked_shl(16 * (n + 1)).map_or(u64::MAX, |b| b - 1);
             let noise = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            PromptMember { event_id: format!("ev-{i}"), prompt_hash: format!("h{i}"), minhash: (base & keep) | (noise & !keep) }
+            PromptMember {
+                event_id: format!("ev-{i}"),
+                prompt_hash: format!("h{i}"),
+                minhash: (base & keep) | (noise & !keep),
+            }
         })
         .collect()
 }
@@ -162,9 +175,8 @@ fn many_reworded_prompts_are_near_duplicates_and_unrelated_ones_are_not() {
     f.near = vec![NearCandidate { user: "p4".into(), window_start_us: start, members: far }];
     assert!(found(&f).is_empty());
     // Identical prompts are repeats, not near-duplicates.
-    let same: Vec<PromptMember> = (0..8)
-        .map(|i| PromptMember { event_id: format!("ev-{i}"), prompt_hash: "h".into(), minhash: 7 })
-        .collect();
+    let same: Vec<PromptMember> =
+        (0..8).map(|i| PromptMember { event_id: format!("ev-{i}"), prompt_hash: "h".into(), minhash: 7 }).collect();
     f.near = vec![NearCandidate { user: "p4".into(), window_start_us: start, members: same }];
     assert!(found(&f).is_empty());
 }
@@ -192,7 +204,11 @@ fn a_dear_model_where_the_default_would_do_is_overuse() {
     }
     let a = only(&f, Detector::ModelOveruse);
     assert_eq!(a.subject, "user:p2");
-    assert!(a.explanation.contains("on models at least 2.0 times dearer than its default `haiku` (mostly `opus`)"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("on models at least 2.0 times dearer than its default `haiku` (mostly `opus`)"),
+        "{}",
+        a.explanation
+    );
     assert_eq!(a.evidence.numbers["share"], 1.0);
     assert_eq!(a.lookup.unwrap().model.as_deref(), Some("opus"));
     // Four-fifths of its cost was avoidable.
@@ -232,7 +248,11 @@ fn gateway_use_that_stops_while_outcomes_continue_is_possible_shadow_usage() {
         });
     }
     let a = only(&f, Detector::ShadowUsage);
-    assert!(a.explanation.contains("0.0 calls a day through tokenwise from 2025-11-24 to 2025-11-30"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("0.0 calls a day through tokenwise from 2025-11-24 to 2025-11-30"),
+        "{}",
+        a.explanation
+    );
     assert!(a.explanation.contains("reported 6 outcomes"), "{}", a.explanation);
     // Stopping with no outcomes is just a holiday.
     f.outcomes.retain(|o| !o.id.starts_with("late-"));

@@ -170,7 +170,9 @@ impl App {
         let appeal = new_appeal(AppealSubject::Anomaly, &a.id, caller, comment, self.clock.now());
         match self.store.insert_appeal(&appeal).await {
             Err(StoreError::Conflict(_)) => {
-                return Err(AppError::conflict(format!("anomaly `{id}` has been appealed already: a flag may be appealed once")));
+                return Err(AppError::conflict(format!(
+                    "anomaly `{id}` has been appealed already: a flag may be appealed once"
+                )));
             }
             other => other?,
         }

@@ -152,7 +152,8 @@ fn text(what: &str, t: &str) -> AppResult<String> {
 }
 
 fn view(i: &Incident) -> AppResult<IncidentView> {
-    let body: Body = serde_json::from_str(&i.body).map_err(|e| AppError::internal(format!("incident {}: {e}", i.id)))?;
+    let body: Body =
+        serde_json::from_str(&i.body).map_err(|e| AppError::internal(format!("incident {}: {e}", i.id)))?;
     Ok(IncidentView {
         id: i.id.clone(),
         title: i.title.clone(),
@@ -203,8 +204,11 @@ impl App {
         let (people, first) = self.links(&n).await?;
         let now = from_micros(to_micros(self.clock.now()));
         let by = &caller.user.id;
-        let actions =
-            n.actions.iter().map(|a| Ok(Action { at: now, by: by.clone(), text: text("actions", a)? })).collect::<AppResult<_>>()?;
+        let actions = n
+            .actions
+            .iter()
+            .map(|a| Ok(Action { at: now, by: by.clone(), text: text("actions", a)? }))
+            .collect::<AppResult<_>>()?;
         let status = n.status.unwrap_or(IncidentStatus::Open);
         let body = Body {
             summary,
@@ -234,7 +238,8 @@ impl App {
 
     pub async fn change_incident(&self, caller: &Caller, id: &str, c: IncidentChange) -> AppResult<IncidentView> {
         oversee(caller)?;
-        let mut i = self.store.get_incident(id).await?.ok_or_else(|| AppError::not_found(format!("no incident `{id}`")))?;
+        let mut i =
+            self.store.get_incident(id).await?.ok_or_else(|| AppError::not_found(format!("no incident `{id}`")))?;
         let mut body: Body = serde_json::from_str(&i.body).map_err(|e| AppError::internal(e.to_string()))?;
         let now = from_micros(to_micros(self.clock.now()));
         let by = caller.user.id.clone();
@@ -244,7 +249,11 @@ impl App {
         let note = c.note.as_deref().map(|n| text("note", n)).transpose()?;
         if let Some(s) = c.status {
             let moved = format!("{} → {s}", i.status);
-            body.history.push(Action { at: now, by: by.clone(), text: note.clone().map_or(moved.clone(), |n| format!("{moved}: {n}")) });
+            body.history.push(Action {
+                at: now,
+                by: by.clone(),
+                text: note.clone().map_or(moved.clone(), |n| format!("{moved}: {n}")),
+            });
             i.status = s.as_str().to_string();
         } else if let Some(n) = &note {
             body.history.push(Action { at: now, by: by.clone(), text: n.clone() });
@@ -284,11 +293,12 @@ impl App {
         let n = i64::from(days);
         let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
         for r in self.store.model_days(day - n, day + n).await? {
-            if people.iter().any(|p| *p == r.user_id) {
+            if people.contains(&r.user_id) {
                 *per_day.entry(r.day).or_default() += r.cost.0;
             }
         }
-        let series = |from: i64, to: i64| (from..to).map(|d| per_day.get(&d).copied().unwrap_or(0)).collect::<Vec<i64>>();
+        let series =
+            |from: i64, to: i64| (from..to).map(|d| per_day.get(&d).copied().unwrap_or(0)).collect::<Vec<i64>>();
         let (before, after) = (series(day - n, day), series(day, day + n));
         let (b, a): (i64, i64) = (before.iter().sum(), after.iter().sum());
         let usd = |v: &[i64]| v.iter().map(|x| Nanos(*x).to_usd_string()).collect::<Vec<_>>();

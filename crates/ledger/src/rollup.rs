@@ -82,7 +82,12 @@ pub struct ModelTotals {
 pub fn model_rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<ModelKey, ModelTotals> {
     let mut out: BTreeMap<ModelKey, ModelTotals> = BTreeMap::new();
     for e in events {
-        let key = (utc_day(e.ts.as_microsecond()), e.user_id.clone(), e.use_case.clone().unwrap_or_default(), e.model.clone());
+        let key = (
+            utc_day(e.ts.as_microsecond()),
+            e.user_id.clone(),
+            e.use_case.clone().unwrap_or_default(),
+            e.model.clone(),
+        );
         let t = totals(e);
         let s = out.entry(key).or_default();
         s.calls += t.calls;

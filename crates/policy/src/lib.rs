@@ -8,8 +8,8 @@
 //! run, each with file, line, column and a hint.
 
 pub mod access;
-pub mod anomalies;
 mod allow;
+pub mod anomalies;
 pub mod budgets;
 pub mod decision;
 mod diag;

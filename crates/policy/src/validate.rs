@@ -137,13 +137,7 @@ impl V<'_> {
     }
 }
 
-pub(crate) fn validate(
-    raw: RawDoc,
-    file: &Path,
-    base_dir: &Path,
-    read: &dyn Fn(&Path) -> std::io::Result<String>,
-    sink: &mut Sink,
-) -> Option<Policy> {
+fn required_sections(raw: &RawDoc, sink: &mut Sink) {
     for required in ["org", "data_classes", "upstreams", "models", "teams", "users", "use_cases"] {
         if !raw.present.iter().any(|p| p == required) {
             sink.error(
@@ -153,6 +147,16 @@ pub(crate) fn validate(
             );
         }
     }
+}
+
+pub(crate) fn validate(
+    raw: RawDoc,
+    file: &Path,
+    base_dir: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    sink: &mut Sink,
+) -> Option<Policy> {
+    required_sections(&raw, sink);
     let names = Names {
         upstreams: names(&raw.upstreams),
         models: names(&raw.models),
@@ -161,8 +165,8 @@ pub(crate) fn validate(
         projects: names(&raw.projects),
         use_cases: names(&raw.use_cases),
     };
+    let anomalies = crate::anomalies::validate(sink, raw.anomalies.as_ref());
     let mut v = V { sink, names: &names, classes: None };
-
     for (section, set) in [
         ("upstreams", &names.upstreams),
         ("models", &names.models),
@@ -201,7 +205,6 @@ pub(crate) fn validate(
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
-    let anomalies = crate::anomalies::validate(v.sink, raw.anomalies.as_ref());
     if v.sink.has_errors() {
         return None;
     }

@@ -18,8 +18,7 @@ use tokio_postgres::types::ToSql;
 const ANOMALY_COLUMNS: &str = "a.id, a.detector, a.subject, a.user_id, a.team_id, a.use_case, a.period, a.time_window, \
     a.severity, a.explanation, a.evidence, a.first_seen_us, a.last_seen_us, a.alerted_us, p.status";
 
-const ANOMALY_FROM: &str =
-    "FROM anomalies a LEFT JOIN appeals p ON p.subject_kind = 'anomaly' AND p.subject_id = a.id";
+const ANOMALY_FROM: &str = "FROM anomalies a LEFT JOIN appeals p ON p.subject_kind = 'anomaly' AND p.subject_id = a.id";
 
 fn anomaly_from_row(r: &Row) -> Result<AnomalyRecord, StoreError> {
     Ok(AnomalyRecord {
@@ -203,21 +202,24 @@ impl AnomalyStore for PgStore {
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
         for a in sorted {
             let (first, last) = (to_micros(a.first_seen), to_micros(a.last_seen));
-            tx.execute(&st, &[
-                &a.id,
-                &a.detector,
-                &a.subject,
-                &a.user_id,
-                &a.team_id,
-                &a.use_case,
-                &a.period,
-                &a.window,
-                &a.severity,
-                &a.explanation,
-                &a.evidence,
-                &first,
-                &last,
-            ])
+            tx.execute(
+                &st,
+                &[
+                    &a.id,
+                    &a.detector,
+                    &a.subject,
+                    &a.user_id,
+                    &a.team_id,
+                    &a.use_case,
+                    &a.period,
+                    &a.window,
+                    &a.severity,
+                    &a.explanation,
+                    &a.evidence,
+                    &first,
+                    &last,
+                ],
+            )
             .await
             .map_err(db_err)?;
         }
@@ -240,7 +242,10 @@ impl AnomalyStore for PgStore {
         let n = self
             .client()
             .await?
-            .execute("UPDATE anomalies SET alerted_us = $2 WHERE id = $1 AND alerted_us IS NULL", &[&id, &to_micros(at)])
+            .execute(
+                "UPDATE anomalies SET alerted_us = $2 WHERE id = $1 AND alerted_us IS NULL",
+                &[&id, &to_micros(at)],
+            )
             .await
             .map_err(db_err)?;
         Ok(n == 1)

@@ -37,8 +37,7 @@ pub(crate) fn roll_up_models(tx: &rusqlite::Transaction<'_>, fresh: &[&UsageEven
 const ANOMALY_COLUMNS: &str = "a.id, a.detector, a.subject, a.user_id, a.team_id, a.use_case, a.period, a.time_window, \
     a.severity, a.explanation, a.evidence, a.first_seen_us, a.last_seen_us, a.alerted_us, p.status";
 
-const ANOMALY_FROM: &str =
-    "FROM anomalies a LEFT JOIN appeals p ON p.subject_kind = 'anomaly' AND p.subject_id = a.id";
+const ANOMALY_FROM: &str = "FROM anomalies a LEFT JOIN appeals p ON p.subject_kind = 'anomaly' AND p.subject_id = a.id";
 
 fn anomaly_from_row(r: &Row<'_>) -> rusqlite::Result<AnomalyRecord> {
     Ok(AnomalyRecord {
@@ -186,7 +185,7 @@ impl AnomalyStore for SqliteStore {
                   WHERE e.ts_us >= ?1 AND e.ts_us < ?2 AND e.prompt_minhash IS NOT NULL) \
                  GROUP BY user_id, w, band, v HAVING COUNT(DISTINCT prompt_hash) >= ?4 \
                  ORDER BY n DESC, 1, 2, 3, 4 LIMIT ?5";
-            let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+            let mut st = c.prepare_cached(sql).map_err(db_err)?;
             let rows = st
                 .query_map(params![from_us, to_us, w, min, i64::from(limit)], |r| {
                     Ok(BandRow {
@@ -266,7 +265,8 @@ impl AnomalyStore for SqliteStore {
     async fn anomalies(&self, period: &str) -> Result<Vec<AnomalyRecord>, StoreError> {
         let period = period.to_string();
         self.read(move |c| {
-            let sql = format!("SELECT {ANOMALY_COLUMNS} {ANOMALY_FROM} WHERE a.period = ?1 ORDER BY a.first_seen_us, a.id");
+            let sql =
+                format!("SELECT {ANOMALY_COLUMNS} {ANOMALY_FROM} WHERE a.period = ?1 ORDER BY a.first_seen_us, a.id");
             let mut st = c.prepare_cached(&sql).map_err(db_err)?;
             let rows = st.query_map([period], anomaly_from_row).map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
@@ -287,10 +287,10 @@ impl AnomalyStore for SqliteStore {
         let id = id.to_string();
         self.write(move |c| {
             let n = c
-                .execute("UPDATE anomalies SET alerted_us = ?2 WHERE id = ?1 AND alerted_us IS NULL", params![
-                    id,
-                    to_micros(at)
-                ])
+                .execute(
+                    "UPDATE anomalies SET alerted_us = ?2 WHERE id = ?1 AND alerted_us IS NULL",
+                    params![id, to_micros(at)],
+                )
                 .map_err(db_err)?;
             Ok(n == 1)
         })

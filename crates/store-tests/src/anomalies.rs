@@ -60,19 +60,37 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
     let reps = s.repeated_prompts(from, to, DAY, 3, 10).await.unwrap();
     let got: Vec<(&str, i64, &str, u64)> =
         reps.iter().map(|r| (r.user_id.as_str(), r.window_start_us, r.prompt_hash.as_str(), r.calls)).collect();
-    assert_eq!(got, vec![("ana", d * DAY, "h-same", 12), ("bo", d * DAY, "h-bo", 3)], "most repeated first, per window");
+    assert_eq!(
+        got,
+        vec![("ana", d * DAY, "h-same", 12), ("bo", d * DAY, "h-bo", 3)],
+        "most repeated first, per window"
+    );
     assert_eq!(s.repeated_prompts(from, to, DAY, 10, 10).await.unwrap().len(), 1);
 
     let bands = s.minhash_bands(from, to, DAY, 5, 10).await.unwrap();
     assert_eq!(bands.len(), 1, "{bands:?}");
     assert_eq!((bands[0].user_id.as_str(), bands[0].band, bands[0].value, bands[0].prompts), ("cy", 0, 0x1234, 5));
 
-    let q = EvidenceQuery { user_id: "ana".into(), from_us: from, to_us: to, prompt_hash: Some("h-same".into()), limit: 3, ..EvidenceQuery::default() };
+    let q = EvidenceQuery {
+        user_id: "ana".into(),
+        from_us: from,
+        to_us: to,
+        prompt_hash: Some("h-same".into()),
+        limit: 3,
+        ..EvidenceQuery::default()
+    };
     let ids: Vec<String> = s.evidence(&q).await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, vec!["rep-11", "rep-10", "rep-09"], "dearest first");
     let q = EvidenceQuery { model: Some("opus".into()), prompt_hash: None, limit: 20, ..q };
     assert_eq!(s.evidence(&q).await.unwrap().len(), 4);
-    let q = EvidenceQuery { user_id: "cy".into(), from_us: from, to_us: to, band: Some((0, 0x1234)), limit: 20, ..EvidenceQuery::default() };
+    let q = EvidenceQuery {
+        user_id: "cy".into(),
+        from_us: from,
+        to_us: to,
+        band: Some((0, 0x1234)),
+        limit: 20,
+        ..EvidenceQuery::default()
+    };
     let cy = s.evidence(&q).await.unwrap();
     assert_eq!(cy.len(), 5);
     assert!(cy.iter().all(|r| r.prompt_minhash.is_some_and(|h| h & 0xffff == 0x1234)));

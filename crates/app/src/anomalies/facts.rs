@@ -7,7 +7,9 @@ use crate::scores::Period;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 use tokenwise_anomalies::facts::DAY_US;
-use tokenwise_anomalies::{DayUse, Facts, NearCandidate, OutcomeFact, PromptMember, PromptRepeat, Thresholds, UseCaseFacts};
+use tokenwise_anomalies::{
+    DayUse, Facts, NearCandidate, OutcomeFact, PromptMember, PromptRepeat, Thresholds, UseCaseFacts,
+};
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::store::anomalies::EvidenceQuery;
 use tokenwise_ledger::{OutcomeStatus, Store, to_micros};
@@ -23,11 +25,7 @@ const MAX_MEMBERS: u32 = 200;
 /// parts input to one output: which models are dearer than a default.
 fn model_prices(policy: &Policy, at: Timestamp) -> BTreeMap<String, Nanos> {
     let usage = TokenUsage { input: 750_000, output: 250_000, ..TokenUsage::default() };
-    policy
-        .models
-        .values()
-        .filter_map(|m| m.price_at(at).map(|p| (m.id.clone(), usage.cost(&p.rates))))
-        .collect()
+    policy.models.values().filter_map(|m| m.price_at(at).map(|p| (m.id.clone(), usage.cost(&p.rates)))).collect()
 }
 
 /// The policy's side of the facts and the period's bounds in UTC days.
@@ -51,7 +49,13 @@ fn frame(policy: &Policy, period: &Period, now: Timestamp) -> Facts {
     }
 }
 
-pub async fn read(store: &dyn Store, policy: &Policy, t: &Thresholds, period: &Period, now: Timestamp) -> AppResult<Facts> {
+pub async fn read(
+    store: &dyn Store,
+    policy: &Policy,
+    t: &Thresholds,
+    period: &Period,
+    now: Timestamp,
+) -> AppResult<Facts> {
     let mut facts = frame(policy, period, now);
     let from_day = facts.first_day - i64::from(t.history_days) - i64::from(t.shadow_window_days);
     facts.usage = store
@@ -116,7 +120,9 @@ async fn read_prompts(store: &dyn Store, t: &Thresholds, facts: &mut Facts, from
             .evidence(&q)
             .await?
             .into_iter()
-            .filter_map(|e| Some(PromptMember { event_id: e.id, prompt_hash: e.prompt_hash?, minhash: e.prompt_minhash? }))
+            .filter_map(|e| {
+                Some(PromptMember { event_id: e.id, prompt_hash: e.prompt_hash?, minhash: e.prompt_minhash? })
+            })
             .collect();
         facts.near.push(NearCandidate { user: band.user_id, window_start_us: band.window_start_us, members });
     }

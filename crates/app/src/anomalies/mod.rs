@@ -166,7 +166,8 @@ impl App {
     pub async fn anomalies(&self, caller: &Caller, r: AnomaliesRequest) -> AppResult<AnomalyList> {
         let period = self.anomaly_period(r.period.as_deref())?;
         let all = detect(self.store.as_ref(), &self.policy, &self.policy.anomalies, &period, self.clock.now()).await?;
-        let visible: Vec<&AnomalyRecord> = all.iter().filter(|a| sees(&self.policy, &caller.user, &a.user_id)).collect();
+        let visible: Vec<&AnomalyRecord> =
+            all.iter().filter(|a| sees(&self.policy, &caller.user, &a.user_id)).collect();
         let suppressed = visible.iter().filter(|a| a.suppressed()).count();
         let oversees = matches!(caller.user.role, Role::Governance | Role::Admin);
         let mut anomalies: Vec<AnomalyView> = visible
@@ -179,7 +180,8 @@ impl App {
             "medium" => 1,
             _ => 2,
         };
-        anomalies.sort_by(|a, b| (rank(&a.severity), &a.first_seen, &a.id).cmp(&(rank(&b.severity), &b.first_seen, &b.id)));
+        anomalies
+            .sort_by(|a, b| (rank(&a.severity), &a.first_seen, &a.id).cmp(&(rank(&b.severity), &b.first_seen, &b.id)));
         Ok(AnomalyList { period: period.label, anomalies, suppressed })
     }
 

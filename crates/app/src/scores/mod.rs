@@ -86,7 +86,10 @@ async fn flag(store: &dyn Store, board: &mut Board, period: &Period) -> AppResul
         for a in flags.iter().filter(|a| a.subject == s.subject && !a.suppressed()) {
             s.breakdown.push(tokenwise_scoring::Line {
                 axis: "anomaly",
-                fact: format!("flagged for review: {} ({}, {} severity): {}", a.detector, a.id, a.severity, a.explanation),
+                fact: format!(
+                    "flagged for review: {} ({}, {} severity): {}",
+                    a.detector, a.id, a.severity, a.explanation
+                ),
                 value: 0.0,
                 rule: "anomaly flags are shown for review and never change the score (spend already lowers \
                        efficiency); the subject may appeal, and an upheld appeal removes the flag"

@@ -42,9 +42,7 @@ mod outcomes;
 pub mod scores;
 mod tasks;
 
-pub use anomalies::{
-    AnomalyRecord, AnomalyStore, BandRow, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow,
-};
+pub use anomalies::{AnomalyRecord, AnomalyStore, BandRow, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow};
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
@@ -114,7 +112,7 @@ impl std::fmt::Debug for dyn Store {
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store, StoreBackend,
-        TaskStore,
+        AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store,
+        StoreBackend, TaskStore,
     };
 }

@@ -11,9 +11,7 @@ use tokenwise_app::incidents::{IncidentChange, IncidentList, IncidentView, Incid
 use tokenwise_http::{ApiError, Authed, Query};
 
 pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/api/v1/incidents", get(list).post(open))
-        .route("/api/v1/incidents/{id}", patch(change))
+    Router::new().route("/api/v1/incidents", get(list).post(open)).route("/api/v1/incidents/{id}", patch(change))
 }
 
 async fn open(
