@@ -86,7 +86,7 @@ pub async fn read(
             metered: o.metered,
         })
         .collect();
-    read_prompts(store, t, &mut facts, to_micros(period.start), to_micros(period.end).min(to_micros(now))).await?;
+    read_prompts(store, t, &mut facts, to_micros(period.start), to_micros(period.end)).await?;
     Ok(facts)
 }
 
