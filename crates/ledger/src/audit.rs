@@ -258,7 +258,10 @@ mod tests {
                 "outcome.validate",
                 "outcome.reject",
                 "appeal.file",
-                "appeal.decide"
+                "appeal.decide",
+                "anomaly.alert",
+                "incident.open",
+                "incident.update",
             ]
         );
         for a in AuditAction::ALL {
