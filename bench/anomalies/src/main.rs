@@ -171,8 +171,7 @@ async fn detect(out: &Path, url: Option<&str>) {
     let t = &policy.anomalies;
     let period = tokenwise_app::scores::Period::parse(&policy, "2026-10").expect("period");
     let now: Timestamp = "2026-11-01T00:00:00Z".parse().expect("now");
-    let (from, to) = (period.start.as_microsecond(), period.end.as_microsecond());
-    let d0 = from / 86_400_000_000;
+    let d0 = period.start.as_microsecond() / 86_400_000_000;
     let time = |label: &str, began: Instant, rows: usize| eprintln!("{label:<28} {:>8.3} s  {rows} rows", began.elapsed().as_secs_f64());
     let b = Instant::now();
     let days = store.model_days(d0 - 35, d0 + 32).await.expect("model_days");
@@ -181,11 +180,11 @@ async fn detect(out: &Path, url: Option<&str>) {
     let outcomes = store.outcomes_between(period.start - 840.hours(), period.end).await.expect("outcomes");
     time("outcomes_between", b, outcomes.len());
     let b = Instant::now();
-    let reps = store.repeated_prompts(from, to, t.window_us(), u64::from(t.repeat_min), 500).await.expect("repeats");
-    time("repeated_prompts (GROUP BY)", b, reps.len());
+    let reps = store.repeated_prompts(d0, d0 + 31, u64::from(t.repeat_min), 500).await.expect("repeats");
+    time("repeated_prompts (rollup)", b, reps.len());
     let b = Instant::now();
-    let bands = store.minhash_bands(from, to, t.window_us(), u64::from(t.near_min), 500).await.expect("bands");
-    time("minhash_bands (GROUP BY)", b, bands.len());
+    let groups = store.sketch_groups(d0, d0 + 31, u64::from(t.near_min), 500).await.expect("groups");
+    time("sketch_groups (rollup)", b, groups.len());
     let b = Instant::now();
     let found = tokenwise_app::anomalies::detect(store.as_ref(), &policy, t, &period, now).await.expect("detect");
     time("whole detection pass", b, found.len());

@@ -1,8 +1,8 @@
 //! What the detectors read: the daily rollup (calls per UTC day, person,
 //! use case and model — a month of millions of calls in a few rows per
-//! person and day), the outcomes, and the prompt groups the store found
-//! by `GROUP BY` (exact repeats, and candidate near-duplicates sharing a
-//! band of their minhash). Never raw events.
+//! person and day), the outcomes, and the prompt groups the store keeps
+//! per day and person (prompts sent more than once, and distinct prompts
+//! sharing the first band of their sketch). Never raw events.
 
 use std::collections::BTreeMap;
 use tokenwise_core::Nanos;
@@ -37,12 +37,11 @@ pub struct OutcomeFact {
     pub metered: bool,
 }
 
-/// A prompt one person sent `calls` times within one window.
+/// A prompt one person sent `calls` times on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptRepeat {
     pub user: String,
-    /// Microseconds; the window is `[start, start + window)`.
-    pub window_start_us: i64,
+    pub day: i64,
     pub prompt_hash: String,
     pub calls: u64,
 }
@@ -55,12 +54,12 @@ pub struct PromptMember {
     pub minhash: u64,
 }
 
-/// Calls of one person in one window whose minhashes share a 16-bit band:
-/// candidates, confirmed by how many bands they share.
+/// Calls of one person on one UTC day whose sketches share their first
+/// band: candidates, confirmed by how many bands they share.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NearCandidate {
     pub user: String,
-    pub window_start_us: i64,
+    pub day: i64,
     pub members: Vec<PromptMember>,
 }
 

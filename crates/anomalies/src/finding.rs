@@ -80,7 +80,8 @@ pub struct Finding {
     pub user: String,
     pub team: Option<String>,
     pub use_case: Option<String>,
-    /// The period, a day (`2026-11-05`) or a window (`2026-11-05T00:00:00Z/24h`).
+    /// The period (`2026-11`, with the use case when it is about one) or a
+    /// UTC day (`2026-11-05`, with the prompt's hash when it is about one).
     pub window: String,
     pub severity: Severity,
     pub explanation: String,
@@ -105,13 +106,6 @@ pub fn day_label(day: i64) -> String {
     jiff::Timestamp::from_second(day.saturating_mul(86_400))
         .map(|t| t.strftime("%Y-%m-%d").to_string())
         .unwrap_or_else(|_| format!("day {day}"))
-}
-
-/// A window start in microseconds, with its length.
-pub fn window_label(start_us: i64, hours: u32) -> String {
-    jiff::Timestamp::from_microsecond(start_us)
-        .map(|t| format!("{}/{hours}h", t.strftime("%Y-%m-%dT%H:%M:%SZ")))
-        .unwrap_or_else(|_| format!("{start_us}/{hours}h"))
 }
 
 /// Nano-dollars as `$1.2345` for people to read.
@@ -175,6 +169,5 @@ mod tests {
         assert_ne!(a, anomaly_id(Detector::PeerSpike, "user:ana", "2026-11-05"));
         assert_ne!(a, anomaly_id(Detector::OwnSpike, "user:ana", "2026-11-06"));
         assert_eq!(day_label(20_397), "2025-11-05");
-        assert_eq!(window_label(20_397 * 86_400_000_000, 24), "2025-11-05T00:00:00Z/24h");
     }
 }

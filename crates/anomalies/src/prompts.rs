@@ -1,35 +1,30 @@
-//! Detectors over prompt groups the store found: the same prompt again and
-//! again in one window, and many distinct prompts that differ in a few
+//! Detectors over prompt groups the store keeps: the same prompt again and
+//! again on one day, and many distinct prompts that differ in a few
 //! words (their sketches share at least `near_min_bands` minhash bands).
 
-use crate::facts::{Facts, NearCandidate, PromptMember};
-use crate::finding::{Detector, Draft, Evidence, Finding, Lookup, Severity, bounded, numbers, window_label};
+use crate::facts::{DAY_US, Facts, NearCandidate, PromptMember};
+use crate::finding::{Detector, Draft, Evidence, Finding, Lookup, Severity, bounded, day_label, numbers};
 use crate::minhash::shared_bands;
 use crate::thresholds::Thresholds;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One finding per person, window and prompt sent at least `repeat_min` times.
+/// One finding per person, day and prompt sent at least `repeat_min` times.
 pub fn repeated_prompts(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
-    let hours = t.repeat_window_hours.max(1);
     let mut out = Vec::new();
     for r in facts.repeats.iter().filter(|r| r.calls >= u64::from(t.repeat_min)) {
-        let window = window_label(r.window_start_us, hours);
+        let window = day_label(r.day);
         let severity = if r.calls >= 5 * u64::from(t.repeat_min) { Severity::High } else { Severity::Medium };
         let short = r.prompt_hash.get(..12).unwrap_or(&r.prompt_hash);
         let explanation = format!(
-            "`{}` sent the same prompt (hash {short}…) {} times within {hours} hours from {}: a loop, a retry storm or \
-             padding; the policy flags {} or more",
-            r.user,
-            r.calls,
-            window.split('/').next().unwrap_or_default(),
-            t.repeat_min
+            "`{}` sent the same prompt (hash {short}…) {} times on {window}: a loop, a retry storm or padding; the \
+             policy flags {} or more a day",
+            r.user, r.calls, t.repeat_min
         );
         let evidence = Evidence {
             numbers: numbers([
                 ("calls", json!(r.calls)),
                 ("prompt_hash", json!(r.prompt_hash)),
-                ("window_hours", json!(hours)),
                 ("threshold", json!(t.repeat_min)),
             ]),
             event_count: r.calls,
@@ -37,8 +32,8 @@ pub fn repeated_prompts(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
         };
         let lookup = Lookup {
             user: r.user.clone(),
-            from_us: r.window_start_us,
-            to_us: r.window_start_us + t.window_us(),
+            from_us: r.day * DAY_US,
+            to_us: (r.day + 1) * DAY_US,
             prompt_hash: Some(r.prompt_hash.clone()),
             ..Lookup::default()
         };
@@ -47,7 +42,7 @@ pub fn repeated_prompts(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
                 detector: Detector::RepeatedPrompt,
                 user: r.user.clone(),
                 use_case: None,
-                // One prompt, one flag per window.
+                // One prompt, one flag per day.
                 window: format!("{window} {}", r.prompt_hash),
                 severity,
                 explanation,
@@ -86,13 +81,12 @@ pub fn cluster(members: &[PromptMember], k: u32) -> Option<(u64, Vec<&PromptMemb
 /// A cluster: distinct prompts, centre, member event ids, calls.
 type Cluster = (usize, u64, Vec<String>, u64);
 
-/// Per person and window, the largest cluster among the candidate groups;
+/// Per person and day, the largest cluster among the candidate groups;
 /// flagged when it holds at least `near_min` distinct prompts.
 pub fn near_duplicates(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
-    let hours = t.repeat_window_hours.max(1);
     let k = t.near_min_bands.clamp(1, 4);
     let mut best: BTreeMap<(&str, i64), Cluster> = BTreeMap::new();
-    for NearCandidate { user, window_start_us, members } in &facts.near {
+    for NearCandidate { user, day, members } in &facts.near {
         let Some((centre, members)) = cluster(members, k) else { continue };
         let distinct: BTreeSet<&str> = members.iter().map(|m| m.prompt_hash.as_str()).collect();
         let candidate = (
@@ -101,23 +95,21 @@ pub fn near_duplicates(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
             members.iter().map(|m| m.event_id.clone()).collect::<Vec<_>>(),
             members.len() as u64,
         );
-        let slot = best.entry((user.as_str(), *window_start_us)).or_insert_with(|| candidate.clone());
+        let slot = best.entry((user.as_str(), *day)).or_insert_with(|| candidate.clone());
         if (candidate.0, std::cmp::Reverse(candidate.1)) > (slot.0, std::cmp::Reverse(slot.1)) {
             *slot = candidate;
         }
     }
     let mut out = Vec::new();
-    for ((user, start), (distinct, centre, ids, calls)) in best {
+    for ((user, day), (distinct, centre, ids, calls)) in best {
         if distinct < t.near_min as usize {
             continue;
         }
-        let window = window_label(start, hours);
+        let window = day_label(day);
         let severity = if distinct >= 4 * t.near_min as usize { Severity::High } else { Severity::Medium };
         let explanation = format!(
             "`{user}` sent {distinct} different but near-identical prompts (sharing at least {k} of 4 minhash bands with \
-             one of them) in {calls} calls within {hours} hours from {}: the same request reworded, or one task split \
-             into many calls",
-            window.split('/').next().unwrap_or_default()
+             one of them) in {calls} calls on {window}: the same request reworded, or one task split into many calls"
         );
         let (event_ids, _) = bounded(ids);
         let evidence = Evidence {

@@ -20,11 +20,9 @@ pub struct Thresholds {
     pub min_peers: u32,
     /// Outcomes a person needs in a use case for per-outcome comparisons.
     pub min_outcomes: u32,
-    /// The same prompt this many times in one window is repetition.
+    /// The same prompt this many times on one UTC day is repetition.
     pub repeat_min: u32,
-    /// The window for repeated and near-duplicate prompts.
-    pub repeat_window_hours: u32,
-    /// This many distinct prompts similar to one of them in one window are
+    /// This many distinct prompts similar to one of them on one UTC day are
     /// near-duplicates…
     pub near_min: u32,
     /// …where similar is sharing at least this many of the four minhash
@@ -62,7 +60,6 @@ impl Default for Thresholds {
             min_peers: 4,
             min_outcomes: 3,
             repeat_min: 10,
-            repeat_window_hours: 24,
             near_min: 5,
             near_min_bands: 2,
             overuse_price_factor: 2.0,
@@ -75,11 +72,5 @@ impl Default for Thresholds {
             shadow_min_outcomes: 3,
             scan_minutes: 15,
         }
-    }
-}
-
-impl Thresholds {
-    pub fn window_us(&self) -> i64 {
-        i64::from(self.repeat_window_hours.max(1)) * 3_600_000_000
     }
 }

@@ -121,18 +121,13 @@ fn a_person_far_above_peers_in_a_use_case_is_a_peer_spike() {
 #[test]
 fn the_same_prompt_again_and_again_is_flagged_per_window() {
     let mut f = normal();
-    let start = (D + 4) * 86_400_000_000;
     f.repeats = vec![
-        PromptRepeat { user: "p1".into(), window_start_us: start, prompt_hash: "ab".repeat(32), calls: 12 },
-        PromptRepeat { user: "p2".into(), window_start_us: start, prompt_hash: "cd".repeat(32), calls: 9 },
+        PromptRepeat { user: "p1".into(), day: D + 4, prompt_hash: "ab".repeat(32), calls: 12 },
+        PromptRepeat { user: "p2".into(), day: D + 4, prompt_hash: "cd".repeat(32), calls: 9 },
     ];
     let a = only(&f, Detector::RepeatedPrompt);
     assert_eq!(a.subject, "user:p1");
-    assert!(
-        a.explanation.contains("the same prompt (hash abababababab…) 12 times within 24 hours"),
-        "{}",
-        a.explanation
-    );
+    assert!(a.explanation.contains("the same prompt (hash abababababab…) 12 times on 2025-11-05"), "{}", a.explanation);
     assert_eq!(a.lookup.unwrap().prompt_hash.as_deref(), Some("ab".repeat(32).as_str()));
     assert_eq!(a.evidence.event_count, 12);
 }
@@ -157,9 +152,8 @@ fn members(base: u64, shared: &[u32]) -> Vec<PromptMember> {
 #[test]
 fn many_reworded_prompts_are_near_duplicates_and_unrelated_ones_are_not() {
     let mut f = normal();
-    let start = (D + 2) * 86_400_000_000;
     let near = members(0xdead_beef_0000_1111, &[3, 1, 2, 3, 1, 2]);
-    f.near = vec![NearCandidate { user: "p4".into(), window_start_us: start, members: near }];
+    f.near = vec![NearCandidate { user: "p4".into(), day: D + 2, members: near }];
     let a = only(&f, Detector::NearDuplicatePrompts);
     assert_eq!(a.subject, "user:p4");
     assert!(a.explanation.contains("6 different but near-identical prompts"), "{}", a.explanation);
@@ -172,12 +166,12 @@ fn many_reworded_prompts_are_near_duplicates_and_unrelated_ones_are_not() {
             minhash: 0x1111 | (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) << 16),
         })
         .collect();
-    f.near = vec![NearCandidate { user: "p4".into(), window_start_us: start, members: far }];
+    f.near = vec![NearCandidate { user: "p4".into(), day: D + 2, members: far }];
     assert!(found(&f).is_empty());
     // Identical prompts are repeats, not near-duplicates.
     let same: Vec<PromptMember> =
         (0..8).map(|i| PromptMember { event_id: format!("ev-{i}"), prompt_hash: "h".into(), minhash: 7 }).collect();
-    f.near = vec![NearCandidate { user: "p4".into(), window_start_us: start, members: same }];
+    f.near = vec![NearCandidate { user: "p4".into(), day: D + 2, members: same }];
     assert!(found(&f).is_empty());
 }
 

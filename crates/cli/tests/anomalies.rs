@@ -131,7 +131,7 @@ async fn repeated_and_reworded_prompts_are_flagged_seen_by_role_appealed_alerted
         (&json!("user:ivan.petrov"), &json!("support"), &json!("medium"))
     );
     let said = rep["explanation"].as_str().unwrap();
-    assert!(said.contains("sent the same prompt") && said.contains("12 times within 24 hours"), "{said}");
+    assert!(said.contains("sent the same prompt") && said.contains("12 times on 2026-11-10"), "{said}");
     let cited: BTreeSet<String> =
         rep["evidence"]["event_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     assert_eq!(cited, ivan_calls, "the evidence names the very calls");

@@ -16,7 +16,6 @@ pub struct RawAnomalies {
     pub min_peers: Option<u32>,
     pub min_outcomes: Option<u32>,
     pub repeat_min: Option<u32>,
-    pub repeat_window_hours: Option<u32>,
     pub near_min: Option<u32>,
     pub near_min_bands: Option<u32>,
     pub overuse_price_factor: Option<f64>,
@@ -84,13 +83,6 @@ pub(crate) fn validate(sink: &mut Sink, raw: Option<&RawAnomalies>) -> AnomalyTh
         min_peers: c.int("min_peers", r.min_peers, d.min_peers, (2, 100_000), "e.g. 4 people"),
         min_outcomes: c.int("min_outcomes", r.min_outcomes, d.min_outcomes, (1, 100_000), "e.g. 3 outcomes"),
         repeat_min: c.int("repeat_min", r.repeat_min, d.repeat_min, (2, 1_000_000), "e.g. 10 times"),
-        repeat_window_hours: c.int(
-            "repeat_window_hours",
-            r.repeat_window_hours,
-            d.repeat_window_hours,
-            (1, 24 * 31),
-            "e.g. 24",
-        ),
         near_min: c.int("near_min", r.near_min, d.near_min, (2, 1_000_000), "e.g. 5 distinct prompts"),
         near_min_bands: c.int(
             "near_min_bands",

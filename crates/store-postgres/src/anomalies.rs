@@ -1,6 +1,6 @@
-//! What the anomaly detectors read — the model rollup (written by the
-//! events' one statement, see `events`), prompt groups by `GROUP BY`, the
-//! events a finding cites — and the findings and incidents they keep.
+//! What the anomaly detectors read — the model, prompt and sketch rollups
+//! (written by the events' one statement, see `events`), the events a
+//! finding cites — and the findings and incidents they keep.
 
 use crate::PgStore;
 use crate::connection::db_err;
@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokenwise_core::Nanos;
 use tokenwise_ledger::store::anomalies::{
-    AnomalyRecord, AnomalyStore, BandRow, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow,
+    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup,
 };
 use tokenwise_ledger::{StoreError, from_micros, to_micros};
 use tokio_postgres::Row;
@@ -90,64 +90,53 @@ impl AnomalyStore for PgStore {
 
     async fn repeated_prompts(
         &self,
-        from_us: i64,
-        to_us: i64,
-        window_us: i64,
+        from_day: i64,
+        to_day: i64,
         min_calls: u64,
         limit: u32,
     ) -> Result<Vec<RepeatRow>, StoreError> {
-        let (w, min, limit) = (window_us.max(1), i64::try_from(min_calls).unwrap_or(i64::MAX), i64::from(limit));
+        let (min, limit) = (i64::try_from(min_calls).unwrap_or(i64::MAX), i64::from(limit));
+        // `calls >= 2` as written lets the planner read the partial index.
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT user_id, w * $3, prompt_hash, COUNT(*)::BIGINT AS n FROM \
-                 (SELECT user_id, ts_us / $3 AS w, prompt_hash FROM usage_events \
-                  WHERE ts_us >= $1 AND ts_us < $2 AND prompt_hash IS NOT NULL) e \
-                 GROUP BY user_id, w, prompt_hash HAVING COUNT(*) >= $4 ORDER BY n DESC, 1, 2, 3 LIMIT $5",
-                &[&from_us, &to_us, &w, &min, &limit],
+                "SELECT user_id, day, prompt_hash, calls FROM prompt_daily \
+                 WHERE calls >= 2 AND day >= $1 AND day < $2 AND calls >= $3 \
+                 ORDER BY calls DESC, user_id, day, prompt_hash LIMIT $4",
+                &[&from_day, &to_day, &min, &limit],
             )
             .await
             .map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                Ok(RepeatRow {
-                    user_id: get(r, 0)?,
-                    window_start_us: get(r, 1)?,
-                    prompt_hash: get(r, 2)?,
-                    calls: uint(get(r, 3)?),
-                })
+                Ok(RepeatRow { user_id: get(r, 0)?, day: get(r, 1)?, prompt_hash: get(r, 2)?, calls: uint(get(r, 3)?) })
             })
             .collect()
     }
 
-    async fn minhash_bands(
+    async fn sketch_groups(
         &self,
-        from_us: i64,
-        to_us: i64,
-        window_us: i64,
+        from_day: i64,
+        to_day: i64,
         min_prompts: u64,
         limit: u32,
-    ) -> Result<Vec<BandRow>, StoreError> {
-        let (w, min, limit) = (window_us.max(1), i64::try_from(min_prompts).unwrap_or(i64::MAX), i64::from(limit));
-        // One scan of the window's events; each row counted in its four bands.
-        let sql = "SELECT user_id, w * $3, band, v, COUNT(DISTINCT prompt_hash)::BIGINT AS n FROM \
-             (SELECT user_id, ts_us / $3 AS w, prompt_hash, prompt_minhash FROM usage_events \
-              WHERE ts_us >= $1 AND ts_us < $2 AND prompt_minhash IS NOT NULL) e \
-             CROSS JOIN LATERAL (VALUES (0, prompt_minhash & 65535), (1, (prompt_minhash >> 16) & 65535), \
-               (2, (prompt_minhash >> 32) & 65535), (3, (prompt_minhash >> 48) & 65535)) AS b(band, v) \
-             GROUP BY user_id, w, band, v HAVING COUNT(DISTINCT prompt_hash) >= $4 \
-             ORDER BY n DESC, 1, 2, 3, 4 LIMIT $5";
-        let rows = self.client().await?.query(sql, &[&from_us, &to_us, &w, &min, &limit]).await.map_err(db_err)?;
+    ) -> Result<Vec<SketchGroup>, StoreError> {
+        let (min, limit) = (i64::try_from(min_prompts).unwrap_or(i64::MAX), i64::from(limit));
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT user_id, day, band0, prompts FROM sketch_daily \
+                 WHERE prompts >= 2 AND day >= $1 AND day < $2 AND prompts >= $3 \
+                 ORDER BY prompts DESC, user_id, day, band0 LIMIT $4",
+                &[&from_day, &to_day, &min, &limit],
+            )
+            .await
+            .map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                Ok(BandRow {
-                    user_id: get(r, 0)?,
-                    window_start_us: get(r, 1)?,
-                    band: u8::try_from(get::<i32>(r, 2)?).unwrap_or(0),
-                    value: get(r, 3)?,
-                    prompts: uint(get(r, 4)?),
-                })
+                Ok(SketchGroup { user_id: get(r, 0)?, day: get(r, 1)?, band0: get(r, 2)?, prompts: uint(get(r, 3)?) })
             })
             .collect()
     }

@@ -47,7 +47,16 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
     $36::text[], $37::bigint[]) \
     ON CONFLICT (id) DO NOTHING \
     RETURNING id, ts_us, user_id, team_id, use_case, template, task, prompt_hash, cost_nanos, input_tokens, \
-    output_tokens, status, decision, exception_id, model), \
+    output_tokens, status, decision, exception_id, model, prompt_minhash), \
+    prompts AS (INSERT INTO prompt_daily AS p (day, user_id, prompt_hash, calls, minhash) \
+    SELECT ts_us / 86400000000, user_id, prompt_hash, COUNT(*), MIN(prompt_minhash) FROM ins \
+    WHERE prompt_hash IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+    ON CONFLICT (day, user_id, prompt_hash) DO UPDATE SET calls = p.calls + EXCLUDED.calls \
+    RETURNING day, user_id, minhash, (xmax = 0) AS fresh), \
+    sketches AS (INSERT INTO sketch_daily AS k (day, user_id, band0, prompts) \
+    SELECT day, user_id, minhash & 65535, COUNT(*) FROM prompts WHERE fresh AND minhash IS NOT NULL \
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+    ON CONFLICT (day, user_id, band0) DO UPDATE SET prompts = k.prompts + EXCLUDED.prompts), \
     models AS (INSERT INTO model_daily (day, user_id, use_case, model, calls, tokens, cost_nanos) \
     SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), model, COUNT(*), SUM(input_tokens + output_tokens), \
     SUM(cost_nanos) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \

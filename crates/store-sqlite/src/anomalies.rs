@@ -1,6 +1,6 @@
-//! What the anomaly detectors read — the model rollup (written with the
-//! events, see `events`), prompt groups by `GROUP BY`, the events a finding
-//! cites — and the findings and incidents they keep.
+//! What the anomaly detectors read — the model, prompt and sketch rollups
+//! (written with the events, see `events`), the events a finding cites —
+//! and the findings and incidents they keep.
 
 use crate::SqliteStore;
 use crate::connection::{corrupt, db_err};
@@ -10,9 +10,9 @@ use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use tokenwise_core::Nanos;
-use tokenwise_ledger::rollup::model_rollup;
+use tokenwise_ledger::rollup::{model_rollup, utc_day};
 use tokenwise_ledger::store::anomalies::{
-    AnomalyRecord, AnomalyStore, BandRow, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow,
+    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup,
 };
 use tokenwise_ledger::{StoreError, UsageEvent, from_micros, to_micros};
 
@@ -30,6 +30,34 @@ pub(crate) fn roll_up_models(tx: &rusqlite::Transaction<'_>, fresh: &[&UsageEven
         .map_err(db_err)?;
     for ((day, user, use_case, model), t) in model_rollup(fresh.iter().copied()) {
         st.execute(params![day, user, use_case, model, t.calls, t.tokens, t.cost_nanos]).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Counts newly stored events in the prompt rollup, and each prompt new to
+/// its day and person in the sketch rollup, in the writer's transaction.
+pub(crate) fn count_prompts(tx: &rusqlite::Transaction<'_>, fresh: &[&UsageEvent]) -> Result<(), StoreError> {
+    let mut prompt = tx
+        .prepare_cached(
+            "INSERT INTO prompt_daily (day, user_id, prompt_hash, calls, minhash) VALUES (?1, ?2, ?3, 1, ?4) \
+             ON CONFLICT (day, user_id, prompt_hash) DO UPDATE SET calls = calls + 1 RETURNING calls",
+        )
+        .map_err(db_err)?;
+    let mut sketch = tx
+        .prepare_cached(
+            "INSERT INTO sketch_daily (day, user_id, band0, prompts) VALUES (?1, ?2, ?3, 1) \
+             ON CONFLICT (day, user_id, band0) DO UPDATE SET prompts = prompts + 1",
+        )
+        .map_err(db_err)?;
+    for e in fresh {
+        let Some(hash) = &e.prompt_hash else { continue };
+        let day = utc_day(to_micros(e.ts));
+        let minhash = e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes()));
+        let calls: i64 = prompt.query_row(params![day, e.user_id, hash, minhash], |r| r.get(0)).map_err(db_err)?;
+        if let (1, Some(h)) = (calls, e.prompt_minhash) {
+            // The sketch's first band: its low 16 bits.
+            sketch.execute(params![day, e.user_id, i64::try_from(h & 0xffff).unwrap_or(0)]).map_err(db_err)?;
+        }
     }
     Ok(())
 }
@@ -135,30 +163,24 @@ impl AnomalyStore for SqliteStore {
 
     async fn repeated_prompts(
         &self,
-        from_us: i64,
-        to_us: i64,
-        window_us: i64,
+        from_day: i64,
+        to_day: i64,
         min_calls: u64,
         limit: u32,
     ) -> Result<Vec<RepeatRow>, StoreError> {
-        let (w, min) = (window_us.max(1), i64::try_from(min_calls).unwrap_or(i64::MAX));
+        let min = i64::try_from(min_calls).unwrap_or(i64::MAX);
         self.read(move |c| {
+            // `calls >= 2` as written lets SQLite read the partial index.
             let mut st = c
                 .prepare_cached(
-                    "SELECT user_id, (ts_us / ?3) * ?3, prompt_hash, COUNT(*) FROM usage_events \
-                     WHERE ts_us >= ?1 AND ts_us < ?2 AND prompt_hash IS NOT NULL \
-                     GROUP BY user_id, ts_us / ?3, prompt_hash HAVING COUNT(*) >= ?4 \
-                     ORDER BY 4 DESC, 1, 2, 3 LIMIT ?5",
+                    "SELECT user_id, day, prompt_hash, calls FROM prompt_daily \
+                     WHERE calls >= 2 AND day >= ?1 AND day < ?2 AND calls >= ?3 \
+                     ORDER BY calls DESC, user_id, day, prompt_hash LIMIT ?4",
                 )
                 .map_err(db_err)?;
             let rows = st
-                .query_map(params![from_us, to_us, w, min, i64::from(limit)], |r| {
-                    Ok(RepeatRow {
-                        user_id: r.get(0)?,
-                        window_start_us: r.get(1)?,
-                        prompt_hash: r.get(2)?,
-                        calls: uint(r.get(3)?),
-                    })
+                .query_map(params![from_day, to_day, min, i64::from(limit)], |r| {
+                    Ok(RepeatRow { user_id: r.get(0)?, day: r.get(1)?, prompt_hash: r.get(2)?, calls: uint(r.get(3)?) })
                 })
                 .map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
@@ -166,35 +188,25 @@ impl AnomalyStore for SqliteStore {
         .await
     }
 
-    async fn minhash_bands(
+    async fn sketch_groups(
         &self,
-        from_us: i64,
-        to_us: i64,
-        window_us: i64,
+        from_day: i64,
+        to_day: i64,
         min_prompts: u64,
         limit: u32,
-    ) -> Result<Vec<BandRow>, StoreError> {
-        let (w, min) = (window_us.max(1), i64::try_from(min_prompts).unwrap_or(i64::MAX));
+    ) -> Result<Vec<SketchGroup>, StoreError> {
+        let min = i64::try_from(min_prompts).unwrap_or(i64::MAX);
         self.read(move |c| {
-            // One scan of the window's events; each row counted in its four
-            // bands (CROSS JOIN keeps the events as the outer loop).
-            let sql = "SELECT user_id, w * ?3, band, v, COUNT(DISTINCT prompt_hash) AS n FROM \
-                 (SELECT e.user_id, e.ts_us / ?3 AS w, b.band, (e.prompt_minhash >> (16 * b.band)) & 65535 AS v, \
-                  e.prompt_hash FROM usage_events e CROSS JOIN \
-                  (SELECT 0 AS band UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) b \
-                  WHERE e.ts_us >= ?1 AND e.ts_us < ?2 AND e.prompt_minhash IS NOT NULL) \
-                 GROUP BY user_id, w, band, v HAVING COUNT(DISTINCT prompt_hash) >= ?4 \
-                 ORDER BY n DESC, 1, 2, 3, 4 LIMIT ?5";
-            let mut st = c.prepare_cached(sql).map_err(db_err)?;
+            let mut st = c
+                .prepare_cached(
+                    "SELECT user_id, day, band0, prompts FROM sketch_daily \
+                     WHERE prompts >= 2 AND day >= ?1 AND day < ?2 AND prompts >= ?3 \
+                     ORDER BY prompts DESC, user_id, day, band0 LIMIT ?4",
+                )
+                .map_err(db_err)?;
             let rows = st
-                .query_map(params![from_us, to_us, w, min, i64::from(limit)], |r| {
-                    Ok(BandRow {
-                        user_id: r.get(0)?,
-                        window_start_us: r.get(1)?,
-                        band: u8::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                        value: r.get(3)?,
-                        prompts: uint(r.get(4)?),
-                    })
+                .query_map(params![from_day, to_day, min, i64::from(limit)], |r| {
+                    Ok(SketchGroup { user_id: r.get(0)?, day: r.get(1)?, band0: r.get(2)?, prompts: uint(r.get(3)?) })
                 })
                 .map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)

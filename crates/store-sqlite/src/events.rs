@@ -119,6 +119,7 @@ fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<C
         }
     }
     crate::anomalies::roll_up_models(&tx, &fresh)?;
+    crate::anomalies::count_prompts(&tx, &fresh)?;
     crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
     Ok((Committed { new: inserted, tasks }, captures))

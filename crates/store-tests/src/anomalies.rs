@@ -57,19 +57,20 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
     assert_eq!(rows.iter().filter(|r| r.user_id == "bo").count(), 2, "two days");
 
     let (from, to) = (d * DAY, (d + 2) * DAY);
-    let reps = s.repeated_prompts(from, to, DAY, 3, 10).await.unwrap();
+    let reps = s.repeated_prompts(d, d + 2, 3, 10).await.unwrap();
     let got: Vec<(&str, i64, &str, u64)> =
-        reps.iter().map(|r| (r.user_id.as_str(), r.window_start_us, r.prompt_hash.as_str(), r.calls)).collect();
-    assert_eq!(
-        got,
-        vec![("ana", d * DAY, "h-same", 12), ("bo", d * DAY, "h-bo", 3)],
-        "most repeated first, per window"
-    );
-    assert_eq!(s.repeated_prompts(from, to, DAY, 10, 10).await.unwrap().len(), 1);
+        reps.iter().map(|r| (r.user_id.as_str(), r.day, r.prompt_hash.as_str(), r.calls)).collect();
+    assert_eq!(got, vec![("ana", d, "h-same", 12), ("bo", d, "h-bo", 3)], "most repeated first, per day");
+    assert_eq!(s.repeated_prompts(d, d + 2, 10, 10).await.unwrap().len(), 1);
+    assert!(s.repeated_prompts(d + 1, d + 2, 2, 10).await.unwrap().is_empty(), "bo's next day is one call");
 
-    let bands = s.minhash_bands(from, to, DAY, 5, 10).await.unwrap();
-    assert_eq!(bands.len(), 1, "{bands:?}");
-    assert_eq!((bands[0].user_id.as_str(), bands[0].band, bands[0].value, bands[0].prompts), ("cy", 0, 0x1234, 5));
+    // Each distinct prompt of a day counts once in its sketch's first band,
+    // however often it was sent: ana's one prompt is one, cy's five are five.
+    let groups = s.sketch_groups(d, d + 2, 2, 10).await.unwrap();
+    let got: Vec<(&str, i64, i64, u64)> =
+        groups.iter().map(|g| (g.user_id.as_str(), g.day, g.band0, g.prompts)).collect();
+    assert_eq!(got, vec![("cy", d, 0x1234, 5)]);
+    assert!(s.sketch_groups(d, d + 2, 6, 10).await.unwrap().is_empty());
 
     let q = EvidenceQuery {
         user_id: "ana".into(),
@@ -94,6 +95,14 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
     let cy = s.evidence(&q).await.unwrap();
     assert_eq!(cy.len(), 5);
     assert!(cy.iter().all(|r| r.prompt_minhash.is_some_and(|h| h & 0xffff == 0x1234)));
+
+    // Sent again in a later batch, twice with one id: counted on, once.
+    let mut again = bare_event("rep-later", day + 5.hours(), "ana", "support", 1);
+    again.prompt_hash = Some("h-same".into());
+    again.prompt_minhash = Some(sketch(0xbeef, 99));
+    s.insert_events(&[again.clone(), again]).await.unwrap();
+    assert_eq!(s.repeated_prompts(d, d + 1, 10, 10).await.unwrap()[0].calls, 13);
+    assert!(s.sketch_groups(d, d + 1, 2, 10).await.unwrap().iter().all(|g| g.user_id == "cy"), "still one prompt");
 }
 
 fn record(id: &str, explanation: &str, at: jiff::Timestamp) -> AnomalyRecord {

@@ -1,6 +1,6 @@
 //! A detection pass's facts, read from the ledger and the policy: the model
 //! rollup over the period and the history before it, the outcomes, and the
-//! prompt groups the database finds by `GROUP BY` (never every event).
+//! prompt groups the prompt and sketch rollups hold (never every event).
 
 use crate::error::AppResult;
 use crate::scores::Period;
@@ -15,8 +15,8 @@ use tokenwise_ledger::store::anomalies::EvidenceQuery;
 use tokenwise_ledger::{OutcomeStatus, Store, to_micros};
 use tokenwise_policy::Policy;
 
-/// At most this many exact-repeat groups and candidate near-duplicate
-/// groups are read per pass (the most repeated first).
+/// At most this many repeated prompts and candidate near-duplicate groups
+/// are read per pass (the most repeated first).
 const MAX_GROUPS: u32 = 500;
 /// Calls read per candidate near-duplicate group.
 const MAX_MEMBERS: u32 = 200;
@@ -86,33 +86,27 @@ pub async fn read(
             metered: o.metered,
         })
         .collect();
-    read_prompts(store, t, &mut facts, to_micros(period.start), to_micros(period.end)).await?;
+    read_prompts(store, t, &mut facts).await?;
     Ok(facts)
 }
 
-/// Exact repeats, and candidate near-duplicate groups with their calls.
-async fn read_prompts(store: &dyn Store, t: &Thresholds, facts: &mut Facts, from: i64, to: i64) -> AppResult<()> {
-    if from >= to {
-        return Ok(());
-    }
-    let w = t.window_us();
+/// Exact repeats, and candidate near-duplicate groups with their calls,
+/// from the prompt and sketch rollups (their indexes hold only what
+/// repeats), over the period's UTC days.
+async fn read_prompts(store: &dyn Store, t: &Thresholds, facts: &mut Facts) -> AppResult<()> {
+    let (d0, d1) = (facts.first_day, facts.end_day);
     facts.repeats = store
-        .repeated_prompts(from, to, w, u64::from(t.repeat_min), MAX_GROUPS)
+        .repeated_prompts(d0, d1, u64::from(t.repeat_min), MAX_GROUPS)
         .await?
         .into_iter()
-        .map(|r| PromptRepeat {
-            user: r.user_id,
-            window_start_us: r.window_start_us,
-            prompt_hash: r.prompt_hash,
-            calls: r.calls,
-        })
+        .map(|r| PromptRepeat { user: r.user_id, day: r.day, prompt_hash: r.prompt_hash, calls: r.calls })
         .collect();
-    for band in store.minhash_bands(from, to, w, u64::from(t.near_min), MAX_GROUPS).await? {
+    for g in store.sketch_groups(d0, d1, u64::from(t.near_min), MAX_GROUPS).await? {
         let q = EvidenceQuery {
-            user_id: band.user_id.clone(),
-            from_us: band.window_start_us.max(from),
-            to_us: (band.window_start_us + w).min(to),
-            band: Some((band.band, band.value)),
+            user_id: g.user_id.clone(),
+            from_us: g.day * DAY_US,
+            to_us: (g.day + 1) * DAY_US,
+            band: Some((0, g.band0)),
             limit: MAX_MEMBERS,
             ..EvidenceQuery::default()
         };
@@ -124,7 +118,7 @@ async fn read_prompts(store: &dyn Store, t: &Thresholds, facts: &mut Facts, from
                 Some(PromptMember { event_id: e.id, prompt_hash: e.prompt_hash?, minhash: e.prompt_minhash? })
             })
             .collect();
-        facts.near.push(NearCandidate { user: band.user_id, window_start_us: band.window_start_us, members });
+        facts.near.push(NearCandidate { user: g.user_id, day: g.day, members });
     }
     Ok(())
 }

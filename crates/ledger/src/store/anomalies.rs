@@ -1,9 +1,10 @@
 //! What the anomaly detectors read and what they keep: calls per UTC day,
-//! person, use case and model (a rollup the writers keep with the events),
-//! prompt groups found by `GROUP BY` in the database (exact repeats, and
-//! candidate near-duplicates sharing a 16-bit band of their minhash), the
-//! few events a finding cites; the findings themselves (one row per stable
-//! id, each alerted once) and incident reviews.
+//! person, use case and model, each prompt's calls per day and person, and
+//! distinct prompts per day and person sharing the first band of their
+//! sketch (three rollups the writers keep with the events, so detection
+//! never scans the events), the few events a finding cites; the findings
+//! themselves (one row per stable id, each alerted once) and incident
+//! reviews.
 
 use super::StoreError;
 use async_trait::async_trait;
@@ -25,24 +26,23 @@ pub struct ModelDay {
     pub cost: Nanos,
 }
 
-/// A prompt one person sent `calls` times in one window.
+/// A prompt one person sent `calls` times on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepeatRow {
     pub user_id: String,
-    pub window_start_us: i64,
+    pub day: i64,
     pub prompt_hash: String,
     pub calls: u64,
 }
 
-/// Calls of one person in one window whose minhashes share band `band`
-/// (bits `16·band .. 16·band+15`) with value `value`, of `prompts`
-/// distinct prompts.
+/// `prompts` distinct prompts one person sent on one UTC day whose sketches
+/// share their first band (`band0`, the low 16 bits): a candidate group of
+/// near-duplicates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BandRow {
+pub struct SketchGroup {
     pub user_id: String,
-    pub window_start_us: i64,
-    pub band: u8,
-    pub value: i64,
+    pub day: i64,
+    pub band0: i64,
     pub prompts: u64,
 }
 
@@ -134,29 +134,27 @@ pub trait AnomalyStore: Send + Sync {
     /// to_day)`, from the rollup, ordered by those keys.
     async fn model_days(&self, from_day: i64, to_day: i64) -> Result<Vec<ModelDay>, StoreError>;
 
-    /// Prompts one person sent at least `min_calls` times within one window
-    /// (`ts_us / window_us`) of `[from_us, to_us)`: most repeated first, at
-    /// most `limit`.
+    /// Prompts one person sent at least `min_calls` (≥ 2) times on one UTC
+    /// day of `[from_day, to_day)`, from the prompt rollup's index of
+    /// repeated prompts: most repeated first, at most `limit`.
     async fn repeated_prompts(
         &self,
-        from_us: i64,
-        to_us: i64,
-        window_us: i64,
+        from_day: i64,
+        to_day: i64,
         min_calls: u64,
         limit: u32,
     ) -> Result<Vec<RepeatRow>, StoreError>;
 
-    /// Per person, window and each of the four 16-bit bands of the minhash,
-    /// the band values shared by at least `min_prompts` distinct prompts:
-    /// the candidate near-duplicate groups, most prompts first, at most `limit`.
-    async fn minhash_bands(
+    /// Groups of at least `min_prompts` (≥ 2) distinct prompts of one
+    /// person and UTC day sharing their sketch's first band: most prompts
+    /// first, at most `limit`.
+    async fn sketch_groups(
         &self,
-        from_us: i64,
-        to_us: i64,
-        window_us: i64,
+        from_day: i64,
+        to_day: i64,
         min_prompts: u64,
         limit: u32,
-    ) -> Result<Vec<BandRow>, StoreError>;
+    ) -> Result<Vec<SketchGroup>, StoreError>;
 
     /// The calls a finding cites.
     async fn evidence(&self, q: &EvidenceQuery) -> Result<Vec<EvidenceRow>, StoreError>;

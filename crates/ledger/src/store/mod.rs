@@ -42,7 +42,9 @@ mod outcomes;
 pub mod scores;
 mod tasks;
 
-pub use anomalies::{AnomalyRecord, AnomalyStore, BandRow, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow};
+pub use anomalies::{
+    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup,
+};
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
