@@ -88,6 +88,9 @@ fn event(rng: &mut Rng, n: u64, user: u64, at: Timestamp, day: i64) -> UsageEven
         }
         _ => (format!("{:016x}", rng.next()), Some(rng.next())),
     };
+    // BENCH_NO_PROMPTS=1: no prompt hash or sketch, so the writer keeps no
+    // prompt rollups (what they cost a commit, by difference).
+    let (hash, sketch) = if std::env::var_os("BENCH_NO_PROMPTS").is_some() { (None, None) } else { (Some(hash), sketch) };
     UsageEvent::builder(format!("ev-{user}-{n}"), at, EventSource::Simulator, person(user), team, model, "mock")
         .use_case(Some(use_case))
         .task(Some(format!("T-{user}-{}", n / 5)))
@@ -95,7 +98,7 @@ fn event(rng: &mut Rng, n: u64, user: u64, at: Timestamp, day: i64) -> UsageEven
         .requested_model(model)
         .priced(TokenUsage { input, output, ..TokenUsage::default() }, Nanos(cost), "bench")
         .timing(200, None)
-        .prompt_hash(Some(hash))
+        .prompt_hash(hash)
         .prompt_minhash(sketch)
         .build()
 }
