@@ -122,6 +122,11 @@ async fn repeated_and_reworded_prompts_are_flagged_seen_by_role_appealed_alerted
         chat(&kofi, p).await;
     }
 
+    // Each call's ledger row keeps a sketch of its last message (hex), never
+    // the text.
+    let row = ivan.event(ivan_calls.iter().next().unwrap()).await;
+    assert!(row["prompt_minhash"].as_str().is_some_and(|h| h.len() == 16), "{row}");
+
     let all = list(&omar, "").await;
     assert_eq!(all["period"], "2026-11");
     assert_eq!(all["anomalies"].as_array().unwrap().len(), 2, "{all:#}");
