@@ -31,6 +31,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/appeals/{id}/decide"),
     ("get", "/api/v1/scores"),
     ("get", "/api/v1/leaderboard"),
+    ("get", "/api/v1/anomalies"),
+    ("post", "/api/v1/incidents"),
     ("get", "/api/v1/reports/chargeback"),
     ("get", "/api/v1/reports/health"),
     ("post", "/api/v1/reports/reconciliation"),
@@ -198,6 +200,7 @@ async fn every_documented_operation_is_a_route_and_answers_as_documented() {
         let req = match method.as_str() {
             "get" => admin.http.get(url),
             "post" => admin.http.post(url).json(&body_for(&path)).header("x-tokenwise-use-case", "support-reply"),
+            "patch" => admin.http.patch(url).json(&body_for(&path)),
             other => panic!("{other} {path}: a method the test does not know"),
         };
         let r = req.bearer_auth(&admin.key).send().await.unwrap();

@@ -57,6 +57,15 @@ tokenwise_core::named_enum!(
         /// events:batch, OTLP); details: the format and the counts.
         #[serde(rename = "ingest.batch")]
         IngestBatch => "ingest.batch",
+        /// A new anomaly was announced (signed webhook); details: the alert.
+        #[serde(rename = "anomaly.alert")]
+        AnomalyAlert => "anomaly.alert",
+        /// Governance opened an incident review.
+        #[serde(rename = "incident.open")]
+        IncidentOpen => "incident.open",
+        /// An incident's status or actions changed.
+        #[serde(rename = "incident.update")]
+        IncidentUpdate => "incident.update",
     }
 );
 
@@ -254,7 +263,10 @@ mod tests {
                 "outcome.reject",
                 "appeal.file",
                 "appeal.decide",
-                "ingest.batch"
+                "ingest.batch",
+                "anomaly.alert",
+                "incident.open",
+                "incident.update",
             ]
         );
         for a in AuditAction::ALL {

@@ -9,6 +9,7 @@
 
 pub mod access;
 mod allow;
+pub mod anomalies;
 pub mod budgets;
 pub mod decision;
 mod diag;

@@ -39,6 +39,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "nudges",
     "reports",
     "ingest",
+    "anomalies",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -107,6 +108,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "nudges" => raw.nudges = one(value, sink),
             "reports" => raw.reports = one(value, sink),
             "ingest" => raw.ingest = one(value, sink),
+            "anomalies" => raw.anomalies = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

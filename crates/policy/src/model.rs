@@ -435,6 +435,8 @@ pub struct Policy {
     pub reports: Reports,
     /// `[ingest]`: whose is usage recorded elsewhere.
     pub ingest: crate::ingest::Ingest,
+    /// When each anomaly detector fires (`[anomalies]`).
+    pub anomalies: crate::anomalies::AnomalyThresholds,
 }
 
 impl Policy {

@@ -636,6 +636,7 @@ pub(crate) struct RawDoc {
     pub nudges: Option<RawNudges>,
     pub reports: Option<RawReports>,
     pub ingest: Option<crate::ingest::RawIngest>,
+    pub anomalies: Option<crate::anomalies::RawAnomalies>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

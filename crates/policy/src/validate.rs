@@ -152,13 +152,7 @@ impl V<'_> {
     }
 }
 
-pub(crate) fn validate(
-    raw: RawDoc,
-    file: &Path,
-    base_dir: &Path,
-    read: &dyn Fn(&Path) -> std::io::Result<String>,
-    sink: &mut Sink,
-) -> Option<Policy> {
+fn required_sections(raw: &RawDoc, sink: &mut Sink) {
     for required in ["org", "data_classes", "upstreams", "models", "teams", "users", "use_cases"] {
         if !raw.present.iter().any(|p| p == required) {
             sink.error(
@@ -168,9 +162,19 @@ pub(crate) fn validate(
             );
         }
     }
-    let names = Names::of(&raw);
-    let mut v = V { sink, names: &names, classes: None };
+}
 
+pub(crate) fn validate(
+    raw: RawDoc,
+    file: &Path,
+    base_dir: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    sink: &mut Sink,
+) -> Option<Policy> {
+    required_sections(&raw, sink);
+    let names = Names::of(&raw);
+    let anomalies = crate::anomalies::validate(sink, raw.anomalies.as_ref());
+    let mut v = V { sink, names: &names, classes: None };
     for (section, set) in [
         ("upstreams", &names.upstreams),
         ("models", &names.models),
@@ -235,6 +239,7 @@ pub(crate) fn validate(
         nudges,
         reports,
         ingest,
+        anomalies,
     })
 }
 

@@ -169,6 +169,24 @@ fn the_reconciliation_tolerance_is_read_and_checked() {
 }
 
 #[test]
+fn anomaly_thresholds_are_read_with_defaults_and_checked() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert_eq!(p.anomalies, tokenwise_policy::anomalies::AnomalyThresholds::default());
+    let src = acme_src().replace("repeat_min = 10 ", "repeat_min = 4 ").replace("spike_z = 5\n", "");
+    let a = load_as_acme(&src).unwrap().policy.anomalies;
+    assert_eq!((a.repeat_min, a.spike_z, a.near_min_bands), (4, 5.0, 2));
+    let src = acme_src().replace("overuse_share = 0.5 ", "overuse_share = 1.5 ");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs, vec![(line_of(&src, "overuse_share = 1.5"), "overuse_share must be from 0 to 1, got 1.5".into())]);
+    let src = acme_src().replace("[anomalies]\n", "[anomalies]\nwindow = 3\n");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1, "{report}");
+    assert_eq!(errs[0].0, line_of(&src, "window = 3"));
+}
+
+#[test]
 fn a_missing_price_file_is_one_error_not_one_per_model() {
     let report =
         load_str(Path::new("/nowhere/acme.toml"), &acme_src(), &|p: &Path| std::fs::read_to_string(p)).unwrap_err();

@@ -73,6 +73,7 @@ pub async fn serve(
     } else {
         tokio::spawn(jobs::budgets(Arc::downgrade(&app)));
         tokio::spawn(jobs::task_baselines(Arc::downgrade(&app)));
+        tokio::spawn(jobs::anomalies(Arc::downgrade(&app)));
     }
     let routes = router(app.clone(), gateway.clone());
     // Streams are many small writes: without TCP_NODELAY each can wait on

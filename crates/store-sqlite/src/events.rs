@@ -55,6 +55,53 @@ fn count_in_task(
         .map_err(db_err)
 }
 
+/// Inserts one event unless its id is stored: 1 if it was new.
+fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent) -> Result<u64, StoreError> {
+    // Bound by reference: no text of the event is copied to insert it.
+    let (findings, budget_keys) = (e.findings_json(), e.budget_keys_json());
+    let minhash = e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes()));
+    let values: [&dyn rusqlite::ToSql; 37] = [
+        &e.id,
+        &to_micros(e.ts),
+        &e.source.as_str(),
+        &e.user_id,
+        &e.team_id,
+        &e.project_id,
+        &e.use_case,
+        &e.template,
+        &e.task,
+        &e.track.as_str(),
+        &e.destination,
+        &e.operation.as_str(),
+        &e.requested_model,
+        &e.model,
+        &e.provider,
+        &int(e.usage.input),
+        &int(e.usage.output),
+        &int(e.usage.cached_read),
+        &int(e.usage.cache_write),
+        &int(e.usage.reasoning),
+        &e.cost.0,
+        &e.price_version,
+        &i64::from(e.latency_ms),
+        &e.ttft_ms.map(i64::from),
+        &i64::from(e.streamed),
+        &e.status.as_str(),
+        &i64::from(e.http_status),
+        &e.error_code,
+        &i64::from(e.estimated),
+        &e.data_class,
+        &findings,
+        &e.decision.as_str(),
+        &e.exception_id,
+        &e.prompt_hash,
+        &e.key_id,
+        &budget_keys,
+        &minhash,
+    ];
+    Ok(stmt.execute(&values[..]).map_err(db_err)? as u64)
+}
+
 /// One transaction for the whole batch; ids already stored are skipped.
 /// Returns what it committed, and the budget captures the new events carry.
 fn insert(c: &mut Connection, events: &[UsageEvent], totals: bool) -> Result<(Committed, Vec<Capture>), StoreError> {
@@ -68,51 +115,11 @@ fn insert(c: &mut Connection, events: &[UsageEvent], totals: bool) -> Result<(Co
         let sql = format!(
             "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)"
+              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)"
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
         for e in events {
-            // Bound by reference: no text of the event is copied to insert it.
-            let (findings, budget_keys) = (e.findings_json(), e.budget_keys_json());
-            let values: [&dyn rusqlite::ToSql; 36] = [
-                &e.id,
-                &to_micros(e.ts),
-                &e.source.as_str(),
-                &e.user_id,
-                &e.team_id,
-                &e.project_id,
-                &e.use_case,
-                &e.template,
-                &e.task,
-                &e.track.as_str(),
-                &e.destination,
-                &e.operation.as_str(),
-                &e.requested_model,
-                &e.model,
-                &e.provider,
-                &int(e.usage.input),
-                &int(e.usage.output),
-                &int(e.usage.cached_read),
-                &int(e.usage.cache_write),
-                &int(e.usage.reasoning),
-                &e.cost.0,
-                &e.price_version,
-                &i64::from(e.latency_ms),
-                &e.ttft_ms.map(i64::from),
-                &i64::from(e.streamed),
-                &e.status.as_str(),
-                &i64::from(e.http_status),
-                &e.error_code,
-                &i64::from(e.estimated),
-                &e.data_class,
-                &findings,
-                &e.decision.as_str(),
-                &e.exception_id,
-                &e.prompt_hash,
-                &e.key_id,
-                &budget_keys,
-            ];
-            let new = stmt.execute(&values[..]).map_err(db_err)? as u64;
+            let new = insert_one(&mut stmt, e)?;
             inserted += new;
             tasks.push(if new == 1 { count_in_task(&tx, e, totals)? } else { None });
             if new == 1 {
@@ -136,6 +143,8 @@ fn insert(c: &mut Connection, events: &[UsageEvent], totals: bool) -> Result<(Co
         }
     }
     crate::reports::roll_up(&tx, &fresh)?;
+    crate::anomalies::roll_up_models(&tx, &fresh)?;
+    crate::anomalies::count_prompts(&tx, &fresh)?;
     crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
     Ok((Committed { new: inserted, tasks }, captures))

@@ -9,6 +9,7 @@
 // A test-suite reports failures by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod anomalies;
 mod audit;
 mod budgets;
 mod events;
@@ -20,6 +21,7 @@ mod reports;
 mod scores;
 mod tasks;
 
+pub use anomalies::*;
 pub use audit::*;
 pub use budgets::*;
 pub use events::*;
@@ -120,6 +122,9 @@ macro_rules! store_suite {
             usage_totals_of_whole_days_come_from_the_rollup,
             shared_prompts_are_those_of_several_teams,
             the_usage_rollup_migration_counts_events_recorded_before_it,
+            prompt_groups_and_model_days_come_from_the_database,
+            anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,
+            incidents_are_stored_updated_and_listed_newest_first,
         );
     };
 }

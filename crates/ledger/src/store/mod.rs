@@ -15,6 +15,7 @@
 //! | outcomes | [`OutcomeStore`] | outcomes and their validation, appeals, badge awards |
 //! | tasks | [`TaskStore`] | each person's task's running totals, baselines |
 //! | reports | [`ReportStore`] | calls summed per charge period for chargeback and reconciliation |
+//! | anomalies | [`AnomalyStore`] | calls per day and model, prompt groups, findings, incidents |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -32,6 +33,7 @@
 //! 4. `tokenwise-store-tests`: an `outcomes.rs` module with the cases, listed
 //!    in `store_suite!`, so both backends must pass them.
 
+pub mod anomalies;
 mod audit;
 mod budgets;
 mod events;
@@ -42,6 +44,9 @@ pub mod reports;
 pub mod scores;
 mod tasks;
 
+pub use anomalies::{
+    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup,
+};
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
@@ -86,6 +91,7 @@ pub trait Store:
     + ScoreStore
     + TaskStore
     + ReportStore
+    + AnomalyStore
 {
 }
 
@@ -100,6 +106,7 @@ impl<T> Store for T where
         + ScoreStore
         + TaskStore
         + ReportStore
+        + AnomalyStore
 {
 }
 
@@ -112,7 +119,7 @@ impl std::fmt::Debug for dyn Store {
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ReportStore, ScoreStore, Store,
-        StoreBackend, TaskStore,
+        AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ReportStore,
+        ScoreStore, Store, StoreBackend, TaskStore,
     };
 }

@@ -106,6 +106,7 @@ const TAGS: &[(&str, &str)] = &[
     ("appeals", "Appeals against rejected outcomes, and governance's ruling."),
     ("scores", "Scores under each reward model, their comparison, and the leaderboard."),
     ("reports", "Chargeback (JSON, CSV, FOCUS), program health, and reconciliation with a provider's export."),
+    ("anomalies", "Anomaly flags with their evidence, and incident reviews."),
     ("admin", "Operations for tests and demos."),
 ];
 

@@ -21,12 +21,14 @@
 //!    the group below. Never `.route(…)`: a unit test refuses it.
 
 pub mod admin;
+pub mod anomalies;
 pub mod appeals;
 pub mod budgets;
 pub mod check;
 pub mod doc;
 pub mod events;
 pub mod exceptions;
+pub mod incidents;
 pub mod ingest;
 pub mod outcomes;
 pub mod reports;
@@ -47,6 +49,8 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .merge(outcomes::routes())
         .merge(appeals::routes())
         .merge(reports::routes())
+        .merge(anomalies::routes())
+        .merge(incidents::routes())
         .merge(admin::routes())
         .merge(ingest::routes())
 }
