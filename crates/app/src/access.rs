@@ -72,6 +72,13 @@ pub fn scope_exists(policy: &Policy, scope: &Scope) -> bool {
     }
 }
 
+/// Whether `who` may take in usage recorded elsewhere (events:batch, OTLP,
+/// `tokenwise ingest`): admins and governance, who answer for the sources'
+/// mapping to people. Anyone else could book usage on a colleague.
+pub fn may_ingest(who: &User) -> bool {
+    matches!(who.role, Role::Admin | Role::Governance)
+}
+
 /// Whether `who` may decide an exception of `scope` asked for by
 /// `requested_by`. Nobody decides their own request or an exception for
 /// themselves (`user:<their id>`), whatever their role.
@@ -207,5 +214,30 @@ pub fn why_not_decide_appeal(policy: &Policy, who: &User, appellant: &str, decid
         Some(format!("nobody decides an appeal against their own decision: {ask}"))
     } else {
         None
+    }
+}
+
+/// Whose spend `who` may read in chargeback and program-health reports:
+/// finance, governance and admins every team's (None), a manager their
+/// own team's; members none (403). A provider's bill is the whole org's,
+/// so reconciling it is for finance, governance and admins only
+/// ([`may_reconcile`]).
+pub fn report_scope(who: &User) -> AppResult<Option<String>> {
+    match who.role {
+        Role::Finance | Role::Governance | Role::Admin => Ok(None),
+        Role::Manager => Ok(Some(who.team.clone())),
+        Role::Member => Err(AppError::denied(
+            "reports are for finance, governance, admins, and managers (their own team); your own spend is at /api/v1/events",
+        )),
+    }
+}
+
+/// Whether `who` may reconcile a provider's export with the ledger.
+pub fn may_reconcile(who: &User) -> AppResult<()> {
+    match who.role {
+        Role::Finance | Role::Governance | Role::Admin => Ok(()),
+        Role::Manager | Role::Member => {
+            Err(AppError::denied("reconciling a provider's bill is for finance, governance and admins"))
+        }
     }
 }

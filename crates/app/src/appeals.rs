@@ -1,8 +1,9 @@
 //! Appeals: the person whose outcome was rejected may contest the rejection
-//! once, with a comment (anomaly flags will be appealable the same way once
-//! they exist). Governance decides — never the appellant, never the one who
+//! once, with a comment, and the subject of an anomaly flag may contest the
+//! flag once. Governance decides — never the appellant, never the one who
 //! took the decision appealed. Upholding an appeal validates the outcome in
-//! the same step. Every step goes to the audit log.
+//! the same step, or suppresses the flag for good (it is no longer listed,
+//! alerted or shown on a score). Every step goes to the audit log.
 
 use crate::App;
 use crate::access::{Sight, why_not_decide_appeal};
@@ -23,16 +24,16 @@ const MAX_COMMENT_CHARS: usize = 2_000;
 const LIST_LIMIT: u32 = 500;
 
 /// `POST /api/v1/appeals`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealFiling {
-    /// `outcome:ID` (`anomaly:ID` once anomalies are flagged).
+    /// `outcome:ID` or `anomaly:ID`.
     pub subject: String,
     pub comment: String,
 }
 
 /// `POST /api/v1/appeals/{id}/decide`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealRuling {
     pub decision: AppealDecision,
@@ -40,27 +41,30 @@ pub struct AppealRuling {
 }
 
 /// `GET /api/v1/appeals?status=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AppealFilter {
     pub status: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppealList {
     pub appeals: Vec<AppealView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppealView {
     pub id: String,
-    /// `outcome:ID`.
+    /// `outcome:ID` or `anomaly:ID`.
     pub subject: String,
     pub appellant: String,
     pub comment: String,
     pub status: AppealStatus,
+    #[schema(value_type = String, format = DateTime)]
     pub filed_at: Timestamp,
     pub decided_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<Timestamp>,
     pub decision_comment: Option<String>,
 }
@@ -92,24 +96,41 @@ fn comment(text: &str) -> AppResult<String> {
     Ok(t.to_string())
 }
 
-/// `outcome:ID` → the outcome's id; anomalies cannot be appealed yet.
-fn outcome_subject(subject: &str) -> AppResult<&str> {
-    let bad = || AppError::invalid(format!("`subject` must be `outcome:ID`, not `{subject}`"));
+/// `outcome:ID` or `anomaly:ID` → what is appealed and its id.
+fn subject(subject: &str) -> AppResult<(AppealSubject, &str)> {
+    let bad = || AppError::invalid(format!("`subject` must be `outcome:ID` or `anomaly:ID`, not `{subject}`"));
     let (kind, id) = subject.split_once(':').ok_or_else(bad)?;
-    match kind.parse::<AppealSubject>().map_err(|e| AppError::invalid(e.to_string()))? {
-        AppealSubject::Anomaly => Err(AppError::invalid(
-            "anomalies are not flagged yet, so there is nothing to appeal; a rejected outcome can be appealed as `outcome:ID`",
-        )),
-        AppealSubject::Outcome if id.trim().is_empty() => Err(bad()),
-        AppealSubject::Outcome => Ok(id.trim()),
+    let kind = kind.parse::<AppealSubject>().map_err(|e| AppError::invalid(e.to_string()))?;
+    if id.trim().is_empty() {
+        return Err(bad());
+    }
+    Ok((kind, id.trim()))
+}
+
+fn new_appeal(kind: AppealSubject, id: &str, caller: &Caller, comment: String, at: Timestamp) -> Appeal {
+    Appeal {
+        id: Appeal::new_id(),
+        subject_kind: kind,
+        subject_id: id.to_string(),
+        appellant: caller.user.id.clone(),
+        comment,
+        status: AppealStatus::Open,
+        filed_at: from_micros(to_micros(at)),
+        decided_by: None,
+        decided_at: None,
+        decision_comment: None,
     }
 }
 
 impl App {
-    /// The caller appeals the rejection of their own outcome, once.
+    /// The caller appeals the rejection of their own outcome, or a flag
+    /// about them, once.
     pub async fn file_appeal(&self, caller: &Caller, f: AppealFiling) -> AppResult<AppealView> {
-        let id = outcome_subject(&f.subject)?;
+        let (kind, id) = subject(&f.subject)?;
         let comment = comment(&f.comment)?;
+        if kind == AppealSubject::Anomaly {
+            return self.appeal_anomaly(caller, id, comment).await;
+        }
         let outcome = self.store.get_outcome(id).await?.filter(|o| self.may_see_outcome(caller, o));
         let Some(o) = outcome else {
             return Err(AppError::not_found(format!("no outcome `{id}`")));
@@ -126,18 +147,7 @@ impl App {
                 o.status
             )));
         }
-        let appeal = Appeal {
-            id: Appeal::new_id(),
-            subject_kind: AppealSubject::Outcome,
-            subject_id: o.id.clone(),
-            appellant: caller.user.id.clone(),
-            comment,
-            status: AppealStatus::Open,
-            filed_at: from_micros(to_micros(self.clock.now())),
-            decided_by: None,
-            decided_at: None,
-            decision_comment: None,
-        };
+        let appeal = new_appeal(AppealSubject::Outcome, &o.id, caller, comment, self.clock.now());
         match self.store.insert_appeal(&appeal).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(AppError::conflict(format!(
@@ -151,8 +161,32 @@ impl App {
         Ok(AppealView::from(&appeal))
     }
 
-    /// Governance upholds (the outcome becomes validated) or dismisses an
-    /// open appeal, once.
+    /// The subject of a flag contests it, once.
+    async fn appeal_anomaly(&self, caller: &Caller, id: &str, comment: String) -> AppResult<AppealView> {
+        let found = self.store.get_anomaly(id).await?;
+        let Some(a) = found.filter(|a| crate::anomalies::sees(&self.policy, &caller.user, &a.user_id)) else {
+            return Err(AppError::not_found(format!("no anomaly `{id}`")));
+        };
+        if a.user_id != caller.user.id {
+            return Err(AppError::denied(format!("only `{}`, whom the flag is about, may appeal it", a.user_id)));
+        }
+        let appeal = new_appeal(AppealSubject::Anomaly, &a.id, caller, comment, self.clock.now());
+        match self.store.insert_appeal(&appeal).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(AppError::conflict(format!(
+                    "anomaly `{id}` has been appealed already: a flag may be appealed once"
+                )));
+            }
+            other => other?,
+        }
+        let details = json!({"subject": appeal.subject(), "comment": appeal.comment, "detector": a.detector,
+                             "window": a.window});
+        self.auditor.submit(AuditDraft::new(&caller.user.id, AuditAction::AppealFile, &appeal.id, details)).await;
+        Ok(AppealView::from(&appeal))
+    }
+
+    /// Governance upholds (the outcome becomes validated, or the flag is
+    /// suppressed) or dismisses an open appeal, once.
     pub async fn decide_appeal(&self, caller: &Caller, id: &str, r: AppealRuling) -> AppResult<AppealView> {
         let Some(appeal) = self.store.get_appeal(id).await? else {
             return Err(AppError::not_found(format!("no appeal `{id}`")));
@@ -179,8 +213,10 @@ impl App {
     /// appeal validated.
     async fn audit_appeal_decision(&self, caller: &Caller, a: &Appeal, outcome: Option<&Outcome>) {
         let who = &caller.user.id;
+        let suppresses = (a.status == AppealStatus::Upheld && a.subject_kind == AppealSubject::Anomaly)
+            .then(|| format!("anomaly:{}", a.subject_id));
         let details = json!({"subject": a.subject(), "appellant": a.appellant, "decision": a.status,
-                             "comment": a.decision_comment});
+                             "comment": a.decision_comment, "suppresses": suppresses});
         self.auditor.submit(AuditDraft::new(who, AuditAction::AppealDecide, &a.id, details)).await;
         if let (AppealStatus::Upheld, Some(o)) = (a.status, outcome) {
             let details = json!({"user": o.user_id, "team": o.team_id, "task": o.task, "decision": "validated",

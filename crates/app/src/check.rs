@@ -6,6 +6,7 @@
 use crate::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, Code};
+use crate::guard::Located;
 use crate::meta::{self, MetaHeaders};
 use crate::routing::{chat_api, default_output, format_of, reachable_formats, route};
 use serde::Serialize;
@@ -15,9 +16,10 @@ use tokenwise_policy::ModelKind;
 use tokenwise_policy::decision::{Verdict, decide};
 
 /// What `/check` answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckAnswer {
     /// `allow`, `redact`, `reroute` or `block`.
+    #[schema(value_type = tokenwise_core::Decision)]
     pub decision: &'static str,
     pub reasons: Vec<String>,
     pub nudge: Option<String>,
@@ -31,12 +33,12 @@ pub struct CheckAnswer {
     pub suggested_model: Option<String>,
     pub data_class: Option<String>,
     /// Each finding with its kind, offsets, class and location in the body.
-    pub findings: Vec<Value>,
+    pub findings: Vec<Located>,
     pub estimate: Option<Estimate>,
 }
 
 /// The most the call could cost: its input counted, its output bound.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Estimate {
     pub input_tokens: u64,
     pub max_output_tokens: u64,

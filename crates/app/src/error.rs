@@ -32,6 +32,21 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, for documents that list them (the OpenAPI error schema).
+    pub const ALL: [Code; 11] = [
+        Code::PolicyViolation,
+        Code::BudgetExceeded,
+        Code::RateLimited,
+        Code::InvalidRequest,
+        Code::TooLarge,
+        Code::Unauthorized,
+        Code::NotFound,
+        Code::Conflict,
+        Code::UpstreamError,
+        Code::UpstreamTimeout,
+        Code::Internal,
+    ];
+
     /// (HTTP status, contract code, error type).
     pub fn parts(self) -> (u16, &'static str, &'static str) {
         match self {

@@ -11,10 +11,13 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokenwise_ledger::{EventQuery, UsageEvent};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
 /// What a caller asks for (`GET /api/v1/events?…`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsRequest {
     pub user: Option<String>,
     pub team: Option<String>,
@@ -27,10 +30,43 @@ pub struct EventsRequest {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventsPage {
     /// Each event as stored, with its cost as `cost_nanos` and `cost_usd`.
+    #[schema(value_type = Vec<EventView>)]
     pub events: Vec<Value>,
+}
+
+/// The schema of an event as [`event_json`] shows it: the ledger's
+/// [`UsageEvent`] with `cost` replaced by `cost_nanos` and `cost_usd`.
+/// Built from `UsageEvent`'s own schema so the two cannot drift apart.
+#[derive(Debug)]
+pub struct EventView;
+
+impl utoipa::PartialSchema for EventView {
+    fn schema() -> RefOr<Schema> {
+        let mut s = <UsageEvent as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(o)) = &mut s {
+            o.properties.remove("cost");
+            o.required.retain(|r| r != "cost");
+            let nanos = ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)));
+            let usd = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The cost in US dollars, exact (e.g. `0.000123`)."));
+            o.properties.insert("cost_nanos".into(), nanos.description(Some("The cost in nano-dollars.")).into());
+            o.properties.insert("cost_usd".into(), usd.into());
+            o.required.extend(["cost_nanos".to_string(), "cost_usd".to_string()]);
+        }
+        s
+    }
+}
+
+impl utoipa::ToSchema for EventView {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <UsageEvent as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 fn time(name: &str, v: Option<&str>) -> AppResult<Option<Timestamp>> {
@@ -88,5 +124,28 @@ impl App {
         }
         let events = self.store.events(&q).await?;
         Ok(EventsPage { events: events.iter().map(event_json).collect() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenwise_ledger::EventSource;
+
+    /// The document's event schema names exactly the fields `event_json`
+    /// writes, and requires those that are never absent.
+    #[test]
+    fn the_event_schema_is_what_the_api_writes() {
+        let e =
+            UsageEvent::builder("r1", Timestamp::UNIX_EPOCH, EventSource::Gateway, "ivan", "support", "m", "p").build();
+        let written: std::collections::BTreeSet<String> = event_json(&e).as_object().unwrap().keys().cloned().collect();
+        let schema = serde_json::to_value(<EventView as utoipa::PartialSchema>::schema()).unwrap();
+        let described: std::collections::BTreeSet<String> =
+            schema["properties"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(written, described);
+        for field in schema["required"].as_array().unwrap() {
+            assert!(written.contains(field.as_str().unwrap()), "{field}");
+        }
+        assert!(!described.contains("cost"));
     }
 }

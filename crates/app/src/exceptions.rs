@@ -15,7 +15,7 @@ use tokenwise_core::{Nanos, Scope};
 use tokenwise_ledger::{AuditAction, AuditDraft, Exception, ExceptionStatus, from_micros, to_micros};
 
 /// `POST /api/v1/exceptions`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExceptionAsk {
     /// `user:ID`, `team:ID`, `project:ID`, `use_case:ID` or `org`.
@@ -36,8 +36,9 @@ pub struct ExceptionAsk {
 }
 
 /// `GET /api/v1/exceptions?status=&scope=&mine=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExceptionFilter {
     pub status: Option<String>,
     pub scope: Option<String>,
@@ -46,15 +47,16 @@ pub struct ExceptionFilter {
     pub decidable: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExceptionList {
     pub exceptions: Vec<ExceptionView>,
 }
 
 /// An exception as people see it: money as an exact decimal string.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExceptionView {
     pub id: String,
+    #[schema(value_type = String)]
     pub scope: Scope,
     pub reason_code: String,
     pub justification: String,
@@ -64,9 +66,12 @@ pub struct ExceptionView {
     pub data_class: Option<String>,
     pub status: ExceptionStatus,
     pub requested_by: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     pub decided_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_until: Option<Timestamp>,
 }
 

@@ -5,6 +5,7 @@
 //! policy's allowlist (`dlp.allow`) names is dropped here, so it is not a
 //! finding anywhere: the gateway, `/check`, `tokenwise scan --config`.
 
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tokenwise_core::FindingKind;
@@ -27,6 +28,18 @@ pub struct Inspection {
     /// Kind → count of what the scanner found and the allowlist dropped
     /// (audited, never the text).
     pub allowed: BTreeMap<FindingKind, u32>,
+}
+
+/// A finding as `/check` reports it: what, where in which text (byte
+/// offsets), and its data class. Never the matched text.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Located {
+    pub kind: FindingKind,
+    pub start: usize,
+    pub end: usize,
+    pub class: String,
+    /// A JSON pointer to the text in the request body.
+    pub location: String,
 }
 
 impl Guard {
@@ -78,14 +91,17 @@ impl Inspection {
 
     /// Each finding with its kind, byte offsets in its text, class, and
     /// where the text is in the body (a JSON pointer), as `/check` shows it.
-    pub fn located(&self, policy: &Policy, slots: &[Slot]) -> Vec<serde_json::Value> {
+    pub fn located(&self, policy: &Policy, slots: &[Slot]) -> Vec<Located> {
         slots
             .iter()
             .zip(&self.per_slot)
             .flat_map(|(slot, found)| {
-                found.iter().map(move |(f, class)| {
-                    serde_json::json!({"kind": f.kind.as_str(), "start": f.start, "end": f.end,
-                                       "class": policy.class_name(*class), "location": slot.pointer})
+                found.iter().map(move |(f, class)| Located {
+                    kind: f.kind,
+                    start: f.start,
+                    end: f.end,
+                    class: policy.class_name(*class).to_string(),
+                    location: slot.pointer.clone(),
                 })
             })
             .collect()

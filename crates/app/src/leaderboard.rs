@@ -18,8 +18,9 @@ use tokenwise_policy::{Policy, Role, User, Visibility};
 use tokenwise_scoring::Score;
 
 /// `GET /api/v1/leaderboard?period=&scope=&model=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LeaderboardRequest {
     pub period: Option<String>,
     /// `org` (default) or `team:ID`.
@@ -27,7 +28,7 @@ pub struct LeaderboardRequest {
     pub model: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Leaderboard {
     pub period: String,
     pub scope: String,
@@ -39,7 +40,8 @@ pub struct Leaderboard {
     pub withheld: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = LeaderboardEntry)]
 pub struct Entry {
     pub rank: u32,
     /// `user:ID`, `team:ID`, or a pseudonym `anon-…`.

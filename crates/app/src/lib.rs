@@ -9,6 +9,7 @@
 //! requests into these calls and [`AppError`]s into responses.
 
 pub mod access;
+pub mod anomalies;
 pub mod appeals;
 pub mod auth;
 pub mod budgets;
@@ -17,12 +18,15 @@ pub mod error;
 pub mod events;
 pub mod exceptions;
 pub mod guard;
+pub mod incidents;
+pub mod ingest;
 pub mod integrations;
 pub mod leaderboard;
 pub mod meta;
 pub mod metering;
 pub mod outcomes;
 pub mod record;
+pub mod reports;
 pub mod routing;
 pub mod scores;
 pub mod tasks;

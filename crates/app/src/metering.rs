@@ -37,6 +37,8 @@ pub struct Draft {
     pub price_version: String,
     pub streamed: bool,
     pub prompt_hash: Option<String>,
+    /// The prompt's minhash sketch: near-duplicates without the text.
+    pub prompt_minhash: Option<u64>,
     /// What the policy decided, and what the scanner found (kinds and
     /// counts only).
     pub decision: Decision,
@@ -108,6 +110,7 @@ impl Draft {
             price_version: i.price.id.clone(),
             streamed: i.streamed,
             prompt_hash: prompt_hash(i.prompt),
+            prompt_minhash: prompt_minhash(i.prompt),
             decision: Decision::Allow,
             data_class: None,
             findings: BTreeMap::new(),
@@ -150,10 +153,22 @@ impl Draft {
         .decision(self.decision)
         .exception(self.exception_id.as_deref())
         .prompt_hash(self.prompt_hash.as_deref())
+        .prompt_minhash(self.prompt_minhash)
         .key(Some(&self.key_id))
         .budget_keys(self.budget_keys.clone())
         .build()
     }
+}
+
+/// The sketch of the request's last message (or Responses input item; the
+/// whole prompt when it has none): what the person asked this time. The
+/// whole conversation would make every step of an agent's loop — the same
+/// history plus a little — a near-duplicate of the one before; exact
+/// repeats of the whole prompt are the prompt hash's job.
+fn prompt_minhash(slots: &[Slot]) -> Option<u64> {
+    let last = slots.iter().filter_map(Slot::message).max();
+    let texts = slots.iter().filter(|s| !s.key && (last.is_none() || s.message() == last)).map(|s| s.text.as_str());
+    tokenwise_anomalies::minhash::of_texts(texts)
 }
 
 /// SHA-256 over the prompt's texts, length-prefixed: spots repeated
@@ -168,4 +183,36 @@ fn prompt_hash(slots: &[Slot]) -> Option<String> {
         h.update(s.text.as_bytes());
     }
     Some(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(pointer: &str, text: &str) -> Slot {
+        Slot { pointer: pointer.into(), text: text.into(), key: false }
+    }
+
+    #[test]
+    fn the_sketch_is_of_the_last_message_and_the_hash_of_everything() {
+        let ask = "draft a polite reply about the late parcel and offer a refund";
+        let short = [slot("/messages/0/content", "You are Acme's support assistant"), slot("/messages/1/content", ask)];
+        let long = [
+            slot("/messages/0/content", "You are Acme's support assistant"),
+            slot("/messages/1/content", "an earlier question"),
+            slot("/messages/2/content", "an earlier answer"),
+            slot("/messages/3/content", ask),
+        ];
+        assert_eq!(prompt_minhash(&short), prompt_minhash(&long), "the same ask after another history");
+        assert_eq!(prompt_minhash(&short), tokenwise_anomalies::minhash::of_text(ask));
+        assert_ne!(prompt_hash(&short), prompt_hash(&long));
+        let other = [
+            slot("/messages/0/content", "You are Acme's support assistant"),
+            slot("/messages/1/content", "review PR 12"),
+        ];
+        assert_ne!(prompt_minhash(&short), prompt_minhash(&other));
+        // No messages (an embeddings input): the whole prompt.
+        assert_eq!(prompt_minhash(&[slot("/input", ask)]), tokenwise_anomalies::minhash::of_text(ask));
+        assert_eq!(prompt_minhash(&[]), None);
+    }
 }

@@ -33,7 +33,7 @@ pub const MAX_HOURS: f64 = 1_000.0;
 pub const MAX_USD: i64 = 1_000_000;
 
 /// `POST /api/v1/outcomes`: `value_hours` or `value_usd`, exactly one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeReport {
     /// The task id the calls were sent with.
@@ -63,7 +63,7 @@ pub struct OutcomeReport {
 /// The answer to a report: the contract's `id` and `status`, and whether a
 /// metered call carried its task (an unmetered outcome is accepted but
 /// marked).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutcomeReceipt {
     pub id: String,
     pub status: OutcomeStatus,
@@ -71,7 +71,7 @@ pub struct OutcomeReceipt {
 }
 
 /// `POST /api/v1/outcomes/{id}/validate`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Validation {
     pub decision: OutcomeDecision,
@@ -81,8 +81,9 @@ pub struct Validation {
 }
 
 /// `GET /api/v1/outcomes?status=&user=&team=&task=&from=&to=&limit=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OutcomeFilter {
     pub status: Option<String>,
     pub user: Option<String>,
@@ -95,13 +96,13 @@ pub struct OutcomeFilter {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutcomeList {
     pub outcomes: Vec<OutcomeView>,
 }
 
 /// An outcome as people see it: its value as an exact decimal string.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutcomeView {
     pub id: String,
     pub task: String,
@@ -120,8 +121,10 @@ pub struct OutcomeView {
     pub reported_by: String,
     pub signed: bool,
     pub metered: bool,
+    #[schema(value_type = String, format = DateTime)]
     pub reported_at: Timestamp,
     pub decided_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<Timestamp>,
     pub decided_quality: Option<u8>,
 }

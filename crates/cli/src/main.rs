@@ -7,7 +7,9 @@
 mod audit;
 mod check;
 mod demo;
+mod ingest;
 mod keys;
+mod report;
 mod scan;
 mod score;
 mod serve;
@@ -121,6 +123,24 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Take in usage recorded elsewhere: JSON lines of events or CloudEvents,
+    /// LiteLLM spend-log rows, or OpenTelemetry GenAI spans (OTLP/JSON).
+    Ingest {
+        /// The policy file (TOML); its `[[ingest.sources]]` say whose each record is.
+        #[arg(long)]
+        config: PathBuf,
+        /// The file to read.
+        file: PathBuf,
+        /// jsonl, litellm or otlp-json.
+        #[arg(long)]
+        format: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Create, list and revoke API keys.
     Keys {
         #[command(subcommand)]
@@ -130,6 +150,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Finance's reports: chargeback (CSV, FOCUS, JSON) and reconciliation with a provider's export.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
     },
 }
 
@@ -194,6 +219,31 @@ fn parse_track(s: &str) -> Result<Track, String> {
     s.parse::<Track>().map_err(|e| e.to_string())
 }
 
+/// `tokenwise keys …`.
+async fn keys_command(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Create { config, user, use_case, project, track, label, database } => {
+            keys::create(keys::CreateArgs {
+                config: &config,
+                database: database.as_deref(),
+                user: &user,
+                use_case: use_case.as_deref(),
+                project: project.as_deref(),
+                track,
+                label: label.as_deref(),
+            })
+            .await
+            .map(|()| ExitCode::SUCCESS)
+        }
+        KeysCommand::List { config, user, database } => {
+            keys::list(&config, database.as_deref(), &user).await.map(|()| ExitCode::SUCCESS)
+        }
+        KeysCommand::Revoke { config, id, database } => {
+            keys::revoke(&config, database.as_deref(), &id).await.map(|()| ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENWISE_LOG").unwrap_or_else(|_| "warn".into()))
@@ -239,27 +289,18 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS)
             }
-            Command::Keys { command } => match command {
-                KeysCommand::Create { config, user, use_case, project, track, label, database } => {
-                    keys::create(keys::CreateArgs {
-                        config: &config,
-                        database: database.as_deref(),
-                        user: &user,
-                        use_case: use_case.as_deref(),
-                        project: project.as_deref(),
-                        track,
-                        label: label.as_deref(),
-                    })
-                    .await
-                    .map(|()| ExitCode::SUCCESS)
-                }
-                KeysCommand::List { config, user, database } => {
-                    keys::list(&config, database.as_deref(), &user).await.map(|()| ExitCode::SUCCESS)
-                }
-                KeysCommand::Revoke { config, id, database } => {
-                    keys::revoke(&config, database.as_deref(), &id).await.map(|()| ExitCode::SUCCESS)
-                }
-            },
+            Command::Ingest { config, file, format, json, database } => {
+                ingest::run(ingest::Args {
+                    config: &config,
+                    database: database.as_deref(),
+                    file: &file,
+                    format: &format,
+                    json,
+                })
+                .await
+            }
+            Command::Keys { command } => keys_command(command).await,
+            Command::Report { command } => report::run(command).await,
             Command::Audit { command } => match command {
                 AuditCommand::Verify { config, database, json } => {
                     audit::verify(&config, database.as_deref(), json).await

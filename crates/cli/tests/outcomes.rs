@@ -221,13 +221,10 @@ async fn a_rejection_is_appealed_once_and_governance_decides() {
         "policy_violation",
         "only `ivan.petrov`",
     );
+    // Flags are appealed the same way (crates/cli/tests/anomalies.rs); one
+    // that was never raised does not exist.
     let anomaly = json!({"subject": "anomaly:an_1", "comment": "I was on call, the spike is the incident"});
-    assert_error(
-        &ivan.post("/api/v1/appeals", anomaly, &[]).await,
-        400,
-        "invalid_request",
-        "anomalies are not flagged yet",
-    );
+    assert_error(&ivan.post("/api/v1/appeals", anomaly, &[]).await, 404, "not_found", "no anomaly `an_1`");
     let vague = json!({"subject": format!("outcome:{rejected}"), "comment": "no"});
     assert_error(&ivan.post("/api/v1/appeals", vague, &[]).await, 400, "invalid_request", "comment");
 

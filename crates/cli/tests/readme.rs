@@ -244,3 +244,64 @@ fn the_nudge_reads_as_the_readme_quotes_it() {
     let said = advice(&policy, &b, "support-reply", None, Nanos::parse_usd("0.41").unwrap());
     assert_eq!(said.as_deref(), Some(quoted.trim()));
 }
+
+/// Finance's commands, run as the README writes them (on a copy of the
+/// example policy and its fresh ledger); the CSV starts with the columns
+/// the README lists.
+#[test]
+fn finance_commands_run_as_the_readme_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_copy(dir.path(), |s| s);
+    let header = block("text", "period,team,team_name,cost_centre");
+    // What OpenAI would say of a day with no usage: nothing to reconcile against.
+    let export = json!({"object": "page", "data": [{"object": "bucket", "start_time": 1_794_268_800, "end_time": 1_794_355_200,
+        "results": [{"object": "organization.usage.completions.result", "model": "gpt-4.1-mini",
+            "input_tokens": 0, "input_cached_tokens": 0, "output_tokens": 0, "num_model_requests": 0}]}]});
+    std::fs::write(dir.path().join("openai-usage.json"), export.to_string()).unwrap();
+    let commands = block("sh", "tokenwise report chargeback");
+    for line in commands.lines() {
+        let (cmd, to_file) = match line.split_once(" > ") {
+            Some((c, f)) => (c, Some(f.trim())),
+            None => (line, None),
+        };
+        let args: Vec<String> = cmd
+            .strip_prefix("tokenwise ")
+            .unwrap()
+            .split_whitespace()
+            .map(|a| if a == "examples/acme.toml" { policy.display().to_string() } else { a.to_string() })
+            .collect();
+        let out = bin().args(&args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{line}: {}", text(&out));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        match to_file {
+            Some(f) if f.starts_with("chargeback") => assert_eq!(stdout.lines().next(), Some(header.trim())),
+            Some(_) => assert!(stdout.starts_with("BilledCost,BillingAccountId,"), "{stdout}"),
+            None => assert!(stdout.contains("reconciled"), "{stdout}"),
+        }
+    }
+}
+
+/// `$ tokenwise ingest …` of the README's JSON line prints what it shows,
+/// and the ledger holds that event at that cost.
+#[test]
+fn ingest_prints_what_the_readme_shows() {
+    let b = block("sh", "$ tokenwise ingest");
+    let mut lines = b.lines();
+    let cmd = lines.next().unwrap().strip_prefix("$ tokenwise ").unwrap();
+    let expected: Vec<&str> = lines.collect();
+    let event = block("json", "\"source\": \"acme/ci\"");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_copy(dir.path(), |s| s);
+    let file = between(cmd, "examples/acme.toml ", " ");
+    std::fs::write(dir.path().join(file), format!("{event}\n")).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let args: Vec<String> =
+        cmd.replace("examples/acme.toml", policy.to_str().unwrap()).split_whitespace().map(String::from).collect();
+    let out = bin().args(&args).args(["--database", &db]).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), expected.join("\n"));
+    let c = rusqlite::Connection::open(dir.path().join("ledger.db")).unwrap();
+    let (user, cost): (String, i64) =
+        c.query_row("SELECT user_id, cost_nanos FROM usage_events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((user.as_str(), cost), ("ben.carter", 2_000_000_000));
+}

@@ -9,8 +9,9 @@ pub struct UnknownName {
 }
 
 /// A closed set of names with `as_str`, `Display`, `FromStr` (whose error
-/// lists the known names) and serde in snake_case. Used for every enum that
-/// crosses a boundary as text: files, headers, database columns.
+/// lists the known names), serde in snake_case and an OpenAPI schema (a
+/// string enum of the names). Used for every enum that crosses a boundary
+/// as text: files, headers, database columns, the JSON API.
 #[macro_export]
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -32,6 +33,17 @@ macro_rules! named_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl $crate::__utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__utoipa::openapi::RefOr<$crate::__utoipa::openapi::schema::Schema> {
+                $crate::__utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type($crate::__utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl $crate::__utoipa::ToSchema for $name {}
 
         impl ::std::str::FromStr for $name {
             type Err = $crate::UnknownName;
@@ -103,5 +115,24 @@ mod tests {
         }
         let err = "ssn".parse::<FindingKind>().unwrap_err();
         assert!(err.known.contains("us_ssn"));
+    }
+
+    /// The schema lists the names serde writes, so the OpenAPI document
+    /// tells the truth about every `named_enum!`.
+    #[test]
+    fn serde_and_the_schema_say_the_names() {
+        let schema = serde_json::to_value(<FindingKind as utoipa::PartialSchema>::schema()).unwrap();
+        let listed: Vec<serde_json::Value> =
+            FindingKind::ALL.iter().map(|k| serde_json::to_value(k).unwrap()).collect();
+        assert_eq!(schema["enum"], serde_json::Value::Array(listed));
+        for k in FindingKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for t in Track::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for d in Decision::ALL {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
     }
 }

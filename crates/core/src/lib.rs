@@ -15,3 +15,8 @@ pub use kinds::{Decision, FindingKind, Track, UnknownName};
 pub use money::{MoneyError, Nanos, PricePerMtok};
 pub use scope::{EnvelopeKey, ParseScopeError, Scope};
 pub use usage::{Rates, TokenUsage};
+
+/// For [`named_enum!`]: its schema impls name utoipa through this crate, so
+/// crates that only declare enums need no utoipa dependency of their own.
+#[doc(hidden)]
+pub use utoipa as __utoipa;

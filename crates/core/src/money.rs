@@ -9,7 +9,9 @@ const TOKENS_PER_MTOK: i128 = 1_000_000;
 
 /// An amount of money in nano-dollars. Signed so that credits and
 /// adjustments can be expressed; budgets and costs are never negative.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct Nanos(pub i64);
 

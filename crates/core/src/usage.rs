@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// reasoning. The cache and reasoning counts are the subsets billed at their
 /// own rates. (OpenAI reports this way; Anthropic reports cache tokens apart
 /// from `input_tokens`, and the gateway adds them in.)
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenUsage {
     pub input: u64,
     pub output: u64,

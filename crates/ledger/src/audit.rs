@@ -53,6 +53,19 @@ tokenwise_core::named_enum!(
         /// Governance upheld or dismissed an appeal.
         #[serde(rename = "appeal.decide")]
         AppealDecide => "appeal.decide",
+        /// Usage recorded elsewhere was taken in (`tokenwise ingest`,
+        /// events:batch, OTLP); details: the format and the counts.
+        #[serde(rename = "ingest.batch")]
+        IngestBatch => "ingest.batch",
+        /// A new anomaly was announced (signed webhook); details: the alert.
+        #[serde(rename = "anomaly.alert")]
+        AnomalyAlert => "anomaly.alert",
+        /// Governance opened an incident review.
+        #[serde(rename = "incident.open")]
+        IncidentOpen => "incident.open",
+        /// An incident's status or actions changed.
+        #[serde(rename = "incident.update")]
+        IncidentUpdate => "incident.update",
     }
 );
 
@@ -249,7 +262,11 @@ mod tests {
                 "outcome.validate",
                 "outcome.reject",
                 "appeal.file",
-                "appeal.decide"
+                "appeal.decide",
+                "ingest.batch",
+                "anomaly.alert",
+                "incident.open",
+                "incident.update",
             ]
         );
         for a in AuditAction::ALL {

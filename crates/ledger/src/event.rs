@@ -49,12 +49,13 @@ tokenwise_core::named_enum!(
     }
 );
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageEvent {
     /// The request id (`x-tokenwise-request-id`); unique, so recording the
     /// same event twice stores it once.
     pub id: String,
     /// When the request arrived.
+    #[schema(value_type = String, format = DateTime)]
     pub ts: Timestamp,
     pub source: EventSource,
     pub user_id: String,
@@ -95,11 +96,18 @@ pub struct UsageEvent {
     pub data_class: Option<String>,
     /// Finding kind → count. Never the matched text.
     #[serde(serialize_with = "findings_by_name")]
+    #[schema(value_type = BTreeMap<String, u32>)]
     pub findings: BTreeMap<FindingKind, u32>,
     pub decision: Decision,
     pub exception_id: Option<String>,
     /// SHA-256 of the prompt, to spot repeats without keeping the text.
     pub prompt_hash: Option<String>,
+    /// A sketch of the prompt's word shingles (four 16-bit minhashes,
+    /// `tokenwise_anomalies::minhash`),
+    /// to spot near-identical prompts without keeping the text.
+    #[serde(default, with = "sketch_hex")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{16}$")]
+    pub prompt_minhash: Option<u64>,
     /// Which API key made the call.
     pub key_id: Option<String>,
     /// The budget envelopes the call was held on (the hold's id is the
@@ -159,6 +167,7 @@ impl UsageEvent {
             decision: Decision::Allow,
             exception_id: None,
             prompt_hash: None,
+            prompt_minhash: None,
             key_id: None,
             budget_keys: Vec::new(),
         })
@@ -193,6 +202,34 @@ fn by_name(findings: &BTreeMap<FindingKind, u32>) -> BTreeMap<&'static str, u32>
 
 fn findings_by_name<S: serde::Serializer>(findings: &BTreeMap<FindingKind, u32>, s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(by_name(findings))
+}
+
+/// The sketch as 16 hex digits in JSON, since a `u64` above 2^53 loses
+/// digits in JavaScript's numbers; a number is read too.
+mod sketch_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(h) => s.serialize_str(&format!("{h:016x}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(u64),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(None),
+            Some(Raw::Number(n)) => Ok(Some(n)),
+            Some(Raw::Text(t)) => u64::from_str_radix(&t, 16).map(Some).map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// Builds a [`UsageEvent`]. Until set: a production-track chat completion
@@ -282,6 +319,12 @@ impl UsageEventBuilder {
         self
     }
 
+    /// The prompt's minhash (near-duplicate detection).
+    pub fn prompt_minhash(mut self, minhash: Option<u64>) -> Self {
+        self.0.prompt_minhash = minhash;
+        self
+    }
+
     pub fn decision(mut self, decision: Decision) -> Self {
         self.0.decision = decision;
         self
@@ -320,6 +363,22 @@ mod tests {
         assert_eq!(UsageEvent::parse_findings(&e.findings_json()).unwrap(), e.findings);
         assert_eq!(UsageEvent::parse_findings("{}").unwrap(), BTreeMap::new());
         assert!(UsageEvent::parse_findings(r#"{"telepathy":1}"#).unwrap_err().contains("telepathy"));
+    }
+
+    #[test]
+    fn the_sketch_is_hex_in_json_and_reads_back() {
+        let e = UsageEvent::builder("r", Timestamp::UNIX_EPOCH, EventSource::Gateway, "u", "t", "m", "p")
+            .prompt_minhash(Some(0xfedc_ba98_7654_3210))
+            .build();
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["prompt_minhash"], "fedcba9876543210");
+        assert_eq!(serde_json::from_value::<UsageEvent>(v.clone()).unwrap(), e);
+        let mut n = v.clone();
+        n["prompt_minhash"] = serde_json::json!(7u64);
+        assert_eq!(serde_json::from_value::<UsageEvent>(n).unwrap().prompt_minhash, Some(7));
+        let mut none = v;
+        none.as_object_mut().unwrap().remove("prompt_minhash");
+        assert_eq!(serde_json::from_value::<UsageEvent>(none).unwrap().prompt_minhash, None);
     }
 
     #[test]

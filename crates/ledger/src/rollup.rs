@@ -65,3 +65,34 @@ pub fn rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<
     }
     out
 }
+
+/// (UTC day, person, use case or '', model).
+pub type ModelKey = (i64, String, String, String);
+
+/// Calls, tokens and cost: what the model rollup (`model_daily`) sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelTotals {
+    pub calls: i64,
+    pub tokens: i64,
+    pub cost_nanos: i64,
+}
+
+/// A batch of new events summed per day, person, use case and model, in
+/// key order (the order rows are locked in).
+pub fn model_rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<ModelKey, ModelTotals> {
+    let mut out: BTreeMap<ModelKey, ModelTotals> = BTreeMap::new();
+    for e in events {
+        let key = (
+            utc_day(e.ts.as_microsecond()),
+            e.user_id.clone(),
+            e.use_case.clone().unwrap_or_default(),
+            e.model.clone(),
+        );
+        let t = totals(e);
+        let s = out.entry(key).or_default();
+        s.calls += t.calls;
+        s.tokens += t.tokens;
+        s.cost_nanos += t.cost_nanos;
+    }
+    out
+}

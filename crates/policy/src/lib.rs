@@ -9,9 +9,11 @@
 
 pub mod access;
 mod allow;
+pub mod anomalies;
 pub mod budgets;
 pub mod decision;
 mod diag;
+pub mod ingest;
 mod load;
 mod model;
 pub mod prices;

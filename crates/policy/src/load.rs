@@ -37,6 +37,9 @@ pub(crate) const SECTIONS: &[&str] = &[
     "alerts",
     "integrations",
     "nudges",
+    "reports",
+    "ingest",
+    "anomalies",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -103,6 +106,9 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "alerts" => raw.alerts = one(value, sink),
             "integrations" => raw.integrations = items(name, value, sink),
             "nudges" => raw.nudges = one(value, sink),
+            "reports" => raw.reports = one(value, sink),
+            "ingest" => raw.ingest = one(value, sink),
+            "anomalies" => raw.anomalies = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

@@ -340,6 +340,13 @@ pub struct ExceptionPolicy {
     pub max_days: u32,
 }
 
+impl ExceptionPolicy {
+    /// No reason codes: no exception can be asked for.
+    pub fn none() -> ExceptionPolicy {
+        ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Alerts {
     pub webhook_url: Option<String>,
@@ -369,6 +376,21 @@ pub struct Nudges {
     pub baseline_min_tasks: u32,
     /// A task with no call for this long is finished.
     pub task_idle_minutes: u32,
+}
+
+/// `[reports]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reports {
+    /// Reconciliation flags a day, model and token kind whose provider
+    /// figure differs from the ledger's by more than this share (in
+    /// percent) of the larger of the two.
+    pub reconcile_tolerance_percent: f64,
+}
+
+impl Default for Reports {
+    fn default() -> Reports {
+        Reports { reconcile_tolerance_percent: 1.0 }
+    }
 }
 
 impl Default for Nudges {
@@ -410,6 +432,11 @@ pub struct Policy {
     /// Keyed by id.
     pub integrations: BTreeMap<String, Integration>,
     pub nudges: Nudges,
+    pub reports: Reports,
+    /// `[ingest]`: whose is usage recorded elsewhere.
+    pub ingest: crate::ingest::Ingest,
+    /// When each anomaly detector fires (`[anomalies]`).
+    pub anomalies: crate::anomalies::AnomalyThresholds,
 }
 
 impl Policy {

@@ -541,6 +541,16 @@ pub struct RawNudges {
     pub task_idle_minutes: Option<u32>,
 }
 
+/// `[reports]`: how finance's reports are made.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    /// A provider's figure may differ from the ledger's by this share of
+    /// the larger before reconciliation flags it.
+    #[serde(default)]
+    pub reconcile_tolerance_percent: Option<f64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
@@ -624,6 +634,9 @@ pub(crate) struct RawDoc {
     pub alerts: Option<RawAlerts>,
     pub integrations: Vec<Option<RawIntegration>>,
     pub nudges: Option<RawNudges>,
+    pub reports: Option<RawReports>,
+    pub ingest: Option<crate::ingest::RawIngest>,
+    pub anomalies: Option<crate::anomalies::RawAnomalies>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

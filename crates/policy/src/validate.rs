@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates, Scope};
 
+mod ingest;
+
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -33,6 +35,19 @@ struct Names {
 
 fn names<T>(e: &Entries<T>) -> BTreeSet<String> {
     e.iter().map(|(k, _)| k.clone()).collect()
+}
+
+impl Names {
+    fn of(raw: &RawDoc) -> Names {
+        Names {
+            upstreams: names(&raw.upstreams),
+            models: names(&raw.models),
+            teams: names(&raw.teams),
+            users: names(&raw.users),
+            projects: names(&raw.projects),
+            use_cases: names(&raw.use_cases),
+        }
+    }
 }
 
 struct V<'a> {
@@ -137,13 +152,7 @@ impl V<'_> {
     }
 }
 
-pub(crate) fn validate(
-    raw: RawDoc,
-    file: &Path,
-    base_dir: &Path,
-    read: &dyn Fn(&Path) -> std::io::Result<String>,
-    sink: &mut Sink,
-) -> Option<Policy> {
+fn required_sections(raw: &RawDoc, sink: &mut Sink) {
     for required in ["org", "data_classes", "upstreams", "models", "teams", "users", "use_cases"] {
         if !raw.present.iter().any(|p| p == required) {
             sink.error(
@@ -153,16 +162,19 @@ pub(crate) fn validate(
             );
         }
     }
-    let names = Names {
-        upstreams: names(&raw.upstreams),
-        models: names(&raw.models),
-        teams: names(&raw.teams),
-        users: names(&raw.users),
-        projects: names(&raw.projects),
-        use_cases: names(&raw.use_cases),
-    };
-    let mut v = V { sink, names: &names, classes: None };
+}
 
+pub(crate) fn validate(
+    raw: RawDoc,
+    file: &Path,
+    base_dir: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    sink: &mut Sink,
+) -> Option<Policy> {
+    required_sections(&raw, sink);
+    let names = Names::of(&raw);
+    let anomalies = crate::anomalies::validate(sink, raw.anomalies.as_ref());
+    let mut v = V { sink, names: &names, classes: None };
     for (section, set) in [
         ("upstreams", &names.upstreams),
         ("models", &names.models),
@@ -196,11 +208,12 @@ pub(crate) fn validate(
     let budgets = budgets(&mut v, &raw.budgets);
     let scoring = raw.scoring.as_ref().map_or(Some(Scoring::default()), |s| scoring(&mut v, s));
     let dlp = dlp(&mut v, raw.dlp.as_ref());
-    let no_exceptions = ExceptionPolicy { reason_codes: Vec::new(), max_days: 30 };
-    let exceptions = raw.exceptions.as_ref().map_or(Some(no_exceptions), |e| exceptions(&mut v, e));
+    let exceptions = raw.exceptions.as_ref().map_or(Some(ExceptionPolicy::none()), |e| exceptions(&mut v, e));
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
+    let reports = reports(&mut v, raw.reports.as_ref());
+    let ingest = ingest::ingest(&mut v, raw.ingest.as_ref(), &ingest::Known { users: &users, use_cases: &use_cases });
     if v.sink.has_errors() {
         return None;
     }
@@ -224,7 +237,24 @@ pub(crate) fn validate(
         alerts,
         integrations,
         nudges,
+        reports,
+        ingest,
+        anomalies,
     })
+}
+
+fn reports(v: &mut V<'_>, raw: Option<&RawReports>) -> Reports {
+    let d = Reports::default();
+    let Some(r) = raw else { return d };
+    let tolerance = r.reconcile_tolerance_percent.unwrap_or(d.reconcile_tolerance_percent);
+    if !(0.0..=100.0).contains(&tolerance) {
+        v.err(
+            path(&["reports"]).key("reconcile_tolerance_percent"),
+            format!("reconcile_tolerance_percent must be from 0 to 100, got {tolerance}"),
+            Some("e.g. 1.0: a provider's figure may differ from the ledger's by 1% before it is flagged".into()),
+        );
+    }
+    Reports { reconcile_tolerance_percent: tolerance }
 }
 
 /// `[[integrations]]`: unique ids, each naming the environment variable

@@ -150,6 +150,43 @@ fn nudges_are_read_with_defaults_and_checked() {
 }
 
 #[test]
+fn the_reconciliation_tolerance_is_read_and_checked() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert_eq!(p.reports.reconcile_tolerance_percent, 1.0);
+    let src = acme_src().replace("[reports]\nreconcile_tolerance_percent = 1.0\n", "");
+    assert_eq!(load_as_acme(&src).unwrap().policy.reports, tokenwise_policy::Reports::default());
+    let src = acme_src().replace("reconcile_tolerance_percent = 1.0", "reconcile_tolerance_percent = 140");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1, "{report}");
+    assert_eq!(
+        errs[0],
+        (
+            line_of(&src, "reconcile_tolerance_percent = 140"),
+            "reconcile_tolerance_percent must be from 0 to 100, got 140".into()
+        )
+    );
+}
+
+#[test]
+fn anomaly_thresholds_are_read_with_defaults_and_checked() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert_eq!(p.anomalies, tokenwise_policy::anomalies::AnomalyThresholds::default());
+    let src = acme_src().replace("repeat_min = 10 ", "repeat_min = 4 ").replace("spike_z = 5\n", "");
+    let a = load_as_acme(&src).unwrap().policy.anomalies;
+    assert_eq!((a.repeat_min, a.spike_z, a.near_min_bands), (4, 5.0, 2));
+    let src = acme_src().replace("overuse_share = 0.5 ", "overuse_share = 1.5 ");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs, vec![(line_of(&src, "overuse_share = 1.5"), "overuse_share must be from 0 to 1, got 1.5".into())]);
+    let src = acme_src().replace("[anomalies]\n", "[anomalies]\nwindow = 3\n");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1, "{report}");
+    assert_eq!(errs[0].0, line_of(&src, "window = 3"));
+}
+
+#[test]
 fn a_missing_price_file_is_one_error_not_one_per_model() {
     let report =
         load_str(Path::new("/nowhere/acme.toml"), &acme_src(), &|p: &Path| std::fs::read_to_string(p)).unwrap_err();
@@ -259,4 +296,36 @@ fn learning_kinds_are_read_and_an_empty_list_is_refused_at_its_line() {
     // Left out, the default kinds apply.
     let p = load_as_acme(&acme_src().replace(line, "")).unwrap().policy;
     assert_eq!(p.scoring.rules.learning_kinds, tokenwise_scoring::Rules::default().learning_kinds);
+}
+
+#[test]
+fn ingest_rules_name_people_and_use_cases_that_exist_and_mistakes_are_located() {
+    let p = load_file(&acme_path()).unwrap_or_else(|r| panic!("{r}")).policy;
+    let rules = &p.ingest.sources;
+    assert!(rules.len() >= 3);
+    let litellm = rules.iter().find(|r| r.format.as_deref() == Some("litellm")).unwrap();
+    assert!(litellm.team.as_ref().unwrap().matches("support-tier1"));
+    assert!(litellm.users.values().all(|u| p.users.contains_key(u)));
+
+    let src = acme_src().replace(
+        "name = \"oncall-agent\"\nformat = \"otlp\"\nsource = \"oncall-agent\"\nuser = \"chen.wei\"\nuse_case = \"incident-triage\"",
+        "name = \"oncall-agent\"\nformat = \"otel\"\nsource = \"oncall-agent\"\nuser = \"chen.wie\"\nuse_case = \"incident-triage\"\n\n[[ingest.sources]]\nformat = \"jsonl\"\nuser = \"ivan.petrov\"\nuse_case = \"code-review\" # not support's\nmodels = { \"x\" = \"gpt-5\" }",
+    );
+    let report = load_as_acme(&src).unwrap_err();
+    let find = |needle: &str| {
+        report.errors().find(|d| d.message.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` in {report}"))
+    };
+    assert_eq!(find("unknown ingest format `otel`").line, line_of(&src, "format = \"otel\""));
+    assert_eq!(find("unknown user `chen.wie`").line, line_of(&src, "user = \"chen.wie\""));
+    assert_eq!(find("unknown model `gpt-5`").line, line_of(&src, "models = { \"x\" = \"gpt-5\" }"));
+    let d = find("`ivan.petrov` may not use use case `code-review`");
+    assert_eq!(d.line, line_of(&src, "use_case = \"code-review\" # not support's"));
+    assert_eq!(errors(&report).len(), 4, "{report}");
+
+    let typo = acme_src().replace("name = \"acme-tools\"", "name = \"acme-tools\"\nsorce = \"x\"");
+    let report = load_as_acme(&typo).unwrap_err();
+    assert!(
+        report.errors().any(|d| d.message.contains("unknown field `sorce`") && d.line == line_of(&typo, "sorce")),
+        "{report}"
+    );
 }

@@ -11,7 +11,7 @@ use crate::tally::Tally;
 use serde::Serialize;
 
 /// One line of a breakdown: which axis, the fact, its figure, the rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Line {
     pub axis: &'static str,
     pub fact: String,

@@ -8,7 +8,7 @@ use crate::rules::Rules;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Comparison {
     pub period: String,
     pub rules_version: String,
@@ -22,27 +22,27 @@ pub struct Comparison {
     pub correlations: Vec<Correlation>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Ranks {
     pub subject: String,
     pub ranks: Vec<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Moved {
     pub subject: String,
     /// Rank under `balanced` minus rank under the model: positive is a gain.
     pub places: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Shift {
     pub model: Model,
     pub winners: Vec<Moved>,
     pub losers: Vec<Moved>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Correlation {
     pub a: Model,
     pub b: Model,

@@ -28,7 +28,7 @@ tokenwise_core::named_enum!(
 );
 
 /// One subject's score (the contract's score JSON).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Score {
     pub subject: String,
     pub rank: u32,
@@ -40,7 +40,7 @@ pub struct Score {
     pub badges: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Board {
     pub model: Model,
     pub period: String,

@@ -1,8 +1,9 @@
 //! Background work every replica runs: the budget upkeep pass (lease
 //! renewal, expiry of dead replicas' holds, alert thresholds, tranche
-//! unlocks) on a timer, delivery of alerts as signed webhooks, and the
+//! unlocks) on a timer, delivery of alerts as signed webhooks, the
 //! refresh of the usual cost of a task (each replica reads it from the
-//! shared ledger, so they agree).
+//! shared ledger, so they agree), and an anomaly detection pass every
+//! `[anomalies] scan_minutes` whose new flags are announced once each.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -61,10 +62,45 @@ pub async fn tick(app: &Arc<App>, results: &dyn ResultsSource, tranches: bool) -
     done
 }
 
+/// Runs a detection pass over the current period every `scan_minutes`
+/// (the first at once), then announces its new flags, until the app is
+/// dropped.
+pub async fn anomalies(app: Weak<App>) {
+    let minutes = app.upgrade().map_or(15, |a| a.policy.anomalies.scan_minutes);
+    let mut timer = tokio::time::interval(Duration::from_secs(60 * u64::from(minutes.max(1))));
+    loop {
+        timer.tick().await;
+        let Some(app) = app.upgrade() else { return };
+        match app.scan_anomalies().await {
+            Ok(period) => alert_anomalies(app, period).await,
+            Err(e) => tracing::warn!(error = %e, "anomaly detection failed"),
+        }
+    }
+}
+
+/// Announces the period's flags not yet announced (each claimed once,
+/// across replicas) as signed webhooks, and audits each.
+pub async fn alert_anomalies(app: Arc<App>, period: String) {
+    let alerts = match app.claim_anomaly_alerts(&period).await {
+        Ok(a) => a,
+        Err(e) => return tracing::warn!(error = %e, "cannot claim anomaly alerts"),
+    };
+    for a in alerts {
+        let delivered = post_signed(&app, &a).await;
+        app.audit_anomaly_alert(&a, delivered).await;
+    }
+}
+
 /// Posts an alert to the policy's webhook, signed; a few tries.
 async fn deliver(app: &App, alert: &Alert) -> bool {
+    post_signed(app, &alert.body).await
+}
+
+/// Posts a JSON body to the policy's webhook, signed with HMAC-SHA256
+/// (`x-tokenwise-signature: sha256=HEX`); a few tries.
+async fn post_signed(app: &App, body: &serde_json::Value) -> bool {
     let Some(url) = &app.policy.alerts.webhook_url else { return false };
-    let payload = alert.body.to_string();
+    let payload = body.to_string();
     let signature =
         app.policy.alerts.secret_env.as_ref().and_then(|v| std::env::var(v).ok()).map(|secret| sign(&secret, &payload));
     let client = reqwest::Client::new();

@@ -12,7 +12,10 @@ pub mod store;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,18 +27,28 @@ use tokenwise_policy::Policy;
 
 pub use tokenwise_gateway::install_crypto;
 
-/// Every route: the gateway, the API, `/metrics`, `/healthz`; bodies
+/// Every route: the gateway, the API and its OpenAPI document,
+/// `/metrics`, `/healthz`; bodies
 /// bounded by `server.max_request_bytes`; every request counted and timed.
 pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
     let limit = usize::try_from(app.policy.server.max_request_bytes).unwrap_or(usize::MAX);
     metrics::handle();
+    let (api, doc) = api::routes().split_for_parts();
     Router::new()
         .merge(tokenwise_gateway::routes().with_state(gateway))
-        .merge(api::routes().with_state(app.clone()))
+        .merge(api.with_state(app.clone()))
+        .route("/api/openapi.json", get(openapi_json(&doc)))
+        .route("/otlp/v1/traces", axum::routing::post(api::ingest::traces).with_state(app.clone()))
         .route("/metrics", get(metrics::render).with_state(app))
         .route("/healthz", get(|| async { "ok" }))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(limit))
+}
+
+/// The document rendered once; served as is, without a key.
+fn openapi_json(doc: &utoipa::openapi::OpenApi) -> impl Fn() -> std::future::Ready<Response> + Clone + use<> {
+    let body = Bytes::from(serde_json::to_vec(doc).unwrap_or_default());
+    move || std::future::ready(([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response())
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains in-flight
@@ -60,6 +73,7 @@ pub async fn serve(
     } else {
         tokio::spawn(jobs::budgets(Arc::downgrade(&app)));
         tokio::spawn(jobs::task_baselines(Arc::downgrade(&app)));
+        tokio::spawn(jobs::anomalies(Arc::downgrade(&app)));
     }
     let routes = router(app.clone(), gateway.clone());
     // Streams are many small writes: without TCP_NODELAY each can wait on

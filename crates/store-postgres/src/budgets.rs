@@ -40,6 +40,13 @@ impl PgStore {
 
 #[async_trait]
 impl BudgetStore for PgStore {
+    async fn budget_ensure(&self, specs: &[EnvelopeSpec]) -> Result<(), StoreError> {
+        if specs.is_empty() {
+            return Ok(());
+        }
+        self.create_envelopes(specs.iter()).await
+    }
+
     async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError> {
         let keys: Vec<&str> = req.parts.iter().map(|p| p.envelope.key.as_str()).collect();
         let amounts: Vec<i64> = req.parts.iter().map(|p| p.amount.0).collect();

@@ -24,11 +24,12 @@ struct Columns {
     key_id: Vec<Option<String>>,
     flag: [Vec<bool>; 2],
     budget_keys: Vec<String>,
+    minhash: Vec<Option<i64>>,
 }
 
 /// The columns in [`Columns`]' order: its texts, its integers, then the
 /// rest. One statement stores the batch, adds its new events to the daily
-/// activity rollup and counts them in their tasks' running totals (rows
+/// activity and usage rollups and counts them in their tasks' running totals (rows
 /// locked in key order, so concurrent batches cannot deadlock on them); it
 /// returns the new events' ids (second column NULL) and each task's totals
 /// after the batch. A task's first call decides its team, use case,
@@ -37,16 +38,45 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
     template, task, track, destination, operation, requested_model, model, provider, price_version, status, \
     error_code, data_class, findings, decision, exception_id, prompt_hash, \
     ts_us, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
-    cost_nanos, latency_ms, ttft_ms, http_status, key_id, streamed, estimated, budget_keys) \
+    cost_nanos, latency_ms, ttft_ms, http_status, key_id, streamed, estimated, budget_keys, prompt_minhash) \
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
     $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], \
     $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[], \
     $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[], $33::text[], $34::bool[], $35::bool[], \
-    $36::text[]) \
+    $36::text[], $37::bigint[]) \
     ON CONFLICT (id) DO NOTHING \
     RETURNING id, ts_us, user_id, team_id, use_case, template, task, prompt_hash, cost_nanos, input_tokens, \
-    output_tokens, status, decision, exception_id), \
+    output_tokens, status, decision, exception_id, project_id, model, provider, price_version, cached_read_tokens, \
+    cache_write_tokens, reasoning_tokens, prompt_minhash), \
+    usage_roll AS (INSERT INTO usage_daily (day, team_id, project_id, use_case, template, model, provider, \
+    price_version, calls, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
+    cost_nanos) \
+    SELECT ts_us / 86400000000, team_id, COALESCE(project_id, ''), COALESCE(use_case, ''), COALESCE(template, ''), \
+    model, provider, price_version, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_read_tokens), \
+    SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nanos) \
+    FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 \
+    ON CONFLICT (day, team_id, project_id, use_case, template, model, provider, price_version) DO UPDATE SET \
+    calls = usage_daily.calls + EXCLUDED.calls, input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens, \
+    output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens, \
+    cached_read_tokens = usage_daily.cached_read_tokens + EXCLUDED.cached_read_tokens, \
+    cache_write_tokens = usage_daily.cache_write_tokens + EXCLUDED.cache_write_tokens, \
+    reasoning_tokens = usage_daily.reasoning_tokens + EXCLUDED.reasoning_tokens, \
+    cost_nanos = usage_daily.cost_nanos + EXCLUDED.cost_nanos), \
+    prompts AS (INSERT INTO prompt_daily AS p (day, user_id, prompt_hash, calls, minhash) \
+    SELECT ts_us / 86400000000, user_id, prompt_hash, COUNT(*), MIN(prompt_minhash) FROM ins \
+    WHERE prompt_hash IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+    ON CONFLICT (day, user_id, prompt_hash) DO UPDATE SET calls = p.calls + EXCLUDED.calls \
+    RETURNING day, user_id, minhash, (xmax = 0) AS fresh), \
+    sketches AS (INSERT INTO sketch_daily AS k (day, user_id, band0, prompts) \
+    SELECT day, user_id, minhash & 65535, COUNT(*) FROM prompts WHERE fresh AND minhash IS NOT NULL \
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+    ON CONFLICT (day, user_id, band0) DO UPDATE SET prompts = k.prompts + EXCLUDED.prompts), \
+    models AS (INSERT INTO model_daily (day, user_id, use_case, model, calls, tokens, cost_nanos) \
+    SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), model, COUNT(*), SUM(input_tokens + output_tokens), \
+    SUM(cost_nanos) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
+    ON CONFLICT (day, user_id, use_case, model) DO UPDATE SET calls = model_daily.calls + EXCLUDED.calls, \
+    tokens = model_daily.tokens + EXCLUDED.tokens, cost_nanos = model_daily.cost_nanos + EXCLUDED.cost_nanos), \
     roll AS (INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, \
     exception_calls, tokens, cost_nanos) \
     SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), COALESCE(template, ''), COUNT(*), \
@@ -165,13 +195,14 @@ impl Columns {
             c.flag[0].push(e.streamed);
             c.flag[1].push(e.estimated);
             c.budget_keys.push(e.budget_keys_json());
+            c.minhash.push(e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes())));
         }
         c
     }
 
-    /// The statement's parameters, `$1` to `$36`.
+    /// The statement's parameters, `$1` to `$37`.
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(36);
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(37);
         for col in &self.text {
             params.push(col);
         }
@@ -183,6 +214,7 @@ impl Columns {
             params.push(col);
         }
         params.push(&self.budget_keys);
+        params.push(&self.minhash);
         params
     }
 }

@@ -11,6 +11,7 @@
 //! `rows` maps rows to types, and `revocations` listens for revoked keys so
 //! each replica can cache keys and still drop a revoked one at once.
 
+mod anomalies;
 mod audit;
 mod budgets;
 mod connection;
@@ -19,6 +20,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod outcomes;
+mod reports;
 mod revocations;
 mod rows;
 mod scores;

@@ -13,6 +13,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "tasks", include_str!("../migrations/0004_tasks.sql")),
     (5, "scores", include_str!("../migrations/0005_scores.sql")),
     (6, "activity", include_str!("../migrations/0006_activity.sql")),
+    (8, "anomalies", include_str!("../migrations/0008_anomalies.sql")),
+    (9, "usage_daily", include_str!("../migrations/0009_usage_daily.sql")),
 ];
 /// Advisory lock key (arbitrary, fixed) serialising migrations.
 const MIGRATION_LOCK: i64 = 0x746f_6b77_0001;

@@ -32,7 +32,8 @@ pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(r: &'a Row, i: usiz
 pub(crate) const EVENT_COLUMNS: &str = "id, ts_us, source, user_id, team_id, project_id, use_case, template, task, track, \
     destination, operation, requested_model, model, provider, input_tokens, output_tokens, cached_read_tokens, \
     cache_write_tokens, reasoning_tokens, cost_nanos, price_version, latency_ms, ttft_ms, streamed, status, \
-    http_status, error_code, estimated, data_class, findings, decision, exception_id, prompt_hash, key_id, budget_keys";
+    http_status, error_code, estimated, data_class, findings, decision, exception_id, prompt_hash, key_id, budget_keys, \
+    prompt_minhash";
 
 pub(crate) fn event_from_row(r: &Row) -> Result<UsageEvent, StoreError> {
     Ok(UsageEvent {
@@ -74,6 +75,7 @@ pub(crate) fn event_from_row(r: &Row) -> Result<UsageEvent, StoreError> {
         prompt_hash: get(r, 33)?,
         key_id: get(r, 34)?,
         budget_keys: UsageEvent::parse_budget_keys(get(r, 35)?),
+        prompt_minhash: get::<Option<i64>>(r, 36)?.map(|v| u64::from_ne_bytes(v.to_ne_bytes())),
     })
 }
 

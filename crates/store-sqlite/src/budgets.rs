@@ -12,53 +12,65 @@ use tokenwise_core::Nanos;
 use tokenwise_ledger::budget::{EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult};
 use tokenwise_ledger::{BudgetStore, StoreError, to_micros};
 
+impl SqliteStore {
+    /// Envelopes not yet in memory are loaded, or created, first.
+    async fn load_envelopes(&self, specs: &[EnvelopeSpec]) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        let missing: Vec<EnvelopeSpec> = {
+            let book = lock(&inner.book);
+            specs.iter().filter(|e| !book.contains(&e.key)).cloned().collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let loaded = self
+            .write(move |c| {
+                let mut out = Vec::new();
+                for spec in &missing {
+                    c.execute(
+                        "INSERT OR IGNORE INTO budget_envelopes (key, budget_id, scope, period_start_us, period_end_us, \
+                         limit_nanos, hard, alert_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![
+                            spec.key,
+                            spec.budget_id,
+                            spec.scope,
+                            to_micros(spec.period_start),
+                            to_micros(spec.period_end),
+                            spec.limit.0,
+                            spec.hard,
+                            serde_json::to_string(&spec.alert_at_percent).unwrap_or_else(|_| "[]".into())
+                        ],
+                    )
+                    .map_err(db_err)?;
+                    let (captured, alerted): (i64, i64) = c
+                        .query_row("SELECT captured_nanos, alerted FROM budget_envelopes WHERE key = ?1", [&spec.key], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .map_err(db_err)?;
+                    out.push((spec.clone(), captured, alerted));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut book = lock(&inner.book);
+        for (spec, captured, alerted) in loaded {
+            book.ensure(&spec, Nanos(captured), u32::try_from(alerted).unwrap_or(0));
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl BudgetStore for SqliteStore {
     async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError> {
-        let inner = self.inner.clone();
-        let req = req.clone();
-        // Envelopes not yet in memory are loaded (or created) first.
-        let missing: Vec<EnvelopeSpec> = {
-            let book = lock(&inner.book);
-            req.parts.iter().filter(|p| !book.contains(&p.envelope.key)).map(|p| p.envelope.clone()).collect()
-        };
-        if !missing.is_empty() {
-            let loaded = self
-                .write(move |c| {
-                    let mut out = Vec::new();
-                    for spec in &missing {
-                        c.execute(
-                            "INSERT OR IGNORE INTO budget_envelopes (key, budget_id, scope, period_start_us, period_end_us, \
-                             limit_nanos, hard, alert_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                            params![
-                                spec.key,
-                                spec.budget_id,
-                                spec.scope,
-                                to_micros(spec.period_start),
-                                to_micros(spec.period_end),
-                                spec.limit.0,
-                                spec.hard,
-                                serde_json::to_string(&spec.alert_at_percent).unwrap_or_else(|_| "[]".into())
-                            ],
-                        )
-                        .map_err(db_err)?;
-                        let (captured, alerted): (i64, i64) = c
-                            .query_row("SELECT captured_nanos, alerted FROM budget_envelopes WHERE key = ?1", [&spec.key], |r| {
-                                Ok((r.get(0)?, r.get(1)?))
-                            })
-                            .map_err(db_err)?;
-                        out.push((spec.clone(), captured, alerted));
-                    }
-                    Ok(out)
-                })
-                .await?;
-            let mut book = lock(&inner.book);
-            for (spec, captured, alerted) in loaded {
-                book.ensure(&spec, Nanos(captured), u32::try_from(alerted).unwrap_or(0));
-            }
-        }
-        let mut book = lock(&inner.book);
-        Ok(book.hold(&req, owner))
+        let specs: Vec<EnvelopeSpec> = req.parts.iter().map(|p| p.envelope.clone()).collect();
+        self.load_envelopes(&specs).await?;
+        let mut book = lock(&self.inner.book);
+        Ok(book.hold(req, owner))
+    }
+
+    async fn budget_ensure(&self, specs: &[EnvelopeSpec]) -> Result<(), StoreError> {
+        self.load_envelopes(specs).await
     }
 
     async fn budget_renew(&self, owner: &str, ids: &[String], until: Timestamp) -> Result<(), StoreError> {

@@ -21,12 +21,19 @@ use tokenwise_ledger::{
 /// ingested one, say) becomes its first: its team, use case, template and
 /// prompt hash win, each where it has one.
 const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case, template, prompt_hash,     first_ts_us, last_ts_us, calls, cost_nanos, input_tokens, output_tokens)     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1, ?8, ?9, ?10)     ON CONFLICT (user_id, task) DO UPDATE SET     calls = calls + 1, cost_nanos = cost_nanos + excluded.cost_nanos,     input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,     team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END,     use_case = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.use_case, use_case)                ELSE COALESCE(use_case, excluded.use_case) END,     template = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.template, template)                ELSE COALESCE(template, excluded.template) END,     prompt_hash = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.prompt_hash, prompt_hash)                ELSE COALESCE(prompt_hash, excluded.prompt_hash) END,     first_ts_us = MIN(first_ts_us, excluded.first_ts_us), last_ts_us = MAX(last_ts_us, excluded.last_ts_us)     RETURNING calls, cost_nanos";
+const RETURNING_TOTALS: &str = "     RETURNING calls, cost_nanos";
 
 /// Counts a new event `e` in its task if it names one: the task's totals
-/// with it.
-fn count_in_task(tx: &rusqlite::Transaction<'_>, e: &UsageEvent) -> Result<Option<TaskSoFar>, StoreError> {
+/// with it, when `totals` asks for them (an import does not, and saves
+/// reading them back).
+fn count_in_task(
+    tx: &rusqlite::Transaction<'_>,
+    e: &UsageEvent,
+    totals: bool,
+) -> Result<Option<TaskSoFar>, StoreError> {
     let Some(task) = &e.task else { return Ok(None) };
-    let mut stmt = tx.prepare_cached(COUNT_IN_TASK).map_err(db_err)?;
+    let sql = if totals { COUNT_IN_TASK } else { COUNT_IN_TASK.trim_end_matches(RETURNING_TOTALS) };
+    let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
     let values = params![
         e.user_id,
         task,
@@ -39,84 +46,105 @@ fn count_in_task(tx: &rusqlite::Transaction<'_>, e: &UsageEvent) -> Result<Optio
         int(e.usage.input),
         int(e.usage.output)
     ];
+    if !totals {
+        stmt.execute(values).map_err(db_err)?;
+        return Ok(None);
+    }
     stmt.query_row(values, |r| Ok(TaskSoFar { calls: uint(r.get(0)?), cost: Nanos(r.get(1)?) }))
         .map(Some)
         .map_err(db_err)
 }
 
+/// Inserts one event unless its id is stored: 1 if it was new.
+fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent) -> Result<u64, StoreError> {
+    // Bound by reference: no text of the event is copied to insert it.
+    let (findings, budget_keys) = (e.findings_json(), e.budget_keys_json());
+    let minhash = e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes()));
+    let values: [&dyn rusqlite::ToSql; 37] = [
+        &e.id,
+        &to_micros(e.ts),
+        &e.source.as_str(),
+        &e.user_id,
+        &e.team_id,
+        &e.project_id,
+        &e.use_case,
+        &e.template,
+        &e.task,
+        &e.track.as_str(),
+        &e.destination,
+        &e.operation.as_str(),
+        &e.requested_model,
+        &e.model,
+        &e.provider,
+        &int(e.usage.input),
+        &int(e.usage.output),
+        &int(e.usage.cached_read),
+        &int(e.usage.cache_write),
+        &int(e.usage.reasoning),
+        &e.cost.0,
+        &e.price_version,
+        &i64::from(e.latency_ms),
+        &e.ttft_ms.map(i64::from),
+        &i64::from(e.streamed),
+        &e.status.as_str(),
+        &i64::from(e.http_status),
+        &e.error_code,
+        &i64::from(e.estimated),
+        &e.data_class,
+        &findings,
+        &e.decision.as_str(),
+        &e.exception_id,
+        &e.prompt_hash,
+        &e.key_id,
+        &budget_keys,
+        &minhash,
+    ];
+    Ok(stmt.execute(&values[..]).map_err(db_err)? as u64)
+}
+
 /// One transaction for the whole batch; ids already stored are skipped.
 /// Returns what it committed, and the budget captures the new events carry.
-fn insert(c: &mut Connection, events: &[UsageEvent]) -> Result<(Committed, Vec<Capture>), StoreError> {
+fn insert(c: &mut Connection, events: &[UsageEvent], totals: bool) -> Result<(Committed, Vec<Capture>), StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
     let mut inserted = 0u64;
     let mut tasks = Vec::with_capacity(events.len());
     let mut captures = Vec::new();
     let mut fresh: Vec<&UsageEvent> = Vec::new();
+    let mut captured: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     {
         let sql = format!(
             "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)"
+              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)"
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
         for e in events {
-            let values: [Value; 36] = [
-                e.id.clone().into(),
-                to_micros(e.ts).into(),
-                e.source.as_str().to_string().into(),
-                e.user_id.clone().into(),
-                e.team_id.clone().into(),
-                e.project_id.clone().into(),
-                e.use_case.clone().into(),
-                e.template.clone().into(),
-                e.task.clone().into(),
-                e.track.as_str().to_string().into(),
-                e.destination.clone().into(),
-                e.operation.as_str().to_string().into(),
-                e.requested_model.clone().into(),
-                e.model.clone().into(),
-                e.provider.clone().into(),
-                int(e.usage.input).into(),
-                int(e.usage.output).into(),
-                int(e.usage.cached_read).into(),
-                int(e.usage.cache_write).into(),
-                int(e.usage.reasoning).into(),
-                e.cost.0.into(),
-                e.price_version.clone().into(),
-                i64::from(e.latency_ms).into(),
-                e.ttft_ms.map(i64::from).into(),
-                i64::from(e.streamed).into(),
-                e.status.as_str().to_string().into(),
-                i64::from(e.http_status).into(),
-                e.error_code.clone().into(),
-                i64::from(e.estimated).into(),
-                e.data_class.clone().into(),
-                e.findings_json().into(),
-                e.decision.as_str().to_string().into(),
-                e.exception_id.clone().into(),
-                e.prompt_hash.clone().into(),
-                e.key_id.clone().into(),
-                e.budget_keys_json().into(),
-            ];
-            let new = stmt.execute(params_from_iter(values)).map_err(db_err)? as u64;
+            let new = insert_one(&mut stmt, e)?;
             inserted += new;
-            tasks.push(if new == 1 { count_in_task(&tx, e)? } else { None });
+            tasks.push(if new == 1 { count_in_task(&tx, e, totals)? } else { None });
             if new == 1 {
                 fresh.push(e);
             }
             // Capture: the cost joins each envelope's persisted total (a
-            // repeated event captures nothing twice).
+            // repeated event captures nothing twice), summed per envelope
+            // and written once per batch below.
             if new == 1 && !e.budget_keys.is_empty() {
-                let mut cap = tx
-                    .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
-                    .map_err(db_err)?;
                 for key in &e.budget_keys {
-                    cap.execute(params![e.cost.0, key]).map_err(db_err)?;
+                    *captured.entry(key.as_str()).or_insert(0) += e.cost.0;
                 }
                 captures.push(Capture { hold_id: e.id.clone(), keys: e.budget_keys.clone(), cost: e.cost });
             }
         }
+        let mut cap = tx
+            .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
+            .map_err(db_err)?;
+        for (key, cost) in captured {
+            cap.execute(params![cost, key]).map_err(db_err)?;
+        }
     }
+    crate::reports::roll_up(&tx, &fresh)?;
+    crate::anomalies::roll_up_models(&tx, &fresh)?;
+    crate::anomalies::count_prompts(&tx, &fresh)?;
     crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
     Ok((Committed { new: inserted, tasks }, captures))
@@ -138,9 +166,15 @@ struct Writer(Arc<Inner>);
 
 impl BlockingWriter for Writer {
     fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
-        let (committed, captures) = insert(&mut lock(&self.0.writer), events)?;
+        let (committed, captures) = insert(&mut lock(&self.0.writer), events, true)?;
         settle(&self.0, &captures);
         Ok(committed)
+    }
+
+    fn import_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        let (committed, captures) = insert(&mut lock(&self.0.writer), events, false)?;
+        settle(&self.0, &captures);
+        Ok(committed.new)
     }
 }
 
@@ -155,7 +189,7 @@ impl EventStore for SqliteStore {
             return Ok(Committed::default());
         }
         let events = events.to_vec();
-        let (committed, captures) = self.write(move |c| insert(c, &events)).await?;
+        let (committed, captures) = self.write(move |c| insert(c, &events, true)).await?;
         settle(&self.inner, &captures);
         Ok(committed)
     }

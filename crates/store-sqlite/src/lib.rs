@@ -14,6 +14,7 @@
 //! `connection` opens the file and runs work on the writer or a reader,
 //! `migrations` brings the schema up to date, `rows` maps rows to types.
 
+mod anomalies;
 mod audit;
 mod budgets;
 mod connection;
@@ -23,6 +24,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod outcomes;
+mod reports;
 mod rows;
 mod scores;
 mod tasks;

@@ -16,7 +16,8 @@ pub(crate) fn uint(v: i64) -> u64 {
 pub(crate) const EVENT_COLUMNS: &str = "id, ts_us, source, user_id, team_id, project_id, use_case, template, task, track, \
     destination, operation, requested_model, model, provider, input_tokens, output_tokens, cached_read_tokens, \
     cache_write_tokens, reasoning_tokens, cost_nanos, price_version, latency_ms, ttft_ms, streamed, status, \
-    http_status, error_code, estimated, data_class, findings, decision, exception_id, prompt_hash, key_id, budget_keys";
+    http_status, error_code, estimated, data_class, findings, decision, exception_id, prompt_hash, key_id, budget_keys, \
+    prompt_minhash";
 
 pub(crate) fn parse<T: std::str::FromStr>(text: String, column: &str) -> rusqlite::Result<T>
 where
@@ -70,6 +71,7 @@ pub(crate) fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
         prompt_hash: r.get(33)?,
         key_id: r.get(34)?,
         budget_keys: UsageEvent::parse_budget_keys(&r.get::<_, String>(35)?),
+        prompt_minhash: r.get::<_, Option<i64>>(36)?.map(|v| u64::from_ne_bytes(v.to_ne_bytes())),
     })
 }
 

@@ -75,6 +75,29 @@ pub async fn holds_are_all_or_nothing_and_events_capture_them(b: &impl Backend) 
     assert_eq!(state(s.as_ref(), &user.key).await, (120, 150), "nothing of the refused hold stuck");
 }
 
+/// Usage that already happened elsewhere is captured with no hold: the
+/// envelopes it names are made sure of first, and its cost counts, even
+/// past a hard limit (it cannot be refused any more), once per event.
+pub async fn recorded_usage_is_captured_without_a_hold(b: &impl Backend) {
+    let s = b.store();
+    let team = envelope("ingest|team:support|2026-11-01", 100, true);
+    s.budget_ensure(std::slice::from_ref(&team)).await.unwrap();
+    s.budget_ensure(std::slice::from_ref(&team)).await.unwrap();
+    assert_eq!(state(s.as_ref(), &team.key).await, (0, 0));
+    s.insert_events(&[capturing("elsewhere-1", &[&team], 80), capturing("elsewhere-2", &[&team], 70)]).await.unwrap();
+    s.insert_events(&[capturing("elsewhere-1", &[&team], 80)]).await.unwrap();
+    assert_eq!(state(s.as_ref(), &team.key).await, (150, 0), "counted once each, past the limit");
+    // A later hold sees what was captured.
+    let HoldResult::Refused(r) = s.budget_hold(&hold_on("h", &[(&team, 1)]), "r1").await.unwrap() else {
+        panic!("the envelope is spent")
+    };
+    assert_eq!(r.captured, Nanos(150));
+    // And so does a store opened afresh.
+    let again = b.reopen().await;
+    again.budget_ensure(std::slice::from_ref(&team)).await.unwrap();
+    assert_eq!(state(again.as_ref(), &team.key).await.0, 150);
+}
+
 /// Many tasks race for a tight hard budget: whatever the interleaving, the
 /// envelope never holds more than its limit, and a hold is refused only
 /// when what remains is really less than it asks.

@@ -9,6 +9,7 @@
 // A test-suite reports failures by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod anomalies;
 mod audit;
 mod budgets;
 mod events;
@@ -16,9 +17,11 @@ mod exceptions;
 mod keys;
 mod outcomes;
 mod reopening;
+mod reports;
 mod scores;
 mod tasks;
 
+pub use anomalies::*;
 pub use audit::*;
 pub use budgets::*;
 pub use events::*;
@@ -26,6 +29,7 @@ pub use exceptions::*;
 pub use keys::*;
 pub use outcomes::*;
 pub use reopening::*;
+pub use reports::*;
 pub use scores::*;
 pub use tasks::*;
 
@@ -97,6 +101,7 @@ macro_rules! store_suite {
             the_audit_log_refuses_updates,
             data_survives_reopening,
             holds_are_all_or_nothing_and_events_capture_them,
+            recorded_usage_is_captured_without_a_hold,
             concurrent_holds_never_overspend_a_hard_budget,
             holds_expire_and_alerts_are_claimed_once,
             exceptions_are_approved_once_and_expire,
@@ -109,9 +114,17 @@ macro_rules! store_suite {
             an_upheld_appeal_validates_its_outcome,
             a_badge_is_awarded_once,
             tasks_total_each_persons_calls_exactly,
+            an_import_counts_tasks_as_a_commit_does,
             concurrent_writers_to_one_task_sum_exactly,
             task_baselines_are_medians_of_finished_tasks,
             the_tasks_migration_counts_events_recorded_before_it,
+            usage_totals_sum_per_charge_period_and_group,
+            usage_totals_of_whole_days_come_from_the_rollup,
+            shared_prompts_are_those_of_several_teams,
+            the_usage_rollup_migration_counts_events_recorded_before_it,
+            prompt_groups_and_model_days_come_from_the_database,
+            anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,
+            incidents_are_stored_updated_and_listed_newest_first,
         );
     };
 }

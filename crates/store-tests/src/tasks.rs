@@ -23,6 +23,24 @@ fn so_far(calls: u64, cost: i64) -> Option<TaskSoFar> {
     Some(TaskSoFar { calls, cost: Nanos(cost) })
 }
 
+/// An import (usage recorded elsewhere) through a backend's blocking
+/// writer counts tasks as a commit does, without reading totals back, and
+/// stores a re-sent event once.
+pub async fn an_import_counts_tasks_as_a_commit_does(b: &impl Backend) {
+    let s = b.store();
+    let Some(mut w) = s.blocking_writer() else { return };
+    let t0 = ts("2026-11-10T09:00:00Z");
+    let batch = vec![task_event("im-1", t0, "ana", "T-9", 100), task_event("im-2", t0 + 1.minute(), "ana", "T-9", 50)];
+    let new = tokio::task::spawn_blocking(move || {
+        let first = w.import_events_blocking(&batch).unwrap();
+        (first, w.import_events_blocking(&batch).unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(new, (2, 0));
+    assert_eq!(s.task_cost("ana", "T-9").await.unwrap(), so_far(2, 150));
+}
+
 pub async fn tasks_total_each_persons_calls_exactly(b: &impl Backend) {
     let s = b.store();
     let t0 = ts("2026-11-10T09:00:00Z");

@@ -9,7 +9,7 @@ pub mod upkeep;
 mod view;
 
 pub use tranches::{NoResults, PeriodFacts, ResultsSource};
-pub use view::BudgetsView;
+pub use view::{BudgetsView, EnvelopeView, Forecast, TrancheView};
 
 use crate::App;
 use crate::error::{AppError, Code};

@@ -22,8 +22,9 @@ use tokenwise_scoring::badges::{self, Award};
 use tokenwise_scoring::{Board, Comparison, Model, Rules};
 
 /// `GET /api/v1/scores?period=&model=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ScoresRequest {
     pub period: Option<String>,
     pub model: Option<String>,
@@ -33,8 +34,9 @@ pub struct ScoresRequest {
 }
 
 /// `GET /api/v1/scores/compare?period=`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CompareRequest {
     pub period: Option<String>,
 }
@@ -73,7 +75,33 @@ pub async fn board_under(
     let mut board = tokenwise_scoring::score_subjects(model, &subjects, &facts, rules);
     let awards = award(store, &badges::awards_for(&facts, rules, &subjects), period, now).await?;
     badges::attach(&mut board, &awards);
+    flag(store, &mut board, period).await?;
     Ok((board, awards))
+}
+
+/// Adds a line to the breakdown of each person flagged in the period (as
+/// the last detection pass left the flags; suppressed ones excepted). A
+/// flag never changes the score: what it flags — spend, repetition — is
+/// already priced into efficiency, and a flag is a question for review,
+/// which may be appealed, not a verdict.
+async fn flag(store: &dyn Store, board: &mut Board, period: &Period) -> AppResult<()> {
+    let flags = store.anomalies(&period.label).await.map_err(|e| AppError::internal(e.to_string()))?;
+    for s in &mut board.scores {
+        for a in flags.iter().filter(|a| a.subject == s.subject && !a.suppressed()) {
+            s.breakdown.push(tokenwise_scoring::Line {
+                axis: "anomaly",
+                fact: format!(
+                    "flagged for review: {} ({}, {} severity): {}",
+                    a.detector, a.id, a.severity, a.explanation
+                ),
+                value: 0.0,
+                rule: "anomaly flags are shown for review and never change the score (spend already lowers \
+                       efficiency); the subject may appeal, and an upheld appeal removes the flag"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Stores the badges the facts earn, each once (per subject, badge and

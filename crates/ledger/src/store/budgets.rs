@@ -3,7 +3,7 @@
 //! hold (see [`EventStore::insert_events`](super::EventStore::insert_events)).
 
 use super::StoreError;
-use crate::budget::{EnvelopeState, HoldRequest, HoldResult};
+use crate::budget::{EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult};
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -14,6 +14,11 @@ pub trait BudgetStore: Send + Sync {
     /// holder — other tasks and other replicas. `owner` names this replica:
     /// its holds expire only if it stops renewing them.
     async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError>;
+
+    /// Creates the envelopes not stored yet (an existing one is left as it
+    /// is). Usage recorded elsewhere is captured on envelopes with no hold
+    /// before it: this makes sure they exist, so the capture counts.
+    async fn budget_ensure(&self, specs: &[EnvelopeSpec]) -> Result<(), StoreError>;
 
     /// Extends the leases of `owner`'s holds `ids` — the calls it still has
     /// in flight — to `until`. A hold no call will capture is not renewed,

@@ -84,6 +84,13 @@ pub struct SpendRow {
 pub trait BlockingWriter: Send {
     /// [`EventStore::commit_events`], on the calling thread.
     fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError>;
+
+    /// The same commit for callers that need no task totals back (an
+    /// import of usage recorded elsewhere): how many events were new. A
+    /// backend may skip reading each task's totals back.
+    fn import_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
+        Ok(self.commit_events_blocking(events)?.new)
+    }
 }
 
 #[async_trait]

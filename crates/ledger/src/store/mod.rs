@@ -14,6 +14,8 @@
 //! | scores | [`ScoreStore`] | calls summed for scoring, scoring rules by version |
 //! | outcomes | [`OutcomeStore`] | outcomes and their validation, appeals, badge awards |
 //! | tasks | [`TaskStore`] | each person's task's running totals, baselines |
+//! | reports | [`ReportStore`] | calls summed per charge period for chargeback and reconciliation |
+//! | anomalies | [`AnomalyStore`] | calls per day and model, prompt groups, findings, incidents |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -31,21 +33,27 @@
 //! 4. `tokenwise-store-tests`: an `outcomes.rs` module with the cases, listed
 //!    in `store_suite!`, so both backends must pass them.
 
+pub mod anomalies;
 mod audit;
 mod budgets;
 mod events;
 mod exceptions;
 mod keys;
 mod outcomes;
+pub mod reports;
 pub mod scores;
 mod tasks;
 
+pub use anomalies::{
+    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup,
+};
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
 pub use outcomes::{AppealQuery, OutcomeQuery, OutcomeStore};
+pub use reports::{ReportStore, SharedPrompt, UsageTotals};
 pub use scores::{ActivityRow, ScoreStore};
 pub use tasks::TaskStore;
 
@@ -73,7 +81,17 @@ pub trait StoreBackend: Send + Sync + 'static {
 
 /// Every capability: what `tokenwise serve` and the CLI open.
 pub trait Store:
-    StoreBackend + EventStore + KeyStore + AuditStore + BudgetStore + ExceptionStore + OutcomeStore + ScoreStore + TaskStore
+    StoreBackend
+    + EventStore
+    + KeyStore
+    + AuditStore
+    + BudgetStore
+    + ExceptionStore
+    + OutcomeStore
+    + ScoreStore
+    + TaskStore
+    + ReportStore
+    + AnomalyStore
 {
 }
 
@@ -87,6 +105,8 @@ impl<T> Store for T where
         + OutcomeStore
         + ScoreStore
         + TaskStore
+        + ReportStore
+        + AnomalyStore
 {
 }
 
@@ -99,7 +119,7 @@ impl std::fmt::Debug for dyn Store {
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ScoreStore, Store, StoreBackend,
-        TaskStore,
+        AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ReportStore,
+        ScoreStore, Store, StoreBackend, TaskStore,
     };
 }

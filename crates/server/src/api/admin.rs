@@ -6,41 +6,64 @@
 //! (`TOKENWISE_MANUAL_CLOCK`), and only for admins; with the system clock
 //! it answers 404 as if it did not exist.
 
+use super::doc::{BadRequest, Forbidden, NotFound, Unauthorized};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use jiff::{SignedDuration, Timestamp};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokenwise_app::{App, AppError};
 use tokenwise_http::{ApiError, Authed};
 use tokenwise_policy::Role;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// A step of at most ten years: enough for any period to roll over, far
 /// from the ends of time.
 const MAX_STEP_SECS: i64 = 10 * 366 * 86_400;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/api/v1/admin/clock", post(clock))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(move_clock))
 }
 
-#[derive(Debug, Deserialize)]
+/// Move the clock by `advance_secs` or to `set`; neither runs upkeep only.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ClockMove)]
 struct Move {
     /// Seconds to move on by (fractions allowed).
     #[serde(default)]
     advance_secs: Option<f64>,
     /// Or an instant to move to (RFC 3339).
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     set: Option<Timestamp>,
 }
 
-async fn clock(
+/// The clock after the move, and what the upkeep pass did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ClockAnswer {
+    #[schema(value_type = String, format = DateTime)]
+    now: Timestamp,
+    /// Holds released because they outlived their lease.
+    expired_holds: u64,
+    /// Budget alerts raised.
+    alerts: usize,
+}
+
+/// Move the manual clock and run one upkeep pass (admins; manual clock only).
+///
+/// Answers 404 as if it did not exist when the server runs on the system clock.
+#[utoipa::path(post, path = "/api/v1/admin/clock", tag = "admin", request_body = Move,
+    responses((status = 200, description = "The clock moved and upkeep done", body = ClockAnswer),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+
+async fn move_clock(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     tokenwise_http::Json(m): tokenwise_http::Json<Move>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ClockAnswer>, ApiError> {
     if !app.clock.is_manual() {
         return Err(AppError::not_found("no such endpoint: the server runs on the system clock").into());
     }
@@ -63,5 +86,5 @@ async fn clock(
     }
     let done = crate::jobs::tick(&app, &tokenwise_app::scores::Scored::default(), true).await;
     crate::jobs::refresh_baselines(&app).await;
-    Ok(Json(json!({"now": app.clock.now(), "expired_holds": done.expired, "alerts": done.alerts.len()})))
+    Ok(Json(ClockAnswer { now: app.clock.now(), expired_holds: done.expired, alerts: done.alerts.len() }))
 }

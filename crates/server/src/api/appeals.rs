@@ -2,19 +2,27 @@
 //! (`POST /api/v1/appeals`), list what one may see (`GET /api/v1/appeals`),
 //! and, for governance, uphold or dismiss (`POST …/{id}/decide`).
 
+use super::doc::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use std::sync::Arc;
 use tokenwise_app::App;
 use tokenwise_app::appeals::{AppealFiling, AppealFilter, AppealList, AppealRuling, AppealView};
 use tokenwise_http::{ApiError, Authed, Query};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/api/v1/appeals", post(file).get(list)).route("/api/v1/appeals/{id}/decide", post(decide))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(file_appeal, list_appeals)).routes(routes!(decide_appeal))
 }
 
-async fn file(
+/// Appeal the rejection of one's own outcome.
+#[utoipa::path(post, path = "/api/v1/appeals", tag = "appeals", request_body = AppealFiling,
+    responses((status = 200, description = "The open appeal", body = AppealView),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
+async fn file_appeal(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     tokenwise_http::Json(f): tokenwise_http::Json<AppealFiling>,
@@ -22,7 +30,11 @@ async fn file(
     Ok(Json(app.file_appeal(&caller, f).await?))
 }
 
-async fn list(
+/// Appeals the caller may see.
+#[utoipa::path(get, path = "/api/v1/appeals", tag = "appeals", params(AppealFilter),
+    responses((status = 200, description = "The appeals", body = AppealList),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized)))]
+async fn list_appeals(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(f): Query<AppealFilter>,
@@ -30,7 +42,14 @@ async fn list(
     Ok(Json(app.appeals(&caller, f).await?))
 }
 
-async fn decide(
+/// Uphold or dismiss an open appeal (governance).
+#[utoipa::path(post, path = "/api/v1/appeals/{id}/decide", tag = "appeals",
+    params(("id" = String, Path, description = "The appeal's id")), request_body = AppealRuling,
+    responses((status = 200, description = "The decided appeal", body = AppealView),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 409, response = Conflict)))]
+async fn decide_appeal(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Path(id): Path<String>,

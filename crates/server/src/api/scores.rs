@@ -1,23 +1,30 @@
 //! `GET /api/v1/scores`, `GET /api/v1/scores/compare` and `GET /api/v1/leaderboard`.
 
+use super::doc::{BadRequest, Forbidden, Unauthorized};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use std::sync::Arc;
 use tokenwise_app::App;
 use tokenwise_app::leaderboard::{Leaderboard, LeaderboardRequest};
 use tokenwise_app::scores::{CompareRequest, ScoresRequest};
 use tokenwise_http::{ApiError, Authed, Query};
 use tokenwise_scoring::{Board, Comparison};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/api/v1/scores", get(scores))
-        .route("/api/v1/scores/compare", get(compare))
-        .route("/api/v1/leaderboard", get(leaderboard))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(get_scores)).routes(routes!(compare_scores)).routes(routes!(get_leaderboard))
 }
 
-async fn leaderboard(
+/// The leaderboard of a period as the caller may see it.
+///
+/// People first, then teams; names, pseudonyms or nothing as the policy
+/// says; why rows are missing, without saying whose.
+#[utoipa::path(get, path = "/api/v1/leaderboard", tag = "scores", params(LeaderboardRequest),
+    responses((status = 200, description = "The leaderboard", body = Leaderboard),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden)))]
+async fn get_leaderboard(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(q): Query<LeaderboardRequest>,
@@ -25,7 +32,12 @@ async fn leaderboard(
     Ok(Json(app.leaderboard(&caller, q).await?))
 }
 
-async fn scores(
+/// Scores of a period under a reward model, best first, with breakdowns.
+#[utoipa::path(get, path = "/api/v1/scores", tag = "scores", params(ScoresRequest),
+    responses((status = 200, description = "The score board", body = Board),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden)))]
+async fn get_scores(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(q): Query<ScoresRequest>,
@@ -33,7 +45,12 @@ async fn scores(
     Ok(Json(app.scores(&caller, q).await?))
 }
 
-async fn compare(
+/// One period under every reward model side by side (governance).
+#[utoipa::path(get, path = "/api/v1/scores/compare", tag = "scores", params(CompareRequest),
+    responses((status = 200, description = "Ranks, shifts and correlations", body = Comparison),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden)))]
+async fn compare_scores(
     State(app): State<Arc<App>>,
     Authed(caller): Authed,
     Query(q): Query<CompareRequest>,
