@@ -49,6 +49,15 @@ fn a_month_rewards_honest_work_and_sinks_every_gaming_strategy() {
             );
         }
     }
+    // Every gaming persona but the data leaker is flagged by an anomaly
+    // detector (the leaker is stopped by DLP; no detector counts blocked
+    // attempts yet).
+    let flagged: Vec<&str> =
+        v["anomalies"].as_array().unwrap().iter().map(|a| a["subject"].as_str().unwrap()).collect();
+    for p in people.iter().filter(|p| gaming.contains(&persona(p).as_str()) && persona(p) != "data_leaker") {
+        let subject = format!("user:{}", p["user"].as_str().unwrap());
+        assert!(flagged.contains(&subject.as_str()), "{} ({}) is not flagged", subject, persona(p));
+    }
     let burner = people.iter().find(|p| persona(p) == "token_burner").unwrap()["user"].as_str().unwrap();
     assert_eq!(rank(&v, "raw_tokens", burner), 1, "the token burner tops a token leaderboard");
     assert_eq!(v["leaderboards"].as_object().unwrap().len(), 6);

@@ -98,7 +98,7 @@ impl Persona {
                 cached_context: 60_000,
                 ..base
             },
-            Persona::PromptRepeater => Style { tasks: (4, 7), calls: (1, 1), repeat: true, template: 0.0, ..base },
+            Persona::PromptRepeater => Style { tasks: (10, 16), calls: (1, 1), repeat: true, template: 0.0, ..base },
             Persona::WorkflowSplitter => Style { calls: (12, 20), words: (80, 200), ..base },
             Persona::OutcomeInflater => Style { tasks: (1, 1), calls: (1, 1), fake_claims: 3, ..base },
             Persona::DataLeaker => Style { leak: 0.5, ..base },

@@ -98,6 +98,7 @@ pub async fn gather(
             .unwrap_or_default();
         leaderboards.insert(model.to_string(), placings);
     }
+    let anomalies = flags(w, period).await?;
     let budgets = w.get(&w.governance, "/api/v1/budgets").await?;
     let tranches_unlocked = unlocked(&budgets);
     let dlp = w
@@ -129,11 +130,28 @@ pub async fn gather(
         elapsed_s: 0.0,
         people,
         leaderboards,
-        anomalies: Vec::new(),
+        anomalies,
         tranches_unlocked,
         dlp,
         nudges: tally.nudges.values().sum(),
     })
+}
+
+/// Who was flagged for what, once each.
+async fn flags(w: &World, period: &str) -> anyhow::Result<Vec<Flag>> {
+    let flags = w.get(&w.governance, &format!("/api/v1/anomalies?period={period}")).await?;
+    let mut out: Vec<Flag> = flags["anomalies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| Flag {
+            subject: a["subject"].as_str().unwrap_or_default().into(),
+            kind: a["detector"].as_str().unwrap_or_default().into(),
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.subject, &a.kind).cmp(&(&b.subject, &b.kind)));
+    out.dedup_by(|a, b| a.subject == b.subject && a.kind == b.kind);
+    Ok(out)
 }
 
 fn placing(s: &Value) -> Placing {
