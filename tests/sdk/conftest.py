@@ -124,6 +124,6 @@ def gateway_reroute(tmp_path_factory):
 def gateway_tight(tmp_path_factory):
     """The same company, each person's daily allowance cut to $0.00001, so
     any call exceeds it."""
-    g = Gateway(tmp_path_factory.mktemp("tight"), lambda p: p.replace('limit_usd = "60"', 'limit_usd = "0.00001"'))
+    g = Gateway(tmp_path_factory.mktemp("tight"), lambda p: p.replace('limit_usd = "20"', 'limit_usd = "0.00001"'))
     yield g
     g.stop()

@@ -29,14 +29,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the demo: a synthetic month of Acme Corp metered into a fresh ledger.
+    /// Run the demo: Acme Corp's honest and gaming people through the real gateway for a month.
     Demo {
-        /// Print the summary as JSON.
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
         /// Keep the demo ledger in this folder (default: a temporary one).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Where to serve the gateway, the API and the dashboard.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Stop after the report instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+        /// Seed of the simulation: the same seed plans the same month.
+        #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+        seed: u64,
+        /// For tests: simulate only the month's first N days.
+        #[arg(long, hide = true)]
+        days: Option<u8>,
     },
     /// Run the gateway and the API.
     Serve {
@@ -248,7 +260,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Demo { json, data_dir } => demo::run(json, data_dir.as_deref()).await.map(|()| ExitCode::SUCCESS),
+            Command::Demo { json, data_dir, listen, no_serve, seed, days } => {
+                let args = demo::Args { json, data_dir: data_dir.as_deref(), listen: &listen, no_serve, seed, days };
+                demo::run(args).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::CheckConfig { file, json } => check::run(&file, json),
             Command::Scan { file, json, lines, config } => {
                 scan::run(file.as_deref(), json, lines, config.as_deref()).map(|()| ExitCode::SUCCESS)

@@ -250,7 +250,7 @@ async fn nobody_decides_an_exception_that_benefits_themselves() {
 #[tokio::test]
 async fn a_budget_refusal_names_its_figures_as_fields() {
     // A daily allowance of a thousandth of a cent: the first call's hold exceeds it.
-    let g = Gateway::start_with(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.00001\""));
+    let g = Gateway::start_with(|s| s.replace("limit_usd = \"20\"", "limit_usd = \"0.00001\""));
     let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
     let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
     let today = || jiff::Timestamp::now().to_zoned_datetime(berlin.clone()).date();

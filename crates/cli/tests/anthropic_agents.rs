@@ -68,7 +68,7 @@ async fn count_tokens_answers_the_providers_count_at_no_cost_and_holds_nothing()
 
 #[tokio::test]
 async fn count_tokens_is_answered_when_the_budget_refuses_calls() {
-    let g = Gateway::start_with(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.000000001\""));
+    let g = Gateway::start_with(|s| s.replace("limit_usd = \"20\"", "limit_usd = \"0.000000001\""));
     let c = client(&g);
     let call = c.post("/v1/messages", with_max_tokens(messages("Summarise the ticket.")), &[]).await;
     assert_eq!(call.status, 402, "{}", call.body);

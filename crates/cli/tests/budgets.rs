@@ -43,7 +43,7 @@ fn client() -> reqwest::Client {
 
 #[tokio::test]
 async fn a_hard_budget_refuses_naming_the_envelope_and_never_overspends() {
-    let g = Gateway::start_with(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.002\""));
+    let g = Gateway::start_with(|s| s.replace("limit_usd = \"20\"", "limit_usd = \"0.002\""));
     let key = g.key("ivan.petrov", Some("support-reply"));
     let http = client();
     let mut ok_costs = 0i64;
@@ -188,7 +188,7 @@ async fn a_soft_budget_alerts_once_per_threshold_with_a_signed_webhook() {
 
 #[tokio::test]
 async fn an_exception_lets_work_through_up_to_its_cap_then_stops_then_expires() {
-    let g = Gateway::start_manual(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.0005\""));
+    let g = Gateway::start_manual(|s| s.replace("limit_usd = \"20\"", "limit_usd = \"0.0005\""));
     let ivan = g.key("ivan.petrov", Some("support-reply"));
     let lucia = g.key("lucia.fernandez", Some("support-reply"));
     let tom = g.key("tom.becker", Some("sales-outreach"));
@@ -281,7 +281,7 @@ async fn an_exception_lets_work_through_up_to_its_cap_then_stops_then_expires() 
 
 #[tokio::test]
 async fn a_new_day_is_a_new_envelope() {
-    let g = Gateway::start_manual(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.0005\""));
+    let g = Gateway::start_manual(|s| s.replace("limit_usd = \"20\"", "limit_usd = \"0.0005\""));
     let key = g.key("ivan.petrov", Some("support-reply"));
     let http = client();
     // Late in Acme's day (Europe/Berlin): spend the daily budget.

@@ -146,6 +146,10 @@ pub async fn spend_groups_and_sums_exactly(b: &impl Backend) {
     let none = projects.iter().find(|r| r.key.is_none()).unwrap();
     assert_eq!(none.calls, 2);
     assert!(projects.iter().any(|r| r.key.as_deref() == Some("helios") && r.cost == Nanos(7)));
+
+    let decisions = s.spend(&q(GroupBy::Decision)).await.unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!((decisions[0].key.as_deref(), decisions[0].calls), (Some("allow"), 3));
 }
 
 pub async fn group_commit_stores_every_event_once(b: &impl Backend) {

@@ -42,6 +42,8 @@ pub enum GroupBy {
     Project,
     UseCase,
     Model,
+    /// What the policy decided: allow, redact, reroute, block.
+    Decision,
 }
 
 impl GroupBy {
@@ -53,6 +55,7 @@ impl GroupBy {
             GroupBy::Project => "project_id",
             GroupBy::UseCase => "use_case",
             GroupBy::Model => "model",
+            GroupBy::Decision => "decision",
         }
     }
 }

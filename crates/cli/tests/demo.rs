@@ -1,0 +1,86 @@
+//! The main job against the real binary: a month of Acme's honest and
+//! gaming people through the gateway. What the product rests on: under
+//! `balanced` every gaming persona ranks in the bottom half, under
+//! `raw_tokens` the token burner ranks first; and a seed always gives the
+//! same month.
+
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::Value;
+use support::{bin, text};
+
+fn demo(dir: &std::path::Path, extra: &[&str]) -> Value {
+    let mut args = vec!["demo", "--json", "--no-serve", "--listen", "127.0.0.1:0", "--data-dir"];
+    let d = dir.to_str().unwrap();
+    args.push(d);
+    args.extend(extra);
+    let out = bin().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn rank(v: &Value, model: &str, user: &str) -> u64 {
+    let board = v["leaderboards"][model].as_array().unwrap();
+    board.iter().find(|p| p["subject"] == format!("user:{user}")).map_or(u64::MAX, |p| p["rank"].as_u64().unwrap())
+}
+
+#[test]
+fn a_month_rewards_honest_work_and_sinks_every_gaming_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = demo(dir.path(), &[]);
+    let people = v["people"].as_array().unwrap();
+    assert!(people.len() >= 35, "{}", people.len());
+    let board = v["leaderboards"]["balanced"].as_array().unwrap().len() as u64;
+    let persona = |p: &Value| p["persona"].as_str().unwrap().to_string();
+    let gaming =
+        ["token_burner", "prompt_repeater", "workflow_splitter", "outcome_inflater", "data_leaker", "exception_abuser"];
+    for g in gaming {
+        let who: Vec<&Value> = people.iter().filter(|p| persona(p) == g).collect();
+        assert!(!who.is_empty(), "nobody plays {g}");
+        for p in who {
+            let user = p["user"].as_str().unwrap();
+            assert!(
+                rank(&v, "balanced", user) > board / 2,
+                "{g} {user} ranks {} of {board}",
+                rank(&v, "balanced", user)
+            );
+        }
+    }
+    // Every gaming persona but the data leaker is flagged by an anomaly
+    // detector (the leaker is stopped by DLP; no detector counts blocked
+    // attempts yet).
+    let flagged: Vec<&str> =
+        v["anomalies"].as_array().unwrap().iter().map(|a| a["subject"].as_str().unwrap()).collect();
+    for p in people.iter().filter(|p| gaming.contains(&persona(p).as_str()) && persona(p) != "data_leaker") {
+        let subject = format!("user:{}", p["user"].as_str().unwrap());
+        assert!(flagged.contains(&subject.as_str()), "{} ({}) is not flagged", subject, persona(p));
+    }
+    let burner = people.iter().find(|p| persona(p) == "token_burner").unwrap()["user"].as_str().unwrap();
+    assert_eq!(rank(&v, "raw_tokens", burner), 1, "the token burner tops a token leaderboard");
+    assert_eq!(v["leaderboards"].as_object().unwrap().len(), 6);
+
+    // The month really went through the gateway: every request is a row.
+    let conn = rusqlite::Connection::open(dir.path().join("demo-ledger.db")).unwrap();
+    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM usage_events", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows as u64, v["requests"].as_u64().unwrap());
+    assert!(v["dlp"]["block"].as_u64().unwrap() > 0, "the leaker was blocked: {}", v["dlp"]);
+    assert!(v["nudges"].as_u64().unwrap() > 0);
+    assert!(!v["tranches_unlocked"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_same_seed_gives_the_same_days() {
+    let run = |seed: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = demo(dir.path(), &["--days", "4", "--seed", seed]);
+        v.as_object_mut().unwrap().remove("elapsed_s");
+        v
+    };
+    let first = run("7");
+    assert!(first["requests"].as_u64().unwrap() > 100);
+    assert_eq!(run("7"), first, "same seed, same JSON apart from timings");
+    assert_ne!(run("8"), first, "another seed, another month");
+}
