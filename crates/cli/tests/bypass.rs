@@ -240,7 +240,7 @@ fn needed(a: &Answer) -> i64 {
 #[tokio::test]
 async fn the_hold_counts_the_whole_prompt_and_every_choice_and_the_field_the_upstream_obeys() {
     // $0.01 a day each: 10,000 Haiku input tokens, or 2,000 output tokens.
-    let g = Gateway::start_with(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.01\""));
+    let g = Gateway::start_with(|s| s.replace("limit_usd = \"20\"", "limit_usd = \"0.01\""));
     let c = support::Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
 
     // Most of the prompt in a tool result: 40,000 bytes may be 40,000 tokens.

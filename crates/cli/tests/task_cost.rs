@@ -117,7 +117,7 @@ async fn the_task_cost_is_the_sum_of_the_tasks_ledger_rows_per_person() {
 /// its only call was refused, and a refused row costs nothing).
 #[tokio::test]
 async fn a_budget_refusal_carries_the_task_so_far() {
-    let g = Gateway::start_with(|s| s.replace("limit_usd = \"60\"", "limit_usd = \"0.00001\""));
+    let g = Gateway::start_with(|s| s.replace("limit_usd = \"20\"", "limit_usd = \"0.00001\""));
     let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
     let a = ivan.post("/v1/chat/completions", chat("Where is my refund?"), &[("x-tokenwise-task", "T-9")]).await;
     assert_eq!(a.status, 402, "{}", a.body);
