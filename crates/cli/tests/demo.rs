@@ -84,3 +84,27 @@ fn the_same_seed_gives_the_same_days() {
     assert_eq!(run("7"), first, "same seed, same JSON apart from timings");
     assert_ne!(run("8"), first, "another seed, another month");
 }
+
+/// The README shows the month the main job prints, line for line (the
+/// timing aside): a newcomer sees what they will get.
+#[test]
+fn the_readme_shows_the_months_real_output() {
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).unwrap();
+    let start = readme.find("```text\ntokenwise demo — Acme Corp").expect("the README shows the demo's output");
+    let block = &readme[start + "```text\n".len()..];
+    let shown: Vec<&str> = block[..block.find("\n```").unwrap()].lines().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["demo", "--no-serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let printed: Vec<&str> = printed.lines().collect();
+    assert_eq!(printed.len(), shown.len(), "{}", printed.join("\n"));
+    for (i, (p, s)) in printed.iter().zip(&shown).enumerate() {
+        // "5679 requests in 19.8 s": the count is the month's, the seconds the machine's.
+        let (p, s) = if i == 1 { (p.split(" in ").next().unwrap(), s.split(" in ").next().unwrap()) } else { (*p, *s) };
+        assert_eq!(p, s, "line {}", i + 1);
+    }
+}
