@@ -15,52 +15,8 @@ mod support;
 
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Client, Gateway};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A tiny HTTP server that keeps every POST body it receives, with its
-/// signature header.
-async fn webhook_sink() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            let keep = keep.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let n = sock.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
-                    let header = |name: &str| {
-                        head.lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix(name).map(|v| v.trim().to_string()))
-                    };
-                    let len: usize = header("content-length:").map_or(0, |v| v.parse().unwrap());
-                    if body.len() >= len {
-                        keep.lock()
-                            .unwrap()
-                            .push((header("x-tokenwise-signature:").unwrap_or_default(), body[..len].to_string()));
-                        let _ =
-                            sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{addr}/hook"), got)
-}
 
 async fn chat(c: &Client, prompt: &str) -> String {
     let body = json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": prompt}]});
@@ -94,7 +50,7 @@ const TICKET: &str = "Please summarise ticket {} about a parcel that arrived lat
 
 #[tokio::test]
 async fn repeated_and_reworded_prompts_are_flagged_seen_by_role_appealed_alerted_and_reviewed() {
-    let (hook, got) = webhook_sink().await;
+    let (hook, got) = support::webhook_sink().await;
     let g = Gateway::start_manual(|s| {
         s.replacen(
             "[server]",

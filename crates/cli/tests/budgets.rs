@@ -9,10 +9,8 @@ mod support;
 
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Gateway, usd_nanos};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn call(http: &reqwest::Client, base: &str, key: &str, text: &str) -> (u16, reqwest::header::HeaderMap, Value) {
     let r = http
@@ -88,61 +86,9 @@ async fn a_hard_budget_refuses_naming_the_envelope_and_never_overspends() {
     assert_eq!(env["enforcement"], "hard");
 }
 
-/// A tiny HTTP server that keeps every POST it receives.
-async fn webhook_sink() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
-            let keep = keep.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let n = sock.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            let sig = head
-                                .lines()
-                                .find_map(|l| {
-                                    l.to_ascii_lowercase()
-                                        .strip_prefix("x-tokenwise-signature:")
-                                        .map(|v| v.trim().to_string())
-                                })
-                                .unwrap_or_default();
-                            keep.lock().unwrap().push((sig, body[..len].to_string()));
-                            let _ = sock
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                                .await;
-                            break;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{addr}/hook"), got)
-}
-
 #[tokio::test]
 async fn a_soft_budget_alerts_once_per_threshold_with_a_signed_webhook() {
-    let (url, got) = webhook_sink().await;
+    let (url, got) = support::webhook_sink().await;
     let g = Gateway::start_manual(|s| {
         s.replace("limit_usd = \"450\"", "limit_usd = \"0.0003\"").replace(
             "[server]",
