@@ -8,7 +8,7 @@ use crate::guard::Inspection;
 use crate::metering::{CallEnd, Draft};
 use serde_json::json;
 use tokenwise_core::TokenUsage;
-use tokenwise_ledger::{AuditAction, AuditDraft, Status, TaskSoFar};
+use tokenwise_ledger::{AuditAction, AuditDraft, Status, StoreError, TaskSoFar};
 use tokenwise_policy::Policy;
 use tokenwise_policy::decision::Ruling;
 
@@ -38,6 +38,14 @@ fn decision_entry(draft: &Draft, decision: &Ruling) -> AuditDraft {
 }
 
 impl App {
+    /// The call's usage event, counted for `/metrics` and put on the ledger
+    /// through group commit: every way a call ends goes through here.
+    async fn record_event(&self, draft: &Draft, end: &CallEnd) -> Result<Option<TaskSoFar>, StoreError> {
+        let event = draft.event(end);
+        crate::telemetry::observe(&event);
+        self.recorder.record(event).await
+    }
+
     /// Audits a decision that found something, let something through on
     /// the allowlist, or changed the call.
     pub async fn audit_decision(&self, draft: &Draft, decision: &Ruling) {
@@ -54,9 +62,7 @@ impl App {
         decision: Option<&Ruling>,
     ) -> Result<AppError, AppError> {
         let end = CallEnd::failed(Status::Blocked, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
-        let event = draft.event(&end);
-        crate::telemetry::observe(&event);
-        let recorded = self.recorder.record(event).await.map_err(|e| {
+        let recorded = self.record_event(draft, &end).await.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "refusal not recorded");
             AppError::internal("the refusal could not be recorded in the ledger")
         })?;
@@ -80,9 +86,7 @@ impl App {
     /// the refusal stands either way.
     pub async fn record_budget_refusal(&self, draft: &Draft, err: AppError) -> AppError {
         let end = CallEnd::failed(Status::Refused, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
-        let event = draft.event(&end);
-        crate::telemetry::observe(&event);
-        match self.recorder.record(event).await {
+        match self.record_event(draft, &end).await {
             Ok(recorded) => {
                 let so_far = self.task_after(draft, recorded).await;
                 err.with_task_cost(so_far)
@@ -99,9 +103,7 @@ impl App {
     /// expires). Unrecorded, the call is not acknowledged. Recorded, it
     /// comes back with its task's calls and cost including it, if it names one.
     pub async fn record_call(&self, draft: &Draft, end: &CallEnd) -> Result<Option<TaskSoFar>, AppError> {
-        let event = draft.event(end);
-        crate::telemetry::observe(&event);
-        let recorded = self.recorder.record(event).await;
+        let recorded = self.record_event(draft, end).await;
         self.budgets.done(&draft.id);
         let recorded = recorded.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "usage event not recorded");

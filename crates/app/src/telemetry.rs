@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use tokenwise_core::Nanos;
 use tokenwise_ledger::UsageEvent;
 
-/// Counts one recorded call (gateway or ingested).
+/// Counts one call the gateway records (usage ingested from elsewhere is
+/// not counted here: it is stored in bulk by `app::ingest`).
 pub fn observe(e: &UsageEvent) {
     let use_case = e.use_case.clone().unwrap_or_else(|| "none".into());
     let labels = [
