@@ -30,7 +30,10 @@ pub struct Tally {
 
 /// How one call went.
 struct Answer {
-    call: Call,
+    user: String,
+    /// The call again, when a budget refused it (it may be sent again);
+    /// otherwise its prompt — up to hundreds of kilobytes — is not copied.
+    refused: Option<Call>,
     status: u16,
     nudged: bool,
 }
@@ -78,7 +81,7 @@ async fn send(w: &World, c: &Call) -> anyhow::Result<Answer> {
     let text = r.text().await.unwrap_or_default();
     // A stream's advice comes as an SSE comment before its last frame.
     nudged |= text.contains(": x-tokenwise-nudge=");
-    Ok(Answer { call: c.clone(), status, nudged })
+    Ok(Answer { user: c.user.clone(), refused: (status == 402).then(|| c.clone()), status, nudged })
 }
 
 /// Sends the day's calls, IN_FLIGHT people at a time — each person's calls
@@ -112,8 +115,8 @@ pub async fn day(w: &Arc<World>, company: &Company, day: &Day, tally: &mut Tally
     let mut refused: BTreeMap<String, Vec<Call>> = BTreeMap::new();
     for a in answers {
         count(tally, &a);
-        if a.status == 402 {
-            refused.entry(a.call.user.clone()).or_default().push(a.call);
+        if let Some(c) = a.refused {
+            refused.entry(a.user).or_default().push(c);
         }
     }
     // Refused for want of budget, an abuser asks for an exception, gets it
@@ -140,7 +143,7 @@ fn count(tally: &mut Tally, a: &Answer) {
     tally.requests += 1;
     *tally.statuses.entry(a.status).or_default() += 1;
     if a.nudged {
-        *tally.nudges.entry(a.call.user.clone()).or_default() += 1;
+        *tally.nudges.entry(a.user.clone()).or_default() += 1;
     }
 }
 
