@@ -10,6 +10,7 @@
 pub mod access;
 mod allow;
 pub mod anomalies;
+pub mod dashboard;
 pub mod budgets;
 pub mod decision;
 mod diag;

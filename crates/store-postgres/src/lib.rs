@@ -14,6 +14,7 @@
 mod anomalies;
 mod audit;
 mod budgets;
+mod dashboard;
 mod connection;
 mod events;
 mod exceptions;

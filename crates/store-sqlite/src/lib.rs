@@ -17,6 +17,7 @@
 mod anomalies;
 mod audit;
 mod budgets;
+mod dashboard;
 mod connection;
 mod errors;
 mod events;
