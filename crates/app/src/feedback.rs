@@ -68,11 +68,7 @@ impl App {
     pub async fn give_feedback(&self, caller: &Caller, a: FeedbackAnswer) -> AppResult<FeedbackView> {
         let answer = a.answer.trim().to_ascii_lowercase();
         if !ANSWERS.contains(&answer.as_str()) {
-            return Err(AppError::invalid(format!(
-                "answer must be one of {}, got `{}`",
-                ANSWERS.join(", "),
-                a.answer
-            )));
+            return Err(AppError::invalid(format!("answer must be one of {}, got `{}`", ANSWERS.join(", "), a.answer)));
         }
         let comment = a.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
         if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {

@@ -68,8 +68,7 @@ fn period_of(app: &App, label: Option<&str>) -> AppResult<Period> {
 /// `task` beside the baselines.
 pub fn compare(policy: &Policy, b: &Baselines, t: TaskCost) -> TaskCost {
     let by_template = t.template.as_deref().and_then(|k| b.templates.get(k).map(|u| (format!("template {k}"), *u)));
-    let by_use_case =
-        || t.use_case.as_deref().and_then(|k| b.use_cases.get(k).map(|u| (format!("use case {k}"), *u)));
+    let by_use_case = || t.use_case.as_deref().and_then(|k| b.use_cases.get(k).map(|u| (format!("use case {k}"), *u)));
     let Some((of, usual)) = by_template.or_else(by_use_case) else { return t };
     let cheaper = (!t.approved)
         .then(|| {
@@ -120,7 +119,8 @@ impl App {
         }
         let total = days.iter().fold(Nanos::ZERO, |a, d| a.saturating_add(*d));
         let now = self.clock.now().clamp(p.start, p.end);
-        let gone = now.duration_since(p.start).as_secs().div_ceil(86_400);
+        let secs = now.duration_since(p.start).as_secs().max(0);
+        let gone = (secs + 86_399) / 86_400;
         let elapsed_days = u16::try_from(gone).unwrap_or(p.days).min(p.days);
         Ok(DailySpend { period: p.label, start: p.start, days, calls, total, elapsed_days })
     }
@@ -144,7 +144,8 @@ impl App {
             .into_iter()
             .filter(|t| t.user_id == user)
             .map(|t| {
-                let approved = t.template.as_deref().and_then(|k| self.policy.templates.get(k)).is_some_and(|x| x.approved);
+                let approved =
+                    t.template.as_deref().and_then(|k| self.policy.templates.get(k)).is_some_and(|x| x.approved);
                 let cost = TaskCost {
                     task: t.task,
                     use_case: t.use_case,

@@ -5,9 +5,9 @@
 //! the key is looked up again on every request, so revoking it, or the
 //! person leaving the policy, ends the session at once.
 
+use crate::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, Code};
-use crate::App;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -84,7 +84,9 @@ impl App {
         };
         self.store.insert_session(&session).await?;
         let details = serde_json::json!({"via": session.via, "key": via_key.then(|| caller.key.id.clone())});
-        self.auditor.submit(AuditDraft::new(&caller.user.id, AuditAction::DashboardLogin, &caller.user.id, details)).await;
+        self.auditor
+            .submit(AuditDraft::new(&caller.user.id, AuditAction::DashboardLogin, &caller.user.id, details))
+            .await;
         Ok(Opened { token, session, expires_at })
     }
 

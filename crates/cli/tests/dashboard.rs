@@ -30,10 +30,7 @@ async fn login(g: &Gateway, key: &str, extra: &[(&str, &str)]) -> (reqwest::Resp
         req = req.header(*k, *v);
     }
     let r = req.send().await.unwrap();
-    let pair = r
-        .headers()
-        .get(SET_COOKIE)
-        .map(|c| c.to_str().unwrap().split(';').next().unwrap().trim().to_string());
+    let pair = r.headers().get(SET_COOKIE).map(|c| c.to_str().unwrap().split(';').next().unwrap().trim().to_string());
     (r, pair)
 }
 
@@ -169,11 +166,8 @@ async fn forms_need_the_sessions_csrf_token_and_logout_or_revocation_end_the_ses
     let cookie = cookie.unwrap();
     assert_eq!(get(&g, "/me", &cookie).await.0, 200);
     let listed = g.keys(&["list", "--user", "ivan.petrov"]);
-    let id = String::from_utf8_lossy(&listed.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with("key_"))
-        .unwrap()
-        .to_string();
+    let id =
+        String::from_utf8_lossy(&listed.stdout).split_whitespace().find(|w| w.starts_with("key_")).unwrap().to_string();
     assert!(g.keys(&["revoke", &id]).status.success());
     assert_eq!(get(&g, "/me", &cookie).await.0, 303, "a revoked key's session is over");
 }
@@ -193,7 +187,12 @@ async fn the_identity_header_counts_only_from_a_trusted_proxy() {
     let cookie = r.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
     assert!(r.text().await.unwrap().contains("Lucía Fernández"));
     // By e-mail, too; and the same cookie without the header is no login.
-    let r = http().get(format!("{}/me", g.url)).header("x-forwarded-email", "IVAN.PETROV@acme.example").send().await.unwrap();
+    let r = http()
+        .get(format!("{}/me", g.url))
+        .header("x-forwarded-email", "IVAN.PETROV@acme.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Ivan Petrov"));
     assert_eq!(get(&g, "/team", &cookie).await.0, 303, "a proxy's session needs the proxy on every request");

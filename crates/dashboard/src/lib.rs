@@ -15,6 +15,7 @@
 //! - one module per page: [`me`] (an employee's month), [`team`] (a
 //!   manager's team).
 
+pub mod chart;
 pub mod forms;
 pub mod me;
 pub mod money;

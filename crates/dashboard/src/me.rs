@@ -15,7 +15,7 @@ use tokenwise_app::appeals::AppealFilter;
 use tokenwise_app::budgets::EnvelopeView;
 use tokenwise_app::feedback::FeedbackAnswer;
 use tokenwise_app::month::{SpendOf, TaskCost};
-use tokenwise_app::outcomes::OutcomeFilter;
+use tokenwise_app::outcomes::{OutcomeFilter, OutcomeView};
 use tokenwise_app::scores::ScoresRequest;
 use tokenwise_core::Nanos;
 
@@ -59,6 +59,17 @@ pub fn budget_line(e: &EnvelopeView) -> BudgetLine {
     }
 }
 
+/// An outcome as the pages show it: its value in dollars, its kind in words.
+pub fn outcome_line(o: &OutcomeView) -> serde_json::Value {
+    let value = Nanos::parse_usd(&o.value_usd).map(usd).unwrap_or_else(|_| o.value_usd.clone());
+    serde_json::json!({
+        "id": o.id, "user": o.user, "task": o.task, "kind": o.kind.replace('_', " "), "use_case": o.use_case,
+        "value": value, "hours": o.value_hours, "evidence": o.evidence, "quality": o.quality,
+        "status": o.status.as_str(), "metered": o.metered, "signed": o.signed,
+        "reported": o.reported_at.strftime("%b %-d").to_string(),
+    })
+}
+
 /// Tasks listed on the page, newest first.
 const TASKS_SHOWN: usize = 25;
 
@@ -85,10 +96,26 @@ pub fn task_line(t: &TaskCost) -> TaskLine {
     let calls = if t.calls == 1 { "1 call".to_string() } else { format!("{} calls", t.calls) };
     let (sentence, direction) = match (t.usual, &t.usual_of) {
         (Some(u), Some(of)) => {
-            let dir = if t.cost > u { "up" } else if t.cost < u { "down" } else { "even" };
-            (format!("This {kind} task cost {} over {calls}, {} the usual for {of} ({}).", usd(t.cost), times(t.cost, u), usd(u)), dir)
+            let dir = if t.cost > u {
+                "up"
+            } else if t.cost < u {
+                "down"
+            } else {
+                "even"
+            };
+            (
+                format!(
+                    "This {kind} task cost {} over {calls}, {} the usual for {of} ({}).",
+                    usd(t.cost),
+                    times(t.cost, u),
+                    usd(u)
+                ),
+                dir,
+            )
         }
-        _ => (format!("This {kind} task cost {} over {calls}; there is no usual for its kind yet.", usd(t.cost)), "even"),
+        _ => {
+            (format!("This {kind} task cost {} over {calls}; there is no usual for its kind yet.", usd(t.cost)), "even")
+        }
     };
     let suggestion = t.suggested.as_ref().map(|k| {
         let usual = t.suggested_usual.map(|m| format!(": it usually costs {}", usd(m))).unwrap_or_default();
@@ -109,7 +136,11 @@ pub fn task_line(t: &TaskCost) -> TaskLine {
 }
 
 /// `GET /me`.
-pub async fn page(State(dash): State<Dash>, viewer: Viewer, Query(q): Query<MonthQuery>) -> Result<Response, PageError> {
+pub async fn page(
+    State(dash): State<Dash>,
+    viewer: Viewer,
+    Query(q): Query<MonthQuery>,
+) -> Result<Response, PageError> {
     let app = &dash.app;
     let c = &viewer.caller;
     let me = format!("user:{}", c.user.id);
@@ -136,11 +167,11 @@ pub async fn page(State(dash): State<Dash>, viewer: Viewer, Query(q): Query<Mont
         "score": score,
         "spend": usd(spend.total),
         "calls": spend.calls,
-        "spark": crate::chart::bars(&spend.days, "Spend per day this month"),
+        "chart": crate::chart::daily(&app.policy, &spend, "my-spend", "My spend per day"),
         "tasks": tasks,
         "above": above,
         "budgets": mine,
-        "pending": pending.outcomes,
+        "pending": pending.outcomes.iter().map(outcome_line).collect::<Vec<_>>(),
         "appeals": appeals,
         "thanks": q.thanks.is_some(),
     });

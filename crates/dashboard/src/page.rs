@@ -67,7 +67,9 @@ pub fn no_store(r: &mut Response) {
     r.headers_mut().insert("x-frame-options", HeaderValue::from_static("DENY"));
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
     );
 }
 

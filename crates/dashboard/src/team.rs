@@ -5,31 +5,81 @@
 //! application layer (a team's records are not theirs to read).
 
 use crate::Dash;
+use crate::chart::burn_down;
 use crate::forms::Posted;
+use crate::me::{budget_line, outcome_line};
+use crate::money::usd;
 use crate::page::{PageError, render};
 use crate::session::Viewer;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tokenwise_app::exceptions::ExceptionFilter;
+use serde_json::{Value, json};
+use tokenwise_app::exceptions::{ExceptionFilter, ExceptionView};
+use tokenwise_app::leaderboard::LeaderboardRequest;
+use tokenwise_app::month::SpendOf;
 use tokenwise_app::outcomes::{OutcomeFilter, Validation};
+use tokenwise_core::Nanos;
 use tokenwise_ledger::OutcomeDecision;
 
+#[derive(Debug, Default, Deserialize)]
+pub struct TeamQuery {
+    /// Another team, for those who may read it (governance, finance, admins).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// What was just done, to say so.
+    #[serde(default)]
+    pub done: Option<String>,
+}
+
+fn exception_line(e: &ExceptionView) -> Value {
+    let hours = e.duration_secs / 3600;
+    let cap = Nanos::parse_usd(&e.cap_usd).map(usd).unwrap_or_else(|_| e.cap_usd.clone());
+    json!({
+        "id": e.id, "who": e.requested_by, "scope": e.scope.to_string(), "reason": e.reason_code.replace(['-', '_'], " "),
+        "justification": e.justification, "cap": cap, "hours": hours, "models": e.models,
+    })
+}
+
 /// `GET /team`.
-pub async fn page(State(dash): State<Dash>, viewer: Viewer) -> Result<Response, PageError> {
+pub async fn page(State(dash): State<Dash>, viewer: Viewer, Query(q): Query<TeamQuery>) -> Result<Response, PageError> {
     let app = &dash.app;
     let c = &viewer.caller;
-    let team = c.user.team.clone();
+    let team = q.team.clone().unwrap_or_else(|| c.user.team.clone());
+    // The app refuses a team the caller may not read (a member: any team).
+    let spend = app.daily_spend(c, &SpendOf::Team(team.clone()), None).await?;
     let pending = app
-        .outcomes(c, OutcomeFilter { status: Some("pending".into()), team: Some(team.clone()), ..OutcomeFilter::default() })
+        .outcomes(
+            c,
+            OutcomeFilter { status: Some("pending".into()), team: Some(team.clone()), ..OutcomeFilter::default() },
+        )
         .await?;
     let exceptions = app
-        .exceptions(c, ExceptionFilter { status: Some("pending".into()), decidable: Some(true), ..ExceptionFilter::default() })
+        .exceptions(
+            c,
+            ExceptionFilter { status: Some("pending".into()), decidable: Some(true), ..ExceptionFilter::default() },
+        )
         .await?;
-    let ctx = serde_json::json!({
+    let scope = format!("team:{team}");
+    let budgets = app.budgets(c).await?;
+    let envelope = budgets.envelopes.iter().filter(|e| e.scope == scope).max_by_key(|e| e.limit_nanos);
+    let chart = envelope.map(|e| {
+        let projected = Nanos::parse_usd(&e.forecast.projected_usd).ok();
+        burn_down(&app.policy, &spend, Nanos(e.limit_nanos), projected, &format!("Team {team}'s budget this month"))
+    });
+    let board =
+        app.leaderboard(c, LeaderboardRequest { scope: Some(scope.clone()), ..LeaderboardRequest::default() }).await?;
+    let ctx = json!({
         "team": team,
-        "pending": pending.outcomes,
-        "exceptions": exceptions.exceptions,
+        "period": spend.period,
+        "spend": usd(spend.total),
+        "calls": spend.calls,
+        "budget": envelope.map(budget_line),
+        "chart": chart,
+        "pending": pending.outcomes.iter().map(outcome_line).collect::<Vec<_>>(),
+        "exceptions": exceptions.exceptions.iter().map(exception_line).collect::<Vec<_>>(),
+        "board": board,
+        "done": q.done,
     });
     render(&viewer, "/team", "team.html", ctx)
 }
@@ -55,7 +105,11 @@ pub async fn decide_outcome(
     };
     let quality = posted.form.quality.as_deref().filter(|q| !q.is_empty()).and_then(|q| q.parse::<u8>().ok());
     dash.app.validate_outcome(&posted.viewer.caller, &id, Validation { decision, quality }).await?;
-    Ok(Redirect::to("/team#outcomes").into_response())
+    let done = match decision {
+        OutcomeDecision::Validated => "validated",
+        OutcomeDecision::Rejected => "rejected",
+    };
+    Ok(Redirect::to(&format!("/team?done=outcome-{done}#outcomes")).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,5 +130,6 @@ pub async fn decide_exception(
         other => return Err(tokenwise_app::AppError::invalid(format!("unknown decision `{other}`")).into()),
     };
     dash.app.decide_exception(&posted.viewer.caller, &id, approve).await?;
-    Ok(Redirect::to("/team#exceptions").into_response())
+    let done = if approve { "approved" } else { "denied" };
+    Ok(Redirect::to(&format!("/team?done=exception-{done}#exceptions")).into_response())
 }

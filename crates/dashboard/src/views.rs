@@ -21,9 +21,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// Static files: (name, content type, bytes).
-const ASSETS: &[(&str, &str, &str)] = &[
-    ("style.css", "text/css; charset=utf-8", include_str!("../static/style.css")),
-];
+const ASSETS: &[(&str, &str, &str)] = &[("style.css", "text/css; charset=utf-8", include_str!("../static/style.css"))];
 
 pub struct Views {
     env: Environment<'static>,

@@ -10,8 +10,8 @@
 pub mod access;
 mod allow;
 pub mod anomalies;
-pub mod dashboard;
 pub mod budgets;
+pub mod dashboard;
 pub mod decision;
 mod diag;
 pub mod ingest;

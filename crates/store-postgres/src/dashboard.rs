@@ -67,7 +67,8 @@ impl SessionStore for PgStore {
 
     async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
         let client = self.client().await?;
-        let n = client.execute("DELETE FROM dashboard_sessions WHERE id_hash = $1", &[&id_hash]).await.map_err(db_err)?;
+        let n =
+            client.execute("DELETE FROM dashboard_sessions WHERE id_hash = $1", &[&id_hash]).await.map_err(db_err)?;
         Ok(n > 0)
     }
 }

@@ -14,8 +14,8 @@
 mod anomalies;
 mod audit;
 mod budgets;
-mod dashboard;
 mod connection;
+mod dashboard;
 mod events;
 mod exceptions;
 mod keys;

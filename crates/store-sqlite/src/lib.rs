@@ -17,8 +17,8 @@
 mod anomalies;
 mod audit;
 mod budgets;
-mod dashboard;
 mod connection;
+mod dashboard;
 mod errors;
 mod events;
 mod exceptions;

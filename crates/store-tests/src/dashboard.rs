@@ -52,7 +52,11 @@ pub async fn feedback_is_kept_and_read_by_person_and_period(b: &impl Backend) {
         rules_version: "balanced-1".into(),
         at: t0 + secs.seconds(),
     };
-    let (a, bb, c) = (one("ivan", "2026-11", "unfair", 2), one("ivan", "2026-11", "motivating", 1), one("jade", "2026-10", "confusing", 0));
+    let (a, bb, c) = (
+        one("ivan", "2026-11", "unfair", 2),
+        one("ivan", "2026-11", "motivating", 1),
+        one("jade", "2026-10", "confusing", 0),
+    );
     for f in [&a, &bb, &c] {
         s.insert_feedback(f).await.unwrap();
     }
