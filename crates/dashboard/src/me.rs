@@ -71,7 +71,7 @@ pub fn outcome_line(o: &OutcomeView) -> serde_json::Value {
 }
 
 /// Tasks listed on the page, newest first.
-const TASKS_SHOWN: usize = 25;
+const TASKS_SHOWN: usize = 12;
 
 /// A task as the page says it, in plain words.
 #[derive(Debug, Serialize)]
@@ -147,7 +147,9 @@ pub async fn page(
     let board = app.scores(c, ScoresRequest { period: q.period.clone(), ..ScoresRequest::default() }).await?;
     let score = board.scores.iter().find(|s| s.subject == me).cloned();
     let spend = app.daily_spend(c, &SpendOf::User(c.user.id.clone()), Some(&board.period)).await?;
-    let tasks = app.task_costs(c, &c.user.id, Some(&board.period), TASKS_SHOWN).await?;
+    let tasks = app.task_costs(c, &c.user.id, Some(&board.period), usize::MAX).await?;
+    let task_count = tasks.len();
+    let tasks = &tasks[..tasks.len().min(TASKS_SHOWN)];
     let tasks: Vec<TaskLine> = tasks.iter().map(task_line).collect();
     let above = tasks.iter().filter(|t| t.direction == "up").count();
     let budgets = app.budgets(c).await?;
@@ -169,6 +171,7 @@ pub async fn page(
         "calls": spend.calls,
         "chart": crate::chart::daily(&app.policy, &spend, "my-spend", "My spend per day"),
         "tasks": tasks,
+        "task_count": task_count,
         "above": above,
         "budgets": mine,
         "pending": pending.outcomes.iter().map(outcome_line).collect::<Vec<_>>(),

@@ -118,7 +118,11 @@ pub fn error_page(e: &AppError) -> Response {
         Code::Conflict => "Already decided",
         _ => "Something went wrong",
     };
-    let ctx = context! { status => status.as_u16(), title => title, message => &e.message };
+    let mut message = e.message.clone();
+    if let Some(first) = message.get(..1) {
+        message = format!("{}{}", first.to_uppercase(), &message[1..]);
+    }
+    let ctx = context! { status => status.as_u16(), title => title, message => message };
     let html = views::shared()
         .render("error.html", ctx)
         .unwrap_or_else(|_| format!("<!doctype html><title>{title}</title><h1>{title}</h1>"));

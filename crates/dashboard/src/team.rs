@@ -8,7 +8,7 @@ use crate::Dash;
 use crate::chart::burn_down;
 use crate::forms::Posted;
 use crate::me::{budget_line, outcome_line};
-use crate::money::usd;
+use crate::money::{percent, usd};
 use crate::page::{PageError, render};
 use crate::session::Viewer;
 use axum::extract::{Path, Query, State};
@@ -16,11 +16,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokenwise_app::exceptions::{ExceptionFilter, ExceptionView};
-use tokenwise_app::leaderboard::LeaderboardRequest;
+use tokenwise_app::leaderboard::{Entry, LeaderboardRequest};
 use tokenwise_app::month::SpendOf;
 use tokenwise_app::outcomes::{OutcomeFilter, Validation};
 use tokenwise_core::Nanos;
 use tokenwise_ledger::OutcomeDecision;
+use tokenwise_policy::Policy;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TeamQuery {
@@ -32,13 +33,43 @@ pub struct TeamQuery {
     pub done: Option<String>,
 }
 
-fn exception_line(e: &ExceptionView) -> Value {
+/// A person's name from the policy; a team or a pseudonym as it is.
+pub fn who(policy: &Policy, subject: &str) -> String {
+    match subject.split_once(':') {
+        Some(("user", id)) => policy.users.get(id).map_or_else(|| id.to_string(), |u| u.name.clone()),
+        Some(("team", id)) => format!("Team {id}"),
+        _ => subject.to_string(),
+    }
+}
+
+fn board_row(policy: &Policy, e: &Entry) -> Value {
+    json!({"rank": e.rank, "who": who(policy, &e.subject), "you": e.you, "score": e.score, "efficiency": e.efficiency,
+           "quality": e.quality, "compliance": e.compliance, "badges": e.badges})
+}
+
+/// Where an exception applies, in words.
+fn scope_words(policy: &Policy, scope: &str) -> String {
+    match scope.split_once(':') {
+        Some(("user", _)) => format!("{}'s budget", who(policy, scope)),
+        Some((kind, id)) => format!("the {kind} {id} budget"),
+        None => format!("the {scope} budget"),
+    }
+}
+
+fn exception_line(policy: &Policy, e: &ExceptionView) -> Value {
     let hours = e.duration_secs / 3600;
     let cap = Nanos::parse_usd(&e.cap_usd).map(usd).unwrap_or_else(|_| e.cap_usd.clone());
     json!({
-        "id": e.id, "who": e.requested_by, "scope": e.scope.to_string(), "reason": e.reason_code.replace(['-', '_'], " "),
+        "id": e.id, "who": who(policy, &format!("user:{}", e.requested_by)), "scope": scope_words(policy, &e.scope.to_string()), "reason": e.reason_code.replace(['-', '_'], " "),
         "justification": e.justification, "cap": cap, "hours": hours, "models": e.models,
     })
+}
+
+/// An outcome line with its person's name.
+fn named(policy: &Policy, mut line: Value) -> Value {
+    let id = line["user"].as_str().unwrap_or_default().to_string();
+    line["name"] = json!(who(policy, &format!("user:{id}")));
+    line
 }
 
 /// `GET /team`.
@@ -62,7 +93,10 @@ pub async fn page(State(dash): State<Dash>, viewer: Viewer, Query(q): Query<Team
         .await?;
     let scope = format!("team:{team}");
     let budgets = app.budgets(c).await?;
-    let envelope = budgets.envelopes.iter().filter(|e| e.scope == scope).max_by_key(|e| e.limit_nanos);
+    // The team's tightest envelope: the one whose burn matters most.
+    let envelope = budgets.envelopes.iter().filter(|e| e.scope == scope).max_by_key(|e| {
+        (percent(Nanos(e.captured_nanos.saturating_add(e.held_nanos)), Nanos(e.limit_nanos)), e.limit_nanos)
+    });
     let chart = envelope.map(|e| {
         let projected = Nanos::parse_usd(&e.forecast.projected_usd).ok();
         burn_down(&app.policy, &spend, Nanos(e.limit_nanos), projected, &format!("Team {team}'s budget this month"))
@@ -76,8 +110,9 @@ pub async fn page(State(dash): State<Dash>, viewer: Viewer, Query(q): Query<Team
         "calls": spend.calls,
         "budget": envelope.map(budget_line),
         "chart": chart,
-        "pending": pending.outcomes.iter().map(outcome_line).collect::<Vec<_>>(),
-        "exceptions": exceptions.exceptions.iter().map(exception_line).collect::<Vec<_>>(),
+        "pending": pending.outcomes.iter().map(|o| named(&app.policy, outcome_line(o))).collect::<Vec<_>>(),
+        "exceptions": exceptions.exceptions.iter().map(|e| exception_line(&app.policy, e)).collect::<Vec<_>>(),
+        "board_rows": board.entries.iter().map(|e| board_row(&app.policy, e)).collect::<Vec<_>>(),
         "board": board,
         "done": q.done,
     });
