@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use support::{Client, Gateway};
 
 /// The contract's `/api/v1` operations that exist today. Anomalies,
-/// incidents, reports, `events:batch` and feedback join when built.
+/// incidents, reports and `events:batch` join when built.
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/check"),
     ("get", "/api/v1/events"),
@@ -29,6 +29,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/exceptions/{id}/deny"),
     ("post", "/api/v1/appeals"),
     ("post", "/api/v1/appeals/{id}/decide"),
+    ("post", "/api/v1/feedback"),
     ("get", "/api/v1/scores"),
     ("get", "/api/v1/leaderboard"),
     ("get", "/api/v1/anomalies"),
@@ -186,6 +187,8 @@ async fn seed(g: &Gateway) {
     let ask = json!({"scope": "user:ivan.petrov", "reason_code": "customer-escalation", "cap_usd": "5",
                      "justification": "Escalated enterprise ticket needs several drafts today", "duration_hours": 4});
     assert_eq!(ivan.post("/api/v1/exceptions", ask, &[]).await.status, 200);
+    let feedback = json!({"answer": "motivating", "comment": "Clear why my score moved"});
+    assert_eq!(ivan.post("/api/v1/feedback", feedback, &[]).await.status, 200);
 }
 
 #[tokio::test]

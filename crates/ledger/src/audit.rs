@@ -66,6 +66,10 @@ tokenwise_core::named_enum!(
         /// An incident's status or actions changed.
         #[serde(rename = "incident.update")]
         IncidentUpdate => "incident.update",
+        /// Someone logged in to the dashboard (with an API key, or vouched
+        /// for by a trusted sign-on proxy); details: how.
+        #[serde(rename = "dashboard.login")]
+        DashboardLogin => "dashboard.login",
     }
 );
 
@@ -267,6 +271,7 @@ mod tests {
                 "anomaly.alert",
                 "incident.open",
                 "incident.update",
+                "dashboard.login",
             ]
         );
         for a in AuditAction::ALL {

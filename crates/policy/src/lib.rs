@@ -11,6 +11,7 @@ pub mod access;
 mod allow;
 pub mod anomalies;
 pub mod budgets;
+pub mod dashboard;
 pub mod decision;
 mod diag;
 pub mod ingest;

@@ -40,6 +40,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "reports",
     "ingest",
     "anomalies",
+    "dashboard",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -109,6 +110,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "reports" => raw.reports = one(value, sink),
             "ingest" => raw.ingest = one(value, sink),
             "anomalies" => raw.anomalies = one(value, sink),
+            "dashboard" => raw.dashboard = one(value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

@@ -437,6 +437,8 @@ pub struct Policy {
     pub ingest: crate::ingest::Ingest,
     /// When each anomaly detector fires (`[anomalies]`).
     pub anomalies: crate::anomalies::AnomalyThresholds,
+    /// `[dashboard]`: trusted identity proxies, session length.
+    pub dashboard: crate::dashboard::Dashboard,
 }
 
 impl Policy {

@@ -637,6 +637,7 @@ pub(crate) struct RawDoc {
     pub reports: Option<RawReports>,
     pub ingest: Option<crate::ingest::RawIngest>,
     pub anomalies: Option<crate::anomalies::RawAnomalies>,
+    pub dashboard: Option<crate::dashboard::RawDashboard>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

@@ -174,6 +174,7 @@ pub(crate) fn validate(
     required_sections(&raw, sink);
     let names = Names::of(&raw);
     let anomalies = crate::anomalies::validate(sink, raw.anomalies.as_ref());
+    let dashboard = crate::dashboard::validate(sink, raw.dashboard.as_ref());
     let mut v = V { sink, names: &names, classes: None };
     for (section, set) in [
         ("upstreams", &names.upstreams),
@@ -240,6 +241,7 @@ pub(crate) fn validate(
         reports,
         ingest,
         anomalies,
+        dashboard,
     })
 }
 

@@ -28,7 +28,7 @@ use tokenwise_policy::Policy;
 pub use tokenwise_gateway::install_crypto;
 
 /// Every route: the gateway, the API and its OpenAPI document,
-/// `/metrics`, `/healthz`; bodies
+/// `/metrics`, `/healthz`, the dashboard at `/`; bodies
 /// bounded by `server.max_request_bytes`; every request counted and timed.
 pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
     let limit = usize::try_from(app.policy.server.max_request_bytes).unwrap_or(usize::MAX);
@@ -39,8 +39,9 @@ pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
         .merge(api.with_state(app.clone()))
         .route("/api/openapi.json", get(openapi_json(&doc)))
         .route("/otlp/v1/traces", axum::routing::post(api::ingest::traces).with_state(app.clone()))
-        .route("/metrics", get(metrics::render).with_state(app))
+        .route("/metrics", get(metrics::render).with_state(app.clone()))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(tokenwise_dashboard::routes(app.clone()))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(limit))
 }

@@ -15,6 +15,7 @@ mod anomalies;
 mod audit;
 mod budgets;
 mod connection;
+mod dashboard;
 mod events;
 mod exceptions;
 mod keys;

@@ -18,6 +18,7 @@ mod anomalies;
 mod audit;
 mod budgets;
 mod connection;
+mod dashboard;
 mod errors;
 mod events;
 mod exceptions;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "activity", include_str!("../migrations/0006_activity.sql")),
     (8, "anomalies", include_str!("../migrations/0008_anomalies.sql")),
     (9, "usage_daily", include_str!("../migrations/0009_usage_daily.sql")),
+    (10, "dashboard", include_str!("../migrations/0010_dashboard.sql")),
 ];
 
 pub(crate) fn migrate(c: &mut Connection) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@
 mod anomalies;
 mod audit;
 mod budgets;
+mod dashboard;
 mod events;
 mod exceptions;
 mod keys;
@@ -24,6 +25,7 @@ mod tasks;
 pub use anomalies::*;
 pub use audit::*;
 pub use budgets::*;
+pub use dashboard::*;
 pub use events::*;
 pub use exceptions::*;
 pub use keys::*;
@@ -126,6 +128,8 @@ macro_rules! store_suite {
             prompt_groups_and_model_days_come_from_the_database,
             anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,
             incidents_are_stored_updated_and_listed_newest_first,
+            sessions_live_until_they_expire_or_end,
+            feedback_is_kept_and_read_by_person_and_period,
         );
     };
 }

@@ -16,6 +16,8 @@
 //! | tasks | [`TaskStore`] | each person's task's running totals, baselines |
 //! | reports | [`ReportStore`] | calls summed per charge period for chargeback and reconciliation |
 //! | anomalies | [`AnomalyStore`] | calls per day and model, prompt groups, findings, incidents |
+//! | sessions | [`SessionStore`] | the dashboard's sessions (hashed tokens) |
+//! | feedback | [`FeedbackStore`] | answers to the scorecard's feedback question |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -36,6 +38,7 @@
 pub mod anomalies;
 mod audit;
 mod budgets;
+mod dashboard;
 mod events;
 mod exceptions;
 mod keys;
@@ -49,6 +52,7 @@ pub use anomalies::{
 };
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
+pub use dashboard::{Feedback, FeedbackStore, Session, SessionStore};
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
@@ -92,6 +96,8 @@ pub trait Store:
     + TaskStore
     + ReportStore
     + AnomalyStore
+    + SessionStore
+    + FeedbackStore
 {
 }
 
@@ -107,6 +113,8 @@ impl<T> Store for T where
         + TaskStore
         + ReportStore
         + AnomalyStore
+        + SessionStore
+        + FeedbackStore
 {
 }
 
@@ -119,7 +127,7 @@ impl std::fmt::Debug for dyn Store {
 /// The store traits, to call their methods: `use tokenwise_ledger::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, KeyStore, OutcomeStore, ReportStore,
-        ScoreStore, Store, StoreBackend, TaskStore,
+        AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, FeedbackStore, KeyStore, OutcomeStore,
+        ReportStore, ScoreStore, SessionStore, Store, StoreBackend, TaskStore,
     };
 }

@@ -107,6 +107,7 @@ const TAGS: &[(&str, &str)] = &[
     ("scores", "Scores under each reward model, their comparison, and the leaderboard."),
     ("reports", "Chargeback (JSON, CSV, FOCUS), program health, and reconciliation with a provider's export."),
     ("anomalies", "Anomaly flags with their evidence, and incident reviews."),
+    ("feedback", "Answers to the scorecard's question: motivating, confusing or unfair? (read by pilots)."),
     ("admin", "Operations for tests and demos."),
 ];
 

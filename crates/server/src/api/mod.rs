@@ -28,6 +28,7 @@ pub mod check;
 pub mod doc;
 pub mod events;
 pub mod exceptions;
+pub mod feedback;
 pub mod incidents;
 pub mod ingest;
 pub mod outcomes;
@@ -48,6 +49,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .merge(scores::routes())
         .merge(outcomes::routes())
         .merge(appeals::routes())
+        .merge(feedback::routes())
         .merge(reports::routes())
         .merge(anomalies::routes())
         .merge(incidents::routes())

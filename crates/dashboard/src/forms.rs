@@ -1,0 +1,73 @@
+//! A form POST: the reader's session, and the form's fields once its CSRF
+//! token (`_csrf`, the session's, put in every form by `base.html`'s
+//! `csrf_field()` macro) matches and the request did not come from
+//! another site (`Origin`, when the browser sends it, names this host).
+//! A form without a session gets 401, a bad token 403.
+
+use crate::Dash;
+use crate::page::PageError;
+use crate::session::{Viewer, not_logged_in};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, header};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokenwise_app::AppError;
+
+/// A checked form: who posted it and what it says.
+#[derive(Debug)]
+pub struct Posted<T> {
+    pub viewer: Viewer,
+    pub form: T,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// Equal without telling, by its timing, how much of a guess was right.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether a POST came from a page of this site: its `Origin` (when the
+/// browser sends one) names the host the request was sent to.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let bare = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    !host.is_empty() && bare == host
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<Dash> for Posted<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, dash: &Dash) -> Result<Posted<T>, PageError> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = match Viewer::from_request_parts(&mut parts, dash).await {
+            Ok(v) => v,
+            Err(PageError::Login { .. }) => return Err(not_logged_in().into()),
+            Err(e) => return Err(e),
+        };
+        if !same_origin(&parts.headers) {
+            return Err(AppError::denied("this form was sent from another site").into());
+        }
+        let limit = usize::try_from(dash.app.policy.server.max_request_bytes).unwrap_or(usize::MAX);
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|e| AppError::invalid(format!("cannot read the form: {e}")))?;
+        let token: Token = serde_urlencoded::from_bytes(&bytes).unwrap_or(Token { csrf: String::new() });
+        if !same_secret(&token.csrf, &viewer.csrf) {
+            return Err(AppError::denied(
+                "this form's security token does not match your session (it may be from an old page): reload and try again",
+            )
+            .into());
+        }
+        let form = serde_urlencoded::from_bytes::<T>(&bytes)
+            .map_err(|e| AppError::invalid(format!("the form is incomplete: {e}")))?;
+        Ok(Posted { viewer, form })
+    }
+}
