@@ -6,7 +6,7 @@
 //! but for governance and admins).
 
 use crate::App;
-use crate::access::report_scope;
+use crate::access::{may_reconcile, report_scope};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::reports::health::{bucket, input};
@@ -69,6 +69,9 @@ pub struct FinanceOverview {
     pub spend_per_outcome: Vec<OutcomeSeries>,
     pub first_day: Date,
     pub days: u16,
+    /// Whether the caller may reconcile a provider's export (finance,
+    /// governance, admins: a bill is the whole org's).
+    pub may_reconcile: bool,
 }
 
 fn points(raw: &[SpendPoint]) -> AppResult<Vec<CostPoint>> {
@@ -158,6 +161,7 @@ impl App {
             spend_per_outcome,
             first_day: facts.first_day,
             days: facts.days,
+            may_reconcile: may_reconcile(&caller.user).is_ok(),
         })
     }
 
