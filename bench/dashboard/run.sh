@@ -16,10 +16,10 @@ N="${N:-50}"
 DATA=bench/dashboard/data
 CLOCK="2026-11-30T20:00:00Z"
 cargo build --release -p tokenwise-cli
-BIN=target/release/tokenwise
+BIN="${CARGO_TARGET_DIR:-target}/release/tokenwise"
 if [[ ! -f "$DATA/demo/demo-ledger.db" ]]; then
   mkdir -p "$DATA"
-  "$BIN" demo --no-serve --data-dir "$DATA/demo" > "$DATA/demo.txt"
+  "$BIN" demo --no-serve --data-dir "$DATA/demo" --listen 127.0.0.1:0 > "$DATA/demo.txt"
 fi
 cp -r examples/prices "$DATA/" 2>/dev/null || true
 cp examples/acme.toml "$DATA/acme.toml"

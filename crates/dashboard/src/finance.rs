@@ -90,11 +90,14 @@ pub async fn page(
     viewer: Viewer,
     Query(q): Query<FinanceQuery>,
 ) -> Result<Response, PageError> {
+    // Early in the current month a week is one or two points: show days.
+    let today = dash.app.clock.now().to_zoned_datetime(dash.app.policy.org.time_zone.clone()).day();
+    let bucket = q.bucket.clone().or_else(|| (q.period.is_none() && today < 21).then(|| "day".to_string()));
     let f = dash
         .app
-        .finance_overview(&viewer.caller, FinanceRequest { period: q.period.clone(), bucket: q.bucket.clone() })
+        .finance_overview(&viewer.caller, FinanceRequest { period: q.period.clone(), bucket: bucket.clone() })
         .await?;
-    let step = if q.bucket.as_deref() == Some("day") { "day" } else { "week" };
+    let step = if bucket.as_deref() == Some("day") { "day" } else { "week" };
     // The org's line and the five teams that spent most, so the chart stays readable.
     let mut shown: Vec<OutcomeSeries> = f.spend_per_outcome.iter().take(1).cloned().collect();
     for t in f.by_team.iter().take(5) {

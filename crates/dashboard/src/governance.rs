@@ -70,7 +70,12 @@ fn incident_line(policy: &Policy, i: &IncidentView) -> Value {
 fn appeal_line(policy: &Policy, r: &AppealRow) -> Value {
     let a = &r.appeal;
     json!({
-        "id": a.id, "subject": a.subject, "who": who(policy, &format!("user:{}", a.appellant)),
+        "id": a.id, "who": who(policy, &format!("user:{}", a.appellant)),
+        "subject": match a.subject.split_once(':') {
+            Some(("outcome", id)) => format!("the rejection of outcome {id}"),
+            Some(("anomaly", id)) => format!("the flag {id}"),
+            _ => a.subject.clone(),
+        },
         "comment": a.comment, "status": a.status.as_str(), "filed": when(a.filed_at),
         "decided_by": a.decided_by.as_deref().map(|d| who(policy, &format!("user:{d}"))),
         "decision_comment": a.decision_comment, "may_decide": r.why_not.is_none(), "why_not": r.why_not,
@@ -184,20 +189,37 @@ pub async fn models(
     let c = dash.app.compare(&viewer.caller, CompareRequest { period: q.period }).await?;
     let p = &dash.app.policy;
     let balanced = c.models.iter().position(|m| m.as_str() == "balanced").unwrap_or(0);
+    // Balanced first (the board people see), then the others as compared.
+    let order: Vec<usize> = std::iter::once(balanced).chain((0..c.models.len()).filter(|m| *m != balanced)).collect();
     let mut ranks: Vec<_> = c.ranks.iter().collect();
     ranks.sort_by_key(|r| (r.ranks.get(balanced).copied().unwrap_or(u32::MAX), r.subject.clone()));
     let name = |s: &str| who(p, s);
+    let label = |m: &str| m.replace('_', " ");
+    let rho = |a: usize, b: usize| {
+        if a == b {
+            return "1".to_string();
+        }
+        let (ma, mb) = (c.models[a], c.models[b]);
+        c.correlations
+            .iter()
+            .find(|x| (x.a == ma && x.b == mb) || (x.a == mb && x.b == ma))
+            .map_or_else(|| "—".to_string(), |x| format!("{:.2}", x.spearman).replace('-', "−"))
+    };
     let ctx = json!({
         "period": c.period, "rules_version": c.rules_version,
-        "models": c.models.iter().map(|m| m.as_str().replace('_', " ")).collect::<Vec<_>>(),
-        "ranks": ranks.iter().map(|r| json!({"who": name(&r.subject), "ranks": r.ranks})).collect::<Vec<_>>(),
+        "models": order.iter().map(|m| label(c.models[*m].as_str())).collect::<Vec<_>>(),
+        "ranks": ranks.iter().map(|r| json!({
+            "who": name(&r.subject),
+            "ranks": order.iter().map(|m| r.ranks.get(*m).copied().unwrap_or(0)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "shifts": c.shifts.iter().map(|s| json!({
             "model": s.model.as_str().replace('_', " "),
             "winners": s.winners.iter().map(|m| json!({"who": name(&m.subject), "places": m.places})).collect::<Vec<_>>(),
             "losers": s.losers.iter().map(|m| json!({"who": name(&m.subject), "places": -m.places})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "correlations": c.correlations.iter().map(|x| json!({
-            "a": x.a.as_str().replace('_', " "), "b": x.b.as_str().replace('_', " "), "rho": format!("{:.2}", x.spearman),
+        "agreement": order.iter().map(|a| json!({
+            "model": label(c.models[*a].as_str()),
+            "rho": order.iter().map(|b| rho(*a, *b)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
     render(&viewer, "/governance/models", "models.html", ctx)
