@@ -162,7 +162,7 @@ impl App {
                 compare(&self.policy, &baselines, cost)
             })
             .collect();
-        out.sort_by(|a, b| b.last_call.cmp(&a.last_call));
+        out.sort_by_key(|t| std::cmp::Reverse(t.last_call));
         out.truncate(limit);
         Ok(out)
     }

@@ -75,8 +75,8 @@ pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> Option<He
         .ok()
 }
 
-fn opened_cookie(app: &tokenwise_app::App, o: &Opened, secure: bool) -> Option<HeaderValue> {
-    let secs = o.expires_at.duration_since(app.clock.now()).as_secs().max(0);
+fn opened_cookie(o: &Opened, secure: bool) -> Option<HeaderValue> {
+    let secs = o.expires_at.duration_since(o.session.created_at).as_secs().max(0);
     session_cookie(&o.token, secs, secure)
 }
 
@@ -117,7 +117,7 @@ impl FromRequestParts<Dash> for Viewer {
                 return Ok(Viewer { caller, csrf: s.csrf.clone(), token, set_cookie: None });
             }
             let opened = app.open_session(&caller, false).await?;
-            let set_cookie = opened_cookie(app, &opened, over_https(parts));
+            let set_cookie = opened_cookie(&opened, over_https(parts));
             return Ok(Viewer { caller, csrf: opened.session.csrf, token: Some(opened.token), set_cookie });
         }
         match session {
@@ -188,7 +188,7 @@ pub async fn login(State(dash): State<Dash>, parts: Parts, body: axum::body::Byt
     };
     let to = next.filter(|n| n != "/").unwrap_or_else(|| page::home(caller.user.role).to_string());
     let mut r = Redirect::to(&to).into_response();
-    if let Some(c) = opened_cookie(&dash.app, &opened, over_https(&parts)) {
+    if let Some(c) = opened_cookie(&opened, over_https(&parts)) {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r
