@@ -162,7 +162,7 @@ impl App {
                 compare(&self.policy, &baselines, cost)
             })
             .collect();
-        out.sort_by_key(|b| std::cmp::Reverse(b.last_call));
+        out.sort_by_key(|t| std::cmp::Reverse(t.last_call));
         out.truncate(limit);
         Ok(out)
     }

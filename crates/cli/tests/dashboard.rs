@@ -18,6 +18,29 @@ fn http() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
+/// A form body, URL-encoded, as a browser sends it.
+fn form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k.as_ref()), enc(v.as_ref()))).collect::<Vec<_>>().join("&")
+}
+
+trait Form {
+    fn form_body(self, body: String) -> Self;
+}
+
+impl Form for reqwest::RequestBuilder {
+    fn form_body(self, body: String) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded").body(body)
+    }
+}
+
 fn with_proxies(list: &str) -> impl Fn(String) -> String {
     let section = format!("\n[dashboard]\ntrusted_proxies = [{list}]\nsession_hours = 8\n");
     move |s| s + &section
@@ -25,7 +48,7 @@ fn with_proxies(list: &str) -> impl Fn(String) -> String {
 
 /// Logs in with `key`: the answer and the `tw_session=…` pair for a Cookie header.
 async fn login(g: &Gateway, key: &str, extra: &[(&str, &str)]) -> (reqwest::Response, Option<String>) {
-    let mut req = http().post(format!("{}/login", g.url)).form(&[("api_key", key), ("next", "/")]);
+    let mut req = http().post(format!("{}/login", g.url)).form_body(form(&[("api_key", key), ("next", "/")]));
     for (k, v) in extra {
         req = req.header(*k, *v);
     }
@@ -86,7 +109,7 @@ async fn a_key_becomes_a_session_cookie_and_each_role_sees_its_pages() {
     let r = http()
         .post(format!("{}/login", g.url))
         .header("x-forwarded-proto", "https")
-        .form(&[("api_key", member.as_str())])
+        .form_body(form(&[("api_key", member.as_str())]))
         .send()
         .await
         .unwrap();
@@ -111,8 +134,8 @@ async fn forms_need_the_sessions_csrf_token_and_logout_or_revocation_end_the_ses
     let cookie = cookie.unwrap();
     let (_, html) = get(&g, "/me", &cookie).await;
     let token = csrf_of(&html);
-    let post = |form: Vec<(&'static str, String)>, cookie: Option<String>| {
-        let mut req = http().post(format!("{}/me/feedback", g.url)).form(&form);
+    let post = |fields: Vec<(&'static str, String)>, cookie: Option<String>| {
+        let mut req = http().post(format!("{}/me/feedback", g.url)).form_body(form(&fields));
         if let Some(c) = cookie {
             req = req.header(COOKIE, c);
         }
@@ -153,7 +176,7 @@ async fn forms_need_the_sessions_csrf_token_and_logout_or_revocation_end_the_ses
     let r = http()
         .post(format!("{}/logout", g.url))
         .header(COOKIE, &cookie)
-        .form(&[("_csrf", token.as_str())])
+        .form_body(form(&[("_csrf", token.as_str())]))
         .send()
         .await
         .unwrap();

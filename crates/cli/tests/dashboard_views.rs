@@ -23,7 +23,8 @@ fn http() -> reqwest::Client {
 /// A session cookie (`tw_session=…`) for `user`.
 async fn session(g: &Gateway, user: &str) -> String {
     let key = g.key(user, None);
-    let r = http().post(format!("{}/login", g.url)).form(&[("api_key", key.as_str()), ("next", "/")]).send().await.unwrap();
+    let r =
+        http().post(format!("{}/login", g.url)).form(&[("api_key", key.as_str()), ("next", "/")]).send().await.unwrap();
     assert_eq!(r.status(), 303);
     r.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string()
 }
@@ -133,7 +134,12 @@ async fn opening_an_incident_needs_the_sessions_token_and_a_real_flag() {
     let (_, html) = page(&g, "/governance", &governance).await;
     let token = csrf_of(&html);
     let form = |t: &str| {
-        vec![("_csrf", t.to_string()), ("anomaly", "anm_nope".into()), ("title", "x".into()), ("category", "other".into())]
+        vec![
+            ("_csrf", t.to_string()),
+            ("anomaly", "anm_nope".into()),
+            ("title", "x".into()),
+            ("category", "other".into()),
+        ]
     };
     let post = |f: Vec<(&'static str, String)>| {
         http().post(format!("{}/governance/incidents", g.url)).header(COOKIE, &governance).form(&f).send()
@@ -148,7 +154,12 @@ async fn opening_an_incident_needs_the_sessions_token_and_a_real_flag() {
     let r = http()
         .post(format!("{}/governance/incidents", g.url))
         .header(COOKIE, &member)
-        .form(&[("_csrf", csrf_of(&me)), ("anomaly", "anm_nope".into()), ("title", "x".into()), ("category", "other".into())])
+        .form(&[
+            ("_csrf", csrf_of(&me)),
+            ("anomaly", "anm_nope".into()),
+            ("title", "x".into()),
+            ("category", "other".into()),
+        ])
         .send()
         .await
         .unwrap();
@@ -159,7 +170,13 @@ async fn opening_an_incident_needs_the_sessions_token_and_a_real_flag() {
 async fn finance_downloads_the_chargeback_and_focus_as_csv_files() {
     let g = Gateway::start();
     let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
-    let a = c.post("/v1/chat/completions", json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hello"}]}), &[]).await;
+    let a = c
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hello"}]}),
+            &[],
+        )
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let finance = session(&g, "carl.johansson").await;
     let (_, html) = page(&g, "/finance", &finance).await;

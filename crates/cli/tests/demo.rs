@@ -108,3 +108,60 @@ fn the_readme_shows_the_months_real_output() {
         assert_eq!(p, s, "line {}", i + 1);
     }
 }
+
+/// Served, the demo prints the dashboard's address and a key per role, and
+/// each key logs its person in to the page of their role.
+#[tokio::test]
+async fn the_demo_prints_the_dashboard_and_a_login_for_each_role() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["demo", "--days", "1", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the demo prints where its dashboard is").unwrap();
+        if let Some(rest) = line.strip_prefix("Dashboard: ") {
+            break rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
+        }
+    };
+    let logins: Vec<(String, String, String)> = (0..5)
+        .map(|_| {
+            let line = lines.next().unwrap().unwrap();
+            let w: Vec<&str> = line.split_whitespace().collect();
+            (w[0].to_string(), w[1].to_string(), w[2].to_string())
+        })
+        .collect();
+    let roles: Vec<&str> = logins.iter().map(|l| l.0.as_str()).collect();
+    assert_eq!(roles, ["member", "manager", "governance", "finance", "admin"]);
+    tokenwise_server::install_crypto();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (role, user, key) in &logins {
+        let r = http
+            .post(format!("{url}/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("api_key={key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{role}'s key logs in");
+        let home = r.headers()["location"].to_str().unwrap().to_string();
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let page = http.get(format!("{url}{home}")).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{role} lands on a page of theirs ({home})");
+        let name = &support_name(user);
+        assert!(page.text().await.unwrap().contains(name.as_str()), "{role}'s page names {name}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A person's name as the example policy writes it.
+fn support_name(user: &str) -> String {
+    let policy = std::fs::read_to_string(support::repo().join("examples/acme.toml")).unwrap();
+    let line = policy.lines().find(|l| l.starts_with(&format!("\"{user}\""))).unwrap();
+    line.split("name = \"").nth(1).unwrap().split('"').next().unwrap().to_string()
+}

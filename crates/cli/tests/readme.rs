@@ -305,3 +305,47 @@ fn ingest_prints_what_the_readme_shows() {
         c.query_row("SELECT user_id, cost_nanos FROM usage_events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!((user.as_str(), cost), ("ben.carter", 2_000_000_000));
 }
+
+/// The `[dashboard]` section the README shows is a valid part of a policy.
+#[test]
+fn the_dashboard_section_the_readme_shows_is_valid() {
+    let section = block("toml", "[dashboard]");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = support::policy_copy(dir.path(), |s| s + "\n" + &section + "\n");
+    let out = bin().args(["check-config", policy.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// What the served demo prints under its month, as the README shows it:
+/// the same lines, but for the address and the keys (new on each run).
+#[tokio::test]
+async fn the_served_demo_prints_the_dashboard_lines_the_readme_shows() {
+    use std::io::{BufRead, BufReader};
+    let shown = block("text", "Dashboard: http://");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["demo", "--days", "1", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .skip_while(|l| !l.starts_with("Dashboard: "))
+        .take(shown.lines().count())
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    let base = lines[0].split_whitespace().nth(1).unwrap().trim_end_matches('/').to_string();
+    for (printed, shown) in lines.iter().zip(shown.lines()) {
+        let shown = shown.replace("http://127.0.0.1:8080", &base);
+        match shown.split_once("tw_…") {
+            Some((before, _)) => {
+                assert!(printed.starts_with(&format!("{before}tw_")), "{printed:?} reads as {shown:?}");
+                assert_eq!(printed.len(), before.len() + 46, "a whole key: {printed:?}");
+            }
+            None => assert_eq!(printed, &shown),
+        }
+    }
+}

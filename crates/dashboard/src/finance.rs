@@ -6,10 +6,11 @@
 
 use crate::Dash;
 use crate::chart::Drawn;
+use crate::error::{PageError, no_store};
 use crate::forms::Posted;
 use crate::money::usd;
-use crate::page::{PageError, no_store, render};
-use crate::session::Viewer;
+use crate::page::render;
+use crate::viewer::Viewer;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};

@@ -5,8 +5,8 @@
 //! A form without a session gets 401, a bad token 403.
 
 use crate::Dash;
-use crate::page::PageError;
-use crate::session::{Viewer, not_logged_in};
+use crate::error::PageError;
+use crate::viewer::{Viewer, not_logged_in};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;

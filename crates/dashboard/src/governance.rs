@@ -6,11 +6,12 @@
 //! layer, which refuses (403) anyone but governance and admins.
 
 use crate::Dash;
+use crate::error::PageError;
 use crate::forms::Posted;
 use crate::money::usd;
-use crate::page::{PageError, render};
-use crate::session::Viewer;
+use crate::page::render;
 use crate::team::who;
+use crate::viewer::Viewer;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;

@@ -6,10 +6,12 @@
 //! requests, the same access rules — so a page never shows what its reader
 //! may not see, and a page a role may not open answers 403.
 //!
-//! - [`session`]: who is reading — an API key exchanged for a session
-//!   cookie at `/login`, or a trusted sign-on proxy's identity header.
+//! - [`viewer`]: who is reading — a session cookie (an API key exchanged
+//!   at `/login`), or a trusted sign-on proxy's identity header.
+//! - [`session`]: `/login`, `/logout`, and `/` sending each role home.
 //! - [`forms`]: a form POST, checked against the session's CSRF token.
-//! - [`page`]: rendering, errors as pages (401 → the login form, 403, 404).
+//! - [`page`]: rendering for the reader; [`error`]: errors as pages (no
+//!   session → the login form, 403, 404).
 //! - [`views`]: the templates and the stylesheet, compiled in.
 //! - [`money`]: nano-dollars as people read them, at the edge only.
 //! - one module per page: [`me`] (an employee's month), [`team`] (a
@@ -18,6 +20,7 @@
 //!   (chargeback, spend per outcome, downloads, reconciliation).
 
 pub mod chart;
+pub mod error;
 pub mod finance;
 pub mod forms;
 pub mod governance;
@@ -26,6 +29,7 @@ pub mod money;
 pub mod page;
 pub mod session;
 pub mod team;
+pub mod viewer;
 pub mod views;
 
 use axum::Router;

@@ -4,10 +4,11 @@
 //! feedback question on the scorecard.
 
 use crate::Dash;
+use crate::error::PageError;
 use crate::forms::Posted;
 use crate::money::{delta, percent, times, usd};
-use crate::page::{PageError, render};
-use crate::session::Viewer;
+use crate::page::render;
+use crate::viewer::Viewer;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -203,7 +204,7 @@ pub async fn feedback(State(dash): State<Dash>, posted: Posted<FeedbackForm>) ->
         )
         .await?;
     let to = match period {
-        Some(p) => format!("/me?period={}&thanks=1#feedback", crate::page::encode(&p)),
+        Some(p) => format!("/me?period={}&thanks=1#feedback", crate::error::encode(&p)),
         None => "/me?thanks=1#feedback".into(),
     };
     Ok(Redirect::to(&to).into_response())

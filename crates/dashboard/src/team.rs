@@ -6,11 +6,12 @@
 
 use crate::Dash;
 use crate::chart::burn_down;
+use crate::error::PageError;
 use crate::forms::Posted;
 use crate::me::{budget_line, outcome_line};
 use crate::money::{percent, usd};
-use crate::page::{PageError, render};
-use crate::session::Viewer;
+use crate::page::render;
+use crate::viewer::Viewer;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

@@ -94,7 +94,7 @@ mod tests {
                 minijinja::context! { status => 403, title => "Not for your role", message => "<script>alert(1)</script>" },
             )
             .unwrap();
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
         assert!(!html.contains("<script>alert"));
     }
 

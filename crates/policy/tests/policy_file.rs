@@ -329,3 +329,29 @@ fn ingest_rules_name_people_and_use_cases_that_exist_and_mistakes_are_located() 
         "{report}"
     );
 }
+
+#[test]
+fn the_dashboard_trusts_only_the_proxies_it_lists() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert!(p.dashboard.trusted_proxies.is_empty(), "no section: identity headers are believed from no one");
+    assert!(!p.dashboard.trusts("127.0.0.1".parse().unwrap()));
+    assert_eq!(p.dashboard.session_hours, 12);
+    let src = acme_src() + "\n[dashboard]\ntrusted_proxies = [\"10.0.0.7\", \"::1\"]\nsession_hours = 8\n";
+    let d = load_as_acme(&src).unwrap().policy.dashboard;
+    assert!(d.trusts("10.0.0.7".parse().unwrap()) && d.trusts("::1".parse().unwrap()));
+    assert!(d.trusts("::ffff:10.0.0.7".parse().unwrap()), "an IPv4 peer seen on an IPv6 socket is the same address");
+    assert!(!d.trusts("10.0.0.8".parse().unwrap()));
+    assert_eq!(d.session_hours, 8);
+    let src = acme_src() + "\n[dashboard]\ntrusted_proxies = [\"proxy.internal\"]\nsession_hours = 0\n";
+    let errs = errors(&load_as_acme(&src).unwrap_err());
+    assert_eq!(
+        errs,
+        vec![
+            (line_of(&src, "trusted_proxies = [\"proxy"), "`proxy.internal` is not an IP address".into()),
+            (line_of(&src, "session_hours = 0"), "session_hours must be from 1 to 720, got 0".into()),
+        ]
+    );
+    let src = acme_src() + "\n[dashboard]\ntrusted_proxy = [\"10.0.0.7\"]\n";
+    let errs = errors(&load_as_acme(&src).unwrap_err());
+    assert_eq!(errs.len(), 1, "a misspelt key is an error: {errs:?}");
+}

@@ -99,12 +99,13 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
     }
     if !a.json {
         println!();
-        println!("Serving on {} (Ctrl-C stops). Demo logins (API keys, one per role):", w.base);
-        for role in [Role::Admin, Role::Governance, Role::Finance, Role::Manager, Role::Member] {
+        println!("Dashboard: {}/ (Ctrl-C stops). Log in with one of these keys, one per role:", w.base);
+        for role in [Role::Member, Role::Manager, Role::Governance, Role::Finance, Role::Admin] {
             if let Some(u) = w.policy.users.values().find(|u| u.role == role) {
                 println!("  {:<11} {:<16} {}", role.as_str(), u.id, w.keys.get(&u.id).map_or("", String::as_str));
             }
         }
+        println!("Gateway: {}/v1 · API: {}/api/v1 (the same keys)", w.base, w.base);
     }
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
     w.stop().await
