@@ -61,7 +61,7 @@ row() {
   local role=$1 path=$2 api=$3
   local page; page=$(time_page "Cookie: ${COOKIE[$role]}" "$path")
   local base="—"
-  [[ -n "$api" ]] && base=$(time_page "Authorization: Bearer ${KEY[$role]}" "$api" | cut -d'|' -f1,2 | sed 's/ *$//')
+  [[ -n "$api" ]] && base=$(time_page "Authorization: Bearer ${KEY[$role]}" "$api" | awk -F' [|] ' '{print $1 " / " $2}')
   echo "| \`$path\` | $role | $page | \`${api:-—}\` $base |"
 }
 
