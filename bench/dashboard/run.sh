@@ -29,7 +29,7 @@ time_it() { # LABEL CURL-ARGS… : p50 and max of N requests, in ms
 }
 for who in ivan.petrov:me lucia.fernandez:team; do
   user=${who%%:*}; page=${who##*:}
-  key=$("$BIN" keys create --config "$DATA/acme.toml" --database "$DB" --user "$user")
+  key=$("$BIN" keys create --config "$DATA/acme.toml" --database "$DB" --user "$user" 2> /dev/null)
   curl -s -c "$DATA/jar" -o /dev/null -d "api_key=$key" "$URL/login"
   time_it "/$page ($user)" -b "$DATA/jar" "$URL/$page"
   time_it "GET /api/v1/scores ($user)" -H "Authorization: Bearer $key" "$URL/api/v1/scores?period=2026-11"
