@@ -126,23 +126,23 @@ impl App {
     }
 
     /// A person's tasks whose last call fell in the period, newest first
-    /// (at most `limit`), each beside the usual cost of its kind.
+    /// (at most `limit`, read by the person's key), each beside the usual
+    /// cost of its kind.
     pub async fn task_costs(
         &self,
         caller: &Caller,
         user: &str,
         period: Option<&str>,
-        limit: usize,
+        limit: u32,
     ) -> AppResult<Vec<TaskCost>> {
         if !Sight::of(&caller.user).sees_user(&self.policy, user) {
             return Err(AppError::denied("your role may not read another person's tasks"));
         }
         let p = period_of(self, period)?;
-        let rows = self.store.tasks_between(p.start, p.end).await?;
+        let rows = self.store.person_tasks(user, p.start, p.end, limit).await?;
         let baselines = self.task_baselines.current();
-        let mut out: Vec<TaskCost> = rows
+        let out: Vec<TaskCost> = rows
             .into_iter()
-            .filter(|t| t.user_id == user)
             .map(|t| {
                 let approved =
                     t.template.as_deref().and_then(|k| self.policy.templates.get(k)).is_some_and(|x| x.approved);
@@ -162,8 +162,6 @@ impl App {
                 compare(&self.policy, &baselines, cost)
             })
             .collect();
-        out.sort_by_key(|t| std::cmp::Reverse(t.last_call));
-        out.truncate(limit);
         Ok(out)
     }
 }
