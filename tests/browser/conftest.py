@@ -46,7 +46,7 @@ class Dash:
         self.tmp = tmp
         data = tmp / "demo"
         subprocess.run(
-            [BIN, "demo", "--no-serve", "--data-dir", str(data), "--days", str(DAYS)],
+            [BIN, "demo", "--no-serve", "--data-dir", str(data), "--days", str(DAYS), "--listen", "127.0.0.1:0"],
             check=True, env=ENV, stdout=subprocess.DEVNULL,
         )
         shutil.copytree(REPO / "examples" / "prices", tmp / "prices")

@@ -241,3 +241,18 @@ pub fn may_reconcile(who: &User) -> AppResult<()> {
         }
     }
 }
+
+/// Whether `who` may open what governance oversees together — every flag
+/// and incident, appeals to decide, the policy's decisions on prompts
+/// (violations), the audit log and the policy file: governance and admins.
+/// Each JSON route keeps its own rule (a member lists their own flags at
+/// `/api/v1/anomalies`); a view gathering everyone's is for those who
+/// oversee everyone, and anyone else is refused, not shown an empty page.
+pub fn may_oversee(who: &User) -> AppResult<()> {
+    match who.role {
+        Role::Governance | Role::Admin => Ok(()),
+        Role::Member | Role::Manager | Role::Finance => Err(AppError::denied(
+            "governance's views (anomalies, incidents, appeals, violations, the audit log, the policy) are for governance and admins",
+        )),
+    }
+}

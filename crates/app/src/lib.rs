@@ -18,6 +18,8 @@ pub mod error;
 pub mod events;
 pub mod exceptions;
 pub mod feedback;
+pub mod finance;
+pub mod governance;
 pub mod guard;
 pub mod incidents;
 pub mod ingest;
@@ -64,6 +66,17 @@ pub struct App {
     pub integration_secrets: integrations::Secrets,
     /// The usual cost of a task, refreshed off the request path.
     pub task_baselines: tasks::TaskBaselines,
+    /// The policy file as it was read at start, for governance to see.
+    pub policy_file: PolicyText,
+}
+
+/// The policy file in force: where it came from, its text and SHA-256 (the
+/// digest the `policy.load` audit entry records).
+#[derive(Debug, Clone)]
+pub struct PolicyText {
+    pub source: String,
+    pub sha256: String,
+    pub text: Arc<str>,
 }
 
 /// The ledger's writers, to await at shutdown once every `App` handle is
@@ -111,6 +124,7 @@ impl App {
             clock,
             integration_secrets,
             task_baselines: tasks::TaskBaselines::default(),
+            policy_file: PolicyText { source, sha256: digest, text: Arc::from(policy_text) },
         };
         Ok((Arc::new(app), Writers { recorder: recorder_task, auditor: auditor_task }))
     }

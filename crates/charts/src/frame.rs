@@ -157,7 +157,7 @@ pub(crate) fn legend(s: &mut String, x: f64, y: f64, width: f64, entries: &[(Str
     if entries.is_empty() {
         return 0.0;
     }
-    s.push_str("<g class=\"legend\" aria-hidden=\"true\">");
+    s.push_str("<g class=\"chart-legend\" aria-hidden=\"true\">");
     let (mut cx, mut cy) = (x, y + 8.0);
     for (name, look, marker) in entries {
         let label = truncate(name, 40);

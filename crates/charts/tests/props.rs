@@ -50,7 +50,7 @@ fn marks(svg: &str) -> Vec<(f64, f64)> {
 /// Marks in the legend sit above the plot; only data marks are checked.
 fn data_part(svg: &str) -> &str {
     match svg.find("</g><g class=\"axis") {
-        Some(at) if svg.contains("class=\"legend\"") => &svg[at..],
+        Some(at) if svg.contains("class=\"chart-legend\"") => &svg[at..],
         _ => svg,
     }
 }

@@ -15,11 +15,15 @@
 //! - [`views`]: the templates and the stylesheet, compiled in.
 //! - [`money`]: nano-dollars as people read them, at the edge only.
 //! - one module per page: [`me`] (an employee's month), [`team`] (a
-//!   manager's team).
+//!   manager's team), [`governance`] (flags, incidents, appeals,
+//!   violations, reward models, the audit log, the policy), [`finance`]
+//!   (chargeback, spend per outcome, downloads, reconciliation).
 
 pub mod chart;
 pub mod error;
+pub mod finance;
 pub mod forms;
+pub mod governance;
 pub mod me;
 pub mod money;
 pub mod page;
@@ -60,6 +64,17 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/team", get(team::page))
         .route("/team/outcomes/{id}", post(team::decide_outcome))
         .route("/team/exceptions/{id}", post(team::decide_exception))
+        .route("/governance", get(governance::page))
+        .route("/governance/incidents", post(governance::open_incident))
+        .route("/governance/appeals/{id}", post(governance::decide_appeal))
+        .route("/governance/violations", get(governance::violations))
+        .route("/governance/models", get(governance::models))
+        .route("/governance/audit", get(governance::audit))
+        .route("/governance/policy", get(governance::policy))
+        .route("/finance", get(finance::page))
+        .route("/finance/chargeback.csv", get(finance::chargeback_csv))
+        .route("/finance/focus.csv", get(finance::focus_csv))
+        .route("/finance/reconcile", post(finance::reconcile))
         .route("/static/{file}", get(views::asset))
         .route("/index.html", get(|| async { Redirect::permanent("/") }))
         .with_state(dash)

@@ -24,6 +24,12 @@ pub fn nav(role: Role) -> Vec<NavLink> {
     if matches!(role, Role::Manager | Role::Governance | Role::Admin) {
         links.push(NavLink { href: "/team", label: "My team" });
     }
+    if matches!(role, Role::Governance | Role::Admin) {
+        links.push(NavLink { href: "/governance", label: "Governance" });
+    }
+    if matches!(role, Role::Manager | Role::Finance | Role::Governance | Role::Admin) {
+        links.push(NavLink { href: "/finance", label: "Finance" });
+    }
     links
 }
 
@@ -31,7 +37,9 @@ pub fn nav(role: Role) -> Vec<NavLink> {
 pub fn home(role: Role) -> &'static str {
     match role {
         Role::Manager => "/team",
-        _ => "/me",
+        Role::Governance => "/governance",
+        Role::Finance => "/finance",
+        Role::Member | Role::Admin => "/me",
     }
 }
 

@@ -18,6 +18,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
     ("me.html", include_str!("../templates/me.html")),
     ("team.html", include_str!("../templates/team.html")),
+    ("gov_tabs.html", include_str!("../templates/gov_tabs.html")),
+    ("governance.html", include_str!("../templates/governance.html")),
+    ("violations.html", include_str!("../templates/violations.html")),
+    ("models.html", include_str!("../templates/models.html")),
+    ("audit.html", include_str!("../templates/audit.html")),
+    ("policy.html", include_str!("../templates/policy.html")),
+    ("finance.html", include_str!("../templates/finance.html")),
+    ("reconcile.html", include_str!("../templates/reconcile.html")),
 ];
 
 /// Static files: (name, content type, bytes).

@@ -10,9 +10,10 @@ use jiff::Timestamp;
 use tokenwise_core::TokenUsage;
 use tokenwise_ledger::rollup::DAY_US;
 use tokenwise_ledger::store::reports::{
-    DaySums, Totals, bucket_of, rollup_sql, shared_prompts_sql, sort_shared, usage_totals_sql, whole_days,
+    DaySums, Totals, bucket_of, decision_counts_sql, rollup_sql, shared_prompts_sql, sort_decisions, sort_shared,
+    usage_totals_sql, whole_days,
 };
-use tokenwise_ledger::{ReportStore, SharedPrompt, StoreError, UsageTotals, to_micros};
+use tokenwise_ledger::{DecisionCount, ReportStore, SharedPrompt, StoreError, UsageTotals, to_micros};
 
 fn key(r: &tokio_postgres::Row, at: usize) -> Result<[String; 7], StoreError> {
     let text = |i: usize| get::<Option<String>>(r, at + i).map(Option::unwrap_or_default);
@@ -42,6 +43,27 @@ fn cast(sql: String) -> String {
 
 #[async_trait]
 impl ReportStore for PgStore {
+    async fn decision_counts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<DecisionCount>, StoreError> {
+        let (from, to) = (to_micros(from), to_micros(to));
+        let sql = decision_counts_sql("ts_us >= $1 AND ts_us < $2").replace("COUNT(*)", "COUNT(*)::BIGINT");
+        let client = self.client().await?;
+        let rows = client.query(&sql, &[&from, &to]).await.map_err(db_err)?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(DecisionCount {
+                    use_case: get(r, 0)?,
+                    decision: get(r, 1)?,
+                    status: get(r, 2)?,
+                    findings: get(r, 3)?,
+                    calls: u64::try_from(get::<i64>(r, 4)?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        sort_decisions(&mut out);
+        Ok(out)
+    }
+
     async fn shared_prompts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<SharedPrompt>, StoreError> {
         let (from, to) = (to_micros(from), to_micros(to));
         let sql = shared_prompts_sql("last_ts_us >= $1 AND last_ts_us < $2").replace("COUNT(*)", "COUNT(*)::BIGINT");

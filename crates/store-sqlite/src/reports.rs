@@ -10,9 +10,10 @@ use rusqlite::{Connection, params};
 use tokenwise_core::TokenUsage;
 use tokenwise_ledger::rollup::DAY_US;
 use tokenwise_ledger::store::reports::{
-    DaySums, Totals, bucket_of, rollup_sql, shared_prompts_sql, sort_shared, usage_rollup, usage_totals_sql, whole_days,
+    DaySums, Totals, bucket_of, decision_counts_sql, rollup_sql, shared_prompts_sql, sort_decisions, sort_shared,
+    usage_rollup, usage_totals_sql, whole_days,
 };
-use tokenwise_ledger::{ReportStore, SharedPrompt, StoreError, UsageEvent, UsageTotals, to_micros};
+use tokenwise_ledger::{DecisionCount, ReportStore, SharedPrompt, StoreError, UsageEvent, UsageTotals, to_micros};
 
 /// Adds newly stored events to the daily usage rollup, in the writer's
 /// transaction.
@@ -118,6 +119,28 @@ impl ReportStore for SqliteStore {
                 .map_err(db_err)?;
             let mut out = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)?;
             sort_shared(&mut out);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn decision_counts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<DecisionCount>, StoreError> {
+        let (from, to) = (to_micros(from), to_micros(to));
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&decision_counts_sql("ts_us >= ?1 AND ts_us < ?2")).map_err(db_err)?;
+            let rows = st
+                .query_map(params![from, to], |r| {
+                    Ok(DecisionCount {
+                        use_case: r.get(0)?,
+                        decision: r.get(1)?,
+                        status: r.get(2)?,
+                        findings: r.get(3)?,
+                        calls: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                    })
+                })
+                .map_err(db_err)?;
+            let mut out = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)?;
+            sort_decisions(&mut out);
             Ok(out)
         })
         .await

@@ -123,6 +123,7 @@ macro_rules! store_suite {
             usage_totals_sum_per_charge_period_and_group,
             usage_totals_of_whole_days_come_from_the_rollup,
             shared_prompts_are_those_of_several_teams,
+            decision_counts_are_the_calls_the_policy_acted_on,
             the_usage_rollup_migration_counts_events_recorded_before_it,
             prompt_groups_and_model_days_come_from_the_database,
             anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,

@@ -4,7 +4,8 @@
 use crate::events::bare_event;
 use crate::{Backend, ts};
 use jiff::ToSpan;
-use tokenwise_core::{Nanos, TokenUsage};
+use std::collections::BTreeMap as BTreeMapOf;
+use tokenwise_core::{FindingKind, Nanos, TokenUsage};
 use tokenwise_ledger::*;
 
 const BIG: i64 = 987_654_321_123;
@@ -167,4 +168,47 @@ pub async fn the_usage_rollup_migration_counts_events_recorded_before_it(b: &imp
     b.execute_raw("DROP TABLE usage_daily; DELETE FROM schema_migrations WHERE version = 9").await;
     let again = b.reopen().await;
     assert_eq!(again.usage_totals(&days, None).await.unwrap(), kept);
+}
+
+/// The calls the policy acted on, counted per use case, decision, status and
+/// findings; calls that passed untouched and calls outside the range are not.
+pub async fn decision_counts_are_the_calls_the_policy_acted_on(b: &impl Backend) {
+    let s = b.store();
+    let at = ts("2026-11-10T10:00:00Z");
+    let card = BTreeMapOf::from([(FindingKind::CreditCard, 1u32)]);
+    let mut events = Vec::new();
+    // (use case, decision, status, findings, minutes from `at`)
+    for (i, (use_case, decision, status, findings, minutes)) in [
+        (Some("support-reply"), Decision::Redact, Status::Ok, card.clone(), 0),
+        (Some("support-reply"), Decision::Redact, Status::Ok, card.clone(), 1),
+        (Some("support-reply"), Decision::Block, Status::Blocked, BTreeMapOf::new(), 2),
+        (None, Decision::Allow, Status::Ok, card.clone(), 3),
+        // Untouched, and outside the range: not counted.
+        (Some("support-reply"), Decision::Allow, Status::Ok, BTreeMapOf::new(), 4),
+        (Some("support-reply"), Decision::Redact, Status::Ok, card.clone(), 24 * 60),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = bare_event(&format!("dc-{i}"), at + minutes.minutes(), "ana", "support", 1);
+        e.use_case = use_case.map(str::to_string);
+        e.decision = decision;
+        e.status = status;
+        e.findings = findings;
+        events.push(e);
+    }
+    s.insert_events(&events).await.unwrap();
+    let got = s.decision_counts(at, at + 24.hours()).await.unwrap();
+    let got: Vec<(Option<&str>, &str, &str, &str, u64)> = got
+        .iter()
+        .map(|r| (r.use_case.as_deref(), r.decision.as_str(), r.status.as_str(), r.findings.as_str(), r.calls))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (None, "allow", "ok", "{\"credit_card\":1}", 1),
+            (Some("support-reply"), "block", "blocked", "{}", 1),
+            (Some("support-reply"), "redact", "ok", "{\"credit_card\":1}", 2),
+        ]
+    );
 }

@@ -117,6 +117,21 @@ pub async fn input(
 }
 
 impl App {
+    /// Whether `caller` may see program health of `team` (None: every
+    /// team), and whether they see small teams' figures too (governance and
+    /// admins): a team smaller than `min_group_size` is shown to them only.
+    pub(crate) fn health_of(&self, caller: &Caller, team: Option<&str>) -> AppResult<bool> {
+        let min = u64::from(self.policy.scoring.min_group_size);
+        let size = |t: &str| self.policy.users.values().filter(|u| u.team == t).count() as u64;
+        let privileged = matches!(caller.user.role, Role::Governance | Role::Admin);
+        if let Some(t) = team.filter(|t| !privileged && size(t) < min) {
+            return Err(AppError::denied(format!(
+                "team `{t}` has fewer than {min} people: its figures are shown to governance only"
+            )));
+        }
+        Ok(privileged)
+    }
+
     /// Program health: finance, governance and admins see the org and
     /// every team; a manager their own team. Per-team figures of a team
     /// smaller than `min_group_size` are for governance and admins only.
@@ -126,12 +141,7 @@ impl App {
         let period = self.report_period(r.period.as_deref())?;
         let min = u64::from(self.policy.scoring.min_group_size);
         let size = |t: &str| self.policy.users.values().filter(|u| u.team == t).count() as u64;
-        let privileged = matches!(caller.user.role, Role::Governance | Role::Admin);
-        if let Some(t) = team.as_deref().filter(|t| !privileged && size(t) < min) {
-            return Err(AppError::denied(format!(
-                "team `{t}` has fewer than {min} people: its figures are shown to governance only"
-            )));
-        }
+        let privileged = self.health_of(caller, team.as_deref())?;
         let input = input(self.store.as_ref(), &self.policy, &period, team.as_deref(), step).await?;
         let mut h = health::health(&input);
         if !privileged {

@@ -72,6 +72,18 @@ fn upstreams(policy: &Policy, format: Format, named: Option<&str>) -> AppResult<
     Ok(Some(policy.upstreams.values().filter(|u| u.format == wire).map(|u| u.id.clone()).collect()))
 }
 
+/// The ledger's side is named as the upstream bills (`upstream_model`);
+/// tokenwise's own FOCUS dataset names each model by its policy id. A FOCUS
+/// line naming a policy model by id is read as that model's upstream name,
+/// so the ledger's own dataset reconciles with the ledger.
+fn by_upstream_name(policy: &Policy, export: &mut Export) {
+    for line in &mut export.lines {
+        if let Some(m) = policy.models.get(&line.model) {
+            line.model.clone_from(&m.upstream_model);
+        }
+    }
+}
+
 /// Reads the request into what is compared.
 pub fn prepare(policy: &Policy, r: &ReconcileRequest) -> AppResult<Compare> {
     let format = Format::parse(&r.format).map_err(|e| AppError::invalid(e.0))?;
@@ -79,7 +91,10 @@ pub fn prepare(policy: &Policy, r: &ReconcileRequest) -> AppResult<Compare> {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let export = reconcile::read(format, &text).map_err(|e| AppError::invalid(e.0))?;
+    let mut export = reconcile::read(format, &text).map_err(|e| AppError::invalid(e.0))?;
+    if format == Format::Focus {
+        by_upstream_name(policy, &mut export);
+    }
     let (from, to) = match r.period.as_deref() {
         Some(p) => utc_month(p)?,
         None => {

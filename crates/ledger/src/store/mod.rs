@@ -57,7 +57,7 @@ pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, Sp
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
 pub use outcomes::{AppealQuery, OutcomeQuery, OutcomeStore};
-pub use reports::{ReportStore, SharedPrompt, UsageTotals};
+pub use reports::{DecisionCount, ReportStore, SharedPrompt, UsageTotals};
 pub use scores::{ActivityRow, ScoreStore};
 pub use tasks::TaskStore;
 

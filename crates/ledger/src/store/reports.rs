@@ -60,6 +60,18 @@ pub struct SharedPrompt {
     pub tasks: u64,
 }
 
+/// Calls the policy acted on — something found in the prompt, a decision
+/// other than allow, or a refusal — counted per use case, decision, status
+/// and findings (the stored `kind → count` JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionCount {
+    pub use_case: Option<String>,
+    pub decision: String,
+    pub status: String,
+    pub findings: String,
+    pub calls: u64,
+}
+
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     /// The tasks whose last call was in `[from, to)` and whose first prompt
@@ -76,6 +88,29 @@ pub trait ReportStore: Send + Sync {
     /// midnights are read from the daily usage rollup the writers keep in
     /// the events' transaction; the others from the events.
     async fn usage_totals(&self, edges: &[Timestamp], team: Option<&str>) -> Result<Vec<UsageTotals>, StoreError>;
+
+    /// The calls of `[from, to)` the policy acted on, counted per use case,
+    /// decision, status and findings ([`decision_counts_sql`]); ordered by
+    /// [`sort_decisions`]. Counted by the database: the month's calls that
+    /// passed untouched never leave it.
+    async fn decision_counts(&self, from: Timestamp, to: Timestamp) -> Result<Vec<DecisionCount>, StoreError>;
+}
+
+/// [`ReportStore::decision_counts`]' SQL; `range` is the condition on
+/// `ts_us` each backend writes (with its placeholders).
+pub fn decision_counts_sql(range: &str) -> String {
+    format!(
+        "SELECT use_case, decision, status, findings, COUNT(*) FROM usage_events WHERE {range} \
+         AND (findings <> '{{}}' OR decision <> 'allow' OR status = 'blocked') \
+         GROUP BY use_case, decision, status, findings"
+    )
+}
+
+/// The order both backends return decision counts in.
+pub fn sort_decisions(rows: &mut [DecisionCount]) {
+    rows.sort_by(|a, b| {
+        (&a.use_case, &a.decision, &a.status, &a.findings).cmp(&(&b.use_case, &b.decision, &b.status, &b.findings))
+    });
 }
 
 /// [`ReportStore::shared_prompts`]' SQL; `range` is the condition on
