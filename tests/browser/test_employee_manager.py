@@ -20,6 +20,9 @@ def test_the_login_form_says_why_a_key_is_refused(page, dash):
 
 def test_a_member_sees_their_month_and_not_the_team_page(page, dash):
     assert login(page, dash, "member").endswith("/me"), "a member lands on their month"
+    # The keyboard's first stop skips to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     main = page.locator("main")
     assert page.get_by_role("heading", name="My month").is_visible()
     assert "Ivan Petrov" in page.locator("header").inner_text()

@@ -126,23 +126,23 @@ impl App {
     }
 
     /// A person's tasks whose last call fell in the period, newest first
-    /// (at most `limit`), each beside the usual cost of its kind.
+    /// (at most `limit`, read by the person's key), each beside the usual
+    /// cost of its kind.
     pub async fn task_costs(
         &self,
         caller: &Caller,
         user: &str,
         period: Option<&str>,
-        limit: usize,
+        limit: u32,
     ) -> AppResult<Vec<TaskCost>> {
         if !Sight::of(&caller.user).sees_user(&self.policy, user) {
             return Err(AppError::denied("your role may not read another person's tasks"));
         }
         let p = period_of(self, period)?;
-        let rows = self.store.tasks_between(p.start, p.end).await?;
+        let rows = self.store.person_tasks(user, p.start, p.end, limit).await?;
         let baselines = self.task_baselines.current();
-        let mut out: Vec<TaskCost> = rows
+        let out: Vec<TaskCost> = rows
             .into_iter()
-            .filter(|t| t.user_id == user)
             .map(|t| {
                 let approved =
                     t.template.as_deref().and_then(|k| self.policy.templates.get(k)).is_some_and(|x| x.approved);
@@ -162,8 +162,68 @@ impl App {
                 compare(&self.policy, &baselines, cost)
             })
             .collect();
-        out.sort_by_key(|t| std::cmp::Reverse(t.last_call));
-        out.truncate(limit);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::tasks::Usual;
+    use std::path::Path;
+
+    fn acme() -> Policy {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml");
+        tokenwise_policy::load_file(&path).unwrap().policy
+    }
+
+    fn task(template: Option<&str>, approved: bool, cost: i64) -> TaskCost {
+        TaskCost {
+            task: "T-1".into(),
+            use_case: Some("support-reply".into()),
+            template: template.map(String::from),
+            approved,
+            calls: 3,
+            cost: Nanos(cost),
+            last_call: Timestamp::UNIX_EPOCH,
+            usual: None,
+            usual_of: None,
+            suggested: None,
+            suggested_usual: None,
+        }
+    }
+
+    fn baselines() -> Baselines {
+        let usual = |n: i64| Usual { median: Nanos(n), tasks: 9 };
+        Baselines {
+            templates: [
+                ("support-refund@3".to_string(), usual(3_500_000)),
+                ("support-refund@4".to_string(), usual(9_000_000)),
+            ]
+            .into(),
+            use_cases: [("support-reply".to_string(), usual(5_000_000))].into(),
+            at: None,
+        }
+    }
+
+    #[test]
+    fn a_task_is_compared_with_its_template_else_its_use_case_and_pointed_to_a_cheaper_approved_one() {
+        let (p, b) = (acme(), baselines());
+        // Its template's usual first; an approved template needs no advice.
+        let t = compare(&p, &b, task(Some("support-refund@3"), true, 40_000_000));
+        assert_eq!((t.usual, t.usual_of.as_deref()), (Some(Nanos(3_500_000)), Some("template support-refund@3")));
+        assert_eq!(t.suggested, None);
+        // An unapproved template: the approved one that usually costs less.
+        let t = compare(&p, &b, task(Some("support-refund@4"), false, 40_000_000));
+        assert_eq!(t.usual, Some(Nanos(9_000_000)));
+        assert_eq!((t.suggested.as_deref(), t.suggested_usual), (Some("support-refund@3"), Some(Nanos(3_500_000))));
+        // No template: the use case's usual, and the same advice.
+        let t = compare(&p, &b, task(None, false, 1_000_000));
+        assert_eq!(t.usual_of.as_deref(), Some("use case support-reply"));
+        assert_eq!(t.suggested.as_deref(), Some("support-refund@3"));
+        // Nothing known yet: no comparison, no advice.
+        let t = compare(&p, &Baselines::default(), task(None, false, 1_000_000));
+        assert_eq!((t.usual, t.suggested), (None, None));
     }
 }

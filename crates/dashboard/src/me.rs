@@ -71,8 +71,9 @@ pub fn outcome_line(o: &OutcomeView) -> serde_json::Value {
     })
 }
 
-/// Tasks listed on the page, newest first.
+/// Tasks listed on the page, newest first, of the most recent read.
 const TASKS_SHOWN: usize = 12;
+const TASKS_COUNTED: u32 = 500;
 
 /// A task as the page says it, in plain words.
 #[derive(Debug, Serialize)]
@@ -148,7 +149,7 @@ pub async fn page(
     let board = app.scores(c, ScoresRequest { period: q.period.clone(), ..ScoresRequest::default() }).await?;
     let score = board.scores.iter().find(|s| s.subject == me).cloned();
     let spend = app.daily_spend(c, &SpendOf::User(c.user.id.clone()), Some(&board.period)).await?;
-    let tasks = app.task_costs(c, &c.user.id, Some(&board.period), usize::MAX).await?;
+    let tasks = app.task_costs(c, &c.user.id, Some(&board.period), TASKS_COUNTED).await?;
     let task_count = tasks.len();
     let tasks = &tasks[..tasks.len().min(TASKS_SHOWN)];
     let tasks: Vec<TaskLine> = tasks.iter().map(task_line).collect();
@@ -173,6 +174,7 @@ pub async fn page(
         "chart": crate::chart::daily(&app.policy, &spend, "my-spend", "My spend per day"),
         "tasks": tasks,
         "task_count": task_count,
+        "task_count_capped": task_count >= TASKS_COUNTED as usize,
         "above": above,
         "budgets": mine,
         "pending": pending.outcomes.iter().map(outcome_line).collect::<Vec<_>>(),

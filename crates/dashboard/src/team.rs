@@ -16,6 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokenwise_app::access::may_validate;
 use tokenwise_app::exceptions::{ExceptionFilter, ExceptionView};
 use tokenwise_app::leaderboard::{Entry, LeaderboardRequest};
 use tokenwise_app::month::SpendOf;
@@ -111,7 +112,16 @@ pub async fn page(State(dash): State<Dash>, viewer: Viewer, Query(q): Query<Team
         "calls": spend.calls,
         "budget": envelope.map(budget_line),
         "chart": chart,
-        "pending": pending.outcomes.iter().map(|o| named(&app.policy, outcome_line(o))).collect::<Vec<_>>(),
+        "pending": pending
+            .outcomes
+            .iter()
+            .map(|o| {
+                let mut line = named(&app.policy, outcome_line(o));
+                // Buttons only where the application would accept the decision.
+                line["decidable"] = json!(may_validate(&app.policy, &c.user, &o.user, &o.team));
+                line
+            })
+            .collect::<Vec<_>>(),
         "exceptions": exceptions.exceptions.iter().map(|e| exception_line(&app.policy, e)).collect::<Vec<_>>(),
         "board_rows": board.entries.iter().map(|e| board_row(&app.policy, e)).collect::<Vec<_>>(),
         "board": board,

@@ -62,6 +62,23 @@ impl TaskStore for PgStore {
         rows.iter().map(task_from_row).collect()
     }
 
+    async fn person_tasks(
+        &self,
+        user: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<TaskTotals>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1 AND last_ts_us >= $2 AND last_ts_us < $3 \
+             ORDER BY last_ts_us DESC, task LIMIT $4"
+        );
+        let rows =
+            client.query(&sql, &[&user, &to_micros(from), &to_micros(to), &i64::from(limit)]).await.map_err(db_err)?;
+        rows.iter().map(task_from_row).collect()
+    }
+
     async fn task_baselines(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskBaseline>, StoreError> {
         let client = self.client().await?;
         let mut out = Vec::new();

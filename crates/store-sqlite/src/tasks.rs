@@ -67,6 +67,26 @@ impl TaskStore for SqliteStore {
         .await
     }
 
+    async fn person_tasks(
+        &self,
+        user: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<TaskTotals>, StoreError> {
+        let (user, from, to) = (user.to_string(), to_micros(from), to_micros(to));
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = ?1 AND last_ts_us >= ?2 AND last_ts_us < ?3 \
+                 ORDER BY last_ts_us DESC, task LIMIT ?4"
+            );
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let rows = stmt.query_map(params![user, from, to, limit], task_from_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+
     async fn task_baselines(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskBaseline>, StoreError> {
         let (from, to) = (to_micros(from), to_micros(to));
         self.read(move |c| {

@@ -99,6 +99,17 @@ pub async fn tasks_total_each_persons_calls_exactly(b: &impl Backend) {
     // [from, to) on the last call.
     assert_eq!(s.tasks_between(t0 + 2.minutes(), t0 + 3.minutes()).await.unwrap()[0].user_id, "bo");
     assert!(s.tasks_between(t0 + 4.minutes(), t0 + 24.hours()).await.unwrap().is_empty());
+    // One person's, newest first, bounded.
+    let hers = s.person_tasks("ana", t0 - 24.hours(), t0 + 24.hours(), 10).await.unwrap();
+    assert_eq!(hers, vec![want.clone()]);
+    assert!(s.person_tasks("ana", t0 + 4.minutes(), t0 + 24.hours(), 10).await.unwrap().is_empty());
+    assert_eq!(s.person_tasks("bo", t0 - 24.hours(), t0 + 24.hours(), 10).await.unwrap().len(), 1);
+    assert!(s.person_tasks("cy", t0 - 24.hours(), t0 + 24.hours(), 10).await.unwrap().is_empty());
+    let later = task_event("tk-7", t0 + 5.minutes(), "ana", "T-9", 5);
+    s.commit_events(&[later]).await.unwrap();
+    let tasks = |v: Vec<TaskTotals>| v.into_iter().map(|t| t.task).collect::<Vec<_>>();
+    assert_eq!(tasks(s.person_tasks("ana", t0 - 24.hours(), t0 + 24.hours(), 10).await.unwrap()), ["T-9", "T-1"]);
+    assert_eq!(tasks(s.person_tasks("ana", t0 - 24.hours(), t0 + 24.hours(), 1).await.unwrap()), ["T-9"]);
 }
 
 /// Several writers (on PostgreSQL: concurrent transactions, as replicas

@@ -19,6 +19,17 @@ pub trait TaskStore: Send + Sync {
     /// call first.
     async fn tasks_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<TaskTotals>, StoreError>;
 
+    /// One person's tasks whose last call was in `[from, to)`, newest last
+    /// call first, at most `limit` (what their month on the dashboard
+    /// lists; read by the person's key, never the whole period).
+    async fn person_tasks(
+        &self,
+        user: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<TaskTotals>, StoreError>;
+
     /// The rows of these (person, task) pairs, those that exist: what the
     /// scoring needs of the tasks behind a period's outcomes (their first
     /// template and prompt hash), read by key, never the whole table.
