@@ -157,6 +157,9 @@ impl AnomalyStore for PgStore {
             params.push(value);
             sql.push_str(&format!(" AND (prompt_minhash >> {shift}) & 65535 = ${}", params.len()));
         }
+        if q.dlp {
+            sql.push_str(" AND (status = 'blocked' OR decision IN ('redact', 'reroute'))");
+        }
         sql.push_str(&format!(" ORDER BY cost_nanos DESC, ts_us DESC, id LIMIT {}", q.limit.max(1)));
         let rows = self.client().await?.query(&sql, &params).await.map_err(db_err)?;
         rows.iter()

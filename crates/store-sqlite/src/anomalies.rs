@@ -129,6 +129,9 @@ fn evidence_sql(q: &EvidenceQuery) -> (String, Vec<Value>) {
         let shift = 16 * i64::from(band % 4);
         add(&format!("(prompt_minhash >> {shift}) & 65535 ="), value.into(), &mut sql);
     }
+    if q.dlp {
+        sql.push_str(" AND (status = 'blocked' OR decision IN ('redact', 'reroute'))");
+    }
     sql.push_str(&format!(" ORDER BY cost_nanos DESC, ts_us DESC, id LIMIT {}", q.limit.max(1)));
     (sql, args)
 }

@@ -28,6 +28,12 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
         e.use_case = Some("support-reply".into());
         e.prompt_hash = Some("h-same".into());
         e.prompt_minhash = Some(sketch(0xbeef, 99));
+        // DLP refused one of them and masked another.
+        match i {
+            2 => (e.status, e.decision) = (Status::Blocked, Decision::Block),
+            5 => e.decision = Decision::Redact,
+            _ => {}
+        }
         events.push(e);
     }
     // bo: the same prompt three times; the next day once more.
@@ -84,6 +90,9 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
     assert_eq!(ids, vec!["rep-11", "rep-10", "rep-09"], "dearest first");
     let q = EvidenceQuery { model: Some("opus".into()), prompt_hash: None, limit: 20, ..q };
     assert_eq!(s.evidence(&q).await.unwrap().len(), 4);
+    let stopped = EvidenceQuery { model: None, dlp: true, ..q.clone() };
+    let ids: Vec<String> = s.evidence(&stopped).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["rep-05", "rep-02"], "only the calls DLP stopped");
     let q = EvidenceQuery {
         user_id: "cy".into(),
         from_us: from,

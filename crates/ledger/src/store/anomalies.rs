@@ -47,8 +47,8 @@ pub struct SketchGroup {
 }
 
 /// Which calls of one person a finding cites: in `[from_us, to_us)`,
-/// optionally of one use case, model, prompt or minhash band; dearest
-/// first (then newest), at most `limit`.
+/// optionally of one use case, model, prompt or minhash band, or only
+/// those DLP stopped; dearest first (then newest), at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvidenceQuery {
     pub user_id: String,
@@ -59,6 +59,9 @@ pub struct EvidenceQuery {
     pub prompt_hash: Option<String>,
     /// (band 0..4, value).
     pub band: Option<(u8, i64)>,
+    /// Only calls DLP blocked, or masked or rerouted (the activity
+    /// rollup's `blocked` and `flagged`).
+    pub dlp: bool,
     pub limit: u32,
 }
 
