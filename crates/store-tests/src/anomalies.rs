@@ -28,12 +28,6 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
         e.use_case = Some("support-reply".into());
         e.prompt_hash = Some("h-same".into());
         e.prompt_minhash = Some(sketch(0xbeef, 99));
-        // DLP refused one of them and masked another.
-        match i {
-            2 => (e.status, e.decision) = (Status::Blocked, Decision::Block),
-            5 => e.decision = Decision::Redact,
-            _ => {}
-        }
         events.push(e);
     }
     // bo: the same prompt three times; the next day once more.
@@ -90,9 +84,6 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
     assert_eq!(ids, vec!["rep-11", "rep-10", "rep-09"], "dearest first");
     let q = EvidenceQuery { model: Some("opus".into()), prompt_hash: None, limit: 20, ..q };
     assert_eq!(s.evidence(&q).await.unwrap().len(), 4);
-    let stopped = EvidenceQuery { model: None, dlp: true, ..q.clone() };
-    let ids: Vec<String> = s.evidence(&stopped).await.unwrap().into_iter().map(|r| r.id).collect();
-    assert_eq!(ids, vec!["rep-05", "rep-02"], "only the calls DLP stopped");
     let q = EvidenceQuery {
         user_id: "cy".into(),
         from_us: from,
@@ -112,6 +103,36 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
     s.insert_events(&[again.clone(), again]).await.unwrap();
     assert_eq!(s.repeated_prompts(d, d + 1, 10, 10).await.unwrap()[0].calls, 13);
     assert!(s.sketch_groups(d, d + 1, 2, 10).await.unwrap().iter().all(|g| g.user_id == "cy"), "still one prompt");
+}
+
+pub async fn a_finding_can_cite_only_the_calls_dlp_stopped(b: &impl Backend) {
+    let s = b.store();
+    let day = ts("2026-10-05T00:00:00Z");
+    let mut events = Vec::new();
+    for i in 0..6 {
+        let mut e = bare_event(&format!("dlp-{i}"), day + (i * 10).minutes(), "ana", "support", 100 + i);
+        // DLP refused one, masked one, rerouted one; the rest went as sent.
+        match i {
+            1 => (e.status, e.decision) = (Status::Blocked, Decision::Block),
+            3 => e.decision = Decision::Redact,
+            4 => e.decision = Decision::Reroute,
+            _ => {}
+        }
+        events.push(e);
+    }
+    s.insert_events(&events).await.unwrap();
+    let d = day.as_microsecond() / DAY;
+    let q = EvidenceQuery {
+        user_id: "ana".into(),
+        from_us: d * DAY,
+        to_us: (d + 1) * DAY,
+        limit: 20,
+        ..EvidenceQuery::default()
+    };
+    assert_eq!(s.evidence(&q).await.unwrap().len(), 6);
+    let ids: Vec<String> =
+        s.evidence(&EvidenceQuery { dlp: true, ..q }).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["dlp-4", "dlp-3", "dlp-1"], "only the calls DLP stopped, dearest first");
 }
 
 fn record(id: &str, explanation: &str, at: jiff::Timestamp) -> AnomalyRecord {
