@@ -123,7 +123,7 @@ macro_rules! store_suite {
             shared_prompts_are_those_of_several_teams,
             the_usage_rollup_migration_counts_events_recorded_before_it,
             prompt_groups_and_model_days_come_from_the_database,
-            a_finding_can_cite_only_the_calls_dlp_stopped,
+            the_calls_dlp_stopped_are_read_per_day_and_cited,
             anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,
             incidents_are_stored_updated_and_listed_newest_first,
         );

@@ -93,22 +93,13 @@ pub async fn read(
 }
 
 /// The period's person-days on which DLP blocked or masked a call, from
-/// the activity rollup (whole UTC days: no event is read).
+/// the activity rollup's rows with any (no event is read).
 async fn dlp_days(store: &dyn Store, facts: &Facts) -> AppResult<Vec<DlpDay>> {
-    let from = tokenwise_ledger::from_micros(facts.first_day * DAY_US);
-    let to = tokenwise_ledger::from_micros(facts.end_day * DAY_US);
     Ok(store
-        .activity(from, to)
+        .stopped_days(facts.first_day, facts.end_day)
         .await?
         .into_iter()
-        .filter(|r| r.blocked + r.flagged > 0)
-        .map(|r| DlpDay {
-            day: facts.first_day + i64::from(r.day),
-            user: r.user_id,
-            use_case: r.use_case.unwrap_or_default(),
-            blocked: r.blocked,
-            masked: r.flagged,
-        })
+        .map(|r| DlpDay { day: r.day, user: r.user_id, use_case: r.use_case, blocked: r.blocked, masked: r.flagged })
         .collect())
 }
 
