@@ -1,8 +1,9 @@
 //! What the detectors read: the daily rollup (calls per UTC day, person,
 //! use case and model — a month of millions of calls in a few rows per
-//! person and day), the outcomes, and the prompt groups the store keeps
-//! per day and person (prompts sent more than once, and distinct prompts
-//! sharing the first band of their sketch). Never raw events.
+//! person and day), the calls DLP blocked or masked per day and person
+//! (the activity rollup), the outcomes, and the prompt groups the store
+//! keeps per day and person (prompts sent more than once, and distinct
+//! prompts sharing the first band of their sketch). Never raw events.
 
 use std::collections::BTreeMap;
 use tokenwise_core::Nanos;
@@ -63,6 +64,20 @@ pub struct NearCandidate {
     pub members: Vec<PromptMember>,
 }
 
+/// Calls of one person on one UTC day, in one use case, that DLP acted on:
+/// only days with at least one (every call is in [`DayUse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DlpDay {
+    pub day: i64,
+    pub user: String,
+    /// '' when the call named none.
+    pub use_case: String,
+    /// Refused: the prompt held data above every allowed model's clearance.
+    pub blocked: u64,
+    /// Sent with the findings masked, or rerouted to a model cleared for them.
+    pub masked: u64,
+}
+
 /// What the policy says about a use case, for the detectors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UseCaseFacts {
@@ -82,6 +97,8 @@ pub struct Facts {
     pub as_of_day: i64,
     /// From `first_day - history_days` (and the shadow baseline) to `end_day`.
     pub usage: Vec<DayUse>,
+    /// The period's days on which DLP blocked or masked someone's calls.
+    pub dlp: Vec<DlpDay>,
     /// Reported from the start of the usage to `end_day`.
     pub outcomes: Vec<OutcomeFact>,
     pub repeats: Vec<PromptRepeat>,

@@ -29,6 +29,9 @@ tokenwise_core::named_enum!(
         UnmeteredOutcomes => "unmetered_outcomes",
         /// Gateway use fell while outcomes continued.
         ShadowUsage => "shadow_usage",
+        /// Prompts DLP blocked or masked on several days, far more often
+        /// than peers' in the same use case.
+        DlpViolations => "dlp_violations",
     }
 );
 
@@ -42,8 +45,8 @@ tokenwise_core::named_enum!(
 
 /// Events a finding cites, for the application to look up in the ledger
 /// (the detectors never read events): the person's calls in
-/// `[from_us, to_us)`, optionally of one use case, model or prompt,
-/// dearest first.
+/// `[from_us, to_us)`, optionally of one use case, model or prompt, or
+/// only those DLP blocked or masked; dearest first.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Lookup {
     pub user: String,
@@ -52,6 +55,8 @@ pub struct Lookup {
     pub use_case: Option<String>,
     pub model: Option<String>,
     pub prompt_hash: Option<String>,
+    /// Only calls DLP blocked, masked or rerouted.
+    pub dlp: bool,
 }
 
 /// The figures and the records behind a finding.

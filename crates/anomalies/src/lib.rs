@@ -1,6 +1,6 @@
-//! Anomaly detectors over a period's rolled-up usage, its outcomes and the
-//! prompt groups the store found, and the prompt sketch (minhash) the gateway
-//! computes: pure functions, no I/O.
+//! Anomaly detectors over a period's rolled-up usage, the calls DLP
+//! stopped, its outcomes and the prompt groups the store found, and the
+//! prompt sketch (minhash) the gateway computes: pure functions, no I/O.
 //!
 //! Each detector returns [`Finding`]s that say what was seen in plain
 //! words, how serious it is, and the evidence (the numbers, and which
@@ -11,6 +11,7 @@
 //! hide by moving the yardstick, and scaling everyone's usage alike
 //! flags nobody new.
 
+pub mod dlp;
 pub mod facts;
 pub mod finding;
 pub mod minhash;
@@ -20,7 +21,7 @@ pub mod thresholds;
 pub mod usage;
 pub mod work;
 
-pub use facts::{DayUse, Facts, NearCandidate, OutcomeFact, PromptMember, PromptRepeat, UseCaseFacts};
+pub use facts::{DayUse, DlpDay, Facts, NearCandidate, OutcomeFact, PromptMember, PromptRepeat, UseCaseFacts};
 pub use finding::{Detector, Evidence, Finding, Lookup, Severity, anomaly_id};
 pub use thresholds::Thresholds;
 
@@ -37,6 +38,7 @@ pub fn detect(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
     out.extend(usage::model_overuse(facts, t));
     out.extend(work::unmetered_outcomes(facts, t));
     out.extend(work::shadow_usage(facts, t));
+    out.extend(dlp::dlp_violations(facts, t));
     out.sort_by(|a, b| {
         (std::cmp::Reverse(a.severity), a.detector, &a.subject, &a.window, &a.id).cmp(&(
             std::cmp::Reverse(b.severity),

@@ -6,11 +6,17 @@
 /// deviation: robust z-scores read like ordinary ones.
 pub const MAD_SCALE: f64 = 1.4826;
 
-/// Median and MAD of a set of values.
+/// Median and MAD of a set of values, and their upper quartile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {
     pub median: f64,
     pub mad: f64,
+    /// The median of the upper half (Tukey's upper hinge; the median
+    /// itself is in both halves of an odd count): where the busier values
+    /// begin. The MAD measures only the middle half, so for a few values
+    /// that fall in two groups (light days and busy ones) it sees the
+    /// tighter group alone; the upper quartile still sees the busy one.
+    pub upper_quartile: f64,
     pub n: usize,
 }
 
@@ -34,7 +40,8 @@ impl Spread {
         let median = median_of_sorted(&v);
         let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
         dev.sort_by(f64::total_cmp);
-        Some(Spread { median, mad: median_of_sorted(&dev), n: v.len() })
+        let upper_quartile = median_of_sorted(&v[v.len() / 2..]);
+        Some(Spread { median, mad: median_of_sorted(&dev), upper_quartile, n: v.len() })
     }
 
     /// How many robust standard deviations `x` lies above the median. The
@@ -85,12 +92,12 @@ mod tests {
     #[test]
     fn median_and_mad_ignore_one_outlier() {
         let s = Spread::of(&[10.0, 11.0, 9.0, 10.0, 1000.0]).unwrap();
-        assert_eq!((s.median, s.mad, s.n), (10.0, 1.0, 5));
+        assert_eq!((s.median, s.mad, s.n, s.upper_quartile), (10.0, 1.0, 5, 11.0));
         assert!(s.z(1000.0) > 100.0);
         assert!(s.far_above(1000.0, 5.0, 3.0));
         assert!(!s.far_above(12.0, 5.0, 3.0));
         let even = Spread::of(&[1.0, 3.0]).unwrap();
-        assert_eq!((even.median, even.mad), (2.0, 1.0));
+        assert_eq!((even.median, even.mad, even.upper_quartile), (2.0, 1.0, 3.0));
         assert!(Spread::of(&[]).is_none());
     }
 

@@ -45,6 +45,10 @@ pub struct Thresholds {
     pub shadow_min_calls: u64,
     /// …while at least this many outcomes were reported in the window.
     pub shadow_min_outcomes: u32,
+    /// Days of a period on which DLP blocked or masked some of a person's
+    /// prompts, far more often than their peers' in the use case, from
+    /// which they are flagged (a slip retried is one day).
+    pub dlp_min_days: u32,
     /// Minutes between background detection passes (and their alerts).
     pub scan_minutes: u32,
 }
@@ -70,6 +74,7 @@ impl Default for Thresholds {
             shadow_drop: 0.8,
             shadow_min_calls: 20,
             shadow_min_outcomes: 3,
+            dlp_min_days: 3,
             scan_minutes: 15,
         }
     }

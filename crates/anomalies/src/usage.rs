@@ -26,7 +26,12 @@ fn tokens_by_day(facts: &Facts) -> BTreeMap<&str, BTreeMap<i64, (u64, u64)>> {
 }
 
 /// A day whose tokens are far above the person's active days in the
-/// trailing `history_days`.
+/// trailing `history_days`: far above the median day (robust z and
+/// `spike_factor`), and `spike_factor` times the upper quartile too. People
+/// work in light and busy days; over a few weeks' history the MAD can see
+/// only the light ones, and a busy day no bigger than the busy days before
+/// it would pass for a spike. A steady history's upper quartile is its
+/// median, so there this asks nothing more.
 pub fn own_spikes(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
     for (user, days) in tokens_by_day(facts) {
@@ -42,18 +47,21 @@ pub fn own_spikes(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
             }
             let Some(s) = Spread::of(&history) else { continue };
             let x = f(tokens);
-            if !s.far_above(x, t.spike_z, t.spike_factor) {
+            if !s.far_above(x, t.spike_z, t.spike_factor) || x < t.spike_factor * s.upper_quartile {
                 continue;
             }
             let (z, ratio) = (s.z(x), s.ratio(x));
             let severity =
                 if z >= 2.0 * t.spike_z || ratio >= 3.0 * t.spike_factor { Severity::High } else { Severity::Medium };
             let explanation = format!(
-                "`{user}` used {tokens} tokens on {} in {calls} calls, {:.1} times their usual day (median {:.0} tokens over \
-                 {} active days of the previous {}; robust z {:.1})",
+                "`{user}` used {tokens} tokens on {} in {calls} calls, {:.1} times their usual day and {:.1} times their \
+                 busier days (median {:.0} and upper quartile {:.0} tokens over {} active days of the previous {}; robust \
+                 z {:.1})",
                 day_label(day),
                 ratio,
+                x / s.upper_quartile,
                 s.median,
+                s.upper_quartile,
                 s.n,
                 t.history_days,
                 z
@@ -64,6 +72,7 @@ pub fn own_spikes(facts: &Facts, t: &Thresholds) -> Vec<Finding> {
                     ("calls", json!(calls)),
                     ("history_median_tokens", json!(round(s.median, 1))),
                     ("history_mad_tokens", json!(round(s.mad, 1))),
+                    ("history_upper_quartile_tokens", json!(round(s.upper_quartile, 1))),
                     ("history_active_days", json!(s.n)),
                     ("robust_z", json!(round(z, 2))),
                     ("ratio", json!(round(ratio, 2))),

@@ -253,6 +253,107 @@ fn gateway_use_that_stops_while_outcomes_continue_is_possible_shadow_usage() {
     assert!(found(&f).iter().all(|x| x.detector != Detector::ShadowUsage));
 }
 
+/// One person's days in the period, from the first: the history they are
+/// judged against is the period's own days before.
+fn days_of(user: &str, tokens: &[u64]) -> Facts {
+    let usage = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, &tk)| DayUse {
+            day: D + i as i64,
+            user: user.into(),
+            use_case: "support-reply".into(),
+            model: "haiku".into(),
+            calls: tk / 2_500,
+            tokens: tk,
+            cost: Nanos(0),
+        })
+        .collect();
+    Facts { period: "2025-11".into(), first_day: D, end_day: D + DAYS, as_of_day: D + DAYS, usage, ..Facts::default() }
+}
+
+/// People work in light and busy days. Over a week of history the MAD sees
+/// only the light ones, so a busy day like the busy days before it looked
+/// like a spike (the demo's honest `average` people, their real days).
+#[test]
+fn a_busy_day_like_the_busy_days_before_is_no_spike() {
+    // paula.costa: 24,124 tokens after a day of 26,337 (median 6,306, robust z 5.5).
+    let paula = days_of("paula", &[4_063, 8_034, 26_337, 4_577, 24_024, 4_156, 24_124]);
+    assert_eq!(found(&paula), vec![]);
+    // emil.berg: 29,058 tokens, 1.3 times his busiest day before (median 5,840, robust z 24.1).
+    let emil = days_of("emil", &[10_829, 15_826, 5_840, 5_189, 22_253, 5_255, 5_416, 29_058]);
+    assert_eq!(found(&emil), vec![]);
+    // Three times his busier days (upper quartile 13,328) is a spike.
+    let spike = days_of("emil", &[10_829, 15_826, 5_840, 5_189, 22_253, 5_255, 5_416, 40_000]);
+    let a = only(&spike, Detector::OwnSpike);
+    assert!(
+        a.explanation.contains("3.0 times their busier days (median 5840 and upper quartile 13328"),
+        "{}",
+        a.explanation
+    );
+    assert_eq!(a.evidence.numbers["history_upper_quartile_tokens"], 13_327.5);
+}
+
+fn stopped(user: &str, day: i64, blocked: u64, masked: u64) -> DlpDay {
+    DlpDay { day, user: user.into(), use_case: "support-reply".into(), blocked, masked }
+}
+
+#[test]
+fn prompts_dlp_stops_day_after_day_are_flagged_and_one_slip_is_not() {
+    let mut f = normal();
+    // One slip, retried three times the same day: one day.
+    f.dlp = vec![stopped("p2", D + 4, 3, 0)];
+    assert_eq!(found(&f), vec![]);
+    // Two slips on two days: still under the three days the policy flags.
+    f.dlp.push(stopped("p2", D + 12, 1, 0));
+    assert_eq!(found(&f), vec![]);
+    // p1 pastes secrets and addresses week after week.
+    f.dlp.extend([stopped("p1", D + 2, 2, 1), stopped("p1", D + 9, 1, 0), stopped("p1", D + 16, 3, 0)]);
+    let a = only(&f, Detector::DlpViolations);
+    assert_eq!((a.subject.as_str(), a.window.as_str(), a.team.as_deref()), ("user:p1", "2025-11", Some("support")));
+    assert_eq!(a.use_case.as_deref(), Some("support-reply"));
+    assert_eq!(a.severity, Severity::High, "refused on three days");
+    assert!(
+        a.explanation.contains("DLP blocked 6 and masked or rerouted 1 of `p1`'s prompts on 3 days of 2025-11"),
+        "{}",
+        a.explanation
+    );
+    assert!(a.explanation.contains("`support-reply` (7 of 600 calls, 1.2%; the median person there 0.0%, of 6)"));
+    assert_eq!((a.evidence.numbers["blocked"].clone(), a.evidence.numbers["days"].clone()), (6.into(), 3.into()));
+    assert_eq!(a.evidence.event_count, 7);
+    let l = a.lookup.unwrap();
+    assert!(l.dlp, "cites the calls DLP stopped");
+    assert_eq!((l.from_us, l.to_us), (D * 86_400_000_000, (D + DAYS) * 86_400_000_000));
+    // Days outside the judged ones do not count.
+    f.as_of_day = D + 10;
+    assert_eq!(found(&f), vec![]);
+}
+
+/// Where masking is routine (a use case that handles clients' addresses),
+/// it is the use case's way of working: only someone far above it is flagged.
+#[test]
+fn masking_everyone_meets_in_a_use_case_flags_only_who_is_far_above_it() {
+    let mut f = normal();
+    for i in 0..PEOPLE {
+        for day in D..D + DAYS {
+            f.dlp.push(stopped(&person(i), day, 0, 2 + (i as u64 + day as u64) % 2));
+        }
+    }
+    assert_eq!(found(&f), vec![]);
+    // Twice as often is within reason; six times is not.
+    for d in f.dlp.iter_mut().filter(|d| d.user == "p4") {
+        d.masked = 5;
+    }
+    assert_eq!(found(&f), vec![]);
+    for d in f.dlp.iter_mut().filter(|d| d.user == "p4") {
+        d.masked = 15;
+    }
+    let a = only(&f, Detector::DlpViolations);
+    assert_eq!(a.subject, "user:p4");
+    assert_eq!(a.severity, Severity::Medium, "masked, never refused");
+    assert!(a.explanation.contains("the median person there 12.5%, of 6"), "{}", a.explanation);
+}
+
 #[test]
 fn the_period_in_progress_is_judged_up_to_today() {
     let mut f = normal();

@@ -49,14 +49,24 @@ fn a_month_rewards_honest_work_and_sinks_every_gaming_strategy() {
             );
         }
     }
-    // Every gaming persona but the data leaker is flagged by an anomaly
-    // detector (the leaker is stopped by DLP; no detector counts blocked
-    // attempts yet).
-    let flagged: Vec<&str> =
-        v["anomalies"].as_array().unwrap().iter().map(|a| a["subject"].as_str().unwrap()).collect();
-    for p in people.iter().filter(|p| gaming.contains(&persona(p).as_str()) && persona(p) != "data_leaker") {
-        let subject = format!("user:{}", p["user"].as_str().unwrap());
-        assert!(flagged.contains(&subject.as_str()), "{} ({}) is not flagged", subject, persona(p));
+    // Every gaming persona is flagged by an anomaly detector, for what it
+    // does (the leaker: prompts DLP stopped on day after day); no honest
+    // persona is, busy days and all.
+    let anomalies = v["anomalies"].as_array().unwrap();
+    let kinds = |user: &str| -> Vec<&str> {
+        let subject = format!("user:{user}");
+        anomalies.iter().filter(|a| a["subject"] == subject).map(|a| a["kind"].as_str().unwrap()).collect()
+    };
+    for p in people {
+        let (user, kinds) = (p["user"].as_str().unwrap(), kinds(p["user"].as_str().unwrap()));
+        if gaming.contains(&persona(p).as_str()) {
+            assert!(!kinds.is_empty(), "{user} ({}) is not flagged", persona(p));
+        } else {
+            assert!(kinds.is_empty(), "{user} ({}) plays fair and is flagged: {kinds:?}", persona(p));
+        }
+        if persona(p) == "data_leaker" {
+            assert!(kinds.contains(&"dlp_violations"), "{user} leaks and is flagged only for {kinds:?}");
+        }
     }
     let burner = people.iter().find(|p| persona(p) == "token_burner").unwrap()["user"].as_str().unwrap();
     assert_eq!(rank(&v, "raw_tokens", burner), 1, "the token burner tops a token leaderboard");

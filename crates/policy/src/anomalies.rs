@@ -26,6 +26,7 @@ pub struct RawAnomalies {
     pub shadow_drop: Option<f64>,
     pub shadow_min_calls: Option<u64>,
     pub shadow_min_outcomes: Option<u32>,
+    pub dlp_min_days: Option<u32>,
     pub scan_minutes: Option<u32>,
 }
 
@@ -135,6 +136,7 @@ pub(crate) fn validate(sink: &mut Sink, raw: Option<&RawAnomalies>) -> AnomalyTh
             (1, 1_000_000),
             "e.g. 3",
         ),
+        dlp_min_days: c.int("dlp_min_days", r.dlp_min_days, d.dlp_min_days, (1, 31), "e.g. 3 days of a month"),
         scan_minutes: c.int("scan_minutes", r.scan_minutes, d.scan_minutes, (1, 7 * 24 * 60), "e.g. 15"),
     }
 }

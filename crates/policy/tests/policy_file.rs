@@ -179,6 +179,11 @@ fn anomaly_thresholds_are_read_with_defaults_and_checked() {
     let report = load_as_acme(&src).unwrap_err();
     let errs = errors(&report);
     assert_eq!(errs, vec![(line_of(&src, "overuse_share = 1.5"), "overuse_share must be from 0 to 1, got 1.5".into())]);
+    let src = acme_src().replace("dlp_min_days = 3 ", "dlp_min_days = 5 ");
+    assert_eq!(load_as_acme(&src).unwrap().policy.anomalies.dlp_min_days, 5);
+    let src = acme_src().replace("dlp_min_days = 3 ", "dlp_min_days = 0 ");
+    let errs = errors(&load_as_acme(&src).unwrap_err());
+    assert_eq!(errs, vec![(line_of(&src, "dlp_min_days = 0"), "dlp_min_days must be from 1 to 31, got 0".into())]);
     let src = acme_src().replace("[anomalies]\n", "[anomalies]\nwindow = 3\n");
     let report = load_as_acme(&src).unwrap_err();
     let errs = errors(&report);

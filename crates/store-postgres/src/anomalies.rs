@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokenwise_core::Nanos;
 use tokenwise_ledger::store::anomalies::{
-    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup,
+    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup, StoppedDay,
 };
 use tokenwise_ledger::{StoreError, from_micros, to_micros};
 use tokio_postgres::Row;
@@ -88,6 +88,31 @@ impl AnomalyStore for PgStore {
             .collect()
     }
 
+    async fn stopped_days(&self, from_day: i64, to_day: i64) -> Result<Vec<StoppedDay>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT day, user_id, use_case, blocked, flagged FROM activity_daily \
+                 WHERE day >= $1 AND day < $2 AND (blocked > 0 OR flagged > 0) \
+                 ORDER BY day, user_id, use_case, template",
+                &[&from_day, &to_day],
+            )
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoppedDay {
+                    day: get(r, 0)?,
+                    user_id: get(r, 1)?,
+                    use_case: get(r, 2)?,
+                    blocked: uint(get(r, 3)?),
+                    flagged: uint(get(r, 4)?),
+                })
+            })
+            .collect()
+    }
+
     async fn repeated_prompts(
         &self,
         from_day: i64,
@@ -156,6 +181,9 @@ impl AnomalyStore for PgStore {
         if let Some((shift, value)) = &band {
             params.push(value);
             sql.push_str(&format!(" AND (prompt_minhash >> {shift}) & 65535 = ${}", params.len()));
+        }
+        if q.dlp {
+            sql.push_str(" AND (status = 'blocked' OR decision IN ('redact', 'reroute'))");
         }
         sql.push_str(&format!(" ORDER BY cost_nanos DESC, ts_us DESC, id LIMIT {}", q.limit.max(1)));
         let rows = self.client().await?.query(&sql, &params).await.map_err(db_err)?;

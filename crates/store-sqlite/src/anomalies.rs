@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use tokenwise_core::Nanos;
 use tokenwise_ledger::rollup::{model_rollup, utc_day};
 use tokenwise_ledger::store::anomalies::{
-    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup,
+    AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup, StoppedDay,
 };
 use tokenwise_ledger::{StoreError, UsageEvent, from_micros, to_micros};
 
@@ -129,6 +129,9 @@ fn evidence_sql(q: &EvidenceQuery) -> (String, Vec<Value>) {
         let shift = 16 * i64::from(band % 4);
         add(&format!("(prompt_minhash >> {shift}) & 65535 ="), value.into(), &mut sql);
     }
+    if q.dlp {
+        sql.push_str(" AND (status = 'blocked' OR decision IN ('redact', 'reroute'))");
+    }
     sql.push_str(&format!(" ORDER BY cost_nanos DESC, ts_us DESC, id LIMIT {}", q.limit.max(1)));
     (sql, args)
 }
@@ -153,6 +156,31 @@ impl AnomalyStore for SqliteStore {
                         calls: uint(r.get(4)?),
                         tokens: uint(r.get(5)?),
                         cost: Nanos(r.get(6)?),
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn stopped_days(&self, from_day: i64, to_day: i64) -> Result<Vec<StoppedDay>, StoreError> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT day, user_id, use_case, blocked, flagged FROM activity_daily \
+                     WHERE day >= ?1 AND day < ?2 AND (blocked > 0 OR flagged > 0) \
+                     ORDER BY day, user_id, use_case, template",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(params![from_day, to_day], |r| {
+                    Ok(StoppedDay {
+                        day: r.get(0)?,
+                        user_id: r.get(1)?,
+                        use_case: r.get(2)?,
+                        blocked: uint(r.get(3)?),
+                        flagged: uint(r.get(4)?),
                     })
                 })
                 .map_err(db_err)?;

@@ -105,6 +105,51 @@ pub async fn prompt_groups_and_model_days_come_from_the_database(b: &impl Backen
     assert!(s.sketch_groups(d, d + 1, 2, 10).await.unwrap().iter().all(|g| g.user_id == "cy"), "still one prompt");
 }
 
+pub async fn the_calls_dlp_stopped_are_read_per_day_and_cited(b: &impl Backend) {
+    let s = b.store();
+    let day = ts("2026-10-05T00:00:00Z");
+    let mut events = Vec::new();
+    for i in 0..6 {
+        let mut e = bare_event(&format!("dlp-{i}"), day + (i * 10).minutes(), "ana", "support", 100 + i);
+        // DLP refused one, masked one, rerouted one; the rest went as sent.
+        match i {
+            1 => (e.status, e.decision) = (Status::Blocked, Decision::Block),
+            3 => e.decision = Decision::Redact,
+            4 => e.decision = Decision::Reroute,
+            _ => {}
+        }
+        events.push(e);
+    }
+    // bo: two calls the next day, one blocked, in a use case; cy: nothing stopped.
+    for i in 0..2 {
+        let mut e = bare_event(&format!("bo-{i}"), day + (24 + i).hours(), "bo", "support", 7);
+        e.use_case = Some("code-review".into());
+        if i == 0 {
+            (e.status, e.decision) = (Status::Blocked, Decision::Block);
+        }
+        events.push(e);
+    }
+    events.push(bare_event("cy-0", day, "cy", "sales", 3));
+    s.insert_events(&events).await.unwrap();
+    let d = day.as_microsecond() / DAY;
+    let rows = s.stopped_days(d, d + 2).await.unwrap();
+    let got: Vec<(i64, &str, &str, u64, u64)> =
+        rows.iter().map(|r| (r.day, r.user_id.as_str(), r.use_case.as_str(), r.blocked, r.flagged)).collect();
+    assert_eq!(got, vec![(d, "ana", "", 1, 2), (d + 1, "bo", "code-review", 1, 0)]);
+    assert_eq!(s.stopped_days(d + 1, d + 2).await.unwrap().len(), 1);
+    let q = EvidenceQuery {
+        user_id: "ana".into(),
+        from_us: d * DAY,
+        to_us: (d + 1) * DAY,
+        limit: 20,
+        ..EvidenceQuery::default()
+    };
+    assert_eq!(s.evidence(&q).await.unwrap().len(), 6);
+    let ids: Vec<String> =
+        s.evidence(&EvidenceQuery { dlp: true, ..q }).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["dlp-4", "dlp-3", "dlp-1"], "only the calls DLP stopped, dearest first");
+}
+
 fn record(id: &str, explanation: &str, at: jiff::Timestamp) -> AnomalyRecord {
     AnomalyRecord {
         id: id.into(),

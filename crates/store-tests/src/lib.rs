@@ -126,6 +126,7 @@ macro_rules! store_suite {
             decision_counts_are_the_calls_the_policy_acted_on,
             the_usage_rollup_migration_counts_events_recorded_before_it,
             prompt_groups_and_model_days_come_from_the_database,
+            the_calls_dlp_stopped_are_read_per_day_and_cited,
             anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,
             incidents_are_stored_updated_and_listed_newest_first,
             sessions_live_until_they_expire_or_end,

@@ -1,6 +1,7 @@
 //! A detection pass's facts, read from the ledger and the policy: the model
-//! rollup over the period and the history before it, the outcomes, and the
-//! prompt groups the prompt and sketch rollups hold (never every event).
+//! rollup over the period and the history before it, the calls DLP blocked
+//! or masked from the activity rollup, the outcomes, and the prompt groups
+//! the prompt and sketch rollups hold (never every event).
 
 use crate::error::AppResult;
 use crate::scores::Period;
@@ -8,7 +9,7 @@ use jiff::Timestamp;
 use std::collections::BTreeMap;
 use tokenwise_anomalies::facts::DAY_US;
 use tokenwise_anomalies::{
-    DayUse, Facts, NearCandidate, OutcomeFact, PromptMember, PromptRepeat, Thresholds, UseCaseFacts,
+    DayUse, DlpDay, Facts, NearCandidate, OutcomeFact, PromptMember, PromptRepeat, Thresholds, UseCaseFacts,
 };
 use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ledger::store::anomalies::EvidenceQuery;
@@ -72,6 +73,7 @@ pub async fn read(
             cost: r.cost,
         })
         .collect();
+    facts.dlp = dlp_days(store, &facts).await?;
     let since = tokenwise_ledger::from_micros(from_day * DAY_US);
     facts.outcomes = store
         .outcomes_between(since, period.end)
@@ -88,6 +90,17 @@ pub async fn read(
         .collect();
     read_prompts(store, t, &mut facts).await?;
     Ok(facts)
+}
+
+/// The period's person-days on which DLP blocked or masked a call, from
+/// the activity rollup's rows with any (no event is read).
+async fn dlp_days(store: &dyn Store, facts: &Facts) -> AppResult<Vec<DlpDay>> {
+    Ok(store
+        .stopped_days(facts.first_day, facts.end_day)
+        .await?
+        .into_iter()
+        .map(|r| DlpDay { day: r.day, user: r.user_id, use_case: r.use_case, blocked: r.blocked, masked: r.flagged })
+        .collect())
 }
 
 /// Exact repeats, and candidate near-duplicate groups with their calls,

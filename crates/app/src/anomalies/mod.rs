@@ -131,6 +131,7 @@ async fn cite(store: &dyn Store, l: &Lookup) -> AppResult<Vec<String>> {
         model: l.model.clone(),
         prompt_hash: l.prompt_hash.clone(),
         band: None,
+        dlp: l.dlp,
         limit: u32::try_from(tokenwise_anomalies::finding::MAX_IDS).unwrap_or(20),
     };
     Ok(store.evidence(&q).await?.into_iter().map(|e| e.id).collect())

@@ -53,8 +53,8 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
         }
     };
     let first = Date::new(YEAR, MONTH, 1)?;
-    let (probe, _) = world::acme_policy("127.0.0.1:9")?;
-    let tz = probe.org.time_zone.clone();
+    let (policy, text) = world::mock_and_policy().await?;
+    let tz = policy.org.time_zone.clone();
     let at = |d: Date, hour: i8| -> anyhow::Result<Timestamp> {
         Ok(d.to_zoned_datetime(tz.clone())?.timestamp() + i64::from(hour).hours())
     };
@@ -63,13 +63,13 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
     let days: Vec<Date> = (0..n).map(|i| first + i64::from(i).days()).collect();
     let working: Vec<bool> = days.iter().map(|d| !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)).collect();
 
-    let company = tokenwise_simulator::cast(&probe, a.seed);
-    let w = Arc::new(world::World::start(&dir, a.listen, at(first, 8)?).await?);
+    let company = tokenwise_simulator::cast(&policy, a.seed);
+    let w = Arc::new(world::World::start(&dir, a.listen, (policy, text), at(first, 8)?).await?);
     let began = Instant::now();
     let mut tally = drive::Tally::default();
     let progress = std::io::stderr().is_terminal() && !a.json;
     for (i, (d, work)) in days.iter().zip(&working).enumerate() {
-        let day = tokenwise_simulator::day(&company, &probe, a.seed, u16::try_from(i)?, *work);
+        let day = tokenwise_simulator::day(&company, &w.policy, a.seed, u16::try_from(i)?, *work);
         w.set_clock(at(*d, 9)?).await?;
         drive::day(&w, &company, &day, &mut tally).await?;
         if progress {

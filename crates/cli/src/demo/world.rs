@@ -30,7 +30,7 @@ pub struct World {
 }
 
 /// Acme's policy with its upstreams at `mock`, its price file from the binary.
-pub fn acme_policy(mock: &str) -> anyhow::Result<(Policy, String)> {
+fn acme_policy(mock: &str) -> anyhow::Result<(Policy, String)> {
     let text = ACME.replace("http://127.0.0.1:9100", &format!("http://{mock}"));
     let loaded = load_str(Path::new("examples/acme.toml"), &text, &|p: &Path| {
         if p.ends_with("prices/litellm-subset.json") { Ok(ACME_PRICES.to_string()) } else { std::fs::read_to_string(p) }
@@ -39,15 +39,25 @@ pub fn acme_policy(mock: &str) -> anyhow::Result<(Policy, String)> {
     Ok((loaded.policy, text))
 }
 
-impl World {
-    /// Starts the mock and the server (on `listen`), on a manual clock at `start`.
-    pub async fn start(dir: &Path, listen: &str, start: Timestamp) -> anyhow::Result<World> {
-        tokenwise_server::install_crypto();
-        let mock = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot start the mock provider")?;
-        let mock_addr = mock.local_addr()?.to_string();
-        tokio::spawn(tokenwise_mock_upstream::serve(mock, tokenwise_mock_upstream::MockConfig::default()));
-        let (policy, text) = acme_policy(&mock_addr)?;
+/// Starts the in-process mock provider on a free loopback port and loads
+/// Acme's policy pointed at it: the one policy the plan and the server use.
+pub async fn mock_and_policy() -> anyhow::Result<(Policy, String)> {
+    let mock = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot start the mock provider")?;
+    let mock_addr = mock.local_addr()?.to_string();
+    tokio::spawn(tokenwise_mock_upstream::serve(mock, tokenwise_mock_upstream::MockConfig::default()));
+    acme_policy(&mock_addr)
+}
 
+impl World {
+    /// Starts the server on `listen` with `policy` (its source `text`), on a
+    /// manual clock at `start`.
+    pub async fn start(
+        dir: &Path,
+        listen: &str,
+        (policy, text): (Policy, String),
+        start: Timestamp,
+    ) -> anyhow::Result<World> {
+        tokenwise_server::install_crypto();
         let db = dir.join("demo-ledger.db");
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));

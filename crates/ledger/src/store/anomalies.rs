@@ -1,5 +1,6 @@
 //! What the anomaly detectors read and what they keep: calls per UTC day,
-//! person, use case and model, each prompt's calls per day and person, and
+//! person, use case and model, the calls DLP stopped per day and person
+//! (from the activity rollup), each prompt's calls per day and person, and
 //! distinct prompts per day and person sharing the first band of their
 //! sketch (three rollups the writers keep with the events, so detection
 //! never scans the events), the few events a finding cites; the findings
@@ -26,6 +27,20 @@ pub struct ModelDay {
     pub cost: Nanos,
 }
 
+/// Calls of one person on one UTC day, in one use case ('' for none) and
+/// on one template ('' for none), that DLP stopped: from the activity
+/// rollup, only its rows with any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedDay {
+    pub day: i64,
+    pub user_id: String,
+    pub use_case: String,
+    /// `status = blocked`.
+    pub blocked: u64,
+    /// Allowed with their findings masked or rerouted.
+    pub flagged: u64,
+}
+
 /// A prompt one person sent `calls` times on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepeatRow {
@@ -47,8 +62,8 @@ pub struct SketchGroup {
 }
 
 /// Which calls of one person a finding cites: in `[from_us, to_us)`,
-/// optionally of one use case, model, prompt or minhash band; dearest
-/// first (then newest), at most `limit`.
+/// optionally of one use case, model, prompt or minhash band, or only
+/// those DLP stopped; dearest first (then newest), at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvidenceQuery {
     pub user_id: String,
@@ -59,6 +74,9 @@ pub struct EvidenceQuery {
     pub prompt_hash: Option<String>,
     /// (band 0..4, value).
     pub band: Option<(u8, i64)>,
+    /// Only calls DLP blocked, or masked or rerouted (the activity
+    /// rollup's `blocked` and `flagged`).
+    pub dlp: bool,
     pub limit: u32,
 }
 
@@ -133,6 +151,10 @@ pub trait AnomalyStore: Send + Sync {
     /// Calls per UTC day, person, use case and model for days `[from_day,
     /// to_day)`, from the rollup, ordered by those keys.
     async fn model_days(&self, from_day: i64, to_day: i64) -> Result<Vec<ModelDay>, StoreError>;
+
+    /// The activity rollup's rows for days `[from_day, to_day)` with a call
+    /// DLP blocked, masked or rerouted, ordered by day, person, use case.
+    async fn stopped_days(&self, from_day: i64, to_day: i64) -> Result<Vec<StoppedDay>, StoreError>;
 
     /// Prompts one person sent at least `min_calls` (≥ 2) times on one UTC
     /// day of `[from_day, to_day)`, from the prompt rollup's index of
