@@ -8,7 +8,10 @@
 //! `KEY = value` assignments), a word-at-a-time scan for digits — and each
 //! candidate is then parsed by hand in a small window and
 //! validated (Luhn and card brand tables, IBAN mod-97 and country lengths,
-//! SSN ranges, JWT headers that must decode, entropy for generic secrets).
+//! SSN ranges, JWT headers that must decode, `Basic` values that must
+//! decode to `user:password`, entropy for generic secrets). Documented
+//! example keys, masks, placeholders and values marked as examples are
+//! left alone (see `dummy`).
 //! Context words before a weak candidate (a bare 9-digit number near
 //! "SSN") decide whether it counts. Clean text allocates nothing.
 //!
@@ -17,13 +20,18 @@
 //! fullwidth digits or a zero-width space inside a key do not hide it;
 //! findings are still byte offsets into the text as given.
 
+mod assign;
+mod auth;
 mod check;
+mod dummy;
 mod net;
 mod normal;
 mod numbers;
 mod secrets;
+mod webhook;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use auth::AuthAnchor;
 pub use check::{card_brand, iban_mod97, luhn};
 pub use tokenwise_core::FindingKind;
 
@@ -70,10 +78,12 @@ pub(crate) enum Anchor {
     GithubPat,
     OpenAiOrAnthropic,
     Slack,
-    SlackWebhook,
+    Webhook,
     PrivateKey,
     Jwt,
+    JwtBase64,
     Tokenwise,
+    Auth(auth::AuthAnchor),
 }
 
 pub struct Scanner {
@@ -127,10 +137,24 @@ impl Scanner {
             ("github_pat_", Anchor::GithubPat),
             ("sk-", Anchor::OpenAiOrAnthropic),
             ("xox", Anchor::Slack),
-            ("hooks.slack.com/services/", Anchor::SlackWebhook),
+            ("xapp-", Anchor::Slack),
+            ("hooks.slack.com/", Anchor::Webhook),
+            ("/webhook", Anchor::Webhook),
+            ("/hooks/", Anchor::Webhook),
+            (".logic.azure.com", Anchor::Webhook),
             ("-----BEGIN", Anchor::PrivateKey),
             ("eyJ", Anchor::Jwt),
+            ("ZXlK", Anchor::JwtBase64),
             ("tw_", Anchor::Tokenwise),
+            ("Bearer", Anchor::Auth(AuthAnchor::Scheme)),
+            ("bearer", Anchor::Auth(AuthAnchor::Scheme)),
+            ("BEARER", Anchor::Auth(AuthAnchor::Scheme)),
+            ("Basic ", Anchor::Auth(AuthAnchor::Scheme)),
+            ("uthorization", Anchor::Auth(AuthAnchor::Header)),
+            ("UTHORIZATION", Anchor::Auth(AuthAnchor::Header)),
+            (" -u", Anchor::Auth(AuthAnchor::CurlShort)),
+            ("--user", Anchor::Auth(AuthAnchor::CurlLong)),
+            ("--proxy-user", Anchor::Auth(AuthAnchor::CurlLong)),
         ];
         let anchors = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
@@ -195,7 +219,8 @@ impl Scanner {
                 self.find_terms(terms, t, lower, out);
             });
         }
-        secrets::assignments(t, out);
+        assign::assignments(t, out);
+        assign::angles(t, out);
         numbers::scan(t, out);
         net::emails(t, out);
         net::ipv6(t, out);
@@ -295,3 +320,5 @@ pub fn redact<'a>(text: &str, findings: impl IntoIterator<Item = &'a Finding>) -
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pasted;
