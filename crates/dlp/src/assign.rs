@@ -15,7 +15,7 @@ use crate::{Finding, FindingKind, is_word};
 
 /// Code, not a credential: a dotted path (`r.usage.input`, `os.environ`)
 /// or a call (`Duration::from_millis(ms)`, `get_secret("db")`).
-fn code_expression(v: &[u8]) -> bool {
+fn code_expression(v: &[u8], quoted: bool) -> bool {
     let ident_start = |b: u8| b.is_ascii_alphabetic() || b == b'_';
     let path = |x: &[u8]| {
         !x.is_empty()
@@ -31,7 +31,7 @@ fn code_expression(v: &[u8]) -> bool {
     if v.windows(2).any(|w| w == b"::") && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':')) {
         return true;
     }
-    if v.last() == Some(&b'(') {
+    if v.last() == Some(&b'(') && !quoted {
         return true;
     }
     // snake_case names and plain words are identifiers and types, not
@@ -46,7 +46,7 @@ fn code_expression(v: &[u8]) -> bool {
         return true;
     }
     match v.iter().position(|&b| b == b'(') {
-        Some(open) if v.last() == Some(&b')') => {
+        Some(open) if v.last() == Some(&b')') && !quoted => {
             let callee = &v[..open];
             !callee.is_empty()
                 && ident_start(callee[0])
@@ -338,7 +338,7 @@ pub(crate) fn secret(v: &[u8], quoted: bool) -> bool {
     if v.len() < 8 || v.len() > 200 {
         return false;
     }
-    if placeholder(v) || code_expression(v) || v.iter().all(|&b| b == v[0]) || stand_in(v) {
+    if placeholder(v) || code_expression(v, quoted) || v.iter().all(|&b| b == v[0]) || stand_in(v) {
         return false;
     }
     // A quoted phrase of several words is prose; a URL is where a secret

@@ -115,12 +115,14 @@ const NAMES: &[&str] = &["password", "passwd", "pass", "pwd", "pw", "secret", "t
 /// placeholder, a mask, an example or the word "password"; or, with no
 /// password, a user name that is itself a token (`curl -u sk_live_…:`).
 pub(crate) fn user_password(user: &[u8], pass: &[u8]) -> bool {
-    let var = |x: &[u8]| x.contains(&b'$') || x.contains(&b'%') || x.contains(&b'{') || x.contains(&b'<');
-    if var(user) || var(pass) || stand_in(user) || placeholder(user) {
+    // Shell and template variables: `$USER`, `${PASS}`, `%PASS%`, `<user>`.
+    let var = |x: &[u8]| placeholder(x) || x.windows(2).any(|w| w == b"${" || w == b"$(" || w == b"{{");
+    if var(user) || var(pass) || stand_in(user) {
         return false;
     }
     if pass.is_empty() {
-        return user.len() >= 16 && entropy(user) >= 3.0 && user.iter().any(u8::is_ascii_digit);
+        let mixed = user.iter().any(u8::is_ascii_uppercase) && user.iter().any(u8::is_ascii_lowercase);
+        return user.len() >= 16 && entropy(user) >= 3.5 && (mixed || user.iter().any(u8::is_ascii_digit));
     }
     let named = NAMES.iter().any(|n| pass.eq_ignore_ascii_case(n.as_bytes()));
     !named && !stand_in(pass) && !pass.iter().all(|&b| b == pass[0])
