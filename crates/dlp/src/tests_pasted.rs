@@ -200,3 +200,47 @@ fn public_values_are_left_alone() {
     none("password_reset = \"https://acme-corp.io/reset\"");
     none("\"max_tokens\": 4096, \"token_type\": \"Bearer\", secret_name = prod-db-creds-v2");
 }
+
+proptest::proptest! {
+    /// Any user name and random password, as a `Basic` header, is found
+    /// whole, decoded and checked, and masked as `[BASIC_AUTH]`.
+    #[test]
+    fn any_basic_credential_is_found(
+        user in "[a-z][a-z0-9._-]{2,15}",
+        pass in "[A-Za-z0-9!#%&*+=?^_~-]{9,24}[0-9]",
+    ) {
+        proptest::prop_assume!(!crate::dummy::stand_in(pass.as_bytes()) && !crate::dummy::stand_in(user.as_bytes()));
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        let text = format!("GET / HTTP/1.1\r\nAuthorization: Basic {b64}\r\n");
+        let k = kinds(&text);
+        proptest::prop_assert_eq!(k, vec![(BasicAuth, b64.as_str())]);
+    }
+
+    /// The new parsers fed arbitrary text in the shapes they expect (as
+    /// the `pasted` fuzz target does): no panic, valid spans.
+    #[test]
+    fn pasted_shapes_around_any_text_are_safe(pick in 0u8..10, rest in "\\PC{0,80}") {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let text = match pick {
+            0 => format!("Authorization: Basic {}", b64(rest.as_bytes())),
+            1 => format!("Cookie: s={}", b64(format!("eyJ{rest}").as_bytes())),
+            2 => format!("curl -u {rest} https://x.io"),
+            3 => format!("https://hooks.slack.com/{rest}"),
+            4 => format!("POST https://a.io/webhook/{rest}"),
+            5 => format!("<password>{rest}</password>"),
+            6 => format!("-----BEGIN PGP PRIVATE KEY BLOCK-----\n{rest}"),
+            7 => format!("Authorization: {rest}"),
+            8 => format!("key ::= {rest}\napi_key <- {rest}\n(\"token\", {rest})"),
+            _ => rest,
+        };
+        let s = Scanner::new(&ScannerConfig::default()).unwrap();
+        let mut last = 0;
+        for x in s.scan(&text) {
+            proptest::prop_assert!(x.start < x.end && x.end <= text.len() && x.start >= last, "{:?} in {:?}", x, text);
+            proptest::prop_assert!(text.is_char_boundary(x.start) && text.is_char_boundary(x.end));
+            last = x.end;
+        }
+    }
+}
