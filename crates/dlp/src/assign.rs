@@ -148,6 +148,10 @@ fn name_before(t: &[u8], op: usize) -> Option<(usize, usize, bool)> {
     while j > 0 && matches!(t[j - 1], b' ' | b'\t') {
         j -= 1;
     }
+    // `headers["Authorization"] = …`
+    if t[op] == b'=' && j > 1 && t[j - 1] == b']' && matches!(t[j - 2], b'"' | b'\'') {
+        j -= 1;
+    }
     let quoted = j > 0 && matches!(t[j - 1], b'"' | b'\'');
     if quoted {
         j -= 1;
@@ -175,27 +179,44 @@ fn secret_name(name: &[u8]) -> bool {
 
 pub(crate) fn assignments(t: &[u8], out: &mut Vec<Finding>) {
     let mut after = 0;
-    for op in memchr::memchr3_iter(b'=', b':', b',', t) {
-        if op < after {
-            continue;
-        }
-        let comma = t[op] == b',';
-        if comma && !t[..op].ends_with(b"\"") && !t[..op].ends_with(b"'") {
-            continue;
-        }
-        let Some(len) = operator(t, op) else { continue };
-        let Some((is, ie, quoted)) = name_before(t, op) else { continue };
-        let name = &t[is..ie];
-        let named = if name.eq_ignore_ascii_case(b"value") { keyed_tag(t, is) } else { secret_name(name) };
-        // A call's pair names its secret in quotes: ("password", "…").
-        if !named || (comma && !(quoted && is > 0 && matches!(t[is - 1], b'"' | b'\''))) {
-            continue;
-        }
-        if let Some(f) = value_at(t, op + len, comma) {
+    for op in memchr::memchr2_iter(b'=', b':', t) {
+        if op >= after
+            && let Some(f) = assignment(t, op)
+        {
             after = f.end;
             out.push(f);
         }
     }
+    // A call's pair names its secret in quotes: ("password", "…"); found
+    // at each `",` and `',` — rare in prose, unlike commas.
+    for pair in [b"\",".as_slice(), b"',"] {
+        let mut after = 0;
+        for q in memchr::memmem::find_iter(t, pair) {
+            if q >= after
+                && let Some(f) = assignment(t, q + 1)
+            {
+                after = f.end;
+                out.push(f);
+            }
+        }
+    }
+}
+
+/// The secret assigned by the operator at `op`, if the name before it
+/// says it is one.
+fn assignment(t: &[u8], op: usize) -> Option<Finding> {
+    let comma = t[op] == b',';
+    let len = operator(t, op)?;
+    let (is, ie, quoted) = name_before(t, op)?;
+    let name = &t[is..ie];
+    if crate::auth::header_name(name) {
+        return crate::auth::header_value(t, op + len);
+    }
+    let named = if name.eq_ignore_ascii_case(b"value") { keyed_tag(t, is) } else { secret_name(name) };
+    if !named || (comma && !(quoted && is > 0 && matches!(t[is - 1], b'"' | b'\''))) {
+        return None;
+    }
+    value_at(t, op + len, comma)
 }
 
 /// R's `<-` and XML elements, found at each `<`.

@@ -1,8 +1,9 @@
 //! Credentials in the shapes of HTTP authentication: `Authorization:` and
 //! `Proxy-Authorization:` values in headers, `curl -H`, HTTP dumps and
-//! code (`Bearer`, `Basic`, `Token`, `ApiKey`, or no scheme), any
-//! `Bearer …` / `Basic …` on its own, and curl's `-u user:password`,
-//! `--user`, `--proxy-user`. A `Basic` value must decode (base64) to
+//! code (`Bearer`, `Basic`, `Token`, `ApiKey`, or no scheme), found by the
+//! assignment pass when the name before `:`, `=` or `", "` is such a
+//! header; and curl's `-u user:password`, `--user`, `--proxy-user`, found
+//! in each command that runs curl. A `Basic` value must decode (base64) to
 //! `user:password`; the pair is the `basic_auth` finding, the others are
 //! opaque credentials (`generic_secret`, or the specific kind found at the
 //! same place: a JWT, an OpenAI key).
@@ -14,39 +15,9 @@ use crate::{Finding, FindingKind};
 
 use base64::Engine;
 
-/// Which literal the prefilter matched.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum AuthAnchor {
-    /// `Bearer`, `bearer`, `Basic `.
-    Scheme,
-    /// `uthorization` (of `Authorization`, `Proxy-Authorization`).
-    Header,
-    /// ` -u` (curl's short option).
-    CurlShort,
-    /// `--user`, `--proxy-user`.
-    CurlLong,
-}
-
-pub(crate) fn at(t: &[u8], s: usize, e: usize, a: AuthAnchor) -> Option<Finding> {
-    match a {
-        AuthAnchor::Scheme => scheme(t, s),
-        AuthAnchor::Header => header(t, s, e),
-        AuthAnchor::CurlShort | AuthAnchor::CurlLong => curl_user(t, s, e, matches!(a, AuthAnchor::CurlShort)),
-    }
-}
-
 /// Characters of a `b64token` (RFC 6750), the shape of most API tokens.
 fn token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
-}
-
-/// `Bearer …` or `Basic …` standing anywhere.
-fn scheme(t: &[u8], s: usize) -> Option<Finding> {
-    if s > 0 && t[s - 1].is_ascii_alphanumeric() {
-        return None;
-    }
-    let we = take(t, s, 8, |b| b.is_ascii_alphabetic());
-    credential(t, s, we)
 }
 
 /// The credential after the scheme word `t[ws..we]`.
@@ -128,17 +99,20 @@ pub(crate) fn user_password(user: &[u8], pass: &[u8]) -> bool {
     !named && !stand_in(pass) && !pass.iter().all(|&b| b == pass[0])
 }
 
-/// `Authorization` / `Proxy-Authorization` (at its `uthorization`), then
-/// separators (`: `, `": "`, `=`, `", "`), then an optional scheme.
-fn header(t: &[u8], s: usize, e: usize) -> Option<Finding> {
-    let a = s.checked_sub(1)?;
-    if !matches!(t[a], b'A' | b'a') || (a > 0 && t[a - 1].is_ascii_alphanumeric()) {
-        return None;
+/// Whether a name is an authorization header's: `Authorization`,
+/// `Proxy-Authorization`, `HTTP_AUTHORIZATION`.
+pub(crate) fn header_name(name: &[u8]) -> bool {
+    const H: &[u8] = b"authorization";
+    name.len() >= H.len() && name[name.len() - H.len()..].eq_ignore_ascii_case(H) && {
+        let before = name.len() - H.len();
+        before == 0 || !name[before - 1].is_ascii_alphabetic()
     }
-    let vs = take(t, e, 8, |b| matches!(b, b'"' | b'\'' | b' ' | b':' | b'=' | b',' | b'>' | b'\t'));
-    if !t[e..vs].iter().any(|b| matches!(b, b':' | b'=' | b',')) {
-        return None;
-    }
+}
+
+/// The credential in an authorization header's value, which starts at
+/// `i` (after the `:`, `=` or `,`): an optional scheme, then the token.
+pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
+    let vs = take(t, i, 8, |b| matches!(b, b'"' | b'\'' | b' ' | b'\t'));
     let we = take(t, vs, 24, |b| b.is_ascii_alphanumeric() || b == b'-');
     if t.get(we) == Some(&b' ') && we > vs {
         let word = &t[vs..we];
@@ -155,27 +129,56 @@ fn header(t: &[u8], s: usize, e: usize) -> Option<Finding> {
     opaque(t, vs, te)
 }
 
-/// Where the shell command holding `s` starts: its line, and the lines
-/// before it that end with a backslash.
-fn command_start(t: &[u8], s: usize) -> usize {
-    let floor = s.saturating_sub(2048);
-    let mut ls = memchr::memrchr(b'\n', &t[floor..s]).map_or(floor, |i| floor + i + 1);
-    while ls > floor + 1 {
-        let mut k = ls - 1; // the line feed
+/// Where the shell command starting at `s` ends: its line, and the lines
+/// after it while they end with a backslash.
+fn command_end(t: &[u8], s: usize) -> usize {
+    let ceiling = (s + 4096).min(t.len());
+    let mut e = s;
+    loop {
+        let Some(nl) = memchr::memchr(b'\n', &t[e..ceiling]) else { return ceiling };
+        let mut k = e + nl;
         if k > 0 && t[k - 1] == b'\r' {
             k -= 1;
         }
         if k == 0 || t[k - 1] != b'\\' {
-            break;
+            return e + nl;
         }
-        ls = memchr::memrchr(b'\n', &t[floor..k]).map_or(floor, |i| floor + i + 1);
+        e += nl + 1;
     }
-    ls
 }
 
 /// curl's `-u user:password`, `-uuser:password`, `--user user:password`,
-/// `--user=…`, `--proxy-user …`, in a command that runs curl.
-fn curl_user(t: &[u8], s: usize, e: usize, short: bool) -> Option<Finding> {
+/// `--user=…`, `--proxy-user …`: found in each command that runs curl
+/// (`-u` means other things to other programs: `docker run -u 1000:1000`).
+pub(crate) fn curl(t: &[u8], out: &mut Vec<Finding>) {
+    let mut after = 0;
+    for c in memchr::memmem::find_iter(t, b"curl") {
+        if c < after
+            || (c > 0 && t[c - 1].is_ascii_alphanumeric())
+            || t.get(c + 4).is_some_and(u8::is_ascii_alphanumeric)
+        {
+            continue;
+        }
+        let end = command_end(t, c);
+        after = end;
+        let cmd = &t[c..end];
+        for (i, w) in cmd.windows(3).enumerate() {
+            let at = c + i;
+            let found = match w {
+                b" -u" => user_option(t, at + 3, end, true),
+                b"--u" if cmd[i..].starts_with(b"--user") => user_option(t, at + 6, end, false),
+                b"--p" if cmd[i..].starts_with(b"--proxy-user") => user_option(t, at + 12, end, false),
+                _ => None,
+            };
+            out.extend(found);
+        }
+    }
+}
+
+/// The `user:password` argument of curl's user option, which ends at `e`,
+/// in a command that ends at `end`.
+fn user_option(t: &[u8], e: usize, end: usize, short: bool) -> Option<Finding> {
+    let s = e.checked_sub(1)?;
     let mut i = e;
     if short {
         // ` -u` must be the option itself, not `-update`.
@@ -184,7 +187,7 @@ fn curl_user(t: &[u8], s: usize, e: usize, short: bool) -> Option<Finding> {
             return None;
         }
     } else {
-        if s == 0 || !t[s - 1].is_ascii_whitespace() || !matches!(t.get(i), Some(b' ' | b'=')) {
+        if !matches!(t.get(i), Some(b' ' | b'=')) {
             return None;
         }
         i += 1;
@@ -196,12 +199,11 @@ fn curl_user(t: &[u8], s: usize, e: usize, short: bool) -> Option<Finding> {
         Some(q) => take(t, vs, 512, |b| b != q && b != b'\n'),
         None => take(t, vs, 512, |b| !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b';' | b'|' | b'&')),
     };
-    let v = &t[vs..ve];
-    let colon = memchr::memchr(b':', v)?;
-    let cs = command_start(t, s);
-    if memchr::memmem::find(&t[cs..s], b"curl").is_none() {
+    if ve > end || s >= vs {
         return None;
     }
+    let v = &t[vs..ve];
+    let colon = memchr::memchr(b':', v)?;
     (user_password(&v[..colon], &v[colon + 1..]) && !marked_before(t, vs)).then_some(()).and(found(
         FindingKind::BasicAuth,
         vs,

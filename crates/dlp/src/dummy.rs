@@ -39,11 +39,7 @@ fn part_at(hay: &[u8], s: usize, len: usize) -> bool {
 
 /// Whether one of `words` is a part of a word in `hay`, ignoring case.
 pub(crate) fn has_part(hay: &[u8], words: &[&str]) -> bool {
-    words.iter().any(|w| {
-        let w = w.as_bytes();
-        hay.len() >= w.len()
-            && hay.windows(w.len()).enumerate().any(|(s, x)| x.eq_ignore_ascii_case(w) && part_at(hay, s, w.len()))
-    })
+    words.iter().any(|w| crate::find_ignore_case(hay, w.as_bytes()).any(|s| part_at(hay, s, w.len())))
 }
 
 /// A run of six or more of the same filler character: `xxxxxx`, `000000`,
@@ -79,14 +75,9 @@ const NEAR: &[&str] = &["example", "sample", "dummy", "placeholder", "fake", "te
 fn has_word(hay: &[u8], words: &[&str]) -> bool {
     let sep = |b: Option<&u8>| b.is_some_and(|b| matches!(b, b'.' | b'@' | b'/'));
     words.iter().any(|w| {
-        let w = w.as_bytes();
-        hay.len() >= w.len()
-            && hay.windows(w.len()).enumerate().any(|(s, x)| {
-                x.eq_ignore_ascii_case(w)
-                    && part_at(hay, s, w.len())
-                    && !sep(s.checked_sub(1).and_then(|i| hay.get(i)))
-                    && !sep(hay.get(s + w.len()))
-            })
+        crate::find_ignore_case(hay, w.as_bytes()).any(|s| {
+            part_at(hay, s, w.len()) && !sep(s.checked_sub(1).and_then(|i| hay.get(i))) && !sep(hay.get(s + w.len()))
+        })
     })
 }
 

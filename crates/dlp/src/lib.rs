@@ -31,7 +31,6 @@ mod secrets;
 mod webhook;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use auth::AuthAnchor;
 pub use check::{card_brand, iban_mod97, luhn};
 pub use tokenwise_core::FindingKind;
 
@@ -83,7 +82,6 @@ pub(crate) enum Anchor {
     Jwt,
     JwtBase64,
     Tokenwise,
-    Auth(auth::AuthAnchor),
 }
 
 pub struct Scanner {
@@ -138,7 +136,7 @@ impl Scanner {
             ("sk-", Anchor::OpenAiOrAnthropic),
             ("xox", Anchor::Slack),
             ("xapp-", Anchor::Slack),
-            ("hooks.slack.com/", Anchor::Webhook),
+            (".slack.com/", Anchor::Webhook),
             ("/webhook", Anchor::Webhook),
             ("/hooks/", Anchor::Webhook),
             (".logic.azure.com", Anchor::Webhook),
@@ -146,15 +144,6 @@ impl Scanner {
             ("eyJ", Anchor::Jwt),
             ("ZXlK", Anchor::JwtBase64),
             ("tw_", Anchor::Tokenwise),
-            ("Bearer", Anchor::Auth(AuthAnchor::Scheme)),
-            ("bearer", Anchor::Auth(AuthAnchor::Scheme)),
-            ("BEARER", Anchor::Auth(AuthAnchor::Scheme)),
-            ("Basic ", Anchor::Auth(AuthAnchor::Scheme)),
-            ("uthorization", Anchor::Auth(AuthAnchor::Header)),
-            ("UTHORIZATION", Anchor::Auth(AuthAnchor::Header)),
-            (" -u", Anchor::Auth(AuthAnchor::CurlShort)),
-            ("--user", Anchor::Auth(AuthAnchor::CurlLong)),
-            ("--proxy-user", Anchor::Auth(AuthAnchor::CurlLong)),
         ];
         let anchors = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
@@ -207,10 +196,13 @@ impl Scanner {
     /// Every detector over `t`, findings unordered and overlapping.
     fn detect(&self, t: &[u8], out: &mut Vec<Finding>) {
         for m in self.anchors.find_iter(t) {
-            if let Some(f) = self.kinds.get(m.pattern().as_usize()).and_then(|a| secrets::at(t, m.start(), m.end(), *a))
-            {
-                out.push(f);
-            }
+            let Some(&anchor) = self.kinds.get(m.pattern().as_usize()) else { continue };
+            let (s, e) = (m.start(), m.end());
+            let f = match anchor {
+                Anchor::Webhook => webhook::at(t, s, e),
+                _ => secrets::at(t, s, e, anchor),
+            };
+            out.extend(f);
         }
         if let Some(terms) = &self.terms {
             LOWER.with_borrow_mut(|lower| {
@@ -221,6 +213,7 @@ impl Scanner {
         }
         assign::assignments(t, out);
         assign::angles(t, out);
+        auth::curl(t, out);
         numbers::scan(t, out);
         net::emails(t, out);
         net::ipv6(t, out);
@@ -290,10 +283,18 @@ pub(crate) fn context_before(t: &[u8], at: usize, words: &[&str]) -> bool {
 
 /// Whether one of `words` appears in `hay`, ignoring ASCII case.
 pub(crate) fn contains_any_ignore_case(hay: &[u8], words: &[&str]) -> bool {
-    words.iter().any(|w| {
-        let w = w.as_bytes();
-        hay.len() >= w.len() && hay.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w))
-    })
+    words.iter().any(|w| find_ignore_case(hay, w.as_bytes()).next().is_some())
+}
+
+/// Where `word` (non-empty) starts in `hay`, ignoring ASCII case: memchr
+/// finds its first letter in either case, so a miss costs a vector pass,
+/// not a comparison at every byte.
+pub(crate) fn find_ignore_case<'a>(hay: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let first = word.first().copied().unwrap_or(0);
+    let last_start = hay.len().checked_sub(word.len());
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), hay)
+        .take_while(move |&i| last_start.is_some_and(|l| i <= l))
+        .filter(move |&i| hay[i..i + word.len()].eq_ignore_ascii_case(word))
 }
 
 /// The label a redacted span is replaced with: `[EMAIL]`, `[CREDIT_CARD]`…

@@ -31,8 +31,6 @@ pub(crate) fn found(kind: FindingKind, start: usize, end: usize) -> Option<Findi
 /// example, a mask or a placeholder, or the words before it mark it so.
 pub(crate) fn at(t: &[u8], s: usize, e: usize, anchor: Anchor) -> Option<Finding> {
     let f = match anchor {
-        Anchor::Auth(a) => return crate::auth::at(t, s, e, a),
-        Anchor::Webhook => return crate::webhook::at(t, s, e),
         Anchor::PrivateKey => return private_key(t, s, e),
         _ => token(t, s, e, anchor)?,
     };
@@ -88,7 +86,7 @@ fn token(t: &[u8], s: usize, e: usize, anchor: Anchor) -> Option<Finding> {
                 .then_some(())
                 .and(found(FindingKind::GenericSecret, s, end))
         }
-        Anchor::Auth(_) | Anchor::Webhook | Anchor::PrivateKey => None,
+        Anchor::Webhook | Anchor::PrivateKey => None,
     }
 }
 

@@ -34,7 +34,8 @@ fn authorization_headers_in_every_shape() {
         format!("req.setRequestHeader(\"Authorization\", \"ApiKey {tok}\");"),
         format!("proxy-authorization: bearer {tok}"),
         format!("authorization={tok}"),
-        format!("use bearer {tok} for the staging box"),
+        format!("headers[\"Authorization\"] = \"Bearer {tok}\""),
+        format!("conn.setRequestProperty(\"Proxy-Authorization\", \"Bearer {tok}\");"),
     ] {
         finds(&text, GenericSecret, tok);
     }
