@@ -129,56 +129,43 @@ pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
     opaque(t, vs, te)
 }
 
-/// Where the shell command starting at `s` ends: its line, and the lines
-/// after it while they end with a backslash.
-fn command_end(t: &[u8], s: usize) -> usize {
-    let ceiling = (s + 4096).min(t.len());
-    let mut e = s;
-    loop {
-        let Some(nl) = memchr::memchr(b'\n', &t[e..ceiling]) else { return ceiling };
-        let mut k = e + nl;
+/// Where the shell command holding `s` starts: its line, and the lines
+/// before it that end with a backslash.
+fn command_start(t: &[u8], s: usize) -> usize {
+    let floor = s.saturating_sub(2048);
+    let mut ls = memchr::memrchr(b'\n', &t[floor..s]).map_or(floor, |i| floor + i + 1);
+    while ls > floor + 1 {
+        let mut k = ls - 1; // the line feed
         if k > 0 && t[k - 1] == b'\r' {
             k -= 1;
         }
         if k == 0 || t[k - 1] != b'\\' {
-            return e + nl;
+            break;
         }
-        e += nl + 1;
+        ls = memchr::memrchr(b'\n', &t[floor..k]).map_or(floor, |i| floor + i + 1);
     }
+    ls
 }
 
 /// curl's `-u user:password`, `-uuser:password`, `--user user:password`,
-/// `--user=…`, `--proxy-user …`: found in each command that runs curl
-/// (`-u` means other things to other programs: `docker run -u 1000:1000`).
+/// `--user=…`, `--proxy-user …`: found at each ` -u` and `-user` (memmem:
+/// `-` is rare in prose), in a command that runs curl (`-u` means other
+/// things to other programs: `docker run -u 1000:1000`).
 pub(crate) fn curl(t: &[u8], out: &mut Vec<Finding>) {
-    let mut after = 0;
-    for c in memchr::memmem::find_iter(t, b"curl") {
-        if c < after
-            || (c > 0 && t[c - 1].is_ascii_alphanumeric())
-            || t.get(c + 4).is_some_and(u8::is_ascii_alphanumeric)
-        {
-            continue;
-        }
-        let end = command_end(t, c);
-        after = end;
-        let cmd = &t[c..end];
-        for (i, w) in cmd.windows(3).enumerate() {
-            let at = c + i;
-            let found = match w {
-                b" -u" => user_option(t, at + 3, end, true),
-                b"--u" if cmd[i..].starts_with(b"--user") => user_option(t, at + 6, end, false),
-                b"--p" if cmd[i..].starts_with(b"--proxy-user") => user_option(t, at + 12, end, false),
-                _ => None,
-            };
-            out.extend(found);
+    for at in memchr::memmem::find_iter(t, b" -u") {
+        out.extend(user_option(t, at, at + 3, true));
+    }
+    for at in memchr::memmem::find_iter(t, b"-user") {
+        let long = at >= 1 && t[at - 1] == b'-' && (at < 2 || t[at - 2].is_ascii_whitespace());
+        let proxy = at >= 7 && &t[at - 7..at] == b"--proxy";
+        if long || proxy {
+            out.extend(user_option(t, at, at + 5, false));
         }
     }
 }
 
-/// The `user:password` argument of curl's user option, which ends at `e`,
-/// in a command that ends at `end`.
-fn user_option(t: &[u8], e: usize, end: usize, short: bool) -> Option<Finding> {
-    let s = e.checked_sub(1)?;
+/// The `user:password` argument of curl's user option `t[s..e]`.
+fn user_option(t: &[u8], s: usize, e: usize, short: bool) -> Option<Finding> {
     let mut i = e;
     if short {
         // ` -u` must be the option itself, not `-update`.
@@ -199,11 +186,10 @@ fn user_option(t: &[u8], e: usize, end: usize, short: bool) -> Option<Finding> {
         Some(q) => take(t, vs, 512, |b| b != q && b != b'\n'),
         None => take(t, vs, 512, |b| !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b';' | b'|' | b'&')),
     };
-    if ve > end || s >= vs {
-        return None;
-    }
     let v = &t[vs..ve];
     let colon = memchr::memchr(b':', v)?;
+    // Only in a curl command.
+    memchr::memmem::find(&t[command_start(t, s)..s], b"curl")?;
     (user_password(&v[..colon], &v[colon + 1..]) && !marked_before(t, vs)).then_some(()).and(found(
         FindingKind::BasicAuth,
         vs,
