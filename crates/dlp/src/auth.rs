@@ -88,7 +88,9 @@ const NAMES: &[&str] = &["password", "passwd", "pass", "pwd", "pw", "secret", "t
 pub(crate) fn user_password(user: &[u8], pass: &[u8]) -> bool {
     // Shell and template variables: `$USER`, `${PASS}`, `%PASS%`, `<user>`.
     let var = |x: &[u8]| placeholder(x) || x.windows(2).any(|w| w == b"${" || w == b"$(" || w == b"{{");
-    if var(user) || var(pass) || stand_in(user) {
+    // `USERNAME:API_TOKEN`: names of what goes there.
+    let upper_name = |x: &[u8]| !x.is_empty() && x.iter().all(|b| b.is_ascii_uppercase() || *b == b'_');
+    if var(user) || var(pass) || stand_in(user) || (upper_name(user) && upper_name(pass)) {
         return false;
     }
     if pass.is_empty() {
@@ -112,7 +114,7 @@ pub(crate) fn header_name(name: &[u8]) -> bool {
 /// The credential in an authorization header's value, which starts at
 /// `i` (after the `:`, `=` or `,`): an optional scheme, then the token.
 pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
-    let vs = take(t, i, 8, |b| matches!(b, b'"' | b'\'' | b' ' | b'\t'));
+    let vs = take(t, i, 8, |b| matches!(b, b'"' | b'\'' | b'`' | b' ' | b'\t'));
     let we = take(t, vs, 24, |b| b.is_ascii_alphanumeric() || b == b'-');
     if t.get(we) == Some(&b' ') && we > vs {
         let word = &t[vs..we];

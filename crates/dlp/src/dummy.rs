@@ -19,7 +19,7 @@ pub(crate) fn placeholder(v: &[u8]) -> bool {
 }
 
 /// Marker words that make a value a stand-in wherever they appear in it.
-const IN_VALUE: &[&str] = &["example", "sample", "dummy", "placeholder", "changeme", "redacted", "insert"];
+const IN_VALUE: &[&str] = &["example", "sample", "dummy", "placeholder", "changeme", "redacted", "insert", "replace"];
 
 /// Marker words that count only as a part of a word (`test-token`,
 /// `myTestKey`, `FAKE_KEY`), not inside a random string.
@@ -110,6 +110,7 @@ const PUBLIC_PARTS: &[&str] = &[
     "publishable",
     "pub",
     "csrf",
+    "authenticity",
     "xsrf",
     "url",
     "uri",

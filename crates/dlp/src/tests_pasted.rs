@@ -35,6 +35,7 @@ fn authorization_headers_in_every_shape() {
         format!("proxy-authorization: bearer {tok}"),
         format!("authorization={tok}"),
         format!("headers[\"Authorization\"] = \"Bearer {tok}\""),
+        format!("axios.get(url, {{ headers: {{ Authorization: `Bearer {tok}` }} }})"),
         format!("conn.setRequestProperty(\"Proxy-Authorization\", \"Bearer {tok}\");"),
     ] {
         finds(&text, GenericSecret, tok);
@@ -75,6 +76,7 @@ fn curl_user_options() {
     none("docker run -u 1000:1000 alpine && git push -u origin main");
     none("curl -u \"$USER:$PASS\" https://x.acme-corp.io and curl -u username:password https://x.acme-corp.io");
     none("curl -u jane https://x.acme-corp.io");
+    none("curl -u 'USERNAME:API_TOKEN' https://x.acme-corp.io");
 }
 
 #[test]
@@ -117,6 +119,7 @@ fn slack_tokens_of_every_type() {
     }
     none("xoxb-000000000000-000000000000-xxxxxxxxxxxxxxxxxxxxxxxx");
     none("token: xoxb-your-bot-token-here");
+    none("SLACK_BOT_TOKEN=xoxb-REPLACE-ME");
 }
 
 #[test]
@@ -198,6 +201,7 @@ fn public_values_are_left_alone() {
     none("publicToken: 'pk_Zq8mX3vL2kP9rT6wN4'");
     none("<meta name=\"csrf-token\" content=\"Zq8mX3vL2kP9rT6wN4yB\"> csrf_token = Zq8mX3vL2kP9rT6w");
     none("token_url: https://auth.acme-corp.io/oauth2/token");
+    none("<input type=\"hidden\" name=\"authenticity_token\" value=\"Zq8mX3vL2kP9rT6wN4yB\">");
     none("password_reset = \"https://acme-corp.io/reset\"");
     none("\"max_tokens\": 4096, \"token_type\": \"Bearer\", secret_name = prod-db-creds-v2");
 }
