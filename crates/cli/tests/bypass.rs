@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use support::{Answer, Gateway, usd_nanos};
 
 const CARD: &str = "4111 1111 1111 1111";
-const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const AWS_KEY: &str = "AKIAZ7GH2KQW4TNB5XEM";
 
 /// A request with a secret hidden in one place, and where that place is in
 /// the body the upstream receives.

@@ -113,7 +113,7 @@ fn audit_verify_catches_a_hand_edited_row() {
 #[test]
 fn scan_reports_per_line_with_byte_offsets() {
     use std::io::Write;
-    let input = "mail zoë@example.com now\n\nkey AKIAIOSFODNN7EXAMPLE, card 4111-1111-1111-1111\n";
+    let input = "mail zoë@example.com now\n\nkey AKIAZ7GH2KQW4TNB5XEM, card 4111-1111-1111-1111\n";
     let mut child = bin()
         .args(["scan", "--json", "--lines"])
         .stdin(std::process::Stdio::piped())

@@ -78,6 +78,12 @@ crate::named_enum!(
         SlackToken => "slack_token",
         PrivateKey => "private_key",
         Jwt => "jwt",
+        /// A user name and password for HTTP Basic authentication: an
+        /// `Authorization: Basic` header's value, curl's `-u user:password`.
+        BasicAuth => "basic_auth",
+        /// A webhook URL whose path is its own secret (Slack, Discord, Teams…).
+        WebhookUrl => "webhook_url",
+        PgpPrivateKey => "pgp_private_key",
         GenericSecret => "generic_secret",
         CustomTerm => "custom_term",
         ConfidentialityMarker => "confidentiality_marker",

@@ -8,7 +8,10 @@
 //! `KEY = value` assignments), a word-at-a-time scan for digits — and each
 //! candidate is then parsed by hand in a small window and
 //! validated (Luhn and card brand tables, IBAN mod-97 and country lengths,
-//! SSN ranges, JWT headers that must decode, entropy for generic secrets).
+//! SSN ranges, JWT headers that must decode, `Basic` values that must
+//! decode to `user:password`, entropy for generic secrets). Documented
+//! example keys, masks, placeholders and values marked as examples are
+//! left alone (see `dummy`).
 //! Context words before a weak candidate (a bare 9-digit number near
 //! "SSN") decide whether it counts. Clean text allocates nothing.
 //!
@@ -17,11 +20,15 @@
 //! fullwidth digits or a zero-width space inside a key do not hide it;
 //! findings are still byte offsets into the text as given.
 
+mod assign;
+mod auth;
 mod check;
+mod dummy;
 mod net;
 mod normal;
 mod numbers;
 mod secrets;
+mod webhook;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 pub use check::{card_brand, iban_mod97, luhn};
@@ -70,9 +77,10 @@ pub(crate) enum Anchor {
     GithubPat,
     OpenAiOrAnthropic,
     Slack,
-    SlackWebhook,
+    Webhook,
     PrivateKey,
     Jwt,
+    JwtBase64,
     Tokenwise,
 }
 
@@ -127,9 +135,14 @@ impl Scanner {
             ("github_pat_", Anchor::GithubPat),
             ("sk-", Anchor::OpenAiOrAnthropic),
             ("xox", Anchor::Slack),
-            ("hooks.slack.com/services/", Anchor::SlackWebhook),
+            ("xapp-", Anchor::Slack),
+            (".slack.com/", Anchor::Webhook),
+            ("/webhook", Anchor::Webhook),
+            ("/hooks/", Anchor::Webhook),
+            (".logic.azure.com", Anchor::Webhook),
             ("-----BEGIN", Anchor::PrivateKey),
             ("eyJ", Anchor::Jwt),
+            ("ZXlK", Anchor::JwtBase64),
             ("tw_", Anchor::Tokenwise),
         ];
         let anchors = AhoCorasickBuilder::new()
@@ -183,10 +196,13 @@ impl Scanner {
     /// Every detector over `t`, findings unordered and overlapping.
     fn detect(&self, t: &[u8], out: &mut Vec<Finding>) {
         for m in self.anchors.find_iter(t) {
-            if let Some(f) = self.kinds.get(m.pattern().as_usize()).and_then(|a| secrets::at(t, m.start(), m.end(), *a))
-            {
-                out.push(f);
-            }
+            let Some(&anchor) = self.kinds.get(m.pattern().as_usize()) else { continue };
+            let (s, e) = (m.start(), m.end());
+            let f = match anchor {
+                Anchor::Webhook => webhook::at(t, s, e),
+                _ => secrets::at(t, s, e, anchor),
+            };
+            out.extend(f);
         }
         if let Some(terms) = &self.terms {
             LOWER.with_borrow_mut(|lower| {
@@ -195,7 +211,9 @@ impl Scanner {
                 self.find_terms(terms, t, lower, out);
             });
         }
-        secrets::assignments(t, out);
+        assign::assignments(t, out);
+        assign::angles(t, out);
+        auth::curl(t, out);
         numbers::scan(t, out);
         net::emails(t, out);
         net::ipv6(t, out);
@@ -265,10 +283,18 @@ pub(crate) fn context_before(t: &[u8], at: usize, words: &[&str]) -> bool {
 
 /// Whether one of `words` appears in `hay`, ignoring ASCII case.
 pub(crate) fn contains_any_ignore_case(hay: &[u8], words: &[&str]) -> bool {
-    words.iter().any(|w| {
-        let w = w.as_bytes();
-        hay.len() >= w.len() && hay.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w))
-    })
+    words.iter().any(|w| find_ignore_case(hay, w.as_bytes()).next().is_some())
+}
+
+/// Where `word` (non-empty) starts in `hay`, ignoring ASCII case: memchr
+/// finds its first letter in either case, so a miss costs a vector pass,
+/// not a comparison at every byte.
+pub(crate) fn find_ignore_case<'a>(hay: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let first = word.first().copied().unwrap_or(0);
+    let last_start = hay.len().checked_sub(word.len());
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), hay)
+        .take_while(move |&i| last_start.is_some_and(|l| i <= l))
+        .filter(move |&i| hay[i..i + word.len()].eq_ignore_ascii_case(word))
 }
 
 /// The label a redacted span is replaced with: `[EMAIL]`, `[CREDIT_CARD]`…
@@ -295,3 +321,5 @@ pub fn redact<'a>(text: &str, findings: impl IntoIterator<Item = &'a Finding>) -
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pasted;

@@ -117,14 +117,15 @@ fn url_credential(t: &[u8], u: usize, at: usize, out: &mut Vec<Finding>) -> usiz
 }
 
 /// Any password but an empty one, a template's placeholder
-/// (`${DB_PASSWORD}`, `<password>`) or a mask (`****`).
+/// (`${DB_PASSWORD}`, `<password>`), a mask (`****`), an example or the
+/// word `password` itself.
 fn password(v: &[u8]) -> bool {
-    !v.is_empty() && !crate::secrets::placeholder(v) && !v.iter().all(|&b| b == v[0])
+    !v.is_empty() && !crate::dummy::placeholder(v) && crate::auth::user_password(b"user", v)
 }
 
 /// A user name standing alone is a token when it is long and random:
 /// letters and digits that alternate, or mixed case (not `jane.doe`, `git`).
-fn token_like(v: &[u8]) -> bool {
+pub(crate) fn token_like(v: &[u8]) -> bool {
     if v.len() < 20 || !v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) {
         return false;
     }

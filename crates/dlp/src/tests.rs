@@ -78,12 +78,12 @@ fn emails_and_ips() {
 
 #[test]
 fn credentials() {
-    assert_eq!(one("key AKIAIOSFODNN7EXAMPLE here").0, FindingKind::AwsAccessKey);
+    assert_eq!(one("key AKIAZ7GH2KQW4TNB5XEM here").0, FindingKind::AwsAccessKey);
     assert_eq!(one("ghp_abcdefghijklmnopqrstuvwxyz0123456789").0, FindingKind::GithubToken);
     assert_eq!(one("OPENAI sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z").0, FindingKind::OpenaiKey);
     assert_eq!(one("sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0EdCbA").0, FindingKind::AnthropicKey);
     assert_eq!(one("xoxb-1234567890-abcdefghijkl").0, FindingKind::SlackToken);
-    let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD9\n-----END RSA PRIVATE KEY-----";
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----";
     assert_eq!(one(pem).1, pem);
     let jwt =
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
@@ -174,7 +174,7 @@ fn fullwidth_digits_and_letters_are_found_and_the_original_is_masked() {
     let digits =
         fullwidth("4111").replace('\u{3000}', " ") + " " + &fullwidth("1111 1111 1111").replace('\u{3000}', " ");
     assert_eq!(one(&format!("card {digits}.")).1, digits);
-    let key = fullwidth("AKIAIOSFODNN7EXAMPLE");
+    let key = fullwidth("AKIAZ7GH2KQW4TNB5XEM");
     assert_eq!(one(&format!("key {key} here")), (FindingKind::AwsAccessKey, key));
     assert_eq!(one(&format!("status of {}?", fullwidth("Project Apollo"))).0, FindingKind::CustomTerm);
     let s = Scanner::new(&ScannerConfig::default()).unwrap();
@@ -184,7 +184,7 @@ fn fullwidth_digits_and_letters_are_found_and_the_original_is_masked() {
 
 #[test]
 fn zero_width_characters_inside_credentials_do_not_hide_them() {
-    let aws = "AKIA\u{200B}IOSF\u{200C}ODNN7\u{2060}EXAMPLE";
+    let aws = "AKIA\u{200B}Z7GH\u{200C}2KQW4\u{2060}TNB5XEM";
     assert_eq!(one(&format!("key {aws} here")), (FindingKind::AwsAccessKey, aws.to_string()));
     let gh = "ghp_abcdefghij\u{FEFF}klmnopqrstuvwxyz\u{AD}0123456789\u{200D}";
     // The trailing joiner is not part of the token.
@@ -269,7 +269,7 @@ use proptest::strategy::Strategy;
 
 /// Secrets to hide, with the kind each must be found as.
 const SECRETS: &[(&str, FindingKind)] = &[
-    ("AKIAIOSFODNN7EXAMPLE", FindingKind::AwsAccessKey),
+    ("AKIAZ7GH2KQW4TNB5XEM", FindingKind::AwsAccessKey),
     ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", FindingKind::GithubToken),
     ("sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z", FindingKind::OpenaiKey),
     ("4111 1111 1111 1111", FindingKind::CreditCard),

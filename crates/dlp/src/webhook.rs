@@ -1,0 +1,86 @@
+//! Webhook URLs that are secrets themselves: whoever has one can post to
+//! the channel behind it. Slack (`hooks.slack.com/services/…`,
+//! `/workflows/…`, `/triggers/…`), Discord (`/api/webhooks/ID/TOKEN`),
+//! Microsoft Teams and Office 365 connectors (`…webhook.office.com/…/
+//! IncomingWebhook/…`), Power Automate and Logic Apps (`…logic.azure.com…
+//! sig=…`), Zapier catch hooks, and any `…/webhook/<long random>` or
+//! `…/hooks/<long random>`. Found at the anchor inside the URL; the finding
+//! is the whole URL.
+
+use crate::check::entropy;
+use crate::dummy::{marked_before, stand_in};
+use crate::secrets::found;
+use crate::{Finding, FindingKind};
+
+fn url_char(b: u8) -> bool {
+    b > b' ' && b < 0x7F && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`' | b'(' | b')' | b'[' | b']' | b'{' | b'}')
+}
+
+/// The URL around the anchor at `s`: its bounds, trailing punctuation off.
+fn bounds(t: &[u8], s: usize) -> (usize, usize) {
+    let mut start = s;
+    while start > 0 && s - start < 512 && url_char(t[start - 1]) {
+        start -= 1;
+    }
+    let mut end = s;
+    while end < t.len() && end - s < 2048 && url_char(t[end]) {
+        end += 1;
+    }
+    while end > s && matches!(t[end - 1], b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*') {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// Whether a path segment is a long random string: a key, not a word or
+/// an id (`pre-commit`, `12345`).
+fn random(seg: &[u8], min: usize) -> bool {
+    seg.len() >= min
+        && seg.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        && seg.iter().any(u8::is_ascii_digit)
+        && seg.iter().any(u8::is_ascii_alphabetic)
+        && entropy(seg) >= 3.0
+}
+
+pub(crate) fn at(t: &[u8], s: usize, _e: usize) -> Option<Finding> {
+    let (start, end) = bounds(t, s);
+    let url = &t[start..end];
+    let after_scheme = memchr::memmem::find(url, b"://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let host_end = rest.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
+    let host = &rest[..host_end];
+    let host = host.iter().rposition(|&b| b == b'@').map_or(host, |i| &host[i + 1..]);
+    let host = host.iter().position(|&b| b == b':').map_or(host, |i| &host[..i]);
+    let (path, query) = match rest[host_end..].iter().position(|&b| b == b'?') {
+        Some(q) => (&rest[host_end..host_end + q], &rest[host_end + q + 1..]),
+        None => (&rest[host_end..], &[][..]),
+    };
+    let segs: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|p| !p.is_empty()).collect();
+    let lower_host = host.to_ascii_lowercase();
+    let ends = |d: &[u8]| lower_host.ends_with(d);
+    let secret = if ends(b"hooks.slack.com") {
+        segs.len() >= 4 && segs.last().is_some_and(|l| l.len() >= 16 && l.iter().all(u8::is_ascii_alphanumeric))
+    } else if ends(b"discord.com") || ends(b"discordapp.com") {
+        segs.windows(3)
+            .any(|w| w[0] == b"webhooks" && w[1].len() >= 15 && w[1].iter().all(u8::is_ascii_digit) && random(w[2], 40))
+    } else if ends(b"office.com") {
+        segs.windows(2).any(|w| w[0] == b"IncomingWebhook" && random(w[1], 20))
+    } else if ends(b"logic.azure.com") || ends(b"api.powerplatform.com") {
+        query.split(|&b| b == b'&').any(|kv| kv.strip_prefix(b"sig=").is_some_and(|v| v.len() >= 20))
+    } else if ends(b"hooks.zapier.com") {
+        segs.len() >= 4 && segs[0] == b"hooks" && segs[1] == b"catch" && segs[3].len() >= 5
+    } else {
+        generic(&segs)
+    };
+    let dummy = stand_in(url) || marked_before(t, start);
+    (secret && !dummy).then_some(()).and(found(FindingKind::WebhookUrl, start, end))
+}
+
+/// `…/webhook/<random>`, `…/webhooks/<id>/<random>`, `…/hooks/<random>`:
+/// a segment naming a webhook with a long random one after it.
+fn generic(segs: &[&[u8]]) -> bool {
+    let names = [b"webhook".as_slice(), b"webhooks", b"hooks", b"hook", b"webhookb2"];
+    segs.iter().enumerate().any(|(i, seg)| {
+        names.iter().any(|n| seg.eq_ignore_ascii_case(n)) && segs[i + 1..].iter().any(|s| random(s, 20))
+    })
+}
