@@ -28,7 +28,7 @@ pub use store::{
     EventStore, ExceptionStore, GroupBy, Incident, KeyStore, OutcomeQuery, OutcomeStore, ReportStore, ScoreStore,
     SharedPrompt, SpendQuery, SpendRow, Store, StoreBackend, StoreError, TaskStore, UsageTotals, prelude,
 };
-pub use task::{BaselineOf, Committed, TaskBaseline, TaskSoFar, TaskTotals};
+pub use task::{BaselineOf, Committed, TaskBaseline, TaskDelta, TaskSoFar, TaskTotals};
 
 /// Microseconds since the Unix epoch: how both backends store time, so the
 /// same query means the same thing on SQLite and PostgreSQL.
