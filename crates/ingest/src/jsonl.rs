@@ -63,6 +63,106 @@ pub fn record(v: &Value, line: u64) -> Result<Option<Record>, Rejection> {
     body(obj, line, source, id.clone(), ts, None).map(Some).map_err(|reason| Rejection::new(line, Some(id), reason))
 }
 
+/// The bare event as typed fields, its strings borrowed from the line:
+/// what [`quick`] reads. Any other shape (a CloudEvent, an unknown field,
+/// an escaped string, a count written as a string) fails to deserialize
+/// and goes to [`record`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Event<'a> {
+    #[serde(borrow)]
+    id: Option<&'a str>,
+    #[serde(borrow)]
+    source: Option<&'a str>,
+    #[serde(borrow)]
+    time: Option<&'a str>,
+    #[serde(borrow)]
+    user: Option<&'a str>,
+    #[serde(borrow)]
+    use_case: Option<&'a str>,
+    #[serde(borrow)]
+    project: Option<&'a str>,
+    #[serde(borrow)]
+    task: Option<&'a str>,
+    #[serde(borrow)]
+    template: Option<&'a str>,
+    #[serde(borrow)]
+    model: Option<&'a str>,
+    #[serde(borrow)]
+    provider: Option<&'a str>,
+    usage: Option<Usage>,
+    #[serde(borrow)]
+    cost_usd: Option<&'a str>,
+    latency_ms: Option<u64>,
+    #[serde(borrow)]
+    status: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Usage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_tokens: Option<u64>,
+    cache_write_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+}
+
+/// Text as [`text`] reads a string: trimmed, and none when blank.
+fn trimmed(s: Option<&str>) -> Option<String> {
+    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// A bare event read straight into its record, skipping the JSON tree
+/// [`record`] walks: the same record `record` makes of the line, or
+/// `None` when the line is not a plain valid event (then `record` reads
+/// it, or says why it cannot).
+pub fn quick(line: &[u8], n: u64) -> Option<Record> {
+    let e: Event<'_> = serde_json::from_slice(line).ok()?;
+    let id = trimmed(e.id)?;
+    let ts = crate::read::time_of(e.time?, "time").ok()?;
+    let model = trimmed(e.model)?;
+    let u = e.usage?;
+    let usage = TokenUsage {
+        input: u.input_tokens.unwrap_or(0),
+        output: u.output_tokens.unwrap_or(0),
+        cached_read: u.cache_read_tokens.unwrap_or(0),
+        cache_write: u.cache_write_tokens.unwrap_or(0),
+        reasoning: u.reasoning_tokens.unwrap_or(0),
+    };
+    check(&usage).ok()?;
+    let reported_cost = match e.cost_usd {
+        None => None,
+        Some(s) => Some(Nanos::parse_usd(s).ok()?),
+    };
+    let failed = match e.status {
+        None | Some("ok") => false,
+        Some("error") => true,
+        Some(_) => return None,
+    };
+    Some(Record {
+        line: n,
+        format: Format::Jsonl,
+        source: trimmed(e.source).unwrap_or_else(|| DEFAULT_SOURCE.to_string()),
+        id,
+        ts,
+        model,
+        provider: trimmed(e.provider),
+        usage,
+        reported_cost,
+        latency_ms: u32::try_from(e.latency_ms.unwrap_or(0)).unwrap_or(u32::MAX),
+        failed,
+        facts: Facts {
+            user: trimmed(e.user),
+            use_case: trimmed(e.use_case),
+            project: trimmed(e.project),
+            task: trimmed(e.task),
+            template: trimmed(e.template),
+            ..Facts::default()
+        },
+    })
+}
+
 /// A CloudEvent in structured mode whose `data` is an event's body; its
 /// `subject`, if any, names the person when `data` does not.
 fn cloud_event(obj: &Map<String, Value>, line: u64) -> Result<Record, String> {
@@ -212,6 +312,75 @@ mod tests {
         assert!(p.rejected[2].reason.contains("must include cached tokens"));
         assert!(p.rejected[3].reason.contains("specversion"));
         assert_eq!(p.rejected[1].id.as_deref(), Some("e1"));
+    }
+
+    /// The quick reading is only a shortcut: on every line it reads, it
+    /// makes the record the JSON-tree reading makes; on every other line
+    /// it declines and the tree reading decides (a record or a reason).
+    #[test]
+    fn the_quick_reading_agrees_with_the_tree_reading() {
+        let variants = [
+            EVENT.to_string(),
+            r#"{"id":"b-1","source":"acme/bench","time":"2026-11-01T00:00:00Z","user":"ivan.petrov","use_case":"support-reply","model":"gpt-4.1-mini","usage":{"input_tokens":12,"cache_read_tokens":4,"output_tokens":3},"task":"T-0"}"#.into(),
+            EVENT.replace("\"source\":\"bot\",", ""),
+            EVENT.replace("\"bot\"", "\"  \""),
+            EVENT.replace("\"bot\"", "\" bot \""),
+            EVENT.replace("\"e1\"", "\" e1 \""),
+            EVENT.replace("\"e1\"", "\"  \""),
+            EVENT.replace("\"e1\"", "17"),
+            EVENT.replace("\"e1\"", "null"),
+            EVENT.replace("\"e1\"", "\"e\\u0031\""),
+            EVENT.replace("\"ben.carter\"", "null"),
+            EVENT.replace("\"ben.carter\"", "\"\""),
+            EVENT.replace("\"ben.carter\"", "7"),
+            EVENT.replace("\"ben.carter\"", "true"),
+            EVENT.replace("\"gpt-4.1\"", "\" \""),
+            EVENT.replace("\"2026-11-03T10:00:00Z\"", "\"2026-11-03 10:00:00.000\""),
+            EVENT.replace("\"2026-11-03T10:00:00Z\"", "\"yesterday\""),
+            EVENT.replace("\"2026-11-03T10:00:00Z\"", "null"),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"cost_usd\":0.01"),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"cost_usd\":null"),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"cost_usd\":\"lots\""),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"latency_ms\":250,\"status\":\"error\",\"provider\":\"openai\""),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"latency_ms\":null,\"status\":null"),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"latency_ms\":\"250\""),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"latency_ms\":99999999999"),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"status\":\"fine\""),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"status\":5"),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"project\":\"p\",\"task\":\"t\",\"template\":\"x@1\""),
+            EVENT.replace("\"cost_usd\":\"0.01\"", "\"user\":\"other\""),
+            EVENT.replace("1200", "\"1200\""),
+            EVENT.replace("1200", "1200.0"),
+            EVENT.replace("1200", "-1"),
+            EVENT.replace("1200", "null"),
+            EVENT.replace("1200", "100"),
+            EVENT.replace(",\"cache_read_tokens\":200", ",\"reasoning_tokens\":301"),
+            EVENT.replace(",\"cache_read_tokens\":200", ",\"cache_write_tokens\":5,\"reasoning_tokens\":3"),
+            EVENT.replace(",\"cache_read_tokens\":200", ",\"cached\":3"),
+            EVENT.replace("{\"input_tokens\":1200,\"output_tokens\":300,\"cache_read_tokens\":200}", "null"),
+            EVENT.replace("{\"input_tokens\":1200,\"output_tokens\":300,\"cache_read_tokens\":200}", "{}"),
+            EVENT.replace("\"user\"", "\"usr\""),
+            format!("  {EVENT}\r"),
+            format!("{EVENT} 1"),
+            r#"{"specversion":"1.0","id":"e1","source":"bot","type":"t","time":"2026-11-03T10:00:00Z","data":{"model":"m","usage":{}}}"#.into(),
+            "[]".into(),
+            "7".into(),
+        ];
+        let mut quick_read = 0;
+        for (i, line) in variants.iter().enumerate() {
+            let tree = match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(v) => super::record(&v, 9),
+                Err(_) => Err(crate::Rejection::new(9, None, "not JSON")),
+            };
+            match super::quick(line.as_bytes(), 9) {
+                Some(r) => {
+                    quick_read += 1;
+                    assert_eq!(tree, Ok(Some(r)), "variant {i}: {line}");
+                }
+                None => assert!(!matches!(&tree, Ok(Some(r)) if r.id == "e1" && i < 2), "variant {i}"),
+            }
+        }
+        assert!(quick_read >= 15, "the common lines are read quickly ({quick_read})");
     }
 
     #[test]

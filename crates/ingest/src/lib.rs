@@ -197,8 +197,8 @@ impl Parsed {
 /// file read in chunks keeps its numbering).
 pub fn parse(format: Format, input: &[u8], first_line: u64) -> Parsed {
     match format {
-        Format::Jsonl => read::each_json(input, first_line, jsonl::record),
-        Format::Litellm => read::each_json(input, first_line, litellm::record),
+        Format::Jsonl => read::each_json(input, first_line, jsonl::record, Some(jsonl::quick)),
+        Format::Litellm => read::each_json(input, first_line, litellm::record, None),
         Format::OtlpJson => otlp::parse_json(input, first_line),
         Format::OtlpProto => otlp::parse_proto(input),
     }

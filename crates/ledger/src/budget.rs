@@ -147,17 +147,30 @@ impl Book {
 
     /// Releases the hold (if still there) and adds the cost to each key.
     pub fn capture(&mut self, c: &Capture) {
-        if let Some(h) = self.holds.remove(&c.hold_id) {
+        self.release(&c.hold_id);
+        for key in &c.keys {
+            self.add_captured(key, c.cost);
+        }
+    }
+
+    /// Releases the hold `hold_id`, if still there: the first half of
+    /// [`capture`](Self::capture), for a store that sums a batch's captures
+    /// per envelope before adding them.
+    pub fn release(&mut self, hold_id: &str) {
+        if let Some(h) = self.holds.remove(hold_id) {
             for (key, amount) in h.parts {
                 if let Some(e) = self.envelopes.get_mut(&key) {
                     e.held = e.held.saturating_sub(amount);
                 }
             }
         }
-        for key in &c.keys {
-            if let Some(e) = self.envelopes.get_mut(key) {
-                e.captured = e.captured.saturating_add(c.cost);
-            }
+    }
+
+    /// Adds captured cost to an envelope: the second half of
+    /// [`capture`](Self::capture).
+    pub fn add_captured(&mut self, key: &str, cost: Nanos) {
+        if let Some(e) = self.envelopes.get_mut(key) {
+            e.captured = e.captured.saturating_add(cost);
         }
     }
 

@@ -29,7 +29,7 @@ pub use store::{
     OutcomeStore, ReportStore, ScoreStore, Session, SessionStore, SharedPrompt, SpendQuery, SpendRow, Store,
     StoreBackend, StoreError, TaskStore, UsageTotals, prelude,
 };
-pub use task::{BaselineOf, Committed, TaskBaseline, TaskSoFar, TaskTotals};
+pub use task::{BaselineOf, Committed, TaskBaseline, TaskDelta, TaskSoFar, TaskTotals};
 
 /// Microseconds since the Unix epoch: how both backends store time, so the
 /// same query means the same thing on SQLite and PostgreSQL.

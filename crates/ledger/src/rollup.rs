@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 pub const DAY_US: i64 = 86_400_000_000;
 
 /// (UTC day since the epoch, person, use case or '', template or '').
-pub type DayKey = (i64, String, String, String);
+pub type DayKey<'a> = (i64, &'a str, &'a str, &'a str);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DayTotals {
@@ -52,14 +52,14 @@ pub fn totals(e: &UsageEvent) -> DayTotals {
 
 /// A batch of new events summed per day key, in key order (the order the
 /// writers lock rows in, so concurrent writers cannot deadlock).
-pub fn rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<DayKey, DayTotals> {
-    let mut out: BTreeMap<DayKey, DayTotals> = BTreeMap::new();
+pub fn rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<DayKey<'a>, DayTotals> {
+    let mut out: BTreeMap<DayKey<'a>, DayTotals> = BTreeMap::new();
     for e in events {
         let key = (
             utc_day(e.ts.as_microsecond()),
-            e.user_id.clone(),
-            e.use_case.clone().unwrap_or_default(),
-            e.template.clone().unwrap_or_default(),
+            e.user_id.as_str(),
+            e.use_case.as_deref().unwrap_or_default(),
+            e.template.as_deref().unwrap_or_default(),
         );
         out.entry(key).or_default().add(&totals(e));
     }
@@ -67,7 +67,7 @@ pub fn rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<
 }
 
 /// (UTC day, person, use case or '', model).
-pub type ModelKey = (i64, String, String, String);
+pub type ModelKey<'a> = (i64, &'a str, &'a str, &'a str);
 
 /// Calls, tokens and cost: what the model rollup (`model_daily`) sums.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -79,14 +79,14 @@ pub struct ModelTotals {
 
 /// A batch of new events summed per day, person, use case and model, in
 /// key order (the order rows are locked in).
-pub fn model_rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<ModelKey, ModelTotals> {
-    let mut out: BTreeMap<ModelKey, ModelTotals> = BTreeMap::new();
+pub fn model_rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<ModelKey<'a>, ModelTotals> {
+    let mut out: BTreeMap<ModelKey<'a>, ModelTotals> = BTreeMap::new();
     for e in events {
         let key = (
             utc_day(e.ts.as_microsecond()),
-            e.user_id.clone(),
-            e.use_case.clone().unwrap_or_default(),
-            e.model.clone(),
+            e.user_id.as_str(),
+            e.use_case.as_deref().unwrap_or_default(),
+            e.model.as_str(),
         );
         let t = totals(e);
         let s = out.entry(key).or_default();

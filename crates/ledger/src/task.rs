@@ -8,7 +8,8 @@
 use crate::event::UsageEvent;
 use jiff::Timestamp;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use tokenwise_core::Nanos;
 
 /// A task's calls and cost so far: what a committed event's task stood at
@@ -97,6 +98,93 @@ pub fn running_totals(
     out
 }
 
+/// What one batch adds to one task: its new calls summed, the span of
+/// their times, and what its earliest calls name — the team of the
+/// earliest, and the use case, template and prompt hash of the earliest
+/// that names each (ties in time go to the smaller event id). A store
+/// merges it into the task's row in one statement, as PostgreSQL's does
+/// in SQL: an earlier batch's row keeps what it names unless this batch's
+/// first call is earlier still.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDelta<'a> {
+    pub team_id: &'a str,
+    pub use_case: Option<&'a str>,
+    pub template: Option<&'a str>,
+    pub prompt_hash: Option<&'a str>,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub calls: u64,
+    pub cost: Nanos,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// The (time, id) of the call each named field came from.
+    first: (Timestamp, &'a str),
+    use_case_at: (Timestamp, &'a str),
+    template_at: (Timestamp, &'a str),
+    prompt_hash_at: (Timestamp, &'a str),
+}
+
+impl<'a> TaskDelta<'a> {
+    fn of(e: &'a UsageEvent) -> TaskDelta<'a> {
+        let at = (e.ts, e.id.as_str());
+        TaskDelta {
+            team_id: &e.team_id,
+            use_case: e.use_case.as_deref(),
+            template: e.template.as_deref(),
+            prompt_hash: e.prompt_hash.as_deref(),
+            first_ts: e.ts,
+            last_ts: e.ts,
+            calls: 1,
+            cost: e.cost,
+            input_tokens: e.usage.input,
+            output_tokens: e.usage.output,
+            first: at,
+            use_case_at: at,
+            template_at: at,
+            prompt_hash_at: at,
+        }
+    }
+
+    fn add(&mut self, e: &'a UsageEvent) {
+        let at = (e.ts, e.id.as_str());
+        let earliest = |mine: &mut Option<&'a str>, mine_at: &mut (Timestamp, &'a str), theirs: Option<&'a str>| {
+            if theirs.is_some() && (mine.is_none() || at < *mine_at) {
+                *mine = theirs;
+                *mine_at = at;
+            }
+        };
+        earliest(&mut self.use_case, &mut self.use_case_at, e.use_case.as_deref());
+        earliest(&mut self.template, &mut self.template_at, e.template.as_deref());
+        earliest(&mut self.prompt_hash, &mut self.prompt_hash_at, e.prompt_hash.as_deref());
+        if at < self.first {
+            self.first = at;
+            self.team_id = &e.team_id;
+        }
+        self.first_ts = self.first_ts.min(e.ts);
+        self.last_ts = self.last_ts.max(e.ts);
+        self.calls += 1;
+        self.cost = self.cost.saturating_add(e.cost);
+        self.input_tokens = self.input_tokens.saturating_add(e.usage.input);
+        self.output_tokens = self.output_tokens.saturating_add(e.usage.output);
+    }
+}
+
+/// What a batch adds to each task, keyed (and ordered) by person and task:
+/// the events `new` says this batch stored, that name a task.
+pub fn task_deltas<'a>(events: &'a [UsageEvent], new: &[bool]) -> BTreeMap<(&'a str, &'a str), TaskDelta<'a>> {
+    let mut out: BTreeMap<(&str, &str), TaskDelta<'_>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let Some(key) = task_key(e).filter(|_| new.get(i).copied().unwrap_or(false)) else { continue };
+        match out.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(TaskDelta::of(e));
+            }
+            Entry::Occupied(mut o) => o.get_mut().add(e),
+        }
+    }
+    out
+}
+
 /// The median of `costs` as [`TaskBaseline`] defines it; None when empty.
 pub fn median(costs: &mut [Nanos]) -> Option<Nanos> {
     if costs.is_empty() {
@@ -147,6 +235,32 @@ mod tests {
                 None,
             ]
         );
+    }
+
+    #[test]
+    fn a_batch_adds_to_each_task_once_naming_what_its_earliest_calls_name() {
+        let at = |s: i64| Timestamp::from_second(1_800_000_000 + s).unwrap();
+        let mut later = ev("b", "u", Some("T"), 7);
+        (later.ts, later.team_id, later.use_case, later.template) =
+            (at(20), "late".into(), Some("uc-late".into()), Some("tpl@1".into()));
+        later.usage.input = 30;
+        let mut first = ev("z", "u", Some("T"), 5);
+        (first.ts, first.team_id, first.use_case) = (at(10), "early".into(), None);
+        first.usage.output = 4;
+        // Same time as `first`, smaller id: the tie goes to it.
+        let mut tie = ev("a", "u", Some("T"), 1);
+        (tie.ts, tie.team_id, tie.use_case) = (at(10), "tie".into(), Some("uc-tie".into()));
+        let mut old = ev("c", "u", Some("T"), 100);
+        old.ts = at(0);
+        let events = vec![later, first, ev("x", "v", Some("T"), 2), ev("y", "u", None, 50), tie, old];
+        let new = [true, true, true, true, true, false];
+        let got = task_deltas(&events, &new);
+        assert_eq!(got.len(), 2);
+        let d = &got[&("u", "T")];
+        assert_eq!((d.calls, d.cost, d.input_tokens, d.output_tokens), (3, Nanos(13), 30, 4));
+        assert_eq!((d.first_ts, d.last_ts), (at(10), at(20)));
+        assert_eq!((d.team_id, d.use_case, d.template, d.prompt_hash), ("tie", Some("uc-tie"), Some("tpl@1"), None));
+        assert_eq!(got[&("v", "T")].calls, 1);
     }
 
     #[test]

@@ -8,57 +8,89 @@ use crate::rows::{EVENT_COLUMNS, event_from_row, int, uint};
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokenwise_core::{Nanos, TokenUsage};
-use tokenwise_ledger::budget::Capture;
+use tokenwise_ledger::task::{running_totals, task_deltas};
 use tokenwise_ledger::{
     BlockingWriter, Committed, EventQuery, EventStore, SpendQuery, SpendRow, StoreError, TaskSoFar, UsageEvent,
     to_micros,
 };
 
-/// Counts a new event in its task's row (creating it), and returns the
-/// task's totals with it. An event earlier than the task's first call (an
-/// ingested one, say) becomes its first: its team, use case, template and
-/// prompt hash win, each where it has one.
-const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case, template, prompt_hash,     first_ts_us, last_ts_us, calls, cost_nanos, input_tokens, output_tokens)     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1, ?8, ?9, ?10)     ON CONFLICT (user_id, task) DO UPDATE SET     calls = calls + 1, cost_nanos = cost_nanos + excluded.cost_nanos,     input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,     team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END,     use_case = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.use_case, use_case)                ELSE COALESCE(use_case, excluded.use_case) END,     template = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.template, template)                ELSE COALESCE(template, excluded.template) END,     prompt_hash = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.prompt_hash, prompt_hash)                ELSE COALESCE(prompt_hash, excluded.prompt_hash) END,     first_ts_us = MIN(first_ts_us, excluded.first_ts_us), last_ts_us = MAX(last_ts_us, excluded.last_ts_us)     RETURNING calls, cost_nanos";
-const RETURNING_TOTALS: &str = "     RETURNING calls, cost_nanos";
+/// Adds a batch's calls of one task to its row (creating it), and returns
+/// the task's totals after them. When the batch's first call is earlier
+/// than the task's first so far (an ingested call, say), it becomes the
+/// first: its team, use case, template and prompt hash win, each where it
+/// names one.
+const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case, template, prompt_hash, \
+     first_ts_us, last_ts_us, calls, cost_nanos, input_tokens, output_tokens) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+     ON CONFLICT (user_id, task) DO UPDATE SET \
+     calls = calls + excluded.calls, cost_nanos = cost_nanos + excluded.cost_nanos, \
+     input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, \
+     team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END, \
+     use_case = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.use_case, use_case) \
+                ELSE COALESCE(use_case, excluded.use_case) END, \
+     template = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.template, template) \
+                ELSE COALESCE(template, excluded.template) END, \
+     prompt_hash = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.prompt_hash, prompt_hash) \
+                ELSE COALESCE(prompt_hash, excluded.prompt_hash) END, \
+     first_ts_us = MIN(first_ts_us, excluded.first_ts_us), last_ts_us = MAX(last_ts_us, excluded.last_ts_us) \
+     RETURNING calls, cost_nanos";
+const RETURNING_TOTALS: &str = " RETURNING calls, cost_nanos";
 
-/// Counts a new event `e` in its task if it names one: the task's totals
-/// with it, when `totals` asks for them (an import does not, and saves
-/// reading them back).
-fn count_in_task(
+/// Counts the batch's new events in their tasks, one statement per task
+/// (not per event). Returns each event's task totals once it was counted
+/// (derived from its task's totals after the batch) when `totals` asks for
+/// them; an import does not.
+fn count_in_tasks(
     tx: &rusqlite::Transaction<'_>,
-    e: &UsageEvent,
+    events: &[UsageEvent],
+    new: &[bool],
     totals: bool,
-) -> Result<Option<TaskSoFar>, StoreError> {
-    let Some(task) = &e.task else { return Ok(None) };
+) -> Result<Vec<Option<TaskSoFar>>, StoreError> {
+    let deltas = task_deltas(events, new);
+    if deltas.is_empty() {
+        return Ok(vec![None; if totals { events.len() } else { 0 }]);
+    }
+    // RETURNING costs an ephemeral table per statement: only when asked.
     let sql = if totals { COUNT_IN_TASK } else { COUNT_IN_TASK.trim_end_matches(RETURNING_TOTALS) };
     let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
-    let values = params![
-        e.user_id,
-        task,
-        e.team_id,
-        e.use_case,
-        e.template,
-        e.prompt_hash,
-        to_micros(e.ts),
-        e.cost.0,
-        int(e.usage.input),
-        int(e.usage.output)
-    ];
-    if !totals {
-        stmt.execute(values).map_err(db_err)?;
-        return Ok(None);
+    let mut after = HashMap::with_capacity(if totals { deltas.len() } else { 0 });
+    for ((user, task), d) in deltas {
+        let values = params![
+            user,
+            task,
+            d.team_id,
+            d.use_case,
+            d.template,
+            d.prompt_hash,
+            to_micros(d.first_ts),
+            to_micros(d.last_ts),
+            int(d.calls),
+            d.cost.0,
+            int(d.input_tokens),
+            int(d.output_tokens)
+        ];
+        if !totals {
+            stmt.execute(values).map_err(db_err)?;
+            continue;
+        }
+        let so_far = stmt
+            .query_row(values, |r| Ok(TaskSoFar { calls: uint(r.get(0)?), cost: Nanos(r.get(1)?) }))
+            .map_err(db_err)?;
+        after.insert((user.to_string(), task.to_string()), so_far);
     }
-    stmt.query_row(values, |r| Ok(TaskSoFar { calls: uint(r.get(0)?), cost: Nanos(r.get(1)?) }))
-        .map(Some)
-        .map_err(db_err)
+    Ok(if totals { running_totals(events, new, &after) } else { Vec::new() })
 }
 
 /// Inserts one event unless its id is stored: 1 if it was new.
 fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent) -> Result<u64, StoreError> {
     // Bound by reference: no text of the event is copied to insert it.
-    let (findings, budget_keys) = (e.findings_json(), e.budget_keys_json());
+    // Most events have no findings: their JSON is `{}`, not worth a serializer.
+    let findings: std::borrow::Cow<'_, str> =
+        if e.findings.is_empty() { "{}".into() } else { e.findings_json().into() };
+    let budget_keys = e.budget_keys_json();
     let minhash = e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes()));
     let values: [&dyn rusqlite::ToSql; 37] = [
         &e.id,
@@ -104,13 +136,16 @@ fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent) -> Resul
 
 /// One transaction for the whole batch; ids already stored are skipped.
 /// Returns what it committed, and the budget captures the new events carry.
-fn insert(c: &mut Connection, events: &[UsageEvent], totals: bool) -> Result<(Committed, Vec<Capture>), StoreError> {
+fn insert<'a>(
+    c: &mut Connection,
+    events: &'a [UsageEvent],
+    totals: bool,
+) -> Result<(Committed, Captured<'a>), StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
     let mut inserted = 0u64;
-    let mut tasks = Vec::with_capacity(events.len());
-    let mut captures = Vec::new();
+    let mut new = Vec::with_capacity(events.len());
+    let mut captured = Captured::default();
     let mut fresh: Vec<&UsageEvent> = Vec::new();
-    let mut captured: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     {
         let sql = format!(
             "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
@@ -119,46 +154,60 @@ fn insert(c: &mut Connection, events: &[UsageEvent], totals: bool) -> Result<(Co
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
         for e in events {
-            let new = insert_one(&mut stmt, e)?;
-            inserted += new;
-            tasks.push(if new == 1 { count_in_task(&tx, e, totals)? } else { None });
-            if new == 1 {
+            let stored = insert_one(&mut stmt, e)? == 1;
+            inserted += u64::from(stored);
+            new.push(stored);
+            if stored {
                 fresh.push(e);
             }
             // Capture: the cost joins each envelope's persisted total (a
             // repeated event captures nothing twice), summed per envelope
             // and written once per batch below.
-            if new == 1 && !e.budget_keys.is_empty() {
+            if stored && !e.budget_keys.is_empty() {
                 for key in &e.budget_keys {
-                    *captured.entry(key.as_str()).or_insert(0) += e.cost.0;
+                    *captured.sums.entry(key.as_str()).or_insert(0) += e.cost.0;
                 }
-                captures.push(Capture { hold_id: e.id.clone(), keys: e.budget_keys.clone(), cost: e.cost });
+                captured.holds.push(&e.id);
             }
         }
         let mut cap = tx
             .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
             .map_err(db_err)?;
-        for (key, cost) in captured {
+        for (key, cost) in &captured.sums {
             cap.execute(params![cost, key]).map_err(db_err)?;
         }
     }
+    let tasks = count_in_tasks(&tx, events, &new, totals)?;
     crate::reports::roll_up(&tx, &fresh)?;
     crate::anomalies::roll_up_models(&tx, &fresh)?;
     crate::anomalies::count_prompts(&tx, &fresh)?;
     crate::scores::roll_up(&tx, fresh)?;
     tx.commit().map_err(db_err)?;
-    Ok((Committed { new: inserted, tasks }, captures))
+    Ok((Committed { new: inserted, tasks }, captured))
 }
 
-/// Applies committed captures to the in-memory book.
-fn settle(inner: &Inner, captures: &[Capture]) {
-    if captures.is_empty() {
-        return;
+/// What a committed batch captured: the holds its new events release (a
+/// hold's id is its event's), and their costs summed per envelope.
+#[derive(Default)]
+struct Captured<'a> {
+    holds: Vec<&'a str>,
+    sums: BTreeMap<&'a str, i64>,
+}
+
+/// Commits a batch on the writer, then applies its captures to the
+/// in-memory book (the writer's lock released first).
+fn commit(inner: &Inner, events: &[UsageEvent], totals: bool) -> Result<Committed, StoreError> {
+    let (committed, captured) = insert(&mut lock(&inner.writer), events, totals)?;
+    if !captured.holds.is_empty() {
+        let mut book = lock(&inner.book);
+        for id in captured.holds {
+            book.release(id);
+        }
+        for (key, cost) in captured.sums {
+            book.add_captured(key, Nanos(cost));
+        }
     }
-    let mut book = lock(&inner.book);
-    for c in captures {
-        book.capture(c);
-    }
+    Ok(committed)
 }
 
 /// The group-commit thread's handle on the writer connection.
@@ -166,15 +215,11 @@ struct Writer(Arc<Inner>);
 
 impl BlockingWriter for Writer {
     fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
-        let (committed, captures) = insert(&mut lock(&self.0.writer), events, true)?;
-        settle(&self.0, &captures);
-        Ok(committed)
+        commit(&self.0, events, true)
     }
 
     fn import_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
-        let (committed, captures) = insert(&mut lock(&self.0.writer), events, false)?;
-        settle(&self.0, &captures);
-        Ok(committed.new)
+        Ok(commit(&self.0, events, false)?.new)
     }
 }
 
@@ -188,10 +233,10 @@ impl EventStore for SqliteStore {
         if events.is_empty() {
             return Ok(Committed::default());
         }
-        let events = events.to_vec();
-        let (committed, captures) = self.write(move |c| insert(c, &events, true)).await?;
-        settle(&self.inner, &captures);
-        Ok(committed)
+        let (events, inner) = (events.to_vec(), self.inner.clone());
+        tokio::task::spawn_blocking(move || commit(&inner, &events, true))
+            .await
+            .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
     }
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {

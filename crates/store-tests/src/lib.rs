@@ -117,6 +117,7 @@ macro_rules! store_suite {
             a_badge_is_awarded_once,
             tasks_total_each_persons_calls_exactly,
             an_import_counts_tasks_as_a_commit_does,
+            a_batch_counts_each_call_of_a_task_once,
             concurrent_writers_to_one_task_sum_exactly,
             task_baselines_are_medians_of_finished_tasks,
             the_tasks_migration_counts_events_recorded_before_it,

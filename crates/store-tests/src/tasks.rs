@@ -41,6 +41,70 @@ pub async fn an_import_counts_tasks_as_a_commit_does(b: &impl Backend) {
     assert_eq!(s.task_cost("ana", "T-9").await.unwrap(), so_far(2, 150));
 }
 
+/// Several calls of one task in one batch, out of time order, are counted
+/// each once (the store may write the task once per batch): each call is
+/// answered with its task's total up to itself in the batch, and the task's
+/// row names what its earliest calls name. A later batch (an import,
+/// where the backend has one) with a re-sent call and a call earlier than
+/// all the others adds only the new calls and moves the task's start.
+pub async fn a_batch_counts_each_call_of_a_task_once(b: &impl Backend) {
+    let s = b.store();
+    let t0 = ts("2026-11-13T09:00:00Z");
+    let call = |id: &str, at: Timestamp, team: &str, cost: i64| {
+        let mut e = task_event(id, at, "ana", "T-7", cost);
+        (e.team_id, e.use_case, e.template, e.prompt_hash) = (team.into(), None, None, None);
+        e
+    };
+    let mut c1 = call("bt-1", t0 + 2.minutes(), "support", 10);
+    c1.use_case = Some("support-reply".into());
+    let mut c2 = call("bt-2", t0 + 1.minute(), "data", 20);
+    (c2.template, c2.prompt_hash) = (Some("tpl@1".into()), Some("h2".into()));
+    let mut c3 = call("bt-3", t0 + 3.minutes(), "support", 30);
+    c3.template = Some("tpl@2".into());
+    let batch = vec![
+        c1,
+        bare_event("bt-x", t0, "ana", "support", 1_000),
+        c2.clone(),
+        task_event("bt-b", t0, "bo", "T-7", 4),
+        c3,
+    ];
+    let committed = s.commit_events(&batch).await.unwrap();
+    assert_eq!(committed.new, 5);
+    assert_eq!(committed.tasks, vec![so_far(1, 10), None, so_far(2, 30), so_far(1, 4), so_far(3, 60)]);
+    let row = |all: Vec<TaskTotals>| all.into_iter().find(|t| t.user_id == "ana").unwrap();
+    let mut want = TaskTotals {
+        user_id: "ana".into(),
+        task: "T-7".into(),
+        team_id: "data".into(),
+        use_case: Some("support-reply".into()),
+        template: Some("tpl@1".into()),
+        prompt_hash: Some("h2".into()),
+        first_ts: t0 + 1.minute(),
+        last_ts: t0 + 3.minutes(),
+        calls: 3,
+        cost: Nanos(60),
+        input_tokens: 300,
+        output_tokens: 30,
+    };
+    let window = (t0 - 24.hours(), t0 + 24.hours());
+    assert_eq!(row(s.tasks_between(window.0, window.1).await.unwrap()), want);
+
+    let mut c4 = call("bt-4", t0 - 1.minute(), "ops", 5);
+    c4.prompt_hash = Some("h4".into());
+    let later = vec![c2, c4, call("bt-5", t0 + 10.minutes(), "support", 7)];
+    let new = match s.blocking_writer() {
+        Some(mut w) => tokio::task::spawn_blocking(move || w.import_events_blocking(&later).unwrap()).await.unwrap(),
+        None => s.commit_events(&later).await.unwrap().new,
+    };
+    assert_eq!(new, 2);
+    want.team_id = "ops".into();
+    want.prompt_hash = Some("h4".into());
+    (want.first_ts, want.last_ts) = (t0 - 1.minute(), t0 + 10.minutes());
+    (want.calls, want.cost, want.input_tokens, want.output_tokens) = (5, Nanos(72), 500, 50);
+    assert_eq!(row(s.tasks_between(window.0, window.1).await.unwrap()), want);
+    assert_eq!(s.task_cost("bo", "T-7").await.unwrap(), so_far(1, 4));
+}
+
 pub async fn tasks_total_each_persons_calls_exactly(b: &impl Backend) {
     let s = b.store();
     let t0 = ts("2026-11-10T09:00:00Z");

@@ -13,7 +13,7 @@ use tokenwise_policy::{Model, Policy, PriceVersion, UseCase, User};
 pub struct Mapped<'p> {
     pub user: &'p User,
     pub use_case: &'p UseCase,
-    pub project: Option<String>,
+    pub project: Option<&'p str>,
     pub model: &'p Model,
     pub price: &'p PriceVersion,
 }
@@ -92,8 +92,11 @@ pub fn map<'p>(policy: &'p Policy, r: &Record) -> Result<Mapped<'p>, String> {
         return Err(refusal.message);
     }
     let project = match r.facts.project.as_deref().or(rule.project.as_deref()) {
-        Some(p) if !policy.projects.contains_key(p) => return Err(format!("unknown project `{p}`")),
-        other => other.map(str::to_string),
+        Some(p) => match policy.projects.get_key_value(p) {
+            Some((id, _)) => Some(id.as_str()),
+            None => return Err(format!("unknown project `{p}`")),
+        },
+        None => None,
     };
     let model = model(policy, rule, &r.model).ok_or_else(|| {
         format!(

@@ -132,7 +132,8 @@ fn event_source(f: Format) -> EventSource {
     }
 }
 
-/// The envelopes a subject's usage at a time draws on.
+/// The envelopes a subject's usage at a time draws on. Which they are may
+/// change only at their periods' bounds (ingest caches them in between).
 pub type Envelopes<'a> = dyn Fn(&Subject<'_>, Timestamp) -> Vec<EnvelopeSpec> + Sync + 'a;
 
 /// Maps, prices and stores parsed records on a store, for a policy.
@@ -146,10 +147,33 @@ pub struct Ingester<'a> {
     pub chunk: usize,
 }
 
-/// Envelope keys per person, project, use case and quarter hour: budget
-/// periods start at local midnight, which is on a quarter hour in every
-/// time zone, so the keys cannot change within one.
-type KeyCache = HashMap<(String, Option<String>, String, i64), Vec<String>>;
+/// Envelope keys per person, project and use case, with the span of time
+/// they hold for: the envelopes a subject draws on change only when one of
+/// their periods ends (the budgets that cover it do not depend on time),
+/// so the keys hold from the latest period start to the earliest period
+/// end among them — for ever when the subject is under no budget.
+type KeyCache<'p> = HashMap<(&'p str, Option<&'p str>, &'p str), CachedKeys>;
+
+#[derive(Debug)]
+struct CachedKeys {
+    from: Timestamp,
+    until: Timestamp,
+    keys: Vec<String>,
+}
+
+impl CachedKeys {
+    fn of(envelopes: &[EnvelopeSpec]) -> CachedKeys {
+        CachedKeys {
+            from: envelopes.iter().map(|e| e.period_start).max().unwrap_or(Timestamp::MIN),
+            until: envelopes.iter().map(|e| e.period_end).min().unwrap_or(Timestamp::MAX),
+            keys: envelopes.iter().map(|e| e.key.clone()).collect(),
+        }
+    }
+
+    fn holds_at(&self, at: Timestamp) -> bool {
+        self.from <= at && at < self.until
+    }
+}
 
 /// Records mapped and priced, their envelopes made sure of: ready to write.
 #[derive(Debug)]
@@ -165,7 +189,7 @@ pub enum Pending {
     Waiting(Prepared),
 }
 
-impl Ingester<'_> {
+impl<'a> Ingester<'a> {
     /// Stores what was parsed: every record mapped and priced, or rejected
     /// with its reason; the envelopes they draw on created first; events
     /// committed in chunks, each one transaction (a record already stored
@@ -183,22 +207,31 @@ impl Ingester<'_> {
         for r in parsed.rejected {
             report.reject(r);
         }
-        let mut seen = HashSet::with_capacity(parsed.records.len());
-        let mut events = Vec::with_capacity(parsed.records.len());
+        let mut mapped = Vec::with_capacity(parsed.records.len());
         let mut specs: BTreeMap<String, EnvelopeSpec> = BTreeMap::new();
         let mut cache = KeyCache::new();
-        for rec in &parsed.records {
-            match self.event(rec, &mut specs, &mut cache) {
-                Ok(e) if !seen.insert(e.id.clone()) => report.duplicates += 1,
-                Ok(e) => {
-                    report.cost = report.cost.saturating_add(e.cost);
-                    if let Some(c) = rec.reported_cost {
-                        report.reported = Some(report.reported.unwrap_or(Nanos::ZERO).saturating_add(c));
-                    }
-                    events.push(e);
-                }
-                Err(reason) => report.reject(Rejection::new(rec.line, Some(rec.id.clone()), reason)),
+        for mut rec in parsed.records {
+            match self.event(&mut rec, &mut specs, &mut cache) {
+                Ok(e) => mapped.push((e, rec.reported_cost)),
+                Err(reason) => report.reject(Rejection::new(rec.line, Some(rec.id), reason)),
             }
+        }
+        // A record sent twice in one body is stored once (its ids borrowed
+        // from the events, not copied).
+        let mut seen = HashSet::with_capacity(mapped.len());
+        let first: Vec<bool> = mapped.iter().map(|(e, _)| seen.insert(e.id.as_str())).collect();
+        drop(seen);
+        let mut events = Vec::with_capacity(mapped.len());
+        for ((e, reported), first) in mapped.into_iter().zip(first) {
+            if !first {
+                report.duplicates += 1;
+                continue;
+            }
+            report.cost = report.cost.saturating_add(e.cost);
+            if let Some(c) = reported {
+                report.reported = Some(report.reported.unwrap_or(Nanos::ZERO).saturating_add(c));
+            }
+            events.push(e);
         }
         let specs: Vec<EnvelopeSpec> = specs.into_values().collect();
         self.store.budget_ensure(&specs).await?;
@@ -244,32 +277,33 @@ impl Ingester<'_> {
 
     fn event(
         &self,
-        r: &Record,
+        r: &mut Record,
         specs: &mut BTreeMap<String, EnvelopeSpec>,
-        cache: &mut KeyCache,
+        cache: &mut KeyCache<'a>,
     ) -> Result<UsageEvent, String> {
         let m = mapping::map(self.policy, r)?;
-        let slot = r.ts.as_second().div_euclid(900);
-        let key = (m.user.id.clone(), m.project.clone(), m.use_case.id.clone(), slot);
+        let key = (m.user.id.as_str(), m.project, m.use_case.id.as_str());
         let keys = match cache.get(&key) {
-            Some(keys) => keys.clone(),
-            None => {
+            Some(c) if c.holds_at(r.ts) => c.keys.clone(),
+            _ => {
                 let subject = Subject {
                     user: &m.user.id,
                     team: &m.user.team,
-                    project: m.project.as_deref(),
+                    project: m.project,
                     use_case: &m.use_case.id,
                     track: m.use_case.track,
                 };
                 let envelopes = (self.envelopes)(&subject, r.ts);
-                let keys: Vec<String> = envelopes.iter().map(|e| e.key.clone()).collect();
+                let cached = CachedKeys::of(&envelopes);
+                let keys = cached.keys.clone();
                 for e in envelopes {
                     specs.entry(e.key.clone()).or_insert(e);
                 }
-                cache.insert(key, keys.clone());
+                cache.insert(key, cached);
                 keys
             }
         };
+        // Mapped: the record's own texts move into its event.
         let (status, http, code) =
             if r.failed { (Status::UpstreamError, 502, Some("upstream_error")) } else { (Status::Ok, 200, None) };
         Ok(UsageEvent::builder(
@@ -283,11 +317,11 @@ impl Ingester<'_> {
         )
         .project(m.project)
         .use_case(Some(&m.use_case.id))
-        .template(r.facts.template.as_deref())
-        .task(r.facts.task.as_deref())
+        .template(r.facts.template.take())
+        .task(r.facts.task.take())
         .track(m.use_case.track)
         .operation(Operation::Ingested)
-        .requested_model(&r.model)
+        .requested_model(std::mem::take(&mut r.model))
         .priced(r.usage, r.usage.cost(&m.price.rates), &m.price.id)
         .timing(r.latency_ms, None)
         .ended(status, http, code)

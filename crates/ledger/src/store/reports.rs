@@ -146,7 +146,7 @@ pub fn usage_totals_sql(placeholder: &dyn Fn(usize) -> String) -> (String, Strin
 
 /// A day of the usage rollup: (UTC day since the epoch, team, project,
 /// use case, template — '' for none —, model, provider, price version).
-pub type DayKey = (i64, String, String, String, String, String, String, String);
+pub type DayKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
 
 /// What a day of the rollup sums.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -158,18 +158,18 @@ pub struct DaySums {
 
 /// A batch of new events summed per rollup key, in key order (the order
 /// the writers lock rows in).
-pub fn usage_rollup<'a>(events: impl IntoIterator<Item = &'a crate::UsageEvent>) -> BTreeMap<DayKey, DaySums> {
-    let mut out: BTreeMap<DayKey, DaySums> = BTreeMap::new();
+pub fn usage_rollup<'a>(events: impl IntoIterator<Item = &'a crate::UsageEvent>) -> BTreeMap<DayKey<'a>, DaySums> {
+    let mut out: BTreeMap<DayKey<'a>, DaySums> = BTreeMap::new();
     for e in events {
         let key = (
             crate::rollup::utc_day(e.ts.as_microsecond()),
-            e.team_id.clone(),
-            e.project_id.clone().unwrap_or_default(),
-            e.use_case.clone().unwrap_or_default(),
-            e.template.clone().unwrap_or_default(),
-            e.model.clone(),
-            e.provider.clone(),
-            e.price_version.clone(),
+            e.team_id.as_str(),
+            e.project_id.as_deref().unwrap_or_default(),
+            e.use_case.as_deref().unwrap_or_default(),
+            e.template.as_deref().unwrap_or_default(),
+            e.model.as_str(),
+            e.provider.as_str(),
+            e.price_version.as_str(),
         );
         let s = out.entry(key).or_default();
         s.calls += 1;
