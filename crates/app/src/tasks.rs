@@ -188,8 +188,8 @@ pub fn plain_usd(n: Nanos) -> String {
 }
 
 /// How many times `usual` `so_far` is, as people say it: `9x`, `3.4x`
-/// (rounded down to a tenth below ten).
-fn times(so_far: Nanos, usual: Nanos) -> String {
+/// (rounded down to a tenth below ten). ASCII, as it also goes into headers.
+pub fn times(so_far: Nanos, usual: Nanos) -> String {
     let tenths = i128::from(so_far.0) * 10 / i128::from(usual.0.max(1));
     if tenths >= 100 || tenths % 10 == 0 {
         format!("{}x", tenths / 10)

@@ -12,21 +12,8 @@ pub fn usd(n: Nanos) -> String {
     if n.0 < 1_000_000_000 {
         return tokenwise_app::tasks::plain_usd(n);
     }
-    let text = n.to_usd_rounded(2);
-    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
-    format!("${}.{cents}", group(whole))
-}
-
-/// `12345` → `12,345`.
-pub fn group(digits: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    // From a dollar up, cents with thousands grouped: the charts' label.
+    tokenwise_charts::usd_label(n)
 }
 
 /// A share as a whole percent, for bars and captions (0 when `of` is 0).
@@ -38,14 +25,9 @@ pub fn percent(part: Nanos, of: Nanos) -> i64 {
 }
 
 /// How many times `usual` `cost` is, as people say it: `9×`, `3.4×`,
-/// `0.6×` (tenths, rounded down; whole from ten up).
+/// `0.6×` (the app's rounding, with a times sign for the page).
 pub fn times(cost: Nanos, usual: Nanos) -> String {
-    let tenths = i128::from(cost.0) * 10 / i128::from(usual.0.max(1));
-    if tenths >= 100 || tenths % 10 == 0 {
-        format!("{}×", tenths / 10)
-    } else {
-        format!("{}.{}×", tenths / 10, tenths % 10)
-    }
+    tokenwise_app::tasks::times(cost, usual).replace('x', "×")
 }
 
 /// A difference with its sign: `+$0.36`, `−$0.02`.
