@@ -188,7 +188,7 @@ def test_a_cut_stream_raises_and_leaves_one_estimated_row(gateway, oai):
             pass
     row = gateway.row(raw.headers["x-tokenwise-request-id"])
     assert row["estimated"] is True
-    assert row["status"] == "upstream_error"
+    assert row["status"] == "upstream_cut"
     assert row["usage"]["input"] > 0 and row["usage"]["output"] > 0
 
 

@@ -151,7 +151,7 @@ async fn a_stream_cut_by_the_upstream_leaves_one_estimated_row() {
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_error", "the client is told: {}", a.body);
     let row = c.event(&a.request_id()).await;
-    assert_eq!(row["status"], "upstream_error");
+    assert_eq!(row["status"], "upstream_cut");
     assert_eq!(row["estimated"], true);
     assert!(row["usage"]["input"].as_u64().unwrap() > 0, "never recorded as zero: {row}");
     assert!(row["usage"]["output"].as_u64().unwrap() >= 4, "the words that arrived are counted: {row}");
@@ -211,14 +211,14 @@ async fn a_client_that_hangs_up_mid_stream_is_still_metered_once() {
 async fn upstream_failures_map_to_the_contract_and_are_recorded() {
     let g = Gateway::start_with(|s| s.replace("timeout_secs = 120", "timeout_secs = 1"));
     let c = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
-    let cases: &[(&str, u16, &str)] = &[
-        ("status-500", 502, "upstream_error"),
-        ("status-429", 429, "rate_limited"),
-        ("malformed", 502, "upstream_error"),
-        ("hang", 504, "upstream_error"),
-        ("reset", 502, "upstream_error"),
+    let cases: &[(&str, u16, &str, &str)] = &[
+        ("status-500", 502, "upstream_error", "upstream_error"),
+        ("status-429", 429, "rate_limited", "upstream_rate_limited"),
+        ("malformed", 502, "upstream_error", "upstream_malformed"),
+        ("hang", 504, "upstream_error", "upstream_timeout"),
+        ("reset", 502, "upstream_error", "upstream_cut"),
     ];
-    for (fault, status, code) in cases {
+    for (fault, status, code, row_status) in cases {
         let a = c.post("/v1/chat/completions", chat("gpt-4.1-mini", "hi"), &[("x-mock-fault", fault)]).await;
         assert_eq!(a.status, *status, "{fault}: {}", a.body);
         let err = a.json();
@@ -228,7 +228,7 @@ async fn upstream_failures_map_to_the_contract_and_are_recorded() {
             assert_eq!(a.headers["retry-after"], "2");
         }
         let row = c.event(&a.request_id()).await;
-        assert_eq!(row["status"], "upstream_error", "{fault}");
+        assert_eq!(row["status"], *row_status, "{fault}");
         assert_eq!(row["error_code"], *code);
         // A refused call cost nothing; one that may have run is estimated.
         match *fault {

@@ -115,7 +115,7 @@ async fn a_responses_stream_cut_by_the_upstream_leaves_one_estimated_row() {
     assert!(!evs.iter().any(|e| e["type"] == "response.completed"));
     assert_eq!(evs.last().unwrap()["error"]["code"], "upstream_error", "the client is told: {}", a.body);
     let row = c.event(&a.request_id()).await;
-    assert_eq!(row["status"], "upstream_error");
+    assert_eq!(row["status"], "upstream_cut");
     assert_eq!(row["estimated"], true);
     assert_eq!(row["operation"], "responses");
     assert!(row["usage"]["input"].as_u64().unwrap() > 0, "never recorded as zero: {row}");

@@ -5,7 +5,10 @@
 //! are relayed and metered by `stream`. A failure at or before
 //! the upstream is recorded too, at the cost the provider may bill.
 
-use crate::upstream::{UpstreamClient, status_error, transport_error};
+use crate::upstream::{
+    Capped, UpstreamClient, malformed, read_capped, status_error, status_of, too_large, transport_error,
+    transport_status,
+};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -72,9 +75,16 @@ impl Call {
         self.held.as_ref()?.remaining_after(cost)
     }
 
-    /// Records a failure at or before the upstream, then returns it.
+    /// Records a failure at or before the upstream, with the status its
+    /// code says, then returns it.
     async fn fail(&self, err: AppError, usage: TokenUsage, estimated: bool) -> AppError {
-        let end = CallEnd::failed(Status::UpstreamError, err.code.status(), err.code.as_str(), usage, estimated);
+        let status = status_of(&err);
+        self.fail_as(err, status, usage, estimated).await
+    }
+
+    /// Records a failure that ended the call as `status`, then returns it.
+    async fn fail_as(&self, err: AppError, status: Status, usage: TokenUsage, estimated: bool) -> AppError {
+        let end = CallEnd::failed(status, err.code.status(), err.code.as_str(), usage, estimated);
         match self.record(&end).await {
             Ok(so_far) => err.with_task_cost(so_far),
             Err(record_err) => record_err,
@@ -99,12 +109,15 @@ impl Call {
             Err(e) if e.is_connect() => {
                 return Err(self.fail(transport_error(&e, up), TokenUsage::default(), false).await);
             }
-            Err(e) => return Err(self.fail(transport_error(&e, up), self.billed_prompt().await, true).await),
+            Err(e) => {
+                let status = transport_status(&e);
+                return Err(self.fail_as(transport_error(&e, up), status, self.billed_prompt().await, true).await);
+            }
         };
         if !resp.status().is_success() {
             let status = resp.status();
             let headers = resp.headers().clone();
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = read_capped(resp, self.upstream.cfg.max_response_bytes).await.unwrap_or_default();
             // Providers do not bill refused requests.
             return Err(self.fail(status_error(status, &headers, &body, up), TokenUsage::default(), false).await);
         }
@@ -116,9 +129,17 @@ impl Call {
     pub async fn whole(self, resp: reqwest::Response) -> Result<Response, AppError> {
         let up = self.upstream.cfg.id.clone();
         let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).cloned();
-        let bytes = match resp.bytes().await {
+        let max = self.upstream.cfg.max_response_bytes;
+        let bytes = match read_capped(resp, max).await {
             Ok(b) => b,
-            Err(e) => return Err(self.fail(transport_error(&e, &up), self.billed_prompt().await, true).await),
+            Err(Capped::Transport(e)) => {
+                let status = transport_status(&e);
+                return Err(self.fail_as(transport_error(&e, &up), status, self.billed_prompt().await, true).await);
+            }
+            Err(Capped::TooLarge) => {
+                let (err, usage) = (too_large(&up, max), self.billed_prompt().await);
+                return Err(self.fail_as(err, Status::UpstreamTooLarge, usage, true).await);
+            }
         };
         let (usage, estimated) = match self.dialect.body_usage(&bytes) {
             Ok(Some(u)) => (u, false),
@@ -127,9 +148,8 @@ impl Call {
                 (TokenUsage { output, ..self.billed_prompt().await }, true)
             }
             Err(tokenwise_wire::answer::NotJson) => {
-                let err =
-                    AppError::new(Code::UpstreamError, format!("upstream `{up}` sent a response that is not JSON"));
-                return Err(self.fail(err, self.billed_prompt().await, true).await);
+                let err = malformed(&up, "a response");
+                return Err(self.fail_as(err, Status::UpstreamMalformed, self.billed_prompt().await, true).await);
             }
         };
         let so_far = self.record(&CallEnd::ok(usage, estimated)).await?;
@@ -190,7 +210,11 @@ pub(crate) async fn count(
     let up = &upstream.cfg.id;
     let resp = upstream.post(path, body, client_headers, false).send().await.map_err(|e| transport_error(&e, up))?;
     let (status, headers) = (resp.status(), resp.headers().clone());
-    let bytes = resp.bytes().await.map_err(|e| transport_error(&e, up))?;
+    let max = upstream.cfg.max_response_bytes;
+    let bytes = read_capped(resp, max).await.map_err(|e| match e {
+        Capped::Transport(e) => transport_error(&e, up),
+        Capped::TooLarge => too_large(up, max),
+    })?;
     if !status.is_success() {
         return Err(status_error(status, &headers, &bytes, up));
     }

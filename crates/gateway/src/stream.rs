@@ -9,7 +9,7 @@
 //! is recorded once, with tokens estimated and marked so.
 
 use crate::call::Call;
-use crate::upstream::transport_error;
+use crate::upstream::{malformed, too_large, transport_error, transport_status};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -53,7 +53,9 @@ enum End {
     Complete(Bytes),
     /// The upstream stream ended without its final frame.
     Ended,
-    Cut(AppError),
+    /// Cut short: by the connection, a chunk that is not JSON, or one over
+    /// the size limit; how the call ended.
+    Cut(AppError, Status),
     ClientGone,
 }
 
@@ -88,6 +90,7 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
     let mut seen = Seen::default();
     let mut ttft = None;
     let mut translator = call.translation.map(|t| StreamTranslator::new(t.client_wants_usage, t.created));
+    let (up, max) = (&call.upstream.cfg.id, call.upstream.cfg.max_response_bytes);
     let end = 'read: loop {
         match body.next().await {
             Some(Ok(chunk)) => {
@@ -97,6 +100,9 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                     match observe(call.dialect, &frame, &mut seen) {
                         Frame::Final => break 'read End::Complete(frame),
                         Frame::Withhold => {}
+                        Frame::Malformed => {
+                            break 'read End::Cut(malformed(up, "a stream chunk"), Status::UpstreamMalformed);
+                        }
                         Frame::Forward => {
                             if !had_text && !seen.text.is_empty() {
                                 ttft = Some(call.draft.started.elapsed());
@@ -116,8 +122,12 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                         }
                     }
                 }
+                // What is left is part of one frame: a frame this large is cut.
+                if buf.len() as u64 > max {
+                    break End::Cut(too_large(up, max), Status::UpstreamTooLarge);
+                }
             }
-            Some(Err(e)) => break End::Cut(transport_error(&e, &call.upstream.cfg.id)),
+            Some(Err(e)) => break End::Cut(transport_error(&e, up), transport_status(&e)),
             None => break End::Ended,
         }
     };
@@ -143,14 +153,15 @@ async fn finish(call: Call, mut r: Relayed, tx: &Tx) {
         }
     };
     let up = &call.upstream.cfg.id;
-    let failed = |err: &AppError, usage| {
-        CallEnd::failed(Status::UpstreamError, err.code.status(), err.code.as_str(), usage, true)
-    };
+    let failed =
+        |err: &AppError, status, usage| CallEnd::failed(status, err.code.status(), err.code.as_str(), usage, true);
     let ended_early = || AppError::new(Code::UpstreamError, format!("upstream `{up}` ended the stream early"));
     let mut end = match &r.end {
         End::Complete(_) if !r.seen.upstream_error => CallEnd::ok(usage, estimated),
-        End::Complete(_) | End::Ended => failed(&ended_early(), usage),
-        End::Cut(err) => failed(err, usage),
+        // The provider's own error event mid-stream.
+        End::Complete(_) | End::Ended if r.seen.upstream_error => failed(&ended_early(), Status::UpstreamError, usage),
+        End::Complete(_) | End::Ended => failed(&ended_early(), Status::UpstreamCut, usage),
+        End::Cut(err, status) => failed(err, *status, usage),
         End::ClientGone => CallEnd { status: Status::Cancelled, ..CallEnd::ok(usage, estimated) },
     };
     end.ttft = r.ttft;
@@ -177,7 +188,7 @@ async fn finish(call: Call, mut r: Relayed, tx: &Tx) {
         (End::ClientGone, _) => {}
         // The upstream's own error event was relayed already.
         (End::Ended, Ok(_)) if r.seen.upstream_error => {}
-        (End::Cut(err), Ok(_)) => send(error_frame(&call, &err)).await,
+        (End::Cut(err, _), Ok(_)) => send(error_frame(&call, &err)).await,
         (End::Ended, Ok(_)) => send(error_frame(&call, &ended_early())).await,
         (_, Err(record_err)) => send(error_frame(&call, &record_err)).await,
     }

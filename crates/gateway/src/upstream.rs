@@ -4,6 +4,7 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use std::time::Duration;
 use tokenwise_app::{AppError, Code};
+use tokenwise_ledger::Status;
 use tokenwise_policy::{Upstream, WireFormat};
 use tokenwise_wire::ANTHROPIC_VERSION;
 use tokenwise_wire::answer::error_detail;
@@ -89,6 +90,65 @@ pub fn transport_error(e: &reqwest::Error, upstream: &str) -> AppError {
     } else {
         AppError::new(Code::UpstreamError, format!("upstream `{upstream}` failed: {e}"))
     }
+}
+
+/// How a call that failed with `err` ended, for its ledger row: the
+/// status the error's code says (a timeout, a 429, else an error).
+pub fn status_of(err: &AppError) -> Status {
+    match err.code {
+        Code::UpstreamTimeout => Status::UpstreamTimeout,
+        Code::RateLimited => Status::UpstreamRateLimited,
+        _ => Status::UpstreamError,
+    }
+}
+
+/// How a call whose transport failed with `e` ended: a timeout, a
+/// connection that broke part-way, or one that never connected.
+pub fn transport_status(e: &reqwest::Error) -> Status {
+    if e.is_timeout() {
+        Status::UpstreamTimeout
+    } else if e.is_body() || e.is_decode() {
+        Status::UpstreamCut
+    } else {
+        Status::UpstreamError
+    }
+}
+
+/// The contract's error for an answer over the upstream's size limit.
+pub fn too_large(upstream: &str, max_bytes: u64) -> AppError {
+    let mib = max_bytes / (1024 * 1024);
+    AppError::new(
+        Code::UpstreamError,
+        format!("upstream `{upstream}` sent an answer larger than its limit of {mib} MiB (`max_response_mb`)"),
+    )
+}
+
+/// The contract's error for a body or stream chunk that is not JSON.
+pub fn malformed(upstream: &str, what: &str) -> AppError {
+    AppError::new(Code::UpstreamError, format!("upstream `{upstream}` sent {what} that is not valid JSON"))
+}
+
+/// Reads a whole body, stopping (and closing the connection) once it passes
+/// `max` bytes.
+pub async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result<Bytes, Capped> {
+    if resp.content_length().is_some_and(|n| n > max) {
+        return Err(Capped::TooLarge);
+    }
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Transport)? {
+        if (out.len() + chunk.len()) as u64 > max {
+            return Err(Capped::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub enum Capped {
+    Transport(reqwest::Error),
+    TooLarge,
 }
 
 /// Maps a provider's error status to ours, keeping its message.

@@ -27,8 +27,23 @@ tokenwise_core::named_enum!(
     Status, "status", {
         /// The model answered.
         Ok => "ok",
-        /// The provider failed or timed out.
+        /// The provider answered with an error (a 5xx, a 4xx other than
+        /// 429) or could not be reached.
         UpstreamError => "upstream_error",
+        /// The provider did not answer, or stalled mid-stream, within the
+        /// upstream's timeout (504).
+        UpstreamTimeout => "upstream_timeout",
+        /// The provider refused the call with 429 (its `retry-after` passed on).
+        UpstreamRateLimited => "upstream_rate_limited",
+        /// The provider's body, or a chunk of its stream, was not valid
+        /// JSON; the client got an error, never the broken bytes.
+        UpstreamMalformed => "upstream_malformed",
+        /// The connection broke, or the stream ended, before the answer was
+        /// complete.
+        UpstreamCut => "upstream_cut",
+        /// The answer (or one stream chunk) was larger than the upstream's
+        /// `max_response_mb`.
+        UpstreamTooLarge => "upstream_too_large",
         /// Refused by policy before any model was called.
         Blocked => "blocked",
         /// Refused by a budget before any model was called.

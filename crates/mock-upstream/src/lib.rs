@@ -31,9 +31,15 @@
 //! Latency and faults are chosen per request by headers (defaults from the
 //! command line): `x-mock-ttft-ms`, `x-mock-token-ms`, and `x-mock-fault`:
 //! `status-500`, `status-429` (with `retry-after`), `hang`, `reset` (cut
-//! the connection after `x-mock-fault-after` chunks, default 3),
-//! `malformed` (an unparseable body or chunk) and `no-usage` (a stream that
+//! the connection after `x-mock-fault-after` chunks, default 3), `stall`
+//! (a stream that stops sending after that many chunks, connection open),
+//! `malformed` (an unparseable body or chunk), `oversized` (a JSON body, or
+//! a stream chunk after `x-mock-fault-after` chunks, of
+//! `x-mock-fault-bytes` bytes, default 80 MiB) and `no-usage` (a stream that
 //! never reports usage).
+//!
+//! Requests carrying `x-mock-tag: T` are counted; `GET /mock/hits/T`
+//! answers `{"hits": N}` (so a test sees whether a call was retried).
 
 use axum::Router;
 use axum::body::Body;
@@ -44,7 +50,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use bytes::Bytes;
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,10 +86,12 @@ impl Default for MockConfig {
 struct Mock {
     cfg: MockConfig,
     seen_prefixes: Arc<Mutex<HashSet<u64>>>,
+    /// Requests seen per `x-mock-tag`.
+    hits: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 pub fn router(cfg: MockConfig) -> Router {
-    let state = Mock { cfg, seen_prefixes: Arc::new(Mutex::new(HashSet::new())) };
+    let state = Mock { cfg, seen_prefixes: Arc::new(Mutex::new(HashSet::new())), hits: Arc::default() };
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/responses", post(responses))
@@ -92,7 +100,23 @@ pub fn router(cfg: MockConfig) -> Router {
         .route("/v1/messages", post(messages))
         .route("/v1/messages/count_tokens", post(count_messages))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/mock/hits/{tag}", get(hits))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_hit))
         .with_state(state)
+}
+
+/// Counts a request under its `x-mock-tag`, if it has one.
+async fn count_hit(State(m): State<Mock>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if let Some(tag) = req.headers().get("x-mock-tag").and_then(|v| v.to_str().ok()) {
+        let mut hits = m.hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *hits.entry(tag.to_string()).or_default() += 1;
+    }
+    next.run(req).await
+}
+
+async fn hits(State(m): State<Mock>, axum::extract::Path(tag): axum::extract::Path<String>) -> Response {
+    let n = m.hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&tag).copied().unwrap_or(0);
+    json_response(&json!({"hits": n}))
 }
 
 /// Serves until the listener fails.
@@ -118,6 +142,8 @@ struct Plan {
     token_delay: Duration,
     fault: Option<String>,
     fault_after: usize,
+    /// The size of an `oversized` body or chunk.
+    fault_bytes: usize,
     /// What `x-mock-echo` asks to have sent back (see [`echoed`]).
     echo: Option<String>,
 }
@@ -147,6 +173,11 @@ fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(3),
+        fault_bytes: h
+            .get("x-mock-fault-bytes")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(80 << 20),
         echo: h.get("x-mock-echo").and_then(|v| v.to_str().ok()).map(str::to_string),
     }
 }
@@ -312,6 +343,7 @@ async fn early_fault(p: &Plan, anthropic: bool, streaming: bool) -> Option<Respo
         "reset" if !streaming => Some(Response::new(Body::from_stream(futures_util::stream::once(async {
             Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset"))
         })))),
+        "oversized" if !streaming => Some(oversized_body(p.fault_bytes)),
         "malformed" if !streaming => Some(
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"id\": \"broken\", \"choices\": [")
                 .into_response(),
@@ -320,12 +352,33 @@ async fn early_fault(p: &Plan, anthropic: bool, streaming: bool) -> Option<Respo
     }
 }
 
+/// A JSON body of about `size` bytes, sent in 64 KiB pieces with no
+/// length announced (so the reader finds out as it reads).
+fn oversized_body(size: usize) -> Response {
+    const PIECE: usize = 64 * 1024;
+    let pieces = size.div_ceil(PIECE);
+    let head = futures_util::stream::once(async { Ok::<Bytes, std::io::Error>(Bytes::from_static(b"{\"pad\": \"")) });
+    let pad = futures_util::stream::iter((0..pieces).map(|_| Ok(Bytes::from(vec![b'x'; PIECE]))));
+    let tail = futures_util::stream::once(async { Ok(Bytes::from_static(b"\"}")) });
+    use futures_util::StreamExt;
+    let body = Body::from_stream(head.chain(pad).chain(tail));
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// One SSE frame of about `size` bytes.
+fn oversized_frame(size: usize) -> String {
+    format!("data: {{\"pad\": \"{}\"}}\n\n", "x".repeat(size))
+}
+
 /// Sends SSE frames with the planned delays; `reset` ends the body with an
-/// I/O error after `fault_after` frames, which cuts the connection.
+/// I/O error after `fault_after` frames, which cuts the connection; `stall`
+/// stops sending there (for an hour), `oversized` sends a huge frame there.
 fn sse(frames: Vec<String>, p: &Plan) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let (ttft, delay) = (p.ttft, p.token_delay);
-    let cut_after = (p.fault.as_deref() == Some("reset")).then_some(p.fault_after);
+    let at = |fault: &str| (p.fault.as_deref() == Some(fault)).then_some(p.fault_after);
+    let (cut_after, stall_after) = (at("reset"), at("stall"));
+    let huge = at("oversized").map(|i| (i, p.fault_bytes));
     tokio::spawn(async move {
         if !ttft.is_zero() {
             tokio::time::sleep(ttft).await;
@@ -335,6 +388,15 @@ fn sse(frames: Vec<String>, p: &Plan) -> Response {
                 // Let the frames already sent reach the wire, then cut.
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset"))).await;
+                return;
+            }
+            if stall_after == Some(i) {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return;
+            }
+            if let Some((_, size)) = huge.filter(|(at, _)| *at == i)
+                && tx.send(Ok(Bytes::from(oversized_frame(size)))).await.is_err()
+            {
                 return;
             }
             if i > 0 && !delay.is_zero() {

@@ -66,6 +66,9 @@ pub struct Upstream {
     pub api_key_env: Option<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// The largest answer (a JSON body, or one chunk of a stream) taken
+    /// from this upstream; a larger one is cut off and is an error.
+    pub max_response_bytes: u64,
     /// Lowercase names; a trailing `*` matches a prefix.
     pub forward_headers: Vec<String>,
 }

@@ -101,6 +101,10 @@ pub struct RawUpstream {
     pub timeout_secs: Option<u64>,
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,
+    /// The largest answer taken from the upstream, in MiB (a JSON body, or
+    /// one chunk of a stream): 64 unless set.
+    #[serde(default)]
+    pub max_response_mb: Option<u64>,
     /// Client request headers passed on to this upstream, by name or by
     /// prefix ending in `*` (e.g. `"openai-organization"`, `"x-mock-*"`).
     /// Nothing else from the client reaches the provider.

@@ -433,6 +433,10 @@ fn upstreams(v: &mut V<'_>, raw: &Entries<RawUpstream>) -> BTreeMap<String, Upst
         if u.timeout_secs == Some(0) || u.connect_timeout_ms == Some(0) {
             v.err(p.clone(), "timeouts must be greater than zero", None);
         }
+        if u.max_response_mb.is_some_and(|mb| mb == 0 || mb > 4096) {
+            let hint = "a size in MiB from 1 to 4096; leave it out for 64".to_string();
+            v.err(p.key("max_response_mb"), "`max_response_mb` must be from 1 to 4096", Some(hint));
+        }
         out.insert(
             id.clone(),
             Upstream {
@@ -442,6 +446,7 @@ fn upstreams(v: &mut V<'_>, raw: &Entries<RawUpstream>) -> BTreeMap<String, Upst
                 api_key_env: u.api_key_env.clone(),
                 timeout: Duration::from_secs(u.timeout_secs.unwrap_or(600)),
                 connect_timeout: Duration::from_millis(u.connect_timeout_ms.unwrap_or(5_000)),
+                max_response_bytes: u.max_response_mb.unwrap_or(64).clamp(1, 4096) * 1024 * 1024,
                 forward_headers: u.forward_headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
             },
         );

@@ -1,6 +1,7 @@
 //! Opening the database and running work on its connections: the one
-//! writer, pooled read-only readers, and the checkpoint thread.
+//! writer and pooled read-only readers (the checkpoint thread: `checkpoint`).
 
+use crate::checkpoint;
 pub(crate) use crate::errors::{corrupt, db_err};
 use crate::migrations::migrate;
 use crate::{Durability, SqliteStore};
@@ -23,7 +24,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Inner {
     /// None for an in-memory database, whose readers must share the writer.
     pub(crate) path: Option<PathBuf>,
-    pub(crate) writer: Mutex<Connection>,
+    /// Shared with the checkpoint thread, which truncates a WAL past its
+    /// limit on it.
+    pub(crate) writer: Arc<Mutex<Connection>>,
     pub(crate) readers: Mutex<Vec<Connection>>,
     /// Budget envelopes and open holds: one process, so in memory under one
     /// lock (atomic holds in microseconds); captured totals are persisted
@@ -39,6 +42,16 @@ impl SqliteStore {
     }
 
     pub fn open_with(url: &str, durability: Durability) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_limited(url, durability, checkpoint::WAL_LIMIT_FRAMES)
+    }
+
+    /// [`open_with`](Self::open_with), truncating the WAL past
+    /// `wal_limit_frames` pages (see [`checkpoint`]).
+    pub(crate) fn open_limited(
+        url: &str,
+        durability: Durability,
+        wal_limit_frames: i64,
+    ) -> Result<SqliteStore, StoreError> {
         let target = url.strip_prefix("sqlite://").unwrap_or(url);
         let path = if target == ":memory:" { None } else { Some(PathBuf::from(target)) };
         if let Some(dir) = path.as_deref().and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
@@ -52,15 +65,12 @@ impl SqliteStore {
         .map_err(|e| StoreError::Config(format!("cannot open {url}: {e}")))?;
         configure(&writer, Some(durability)).map_err(db_err)?;
         migrate(&mut writer)?;
-        let inner = Arc::new(Inner {
-            path,
-            writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
-            book: Mutex::new(Book::default()),
-        });
-        if let Some(p) = &inner.path {
-            start_checkpointer(p, Arc::downgrade(&inner))?;
+        let writer = Arc::new(Mutex::new(writer));
+        if let Some(p) = &path {
+            checkpoint::start(p, &writer, wal_limit_frames)?;
         }
+        let inner =
+            Arc::new(Inner { path, writer, readers: Mutex::new(Vec::new()), book: Mutex::new(Book::default()) });
         Ok(SqliteStore { inner })
     }
 
@@ -150,50 +160,6 @@ impl SqliteStore {
     }
 }
 
-/// WAL frames (pages, 4 KiB by default) past which the checkpointer makes
-/// writers wait for the WAL to be copied and truncated: 64 MiB.
-const WAL_LIMIT_FRAMES: i64 = 16_384;
-
-/// Copies the WAL back into the database from a thread of its own, so no
-/// request's commit ever pays for a checkpoint (SQLite's default runs one
-/// inside whichever commit crosses 1,000 pages, a multi-millisecond stall).
-/// Passive checkpoints never block the writer; once everything is copied,
-/// the next commit starts the WAL from the beginning, keeping it small.
-/// Under writes that never pause, a passive checkpoint never catches up and
-/// the WAL would grow without end (gigabytes in minutes at full speed), so
-/// past [`WAL_LIMIT_FRAMES`] the thread truncates it: writers wait while
-/// the rest is copied, a stall bounded by the limit instead of a full disk.
-/// The thread ends once the store is dropped.
-fn start_checkpointer(path: &Path, store: std::sync::Weak<Inner>) -> Result<(), StoreError> {
-    let conn = Connection::open(path).map_err(db_err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(1)).map_err(db_err)?;
-    std::thread::Builder::new()
-        .name("tokenwise-checkpoint".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                if store.strong_count() == 0 {
-                    return;
-                }
-                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
-                    Ok(frames) if frames > WAL_LIMIT_FRAMES => {
-                        // Writers hand the lock over between batches; wait
-                        // for one such gap as long as a writer would wait.
-                        let _ = conn.busy_timeout(BUSY_TIMEOUT);
-                        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-                            tracing::warn!(error = %e, frames, "cannot truncate a large WAL");
-                        }
-                        let _ = conn.busy_timeout(std::time::Duration::from_secs(1));
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!(error = %e, "checkpoint skipped"),
-                }
-            }
-        })
-        .map(|_| ())
-        .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))
-}
-
 /// `writer` is the durability of the writer connection; None for readers.
 fn configure(c: &Connection, writer: Option<Durability>) -> rusqlite::Result<()> {
     c.busy_timeout(BUSY_TIMEOUT)?;
@@ -204,7 +170,7 @@ fn configure(c: &Connection, writer: Option<Durability>) -> rusqlite::Result<()>
             Durability::ProcessCrash => "NORMAL",
         };
         c.pragma_update(None, "synchronous", sync)?;
-        // Checkpoints run on their own thread; see `start_checkpointer`.
+        // Checkpoints run on their own thread; see `checkpoint`.
         c.pragma_update(None, "wal_autocheckpoint", 0)?;
         // 64 MiB of page cache (the default is 2 MiB): a large batch (an
         // ingest, a busy group commit) then keeps its dirty index pages in

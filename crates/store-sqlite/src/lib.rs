@@ -17,6 +17,7 @@
 mod anomalies;
 mod audit;
 mod budgets;
+mod checkpoint;
 mod connection;
 mod dashboard;
 mod errors;

@@ -81,6 +81,21 @@ pub enum Frame {
     Withhold,
     /// The stream's last frame: sent only after the event is recorded.
     Final,
+    /// A `data:` payload that is not JSON (nor OpenAI's `[DONE]`): never
+    /// passed on; the stream ends with an error event instead.
+    Malformed,
+}
+
+/// Whether a payload that did not read as the format's event is not JSON
+/// at all (JSON of another shape is passed on as it is). An empty payload
+/// is a keep-alive, not an error.
+fn not_json(data: &str) -> bool {
+    !data.trim().is_empty() && serde_json::from_str::<serde::de::IgnoredAny>(data).is_err()
+}
+
+/// What to do with a payload that did not read as the format's event.
+fn unreadable(data: &str) -> Frame {
+    if not_json(data) { Frame::Malformed } else { Frame::Forward }
 }
 
 #[derive(Deserialize)]
@@ -186,7 +201,7 @@ pub fn observe(dialect: Dialect, frame: &[u8], seen: &mut Seen) -> Frame {
 /// carries its usage; text deltas are generated text, whatever their kind
 /// (`output_text`, `function_call_arguments`, `reasoning_summary_text`, …).
 fn observe_responses(data: &str, seen: &mut Seen) -> Frame {
-    let Ok(ev) = serde_json::from_str::<ResponsesEvent>(data) else { return Frame::Forward };
+    let Ok(ev) = serde_json::from_str::<ResponsesEvent>(data) else { return unreadable(data) };
     if let Some(u) = ev.response.and_then(|r| r.usage) {
         seen.responses_usage = Some(u);
     }
@@ -215,7 +230,7 @@ fn observe_openai(data: &str, client_wants_usage: bool, seen: &mut Seen) -> Fram
     if data.trim() == "[DONE]" {
         return Frame::Final;
     }
-    let Ok(chunk) = serde_json::from_str::<OpenAiChunk>(data) else { return Frame::Forward };
+    let Ok(chunk) = serde_json::from_str::<OpenAiChunk>(data) else { return unreadable(data) };
     if chunk.error.is_some() {
         seen.upstream_error = true;
     }
@@ -242,7 +257,7 @@ fn observe_openai(data: &str, client_wants_usage: bool, seen: &mut Seen) -> Fram
 }
 
 fn observe_anthropic(data: &str, seen: &mut Seen) -> Frame {
-    let Ok(ev) = serde_json::from_str::<AnthropicEvent>(data) else { return Frame::Forward };
+    let Ok(ev) = serde_json::from_str::<AnthropicEvent>(data) else { return unreadable(data) };
     match ev.kind.as_str() {
         "message_start" => {
             if let Some(u) = ev.message.and_then(|m| m.usage) {
@@ -282,6 +297,22 @@ mod tests {
         assert_eq!(&buf[..], b"data: part");
         let mut crlf = BytesMut::from(&b"event: ping\r\ndata: {}\r\n\r\nrest"[..]);
         assert_eq!(next_frame(&mut crlf).as_deref(), Some(&b"event: ping\r\ndata: {}\r\n\r\n"[..]));
+    }
+
+    #[test]
+    fn a_chunk_that_is_not_json_is_malformed_in_every_format() {
+        let dialects =
+            [Dialect::OpenAiChat { client_wants_usage: false }, Dialect::Anthropic, Dialect::OpenAiResponses];
+        for d in dialects {
+            let mut seen = Seen::default();
+            let broken = b"data: {\"choices\": [{\"delta\": \n\n";
+            assert_eq!(observe(d, broken, &mut seen), Frame::Malformed, "{d:?}");
+            // JSON of a shape the reader does not know is passed on, and a
+            // keep-alive or comment is no error.
+            assert_eq!(observe(d, b"data: [1, 2]\n\n", &mut seen), Frame::Forward, "{d:?}");
+            assert_eq!(observe(d, b"data: \n\n", &mut seen), Frame::Forward, "{d:?}");
+            assert_eq!(observe(d, b": keep-alive\n\n", &mut seen), Frame::Forward, "{d:?}");
+        }
     }
 
     #[test]
