@@ -111,7 +111,7 @@ async fn hits(g: &Gateway, tag: &str) -> u64 {
     r.json::<Value>().await.unwrap()["hits"].as_u64().unwrap()
 }
 
-async fn held(g: &Gateway, admin: &Client) -> Vec<Value> {
+async fn held(admin: &Client) -> Vec<Value> {
     let b = admin.get("/api/v1/budgets").await;
     assert_eq!(b.status, 200, "{}", b.body);
     b.json()["envelopes"].as_array().unwrap().iter().filter(|e| e["held_nanos"] != 0).cloned().collect()
@@ -143,7 +143,7 @@ async fn check(g: &Gateway, c: &Client, admin: &Client, f: Format, k: &Case) {
     } else {
         assert_eq!(row["cost_nanos"], 0, "{what}: a refused call costs nothing: {row}");
     }
-    assert_eq!(held(g, admin).await, Vec::<Value>::new(), "{what}: the hold is released");
+    assert_eq!(held(admin).await, Vec::<Value>::new(), "{what}: the hold is released");
     assert_eq!(hits(g, &tag).await, 1, "{what}: sent upstream once, never retried");
 }
 

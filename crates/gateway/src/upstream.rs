@@ -102,12 +102,15 @@ pub fn status_of(err: &AppError) -> Status {
     }
 }
 
-/// How a call whose transport failed with `e` ended: a timeout, a
-/// connection that broke part-way, or one that never connected.
+/// How a call whose transport failed with `e` ended: a timeout, one that
+/// never connected, or a connection that broke part-way (before or during
+/// the answer).
 pub fn transport_status(e: &reqwest::Error) -> Status {
     if e.is_timeout() {
         Status::UpstreamTimeout
-    } else if e.is_body() || e.is_decode() {
+    } else if e.is_connect() {
+        Status::UpstreamError
+    } else if e.is_body() || e.is_decode() || e.is_request() {
         Status::UpstreamCut
     } else {
         Status::UpstreamError
