@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Gateway, bin, text};
 
-const CYCLES: usize = 6;
+const CYCLES: usize = 8;
 const CLIENTS: usize = 6;
 
 /// What the clients saw, over all cycles.
@@ -90,7 +90,7 @@ async fn client(base: String, key: String, n: usize, stop: Arc<AtomicBool>, seen
         let mut s = seen.lock().unwrap();
         match (id, full) {
             (Some(id), Ok(body)) if body.contains(end) && (status == 200 || status == 403) => s.complete.push(id),
-            (Some(id), Ok(body)) => panic!("an answer neither complete nor cut ({status}): {body}"),
+            (Some(_), Ok(body)) => panic!("an answer neither complete nor cut ({status}): {body}"),
             (Some(id), Err(_)) => s.partial.push(id),
             (None, _) => {}
         }
