@@ -150,6 +150,19 @@ fn nudges_are_read_with_defaults_and_checked() {
 }
 
 #[test]
+fn an_upstreams_answer_limit_is_read_and_checked() {
+    let p = load_file(&acme_path()).unwrap().policy;
+    assert_eq!(p.upstreams["openai"].max_response_bytes, 64 << 20, "64 MiB unless set");
+    let set = acme_src().replace("timeout_secs = 120\n", "timeout_secs = 120\nmax_response_mb = 2\n");
+    assert_eq!(load_as_acme(&set).unwrap().policy.upstreams["openai"].max_response_bytes, 2 << 20);
+    let src = acme_src().replace("timeout_secs = 120\n", "timeout_secs = 120\nmax_response_mb = 0\n");
+    let report = load_as_acme(&src).unwrap_err();
+    let errs = errors(&report);
+    assert_eq!(errs, vec![(line_of(&src, "max_response_mb = 0"), "`max_response_mb` must be from 1 to 4096".into())]);
+    assert!(report.to_string().contains("leave it out for 64"), "the fix is named: {report}");
+}
+
+#[test]
 fn the_reconciliation_tolerance_is_read_and_checked() {
     let p = load_file(&acme_path()).unwrap().policy;
     assert_eq!(p.reports.reconcile_tolerance_percent, 1.0);
