@@ -88,9 +88,11 @@ pub enum Frame {
 
 /// Whether a payload that did not read as the format's event is not JSON
 /// at all (JSON of another shape is passed on as it is). An empty payload
-/// is a keep-alive, not an error.
+/// is a keep-alive, not an error, and `[DONE]` (which some providers send
+/// after the end of any stream) is no error either.
 fn not_json(data: &str) -> bool {
-    !data.trim().is_empty() && serde_json::from_str::<serde::de::IgnoredAny>(data).is_err()
+    let data = data.trim();
+    !data.is_empty() && data != "[DONE]" && serde_json::from_str::<serde::de::IgnoredAny>(data).is_err()
 }
 
 /// What to do with a payload that did not read as the format's event.
