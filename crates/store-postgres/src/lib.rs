@@ -16,6 +16,7 @@ mod audit;
 mod budgets;
 mod connection;
 mod dashboard;
+mod prompts;
 mod events;
 mod exceptions;
 mod keys;

@@ -19,6 +19,7 @@ mod audit;
 mod budgets;
 mod connection;
 mod dashboard;
+mod prompts;
 mod errors;
 mod events;
 mod exceptions;
