@@ -92,6 +92,16 @@ impl<'a> OutputScan<'a> {
         Some(tokenwise_dlp::redact(text, &found))
     }
 
+    /// Like [`text`](Self::text), counting nothing: for a text whose
+    /// findings were counted already (a stream's summary events).
+    pub fn again(&self, text: &str) -> Option<String> {
+        let found = self.above(text);
+        if found.is_empty() || !self.rule.mask {
+            return None;
+        }
+        Some(tokenwise_dlp::redact(text, &found))
+    }
+
     fn above(&self, text: &str) -> Vec<tokenwise_dlp::Finding> {
         let ceiling = self.rule.ceiling;
         self.guard.scan(self.dlp, text).into_iter().filter(|(_, c)| *c > ceiling).map(|(f, _)| f).collect()
@@ -176,7 +186,8 @@ mod tests {
     fn streamed(s: &mut OutputScan<'_>, text: &str, cuts: &[usize]) -> String {
         let mut w = Window::default();
         let (mut out, mut at) = (String::new(), 0);
-        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).filter(|c| text.is_char_boundary(*c)).collect();
+        let mut cuts: Vec<usize> =
+            cuts.iter().map(|c| c % (text.len() + 1)).filter(|c| text.is_char_boundary(*c)).collect();
         cuts.sort_unstable();
         for c in cuts.into_iter().chain([text.len()]) {
             if c >= at {

@@ -14,8 +14,8 @@ use crate::error::{AppError, AppResult};
 use crate::metering::Draft;
 use serde::Serialize;
 use serde_json::json;
-use tokenwise_ledger::audit::{AuditAction, AuditDraft};
 use tokenwise_ledger::StoredPrompt;
+use tokenwise_ledger::audit::{AuditAction, AuditDraft};
 use tokenwise_policy::{Policy, PromptRetention};
 use tokenwise_wire::Slot;
 
@@ -59,7 +59,10 @@ pub fn kept_prompt(app: &App, draft: &Draft, slots: &[Slot]) -> Option<StoredPro
         use_case: draft.use_case.clone(),
         mode: mode.into(),
         text: texts.join("\n\n"),
-        purge_after: draft.ts + jiff::SignedDuration::from_hours(i64::from(retention.days) * 24),
+        purge_after: draft
+            .ts
+            .checked_add(jiff::SignedDuration::from_hours(i64::from(retention.days) * 24))
+            .unwrap_or(jiff::Timestamp::MAX),
     })
 }
 

@@ -38,6 +38,9 @@ fn streamed_text(body: &str) -> String {
         if v["type"] == "content_block_delta" {
             out.push_str(v["delta"]["text"].as_str().unwrap_or_default());
         }
+        if v["type"] == "response.output_text.delta" {
+            out.push_str(v["delta"].as_str().unwrap_or_default());
+        }
     }
     out
 }
@@ -155,7 +158,11 @@ async fn kept_prompts_are_masked_or_full_read_by_governance_audited_and_purged()
     let masked = ivan.post("/v1/chat/completions", chat("claude-haiku-4-5", prompt, false), &[]).await;
     assert_eq!(masked.status, 200, "{}", masked.body);
     let full = ivan
-        .post("/v1/chat/completions", chat("claude-haiku-4-5", prompt, false), &[("x-tokenwise-use-case", "ticket-summary")])
+        .post(
+            "/v1/chat/completions",
+            chat("claude-haiku-4-5", prompt, false),
+            &[("x-tokenwise-use-case", "ticket-summary")],
+        )
         .await;
     assert_eq!(full.status, 200, "{}", full.body);
 
@@ -249,14 +256,22 @@ async fn output_scanning_masks_a_secret_echoed_in_replies_and_streams_cut_into_c
         ("/v1/messages", "claude-haiku-4-5", false),
         // An OpenAI client served by an Anthropic model: masked before translation.
         ("/v1/chat/completions", "claude-haiku-4-5", true),
+        // The Responses API repeats the whole text in its closing events: masked there too.
+        ("/v1/responses", "gpt-4.1-mini", true),
+        ("/v1/responses", "gpt-4.1-mini", false),
     ] {
-        let body = if path == "/v1/messages" { messages(model, "hi", stream) } else { chat(model, "hi", stream) };
+        let body = match path {
+            "/v1/messages" => messages(model, "hi", stream),
+            "/v1/responses" => json!({"model": model, "input": "hi", "stream": stream}),
+            _ => chat(model, "hi", stream),
+        };
         let a = ivan.post(path, body, &headers).await;
         assert_eq!(a.status, 200, "{}", a.body);
         assert!(!a.body.contains("AKIA"), "{path} {model} stream={stream}: {}", a.body);
         let text = match (stream, path) {
             (true, _) => streamed_text(&a.body),
             (false, "/v1/messages") => a.json()["content"][0]["text"].as_str().unwrap().to_string(),
+            (false, "/v1/responses") => a.json()["output"][0]["content"][0]["text"].as_str().unwrap().to_string(),
             (false, _) => a.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string(),
         };
         assert_eq!(text, want, "{path} {model} stream={stream}");

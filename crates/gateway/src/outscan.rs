@@ -1,5 +1,5 @@
 //! Output scanning at the wire: the texts of a reply — whole or streamed,
-//! OpenAI chat, Anthropic messages, and whole Responses — pass through the
+//! OpenAI chat, Anthropic messages and Responses — pass through the
 //! app's [`OutputScan`]; a stream's texts through a [`Window`] per choice or
 //! content block, so a finding split across chunks is caught. Frames that
 //! carry no text pass unchanged.
@@ -85,7 +85,8 @@ impl<'a> StreamScan<'a> {
                 vec![frame]
             }
             Dialect::Anthropic => self.anthropic(frame, &mut event),
-            Dialect::OpenAiResponses | Dialect::OpenAiEmbeddings => vec![frame],
+            Dialect::OpenAiResponses => self.responses(frame, &mut event),
+            Dialect::OpenAiEmbeddings => vec![frame],
         }
     }
 
@@ -137,6 +138,61 @@ impl<'a> StreamScan<'a> {
                 vec![Bytes::from(format!("event: content_block_delta\ndata: {delta}\n\n")), frame]
             }
             _ => vec![frame],
+        }
+    }
+}
+
+impl StreamScan<'_> {
+    /// Responses: each `output_text.delta` through its part's window; at
+    /// `output_text.done` what the part withheld goes first, and the
+    /// events that repeat the whole text (`output_text.done`,
+    /// `content_part.done`, `output_item.done`, `response.completed`)
+    /// carry it masked alike.
+    fn responses(&mut self, frame: Bytes, event: &mut Value) -> Vec<Bytes> {
+        let key = event["output_index"].as_u64().unwrap_or(0) * 1_000 + event["content_index"].as_u64().unwrap_or(0);
+        let kind = event["type"].as_str().unwrap_or_default().to_string();
+        let mut first = None;
+        match kind.as_str() {
+            "response.output_text.delta" => {
+                let text = event["delta"].as_str().unwrap_or_default().to_string();
+                event["delta"] = Value::String(self.windows.entry(key).or_default().push(&mut self.scan, &text));
+            }
+            "response.output_text.done" => {
+                let tail = self.windows.remove(&key).map(|mut w| w.finish(&mut self.scan)).unwrap_or_default();
+                if !tail.is_empty() {
+                    let mut delta = event.clone();
+                    delta["type"] = Value::String("response.output_text.delta".into());
+                    if let Some(o) = delta.as_object_mut() {
+                        o.remove("text");
+                    }
+                    delta["delta"] = Value::String(tail);
+                    first = Some(Bytes::from(format!("event: response.output_text.delta\ndata: {delta}\n\n")));
+                }
+                self.again(&mut event["text"]);
+            }
+            "response.content_part.done" => self.again(&mut event["part"]["text"]),
+            "response.output_item.done" => self.again_item(&mut event["item"]),
+            "response.completed" | "response.incomplete" => {
+                for item in array(&mut event["response"], "output") {
+                    self.again_item(item);
+                }
+            }
+            _ => return vec![frame],
+        }
+        first.into_iter().chain([rebuild(&frame, event)]).collect()
+    }
+
+    fn again(&self, t: &mut Value) {
+        if let Some(new) = t.as_str().and_then(|s| self.scan.again(s)) {
+            *t = Value::String(new);
+        }
+    }
+
+    fn again_item(&self, item: &mut Value) {
+        for part in array(item, "content") {
+            if part["type"] == "output_text" {
+                self.again(&mut part["text"]);
+            }
         }
     }
 }

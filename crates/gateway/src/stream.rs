@@ -99,7 +99,20 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                 while let Some(frame) = next_frame(&mut buf) {
                     let had_text = !seen.text.is_empty();
                     match observe(call.dialect, &frame, &mut seen) {
-                        Frame::Final => break 'read End::Complete(frame),
+                        Frame::Final => {
+                            // A final frame may repeat the whole text (Responses).
+                            let mut out = match scan.as_mut() {
+                                Some(s) => s.frame(call.dialect, frame),
+                                None => vec![frame],
+                            };
+                            let last = out.pop().unwrap_or_default();
+                            for f in out.into_iter().flat_map(|f| translated(translator.as_mut(), f)) {
+                                if tx.send(Ok(f)).await.is_err() {
+                                    break 'read End::ClientGone;
+                                }
+                            }
+                            break 'read End::Complete(last);
+                        }
                         Frame::Withhold => {}
                         Frame::Forward => {
                             if !had_text && !seen.text.is_empty() {

@@ -417,16 +417,18 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
         Ok(tool) => tool,
         Err(e) => return bad_request(&e, false),
     };
-    let r = m.reply(&Ask {
-        model: &model,
-        prefix: &prefix,
-        last: &last,
-        messages: msgs.len() as u64,
-        max_tokens: max,
-        mark_cache: false,
-        echo: echo.as_deref(),
-        tool: tool.as_ref(),
-    }).chunked(&p);
+    let r = m
+        .reply(&Ask {
+            model: &model,
+            prefix: &prefix,
+            last: &last,
+            messages: msgs.len() as u64,
+            max_tokens: max,
+            mark_cache: false,
+            echo: echo.as_deref(),
+            tool: tool.as_ref(),
+        })
+        .chunked(&p);
     let id = format!("chatcmpl-{:016x}", hash_of(&[&model, &prefix, &last]));
     let usage = json!({
         "prompt_tokens": r.prompt_tokens,
@@ -519,16 +521,18 @@ async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
         Ok(tool) => tool,
         Err(e) => return bad_request(&e, false),
     };
-    let r = m.reply(&Ask {
-        model: &model,
-        prefix: &prefix,
-        last: &last,
-        messages: items as u64,
-        max_tokens: req.get("max_output_tokens").and_then(Value::as_u64),
-        mark_cache: false,
-        echo: echo.as_deref(),
-        tool: tool.as_ref(),
-    }).chunked(&p);
+    let r = m
+        .reply(&Ask {
+            model: &model,
+            prefix: &prefix,
+            last: &last,
+            messages: items as u64,
+            max_tokens: req.get("max_output_tokens").and_then(Value::as_u64),
+            mark_cache: false,
+            echo: echo.as_deref(),
+            tool: tool.as_ref(),
+        })
+        .chunked(&p);
     let id = format!("{:016x}", hash_of(&[&model, &prefix, &last]));
     let item = r.tool.as_ref().map_or_else(
         || {
@@ -713,16 +717,18 @@ async fn messages(State(m): State<Mock>, RawQuery(query): RawQuery, headers: Hea
         Ok(tool) => tool,
         Err(e) => return bad_request(&e, true),
     };
-    let r = m.reply(&Ask {
-        model: &model,
-        prefix: &prefix,
-        last: &last,
-        messages: msgs.len() as u64,
-        max_tokens: Some(max_tokens),
-        mark_cache: marks_cache,
-        echo: echo.as_deref(),
-        tool: tool.as_ref(),
-    }).chunked(&p);
+    let r = m
+        .reply(&Ask {
+            model: &model,
+            prefix: &prefix,
+            last: &last,
+            messages: msgs.len() as u64,
+            max_tokens: Some(max_tokens),
+            mark_cache: marks_cache,
+            echo: echo.as_deref(),
+            tool: tool.as_ref(),
+        })
+        .chunked(&p);
     let id = format!("msg_{:016x}", hash_of(&[&model, &prefix, &last]));
     // Anthropic counts cache reads and writes apart from `input_tokens`.
     let input = r.prompt_tokens - r.cached - r.cache_created;

@@ -46,6 +46,9 @@ impl PromptStore for PgStore {
 
     async fn purge_prompts(&self, now: Timestamp) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        client.execute("DELETE FROM stored_prompts WHERE purge_after_us <= $1", &[&to_micros(now)]).await.map_err(db_err)
+        client
+            .execute("DELETE FROM stored_prompts WHERE purge_after_us <= $1", &[&to_micros(now)])
+            .await
+            .map_err(db_err)
     }
 }

@@ -50,9 +50,8 @@ impl PromptStore for SqliteStore {
 
     async fn purge_prompts(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.write(move |c| {
-            let n = c
-                .execute("DELETE FROM stored_prompts WHERE purge_after_us <= ?1", [to_micros(now)])
-                .map_err(db_err)?;
+            let n =
+                c.execute("DELETE FROM stored_prompts WHERE purge_after_us <= ?1", [to_micros(now)]).map_err(db_err)?;
             Ok(n as u64)
         })
         .await

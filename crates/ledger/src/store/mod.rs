@@ -119,7 +119,7 @@ impl<T> Store for T where
         + AnomalyStore
         + SessionStore
         + FeedbackStore
-    + PromptStore
+        + PromptStore
 {
 }
 

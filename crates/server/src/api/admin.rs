@@ -89,5 +89,10 @@ async fn move_clock(
     let done = crate::jobs::tick(&app, &tokenwise_app::scores::Scored::default(), true).await;
     crate::jobs::refresh_baselines(&app).await;
     let purged_prompts = crate::jobs::purge_prompts(&app).await;
-    Ok(Json(ClockAnswer { now: app.clock.now(), expired_holds: done.expired, alerts: done.alerts.len(), purged_prompts }))
+    Ok(Json(ClockAnswer {
+        now: app.clock.now(),
+        expired_holds: done.expired,
+        alerts: done.alerts.len(),
+        purged_prompts,
+    }))
 }
