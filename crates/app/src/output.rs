@@ -114,11 +114,19 @@ impl<'a> OutputScan<'a> {
     }
 }
 
+/// Bytes of text already emitted that a scan of the window is given as
+/// context (the scanner reads up to 40 bytes before a finding: "for
+/// example", a `KEY=` name), so the window reads a finding as the whole
+/// text would.
+const CONTEXT_BYTES: usize = 64;
+
 /// One streamed text (a choice, a content block) being scanned.
 #[derive(Debug, Default)]
 pub struct Window {
     /// Received, not yet emitted.
     pending: String,
+    /// The end of what was emitted, as received: context for the next scan.
+    before: String,
 }
 
 impl Window {
@@ -128,7 +136,7 @@ impl Window {
         if self.pending.len() < WINDOW_BYTES + STEP_BYTES {
             return String::new();
         }
-        let found = scan.above(&self.pending);
+        let found = self.scan(scan);
         let mut cut = floor_char(&self.pending, self.pending.len() - WINDOW_BYTES);
         // Never cut a finding: hold it back whole.
         for f in &found {
@@ -139,27 +147,59 @@ impl Window {
         let done: Vec<_> = found.into_iter().filter(|f| f.end <= cut).collect();
         let rest = self.pending.split_off(cut);
         let head = std::mem::replace(&mut self.pending, rest);
-        self.emit(scan, &head, &done)
+        self.remember(&head);
+        emit(scan, &head, &done)
     }
 
     /// The end of the text: everything withheld, scanned whole.
     pub fn finish(&mut self, scan: &mut OutputScan<'_>) -> String {
+        let found = self.scan(scan);
         let text = std::mem::take(&mut self.pending);
-        let found = scan.above(&text);
-        self.emit(scan, &text, &found)
+        self.remember(&text);
+        emit(scan, &text, &found)
     }
 
-    fn emit(&self, scan: &mut OutputScan<'_>, text: &str, found: &[tokenwise_dlp::Finding]) -> String {
-        scan.count(found);
-        if found.is_empty() || !scan.rule.mask {
-            return text.to_string();
+    /// The findings in the pending text (offsets into it), read with the
+    /// emitted text before it as context.
+    fn scan(&self, scan: &OutputScan<'_>) -> Vec<tokenwise_dlp::Finding> {
+        if self.before.is_empty() {
+            return scan.above(&self.pending);
         }
-        tokenwise_dlp::redact(text, found)
+        let skip = self.before.len();
+        let text = format!("{}{}", self.before, self.pending);
+        scan.above(&text)
+            .into_iter()
+            .filter(|f| f.start >= skip)
+            .map(|f| tokenwise_dlp::Finding { start: f.start - skip, end: f.end - skip, ..f })
+            .collect()
+    }
+
+    fn remember(&mut self, emitted: &str) {
+        self.before.push_str(emitted);
+        if self.before.len() > CONTEXT_BYTES {
+            let from = ceil_char(&self.before, self.before.len() - CONTEXT_BYTES);
+            self.before.drain(..from);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
+}
+
+fn emit(scan: &mut OutputScan<'_>, text: &str, found: &[tokenwise_dlp::Finding]) -> String {
+    scan.count(found);
+    if found.is_empty() || !scan.rule.mask {
+        return text.to_string();
+    }
+    tokenwise_dlp::redact(text, found)
+}
+
+fn ceil_char(s: &str, mut at: usize) -> usize {
+    while at < s.len() && !s.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 fn floor_char(s: &str, mut at: usize) -> usize {
@@ -203,7 +243,7 @@ mod tests {
         let (_, dlp) = tokenwise_policy::default_dlp();
         let guard = Guard::new(&dlp).unwrap();
         let mut s = scan(&guard, &dlp, true);
-        let filler = "the plan is to ship a small fix then test it ".repeat(12);
+        let filler = "the plan is to ship a small fix then check it ".repeat(12);
         let text = format!("{filler}your key is {KEY}, keep it safe. {filler}");
         let cuts: Vec<usize> = (0..text.len()).step_by(3).collect();
         let out = streamed(&mut s, &text, &cuts);
