@@ -56,7 +56,12 @@ fn every_help_text_runs_and_describes_each_option() {
         // An option line with nothing after its name and value is an option without help.
         // (clap puts the help on the next line, indented, when the name is long).
         let lines: Vec<&str> = h.lines().collect();
-        for (i, l) in lines.iter().enumerate().filter(|(_, l)| l.trim_start().starts_with('-')) {
+        // (`- value: …` lines list an option's possible values.)
+        let option = |l: &str| {
+            let t = l.trim_start();
+            t.starts_with("--") || (t.starts_with('-') && t.chars().nth(1).is_some_and(|c| c.is_ascii_alphabetic()))
+        };
+        for (i, l) in lines.iter().enumerate().filter(|(_, l)| option(l)) {
             let same_line = l.trim().split("  ").filter(|p| !p.trim().is_empty()).count() > 1;
             let next_line = lines.get(i + 1).is_some_and(|n| {
                 let t = n.trim_start();

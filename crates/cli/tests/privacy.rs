@@ -155,12 +155,12 @@ async fn kept_prompts_are_masked_or_full_read_by_governance_audited_and_purged()
     assert!(policy.contains("prompts = \"redacted\", days = 2") && policy.contains("prompts = \"full\", days = 1"));
     let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
     let prompt = "Refund order 5521 for jane.doe@example.com please";
-    let masked = ivan.post("/v1/chat/completions", chat("claude-haiku-4-5", prompt, false), &[]).await;
+    let masked = ivan.post("/v1/chat/completions", chat("gpt-4.1-mini", prompt, false), &[]).await;
     assert_eq!(masked.status, 200, "{}", masked.body);
     let full = ivan
         .post(
             "/v1/chat/completions",
-            chat("claude-haiku-4-5", prompt, false),
+            chat("gpt-4.1-mini", prompt, false),
             &[("x-tokenwise-use-case", "ticket-summary")],
         )
         .await;
@@ -204,7 +204,7 @@ async fn kept_prompts_are_masked_or_full_read_by_governance_audited_and_purged()
 async fn the_purge_command_deletes_what_is_due() {
     let g = Gateway::start_with(keeping);
     let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
-    let a = ivan.post("/v1/chat/completions", chat("claude-haiku-4-5", "Where is my refund?", false), &[]).await;
+    let a = ivan.post("/v1/chat/completions", chat("gpt-4.1-mini", "Where is my refund?", false), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let purge = |policy: &std::path::Path| {
         bin()
@@ -249,21 +249,25 @@ async fn output_scanning_masks_a_secret_echoed_in_replies_and_streams_cut_into_c
     let headers = [("x-mock-echo", "header:x-mock-note"), ("x-mock-note", note.as_str()), ("x-mock-chunk-bytes", "3")];
     let want = "your new key is [AWS_ACCESS_KEY], keep it safe";
     let mut ids = Vec::new();
-    for (path, model, stream) in [
-        ("/v1/chat/completions", "gpt-4.1-mini", true),
-        ("/v1/chat/completions", "gpt-4.1-mini", false),
-        ("/v1/messages", "claude-haiku-4-5", true),
-        ("/v1/messages", "claude-haiku-4-5", false),
-        // An OpenAI client served by an Anthropic model: masked before translation.
-        ("/v1/chat/completions", "claude-haiku-4-5", true),
+    // An email in the prompt is above gpt-4.1-mini's clearance: the call is
+    // rerouted to claude-haiku-4-5, whose Anthropic stream is masked before
+    // it is translated back to OpenAI chunks.
+    let rerouted = "Reply to jane.doe@example.com";
+    for (path, model, stream, prompt) in [
+        ("/v1/chat/completions", "gpt-4.1-mini", true, "hi"),
+        ("/v1/chat/completions", "gpt-4.1-mini", false, "hi"),
+        ("/v1/messages", "claude-haiku-4-5", true, "hi"),
+        ("/v1/messages", "claude-haiku-4-5", false, "hi"),
+        ("/v1/chat/completions", "gpt-4.1-mini", true, rerouted),
+        ("/v1/chat/completions", "gpt-4.1-mini", false, rerouted),
         // The Responses API repeats the whole text in its closing events: masked there too.
-        ("/v1/responses", "gpt-4.1-mini", true),
-        ("/v1/responses", "gpt-4.1-mini", false),
+        ("/v1/responses", "gpt-4.1-mini", true, "hi"),
+        ("/v1/responses", "gpt-4.1-mini", false, "hi"),
     ] {
         let body = match path {
-            "/v1/messages" => messages(model, "hi", stream),
-            "/v1/responses" => json!({"model": model, "input": "hi", "stream": stream}),
-            _ => chat(model, "hi", stream),
+            "/v1/messages" => messages(model, prompt, stream),
+            "/v1/responses" => json!({"model": model, "input": prompt, "stream": stream}),
+            _ => chat(model, prompt, stream),
         };
         let a = ivan.post(path, body, &headers).await;
         assert_eq!(a.status, 200, "{}", a.body);
