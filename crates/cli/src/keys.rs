@@ -60,12 +60,16 @@ pub async fn create(a: CreateArgs<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn list(config: &Path, database: Option<&str>, user: &str) -> anyhow::Result<()> {
+/// One person's keys, or (no `user`) every key in the ledger.
+pub async fn list(config: &Path, database: Option<&str>, user: Option<&str>) -> anyhow::Result<()> {
     let p = store::load_policy(config)?;
     let (_, ledger) = store::for_policy(&p, database).await?;
-    let keys = ledger.api_keys_for_user(user).await?;
+    let keys = match user {
+        Some(u) => ledger.api_keys_for_user(u).await?,
+        None => ledger.api_keys_all().await?,
+    };
     if keys.is_empty() {
-        println!("no keys for {user}");
+        println!("no keys for {}", user.unwrap_or("anyone"));
     }
     for k in keys {
         let state = match k.revoked_at {
@@ -73,8 +77,9 @@ pub async fn list(config: &Path, database: Option<&str>, user: &str) -> anyhow::
             None => "active".into(),
         };
         println!(
-            "{}  {}…  created {}  {}  use_case={} project={}",
+            "{}  {}  {}…  created {}  {}  use_case={} project={}",
             k.id,
+            k.user_id,
             k.prefix,
             k.created_at,
             state,

@@ -10,6 +10,7 @@ mod demo;
 mod ingest;
 mod keys;
 mod report;
+mod retention;
 mod scan;
 mod score;
 mod serve;
@@ -68,6 +69,7 @@ enum Command {
     },
     /// A local OpenAI- and Anthropic-compatible model server for demos, tests and benchmarks.
     MockUpstream {
+        /// Address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:9100")]
         listen: String,
         /// Delay before the first token (overridable per request with `x-mock-ttft-ms`).
@@ -146,6 +148,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Prompts kept under a use case's `[retention]` policy.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// The hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -162,6 +169,7 @@ enum Command {
 enum KeysCommand {
     /// Print a new API key once; only its hash is stored.
     Create {
+        /// The policy file (TOML).
         #[arg(long)]
         config: PathBuf,
         /// The user the key belongs to.
@@ -173,9 +181,9 @@ enum KeysCommand {
         /// Default project.
         #[arg(long)]
         project: Option<String>,
-        /// Default track.
-        #[arg(long, value_parser = parse_track)]
-        track: Option<Track>,
+        /// Default track for requests without `x-tokenwise-track`.
+        #[arg(long, value_enum)]
+        track: Option<TrackArg>,
         /// A note to tell keys apart.
         #[arg(long)]
         label: Option<String>,
@@ -183,20 +191,29 @@ enum KeysCommand {
         #[arg(long)]
         database: Option<String>,
     },
-    /// List a user's keys (never the secrets).
+    /// List a user's keys, or every key with --all (never the secrets).
     List {
+        /// The policy file (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// Whose keys to list.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        user: Option<String>,
+        /// Every key in the ledger, of every person (also people no longer in the policy).
         #[arg(long)]
-        user: String,
+        all: bool,
+        /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
     },
     /// Revoke a key by id.
     Revoke {
+        /// The policy file (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// The key's id, as `keys list` shows it.
         id: String,
+        /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
     },
@@ -206,17 +223,47 @@ enum KeysCommand {
 enum AuditCommand {
     /// Walk the chain; name the first broken entry.
     Verify {
+        /// The policy file (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
+        /// Print {"ok", "verified_entries", "head_hash", …} as JSON.
         #[arg(long)]
         json: bool,
     },
 }
 
-fn parse_track(s: &str) -> Result<Track, String> {
-    s.parse::<Track>().map_err(|e| e.to_string())
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Delete the prompts kept past their use case's retention (`serve` does this every 10 minutes).
+    Purge {
+        /// The policy file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+/// A track, as `--track` takes it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TrackArg {
+    /// Work that ships: scored on operational outcomes.
+    Production,
+    /// A sandbox: scored on learning outcomes.
+    Exploration,
+}
+
+impl From<TrackArg> for Track {
+    fn from(t: TrackArg) -> Track {
+        match t {
+            TrackArg::Production => Track::Production,
+            TrackArg::Exploration => Track::Exploration,
+        }
+    }
 }
 
 /// `tokenwise keys …`.
@@ -229,14 +276,14 @@ async fn keys_command(command: KeysCommand) -> anyhow::Result<ExitCode> {
                 user: &user,
                 use_case: use_case.as_deref(),
                 project: project.as_deref(),
-                track,
+                track: track.map(Track::from),
                 label: label.as_deref(),
             })
             .await
             .map(|()| ExitCode::SUCCESS)
         }
-        KeysCommand::List { config, user, database } => {
-            keys::list(&config, database.as_deref(), &user).await.map(|()| ExitCode::SUCCESS)
+        KeysCommand::List { config, user, all: _, database } => {
+            keys::list(&config, database.as_deref(), user.as_deref()).await.map(|()| ExitCode::SUCCESS)
         }
         KeysCommand::Revoke { config, id, database } => {
             keys::revoke(&config, database.as_deref(), &id).await.map(|()| ExitCode::SUCCESS)
@@ -301,6 +348,9 @@ fn main() -> ExitCode {
             }
             Command::Keys { command } => keys_command(command).await,
             Command::Report { command } => report::run(command).await,
+            Command::Retention { command: RetentionCommand::Purge { config, database } } => {
+                retention::purge(&config, database.as_deref()).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::Audit { command } => match command {
                 AuditCommand::Verify { config, database, json } => {
                     audit::verify(&config, database.as_deref(), json).await
@@ -314,5 +364,77 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every visible argument of every subcommand, with the path to it.
+    fn args(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            out.push((format!("{path} {}", a.get_id()), a.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            args(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_flag_says_what_it_does() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut all = Vec::new();
+        args(&cmd, "tokenwise", &mut all);
+        let bare: Vec<&str> = all
+            .iter()
+            .filter(|(_, a)| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|(_, a)| a.get_help().is_none_or(|h| h.to_string().trim().is_empty()))
+            .map(|(p, _)| p.as_str())
+            .collect();
+        assert!(bare.is_empty(), "arguments without a help line: {bare:?}");
+        fn subs(cmd: &clap::Command, path: &str, bare: &mut Vec<String>) {
+            for s in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                if s.get_about().is_none() {
+                    bare.push(format!("{path} {}", s.get_name()));
+                }
+                subs(s, &format!("{path} {}", s.get_name()), bare);
+            }
+        }
+        let mut bare = Vec::new();
+        subs(&cmd, "tokenwise", &mut bare);
+        assert!(bare.is_empty(), "subcommands without an about line: {bare:?}");
+    }
+
+    #[test]
+    fn track_lists_its_values_and_takes_only_them() {
+        let mut cmd = Cli::command();
+        let help = cmd.find_subcommand_mut("keys").unwrap().find_subcommand_mut("create").unwrap().render_long_help();
+        let help = help.to_string();
+        for t in Track::ALL {
+            assert!(help.contains(t.as_str()), "--track lists `{}`: {help}", t.as_str());
+        }
+        let parse = |track: &str| {
+            Cli::try_parse_from(["tokenwise", "keys", "create", "--config", "p.toml", "--user", "u", "--track", track])
+        };
+        assert!(parse("exploration").is_ok());
+        let err = parse("sandbox").err().unwrap().to_string();
+        assert!(err.contains("production") && err.contains("exploration"), "{err}");
+    }
+
+    #[test]
+    fn keys_list_takes_a_user_or_all() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["tokenwise", "keys", "list", "--config", "p.toml"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+        };
+        assert!(parse(&["--user", "ivan.petrov"]).is_ok());
+        assert!(parse(&["--all"]).is_ok());
+        assert!(parse(&[]).is_err(), "one of them is needed");
+        assert!(parse(&["--all", "--user", "ivan.petrov"]).is_err(), "not both");
     }
 }

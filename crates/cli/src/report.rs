@@ -32,6 +32,7 @@ pub enum ReportCommand {
     },
     /// Program health for a month, as JSON (what GET /api/v1/reports/health answers governance).
     Health {
+        /// The policy file (TOML).
         #[arg(long)]
         config: PathBuf,
         /// The month, YYYY-MM, in the org's time zone.
@@ -40,12 +41,14 @@ pub enum ReportCommand {
         /// week or day: the step of spend per outcome over time.
         #[arg(long, default_value = "week")]
         bucket: String,
+        /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
     },
     /// Compare a provider's usage/cost export with the ledger per UTC day,
     /// model and token kind; exits 3 when a day drifts beyond the tolerance.
     Reconcile {
+        /// The policy file (TOML).
         #[arg(long)]
         config: PathBuf,
         /// The export: OpenAI usage/costs JSON, Anthropic usage/cost report
@@ -66,6 +69,7 @@ pub enum ReportCommand {
         /// Print the whole reconciliation as JSON.
         #[arg(long)]
         json: bool,
+        /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
     },

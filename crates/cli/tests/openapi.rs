@@ -37,6 +37,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/reports/chargeback"),
     ("get", "/api/v1/reports/health"),
     ("post", "/api/v1/reports/reconciliation"),
+    ("get", "/api/v1/prompts/{event_id}"),
 ];
 
 /// Every (method, path, operation) of the document.

@@ -154,7 +154,18 @@ impl Call {
         };
         let so_far = self.record(&CallEnd::ok(usage, estimated)).await?;
         let task = self.task_note(so_far);
+        let bytes = self.scan_output(bytes).await;
         Ok(self.answer(bytes, content_type, &usage, task.as_ref()))
+    }
+
+    /// The reply's texts through output scanning, when the policy asks
+    /// for it (in the upstream's format, before any translation).
+    async fn scan_output(&self, bytes: Bytes) -> Bytes {
+        let Some(rule) = self.app.output_rule(&self.draft.use_case) else { return bytes };
+        let mut scan = self.app.output_scan(rule);
+        let bytes = crate::outscan::whole(&mut scan, self.dialect, bytes);
+        self.app.audit_output(&self.draft.user_id, &self.draft.id, &self.draft.use_case, &scan).await;
+        bytes
     }
 
     /// The answer, translated back if need be, with the call's id, cost,

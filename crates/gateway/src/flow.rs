@@ -272,6 +272,8 @@ async fn hold(app: &App, f: &Facts<'_>, req: &mut Read, s: &Scanned<'_>) -> Resu
     if s.worth_auditing() {
         app.audit_decision(&draft, &s.ruling).await;
     }
+    // Kept only if the use case's retention says so (none by default).
+    app.retain_prompt(&draft, &req.shaped.prompt.slots).await;
     Ok(Holding { draft, held, output })
 }
 

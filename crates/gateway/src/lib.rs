@@ -11,6 +11,7 @@ mod call;
 mod endpoints;
 mod flow;
 mod models;
+mod outscan;
 mod stream;
 pub mod upstream;
 

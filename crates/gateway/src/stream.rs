@@ -6,9 +6,12 @@
 //! that is recorded. The headers say what the call's task had cost before
 //! it; the cost with it follows as an SSE comment before the final frame,
 //! with any advice it brings. A stream cut short — by the upstream or by the client —
-//! is recorded once, with tokens estimated and marked so.
+//! is recorded once, with tokens estimated and marked so. With
+//! `[dlp] scan_output`, each text is scanned through a withheld window
+//! (`outscan`) before it is relayed.
 
 use crate::call::Call;
+use crate::outscan::StreamScan;
 use crate::upstream::{malformed, too_large, transport_error, transport_status};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -91,6 +94,7 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
     let mut ttft = None;
     let mut translator = call.translation.map(|t| StreamTranslator::new(t.client_wants_usage, t.created));
     let (up, max) = (&call.upstream.cfg.id, call.upstream.cfg.max_response_bytes);
+    let mut scan = call.app.output_rule(&call.draft.use_case).map(|r| StreamScan::new(call.app.output_scan(r)));
     let end = 'read: loop {
         match body.next().await {
             Some(Ok(chunk)) => {
@@ -98,7 +102,20 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                 while let Some(frame) = next_frame(&mut buf) {
                     let had_text = !seen.text.is_empty();
                     match observe(call.dialect, &frame, &mut seen) {
-                        Frame::Final => break 'read End::Complete(frame),
+                        Frame::Final => {
+                            // A final frame may repeat the whole text (Responses).
+                            let mut out = match scan.as_mut() {
+                                Some(s) => s.frame(call.dialect, frame),
+                                None => vec![frame],
+                            };
+                            let last = out.pop().unwrap_or_default();
+                            for f in out.into_iter().flat_map(|f| translated(translator.as_mut(), f)) {
+                                if tx.send(Ok(f)).await.is_err() {
+                                    break 'read End::ClientGone;
+                                }
+                            }
+                            break 'read End::Complete(last);
+                        }
                         Frame::Withhold => {}
                         Frame::Malformed => {
                             break 'read End::Cut(malformed(up, "a stream chunk"), Status::UpstreamMalformed);
@@ -107,14 +124,11 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                             if !had_text && !seen.text.is_empty() {
                                 ttft = Some(call.draft.started.elapsed());
                             }
-                            let out = match translator.as_mut() {
-                                Some(tr) => data_of(&frame)
-                                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-                                    .map(|event| tr.frames(&event))
-                                    .unwrap_or_default(),
+                            let scanned = match scan.as_mut() {
+                                Some(s) => s.frame(call.dialect, frame),
                                 None => vec![frame],
                             };
-                            for f in out {
+                            for f in scanned.into_iter().flat_map(|f| translated(translator.as_mut(), f)) {
                                 if tx.send(Ok(f)).await.is_err() {
                                     break 'read End::ClientGone;
                                 }
@@ -131,9 +145,24 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
             None => break End::Ended,
         }
     };
+    if let Some(s) = &scan {
+        call.app.audit_output(&call.draft.user_id, &call.draft.id, &call.draft.use_case, &s.scan).await;
+    }
     // Dropping the body closes the upstream connection, which tells the
     // provider to stop generating.
     Relayed { end, seen, ttft, translator }
+}
+
+/// A frame in the client's format: translated when the upstream speaks
+/// another.
+fn translated(translator: Option<&mut StreamTranslator>, frame: Bytes) -> Vec<Bytes> {
+    match translator {
+        Some(tr) => data_of(&frame)
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .map(|event| tr.frames(&event))
+            .unwrap_or_default(),
+        None => vec![frame],
+    }
 }
 
 /// Meters what was relayed, records it, and only then sends the final

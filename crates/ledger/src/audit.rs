@@ -70,6 +70,17 @@ tokenwise_core::named_enum!(
         /// for by a trusted sign-on proxy); details: how.
         #[serde(rename = "dashboard.login")]
         DashboardLogin => "dashboard.login",
+        /// Someone read a prompt kept under a retention policy; details:
+        /// the use case and the mode it was kept in (never the text).
+        #[serde(rename = "prompt.read")]
+        PromptRead => "prompt.read",
+        /// The retention job deleted the prompts past their time; details: how many.
+        #[serde(rename = "retention.purge")]
+        RetentionPurge => "retention.purge",
+        /// Output scanning found data in a model's reply and masked or
+        /// flagged it; details: kinds and counts (never the text).
+        #[serde(rename = "dlp.output")]
+        DlpOutput => "dlp.output",
     }
 );
 
@@ -272,6 +283,9 @@ mod tests {
                 "incident.open",
                 "incident.update",
                 "dashboard.login",
+                "prompt.read",
+                "retention.purge",
+                "dlp.output",
             ]
         );
         for a in AuditAction::ALL {

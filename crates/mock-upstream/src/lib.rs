@@ -40,6 +40,8 @@
 //!
 //! Requests carrying `x-mock-tag: T` are counted; `GET /mock/hits/T`
 //! answers `{"hits": N}` (so a test sees whether a call was retried).
+//! `x-mock-chunk-bytes: N` streams the reply in N-byte pieces instead of
+//! words.
 
 use axum::Router;
 use axum::body::Body;
@@ -146,6 +148,10 @@ struct Plan {
     fault_bytes: usize,
     /// What `x-mock-echo` asks to have sent back (see [`echoed`]).
     echo: Option<String>,
+    /// `x-mock-chunk-bytes: N`: the reply streamed in pieces of N bytes
+    /// (cut at character boundaries) rather than a word at a time, so a
+    /// test can split a word — a secret echoed back — across chunks.
+    chunk_bytes: Option<usize>,
 }
 
 impl Plan {
@@ -179,6 +185,37 @@ fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
             .and_then(|v| v.parse().ok())
             .unwrap_or(80 << 20),
         echo: h.get("x-mock-echo").and_then(|v| v.to_str().ok()).map(str::to_string),
+        chunk_bytes: h
+            .get("x-mock-chunk-bytes")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0),
+    }
+}
+
+/// `text` in pieces of at most `n` bytes (at least one character each).
+fn pieces(text: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = n.min(rest.len());
+        while !rest.is_char_boundary(cut) {
+            cut += 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        out.push(head.to_string());
+        rest = tail;
+    }
+    out
+}
+
+impl Reply {
+    /// Re-cut into `x-mock-chunk-bytes` pieces when the plan asks for it.
+    fn chunked(mut self, p: &Plan) -> Reply {
+        if let Some(n) = p.chunk_bytes {
+            self.words = pieces(&self.text(), n);
+        }
+        self
     }
 }
 
@@ -443,16 +480,18 @@ async fn chat(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respons
         Ok(tool) => tool,
         Err(e) => return bad_request(&e, false),
     };
-    let r = m.reply(&Ask {
-        model: &model,
-        prefix: &prefix,
-        last: &last,
-        messages: msgs.len() as u64,
-        max_tokens: max,
-        mark_cache: false,
-        echo: echo.as_deref(),
-        tool: tool.as_ref(),
-    });
+    let r = m
+        .reply(&Ask {
+            model: &model,
+            prefix: &prefix,
+            last: &last,
+            messages: msgs.len() as u64,
+            max_tokens: max,
+            mark_cache: false,
+            echo: echo.as_deref(),
+            tool: tool.as_ref(),
+        })
+        .chunked(&p);
     let id = format!("chatcmpl-{:016x}", hash_of(&[&model, &prefix, &last]));
     let usage = json!({
         "prompt_tokens": r.prompt_tokens,
@@ -545,16 +584,18 @@ async fn responses(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
         Ok(tool) => tool,
         Err(e) => return bad_request(&e, false),
     };
-    let r = m.reply(&Ask {
-        model: &model,
-        prefix: &prefix,
-        last: &last,
-        messages: items as u64,
-        max_tokens: req.get("max_output_tokens").and_then(Value::as_u64),
-        mark_cache: false,
-        echo: echo.as_deref(),
-        tool: tool.as_ref(),
-    });
+    let r = m
+        .reply(&Ask {
+            model: &model,
+            prefix: &prefix,
+            last: &last,
+            messages: items as u64,
+            max_tokens: req.get("max_output_tokens").and_then(Value::as_u64),
+            mark_cache: false,
+            echo: echo.as_deref(),
+            tool: tool.as_ref(),
+        })
+        .chunked(&p);
     let id = format!("{:016x}", hash_of(&[&model, &prefix, &last]));
     let item = r.tool.as_ref().map_or_else(
         || {
@@ -739,16 +780,18 @@ async fn messages(State(m): State<Mock>, RawQuery(query): RawQuery, headers: Hea
         Ok(tool) => tool,
         Err(e) => return bad_request(&e, true),
     };
-    let r = m.reply(&Ask {
-        model: &model,
-        prefix: &prefix,
-        last: &last,
-        messages: msgs.len() as u64,
-        max_tokens: Some(max_tokens),
-        mark_cache: marks_cache,
-        echo: echo.as_deref(),
-        tool: tool.as_ref(),
-    });
+    let r = m
+        .reply(&Ask {
+            model: &model,
+            prefix: &prefix,
+            last: &last,
+            messages: msgs.len() as u64,
+            max_tokens: Some(max_tokens),
+            mark_cache: marks_cache,
+            echo: echo.as_deref(),
+            tool: tool.as_ref(),
+        })
+        .chunked(&p);
     let id = format!("msg_{:016x}", hash_of(&[&model, &prefix, &last]));
     // Anthropic counts cache reads and writes apart from `input_tokens`.
     let input = r.prompt_tokens - r.cached - r.cache_created;

@@ -2,8 +2,8 @@
 //! holds a `Policy` may index it by the ids it contains without checking.
 
 use crate::raw::{
-    Action, Category, Durability, Enforcement, ModelKind, Period, PromptRetention, RiskTier, Role, Visibility,
-    WireFormat,
+    Action, Category, Durability, Enforcement, ModelKind, OutputAction, Period, PromptRetention, RiskTier, Role,
+    Visibility, WireFormat,
 };
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -298,6 +298,8 @@ pub struct Term {
 #[derive(Debug, Clone)]
 pub struct Dlp {
     pub scan_output: bool,
+    /// What output scanning does with a finding above the use case's ceiling.
+    pub output_action: OutputAction,
     /// Every finding kind has a class (unlisted kinds: the highest).
     pub kind_classes: BTreeMap<FindingKind, DataClass>,
     pub custom_terms: Vec<Term>,

@@ -475,6 +475,17 @@ pub enum Action {
     Block,
 }
 
+/// What output scanning does with a finding in a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputAction {
+    /// Replace it with its kind (`[EMAIL]`) before the client sees it.
+    #[default]
+    Mask,
+    /// Pass it on; record it in the audit log.
+    Flag,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTerm {
@@ -485,8 +496,14 @@ pub struct RawTerm {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDlp {
+    /// Scan models' replies too (JSON and streams): what they carry above
+    /// the use case's data-class ceiling is masked or flagged.
     #[serde(default)]
     pub scan_output: bool,
+    /// What output scanning does with a finding: `mask` (the default) or
+    /// `flag` (pass it on, record it). Only with `scan_output = true`.
+    #[serde(default)]
+    pub output_action: Option<OutputAction>,
     /// Finding kind → data class. Kinds not listed take the most sensitive
     /// class (fail closed).
     #[serde(default)]

@@ -752,6 +752,16 @@ fn projects(v: &mut V<'_>, raw: &Entries<RawProject>, teams: &BTreeMap<String, T
 }
 
 fn retention(v: &mut V<'_>, p: KeyPath, r: &RawRetention, inherit: Option<Retention>) -> Option<Retention> {
+    // A use case's `days` with no prompts kept would do nothing (the
+    // top level's is the default days of use cases that keep prompts).
+    if inherit.is_some() && r.prompts == PromptRetention::None && r.days.is_some() {
+        v.err_key(
+            p.key("days"),
+            "`days` does nothing: this use case keeps no prompts (`prompts` is \"none\" unless set)",
+            Some("set `prompts = \"redacted\"` or `prompts = \"full\"`, or remove `days`".into()),
+        );
+        return None;
+    }
     let days = r.days.or(inherit.map(|i| i.days)).unwrap_or(0);
     if r.prompts != PromptRetention::None && days == 0 {
         v.err(
@@ -1210,8 +1220,19 @@ fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
     let mut kind_classes: BTreeMap<FindingKind, DataClass> = FindingKind::ALL.iter().map(|k| (*k, highest)).collect();
     let mut actions: BTreeMap<DataClass, Action> = BTreeMap::new();
     let (mut custom_terms, mut markers, mut scan_output, mut allow) = (Vec::new(), Vec::new(), false, Vec::new());
+    let mut output_action = OutputAction::Mask;
     if let Some(d) = raw {
         scan_output = d.scan_output;
+        if let Some(a) = d.output_action {
+            output_action = a;
+            if !d.scan_output {
+                v.err_key(
+                    p.key("output_action"),
+                    "`output_action` does nothing: replies are not scanned",
+                    Some("add `scan_output = true` to [dlp], or remove `output_action`".into()),
+                );
+            }
+        }
         for (kind, class) in &d.kind_classes {
             let kp = p.key("kind_classes").key(kind);
             let parsed = kind.parse::<FindingKind>();
@@ -1240,7 +1261,7 @@ fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
     for i in 0..=highest.0 {
         actions.entry(DataClass(i)).or_insert(Action::Block);
     }
-    Some(Dlp { scan_output, kind_classes, custom_terms, markers, actions, allow })
+    Some(Dlp { scan_output, output_action, kind_classes, custom_terms, markers, actions, allow })
 }
 
 fn allowlist(v: &mut V<'_>, p: KeyPath, raw: &[RawAllow]) -> Vec<Allow> {
@@ -1364,6 +1385,7 @@ pub fn default_dlp() -> (DataClasses, Dlp) {
     let actions = (0..4u8).map(|c| (DataClass(c), Action::Block)).collect();
     let dlp = Dlp {
         scan_output: false,
+        output_action: OutputAction::Mask,
         kind_classes,
         custom_terms: Vec::new(),
         markers: Vec::new(),

@@ -3,7 +3,8 @@
 //! unlocks) on a timer, delivery of alerts as signed webhooks, the
 //! refresh of the usual cost of a task (each replica reads it from the
 //! shared ledger, so they agree), and an anomaly detection pass every
-//! `[anomalies] scan_minutes` whose new flags are announced once each.
+//! `[anomalies] scan_minutes` whose new flags are announced once each,
+//! and the purge of prompts kept past their retention.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -49,6 +50,32 @@ pub async fn refresh_baselines(app: &App) {
     match app.refresh_task_baselines().await {
         Ok(b) => tracing::debug!(templates = b.templates.len(), use_cases = b.use_cases.len(), "task baselines"),
         Err(e) => tracing::warn!(error = %e, "cannot compute the usual cost of tasks"),
+    }
+}
+
+/// How often prompts past their retention are purged: retention is set
+/// in days, so a prompt outlives its time by at most this.
+pub const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Purges prompts past their retention at once, then every
+/// [`PURGE_EVERY`], until the app is dropped.
+pub async fn retention(app: Weak<App>) {
+    let mut timer = tokio::time::interval(PURGE_EVERY);
+    loop {
+        timer.tick().await;
+        let Some(app) = app.upgrade() else { return };
+        purge_prompts(&app).await;
+    }
+}
+
+/// One purge; how many prompts it deleted (a failure is logged: none).
+pub async fn purge_prompts(app: &App) -> u64 {
+    match app.purge_prompts().await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "cannot purge prompts past their retention");
+            0
+        }
     }
 }
 

@@ -75,6 +75,7 @@ pub async fn serve(
         tokio::spawn(jobs::budgets(Arc::downgrade(&app)));
         tokio::spawn(jobs::task_baselines(Arc::downgrade(&app)));
         tokio::spawn(jobs::anomalies(Arc::downgrade(&app)));
+        tokio::spawn(jobs::retention(Arc::downgrade(&app)));
     }
     let routes = router(app.clone(), gateway.clone());
     // Streams are many small writes: without TCP_NODELAY each can wait on

@@ -57,6 +57,15 @@ impl KeyStore for PgStore {
         rows.iter().map(key_from_row).collect()
     }
 
+    async fn api_keys_all(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY user_id, created_us, id"), &[])
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(key_from_row).collect()
+    }
+
     async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
         let client = self.client().await?;
         // One statement, one transaction: the notification is delivered when

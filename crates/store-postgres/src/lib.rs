@@ -21,6 +21,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod outcomes;
+mod prompts;
 mod reports;
 mod revocations;
 mod rows;

@@ -59,6 +59,17 @@ impl KeyStore for SqliteStore {
         .await
     }
 
+    async fn api_keys_all(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY user_id, created_us, id"))
+                .map_err(db_err)?;
+            let rows = stmt.query_map([], key_from_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+        })
+        .await
+    }
+
     async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.write(move |c| {

@@ -26,6 +26,7 @@ mod exceptions;
 mod keys;
 mod migrations;
 mod outcomes;
+mod prompts;
 mod reports;
 mod rows;
 mod scores;

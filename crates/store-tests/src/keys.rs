@@ -21,6 +21,15 @@ pub async fn api_keys_are_found_by_hash_and_revoked(b: &impl Backend) {
     assert_eq!(found, k.record);
     assert!(s.api_key_by_hash(&ApiKey::hash_secret("tw_wrong")).await.unwrap().is_none());
     assert_eq!(s.api_keys_for_user("ivan.petrov").await.unwrap().len(), 2);
+    let mut gone = ApiKey::generate("left.the.company", now);
+    gone.record.created_at = ts("2026-10-01T08:00:00Z");
+    s.insert_api_key(&gone.record).await.unwrap();
+    let all = s.api_keys_all().await.unwrap();
+    for id in [&k.record.id, &other.record.id, &gone.record.id] {
+        assert!(all.iter().any(|a| &a.id == id), "every person's keys are listed");
+    }
+    let users: Vec<&str> = all.iter().map(|a| a.user_id.as_str()).collect();
+    assert!(users.windows(2).all(|w| w[0] <= w[1]), "by person");
 
     // The same secret cannot be stored twice.
     let mut clash = other.record.clone();

@@ -17,6 +17,7 @@ mod events;
 mod exceptions;
 mod keys;
 mod outcomes;
+mod prompts;
 mod reopening;
 mod reports;
 mod scores;
@@ -30,6 +31,7 @@ pub use events::*;
 pub use exceptions::*;
 pub use keys::*;
 pub use outcomes::*;
+pub use prompts::*;
 pub use reopening::*;
 pub use reports::*;
 pub use scores::*;
@@ -132,6 +134,7 @@ macro_rules! store_suite {
             incidents_are_stored_updated_and_listed_newest_first,
             sessions_live_until_they_expire_or_end,
             feedback_is_kept_and_read_by_person_and_period,
+            stored_prompts_are_read_until_purged,
         );
     };
 }

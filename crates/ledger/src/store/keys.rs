@@ -15,6 +15,10 @@ pub trait KeyStore: Send + Sync {
 
     async fn api_keys_for_user(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError>;
 
+    /// Every key, of every person (also people no longer in the policy),
+    /// by person then creation: what an admin reviews.
+    async fn api_keys_all(&self) -> Result<Vec<ApiKey>, StoreError>;
+
     /// Returns false when there was no such active key. Once it returns,
     /// [`current_api_key`](Self::current_api_key) shows the key revoked in
     /// this process, and in every other process on the same database as

@@ -18,6 +18,7 @@
 //! | anomalies | [`AnomalyStore`] | calls per day and model, prompt groups, findings, incidents |
 //! | sessions | [`SessionStore`] | the dashboard's sessions (hashed tokens) |
 //! | feedback | [`FeedbackStore`] | answers to the scorecard's feedback question |
+//! | prompts | [`PromptStore`] | prompts kept under a use case's retention policy, until purged |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
 //! backend implements the capability traits and gets `Store` for free, and
@@ -43,6 +44,7 @@ mod events;
 mod exceptions;
 mod keys;
 mod outcomes;
+mod prompts;
 pub mod reports;
 pub mod scores;
 mod tasks;
@@ -57,6 +59,7 @@ pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, Sp
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;
 pub use outcomes::{AppealQuery, OutcomeQuery, OutcomeStore};
+pub use prompts::{PromptStore, StoredPrompt};
 pub use reports::{DecisionCount, ReportStore, SharedPrompt, UsageTotals};
 pub use scores::{ActivityRow, ScoreStore};
 pub use tasks::TaskStore;
@@ -98,6 +101,7 @@ pub trait Store:
     + AnomalyStore
     + SessionStore
     + FeedbackStore
+    + PromptStore
 {
 }
 
@@ -115,6 +119,7 @@ impl<T> Store for T where
         + AnomalyStore
         + SessionStore
         + FeedbackStore
+        + PromptStore
 {
 }
 
@@ -128,6 +133,6 @@ impl std::fmt::Debug for dyn Store {
 pub mod prelude {
     pub use super::{
         AnomalyStore, AuditStore, BudgetStore, EventStore, ExceptionStore, FeedbackStore, KeyStore, OutcomeStore,
-        ReportStore, ScoreStore, SessionStore, Store, StoreBackend, TaskStore,
+        PromptStore, ReportStore, ScoreStore, SessionStore, Store, StoreBackend, TaskStore,
     };
 }

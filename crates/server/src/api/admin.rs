@@ -1,6 +1,6 @@
 //! `POST /api/v1/admin/clock`: moves a manual clock and runs one upkeep
-//! pass (leases, expiry, alerts, tranches) and one refresh of the usual
-//! cost of a task before answering, so tests and demos see a period roll
+//! pass (leases, expiry, alerts, tranches), one refresh of the usual
+//! cost of a task and one purge of prompts past their retention before answering, so tests and demos see a period roll
 //! over, a lease or an exception run out, or tasks finish, without
 //! waiting. Only when the server was started with a manual clock
 //! (`TOKENWISE_MANUAL_CLOCK`), and only for admins; with the system clock
@@ -49,6 +49,8 @@ struct ClockAnswer {
     expired_holds: u64,
     /// Budget alerts raised.
     alerts: usize,
+    /// Prompts deleted because their retention ran out.
+    purged_prompts: u64,
 }
 
 /// Move the manual clock and run one upkeep pass (admins; manual clock only).
@@ -86,5 +88,11 @@ async fn move_clock(
     }
     let done = crate::jobs::tick(&app, &tokenwise_app::scores::Scored::default(), true).await;
     crate::jobs::refresh_baselines(&app).await;
-    Ok(Json(ClockAnswer { now: app.clock.now(), expired_holds: done.expired, alerts: done.alerts.len() }))
+    let purged_prompts = crate::jobs::purge_prompts(&app).await;
+    Ok(Json(ClockAnswer {
+        now: app.clock.now(),
+        expired_holds: done.expired,
+        alerts: done.alerts.len(),
+        purged_prompts,
+    }))
 }

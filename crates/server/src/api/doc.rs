@@ -108,6 +108,7 @@ const TAGS: &[(&str, &str)] = &[
     ("reports", "Chargeback (JSON, CSV, FOCUS), program health, and reconciliation with a provider's export."),
     ("anomalies", "Anomaly flags with their evidence, and incident reviews."),
     ("feedback", "Answers to the scorecard's question: motivating, confusing or unfair? (read by pilots)."),
+    ("privacy", "Prompts kept under a use case's retention policy: read by governance, every read audited."),
     ("admin", "Operations for tests and demos."),
 ];
 
