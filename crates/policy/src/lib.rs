@@ -12,6 +12,7 @@ mod allow;
 pub mod anomalies;
 pub mod budgets;
 pub mod dashboard;
+pub mod rate_limits;
 pub mod decision;
 mod diag;
 pub mod ingest;
