@@ -45,7 +45,7 @@ impl Health {
 }
 
 impl App {
-    pub async fn health(&self) -> Health {
+    pub async fn ledger_health(&self) -> Health {
         let reachable = match tokio::time::timeout(PROBE, self.store.audit_page(i64::MAX, 1)).await {
             Ok(Ok(_)) => true,
             Ok(Err(e)) => {

@@ -208,7 +208,7 @@ impl PromptKey {
         if slots.is_empty() {
             return None;
         }
-        let mut h = <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0).ok()?;
+        let mut h = hmac::Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
         for s in slots {
             h.update(&(s.text.len() as u64).to_be_bytes());
             h.update(s.text.as_bytes());

@@ -49,7 +49,7 @@ pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
 /// The ledger's health: 200 when it can take usage, 503 when it cannot
 /// (the store unreachable, or the writer's last batch failed for good).
 async fn healthz(axum::extract::State(app): axum::extract::State<Arc<App>>) -> Response {
-    let health = app.health().await;
+    let health = app.ledger_health().await;
     let status = if health.ok() {
         axum::http::StatusCode::OK
     } else {
