@@ -121,7 +121,8 @@ impl App {
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
         let (auditor, auditor_task) = Auditor::spawn(store.clone());
         let integration_secrets = integrations::Secrets::from_env(&policy);
-        let prompt_key = metering::PromptKey::of_store(store.as_ref()).await.context("cannot read the server secret")?;
+        let prompt_key =
+            metering::PromptKey::of_store(store.as_ref()).await.context("cannot read the server secret")?;
         let app = App {
             policy: Arc::new(policy),
             store,

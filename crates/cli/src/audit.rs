@@ -42,7 +42,12 @@ async fn missing_head(ledger: &dyn AuditStore, last: i64, seq: i64, hash: &str) 
     })
 }
 
-pub async fn verify(config: &Path, database: Option<&str>, json: bool, expect: Option<&str>) -> anyhow::Result<ExitCode> {
+pub async fn verify(
+    config: &Path,
+    database: Option<&str>,
+    json: bool,
+    expect: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let expect = expect.map(parse_head).transpose()?;
     let p = store::load_policy(config)?;
     let (url, ledger) = store::for_policy(&p, database).await?;
@@ -84,7 +89,9 @@ pub async fn verify(config: &Path, database: Option<&str>, json: bool, expect: O
             println!("expected head {seq} found: nothing up to it was rewritten or removed");
         }
         if let Some(h) = head {
-            println!("head: {h}  (keep it elsewhere; `audit verify --expect-head {h}` catches a rewrite or truncation)");
+            println!(
+                "head: {h}  (keep it elsewhere; `audit verify --expect-head {h}` catches a rewrite or truncation)"
+            );
         }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

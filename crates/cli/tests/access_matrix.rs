@@ -282,10 +282,9 @@ async fn page_request(w: &World, method: &str, path: &str, who: usize) -> (Strin
         ("post", "/me/feedback") => (path.into(), fields(&[("answer", "confusing")])),
         ("post", "/team/outcomes/{id}") => (with(w.outcome().await), fields(&[("decision", "validated")])),
         ("post", "/team/exceptions/{id}") => (with(w.exception().await), fields(&[("decision", "approve")])),
-        ("post", "/governance/incidents") => (
-            path.into(),
-            fields(&[("anomaly", "anm_none"), ("title", "from the matrix"), ("category", "other")]),
-        ),
+        ("post", "/governance/incidents") => {
+            (path.into(), fields(&[("anomaly", "anm_none"), ("title", "from the matrix"), ("category", "other")]))
+        }
         ("post", "/governance/appeals/{id}") => {
             (with(w.appeal().await), fields(&[("decision", "dismissed"), ("comment", "no evidence")]))
         }
@@ -383,10 +382,8 @@ async fn every_role_against_every_route_gets_what_access_allows() {
                 404 => Some("not_found"),
                 _ => None,
             };
-            if let Some(code) = code.filter(|_| status == expected[who]) {
-                if answer["error"]["code"] != code {
-                    wrong.push(format!("{method} {url} as {role}: {status} without code `{code}`: {answer}"));
-                }
+            if let Some(code) = code.filter(|c| status == expected[who] && answer["error"]["code"] != *c) {
+                wrong.push(format!("{method} {url} as {role}: {status} without code `{code}`: {answer}"));
             }
         }
     }

@@ -40,11 +40,7 @@ async fn a_key_over_its_rate_limit_gets_429_rate_limited_with_retry_after() {
     assert_eq!(jade.get("/api/v1/budgets").await.status, 200);
     assert_eq!(jade.post("/v1/chat/completions", chat("three"), &[]).await.status, 200);
     for path in ["/v1/chat/completions", "/api/v1/events"] {
-        let a = if path.starts_with("/v1") {
-            jade.post(path, chat("four"), &[]).await
-        } else {
-            jade.get(path).await
-        };
+        let a = if path.starts_with("/v1") { jade.post(path, chat("four"), &[]).await } else { jade.get(path).await };
         assert_eq!(a.status, 429, "{path}: {}", a.body);
         let e = &a.json()["error"];
         assert_eq!(e["code"], "rate_limited", "{}", a.body);

@@ -12,13 +12,13 @@ mod allow;
 pub mod anomalies;
 pub mod budgets;
 pub mod dashboard;
-pub mod rate_limits;
 pub mod decision;
 mod diag;
 pub mod ingest;
 mod load;
 mod model;
 pub mod prices;
+pub mod rate_limits;
 pub mod raw;
 mod validate;
 

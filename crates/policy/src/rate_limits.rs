@@ -6,7 +6,7 @@
 //! times its limit.
 
 use crate::diag::{At, KeyPath, Sink};
-use crate::raw::Role;
+use crate::Role;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -96,7 +96,8 @@ fn rate(sink: &mut Sink, at: &KeyPath, per_minute: Option<u32>, burst: Option<u3
         }
         return Rate::UNLIMITED;
     }
-    let default_burst = if base.is_limited() && per_minute == base.per_minute { base.burst } else { (per_minute / 10).max(1) };
+    let default_burst =
+        if base.is_limited() && per_minute == base.per_minute { base.burst } else { (per_minute / 10).max(1) };
     let burst = burst.unwrap_or(default_burst);
     if burst == 0 {
         sink.error(

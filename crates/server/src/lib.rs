@@ -50,11 +50,7 @@ pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
 /// (the store unreachable, or the writer's last batch failed for good).
 async fn healthz(axum::extract::State(app): axum::extract::State<Arc<App>>) -> Response {
     let health = app.ledger_health().await;
-    let status = if health.ok() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if health.ok() { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(health)).into_response()
 }
 
