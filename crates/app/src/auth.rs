@@ -36,6 +36,7 @@ impl App {
                 format!("API key {} belongs to `{}`, who is no longer in the policy", key.id, key.user_id),
             ));
         };
+        self.rate_limiter.admit(&key.id, self.policy.rate_limits.for_role(user.role))?;
         Ok(Caller { key, user: user.clone() })
     }
 }

@@ -135,7 +135,23 @@ impl AppError {
         AppError::new(Code::PolicyViolation, message)
     }
 
-    pub fn internal(message: impl Into<String>) -> AppError {
+    /// A failure on our side whose `detail` (a database's or a parser's
+    /// own words) is logged with a reference and never sent: the client
+    /// reads only that something failed here, and the reference to quote.
+    pub fn internal(detail: impl Into<String>) -> AppError {
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        let reference = reference.get(..12).unwrap_or(&reference).to_string();
+        tracing::error!(reference = %reference, detail = %detail.into(), "internal error");
+        AppError::new(
+            Code::Internal,
+            format!("tokenwise failed on its side; the server's log has the details under reference {reference}"),
+        )
+        .with_field("reference", reference)
+    }
+
+    /// A failure on our side told in our own words (`message` must carry
+    /// no text from a database, a parser or the system).
+    pub fn failure(message: impl Into<String>) -> AppError {
         AppError::new(Code::Internal, message)
     }
 
@@ -202,7 +218,6 @@ impl From<tokenwise_ledger::StoreError> for AppError {
         if let tokenwise_ledger::StoreError::Conflict(what) = e {
             return AppError::conflict(what);
         }
-        tracing::error!(error = %e, "ledger error");
         AppError::internal(format!("the ledger is unavailable: {e}"))
     }
 }
@@ -224,5 +239,17 @@ mod tests {
         let conflict =
             AppError::from(tokenwise_ledger::StoreError::Conflict("outcome out_1 is already validated".into()));
         assert_eq!((conflict.code.status(), conflict.code.as_str()), (409, "conflict"));
+    }
+
+    #[test]
+    fn a_database_error_is_logged_never_sent() {
+        let leak = "no such table: usage_events (SQLITE_ERROR) at /var/lib/tokenwise/secret.db";
+        let e = AppError::from(tokenwise_ledger::StoreError::Backend(leak.into()));
+        let sent = e.body().to_string();
+        assert_eq!(e.code.status(), 500);
+        assert!(!sent.contains("usage_events") && !sent.contains("secret.db"), "{sent}");
+        let reference = e.fields["reference"].as_str().unwrap_or_default().to_string();
+        assert_eq!(reference.len(), 12);
+        assert!(e.message.contains(&reference), "{}", e.message);
     }
 }

@@ -21,6 +21,7 @@ pub mod feedback;
 pub mod finance;
 pub mod governance;
 pub mod guard;
+pub mod health;
 pub mod incidents;
 pub mod ingest;
 pub mod integrations;
@@ -30,6 +31,7 @@ pub mod metering;
 pub mod month;
 pub mod outcomes;
 pub mod output;
+pub mod ratelimit;
 pub mod record;
 pub mod reports;
 pub mod retention;
@@ -70,6 +72,11 @@ pub struct App {
     pub task_baselines: tasks::TaskBaselines,
     /// The policy file as it was read at start, for governance to see.
     pub policy_file: PolicyText,
+    /// Each API key's request bucket on this replica (`[rate_limits]`).
+    pub rate_limiter: ratelimit::RateLimiter,
+    /// The server secret `prompt_hash` is keyed with (kept once per
+    /// database, so every replica hashes a prompt alike).
+    pub prompt_key: metering::PromptKey,
 }
 
 /// The policy file in force: where it came from, its text and SHA-256 (the
@@ -116,6 +123,8 @@ impl App {
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
         let (auditor, auditor_task) = Auditor::spawn(store.clone());
         let integration_secrets = integrations::Secrets::from_env(&policy);
+        let prompt_key =
+            metering::PromptKey::of_store(store.as_ref()).await.context("cannot read the server secret")?;
         let app = App {
             policy: Arc::new(policy),
             store,
@@ -127,6 +136,8 @@ impl App {
             integration_secrets,
             task_baselines: tasks::TaskBaselines::default(),
             policy_file: PolicyText { source, sha256: digest, text: Arc::from(policy_text) },
+            rate_limiter: ratelimit::RateLimiter::default(),
+            prompt_key,
         };
         Ok((Arc::new(app), Writers { recorder: recorder_task, auditor: auditor_task }))
     }

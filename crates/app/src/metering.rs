@@ -6,7 +6,7 @@
 use crate::auth::Caller;
 use crate::meta::Meta;
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokenwise_core::{FindingKind, Nanos, Rates, TokenUsage};
@@ -85,6 +85,7 @@ pub struct DraftInput<'a> {
     pub price: &'a PriceVersion,
     pub streamed: bool,
     pub prompt: &'a [Slot],
+    pub prompt_key: &'a PromptKey,
 }
 
 impl Draft {
@@ -109,7 +110,7 @@ impl Draft {
             rates: i.price.rates,
             price_version: i.price.id.clone(),
             streamed: i.streamed,
-            prompt_hash: prompt_hash(i.prompt),
+            prompt_hash: i.prompt_key.hash(i.prompt),
             prompt_minhash: prompt_minhash(i.prompt),
             decision: Decision::Allow,
             data_class: None,
@@ -171,23 +172,55 @@ fn prompt_minhash(slots: &[Slot]) -> Option<u64> {
     tokenwise_anomalies::minhash::of_texts(texts)
 }
 
-/// SHA-256 over the prompt's texts, length-prefixed: spots repeated
-/// prompts without keeping them.
-fn prompt_hash(slots: &[Slot]) -> Option<String> {
-    if slots.is_empty() {
-        return None;
+/// The server secret that keys `prompt_hash`: an unkeyed hash of a short
+/// prompt ("approve refund for order 1234") can be confirmed by anyone who
+/// reads the ledger and guesses the text; keyed, only the server can. Kept
+/// once per database (`server_secret("prompt-hash")`), so every replica
+/// hashes a prompt alike and repeats are found across replicas. Ledgers
+/// from before the key (unkeyed SHA-256) keep their hashes, which are not
+/// comparable with the keyed ones: a prompt repeated across the switch is
+/// two prompts to the detectors.
+#[derive(Clone)]
+pub struct PromptKey(Vec<u8>);
+
+impl std::fmt::Debug for PromptKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PromptKey(..)")
     }
-    let mut h = Sha256::new();
-    for s in slots {
-        h.update((s.text.len() as u64).to_be_bytes());
-        h.update(s.text.as_bytes());
+}
+
+impl PromptKey {
+    pub fn new(secret: &[u8]) -> PromptKey {
+        PromptKey(secret.to_vec())
     }
-    Some(hex::encode(h.finalize()))
+
+    /// The database's key, made (256 random bits) by the first replica to ask.
+    pub async fn of_store(store: &dyn tokenwise_ledger::Store) -> Result<PromptKey, tokenwise_ledger::StoreError> {
+        let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        Ok(PromptKey(store.server_secret("prompt-hash", &fresh).await?.into_bytes()))
+    }
+
+    /// HMAC-SHA256 over the prompt's texts, each length-prefixed: spots
+    /// repeated prompts without keeping them, and cannot be checked
+    /// against a guess without the key.
+    pub fn hash(&self, slots: &[Slot]) -> Option<String> {
+        use hmac::Mac;
+        if slots.is_empty() {
+            return None;
+        }
+        let mut h = hmac::Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
+        for s in slots {
+            h.update(&(s.text.len() as u64).to_be_bytes());
+            h.update(s.text.as_bytes());
+        }
+        Some(hex::encode(h.finalize().into_bytes()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     fn slot(pointer: &str, text: &str) -> Slot {
         Slot { pointer: pointer.into(), text: text.into(), key: false }
@@ -205,7 +238,8 @@ mod tests {
         ];
         assert_eq!(prompt_minhash(&short), prompt_minhash(&long), "the same ask after another history");
         assert_eq!(prompt_minhash(&short), tokenwise_anomalies::minhash::of_text(ask));
-        assert_ne!(prompt_hash(&short), prompt_hash(&long));
+        let key = PromptKey::new(b"k1");
+        assert_ne!(key.hash(&short), key.hash(&long));
         let other = [
             slot("/messages/0/content", "You are Acme's support assistant"),
             slot("/messages/1/content", "review PR 12"),
@@ -214,5 +248,19 @@ mod tests {
         // No messages (an embeddings input): the whole prompt.
         assert_eq!(prompt_minhash(&[slot("/input", ask)]), tokenwise_anomalies::minhash::of_text(ask));
         assert_eq!(prompt_minhash(&[]), None);
+    }
+
+    #[test]
+    fn the_prompt_hash_is_keyed() {
+        let prompt = [slot("/messages/0/content", "approve refund for order 1234")];
+        let (a, b) = (PromptKey::new(b"secret one"), PromptKey::new(b"secret two"));
+        assert_eq!(a.hash(&prompt), a.hash(&prompt), "the same key finds the repeat");
+        assert_ne!(a.hash(&prompt), b.hash(&prompt), "another key, another hash");
+        // Not the unkeyed SHA-256 anyone could compute from a guess.
+        let mut plain = Sha256::new();
+        plain.update((prompt[0].text.len() as u64).to_be_bytes());
+        plain.update(prompt[0].text.as_bytes());
+        assert_ne!(a.hash(&prompt), Some(hex::encode(plain.finalize())));
+        assert_eq!(a.hash(&[]), None);
     }
 }

@@ -64,7 +64,7 @@ impl App {
         let end = CallEnd::failed(Status::Blocked, err.code.status(), err.code.as_str(), TokenUsage::default(), false);
         let recorded = self.record_event(draft, &end).await.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "refusal not recorded");
-            AppError::internal("the refusal could not be recorded in the ledger")
+            AppError::failure("the refusal could not be recorded in the ledger")
         })?;
         let entry = match decision {
             Some(d) => decision_entry(draft, d),
@@ -107,7 +107,7 @@ impl App {
         self.budgets.done(&draft.id);
         let recorded = recorded.map_err(|e| {
             tracing::error!(error = %e, request_id = %draft.id, "usage event not recorded");
-            AppError::internal("the call could not be recorded in the ledger, so it is not acknowledged")
+            AppError::failure("the call could not be recorded in the ledger, so it is not acknowledged")
         })?;
         Ok(self.task_after(draft, recorded).await)
     }

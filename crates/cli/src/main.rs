@@ -223,15 +223,29 @@ enum KeysCommand {
 enum AuditCommand {
     /// Walk the chain; name the first broken entry.
     Verify {
-        /// The policy file (TOML).
+        /// The policy file (its `server.database` is the ledger read).
         #[arg(long)]
         config: PathBuf,
         /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
-        /// Print {"ok", "verified_entries", "head_hash", …} as JSON.
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
+        /// A head printed earlier by `audit head` or `audit verify` (SEQ:HASH) and kept
+        /// elsewhere: fails unless entry SEQ still has that hash, so a chain rewritten from
+        /// before it or truncated below it is caught.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<String>,
+    },
+    /// Verify the chain and print its head as SEQ:HASH, to keep outside the database.
+    Head {
+        /// The policy file (its `server.database` is the ledger read).
+        #[arg(long)]
+        config: PathBuf,
+        /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
     },
 }
 
@@ -352,9 +366,10 @@ fn main() -> ExitCode {
                 retention::purge(&config, database.as_deref()).await.map(|()| ExitCode::SUCCESS)
             }
             Command::Audit { command } => match command {
-                AuditCommand::Verify { config, database, json } => {
-                    audit::verify(&config, database.as_deref(), json).await
+                AuditCommand::Verify { config, database, json, expect_head } => {
+                    audit::verify(&config, database.as_deref(), json, expect_head.as_deref()).await
                 }
+                AuditCommand::Head { config, database } => audit::head(&config, database.as_deref()).await,
             },
         }
     });

@@ -48,7 +48,7 @@ pub(crate) async fn serve(
         Ok(Err(err)) => error_response(&err.with_request_id(&id)),
         Err(err) => {
             tracing::error!(error = %err, request_id = %id, "gateway task failed");
-            let err = AppError::internal("the gateway failed while handling this request");
+            let err = AppError::failure("the gateway failed while handling this request");
             error_response(&err.with_request_id(&id))
         }
     }
@@ -66,6 +66,7 @@ struct Facts<'a> {
     streamed: bool,
     /// The client's query string, passed on by the Anthropic endpoints.
     query: Option<&'a str>,
+    prompt_key: &'a tokenwise_app::metering::PromptKey,
 }
 
 impl Facts<'_> {
@@ -82,6 +83,7 @@ impl Facts<'_> {
             price,
             streamed: self.streamed,
             prompt: &req.shaped.prompt.slots,
+            prompt_key: self.prompt_key,
         })
     }
 
@@ -157,6 +159,7 @@ async fn handle(
         requested: &requested,
         streamed: req.shaped.stream,
         query: query.as_deref(),
+        prompt_key: &app.prompt_key,
     };
     let (model, price) = routed(&app, &facts, &req).await?;
     let scanned = scan(&app, &facts, &mut req, model, price).await?;

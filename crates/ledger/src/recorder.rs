@@ -11,7 +11,7 @@ use crate::store::{AuditStore, BlockingWriter, EventStore, StoreError};
 use crate::task::{Committed, TaskSoFar};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -24,13 +24,62 @@ struct Job {
     done: Waiter,
 }
 
-/// Counters for benchmarks and `/metrics`.
-#[derive(Debug, Default)]
+/// Counters for benchmarks, `/metrics` and `/healthz`.
+#[derive(Debug)]
 pub struct RecorderStats {
     pub events: AtomicU64,
     pub batches: AtomicU64,
     pub largest_batch: AtomicU64,
     pub failed_batches: AtomicU64,
+    /// When the stats began (the writer started): the origin of the two below.
+    started: Instant,
+    /// Milliseconds after `started` + 1 of the last committed batch (0: none yet).
+    last_commit: AtomicU64,
+    /// Milliseconds after `started` + 1 of the last batch that failed for good (0: none).
+    last_failure: AtomicU64,
+}
+
+impl Default for RecorderStats {
+    fn default() -> RecorderStats {
+        RecorderStats {
+            events: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            largest_batch: AtomicU64::new(0),
+            failed_batches: AtomicU64::new(0),
+            started: Instant::now(),
+            last_commit: AtomicU64::new(0),
+            last_failure: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RecorderStats {
+    fn mark(&self, at: &AtomicU64) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        at.store(ms + 1, Ordering::Relaxed);
+    }
+
+    fn age(&self, at: &AtomicU64) -> Option<Duration> {
+        let mark = at.load(Ordering::Relaxed).checked_sub(1)?;
+        Some(self.started.elapsed().saturating_sub(Duration::from_millis(mark)))
+    }
+
+    /// How long ago the last batch committed (None: none has yet).
+    pub fn since_commit(&self) -> Option<Duration> {
+        self.age(&self.last_commit)
+    }
+
+    /// How long ago a batch last failed after every retry (None: never).
+    pub fn since_failure(&self) -> Option<Duration> {
+        self.age(&self.last_failure)
+    }
+
+    /// Whether the writer is failing: its last batch failed for good and
+    /// none has committed since.
+    pub fn failing(&self) -> bool {
+        let failure = self.last_failure.load(Ordering::Relaxed);
+        failure != 0 && failure >= self.last_commit.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Clone)]
@@ -89,6 +138,11 @@ impl Recorder {
     pub fn stats(&self) -> &RecorderStats {
         &self.stats
     }
+
+    /// Events waiting for the writer (sent, not yet taken into a batch).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
 }
 
 /// Moves what is queued behind `first` into the batch, up to the cap.
@@ -121,9 +175,11 @@ fn settle(waiters: Vec<Waiter>, result: Result<Committed, StoreError>, stats: &R
             stats.events.fetch_add(n, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.largest_batch.fetch_max(n, Ordering::Relaxed);
+            stats.mark(&stats.last_commit);
         }
         Err(e) => {
             stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            stats.mark(&stats.last_failure);
             tracing::error!(error = %e, events = n, "ledger batch failed; callers see the error");
         }
     }

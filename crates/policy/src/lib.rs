@@ -18,6 +18,7 @@ pub mod ingest;
 mod load;
 mod model;
 pub mod prices;
+pub mod rate_limits;
 pub mod raw;
 mod validate;
 

@@ -444,6 +444,8 @@ pub struct Policy {
     pub anomalies: crate::anomalies::AnomalyThresholds,
     /// `[dashboard]`: trusted identity proxies, session length.
     pub dashboard: crate::dashboard::Dashboard,
+    /// `[rate_limits]`: requests per minute and burst per key, by role.
+    pub rate_limits: crate::rate_limits::RateLimits,
 }
 
 impl Policy {

@@ -659,6 +659,7 @@ pub(crate) struct RawDoc {
     pub ingest: Option<crate::ingest::RawIngest>,
     pub anomalies: Option<crate::anomalies::RawAnomalies>,
     pub dashboard: Option<crate::dashboard::RawDashboard>,
+    pub rate_limits: Option<crate::rate_limits::RawRateLimits>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

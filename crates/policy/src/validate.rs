@@ -175,6 +175,7 @@ pub(crate) fn validate(
     let names = Names::of(&raw);
     let anomalies = crate::anomalies::validate(sink, raw.anomalies.as_ref());
     let dashboard = crate::dashboard::validate(sink, raw.dashboard.as_ref());
+    let rate_limits = crate::rate_limits::validate(sink, raw.rate_limits.as_ref());
     let mut v = V { sink, names: &names, classes: None };
     for (section, set) in [
         ("upstreams", &names.upstreams),
@@ -242,6 +243,7 @@ pub(crate) fn validate(
         ingest,
         anomalies,
         dashboard,
+        rate_limits,
     })
 }
 

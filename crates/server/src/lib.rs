@@ -40,10 +40,18 @@ pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
         .route("/api/openapi.json", get(openapi_json(&doc)))
         .route("/otlp/v1/traces", axum::routing::post(api::ingest::traces).with_state(app.clone()))
         .route("/metrics", get(metrics::render).with_state(app.clone()))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz).with_state(app.clone()))
         .merge(tokenwise_dashboard::routes(app.clone()))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(limit))
+}
+
+/// The ledger's health: 200 when it can take usage, 503 when it cannot
+/// (the store unreachable, or the writer's last batch failed for good).
+async fn healthz(axum::extract::State(app): axum::extract::State<Arc<App>>) -> Response {
+    let health = app.ledger_health().await;
+    let status = if health.ok() { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(health)).into_response()
 }
 
 /// The document rendered once; served as is, without a key.

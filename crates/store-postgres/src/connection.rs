@@ -11,7 +11,9 @@ use tokio_postgres::NoTls;
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         if db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
-            return StoreError::Conflict(db.message().to_string());
+            // Answered to the client (409): in our words, the database's to the log.
+            tracing::info!(detail = %db.message(), "constraint refused a write");
+            return StoreError::Conflict("this conflicts with what is already recorded".into());
         }
         return StoreError::Backend(db.message().to_string());
     }
