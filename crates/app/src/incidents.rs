@@ -189,7 +189,9 @@ impl App {
     /// earliest time among them).
     async fn links(&self, n: &NewIncident) -> AppResult<(BTreeSet<String>, Option<Timestamp>)> {
         if n.actions.len() > MAX_ACTIONS {
-            return Err(AppError::invalid(format!("actions: at most {MAX_ACTIONS} at once")).with_field("param", "actions"));
+            return Err(
+                AppError::invalid(format!("actions: at most {MAX_ACTIONS} at once")).with_field("param", "actions")
+            );
         }
         if n.anomalies.len() + n.events.len() > MAX_LINKS {
             return Err(AppError::invalid(format!("link at most {MAX_LINKS} anomalies and events")));
@@ -255,7 +257,9 @@ impl App {
         let now = from_micros(to_micros(self.clock.now()));
         let by = caller.user.id.clone();
         if c.actions.len() > MAX_ACTIONS {
-            return Err(AppError::invalid(format!("actions: at most {MAX_ACTIONS} at once")).with_field("param", "actions"));
+            return Err(
+                AppError::invalid(format!("actions: at most {MAX_ACTIONS} at once")).with_field("param", "actions")
+            );
         }
         for a in &c.actions {
             body.actions.push(Action { at: now, by: by.clone(), text: text("actions", a)? });

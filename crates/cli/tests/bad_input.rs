@@ -64,6 +64,7 @@ async fn malformed_requests_are_refused_400_naming_the_field() {
         ("/v1/chat/completions", with(&chat, "messages", json!([{"role": "user", "content": 42}])), "", "/messages/0/content"),
         ("/v1/messages", with(&claude, "max_tokens", json!(-50)), "max_tokens", "at least 1"),
         ("/v1/messages", with(&claude, "max_tokens", json!("50")), "max_tokens", "must be an integer"),
+        ("/v1/messages", with(&claude, "max_tokens", json!(1024.0)), "max_tokens", "write 1024, not 1024.0"),
         ("/v1/messages", with(&claude, "messages", json!([])), "messages", "at least one message"),
         ("/v1/messages", with(&claude, "messages", json!([{"role": "system", "content": "a"}])), "messages[0].role",
          "unknown role 'system'; expected one of user, assistant"),
@@ -94,7 +95,7 @@ async fn malformed_requests_are_refused_400_naming_the_field() {
     ok["messages"] = json!([{"role": "developer", "content": "Be brief."}, {"role": "user", "content": [{"type": "text", "text": "hi"}]}]);
     let a = c.post("/v1/chat/completions", ok, &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let a = c.post("/v1/messages", with(&claude, "max_tokens", json!(1024.0)), &[]).await;
+    let a = c.post("/v1/messages", with(&claude, "max_tokens", json!(1024)), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let a = c.post("/v1/responses", with(&resp, "max_output_tokens", json!(1000)), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -117,14 +118,24 @@ async fn every_error_has_the_contract_shape() {
 
     // A body over server.max_request_bytes.
     let big = "x".repeat(100 * 1024);
-    let a = c.post("/v1/chat/completions", json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": big}]}), &[]).await;
+    let a = c
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": big}]}),
+            &[],
+        )
+        .await;
     assert_error(&a, 413, "invalid_request");
     // Headers larger than the server reads.
     let a = c.post("/v1/chat/completions", json!({}), &[("x-padding", &"p".repeat(40 * 1024))]).await;
     assert_error(&a, 431, "invalid_request");
     // Bodies the API's extractors refuse: not JSON, the wrong type, a missing field.
     for body in ["{not json", "[1, 2]", r#"{"task": 5}"#] {
-        let req = http.post(format!("{}/api/v1/outcomes", g.url)).bearer_auth(&key).header("content-type", "application/json").body(body);
+        let req = http
+            .post(format!("{}/api/v1/outcomes", g.url))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body);
         assert_error(&Answer::read_from(req).await, 400, "invalid_request");
     }
     let req = http.post(format!("{}/api/v1/outcomes", g.url)).bearer_auth(&key).body("{}");
@@ -145,7 +156,10 @@ async fn every_error_has_the_contract_shape() {
         .post(format!("{}/v1/chat/completions", g.url))
         .bearer_auth(&key)
         .header("x-tokenwise-task", reqwest::header::HeaderValue::from_bytes(task.as_bytes()).unwrap())
-        .header("x-tokenwise-destination", reqwest::header::HeaderValue::from_bytes("interne-Doku für Kunden".as_bytes()).unwrap())
+        .header(
+            "x-tokenwise-destination",
+            reqwest::header::HeaderValue::from_bytes("interne-Doku für Kunden".as_bytes()).unwrap(),
+        )
         .json(&json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}]}));
     let a = Answer::read_from(req).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -170,7 +184,9 @@ async fn slow_socket(addr: &str, half: bool) -> TcpStream {
 
 #[tokio::test]
 async fn slow_and_silent_sockets_cannot_starve_the_server() {
-    let g = Gateway::start_with(|p| p.replacen("[server]\n", "[server]\nheader_timeout_secs = 4\nbody_timeout_secs = 2\n", 1));
+    let g = Gateway::start_with(|p| {
+        p.replacen("[server]\n", "[server]\nheader_timeout_secs = 4\nbody_timeout_secs = 2\n", 1)
+    });
     let addr = g.url.trim_start_matches("http://").to_string();
     let mut sockets = Vec::new();
     for i in 0..300 {

@@ -197,7 +197,8 @@ fn read(body: &[u8], endpoint: Endpoint) -> Result<Read, AppError> {
 /// An output limit above what the model can produce is refused naming the
 /// field, as the provider would, before anything is held for it.
 fn within_model_limit(endpoint: Endpoint, body: &Value, model: &Model) -> Result<(), AppError> {
-    let (Some(asked), Some(most)) = (tokenwise_wire::output_bound(endpoint.api, body).per_choice, model.max_output_tokens)
+    let (Some(asked), Some(most)) =
+        (tokenwise_wire::output_bound(endpoint.api, body).per_choice, model.max_output_tokens)
     else {
         return Ok(());
     };

@@ -10,7 +10,6 @@ pub mod listen;
 pub mod metrics;
 pub mod store;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri, header};
@@ -18,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokenwise_app::{App, AppError, Code};
 use tokenwise_core::Clock;

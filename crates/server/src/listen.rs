@@ -78,11 +78,7 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_headers(MAX_HEADERS * 2);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_headers(MAX_HEADERS * 2);
     tracing::info!(max_connections = limits.max_connections, "accepting connections");
     tokio::pin!(shutdown);
     loop {
@@ -137,7 +133,12 @@ async fn accept(
 
 /// One request: headers within bounds, the peer's address for
 /// `ConnectInfo`, the body under its idle timeout.
-async fn handle(router: Router, addr: SocketAddr, body_timeout: Duration, req: Request<Incoming>) -> Result<Response, Infallible> {
+async fn handle(
+    router: Router,
+    addr: SocketAddr,
+    body_timeout: Duration,
+    req: Request<Incoming>,
+) -> Result<Response, Infallible> {
     if let Some(refusal) = oversized_headers(&req) {
         return Ok(tokenwise_http::error_response(&refusal));
     }
@@ -148,8 +149,8 @@ async fn handle(router: Router, addr: SocketAddr, body_timeout: Duration, req: R
 
 fn oversized_headers<B>(req: &Request<B>) -> Option<AppError> {
     let count = req.headers().len();
-    let bytes = req.uri().to_string().len()
-        + req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>();
+    let bytes =
+        req.uri().to_string().len() + req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>();
     (count > MAX_HEADERS || bytes > MAX_HEADER_BYTES).then(|| {
         AppError::new(
             Code::HeadersTooLarge,

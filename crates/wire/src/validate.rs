@@ -69,8 +69,8 @@ pub fn validate(api: Api, body: &Value) -> Result<(), Invalid> {
     }
 }
 
-/// A count, when present and not null: a whole number from 1 to `max`
-/// (`100.0` is a whole number; `2.5`, `-1`, `"100"` are not).
+/// A count, when present and not null: an integer from 1 to `max`
+/// (`2.5`, `-1`, `"100"` and `100.0` are not).
 fn count(body: &Value, field: &str, max: u64) -> Result<(), Invalid> {
     let Some(v) = body.get(field).filter(|v| !v.is_null()) else { return Ok(()) };
     let Value::Number(n) = v else {
@@ -86,8 +86,10 @@ fn count(body: &Value, field: &str, max: u64) -> Result<(), Invalid> {
     let k = n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)).unwrap_or(u64::MAX);
     match k {
         0 => Err(invalid(field, "must be at least 1, not 0")),
-        k if k <= max => Ok(()),
-        _ => Err(invalid(field, format!("{n} is more than the gateway allows ({max})"))),
+        k if k > max => Err(invalid(field, format!("{n} is more than the gateway allows ({max})"))),
+        // Providers read integers only: `1024.0` would reach them as no limit at all.
+        k if n.as_u64().is_none() => Err(invalid(field, format!("must be an integer: write {k}, not {n}"))),
+        _ => Ok(()),
     }
 }
 
@@ -116,7 +118,9 @@ fn messages(body: &Value, roles: &[&str]) -> Result<(), Invalid> {
         };
         match obj.get("role") {
             Some(role) => role_of(&format!("{at}.role"), role, roles)?,
-            None => return Err(invalid(format!("{at}.role"), format!("is required; expected one of {}", roles.join(", ")))),
+            None => {
+                return Err(invalid(format!("{at}.role"), format!("is required; expected one of {}", roles.join(", "))));
+            }
         }
     }
     Ok(())
@@ -190,9 +194,16 @@ mod tests {
             let err = validate(Api::OpenAiChat, &chat(extra.clone())).expect_err(&extra.to_string());
             assert_eq!(err.field, field, "{extra}");
         }
-        for extra in [json!({"max_tokens": 1}), json!({"max_tokens": 100.0}), json!({"max_tokens": null}),
-                      json!({"max_completion_tokens": MAX_OUTPUT_TOKENS, "n": 2, "stream": true}),
-                      json!({"some_new_sdk_field": {"x": [1]}})] {
+        assert_eq!(
+            validate(Api::OpenAiChat, &chat(json!({"max_tokens": 100.0}))).map_err(|e| e.to_string()),
+            Err("max_tokens: must be an integer: write 100, not 100.0".into())
+        );
+        for extra in [
+            json!({"max_tokens": 1}),
+            json!({"max_tokens": null}),
+            json!({"max_completion_tokens": MAX_OUTPUT_TOKENS, "n": 2, "stream": true}),
+            json!({"some_new_sdk_field": {"x": [1]}}),
+        ] {
             assert_eq!(validate(Api::OpenAiChat, &chat(extra.clone())), Ok(()), "{extra}");
         }
         let r = json!({"model": "m", "input": "hi", "max_output_tokens": -5});
