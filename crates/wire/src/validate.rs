@@ -119,7 +119,10 @@ fn messages(body: &Value, roles: &[&str]) -> Result<(), Invalid> {
         match obj.get("role") {
             Some(role) => role_of(&format!("{at}.role"), role, roles)?,
             None => {
-                return Err(invalid(format!("{at}.role"), format!("is required; expected one of {}", roles.join(", "))));
+                return Err(invalid(
+                    format!("{at}.role"),
+                    format!("is required; expected one of {}", roles.join(", ")),
+                ));
             }
         }
     }
