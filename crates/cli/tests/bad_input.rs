@@ -224,3 +224,36 @@ async fn slow_and_silent_sockets_cannot_starve_the_server() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("\"code\":\"invalid_request\""), "{answer}");
 }
+
+#[tokio::test]
+async fn free_text_fields_are_capped_naming_the_field_and_its_limit() {
+    let g = Gateway::start();
+    let ivan = Client::new(&g, g.key("ivan.petrov", None));
+    let omar = Client::new(&g, g.key("omar.haddad", None));
+    let long = |n: usize| "w".repeat(n);
+    let ask = json!({"scope": "user:ivan.petrov", "reason_code": "customer-escalation", "cap_usd": "5",
+                     "justification": "Escalated enterprise ticket needs several drafts today", "duration_hours": 4});
+    #[rustfmt::skip]
+    let cases: Vec<(&Client, &str, Value, &str)> = vec![
+        (&ivan, "/api/v1/exceptions", with(&ask, "justification", json!(long(2_001))), "justification: at most 2000 characters"),
+        (&ivan, "/api/v1/exceptions", with(&ask, "models", json!(vec!["gpt-4.1-mini"; 65])), "models: at most 64"),
+        (&ivan, "/api/v1/outcomes", json!({"task": "T-1", "use_case": "support-reply", "kind": "ticket_resolved",
+                                           "value_hours": 0.5, "evidence": long(2_001)}), "2000"),
+        (&ivan, "/api/v1/outcomes", json!({"task": long(201), "use_case": "support-reply", "kind": "ticket_resolved",
+                                           "value_hours": 0.5}), "200"),
+        (&ivan, "/api/v1/feedback", json!({"answer": "confusing", "comment": long(2_001)}), "2000"),
+        (&ivan, "/api/v1/appeals", json!({"subject": "outcome:none", "comment": long(2_001)}), "2000"),
+        (&omar, "/api/v1/incidents", json!({"title": long(4_001), "category": "misuse"}), "4000"),
+        (&omar, "/api/v1/incidents", json!({"title": "t", "category": "misuse", "summary": long(4_001)}), "4000"),
+        (&omar, "/api/v1/incidents", json!({"title": "t", "category": "misuse", "actions": vec!["a"; 101]}), "actions: at most 100"),
+    ];
+    for (who, path, body, says) in cases {
+        let a = who.post(path, body, &[]).await;
+        let v = assert_error(&a, 400, "invalid_request");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+    // Within the limits, the same asks pass.
+    let a = ivan.post("/api/v1/exceptions", with(&ask, "justification", json!(long(2_000))), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
