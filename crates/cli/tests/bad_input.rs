@@ -188,6 +188,7 @@ async fn slow_and_silent_sockets_cannot_starve_the_server() {
         p.replacen("[server]\n", "[server]\nheader_timeout_secs = 4\nbody_timeout_secs = 2\n", 1)
     });
     let addr = g.url.trim_start_matches("http://").to_string();
+    tokenwise_server::install_crypto();
     let mut sockets = Vec::new();
     for i in 0..300 {
         sockets.push(slow_socket(&addr, i % 2 == 0).await);
@@ -255,5 +256,61 @@ async fn free_text_fields_are_capped_naming_the_field_and_its_limit() {
     }
     // Within the limits, the same asks pass.
     let a = ivan.post("/api/v1/exceptions", with(&ask, "justification", json!(long(2_000))), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// `tokenwise serve` under an open-file limit of `nofile`, on a ledger of its own.
+fn serve_with_file_limit(g: &Gateway, nofile: u32) -> support::Proc {
+    use std::io::BufRead;
+    let db = format!("sqlite://{}", g.dir.path().join("low-limit.db").display());
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_tokenwise")])
+        .args(["serve", "--config", g.policy.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", &db])
+        .env("OPENAI_API_KEY", "sk-test-openai")
+        .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        .env("TOKENWISE_HELPDESK_SECRET", support::HELPDESK_SECRET)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("listening on http://").nth(1).and_then(|r| r.split_whitespace().next());
+    let addr = addr.unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    support::Proc { child, addr }
+}
+
+#[tokio::test]
+async fn under_a_low_file_limit_hanging_sockets_are_shed_and_the_server_recovers() {
+    let g = Gateway::start_with(|p| p.replacen("[server]\n", "[server]\nheader_timeout_secs = 2\n", 1));
+    // 256 files: the connection cap becomes (256 - 64) / 2 = 96, below what 300 sockets need.
+    let serve = serve_with_file_limit(&g, 256);
+    tokenwise_server::install_crypto();
+    let mut sockets = Vec::new();
+    for i in 0..300 {
+        sockets.push(slow_socket(&serve.addr, i % 2 == 0).await);
+    }
+    // Those over the cap wait in the backlog; each batch is shed after the
+    // header timeout, so /healthz (behind them) is answered within a few
+    // rounds of it instead of never, and the server never runs out of files.
+    let http = reqwest::Client::new();
+    let r =
+        tokio::time::timeout(Duration::from_secs(30), http.get(format!("http://{}/healthz", serve.addr)).send()).await;
+    assert_eq!(r.expect("healthz answers once hanging sockets are shed").unwrap().status(), 200);
+    drop(sockets);
+    // And it still serves the gateway, with files to spare for the ledger and upstream.
+    let key = support::create_key(
+        &g.policy,
+        &format!("sqlite://{}", g.dir.path().join("low-limit.db").display()),
+        "ivan.petrov",
+        Some("support-reply"),
+    );
+    let c = Client { http, base: format!("http://{}", serve.addr), key };
+    let a = c
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}]}),
+            &[],
+        )
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
