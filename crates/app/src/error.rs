@@ -17,6 +17,10 @@ pub enum Code {
     InvalidRequest,
     /// The body is larger than `server.max_request_bytes` (413).
     TooLarge,
+    /// No route takes this method at this path (405).
+    MethodNotAllowed,
+    /// The request's headers are larger than the server reads (431).
+    HeadersTooLarge,
     Unauthorized,
     /// Nothing by that id (404), e.g. an exception that does not exist.
     NotFound,
@@ -33,12 +37,14 @@ pub enum Code {
 
 impl Code {
     /// Every code, for documents that list them (the OpenAPI error schema).
-    pub const ALL: [Code; 11] = [
+    pub const ALL: [Code; 13] = [
         Code::PolicyViolation,
         Code::BudgetExceeded,
         Code::RateLimited,
         Code::InvalidRequest,
         Code::TooLarge,
+        Code::MethodNotAllowed,
+        Code::HeadersTooLarge,
         Code::Unauthorized,
         Code::NotFound,
         Code::Conflict,
@@ -55,6 +61,8 @@ impl Code {
             Code::RateLimited => (429, "rate_limited", "rate_limit_error"),
             Code::InvalidRequest => (400, "invalid_request", "invalid_request_error"),
             Code::TooLarge => (413, "invalid_request", "request_too_large"),
+            Code::MethodNotAllowed => (405, "invalid_request", "invalid_request_error"),
+            Code::HeadersTooLarge => (431, "invalid_request", "invalid_request_error"),
             Code::Unauthorized => (401, "unauthorized", "authentication_error"),
             Code::NotFound => (404, "not_found", "not_found_error"),
             Code::Conflict => (409, "conflict", "conflict_error"),
@@ -194,7 +202,12 @@ impl AppError {
         error.insert("message".into(), self.message.clone().into());
         error.insert("param".into(), Value::Null);
         for (k, v) in &self.fields {
-            error.entry(k.clone()).or_insert_with(|| v.clone());
+            // `param` (the field at fault) may be set; the three never are.
+            if k == "param" {
+                error.insert(k.clone(), v.clone());
+            } else {
+                error.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         let mut body = Map::new();
         body.insert("type".into(), "error".into());

@@ -14,6 +14,11 @@ use serde_json::{Value, json};
 use tokenwise_core::{Nanos, Scope};
 use tokenwise_ledger::{AuditAction, AuditDraft, Exception, ExceptionStatus, from_micros, to_micros};
 
+/// The longest justification an exception may give (characters).
+pub const MAX_JUSTIFICATION_CHARS: usize = 2_000;
+/// The most models an exception may name.
+pub const MAX_MODELS: usize = 64;
+
 /// `POST /api/v1/exceptions`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -143,6 +148,15 @@ impl App {
         }
         if ask.justification.trim().len() < 10 {
             return Err(AppError::invalid("say why in a sentence: justification needs at least 10 characters"));
+        }
+        if ask.justification.chars().count() > MAX_JUSTIFICATION_CHARS {
+            return Err(AppError::invalid(format!(
+                "justification: at most {MAX_JUSTIFICATION_CHARS} characters; say why in a few sentences"
+            ))
+            .with_field("param", "justification"));
+        }
+        if ask.models.len() > MAX_MODELS {
+            return Err(AppError::invalid(format!("models: at most {MAX_MODELS} models")).with_field("param", "models"));
         }
         let hours = match (ask.duration_hours, ask.duration_days) {
             (Some(h), None) => h,

@@ -40,6 +40,8 @@ tokenwise_core::named_enum!(
 
 const MAX_LINKS: usize = 200;
 const MAX_TEXT: usize = 4_000;
+/// The most actions one request may add.
+const MAX_ACTIONS: usize = 100;
 /// Days of spend shown on each side of an incident, unless asked otherwise.
 const EFFECT_DAYS: u32 = 7;
 
@@ -152,7 +154,7 @@ pub struct IncidentList {
 fn text(what: &str, t: &str) -> AppResult<String> {
     let t = t.trim();
     if t.is_empty() || t.chars().count() > MAX_TEXT {
-        return Err(AppError::invalid(format!("`{what}` needs 1 to {MAX_TEXT} characters")));
+        return Err(AppError::invalid(format!("`{what}` needs 1 to {MAX_TEXT} characters")).with_field("param", what));
     }
     Ok(t.to_string())
 }
@@ -186,6 +188,11 @@ impl App {
     /// The linked flags and events, checked to exist: (their people, the
     /// earliest time among them).
     async fn links(&self, n: &NewIncident) -> AppResult<(BTreeSet<String>, Option<Timestamp>)> {
+        if n.actions.len() > MAX_ACTIONS {
+            return Err(
+                AppError::invalid(format!("actions: at most {MAX_ACTIONS} at once")).with_field("param", "actions")
+            );
+        }
         if n.anomalies.len() + n.events.len() > MAX_LINKS {
             return Err(AppError::invalid(format!("link at most {MAX_LINKS} anomalies and events")));
         }
@@ -249,6 +256,11 @@ impl App {
         let mut body: Body = serde_json::from_str(&i.body).map_err(|e| AppError::internal(e.to_string()))?;
         let now = from_micros(to_micros(self.clock.now()));
         let by = caller.user.id.clone();
+        if c.actions.len() > MAX_ACTIONS {
+            return Err(
+                AppError::invalid(format!("actions: at most {MAX_ACTIONS} at once")).with_field("param", "actions")
+            );
+        }
         for a in &c.actions {
             body.actions.push(Action { at: now, by: by.clone(), text: text("actions", a)? });
         }

@@ -2,7 +2,7 @@
 //! without a key, that lists every `/api/v1` route of the contract built so
 //! far, each operation with its typed answer and the contract's errors; and
 //! checked against the routes: every documented operation is answered by
-//! a route (never axum's bare 404 or 405), and its 200 answers carry the
+//! a route (never the fallback's 404 or 405), and its 200 answers carry the
 //! fields its schema requires.
 
 // Tests fail by panicking.
@@ -212,7 +212,8 @@ async fn every_documented_operation_is_a_route_and_answers_as_documented() {
         let text = r.text().await.unwrap();
         let at = format!("{method} {path} answered {status}");
         assert_ne!(status, 405, "{at}: the route exists for this method");
-        // axum's own 404 (no route) has no body; the contract's has one.
+        // The fallback's 404 (no route) says so; a route's 404 names what is missing.
+        assert!(!text.contains("no route for"), "{at}: the route exists: {text}");
         let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{at}: {text:?}"));
         let documented = resolve(&doc, &op["responses"][status.to_string()]);
         assert!(documented.is_object(), "{at}, undocumented: {text}");
@@ -238,8 +239,12 @@ async fn every_documented_operation_is_a_route_and_answers_as_documented() {
     assert_eq!(breaks(&doc, &receipt, &json!({"id": "o", "status": "pending", "metered": true}), "r"), None);
 
     // The two answers the test tells apart: no such route, no such method.
+    // Both in the contract's error shape.
     let none = admin.get("/api/v1/no-such-route").await;
-    assert_eq!((none.status, none.body.as_str()), (404, ""));
+    assert_eq!(none.status, 404);
+    assert_eq!(none.json()["error"]["message"], "no route for GET /api/v1/no-such-route");
     let wrong = admin.http.delete(format!("{}/api/v1/budgets", g.url)).bearer_auth(&admin.key).send().await.unwrap();
     assert_eq!(wrong.status(), 405);
+    let wrong: Value = wrong.json().await.unwrap();
+    assert_eq!(wrong["error"]["code"], "invalid_request", "{wrong}");
 }

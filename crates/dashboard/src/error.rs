@@ -62,7 +62,7 @@ pub fn error_page(e: &AppError) -> Response {
         Code::PolicyViolation => "Not for your role",
         Code::NotFound => "Not found",
         Code::Unauthorized => "Please log in",
-        Code::InvalidRequest | Code::TooLarge => "That did not work",
+        Code::InvalidRequest | Code::TooLarge | Code::MethodNotAllowed | Code::HeadersTooLarge => "That did not work",
         Code::Conflict => "Already decided",
         _ => "Something went wrong",
     };

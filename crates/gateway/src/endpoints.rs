@@ -93,6 +93,8 @@ impl Endpoint {
     /// Reads what the request carries (refusing what cannot be read: it
     /// would go upstream unscanned) and prepares it for metering.
     pub fn shape(&self, req: &mut Value) -> Result<Shaped, AppError> {
+        tokenwise_wire::validate(self.api, req)
+            .map_err(|e| AppError::invalid(e.to_string()).with_field("param", e.field.clone()))?;
         let prompt = tokenwise_wire::walk(self.api, req).map_err(|e| AppError::invalid(e.to_string()))?;
         let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
         let (dialect, translatable) = match self.api {

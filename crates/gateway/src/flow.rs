@@ -162,6 +162,7 @@ async fn handle(
         prompt_key: &app.prompt_key,
     };
     let (model, price) = routed(&app, &facts, &req).await?;
+    within_model_limit(endpoint, &req.body, model)?;
     let scanned = scan(&app, &facts, &mut req, model, price).await?;
     tracing::Span::current().record("model", scanned.model.id.as_str());
     if endpoint.count_only {
@@ -194,6 +195,27 @@ fn read(body: &[u8], endpoint: Endpoint) -> Result<Read, AppError> {
         .ok_or_else(|| AppError::invalid("`model` is required"))?;
     let shaped = endpoint.shape(&mut body)?;
     Ok(Read { body, requested, shaped })
+}
+
+/// An output limit above what the model can produce is refused naming the
+/// field, as the provider would, before anything is held for it.
+fn within_model_limit(endpoint: Endpoint, body: &Value, model: &Model) -> Result<(), AppError> {
+    let (Some(asked), Some(most)) =
+        (tokenwise_wire::output_bound(endpoint.api, body).per_choice, model.max_output_tokens)
+    else {
+        return Ok(());
+    };
+    if asked <= most {
+        return Ok(());
+    }
+    let field = match endpoint.api {
+        tokenwise_wire::Api::OpenAiChat if body.get("max_completion_tokens").is_some_and(|v| !v.is_null()) => {
+            "max_completion_tokens"
+        }
+        api => tokenwise_wire::output_field(api, body, false).unwrap_or("max_tokens"),
+    };
+    let message = format!("{field}: {asked} is more than model `{}` can produce ({most})", model.id);
+    Err(AppError::invalid(message).with_field("param", field))
 }
 
 /// Route: a use case the caller may use, and a model it allows, of the

@@ -25,11 +25,12 @@ pub const INTEGRATION: &str = "x-tokenwise-integration";
 pub const TIMESTAMP: &str = "x-tokenwise-timestamp";
 pub const SIGNATURE: &str = "x-tokenwise-signature";
 
-/// A header's text, trimmed; None when absent or blank.
+/// A header's text, trimmed; None when absent or blank. UTF-8 is text
+/// (a task or destination may be named in any language), other bytes not.
 fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h str>, AppError> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => match v.to_str() {
+        Some(v) => match std::str::from_utf8(v.as_bytes()) {
             Ok(s) if s.trim().is_empty() => Ok(None),
             Ok(s) => Ok(Some(s.trim())),
             Err(_) => Err(AppError::invalid(format!("header `{name}` is not valid text"))),

@@ -59,8 +59,11 @@ pub fn set(h: &mut HeaderMap, name: &'static str, value: Option<&str>) {
 /// SDKs) or `x-api-key: KEY` (Anthropic SDKs).
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        // The scheme is case-insensitive (RFC 9110): `Bearer`, `bearer`, `BEARER`.
         let v = v.trim();
-        if let Some(k) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+        if let Some((scheme, k)) = v.split_once([' ', '\t'])
+            && scheme.eq_ignore_ascii_case("bearer")
+        {
             return Some(k.trim());
         }
     }

@@ -412,6 +412,12 @@ pub struct Server {
     pub max_request_bytes: u64,
     pub durability: Durability,
     pub hold_lease_secs: u64,
+    /// Headers (and the wait between keep-alive requests) must arrive within this.
+    pub header_timeout_secs: u64,
+    /// A request body may go this long without a byte.
+    pub body_timeout_secs: u64,
+    /// Connections served at once (before the open-file limit is applied).
+    pub max_connections: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -590,6 +590,18 @@ pub struct RawServer {
     /// dead replica's holds come back (default 60).
     #[serde(default)]
     pub hold_lease_secs: Option<u64>,
+    /// Seconds a connection may take to send a request's headers (and an
+    /// idle keep-alive connection may wait for its next request) before it
+    /// is closed (default 15).
+    #[serde(default)]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request body may go without sending a byte (default 30).
+    #[serde(default)]
+    pub body_timeout_secs: Option<u64>,
+    /// Connections served at once; more wait to be accepted (default 4096,
+    /// and never more than half the open-file limit leaves after a reserve).
+    #[serde(default)]
+    pub max_connections: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]

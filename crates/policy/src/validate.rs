@@ -1360,7 +1360,26 @@ fn server(v: &mut V<'_>, s: Option<&RawServer>, base_dir: &Path) -> Option<Serve
         max_request_bytes,
         durability: s.map(|s| s.durability).unwrap_or_default(),
         hold_lease_secs,
+        header_timeout_secs: ranged(v, &p, "header_timeout_secs", s.and_then(|s| s.header_timeout_secs), 15, 1..=600),
+        body_timeout_secs: ranged(v, &p, "body_timeout_secs", s.and_then(|s| s.body_timeout_secs), 30, 1..=3600),
+        max_connections: ranged(v, &p, "max_connections", s.and_then(|s| s.max_connections), 4096, 16..=1_000_000),
     })
+}
+
+/// A number of `[server]` within `range`, or `default` when not set.
+fn ranged(
+    v: &mut V<'_>,
+    p: &KeyPath,
+    key: &'static str,
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> u64 {
+    let n = value.unwrap_or(default);
+    if !range.contains(&n) {
+        v.err(p.key(key), format!("{key} must be between {} and {}", range.start(), range.end()), None);
+    }
+    n
 }
 
 /// The classes and DLP rules used when no policy is given (`tokenwise

@@ -6,20 +6,19 @@
 
 pub mod api;
 pub mod jobs;
+pub mod listen;
 pub mod metrics;
 pub mod store;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header;
+use axum::http::{Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tokenwise_app::App;
+use tokenwise_app::{App, AppError, Code};
 use tokenwise_core::Clock;
 use tokenwise_gateway::Gateway;
 use tokenwise_ledger::Store;
@@ -43,6 +42,8 @@ pub fn router(app: Arc<App>, gateway: Gateway) -> Router {
         .route("/healthz", get(healthz).with_state(app.clone()))
         .merge(tokenwise_dashboard::routes(app.clone()))
         .route_layer(axum::middleware::from_fn(metrics::track))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
 }
 
@@ -52,6 +53,19 @@ async fn healthz(axum::extract::State(app): axum::extract::State<Arc<App>>) -> R
     let health = app.ledger_health().await;
     let status = if health.ok() { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(health)).into_response()
+}
+
+/// No route at this path: the contract's 404.
+async fn not_found(method: Method, uri: Uri) -> Response {
+    let path = uri.path().chars().take(200).collect::<String>();
+    tokenwise_http::error_response(&AppError::not_found(format!("no route for {method} {path}")))
+}
+
+/// A route at this path, but not for this method: the contract's 405.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let path = uri.path().chars().take(200).collect::<String>();
+    let err = AppError::new(Code::MethodNotAllowed, format!("{method} is not allowed on {path}"));
+    tokenwise_http::error_response(&err)
 }
 
 /// The document rendered once; served as is, without a key.
@@ -86,15 +100,7 @@ pub async fn serve(
         tokio::spawn(jobs::retention(Arc::downgrade(&app)));
     }
     let routes = router(app.clone(), gateway.clone());
-    // Streams are many small writes: without TCP_NODELAY each can wait on
-    // the client's delayed ACK (~40 ms).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, routes.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the server failed")?;
+    listen::serve(listener, routes, listen::Limits::of(&app.policy.server), shutdown).await;
     // In-flight calls have finished; let the writers commit what is queued.
     drop((app, gateway));
     writers.flush().await

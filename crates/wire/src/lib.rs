@@ -10,6 +10,8 @@
 //! - [`usage`], [`answer`], [`sse`]: token usage and generated text from a
 //!   whole answer or a stream.
 //! - [`translate`]: OpenAI chat ⇄ Anthropic messages.
+//! - [`validate`]: the fields the gateway acts on (output limits, `n`,
+//!   `stream`, messages and their roles), refused by name when out of shape.
 
 pub mod answer;
 mod api;
@@ -20,8 +22,10 @@ pub mod sse;
 mod tables;
 pub mod translate;
 pub mod usage;
+pub mod validate;
 
 pub use answer::Dialect;
 pub use api::{ANTHROPIC_VERSION, Api};
 pub use output::{OutputBound, output_bound, output_field};
 pub use prompt::{Prompt, Slot, WalkError, walk};
+pub use validate::{Invalid, MAX_OUTPUT_TOKENS, validate};

@@ -202,6 +202,11 @@ impl Answer {
         Answer { status, headers, body: r.text().await.unwrap_or_default() }
     }
 
+    /// Sends `req` and reads its answer whole.
+    pub async fn read_from(req: reqwest::RequestBuilder) -> Answer {
+        Answer::read(req.send().await.unwrap()).await
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }

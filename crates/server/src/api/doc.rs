@@ -42,7 +42,8 @@ pub struct ErrorDetail {
     #[schema(schema_with = error_codes)]
     pub code: String,
     pub message: String,
-    /// Always null; there for OpenAI clients.
+    /// The request field at fault when one is (`messages[2].role`,
+    /// `justification`), else null; as OpenAI clients expect.
     pub param: Option<String>,
 }
 
