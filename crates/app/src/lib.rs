@@ -29,6 +29,7 @@ pub mod meta;
 pub mod metering;
 pub mod month;
 pub mod outcomes;
+pub mod pilots;
 pub mod record;
 pub mod reports;
 pub mod routing;

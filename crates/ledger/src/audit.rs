@@ -70,6 +70,13 @@ tokenwise_core::named_enum!(
         /// for by a trusted sign-on proxy); details: how.
         #[serde(rename = "dashboard.login")]
         DashboardLogin => "dashboard.login",
+        /// Governance made a pilot's reward model and rules version the
+        /// org's default; details: both.
+        #[serde(rename = "pilot.promote")]
+        PilotPromote => "pilot.promote",
+        /// Governance ended a pilot without promoting it.
+        #[serde(rename = "pilot.end")]
+        PilotEnd => "pilot.end",
     }
 );
 

@@ -41,6 +41,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "ingest",
     "anomalies",
     "dashboard",
+    "pilots",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -111,6 +112,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "ingest" => raw.ingest = one(value, sink),
             "anomalies" => raw.anomalies = one(value, sink),
             "dashboard" => raw.dashboard = one(value, sink),
+            "pilots" => raw.pilots = items(name, value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

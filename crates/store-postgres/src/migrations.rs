@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "anomalies", include_str!("../migrations/0008_anomalies.sql")),
     (9, "usage_daily", include_str!("../migrations/0009_usage_daily.sql")),
     (10, "dashboard", include_str!("../migrations/0010_dashboard.sql")),
+    (11, "pilots", include_str!("../migrations/0011_pilots.sql")),
 ];
 /// Advisory lock key (arbitrary, fixed) serialising migrations.
 const MIGRATION_LOCK: i64 = 0x746f_6b77_0001;

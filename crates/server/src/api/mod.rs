@@ -32,6 +32,7 @@ pub mod feedback;
 pub mod incidents;
 pub mod ingest;
 pub mod outcomes;
+pub mod pilots;
 pub mod reports;
 pub mod scores;
 
@@ -50,6 +51,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .merge(outcomes::routes())
         .merge(appeals::routes())
         .merge(feedback::routes())
+        .merge(pilots::routes())
         .merge(reports::routes())
         .merge(anomalies::routes())
         .merge(incidents::routes())
