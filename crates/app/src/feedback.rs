@@ -137,7 +137,8 @@ impl App {
             return Err(AppError::new(Code::NotInCohort, msg));
         }
         if !self.pilots_asking(me).await?.iter().any(|x| x.id == p.id) {
-            let msg = format!("pilot `{}` is not running (it runs {} to {}, unless already decided)", p.id, p.start, p.end);
+            let msg =
+                format!("pilot `{}` is not running (it runs {} to {}, unless already decided)", p.id, p.start, p.end);
             return Err(AppError::conflict(msg));
         }
         let now = self.clock.now();
@@ -182,9 +183,11 @@ impl App {
         let p = self.pilot_named(id)?;
         let oversees = matches!(caller.user.role, Role::Governance | Role::Admin);
         if !oversees {
-            let manages = p.cohort.iter().filter_map(|u| self.policy.users.get(u)).any(|u| {
-                self.policy.teams.get(&u.team).is_some_and(|t| t.manager == caller.user.id)
-            });
+            let manages = p
+                .cohort
+                .iter()
+                .filter_map(|u| self.policy.users.get(u))
+                .any(|u| self.policy.teams.get(&u.team).is_some_and(|t| t.manager == caller.user.id));
             if !manages {
                 return Err(AppError::denied(format!(
                     "pilot `{id}`'s feedback counts are for governance and the managers of its cohort"

@@ -134,7 +134,8 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
             let policy = store::load_policy(&config)?;
             let (_, ledger) = store::for_policy(&policy, database.as_deref()).await?;
             let now = jiff::Timestamp::now();
-            let r = tokenwise_app::pilots::report::report(ledger.as_ref(), &policy, &pilot, now).await.map_err(app_err)?;
+            let r =
+                tokenwise_app::pilots::report::report(ledger.as_ref(), &policy, &pilot, now).await.map_err(app_err)?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {

@@ -126,7 +126,6 @@ async fn a_key_becomes_a_session_cookie_and_each_role_sees_its_pages() {
     assert!(cookie.is_none());
 }
 
-
 #[tokio::test]
 async fn forms_need_the_sessions_csrf_token_and_logout_or_revocation_end_the_session() {
     let g = Gateway::start_with(|s| with_running_pilot(with_proxies("")(s)));

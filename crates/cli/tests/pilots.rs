@@ -10,14 +10,11 @@ mod support;
 use serde_json::json;
 use support::{Client, Gateway, bin, text, with_running_pilot};
 
-
 #[tokio::test]
 async fn feedback_comes_from_the_cohort_once_a_week_per_subject() {
     let g = Gateway::start_with(with_running_pilot);
     let ivan = Client::new(&g, g.key("ivan.petrov", None));
-    let answer = |about: &str, answer: &str| {
-        json!({"pilot": "support-outcomes", "answer": answer, "about": about, "comment": "the score ignores escalations I prevented"})
-    };
+    let answer = |about: &str, answer: &str| json!({"pilot": "support-outcomes", "answer": answer, "about": about, "comment": "the score ignores escalations I prevented"});
 
     let a = ivan.post("/api/v1/feedback", answer("score", "unfair"), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -51,7 +48,11 @@ async fn feedback_comes_from_the_cohort_once_a_week_per_subject() {
     let r = ivan.post("/api/v1/feedback", answer("weather", "unfair"), &[]).await;
     assert_eq!(r.status, 400, "{}", r.body);
     let r = ivan
-        .post("/api/v1/feedback", json!({"pilot": "support-outcomes", "answer": "unfair", "about": "budget", "period": "2026-11"}), &[])
+        .post(
+            "/api/v1/feedback",
+            json!({"pilot": "support-outcomes", "answer": "unfair", "about": "budget", "period": "2026-11"}),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 400, "the old shape's fields are refused: {}", r.body);
 
@@ -100,7 +101,9 @@ async fn governance_promotes_a_pilot_once_audited_and_the_default_board_follows(
     assert_eq!(board["model"], "outcome", "{board}");
     assert_eq!(board["rules_version"], p["rules_version"]);
     // A decided pilot asks nothing more.
-    let r = ivan.post("/api/v1/feedback", json!({"pilot": "support-outcomes", "answer": "motivating", "about": "score"}), &[]).await;
+    let r = ivan
+        .post("/api/v1/feedback", json!({"pilot": "support-outcomes", "answer": "motivating", "about": "score"}), &[])
+        .await;
     assert_eq!(r.status, 409, "{}", r.body);
 
     // In the audit chain, which still verifies.

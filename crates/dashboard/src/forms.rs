@@ -64,7 +64,8 @@ impl<T: DeserializeOwned + Send> FromRequest<Dash> for Posted<T> {
         // The token is the form reader's: the form's own type never sees it,
         // so the same type serves the JSON API (with deny_unknown_fields).
         let rest: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k != "_csrf").collect();
-        let rest = serde_urlencoded::to_string(&rest).map_err(|e| AppError::invalid(format!("cannot read the form: {e}")))?;
+        let rest =
+            serde_urlencoded::to_string(&rest).map_err(|e| AppError::invalid(format!("cannot read the form: {e}")))?;
         let form = serde_urlencoded::from_str::<T>(&rest)
             .map_err(|e| AppError::invalid(format!("the form is incomplete: {e}")))?;
         Ok(Posted { viewer, form })

@@ -30,8 +30,7 @@ pub struct Nothing {}
 
 fn card(v: &PilotReportView) -> Value {
     let (p, r) = (&v.pilot, &v.report);
-    let guards: Vec<Value> =
-        r.guards.iter().map(|g| json!({"sentence": g.sentence, "flagged": g.flagged})).collect();
+    let guards: Vec<Value> = r.guards.iter().map(|g| json!({"sentence": g.sentence, "flagged": g.flagged})).collect();
     let week_of = |w: i32| r.weeks.iter().find(|x| x.week == w).map_or_else(String::new, |x| x.start.clone());
     let feedback: Vec<Value> = r
         .feedback
@@ -65,13 +64,21 @@ pub async fn page(State(dash): State<Dash>, viewer: Viewer, Query(q): Query<Done
 }
 
 /// `POST /governance/pilots/{id}/promote`.
-pub async fn promote(State(dash): State<Dash>, Path(id): Path<String>, posted: Posted<Nothing>) -> Result<Response, PageError> {
+pub async fn promote(
+    State(dash): State<Dash>,
+    Path(id): Path<String>,
+    posted: Posted<Nothing>,
+) -> Result<Response, PageError> {
     dash.app.decide_pilot(&posted.viewer.caller, &id, true).await?;
     Ok(Redirect::to("/governance/pilots?done=promoted").into_response())
 }
 
 /// `POST /governance/pilots/{id}/end`.
-pub async fn end(State(dash): State<Dash>, Path(id): Path<String>, posted: Posted<Nothing>) -> Result<Response, PageError> {
+pub async fn end(
+    State(dash): State<Dash>,
+    Path(id): Path<String>,
+    posted: Posted<Nothing>,
+) -> Result<Response, PageError> {
     dash.app.decide_pilot(&posted.viewer.caller, &id, false).await?;
     Ok(Redirect::to("/governance/pilots?done=ended").into_response())
 }

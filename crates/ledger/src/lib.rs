@@ -25,9 +25,9 @@ pub use outcome::{
 pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
     ActivityRow, AnomalyRecord, AnomalyStore, AppealQuery, AuditStore, BlockingWriter, BudgetStore, DecisionCount,
-    EventQuery, EventStore, ExceptionStore, Feedback, FeedbackStore, PilotDecision, GroupBy, Incident, KeyStore, OutcomeQuery,
-    OutcomeStore, ReportStore, ScoreStore, Session, SessionStore, SharedPrompt, SpendQuery, SpendRow, Store,
-    StoreBackend, StoreError, TaskStore, UsageTotals, prelude,
+    EventQuery, EventStore, ExceptionStore, Feedback, FeedbackStore, GroupBy, Incident, KeyStore, OutcomeQuery,
+    OutcomeStore, PilotDecision, ReportStore, ScoreStore, Session, SessionStore, SharedPrompt, SpendQuery, SpendRow,
+    Store, StoreBackend, StoreError, TaskStore, UsageTotals, prelude,
 };
 pub use task::{BaselineOf, Committed, TaskBaseline, TaskDelta, TaskSoFar, TaskTotals};
 

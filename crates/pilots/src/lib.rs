@@ -20,4 +20,4 @@ pub mod words;
 
 pub use effect::{Effect, Estimate};
 pub use metric::{Kind, Metric, Tally};
-pub use report::{Answer, FeedbackTally, GuardFlag, Group, Guards, Input, PilotReport, Row, WeekRow, build};
+pub use report::{Answer, FeedbackTally, Group, GuardFlag, Guards, Input, PilotReport, Row, WeekRow, build};

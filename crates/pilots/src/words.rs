@@ -64,7 +64,10 @@ pub fn headline(e: &Estimate) -> String {
             unit(e.kind),
             interval(e.kind, l, h)
         ),
-        _ => format!("{what} {verb} {} against the control group (too few people for an interval)", amount(e.kind, effect)),
+        _ => format!(
+            "{what} {verb} {} against the control group (too few people for an interval)",
+            amount(e.kind, effect)
+        ),
     }
 }
 

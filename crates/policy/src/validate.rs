@@ -221,7 +221,8 @@ pub(crate) fn validate(
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
     let reports = reports(&mut v, raw.reports.as_ref());
     let ingest = ingest::ingest(&mut v, raw.ingest.as_ref(), &ingest::Known { users: &users, use_cases: &use_cases });
-    let known = pilots::Known { users: &users, use_cases: &use_cases, rules: scoring.as_ref().map(|s| s.rules.version()) };
+    let known =
+        pilots::Known { users: &users, use_cases: &use_cases, rules: scoring.as_ref().map(|s| s.rules.version()) };
     let pilots = pilots::pilots(&mut v, &raw.pilots, &known);
     if v.sink.has_errors() {
         return None;

@@ -88,7 +88,9 @@ fn mistakes_in_a_pilot_are_refused_with_their_line_and_a_fix() {
 
 #[test]
 fn a_cohort_with_nobody_left_to_compare_is_refused() {
-    let src = with_pilot("id = \"all-legal\"\ncohort = { teams = [\"legal\"] }\nuse_cases = [\"contract-review\"]\ncontrol = { teams = [] }\nstart = \"2026-11-02\"\nend = \"2027-01-15\"\nreward_model = \"team\"\n");
+    let src = with_pilot(
+        "id = \"all-legal\"\ncohort = { teams = [\"legal\"] }\nuse_cases = [\"contract-review\"]\ncontrol = { teams = [] }\nstart = \"2026-11-02\"\nend = \"2027-01-15\"\nreward_model = \"team\"\n",
+    );
     let (_, m, h) = error_of(&src);
     assert!(m.contains("the control group is empty"), "{m}");
     assert!(h.contains("name one"), "{h}");

@@ -158,7 +158,15 @@ pub fn cast(policy: &Policy, seed: u64) -> Company {
             if use_cases.is_empty() && sandbox.is_none() {
                 return None;
             }
-            Some(Person { user: u.id.clone(), team: u.team.clone(), persona, validator, use_cases, sandbox, pilot: None })
+            Some(Person {
+                user: u.id.clone(),
+                team: u.team.clone(),
+                persona,
+                validator,
+                use_cases,
+                sandbox,
+                pilot: None,
+            })
         })
         .collect();
     Company { people }

@@ -153,10 +153,12 @@ fn a_pilots_cohort_works_leaner_from_its_start_and_answers_its_question() {
     assert!(per_task(true) < per_task(false) * 0.9, "{} vs {}", per_task(true), per_task(false));
     let answers: Vec<(u16, String)> = days
         .iter()
-        .flat_map(|d| d.actions.iter().filter_map(move |a| match a {
-            Action::Feedback(f) => Some((d.index, f.user.clone())),
-            _ => None,
-        }))
+        .flat_map(|d| {
+            d.actions.iter().filter_map(move |a| match a {
+                Action::Feedback(f) => Some((d.index, f.user.clone())),
+                _ => None,
+            })
+        })
         .collect();
     assert!(!answers.is_empty());
     assert!(answers.iter().all(|(day, user)| *day >= from && pilot.cohort.contains(user)), "{answers:?}");

@@ -73,9 +73,8 @@ impl Rows<'_> {
             let week = i32::from(r.day / 7) - before;
             let template = r.template.as_deref();
             let approved = template.and_then(|t| policy.templates.get(t)).is_some_and(|t| t.approved);
-            let newest = template
-                .and_then(|t| t.split_once('@'))
-                .is_some_and(|(id, v)| latest.get(id).is_some_and(|l| *l == v));
+            let newest =
+                template.and_then(|t| t.split_once('@')).is_some_and(|(id, v)| latest.get(id).is_some_and(|l| *l == v));
             let t = self.at(&r.user_id, week);
             t.calls += r.calls;
             t.tokens += r.tokens;

@@ -173,7 +173,9 @@ impl App {
         };
         if !self.store.decide_pilot(&d).await.map_err(|e| AppError::internal(e.to_string()))? {
             let earlier = self.pilot_decision(id).await?.map_or_else(String::new, |e| format!(" ({})", e.decision));
-            return Err(AppError::conflict(format!("pilot `{id}` was already decided{earlier}: a pilot is decided once")));
+            return Err(AppError::conflict(format!(
+                "pilot `{id}` was already decided{earlier}: a pilot is decided once"
+            )));
         }
         let action = if promote { AuditAction::PilotPromote } else { AuditAction::PilotEnd };
         let details = serde_json::json!({"reward_model": d.reward_model, "rules_version": d.rules_version});

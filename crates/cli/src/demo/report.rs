@@ -150,9 +150,8 @@ pub async fn gather(
 /// "efficiency-first: spend per outcome fell 31% (95% CI …) against the
 /// control group; token burn did not rise · feedback 12 motivating, …".
 fn pilot_line(r: &Value) -> String {
-    let count = |k: &str| -> u64 {
-        r["feedback"].as_array().into_iter().flatten().map(|t| t[k].as_u64().unwrap_or(0)).sum()
-    };
+    let count =
+        |k: &str| -> u64 { r["feedback"].as_array().into_iter().flatten().map(|t| t[k].as_u64().unwrap_or(0)).sum() };
     format!(
         "{} ({} in the cohort, {} in control): {} · feedback: {} motivating, {} confusing, {} unfair",
         r["pilot"].as_str().unwrap_or_default(),

@@ -159,7 +159,11 @@ fn dates(v: &mut V<'_>, p: &KeyPath, start: Date, end: Date) {
     let days = start.until(end).map(|s| s.get_days() + 1).unwrap_or(0);
     if !(14..=180).contains(&days) {
         let msg = format!("the pilot runs {days} days");
-        v.warn(p.key("end"), msg, Some("pilots are meant to run 60–90 days: long enough to see behaviour change".into()));
+        v.warn(
+            p.key("end"),
+            msg,
+            Some("pilots are meant to run 60–90 days: long enough to see behaviour change".into()),
+        );
     }
 }
 
@@ -170,7 +174,8 @@ fn rules_version(v: &mut V<'_>, p: &KeyPath, r: &RawPilot, known: &Known<'_>) ->
         Some(asked) if *asked == current => Some(current),
         Some(asked) => {
             let msg = format!("unknown scoring-rules version `{asked}`");
-            let hint = format!("the policy's [scoring] rules are version `{current}`: write that, or leave rules_version out");
+            let hint =
+                format!("the policy's [scoring] rules are version `{current}`: write that, or leave rules_version out");
             v.err(p.key("rules_version"), msg, Some(hint));
             None
         }

@@ -109,8 +109,14 @@ const TAGS: &[(&str, &str)] = &[
     ("scores", "Scores under each reward model, their comparison, and the leaderboard."),
     ("reports", "Chargeback (JSON, CSV, FOCUS), program health, and reconciliation with a provider's export."),
     ("anomalies", "Anomaly flags with their evidence, and incident reviews."),
-    ("feedback", "A pilot's question to its cohort: motivating, confusing or unfair? About the score, leaderboard, a nudge or a budget."),
-    ("pilots", "Pilots of an incentive design: their report (cohort against control, before against during), promotion to the default, or their end."),
+    (
+        "feedback",
+        "A pilot's question to its cohort: motivating, confusing or unfair? About the score, leaderboard, a nudge or a budget.",
+    ),
+    (
+        "pilots",
+        "Pilots of an incentive design: their report (cohort against control, before against during), promotion to the default, or their end.",
+    ),
     ("admin", "Operations for tests and demos."),
 ];
 
