@@ -26,7 +26,7 @@ fn line_of(src: &str, needle: &str) -> usize {
 
 /// The single error: (line, message, hint).
 fn error_of(src: &str) -> (usize, String, String) {
-    let report = load(src).err().expect("refused");
+    let Err(report) = load(src) else { panic!("refused") };
     let errors: Vec<_> = report.errors().collect();
     assert_eq!(errors.len(), 1, "{report}");
     let e = errors[0];
