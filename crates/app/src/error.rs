@@ -27,6 +27,10 @@ pub enum Code {
     /// The thing is no longer in a state that allows it (409): an outcome
     /// already decided, a subject already appealed.
     Conflict,
+    /// A pilot's question answered by someone outside its cohort (403).
+    NotInCohort,
+    /// A second answer about the same subject of a pilot in one week (409).
+    AlreadyAnswered,
     /// The provider failed or sent something unusable (502).
     UpstreamError,
     /// The provider did not answer in time (504).
@@ -48,6 +52,8 @@ impl Code {
         Code::Unauthorized,
         Code::NotFound,
         Code::Conflict,
+        Code::NotInCohort,
+        Code::AlreadyAnswered,
         Code::UpstreamError,
         Code::UpstreamTimeout,
         Code::Internal,
@@ -66,6 +72,8 @@ impl Code {
             Code::Unauthorized => (401, "unauthorized", "authentication_error"),
             Code::NotFound => (404, "not_found", "not_found_error"),
             Code::Conflict => (409, "conflict", "conflict_error"),
+            Code::NotInCohort => (403, "not_in_cohort", "permission_error"),
+            Code::AlreadyAnswered => (409, "already_answered", "conflict_error"),
             Code::UpstreamError => (502, "upstream_error", "api_error"),
             Code::UpstreamTimeout => (504, "upstream_error", "timeout_error"),
             Code::Internal => (500, "internal_error", "api_error"),

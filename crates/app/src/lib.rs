@@ -32,6 +32,7 @@ pub mod month;
 pub mod outcomes;
 pub mod output;
 pub mod ratelimit;
+pub mod pilots;
 pub mod record;
 pub mod reports;
 pub mod retention;

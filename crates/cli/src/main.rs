@@ -158,7 +158,7 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Finance's reports: chargeback (CSV, FOCUS, JSON) and reconciliation with a provider's export.
+    /// Reports: chargeback (CSV, FOCUS, JSON), health, reconciliation with a provider's export, a pilot's report.
     Report {
         #[command(subcommand)]
         command: report::ReportCommand,

@@ -73,6 +73,20 @@ pub enum ReportCommand {
         #[arg(long)]
         database: Option<String>,
     },
+    /// A pilot's report: cohort against control, before against during,
+    /// per week; the effect with its 95% interval; guard metrics; feedback.
+    Pilot {
+        #[arg(long)]
+        config: PathBuf,
+        /// The pilot's id (`[[pilots]] id`).
+        #[arg(long)]
+        pilot: String,
+        /// Print the whole report as JSON (what GET /api/v1/reports/pilots/{id} answers).
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 /// Exit status of a reconciliation that found drift beyond the tolerance.
@@ -120,6 +134,66 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(if r.reconciled { ExitCode::SUCCESS } else { ExitCode::from(DRIFT) })
         }
+        ReportCommand::Pilot { config, pilot, json, database } => {
+            let policy = store::load_policy(&config)?;
+            let (_, ledger) = store::for_policy(&policy, database.as_deref()).await?;
+            let now = jiff::Timestamp::now();
+            let r =
+                tokenwise_app::pilots::report::report(ledger.as_ref(), &policy, &pilot, now).await.map_err(app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                print_pilot(&r);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn cell(v: Option<f64>, scale: f64, decimals: usize) -> String {
+    v.map_or_else(|| "-".into(), |x| format!("{:.decimals$}", x * scale))
+}
+
+fn print_pilot(v: &tokenwise_app::pilots::report::PilotReportView) {
+    let (p, r) = (&v.pilot, &v.report);
+    println!(
+        "pilot {} ({}): {} to {}, reward model {}, rules {}; cohort {} people, control {}",
+        p.id, p.status, p.start, p.end, p.reward_model, p.rules_version, r.cohort_size, r.control_size
+    );
+    println!("{}", r.summary);
+    println!(
+        "{:>5}  {:<10} {:<7} {:>16} {:>16} {:>12} {:>12}",
+        "week", "from", "phase", "cohort $/outcome", "control $/outc.", "cohort drift", "control drift"
+    );
+    for w in &r.weeks {
+        let spend = |m: &std::collections::BTreeMap<String, Option<f64>>| {
+            cell(m.get("spend_per_outcome").copied().flatten(), 1.0, 4)
+        };
+        let drift = |m: &std::collections::BTreeMap<String, Option<f64>>| {
+            cell(m.get("latest_template_share").copied().flatten().map(|s| 1.0 - s), 100.0, 1)
+        };
+        println!(
+            "{:>5}  {:<10} {:<7} {:>16} {:>16} {:>11}% {:>11}%",
+            w.week,
+            w.start,
+            w.phase,
+            spend(&w.cohort_metrics),
+            spend(&w.control_metrics),
+            drift(&w.cohort_metrics),
+            drift(&w.control_metrics)
+        );
+    }
+    for g in &r.guards {
+        println!("guard {:<24} {}{}", g.estimate.metric.as_str(), g.sentence, if g.flagged { "  FLAGGED" } else { "" });
+    }
+    for t in &r.feedback {
+        println!(
+            "feedback week {:>3} about {:<12} motivating {:>3}  confusing {:>3}  unfair {:>3}",
+            t.week, t.about, t.motivating, t.confusing, t.unfair
+        );
+    }
+    for c in &r.comments {
+        println!("comment week {:>3} ({}, {}): {}", c.week, c.about, c.answer, c.comment.as_deref().unwrap_or(""));
     }
 }
 

@@ -11,7 +11,7 @@ mod support;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
-use support::Gateway;
+use support::{Gateway, with_running_pilot};
 
 fn http() -> reqwest::Client {
     tokenwise_server::install_crypto();
@@ -128,7 +128,7 @@ async fn a_key_becomes_a_session_cookie_and_each_role_sees_its_pages() {
 
 #[tokio::test]
 async fn forms_need_the_sessions_csrf_token_and_logout_or_revocation_end_the_session() {
-    let g = Gateway::start_with(with_proxies(""));
+    let g = Gateway::start_with(|s| with_running_pilot(with_proxies("")(s)));
     let member = g.key("ivan.petrov", None);
     let (_, cookie) = login(&g, &member, &[]).await;
     let cookie = cookie.unwrap();
@@ -141,7 +141,15 @@ async fn forms_need_the_sessions_csrf_token_and_logout_or_revocation_end_the_ses
         }
         req.send()
     };
-    let answer = |t: &str| vec![("_csrf", t.to_string()), ("answer", "confusing".to_string())];
+    assert!(html.contains("You are in pilot support-outcomes"), "the cohort is asked: {html}");
+    let answer = |t: &str| {
+        vec![
+            ("_csrf", t.to_string()),
+            ("pilot", "support-outcomes".to_string()),
+            ("about", "score".to_string()),
+            ("answer", "confusing".to_string()),
+        ]
+    };
 
     let r = post(answer("forged"), Some(cookie.clone())).await.unwrap();
     assert_eq!(r.status(), 403, "a wrong token is refused");
@@ -170,6 +178,11 @@ async fn forms_need_the_sessions_csrf_token_and_logout_or_revocation_end_the_ses
     let all = kept["feedback"].as_array().unwrap();
     assert_eq!(all.len(), 1, "{kept}");
     assert_eq!((all[0]["user"].as_str(), all[0]["answer"].as_str()), (Some("ivan.petrov"), Some("confusing")));
+    assert_eq!((all[0]["pilot"].as_str(), all[0]["about"].as_str()), (Some("support-outcomes"), Some("score")));
+    // The same form again this week: a page saying so, nothing kept twice.
+    let r = post(answer(&token), Some(cookie.clone())).await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("one answer a week per subject"));
     assert!(all[0]["rules_version"].as_str().is_some_and(|v| !v.is_empty()));
 
     // Logout ends the session on the server: the old cookie is worthless.

@@ -204,3 +204,30 @@ async fn finance_downloads_the_chargeback_and_focus_as_csv_files() {
     let page_csv = get(&g, "/finance/chargeback.csv", &finance).await.text().await.unwrap();
     assert_eq!(api.as_str().unwrap(), page_csv, "the same CSV as the API's");
 }
+
+#[tokio::test]
+async fn governance_sees_each_pilot_and_promotes_it_from_its_page() {
+    let g = Gateway::start();
+    let member = session(&g, "ben.carter").await;
+    assert_eq!(page(&g, "/governance/pilots", &member).await.0, 403, "a member of the cohort gets a 403 page");
+    let governance = session(&g, "omar.haddad").await;
+    let (status, html) = page(&g, "/governance/pilots", &governance).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("efficiency-first"), "{html}");
+    assert!(html.contains("spend per outcome"), "the headline in plain words: {html}");
+    assert!(html.contains("token burn"), "the guard metrics: {html}");
+    let promote = |t: String| {
+        http()
+            .post(format!("{}/governance/pilots/efficiency-first/promote", g.url))
+            .header(COOKIE, &governance)
+            .form(&[("_csrf", t)])
+            .send()
+    };
+    assert_eq!(promote("forged".into()).await.unwrap().status(), 403);
+    let r = promote(csrf_of(&html)).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/governance/pilots?done=promoted");
+    let (_, after) = page(&g, "/governance/pilots", &governance).await;
+    assert!(after.contains("Promoted by omar.haddad"), "{after}");
+    assert!(!after.contains("/governance/pilots/efficiency-first/promote"), "decided once: no more buttons");
+}

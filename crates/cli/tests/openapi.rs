@@ -30,6 +30,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/appeals"),
     ("post", "/api/v1/appeals/{id}/decide"),
     ("post", "/api/v1/feedback"),
+    ("get", "/api/v1/reports/pilots/{id}"),
     ("get", "/api/v1/scores"),
     ("get", "/api/v1/leaderboard"),
     ("get", "/api/v1/anomalies"),
@@ -38,6 +39,12 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/reports/health"),
     ("post", "/api/v1/reports/reconciliation"),
     ("get", "/api/v1/prompts/{event_id}"),
+    // Beside the contract's: pilots, their decision, their feedback counts.
+    ("get", "/api/v1/feedback"),
+    ("get", "/api/v1/pilots"),
+    ("post", "/api/v1/pilots/{id}/promote"),
+    ("post", "/api/v1/pilots/{id}/end"),
+    ("get", "/api/v1/pilots/{id}/feedback"),
 ];
 
 /// Every (method, path, operation) of the document.
@@ -188,13 +195,13 @@ async fn seed(g: &Gateway) {
     let ask = json!({"scope": "user:ivan.petrov", "reason_code": "customer-escalation", "cap_usd": "5",
                      "justification": "Escalated enterprise ticket needs several drafts today", "duration_hours": 4});
     assert_eq!(ivan.post("/api/v1/exceptions", ask, &[]).await.status, 200);
-    let feedback = json!({"answer": "motivating", "comment": "Clear why my score moved"});
+    let feedback = json!({"pilot": "support-outcomes", "answer": "motivating", "about": "score", "comment": "Clear why my score moved"});
     assert_eq!(ivan.post("/api/v1/feedback", feedback, &[]).await.status, 200);
 }
 
 #[tokio::test]
 async fn every_documented_operation_is_a_route_and_answers_as_documented() {
-    let g = Gateway::start_manual(|s| s);
+    let g = Gateway::start_manual(support::with_running_pilot);
     seed(&g).await;
     let doc = document(&g).await;
     let admin = Client::new(&g, g.key("hugo.martin", None));

@@ -64,6 +64,8 @@ pub fn error_page(e: &AppError) -> Response {
         Code::Unauthorized => "Please log in",
         Code::InvalidRequest | Code::TooLarge | Code::MethodNotAllowed | Code::HeadersTooLarge => "That did not work",
         Code::Conflict => "Already decided",
+        Code::NotInCohort => "Not your pilot",
+        Code::AlreadyAnswered => "Already answered this week",
         _ => "Something went wrong",
     };
     let mut message = e.message.clone();

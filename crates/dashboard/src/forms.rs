@@ -9,7 +9,6 @@ use crate::error::PageError;
 use crate::viewer::{Viewer, not_logged_in};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokenwise_app::AppError;
 
@@ -18,12 +17,6 @@ use tokenwise_app::AppError;
 pub struct Posted<T> {
     pub viewer: Viewer,
     pub form: T,
-}
-
-#[derive(Deserialize)]
-struct Token {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
 }
 
 /// Equal without telling, by its timing, how much of a guess was right.
@@ -60,14 +53,21 @@ impl<T: DeserializeOwned + Send> FromRequest<Dash> for Posted<T> {
         let bytes = axum::body::to_bytes(body, limit)
             .await
             .map_err(|e| AppError::invalid(format!("cannot read the form: {e}")))?;
-        let token: Token = serde_urlencoded::from_bytes(&bytes).unwrap_or(Token { csrf: String::new() });
-        if !same_secret(&token.csrf, &viewer.csrf) {
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| AppError::invalid(format!("cannot read the form: {e}")))?;
+        let token = fields.iter().find(|(k, _)| k == "_csrf").map_or("", |(_, v)| v.as_str());
+        if !same_secret(token, &viewer.csrf) {
             return Err(AppError::denied(
                 "this form's security token does not match your session (it may be from an old page): reload and try again",
             )
             .into());
         }
-        let form = serde_urlencoded::from_bytes::<T>(&bytes)
+        // The token is the form reader's: the form's own type never sees it,
+        // so the same type serves the JSON API (with deny_unknown_fields).
+        let rest: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k != "_csrf").collect();
+        let rest =
+            serde_urlencoded::to_string(&rest).map_err(|e| AppError::invalid(format!("cannot read the form: {e}")))?;
+        let form = serde_urlencoded::from_str::<T>(&rest)
             .map_err(|e| AppError::invalid(format!("the form is incomplete: {e}")))?;
         Ok(Posted { viewer, form })
     }

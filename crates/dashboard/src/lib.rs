@@ -27,6 +27,7 @@ pub mod governance;
 pub mod me;
 pub mod money;
 pub mod page;
+pub mod pilots;
 pub mod session;
 pub mod team;
 pub mod viewer;
@@ -69,6 +70,9 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/governance/appeals/{id}", post(governance::decide_appeal))
         .route("/governance/violations", get(governance::violations))
         .route("/governance/models", get(governance::models))
+        .route("/governance/pilots", get(pilots::page))
+        .route("/governance/pilots/{id}/promote", post(pilots::promote))
+        .route("/governance/pilots/{id}/end", post(pilots::end))
         .route("/governance/audit", get(governance::audit))
         .route("/governance/policy", get(governance::policy))
         .route("/finance", get(finance::page))

@@ -164,6 +164,12 @@ pub async fn page(
         .await?;
     let appeals = app.appeals(c, AppealFilter::default()).await?;
     let appeals: Vec<_> = appeals.appeals.into_iter().filter(|a| a.appellant == c.user.id).collect();
+    let asking: Vec<serde_json::Value> = app
+        .pilots_asking(&c.user.id)
+        .await?
+        .iter()
+        .map(|p| serde_json::json!({"id": p.id, "reward_model": p.reward_model.as_str(), "rules_version": p.rules_version}))
+        .collect();
     let ctx = serde_json::json!({
         "period": board.period,
         "model": board.model.as_str(),
@@ -180,34 +186,14 @@ pub async fn page(
         "pending": pending.outcomes.iter().map(outcome_line).collect::<Vec<_>>(),
         "appeals": appeals,
         "thanks": q.thanks.is_some(),
+        "pilots": asking,
+        "subjects": tokenwise_app::feedback::SUBJECTS,
     });
     render(&viewer, "/me", "me.html", ctx)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct FeedbackForm {
-    pub answer: String,
-    #[serde(default)]
-    pub comment: Option<String>,
-    #[serde(default)]
-    pub period: Option<String>,
-    #[serde(default)]
-    pub model: Option<String>,
-}
-
-/// `POST /me/feedback`: the scorecard's one-click question.
-pub async fn feedback(State(dash): State<Dash>, posted: Posted<FeedbackForm>) -> Result<Response, PageError> {
-    let f = posted.form;
-    let period = f.period.clone();
-    dash.app
-        .give_feedback(
-            &posted.viewer.caller,
-            FeedbackAnswer { answer: f.answer, comment: f.comment, period: f.period, model: f.model },
-        )
-        .await?;
-    let to = match period {
-        Some(p) => format!("/me?period={}&thanks=1#feedback", crate::error::encode(&p)),
-        None => "/me?thanks=1#feedback".into(),
-    };
-    Ok(Redirect::to(&to).into_response())
+/// `POST /me/feedback`: a pilot's one-click question, from its cohort.
+pub async fn feedback(State(dash): State<Dash>, posted: Posted<FeedbackAnswer>) -> Result<Response, PageError> {
+    dash.app.give_feedback(&posted.viewer.caller, posted.form).await?;
+    Ok(Redirect::to("/me?thanks=1#feedback").into_response())
 }

@@ -22,6 +22,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("governance.html", include_str!("../templates/governance.html")),
     ("violations.html", include_str!("../templates/violations.html")),
     ("models.html", include_str!("../templates/models.html")),
+    ("pilots.html", include_str!("../templates/pilots.html")),
     ("audit.html", include_str!("../templates/audit.html")),
     ("policy.html", include_str!("../templates/policy.html")),
     ("finance.html", include_str!("../templates/finance.html")),

@@ -81,6 +81,13 @@ tokenwise_core::named_enum!(
         /// flagged it; details: kinds and counts (never the text).
         #[serde(rename = "dlp.output")]
         DlpOutput => "dlp.output",
+        /// Governance made a pilot's reward model and rules version the
+        /// org's default; details: both.
+        #[serde(rename = "pilot.promote")]
+        PilotPromote => "pilot.promote",
+        /// Governance ended a pilot without promoting it.
+        #[serde(rename = "pilot.end")]
+        PilotEnd => "pilot.end",
     }
 );
 

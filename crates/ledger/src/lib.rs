@@ -26,8 +26,8 @@ pub use recorder::{Auditor, Recorder, RecorderStats};
 pub use store::{
     ActivityRow, AnomalyRecord, AnomalyStore, AppealQuery, AuditStore, BlockingWriter, BudgetStore, DecisionCount,
     EventQuery, EventStore, ExceptionStore, Feedback, FeedbackStore, GroupBy, Incident, KeyStore, OutcomeQuery,
-    OutcomeStore, PromptStore, ReportStore, ScoreStore, Session, SessionStore, SharedPrompt, SpendQuery, SpendRow,
-    Store, StoreBackend, StoreError, StoredPrompt, TaskStore, UsageTotals, prelude,
+    OutcomeStore, PilotDecision, PromptStore, ReportStore, ScoreStore, Session, SessionStore, SharedPrompt, SpendQuery,
+    SpendRow, Store, StoreBackend, StoreError, StoredPrompt, TaskStore, UsageTotals, prelude,
 };
 pub use task::{BaselineOf, Committed, TaskBaseline, TaskDelta, TaskSoFar, TaskTotals};
 

@@ -42,6 +42,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "anomalies",
     "dashboard",
     "rate_limits",
+    "pilots",
 ];
 
 /// Reads and validates the policy file at `path`; price files it names are
@@ -113,6 +114,7 @@ fn read_sections(doc: &Spanned<DeTable<'_>>, sink: &mut Sink) -> RawDoc {
             "anomalies" => raw.anomalies = one(value, sink),
             "dashboard" => raw.dashboard = one(value, sink),
             "rate_limits" => raw.rate_limits = one(value, sink),
+            "pilots" => raw.pilots = items(name, value, sink),
             other => sink.error(
                 At::Span(key.span()),
                 format!("unknown section `{other}`"),

@@ -452,6 +452,14 @@ pub struct Policy {
     pub dashboard: crate::dashboard::Dashboard,
     /// `[rate_limits]`: requests per minute and burst per key, by role.
     pub rate_limits: crate::rate_limits::RateLimits,
+    /// `[[pilots]]`, in the file's order.
+    pub pilots: Vec<Pilot>,
+}
+
+impl Policy {
+    pub fn pilot(&self, id: &str) -> Option<&Pilot> {
+        self.pilots.iter().find(|p| p.id == id)
+    }
 }
 
 impl Policy {
@@ -471,4 +479,52 @@ impl Policy {
         cleared.sort_by_key(|m| m.price_at(at).map_or(i64::MAX, |p| p.rates.input.0));
         cleared
     }
+}
+
+/// The thresholds past which a pilot's guard metric is flagged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PilotGuards {
+    /// Fractions: 0.10 is 10%, 0.05 is 5 percentage points.
+    pub token_burn: f64,
+    pub template_drift: f64,
+    /// Exceptions asked a person-week.
+    pub exceptions: f64,
+    /// On the 1–5 scale.
+    pub quality: f64,
+}
+
+impl Default for PilotGuards {
+    fn default() -> PilotGuards {
+        PilotGuards { token_burn: 0.10, template_drift: 0.05, exceptions: 0.25, quality: 0.25 }
+    }
+}
+
+/// A trial of an incentive design on a cohort for a period, against a
+/// control group: `[[pilots]]`, every member resolved to people when the
+/// policy is read.
+#[derive(Debug, Clone)]
+pub struct Pilot {
+    pub id: String,
+    pub description: Option<String>,
+    /// The teams and people the file names for the cohort.
+    pub cohort_teams: Vec<String>,
+    pub cohort_users: Vec<String>,
+    /// Whether the control group was named (else: everyone else who may
+    /// use the pilot's use cases).
+    pub control_named: bool,
+    /// The people in each group (never both).
+    pub cohort: BTreeSet<String>,
+    pub control: BTreeSet<String>,
+    /// The use cases compared; every use case when empty.
+    pub use_cases: Vec<String>,
+    /// First and last day, inclusive, in the org's time zone.
+    pub start: jiff::civil::Date,
+    pub end: jiff::civil::Date,
+    pub baseline_weeks: u32,
+    pub reward_model: tokenwise_scoring::Model,
+    pub rules_version: String,
+    /// What the cohort is shown.
+    pub board: Visibility,
+    pub badges: bool,
+    pub guards: PilotGuards,
 }

@@ -641,6 +641,73 @@ pub struct RawIntegration {
     pub description: Option<String>,
 }
 
+/// Who is in a pilot's cohort or control group: teams and/or people.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMembers {
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+/// A trial of an incentive design on a small group: `[[pilots]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPilot {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub cohort: RawMembers,
+    /// Default: everyone else who may use the pilot's use cases.
+    #[serde(default)]
+    pub control: Option<RawMembers>,
+    /// Default: every use case someone in the cohort may use.
+    #[serde(default)]
+    pub use_cases: Vec<String>,
+    /// First and last day (inclusive), `YYYY-MM-DD`, in the org's time zone.
+    pub start: DateText,
+    pub end: DateText,
+    /// Weeks before the start the report compares with (default 4).
+    #[serde(default)]
+    pub baseline_weeks: Option<u32>,
+    /// The reward model under trial.
+    pub reward_model: String,
+    /// The scoring-rules version under trial (default: the policy's own).
+    #[serde(default)]
+    pub rules_version: Option<String>,
+    /// What the cohort is shown: its board's visibility and badges.
+    #[serde(default)]
+    pub board: Visibility,
+    #[serde(default = "default_true")]
+    pub badges: bool,
+    /// When a guard metric's worsening is flagged.
+    #[serde(default)]
+    pub guards: Option<RawGuards>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `[pilots.guards]`: thresholds of the report's guard metrics.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuards {
+    /// Token burn up by more than this many percent (default 10).
+    #[serde(default)]
+    pub token_burn_percent: Option<f64>,
+    /// Template drift up by more than this many percentage points (default 5).
+    #[serde(default)]
+    pub template_drift_points: Option<f64>,
+    /// Exceptions asked a person-week up by more than this (default 0.25).
+    #[serde(default)]
+    pub exceptions_per_person_week: Option<f64>,
+    /// Quality (1–5) down by more than this (default 0.25).
+    #[serde(default)]
+    pub quality_points: Option<f64>,
+}
+
 /// A named entry whose body may have failed to deserialise; its name still
 /// counts as declared, so references to it raise no second error.
 pub(crate) type Entries<T> = Vec<(String, Option<T>)>;
@@ -672,6 +739,7 @@ pub(crate) struct RawDoc {
     pub anomalies: Option<crate::anomalies::RawAnomalies>,
     pub dashboard: Option<crate::dashboard::RawDashboard>,
     pub rate_limits: Option<crate::rate_limits::RawRateLimits>,
+    pub pilots: Vec<Option<RawPilot>>,
     /// Sections present in the file (even if they failed to deserialise).
     pub present: Vec<String>,
 }

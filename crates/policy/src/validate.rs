@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates, Scope};
 
 mod ingest;
+mod pilots;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -164,19 +165,8 @@ fn required_sections(raw: &RawDoc, sink: &mut Sink) {
     }
 }
 
-pub(crate) fn validate(
-    raw: RawDoc,
-    file: &Path,
-    base_dir: &Path,
-    read: &dyn Fn(&Path) -> std::io::Result<String>,
-    sink: &mut Sink,
-) -> Option<Policy> {
-    required_sections(&raw, sink);
-    let names = Names::of(&raw);
-    let anomalies = crate::anomalies::validate(sink, raw.anomalies.as_ref());
-    let dashboard = crate::dashboard::validate(sink, raw.dashboard.as_ref());
-    let rate_limits = crate::rate_limits::validate(sink, raw.rate_limits.as_ref());
-    let mut v = V { sink, names: &names, classes: None };
+/// Every declared name is a valid id.
+fn idents(v: &mut V<'_>, names: &Names) {
     for (section, set) in [
         ("upstreams", &names.upstreams),
         ("models", &names.models),
@@ -190,6 +180,22 @@ pub(crate) fn validate(
             v.ident(path(&[section, id]), id, what);
         }
     }
+}
+
+pub(crate) fn validate(
+    raw: RawDoc,
+    file: &Path,
+    base_dir: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    sink: &mut Sink,
+) -> Option<Policy> {
+    required_sections(&raw, sink);
+    let names = Names::of(&raw);
+    let anomalies = crate::anomalies::validate(sink, raw.anomalies.as_ref());
+    let dashboard = crate::dashboard::validate(sink, raw.dashboard.as_ref());
+    let rate_limits = crate::rate_limits::validate(sink, raw.rate_limits.as_ref());
+    let mut v = V { sink, names: &names, classes: None };
+    idents(&mut v, &names);
 
     v.classes = raw.data_classes.as_ref().and_then(|c| data_classes(&mut v, c));
     let org = raw.org.as_ref().and_then(|o| org(&mut v, o));
@@ -216,6 +222,9 @@ pub(crate) fn validate(
     let (integrations, nudges) = (integrations(&mut v, &raw.integrations), nudges(&mut v, raw.nudges.as_ref()));
     let reports = reports(&mut v, raw.reports.as_ref());
     let ingest = ingest::ingest(&mut v, raw.ingest.as_ref(), &ingest::Known { users: &users, use_cases: &use_cases });
+    let known =
+        pilots::Known { users: &users, use_cases: &use_cases, rules: scoring.as_ref().map(|s| s.rules.version()) };
+    let pilots = pilots::pilots(&mut v, &raw.pilots, &known);
     if v.sink.has_errors() {
         return None;
     }
@@ -244,6 +253,7 @@ pub(crate) fn validate(
         anomalies,
         dashboard,
         rate_limits,
+        pilots,
     })
 }
 

@@ -29,6 +29,9 @@ pub struct Person {
     pub use_cases: Vec<String>,
     /// An exploration use case this person may use, if any.
     pub sandbox: Option<String>,
+    /// The pilot this person is in the cohort of, and the day of the
+    /// simulated month (0-based) from which it runs.
+    pub pilot: Option<(String, u16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -39,6 +42,19 @@ pub struct Company {
 impl Company {
     pub fn person(&self, user: &str) -> Option<&Person> {
         self.people.iter().find(|p| p.user == user)
+    }
+
+    /// Puts the cohort of each of the policy's pilots in it, from the
+    /// pilot's first day counted from `first` (the simulated month's first
+    /// day); a pilot that began before the month runs from its first day.
+    pub fn start_pilots(&mut self, policy: &Policy, first: jiff::civil::Date) {
+        for pilot in &policy.pilots {
+            let from = first.until(pilot.start).map_or(0, |s| s.get_days().max(0));
+            let Ok(from) = u16::try_from(from) else { continue };
+            for p in self.people.iter_mut().filter(|p| pilot.cohort.contains(&p.user) && p.pilot.is_none()) {
+                p.pilot = Some((pilot.id.clone(), from));
+            }
+        }
     }
 }
 
@@ -142,7 +158,15 @@ pub fn cast(policy: &Policy, seed: u64) -> Company {
             if use_cases.is_empty() && sandbox.is_none() {
                 return None;
             }
-            Some(Person { user: u.id.clone(), team: u.team.clone(), persona, validator, use_cases, sandbox })
+            Some(Person {
+                user: u.id.clone(),
+                team: u.team.clone(),
+                persona,
+                validator,
+                use_cases,
+                sandbox,
+                pilot: None,
+            })
         })
         .collect();
     Company { people }

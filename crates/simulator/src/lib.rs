@@ -20,4 +20,4 @@ pub mod text;
 pub use cast::{Company, Person, cast};
 pub use persona::Persona;
 pub use persona::Style;
-pub use plan::{Action, Call, Claim, Day, Format, day, month};
+pub use plan::{Action, Call, Claim, Day, Feedback, Format, day, month};

@@ -145,6 +145,22 @@ pub struct Style {
     pub crunch: Option<Crunch>,
 }
 
+impl Style {
+    /// How a person works under a pilot that rewards efficiency: fewer
+    /// calls a task, half the context, the approved template most of the
+    /// time, the use case's default model.
+    pub fn under_pilot(self) -> Style {
+        let (lo, hi) = self.calls;
+        Style {
+            calls: (lo, lo.max(lo.midpoint(hi))),
+            words: (self.words.0 / 2, self.words.1 / 2),
+            template: self.template.max(0.8),
+            dear_model: false,
+            ..self
+        }
+    }
+}
+
 /// A batch job on a day of its own: `calls` calls of `words` words each,
 /// on day `first_day` and every `every_days` after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

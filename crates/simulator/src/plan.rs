@@ -54,10 +54,23 @@ pub struct Claim {
     pub genuine: bool,
 }
 
+/// An answer to a pilot's question, from someone in its cohort.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feedback {
+    pub user: String,
+    pub pilot: String,
+    /// `score` or `leaderboard`.
+    pub about: &'static str,
+    /// `motivating`, `confusing` or `unfair`.
+    pub answer: &'static str,
+    pub comment: Option<&'static str>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Action {
     Call(Call),
     Claim(Claim),
+    Feedback(Feedback),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -169,7 +182,8 @@ fn person_day(
     out: &mut Vec<Action>,
     claims: &mut Vec<Action>,
 ) {
-    let style: Style = p.persona.style();
+    let piloted = p.pilot.as_ref().filter(|(_, from)| day >= *from);
+    let style: Style = if piloted.is_some() { p.persona.style().under_pilot() } else { p.persona.style() };
     let same_prompt = style.repeat.then(|| format!("Summarise the open items for {} today.", p.team));
     let system = (style.cached_context > 0)
         .then(|| text::document(&p.user, "Here is everything in our repository, for context:", style.cached_context));
@@ -239,6 +253,27 @@ fn person_day(
             genuine: false,
         }));
     }
+    // At the end of each week of a pilot, most of its cohort answers.
+    if let Some((pilot, from)) = piloted
+        && (day - from) % 7 == 4
+        && rng.random_bool(0.7)
+    {
+        claims.push(Action::Feedback(feedback(rng, p, pilot)));
+    }
+}
+
+/// What someone in a pilot says about it: honest people find an
+/// efficiency score mostly motivating; gaming ones, whose tricks it
+/// exposes, unfair.
+fn feedback(rng: &mut StdRng, p: &Person, pilot: &str) -> Feedback {
+    let about = if rng.random_bool(0.7) { "score" } else { "leaderboard" };
+    let (answer, comment) = match rng.random_range(0..10) {
+        _ if p.persona.gaming() => ("unfair", Some("My numbers look worse than the work I did.")),
+        0..=5 => ("motivating", None),
+        6..=7 => ("confusing", Some("I could not tell which of my calls counted against me.")),
+        _ => ("unfair", Some("Long reviews of risky changes cost more and now score lower.")),
+    };
+    Feedback { user: p.user.clone(), pilot: pilot.to_string(), about, answer, comment }
 }
 
 /// One day of the plan: `work` says whether it is a working day (the

@@ -31,12 +31,14 @@ fn shapes(company: &Company, seed: u64) -> BTreeMap<Persona, Shape> {
             let user = match &a {
                 Action::Call(c) => c.user.clone(),
                 Action::Claim(c) => c.user.clone(),
+                Action::Feedback(f) => f.user.clone(),
             };
             let persona = company.person(&user).unwrap().persona;
             let shape = out.entry(persona).or_insert(Shape { calls: Vec::new(), claims: Vec::new() });
             match a {
                 Action::Call(c) => shape.calls.push(c),
                 Action::Claim(c) => shape.claims.push(c),
+                Action::Feedback(_) => {}
             }
         }
     }
@@ -120,4 +122,44 @@ fn each_gaming_persona_plays_its_strategy() {
     assert!(explorer.claims.iter().all(|c| c.kind == "template_created"));
     let author = &s[&Persona::TemplateAuthor];
     assert!(author.calls.iter().all(|c| c.template.is_some()));
+}
+
+#[test]
+fn a_pilots_cohort_works_leaner_from_its_start_and_answers_its_question() {
+    let policy = acme();
+    let pilot = policy.pilot("efficiency-first").unwrap();
+    let mut company = cast(&policy, 7);
+    company.start_pilots(&policy, jiff::civil::date(2026, 11, 1));
+    let from = company.person("ben.carter").unwrap().pilot.clone().unwrap().1;
+    assert_eq!(from, 15, "the pilot starts on November 16th");
+    assert!(company.people.iter().filter(|p| p.pilot.is_some()).all(|p| pilot.cohort.contains(&p.user)));
+    let days = month(&company, &policy, 7, &weekdays());
+    // Calls per task of honest cohort members, before and during.
+    let per_task = |during: bool| {
+        let (mut calls, mut tasks) = (0usize, BTreeSet::new());
+        for d in days.iter().filter(|d| (d.index >= from) == during) {
+            for a in &d.actions {
+                if let Action::Call(c) = a
+                    && pilot.cohort.contains(&c.user)
+                    && !company.person(&c.user).unwrap().persona.gaming()
+                {
+                    calls += 1;
+                    tasks.insert(c.task.clone());
+                }
+            }
+        }
+        calls as f64 / tasks.len().max(1) as f64
+    };
+    assert!(per_task(true) < per_task(false) * 0.9, "{} vs {}", per_task(true), per_task(false));
+    let answers: Vec<(u16, String)> = days
+        .iter()
+        .flat_map(|d| {
+            d.actions.iter().filter_map(move |a| match a {
+                Action::Feedback(f) => Some((d.index, f.user.clone())),
+                _ => None,
+            })
+        })
+        .collect();
+    assert!(!answers.is_empty());
+    assert!(answers.iter().all(|(day, user)| *day >= from && pilot.cohort.contains(user)), "{answers:?}");
 }

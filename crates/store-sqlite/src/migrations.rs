@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "anomalies", include_str!("../migrations/0008_anomalies.sql")),
     (9, "usage_daily", include_str!("../migrations/0009_usage_daily.sql")),
     (10, "dashboard", include_str!("../migrations/0010_dashboard.sql")),
+    (11, "pilots", include_str!("../migrations/0011_pilots.sql")),
     (12, "prompts", include_str!("../migrations/0012_prompts.sql")),
 ];
 

@@ -38,34 +38,61 @@ pub async fn sessions_live_until_they_expire_or_end(b: &impl Backend) {
     assert_eq!(s.session(&sso.id_hash, t0).await.unwrap(), None, "swept: it expired before the new one began");
 }
 
-pub async fn feedback_is_kept_and_read_by_person_and_period(b: &impl Backend) {
+pub async fn feedback_is_kept_once_a_week_per_pilot_and_subject(b: &impl Backend) {
     let s = b.store();
     let t0 = Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap();
     let tag = t0.as_microsecond().to_string();
-    let one = |user: &str, period: &str, answer: &str, secs: i64| Feedback {
-        id: format!("fb-{tag}-{user}-{period}-{secs}"),
+    let pilot = format!("p-{tag}");
+    let one = |user: &str, about: &str, week: &str, answer: &str, secs: i64| Feedback {
+        id: format!("fb-{tag}-{user}-{about}-{week}-{secs}"),
         user_id: format!("{user}-{tag}"),
-        period: period.into(),
+        pilot: Some(pilot.clone()),
+        about: Some(about.into()),
+        week: Some(week.into()),
+        period: "2026-11".into(),
         answer: answer.into(),
         comment: (answer == "unfair").then(|| "my validated work counts less than a colleague's".into()),
-        model: "balanced".into(),
-        rules_version: "balanced-1".into(),
+        model: "efficiency".into(),
+        rules_version: "s2-0123456789".into(),
         at: t0 + secs.seconds(),
     };
     let (a, bb, c) = (
-        one("ivan", "2026-11", "unfair", 2),
-        one("ivan", "2026-11", "motivating", 1),
-        one("jade", "2026-10", "confusing", 0),
+        one("ivan", "score", "2026-W48", "unfair", 2),
+        one("ivan", "nudge", "2026-W48", "motivating", 1),
+        one("jade", "score", "2026-W48", "confusing", 0),
     );
     for f in [&a, &bb, &c] {
-        s.insert_feedback(f).await.unwrap();
+        assert!(s.insert_feedback(f).await.unwrap(), "the first answer of the week about {:?}", f.about);
     }
+    let again = one("ivan", "score", "2026-W48", "motivating", 5);
+    assert!(!s.insert_feedback(&again).await.unwrap(), "a second answer about the score in the same week");
+    let next_week = one("ivan", "score", "2026-W49", "motivating", 6);
+    assert!(s.insert_feedback(&next_week).await.unwrap(), "a new week");
     let ivan = format!("ivan-{tag}");
-    assert_eq!(s.feedback(Some(&ivan), None).await.unwrap(), vec![bb.clone(), a.clone()], "oldest first");
-    assert_eq!(s.feedback(Some(&ivan), Some("2026-10")).await.unwrap(), vec![]);
-    let all = s.feedback(None, Some("2026-10")).await.unwrap();
-    assert!(all.contains(&c) && !all.contains(&a));
-    let mut bad = one("ivan", "2026-11", "meh", 3);
+    let his = s.feedback(Some(&ivan), Some(&pilot)).await.unwrap();
+    assert_eq!(his, vec![bb.clone(), a.clone(), next_week.clone()], "oldest first, the refused one not kept");
+    assert_eq!(s.feedback(Some(&ivan), Some("another-pilot")).await.unwrap(), vec![]);
+    assert_eq!(s.feedback(None, Some(&pilot)).await.unwrap(), vec![c.clone(), bb, a, next_week]);
+    let mut bad = one("ivan", "budget", "2026-W48", "meh", 3);
     bad.id.push('x');
     assert!(s.insert_feedback(&bad).await.is_err(), "only the three answers are kept");
+}
+
+pub async fn a_pilot_is_decided_once(b: &impl Backend) {
+    let s = b.store();
+    let t0 = Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap();
+    let pilot = format!("p-{}", t0.as_microsecond());
+    let decision = |what: &str, secs: i64| PilotDecision {
+        pilot: pilot.clone(),
+        decision: what.into(),
+        reward_model: "efficiency".into(),
+        rules_version: "s2-0123456789".into(),
+        decided_by: "gina".into(),
+        at: t0 + secs.seconds(),
+    };
+    let promoted = decision("promoted", 0);
+    assert!(s.decide_pilot(&promoted).await.unwrap());
+    assert!(!s.decide_pilot(&decision("ended", 1)).await.unwrap(), "already decided");
+    let kept = s.pilot_decisions().await.unwrap();
+    assert_eq!(kept.iter().filter(|d| d.pilot == pilot).collect::<Vec<_>>(), vec![&promoted]);
 }

@@ -133,7 +133,8 @@ macro_rules! store_suite {
             anomalies_are_kept_once_alerted_once_and_suppressed_by_an_upheld_appeal,
             incidents_are_stored_updated_and_listed_newest_first,
             sessions_live_until_they_expire_or_end,
-            feedback_is_kept_and_read_by_person_and_period,
+            feedback_is_kept_once_a_week_per_pilot_and_subject,
+            a_pilot_is_decided_once,
             stored_prompts_are_read_until_purged,
         );
     };

@@ -194,7 +194,11 @@ impl App {
 
     pub async fn scores(&self, caller: &Caller, r: ScoresRequest) -> AppResult<Board> {
         let period = self.period(r.period.as_deref())?;
-        let model = model(r.model.as_deref())?;
+        // Unasked, the org's default: the last promoted pilot's, else balanced.
+        let model = match r.model.as_deref() {
+            Some(m) => model(Some(m))?,
+            None => self.default_reward_model().await?,
+        };
         let now = self.clock.now();
         let (mut board, _) = match r.rules_version.as_deref() {
             Some(v) => {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokenwise_simulator::{Action, Call, Claim, Company, Day, Format};
+use tokenwise_simulator::{Action, Call, Claim, Company, Day, Feedback, Format};
 
 /// People working at once: enough to batch the ledger's commits, few
 /// enough not to crowd two cores.
@@ -26,6 +26,8 @@ pub struct Tally {
     pub outcomes_rejected: BTreeMap<String, u64>,
     pub appeals: u64,
     pub exceptions_asked: u64,
+    /// Answers to a pilot's question.
+    pub feedback: u64,
 }
 
 /// How one call went.
@@ -132,10 +134,21 @@ pub async fn day(w: &Arc<World>, company: &Company, day: &Day, tally: &mut Tally
         }
     }
     for a in &day.actions {
-        if let Action::Claim(c) = a {
-            claim(w, company, c, tally).await?;
+        match a {
+            Action::Claim(c) => claim(w, company, c, tally).await?,
+            Action::Feedback(f) => feedback(w, f, tally).await?,
+            Action::Call(_) => {}
         }
     }
+    Ok(())
+}
+
+/// Someone in a pilot's cohort answers its question.
+async fn feedback(w: &World, f: &Feedback, tally: &mut Tally) -> anyhow::Result<()> {
+    let Some(key) = w.keys.get(&f.user) else { return Ok(()) };
+    let body = json!({"pilot": f.pilot, "answer": f.answer, "about": f.about, "comment": f.comment});
+    post(w, key, "/api/v1/feedback", body).await?;
+    tally.feedback += 1;
     Ok(())
 }
 

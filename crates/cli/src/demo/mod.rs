@@ -63,7 +63,8 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<()> {
     let days: Vec<Date> = (0..n).map(|i| first + i64::from(i).days()).collect();
     let working: Vec<bool> = days.iter().map(|d| !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)).collect();
 
-    let company = tokenwise_simulator::cast(&policy, a.seed);
+    let mut company = tokenwise_simulator::cast(&policy, a.seed);
+    company.start_pilots(&policy, first);
     let w = Arc::new(world::World::start(&dir, a.listen, (policy, text), at(first, 8)?).await?);
     let began = Instant::now();
     let mut tally = drive::Tally::default();

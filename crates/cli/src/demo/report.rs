@@ -52,6 +52,10 @@ pub struct Report {
     /// For the printed report only: who was nudged most.
     #[serde(skip)]
     pub nudged: Vec<(String, u64)>,
+    /// For the printed report only: each pilot's report in a sentence,
+    /// and its feedback counted.
+    #[serde(skip)]
+    pub pilots: Vec<String>,
 }
 
 /// Dollars for display: the ledger's nano-dollars rounded to the cent's hundredth.
@@ -123,9 +127,15 @@ pub async fn gather(
     let mut nudged: Vec<(String, u64)> = tally.nudges.iter().map(|(u, n)| (u.clone(), *n)).collect();
     nudged.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     nudged.truncate(3);
+    let mut pilots = Vec::new();
+    for p in &w.policy.pilots {
+        let r = w.get(&w.governance, &format!("/api/v1/reports/pilots/{}", p.id)).await?;
+        pilots.push(pilot_line(&r["report"]));
+    }
     Ok(Report {
         teams,
         nudged,
+        pilots,
         requests: tally.requests,
         elapsed_s: 0.0,
         people,
@@ -135,6 +145,23 @@ pub async fn gather(
         dlp,
         nudges: tally.nudges.values().sum(),
     })
+}
+
+/// "efficiency-first: spend per outcome fell 31% (95% CI …) against the
+/// control group; token burn did not rise · feedback 12 motivating, …".
+fn pilot_line(r: &Value) -> String {
+    let count =
+        |k: &str| -> u64 { r["feedback"].as_array().into_iter().flatten().map(|t| t[k].as_u64().unwrap_or(0)).sum() };
+    format!(
+        "{} ({} in the cohort, {} in control): {} · feedback: {} motivating, {} confusing, {} unfair",
+        r["pilot"].as_str().unwrap_or_default(),
+        r["cohort_size"],
+        r["control_size"],
+        r["summary"].as_str().unwrap_or_default(),
+        count("motivating"),
+        count("confusing"),
+        count("unfair")
+    )
 }
 
 /// Who was flagged for what, once each.
@@ -225,4 +252,7 @@ pub fn print(r: &Report, company: &Company) {
     println!("DLP decisions: {}", r.dlp.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     let most: Vec<String> = r.nudged.iter().map(|(u, n)| format!("{u} {n}")).collect();
     println!("Nudges shown: {} (most: {})", r.nudges, most.join(", "));
+    for p in &r.pilots {
+        println!("Pilot {p}");
+    }
 }

@@ -52,6 +52,18 @@ pub fn create_key(policy: &Path, database: &str, user: &str, use_case: Option<&s
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Adds a pilot on the support team running today (ten days in, sixty to
+/// go, by the system's clock), against the sales team, scored on outcomes.
+pub fn with_running_pilot(s: String) -> String {
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let start = today.checked_sub(jiff::Span::new().days(10)).unwrap();
+    let end = today.checked_add(jiff::Span::new().days(60)).unwrap();
+    s + &format!(
+        "\n[[pilots]]\nid = \"support-outcomes\"\ncohort = {{ teams = [\"support\"] }}\n\
+         control = {{ teams = [\"sales\"] }}\nstart = \"{start}\"\nend = \"{end}\"\nreward_model = \"outcome\"\n"
+    )
+}
+
 pub fn usd_nanos(s: &str) -> i64 {
     tokenwise_core::Nanos::parse_usd(s).unwrap().0
 }

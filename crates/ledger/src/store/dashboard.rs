@@ -26,18 +26,38 @@ pub struct Session {
     pub expires_at: Timestamp,
 }
 
-/// One answer to "is this motivating / confusing / unfair?" about a
-/// scorecard: who, for which period, under which reward model and rules.
+/// One answer to a pilot's question — is this motivating, confusing or
+/// unfair? — about one subject (`score`, `leaderboard`, `nudge`,
+/// `budget`), in the ISO week it was given, with the reward model and
+/// scoring-rules version the person was shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feedback {
     pub id: String,
     pub user_id: String,
+    /// None for answers kept before pilots existed.
+    pub pilot: Option<String>,
+    pub about: Option<String>,
+    /// ISO week, `2026-W48`.
+    pub week: Option<String>,
+    /// The scoring period (`YYYY-MM`) it was given in.
     pub period: String,
     /// `motivating`, `confusing` or `unfair`.
     pub answer: String,
     pub comment: Option<String>,
     pub model: String,
     pub rules_version: String,
+    pub at: Timestamp,
+}
+
+/// What governance decided about a pilot, once: `promoted` (its reward
+/// model and rules version became the org's default) or `ended`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PilotDecision {
+    pub pilot: String,
+    pub decision: String,
+    pub reward_model: String,
+    pub rules_version: String,
+    pub decided_by: String,
     pub at: Timestamp,
 }
 
@@ -56,8 +76,16 @@ pub trait SessionStore: Send + Sync {
 
 #[async_trait]
 pub trait FeedbackStore: Send + Sync {
-    async fn insert_feedback(&self, f: &Feedback) -> Result<(), StoreError>;
+    /// Keeps an answer; false (and nothing kept) when the person already
+    /// answered about the same subject of the same pilot in the same week.
+    async fn insert_feedback(&self, f: &Feedback) -> Result<bool, StoreError>;
 
-    /// Answers oldest first, optionally of one person and one period.
-    async fn feedback(&self, user: Option<&str>, period: Option<&str>) -> Result<Vec<Feedback>, StoreError>;
+    /// Answers oldest first, optionally of one person and one pilot.
+    async fn feedback(&self, user: Option<&str>, pilot: Option<&str>) -> Result<Vec<Feedback>, StoreError>;
+
+    /// Records a decision about a pilot; false when one was already made.
+    async fn decide_pilot(&self, d: &PilotDecision) -> Result<bool, StoreError>;
+
+    /// Every decision, oldest first.
+    async fn pilot_decisions(&self) -> Result<Vec<PilotDecision>, StoreError>;
 }

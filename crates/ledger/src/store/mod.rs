@@ -17,7 +17,7 @@
 //! | reports | [`ReportStore`] | calls summed per charge period for chargeback and reconciliation |
 //! | anomalies | [`AnomalyStore`] | calls per day and model, prompt groups, findings, incidents |
 //! | sessions | [`SessionStore`] | the dashboard's sessions (hashed tokens) |
-//! | feedback | [`FeedbackStore`] | answers to the scorecard's feedback question |
+//! | feedback | [`FeedbackStore`] | pilots: answers to the feedback question, decisions (promoted, ended) |
 //! | prompts | [`PromptStore`] | prompts kept under a use case's retention policy, until purged |
 //!
 //! [`Store`] is every capability at once; it has a blanket impl, so a
@@ -54,7 +54,7 @@ pub use anomalies::{
 };
 pub use audit::AuditStore;
 pub use budgets::BudgetStore;
-pub use dashboard::{Feedback, FeedbackStore, Session, SessionStore};
+pub use dashboard::{Feedback, FeedbackStore, PilotDecision, Session, SessionStore};
 pub use events::{BlockingWriter, EventQuery, EventStore, GroupBy, SpendQuery, SpendRow};
 pub use exceptions::ExceptionStore;
 pub use keys::KeyStore;

@@ -89,6 +89,8 @@ error_responses!(
     Forbidden => "The caller's role or the policy does not allow it (`policy_violation`).",
     NotFound => "Nothing by that id that the caller may see (`not_found`).",
     Conflict => "No longer in a state that allows it, e.g. already decided (`conflict`).",
+    NotInCohort => "Only the pilot's cohort answers its question (`not_in_cohort`, 403).",
+    AlreadyAnswered => "Already answered about this subject of the pilot this week (`already_answered`, 409).",
     TooLarge => "The body is larger than `server.max_request_bytes` (`invalid_request`, type `request_too_large`).",
 );
 
@@ -108,8 +110,15 @@ const TAGS: &[(&str, &str)] = &[
     ("scores", "Scores under each reward model, their comparison, and the leaderboard."),
     ("reports", "Chargeback (JSON, CSV, FOCUS), program health, and reconciliation with a provider's export."),
     ("anomalies", "Anomaly flags with their evidence, and incident reviews."),
-    ("feedback", "Answers to the scorecard's question: motivating, confusing or unfair? (read by pilots)."),
+    (
+        "feedback",
+        "A pilot's question to its cohort: motivating, confusing or unfair? About the score, leaderboard, a nudge or a budget.",
+    ),
     ("privacy", "Prompts kept under a use case's retention policy: read by governance, every read audited."),
+    (
+        "pilots",
+        "Pilots of an incentive design: their report (cohort against control, before against during), promotion to the default, or their end.",
+    ),
     ("admin", "Operations for tests and demos."),
 ];
 

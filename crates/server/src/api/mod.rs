@@ -33,6 +33,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod outcomes;
 pub mod prompts;
+pub mod pilots;
 pub mod reports;
 pub mod scores;
 
@@ -52,6 +53,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .merge(appeals::routes())
         .merge(feedback::routes())
         .merge(prompts::routes())
+        .merge(pilots::routes())
         .merge(reports::routes())
         .merge(anomalies::routes())
         .merge(incidents::routes())
