@@ -41,7 +41,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for documents that list them (the OpenAPI error schema).
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 15] = [
         Code::PolicyViolation,
         Code::BudgetExceeded,
         Code::RateLimited,

@@ -5,8 +5,8 @@
 //! kept in memory by each replica: behind N replicas a key may make up to N
 //! times its limit.
 
-use crate::diag::{At, KeyPath, Sink};
 use crate::Role;
+use crate::diag::{At, KeyPath, Sink};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

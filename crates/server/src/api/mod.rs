@@ -32,8 +32,8 @@ pub mod feedback;
 pub mod incidents;
 pub mod ingest;
 pub mod outcomes;
-pub mod prompts;
 pub mod pilots;
+pub mod prompts;
 pub mod reports;
 pub mod scores;
 
