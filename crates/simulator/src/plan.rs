@@ -183,7 +183,13 @@ fn person_day(
     claims: &mut Vec<Action>,
 ) {
     let piloted = p.pilot.as_ref().filter(|(_, from)| day >= *from);
-    let style: Style = if piloted.is_some() { p.persona.style().under_pilot() } else { p.persona.style() };
+    let usual: Style = p.persona.style();
+    // The pilot changes how its cohort works in the pilot's use cases only;
+    // elsewhere they work as usual (so the pilot does not move other use
+    // cases' peer medians).
+    let pilot_cases =
+        piloted.and_then(|(id, _)| policy.pilot(id)).map(|pl| pl.use_cases.as_slice()).unwrap_or_default();
+    let style = usual;
     let same_prompt = style.repeat.then(|| format!("Summarise the open items for {} today.", p.team));
     let system = (style.cached_context > 0)
         .then(|| text::document(&p.user, "Here is everything in our repository, for context:", style.cached_context));
@@ -192,6 +198,7 @@ fn person_day(
     }
     for t in 0..between(rng, style.tasks) {
         let Some((use_case, exploration)) = pick_use_case(rng, policy, p) else { return };
+        let style = if pilot_cases.contains(&use_case) { usual.under_pilot() } else { usual };
         let Some(model) = model_for(policy, &use_case, style.dear_model) else { continue };
         let template = if rng.random_bool(style.template) { template_for(policy, &use_case) } else { None };
         let task = format!("{}-d{:02}-t{t}", p.user, day + 1);
