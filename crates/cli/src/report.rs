@@ -76,6 +76,7 @@ pub enum ReportCommand {
     /// A pilot's report: cohort against control, before against during,
     /// per week; the effect with its 95% interval; guard metrics; feedback.
     Pilot {
+        /// The policy file (TOML) that names the pilot.
         #[arg(long)]
         config: PathBuf,
         /// The pilot's id (`[[pilots]] id`).
@@ -84,6 +85,7 @@ pub enum ReportCommand {
         /// Print the whole report as JSON (what GET /api/v1/reports/pilots/{id} answers).
         #[arg(long)]
         json: bool,
+        /// Ledger URL (default: the policy's `server.database`).
         #[arg(long)]
         database: Option<String>,
     },
