@@ -55,7 +55,7 @@ const API: &[(&str, &str, [u16; 8])] = &[
     ("post", "/api/v1/appeals", [401, 200, 404, 403, 404, 403, 403, 403]),
     ("post", "/api/v1/appeals/{id}/decide", [401, 403, 403, 403, 403, 200, 403, 403]),
     ("get", "/api/v1/feedback", [401, 200, 200, 200, 200, 200, 200, 200]),
-    ("post", "/api/v1/feedback", [401, 200, 200, 200, 200, 200, 200, 200]),
+    ("post", "/api/v1/feedback", [401, 403, 403, 403, 403, 403, 403, 200]),
     ("get", "/api/v1/scores", [401, 200, 200, 200, 200, 200, 200, 200]),
     ("get", "/api/v1/scores/compare", [401, 403, 403, 403, 403, 200, 403, 200]),
     ("get", "/api/v1/leaderboard", [401, 200, 200, 200, 200, 200, 200, 200]),
@@ -67,6 +67,12 @@ const API: &[(&str, &str, [u16; 8])] = &[
     ("get", "/api/v1/reports/health", [401, 403, 403, 200, 200, 200, 200, 200]),
     ("post", "/api/v1/reports/reconciliation", [401, 403, 403, 403, 403, 200, 200, 200]),
     ("post", "/api/v1/admin/clock", [401, 403, 403, 403, 403, 403, 403, 200]),
+    ("get", "/api/v1/pilots", [401, 403, 403, 403, 403, 200, 403, 200]),
+    ("get", "/api/v1/pilots/{id}/feedback", [401, 403, 403, 403, 403, 200, 403, 200]),
+    ("post", "/api/v1/pilots/{id}/promote", [401, 403, 403, 403, 403, 404, 403, 404]),
+    ("post", "/api/v1/pilots/{id}/end", [401, 403, 403, 403, 403, 404, 403, 404]),
+    ("get", "/api/v1/reports/pilots/{id}", [401, 403, 403, 403, 403, 200, 403, 200]),
+    ("get", "/api/v1/prompts/{event_id}", [401, 403, 403, 403, 403, 404, 403, 404]),
 ];
 
 /// What each caller gets from each dashboard route (logged in with its
@@ -79,7 +85,7 @@ const PAGES: &[(&str, &str, [u16; 8])] = &[
     ("post", "/login", [401, 303, 303, 303, 303, 303, 303, 303]),
     ("post", "/logout", [401, 303, 303, 303, 303, 303, 303, 303]),
     ("get", "/me", [303, 200, 200, 200, 200, 200, 200, 200]),
-    ("post", "/me/feedback", [401, 303, 303, 303, 303, 303, 303, 303]),
+    ("post", "/me/feedback", [401, 403, 403, 403, 403, 403, 403, 303]),
     ("get", "/team", [303, 403, 403, 200, 200, 200, 200, 200]),
     ("post", "/team/outcomes/{id}", [401, 403, 403, 303, 403, 303, 403, 303]),
     ("post", "/team/exceptions/{id}", [401, 403, 403, 303, 403, 303, 403, 303]),
@@ -88,6 +94,9 @@ const PAGES: &[(&str, &str, [u16; 8])] = &[
     ("post", "/governance/appeals/{id}", [401, 403, 403, 403, 403, 303, 403, 403]),
     ("get", "/governance/violations", [303, 403, 403, 403, 403, 200, 403, 200]),
     ("get", "/governance/models", [303, 403, 403, 403, 403, 200, 403, 200]),
+    ("get", "/governance/pilots", [303, 403, 403, 403, 403, 200, 403, 200]),
+    ("post", "/governance/pilots/{id}/promote", [401, 403, 403, 403, 403, 404, 403, 404]),
+    ("post", "/governance/pilots/{id}/end", [401, 403, 403, 403, 403, 404, 403, 404]),
     ("get", "/governance/audit", [303, 403, 403, 403, 403, 200, 403, 200]),
     ("get", "/governance/policy", [303, 403, 403, 403, 403, 200, 403, 200]),
     ("get", "/finance", [303, 403, 403, 200, 200, 200, 200, 200]),
@@ -99,6 +108,8 @@ const PAGES: &[(&str, &str, [u16; 8])] = &[
 ];
 
 const MEMBER: &str = "jade.nguyen";
+/// The example policy's pilot.
+const PILOT: &str = "efficiency-first";
 
 fn http() -> reqwest::Client {
     tokenwise_server::install_crypto();
@@ -222,7 +233,21 @@ async fn api_request(w: &World, method: &str, path: &str) -> (String, Option<Val
         ("post", "/api/v1/appeals/{id}/decide") => {
             (with(w.appeal().await), Some(json!({"decision": "upheld", "comment": "evidence holds"})))
         }
-        ("post", "/api/v1/feedback") => (path.into(), Some(json!({"answer": "motivating"}))),
+        // Of the callers only the admin (hugo.martin, platform) is in the
+        // example pilot's cohort: everyone else is refused `not_in_cohort`.
+        ("post", "/api/v1/feedback") => {
+            (path.into(), Some(json!({"pilot": PILOT, "answer": "motivating", "about": "score"})))
+        }
+        ("get", "/api/v1/feedback") => (format!("{path}?pilot={PILOT}"), None),
+        ("get", "/api/v1/pilots/{id}/feedback" | "/api/v1/reports/pilots/{id}") => (with(PILOT.into()), None),
+        // A pilot is decided once: the cells ask about a pilot that does
+        // not exist (allowed: 404), so each cell tests access alone;
+        // pilots.rs promotes and ends real ones.
+        ("post", "/api/v1/pilots/{id}/promote" | "/api/v1/pilots/{id}/end") => {
+            (with("no-such-pilot".into()), Some(json!({})))
+        }
+        // No prompt is kept (retention is off in the example): allowed is 404.
+        ("get", "/api/v1/prompts/{event_id}") => (path.replace("{event_id}", "evt-matrix"), None),
         ("post", "/api/v1/incidents") => {
             (path.into(), Some(json!({"title": w.fresh("incident"), "category": "unclear_policy"})))
         }
@@ -279,7 +304,13 @@ async fn page_request(w: &World, method: &str, path: &str, who: usize) -> (Strin
             let key = w.keys[who].clone().unwrap_or_else(|| "tw_not_a_key".into());
             (path.into(), fields(&[("api_key", &key), ("next", "/me")]))
         }
-        ("post", "/me/feedback") => (path.into(), fields(&[("answer", "confusing")])),
+        ("post", "/me/feedback") => {
+            // About another subject than the API cell's: one answer a week each.
+            (path.into(), fields(&[("pilot", PILOT), ("answer", "confusing"), ("about", "leaderboard")]))
+        }
+        ("post", "/governance/pilots/{id}/promote" | "/governance/pilots/{id}/end") => {
+            (with("no-such-pilot".into()), Vec::new())
+        }
         ("post", "/team/outcomes/{id}") => (with(w.outcome().await), fields(&[("decision", "validated")])),
         ("post", "/team/exceptions/{id}") => (with(w.exception().await), fields(&[("decision", "approve")])),
         ("post", "/governance/incidents") => {
@@ -378,6 +409,7 @@ async fn every_role_against_every_route_gets_what_access_allows() {
             // Refusals are the contract's errors, never a bare status.
             let code = match status {
                 401 => Some("unauthorized"),
+                403 if path.ends_with("/feedback") && *method == "post" => Some("not_in_cohort"),
                 403 => Some("policy_violation"),
                 404 => Some("not_found"),
                 _ => None,

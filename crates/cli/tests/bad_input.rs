@@ -242,7 +242,7 @@ async fn free_text_fields_are_capped_naming_the_field_and_its_limit() {
                                            "value_hours": 0.5, "evidence": long(2_001)}), "2000"),
         (&ivan, "/api/v1/outcomes", json!({"task": long(201), "use_case": "support-reply", "kind": "ticket_resolved",
                                            "value_hours": 0.5}), "200"),
-        (&ivan, "/api/v1/feedback", json!({"answer": "confusing", "comment": long(2_001)}), "2000"),
+        (&ivan, "/api/v1/feedback", json!({"pilot": "efficiency-first", "answer": "confusing", "about": "score", "comment": long(2_001)}), "2000"),
         (&ivan, "/api/v1/appeals", json!({"subject": "outcome:none", "comment": long(2_001)}), "2000"),
         (&omar, "/api/v1/incidents", json!({"title": long(4_001), "category": "misuse"}), "4000"),
         (&omar, "/api/v1/incidents", json!({"title": "t", "category": "misuse", "summary": long(4_001)}), "4000"),

@@ -293,6 +293,8 @@ mod tests {
                 "prompt.read",
                 "retention.purge",
                 "dlp.output",
+                "pilot.promote",
+                "pilot.end",
             ]
         );
         for a in AuditAction::ALL {
