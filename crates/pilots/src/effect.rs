@@ -19,6 +19,8 @@ pub struct Person {
 
 /// A metric's four cells and its difference-in-differences.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+// Named apart in the OpenAPI document: `Estimate` is the check's.
+#[schema(as = PilotEstimate)]
 pub struct Estimate {
     pub metric: Metric,
     pub kind: Kind,
