@@ -32,6 +32,8 @@ CLOCK = f"2026-11-{DAYS:02d}T20:00:00Z"
 # One person of each role in examples/acme.toml.
 PEOPLE = {
     "member": "ivan.petrov",
+    # In the example pilot's cohort (the platform team).
+    "cohort": "diego.santos",
     "manager": "lucia.fernandez",
     "governance": "omar.haddad",
     "finance": "carl.johansson",
@@ -52,6 +54,10 @@ class Dash:
         shutil.copytree(REPO / "examples" / "prices", tmp / "prices")
         policy = (REPO / "examples" / "acme.toml").read_text()
         policy += '\n[dashboard]\ntrusted_proxies = ["127.0.0.1"]\n'
+        # The example's pilot begins after these days: here it runs from the
+        # second, so its cohort is asked its question.
+        assert 'start = "2026-11-16"' in policy
+        policy = policy.replace('start = "2026-11-16"', 'start = "2026-11-02"', 1)
         self.policy = tmp / "acme.toml"
         self.policy.write_text(policy)
         self.db = f"sqlite://{data / 'demo-ledger.db'}"

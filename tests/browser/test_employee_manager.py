@@ -46,18 +46,26 @@ def test_a_member_sees_their_month_and_not_the_team_page(page, dash):
     shot(page, "member-team-403")
 
 
-def test_a_member_answers_the_scorecard_question(page, dash):
-    login(page, dash, "member")
-    page.get_by_label("Tell us why (optional)").fill("The quality axis moved but I do not see why.")
+def test_a_cohort_member_answers_the_pilots_question(page, dash):
+    login(page, dash, "cohort")
+    page.get_by_label("Tell us why").fill("The quality axis moved but I do not see why.")
     page.get_by_role("button", name="Confusing").click()
     assert "Thank you" in page.get_by_role("status").inner_text()
     shot(page, "employee-feedback-kept")
-    status, kept = dash.api("governance", "GET", "/feedback?period=2026-11")
+    status, kept = dash.api("governance", "GET", "/feedback?pilot=efficiency-first")
     assert status == 200
-    mine = [f for f in kept["feedback"] if f["user"] == "ivan.petrov"]
-    assert mine and mine[-1]["answer"] == "confusing"
+    mine = [f for f in kept["feedback"] if f["user"] == "diego.santos"]
+    assert mine and mine[-1]["answer"] == "confusing" and mine[-1]["about"] == "score"
     assert mine[-1]["comment"] == "The quality axis moved but I do not see why."
-    assert mine[-1]["model"] == "balanced" and mine[-1]["rules_version"]
+    assert mine[-1]["model"] == "efficiency" and mine[-1]["rules_version"]
+    # A second answer about the same subject in the same week is refused.
+    page.get_by_role("button", name="Motivating").click()
+    assert "already" in page.content()
+
+
+def test_someone_outside_the_cohort_is_not_asked(page, dash):
+    login(page, dash, "member")
+    assert page.get_by_role("button", name="Confusing").count() == 0
 
 
 def test_a_manager_validates_an_outcome_and_approves_an_exception(page, dash):
@@ -95,11 +103,11 @@ def test_a_manager_validates_an_outcome_and_approves_an_exception(page, dash):
 def test_the_sign_on_proxys_header_logs_a_person_in(browser, dash):
     # The test's browser connects from 127.0.0.1, a trusted proxy here.
     ctx = browser.new_context(viewport={"width": 390, "height": 844},
-                              extra_http_headers={"X-Forwarded-Email": "lucia.fernandez@acme.example"})
+                              extra_http_headers={"X-Forwarded-Email": "amara.okafor@acme.example"})
     page = ctx.new_page()
     page.goto(f"{dash.url}/")
     assert page.url.endswith("/team")
-    assert "Lucía Fernández" in page.locator("header").inner_text()
+    assert "Amara Okafor" in page.locator("header").inner_text()
     # Forms work under single sign-on too: the session carries their token.
     page.get_by_role("link", name="My month").click()
     page.get_by_role("button", name="Motivating").click()
