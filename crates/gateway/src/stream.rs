@@ -104,15 +104,10 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                     match observe(call.dialect, &frame, &mut seen) {
                         Frame::Final => {
                             // A final frame may repeat the whole text (Responses).
-                            let mut out = match scan.as_mut() {
-                                Some(s) => s.frame(call.dialect, frame),
-                                None => vec![frame],
-                            };
+                            let mut out = scanned(scan.as_mut(), call.dialect, frame);
                             let last = out.pop().unwrap_or_default();
-                            for f in out.into_iter().flat_map(|f| translated(translator.as_mut(), f)) {
-                                if tx.send(Ok(f)).await.is_err() {
-                                    break 'read End::ClientGone;
-                                }
+                            if !pass(tx, &mut translator, out).await {
+                                break 'read End::ClientGone;
                             }
                             break 'read End::Complete(last);
                         }
@@ -124,14 +119,8 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                             if !had_text && !seen.text.is_empty() {
                                 ttft = Some(call.draft.started.elapsed());
                             }
-                            let scanned = match scan.as_mut() {
-                                Some(s) => s.frame(call.dialect, frame),
-                                None => vec![frame],
-                            };
-                            for f in scanned.into_iter().flat_map(|f| translated(translator.as_mut(), f)) {
-                                if tx.send(Ok(f)).await.is_err() {
-                                    break 'read End::ClientGone;
-                                }
+                            if !pass(tx, &mut translator, scanned(scan.as_mut(), call.dialect, frame)).await {
+                                break 'read End::ClientGone;
                             }
                         }
                     }
@@ -151,6 +140,25 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
     // Dropping the body closes the upstream connection, which tells the
     // provider to stop generating.
     Relayed { end, seen, ttft, translator }
+}
+
+/// What of `frame` may go on now: all of it, or what the output scan's
+/// window releases.
+fn scanned(scan: Option<&mut StreamScan>, dialect: Dialect, frame: Bytes) -> Vec<Bytes> {
+    match scan {
+        Some(s) => s.frame(dialect, frame),
+        None => vec![frame],
+    }
+}
+
+/// Sends `frames` to the client in its format; false once it has gone.
+async fn pass(tx: &Tx, translator: &mut Option<StreamTranslator>, frames: Vec<Bytes>) -> bool {
+    for f in frames.into_iter().flat_map(|f| translated(translator.as_mut(), f)) {
+        if tx.send(Ok(f)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// A frame in the client's format: translated when the upstream speaks
