@@ -54,16 +54,7 @@ TW=$ROOT/target/release/tokenwise
 LOADGEN=$ROOT/bench/loadgen/target/release/tokenwise-loadgen
 if [[ -z "${SKIP_OHA:-}" ]] && ! command -v oha >/dev/null; then cargo install oha --locked; fi
 
-listen() { # CMD... -> prints the address the process announced
-  local log=$work/$RANDOM.log
-  "$@" >"$log" 2>&1 &
-  echo $! >>"$work/pids"
-  for _ in $(seq 100); do
-    if grep -q "listening on http://" "$log"; then grep -o 'http://[^ ]*' "$log" | head -1 | sed 's#http://##'; return; fi
-    sleep 0.1
-  done
-  echo "no address from $*" >&2; cat "$log" >&2; exit 1
-}
+source "$ROOT/bench/listen.sh"
 
 echo "==> mock upstream"
 MOCK=$(listen $PIN_SUT "$TW" mock-upstream --listen 127.0.0.1:0)

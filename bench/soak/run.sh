@@ -30,16 +30,7 @@ fi
 work=$(mktemp -d)
 trap 'for p in $(cat "$work/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
-listen() { # CMD... -> prints the address the process announced
-  local log=$work/$RANDOM.log
-  "$@" >"$log" 2>&1 &
-  echo $! >>"$work/pids"
-  for _ in $(seq 100); do
-    if grep -q "listening on http://" "$log"; then grep -o 'http://[^ ]*' "$log" | head -1 | sed 's#http://##'; return; fi
-    sleep 0.1
-  done
-  echo "no address from $*" >&2; cat "$log" >&2; exit 1
-}
+source "$ROOT/bench/listen.sh"
 
 MOCK=$(listen "$TW" mock-upstream --listen 127.0.0.1:0)
 cp -r examples/prices "$work/prices"
