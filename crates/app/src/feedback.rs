@@ -110,20 +110,11 @@ fn checked(a: &FeedbackAnswer) -> AppResult<(String, String, Option<String>)> {
 }
 
 impl App {
-    /// The pilots running now whose cohort has `user` in it.
+    /// The pilot running now whose cohort has `user` in it (the one
+    /// [`App::shown_to`] shows them), as a list: none or one.
     pub async fn pilots_asking(&self, user: &str) -> AppResult<Vec<&Pilot>> {
-        let now = self.clock.now();
         let decided = self.store.pilot_decisions().await.map_err(|e| AppError::internal(e.to_string()))?;
-        Ok(self
-            .policy
-            .pilots
-            .iter()
-            .filter(|p| p.cohort.contains(user) && !decided.iter().any(|d| d.pilot == p.id))
-            .filter(|p| {
-                let (start, end) = window(&self.policy, p);
-                start <= now && now < end
-            })
-            .collect())
+        Ok(crate::pilots::shown::running(&self.policy, &decided, user, self.clock.now()).into_iter().collect())
     }
 
     /// Keeps the caller's answer: a member of the pilot's cohort, while it
@@ -136,7 +127,9 @@ impl App {
             let msg = format!("`{me}` is not in pilot `{}`'s cohort: only its cohort answers its question", p.id);
             return Err(AppError::new(Code::NotInCohort, msg));
         }
-        if !self.pilots_asking(me).await?.iter().any(|x| x.id == p.id) {
+        // What the person is shown now: the answer is about that.
+        let shown = self.shown_to(me).await?;
+        if shown.pilot.as_deref() != Some(p.id.as_str()) {
             let msg =
                 format!("pilot `{}` is not running (it runs {} to {}, unless already decided)", p.id, p.start, p.end);
             return Err(AppError::conflict(msg));
@@ -152,8 +145,8 @@ impl App {
             period: Period::containing(&self.policy, now).label,
             answer,
             comment,
-            model: p.reward_model.as_str().to_string(),
-            rules_version: p.rules_version.clone(),
+            model: shown.model.as_str().to_string(),
+            rules_version: shown.rules_version,
             at: now,
         };
         if !self.store.insert_feedback(&f).await? {

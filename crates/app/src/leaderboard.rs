@@ -6,10 +6,19 @@
 //! everyone, under a pseudonym that is stable for the period and cannot be
 //! recomputed without the server's secret. Team rows over fewer than
 //! `min_group_size` people are shown to governance and admins only.
+//!
+//! A pilot's cohort, while the pilot runs, is shown its board as well:
+//! under its reward model and rules version (unless a model is asked
+//! for), only as far as its `board` visibility reaches from the reader
+//! (`team`: their own team; `private`: their own row, unranked;
+//! `pseudonymous`: everyone else under pseudonyms) — the more private of
+//! that and the teams' own visibilities wins —, and without badges when
+//! the pilot has them off.
 
 use crate::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::pilots::Seen;
 use crate::scores::{self, Period};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -34,7 +43,12 @@ pub struct Leaderboard {
     pub scope: String,
     pub model: String,
     pub rules_version: String,
-    /// People first, then teams; ranked among what the caller sees.
+    /// The pilot whose design the caller is shown (its reward model and
+    /// rules version, its board visibility, its badges on or off); none
+    /// for anyone not in a running pilot's cohort.
+    pub pilot: Option<String>,
+    /// People first, then teams; ranked among what the caller sees (rank 0:
+    /// unranked, a pilot's private scorecard).
     pub entries: Vec<Entry>,
     /// Why rows are missing, without saying whose.
     pub withheld: Vec<String>,
@@ -102,7 +116,11 @@ impl App {
             Some(p) => Period::parse(policy, p)?,
             None => Period::containing(policy, self.clock.now()),
         };
-        let model = scores::model(r.model.as_deref())?;
+        let design = self.shown_to(&caller.user.id).await?;
+        let model = match r.model.as_deref() {
+            Some(m) => scores::model(Some(m))?,
+            None => design.model,
+        };
         let scope = r.scope.unwrap_or_else(|| "org".to_string());
         let team_scope = match scope.as_str() {
             "org" => None,
@@ -115,7 +133,7 @@ impl App {
                 }
             },
         };
-        let (board, _) = scores::board(self.store.as_ref(), policy, &period, model, self.clock.now()).await?;
+        let (board, _) = self.board_of(&period, model, &design.rules_version).await?;
         let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let secret = self
             .store
@@ -126,7 +144,7 @@ impl App {
         let privileged = matches!(caller.user.role, Role::Governance | Role::Admin);
         let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
         let mut entries = Vec::new();
-        let mut hidden = 0usize;
+        let (mut hidden, mut by_the_pilot) = (0usize, 0usize);
         for s in &board.scores {
             let Some(person) = s.subject.strip_prefix("user:") else { continue };
             let Some(team) = policy.users.get(person).map(|u| u.team.as_str()) else { continue };
@@ -134,20 +152,25 @@ impl App {
             if !in_scope(team) {
                 continue;
             }
-            match shown(policy, &caller.user, person) {
-                Shown::Named => entries.push(entry(s, s.subject.clone(), person == caller.user.id)),
-                Shown::Pseudonym => entries.push(entry(s, pseudonym(&secret, &period.label, person), false)),
-                Shown::Hidden => hidden += 1,
+            let by_pilot = policy.users.get(person).map_or(Seen::Hidden, |p| design.sees(&caller.user, p));
+            match (by_pilot, shown(policy, &caller.user, person)) {
+                (Seen::Hidden, _) => by_the_pilot += 1,
+                (_, Shown::Hidden) => hidden += 1,
+                (Seen::Named, Shown::Named) => entries.push(entry(s, s.subject.clone(), person == caller.user.id)),
+                _ => entries.push(entry(s, pseudonym(&secret, &period.label, person), false)),
             }
         }
         let mut withheld = Vec::new();
         if hidden > 0 {
             withheld.push(format!("{hidden} people whose teams keep their scores to the team or private"));
         }
+        if let (Some(pilot), true) = (&design.pilot, by_the_pilot > 0) {
+            withheld.push(format!("{by_the_pilot} people: pilot `{pilot}` shows its cohort {}", design.board_words()));
+        }
         let mut small = 0usize;
         for s in board.scores.iter().filter(|s| s.subject.starts_with("team:")) {
             let team = s.subject.trim_start_matches("team:");
-            if !in_scope(team) {
+            if !in_scope(team) || !design.sees_team(&caller.user, team) {
                 continue;
             }
             if privileged || sizes.get(team).copied().unwrap_or(0) >= policy.scoring.min_group_size as usize {
@@ -163,11 +186,23 @@ impl App {
             ));
         }
         rank(&mut entries);
+        for e in &mut entries {
+            if !design.ranked() {
+                e.rank = 0;
+            }
+            if !design.badges {
+                e.badges.clear();
+            }
+        }
+        if let (Some(pilot), false) = (&design.pilot, design.badges) {
+            withheld.push(format!("badges: pilot `{pilot}` does not show them to its cohort until it is over"));
+        }
         Ok(Leaderboard {
             period: period.label,
             scope,
             model: model.to_string(),
             rules_version: board.rules_version,
+            pilot: design.pilot,
             entries,
             withheld,
         })

@@ -6,6 +6,7 @@ use crate::store;
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tokenwise_app::pilots::report::GuardLevel;
 use tokenwise_app::reports::health;
 use tokenwise_app::reports::reconcile::{self, ReconcileRequest};
 use tokenwise_app::reports::{self, ChargebackReport, Format};
@@ -186,7 +187,12 @@ fn print_pilot(v: &tokenwise_app::pilots::report::PilotReportView) {
         );
     }
     for g in &r.guards {
-        println!("guard {:<24} {}{}", g.estimate.metric.as_str(), g.sentence, if g.flagged { "  FLAGGED" } else { "" });
+        let mark = match g.level {
+            GuardLevel::Flagged => "  FLAGGED",
+            GuardLevel::Watch => "  WATCH",
+            GuardLevel::Within | GuardLevel::Unknown => "",
+        };
+        println!("guard {:<24} {}{mark}", g.estimate.metric.as_str(), g.sentence);
     }
     for t in &r.feedback {
         println!(

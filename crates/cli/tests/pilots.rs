@@ -1,7 +1,10 @@
 //! Pilots against the real binary: the feedback question answered by the
 //! cohort only and once a week per subject (clear errors otherwise), the
 //! counts for the cohort's managers, the report for governance only (API
-//! and CLI), and promotion — once, audited, the default board following.
+//! and CLI), and promotion — once, audited, the default board following;
+//! and what the cohort is shown while the pilot runs — its reward model,
+//! its board's reach, its badges off — against what everyone else is shown,
+//! on the API and on `/me`, until the pilot ends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
@@ -153,4 +156,152 @@ fn the_cli_prints_a_pilots_report_and_refuses_an_unknown_one() {
     let out = run("nope", false);
     assert!(!out.status.success());
     assert!(text(&out).contains("no pilot `nope`"), "{}", text(&out));
+}
+
+/// A pilot on Ivan alone against Jade and Kofi (all three of support, a
+/// public team), running today: scored on outcomes, a private board,
+/// badges off.
+fn with_private_pilot(s: String) -> String {
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let start = today.checked_sub(jiff::Span::new().days(10)).unwrap();
+    let end = today.checked_add(jiff::Span::new().days(60)).unwrap();
+    s + &format!(
+        "\n[[pilots]]\nid = \"ivan-alone\"\ncohort = {{ users = [\"ivan.petrov\"] }}\n\
+         control = {{ users = [\"jade.nguyen\", \"kofi.mensah\"] }}\nstart = \"{start}\"\nend = \"{end}\"\n\
+         reward_model = \"outcome\"\nboard = \"private\"\nbadges = false\n"
+    )
+}
+
+/// A call on `task` and its outcome, validated by the team's manager: a
+/// first validated outcome, which earns its badge.
+async fn validated_work(g: &Gateway, user: &str, task: &str) {
+    let c = Client::new(g, g.key(user, Some("support-reply")));
+    let body = json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "Where is my refund?"}]});
+    let a = c.post("/v1/chat/completions", body, &[("x-tokenwise-task", task)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let body = json!({"task": task, "user": user, "use_case": "support-reply", "kind": "ticket_resolved",
+                      "value_hours": 0.25, "evidence": format!("ZD-{task}"), "quality": 4});
+    let a = c.post("/api/v1/outcomes", body, &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let id = a.json()["id"].as_str().unwrap().to_string();
+    let lucia = Client::new(g, g.key("lucia.fernandez", None));
+    let path = format!("/api/v1/outcomes/{id}/validate");
+    let v = lucia.post(&path, json!({"decision": "validated", "quality": 5}), &[]).await;
+    assert_eq!(v.status, 200, "{}", v.body);
+}
+
+fn row<'a>(board: &'a serde_json::Value, key: &str, subject: &str) -> &'a serde_json::Value {
+    board[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["subject"] == subject)
+        .unwrap_or_else(|| panic!("{subject}: {board}"))
+}
+
+fn subjects(board: &serde_json::Value, key: &str) -> Vec<String> {
+    board[key].as_array().unwrap().iter().map(|s| s["subject"].as_str().unwrap().to_string()).collect()
+}
+
+fn badges(score: &serde_json::Value) -> Vec<String> {
+    score["badges"].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_string()).collect()
+}
+
+/// `/me` as `user` sees it, through a dashboard session.
+async fn me_page(g: &Gateway, user: &str) -> String {
+    tokenwise_server::install_crypto();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let key = g.key(user, None);
+    let r =
+        http.post(format!("{}/login", g.url)).form(&[("api_key", key.as_str()), ("next", "/")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let r = http.get(format!("{}/me", g.url)).header(reqwest::header::COOKIE, cookie).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_cohort_is_shown_the_pilots_model_board_and_badges_until_it_ends() {
+    let g = Gateway::start_with(with_private_pilot);
+    for (user, task) in [("ivan.petrov", "T-1"), ("jade.nguyen", "T-2"), ("kofi.mensah", "T-3")] {
+        validated_work(&g, user, task).await;
+    }
+    let ivan = Client::new(&g, g.key("ivan.petrov", None));
+    let jade = Client::new(&g, g.key("jade.nguyen", None));
+    let omar = Client::new(&g, g.key("omar.haddad", None));
+    let earned = "first_validated_outcome".to_string();
+
+    // Ivan, in the cohort: his own score under the outcome model, named
+    // after the pilot, unranked, without badges.
+    let mine = ivan.get("/api/v1/scores").await.json();
+    assert_eq!((mine["model"].as_str(), mine["pilot"].as_str()), (Some("outcome"), Some("ivan-alone")), "{mine}");
+    assert_eq!(subjects(&mine, "scores"), vec!["user:ivan.petrov"], "{mine}");
+    let me = row(&mine, "scores", "user:ivan.petrov");
+    assert_eq!(me["rank"], 0, "a private scorecard is not ranked: {me}");
+    assert!(badges(me).is_empty(), "badges off: {me}");
+    let line = me["breakdown"].as_array().unwrap().iter().find(|l| l["axis"] == "pilot").unwrap();
+    let fact = line["fact"].as_str().unwrap();
+    assert!(fact.contains("pilot `ivan-alone`") && fact.contains("outcome reward model"), "{fact}");
+    assert!(fact.contains(mine["rules_version"].as_str().unwrap()), "the rules version shown: {fact}");
+    // His leaderboard: his own row only, the rest said withheld.
+    let board = ivan.get("/api/v1/leaderboard").await.json();
+    assert_eq!((board["model"].as_str(), board["pilot"].as_str()), (Some("outcome"), Some("ivan-alone")), "{board}");
+    assert_eq!(subjects(&board, "entries"), vec!["user:ivan.petrov"], "{board}");
+    assert_eq!(board["entries"][0]["rank"], 0);
+    assert!(badges(&board["entries"][0]).is_empty(), "{board}");
+    let withheld = board["withheld"].to_string();
+    assert!(withheld.contains("2 people: pilot `ivan-alone` shows its cohort your own scorecard"), "{withheld}");
+    assert!(withheld.contains("badges: pilot `ivan-alone` does not show them"), "{withheld}");
+    // Asking for another model, he gets it, still as the pilot shows it.
+    let asked = ivan.get("/api/v1/scores?model=balanced").await.json();
+    assert_eq!((asked["model"].as_str(), asked["pilot"].as_str()), (Some("balanced"), Some("ivan-alone")));
+    assert!(badges(row(&asked, "scores", "user:ivan.petrov")).is_empty(), "{asked}");
+    // His answer is tied to what he is shown.
+    let a = ivan.post("/api/v1/feedback", json!({"pilot": "ivan-alone", "answer": "confusing", "about": "score"}), &[]);
+    let a = a.await.json();
+    assert_eq!((&a["model"], &a["rules_version"]), (&mine["model"], &mine["rules_version"]), "{a}");
+
+    // Jade, in the control group: the org's default, the whole board,
+    // badges — Ivan's too: he earns them during the pilot, only he is not
+    // shown them.
+    let hers = jade.get("/api/v1/scores").await.json();
+    assert_eq!((hers["model"].as_str(), hers["pilot"].as_str()), (Some("balanced"), None), "{hers}");
+    let her = row(&hers, "scores", "user:jade.nguyen");
+    assert!(her["rank"].as_u64().unwrap() >= 1 && badges(her).contains(&earned), "{her}");
+    assert!(!her["breakdown"].to_string().contains("ivan-alone"), "{her}");
+    let board = jade.get("/api/v1/leaderboard").await.json();
+    assert_eq!((board["model"].as_str(), board["pilot"].as_str()), (Some("balanced"), None), "{board}");
+    let seen = subjects(&board, "entries");
+    for p in ["user:ivan.petrov", "user:jade.nguyen", "user:kofi.mensah"] {
+        assert!(seen.contains(&p.to_string()), "{p}: {board}");
+    }
+    assert!(badges(row(&board, "entries", "user:ivan.petrov")).contains(&earned), "{board}");
+    // Governance asking for a model gets exactly that, and everyone.
+    let asked = omar.get("/api/v1/scores?model=efficiency").await.json();
+    assert_eq!((asked["model"].as_str(), asked["pilot"].as_str()), (Some("efficiency"), None));
+    assert!(badges(row(&asked, "scores", "user:ivan.petrov")).contains(&earned), "{asked}");
+
+    // `/me`: Ivan's says no badges and under which pilot; Jade's shows hers.
+    let page = me_page(&g, "ivan.petrov").await;
+    assert!(page.contains("Badges are not shown during pilot ivan-alone"), "{page}");
+    assert!(!page.contains("first validated outcome"), "no badge named: {page}");
+    assert!(page.contains("Model: outcome") && page.contains("as pilot ivan-alone shows it"), "{page}");
+    assert!(page.contains("a private scorecard during pilot ivan-alone"), "{page}");
+    let page = me_page(&g, "jade.nguyen").await;
+    assert!(page.contains("first validated outcome") && page.contains("Model: balanced"), "{page}");
+    assert!(!page.contains("ivan-alone"), "{page}");
+
+    // Ended: Ivan sees what Jade sees, the badge he earned included.
+    assert_eq!(omar.post("/api/v1/pilots/ivan-alone/end", json!({}), &[]).await.status, 200);
+    let mine = ivan.get("/api/v1/scores").await.json();
+    assert_eq!((mine["model"].as_str(), mine["pilot"].as_str()), (Some("balanced"), None), "{mine}");
+    let me = row(&mine, "scores", "user:ivan.petrov");
+    assert!(me["rank"].as_u64().unwrap() >= 1 && badges(me).contains(&earned), "{me}");
+    assert!(!me["breakdown"].to_string().contains("ivan-alone"), "{me}");
+    let board = ivan.get("/api/v1/leaderboard").await.json();
+    assert_eq!(board["pilot"], serde_json::Value::Null);
+    assert_eq!(subjects(&board, "entries"), subjects(&jade.get("/api/v1/leaderboard").await.json(), "entries"));
+    let page = me_page(&g, "ivan.petrov").await;
+    assert!(page.contains("first validated outcome") && !page.contains("Badges are not shown"), "{page}");
 }

@@ -1,7 +1,9 @@
 //! `/me`: an employee's month — spend, each task's cost in plain words
 //! beside the usual, the score with its breakdown and rules version,
 //! badges, budgets, pending outcomes and appeals, and the one-click
-//! feedback question on the scorecard.
+//! feedback question on the scorecard. A pilot's cohort sees it as the
+//! pilot shows it: its reward model and rules, its board's reach, badges
+//! on or off.
 
 use crate::Dash;
 use crate::error::PageError;
@@ -164,12 +166,19 @@ pub async fn page(
         .await?;
     let appeals = app.appeals(c, AppealFilter::default()).await?;
     let appeals: Vec<_> = appeals.appeals.into_iter().filter(|a| a.appellant == c.user.id).collect();
-    let asking: Vec<serde_json::Value> = app
-        .pilots_asking(&c.user.id)
-        .await?
+    // What this person is shown now: the pilot's design while one runs
+    // with them in its cohort (the scores above already follow it).
+    let shown = app.shown_to(&c.user.id).await?;
+    let asking: Vec<serde_json::Value> = shown
+        .pilot
         .iter()
-        .map(|p| serde_json::json!({"id": p.id, "reward_model": p.reward_model.as_str(), "rules_version": p.rules_version}))
+        .map(|p| serde_json::json!({"id": p, "reward_model": shown.model.as_str(), "rules_version": shown.rules_version}))
         .collect();
+    let rank_among = match shown.board {
+        Some(tokenwise_policy::Visibility::Private) => None,
+        Some(tokenwise_policy::Visibility::Team) => Some("your team"),
+        _ => Some("everyone scored this month"),
+    };
     let ctx = serde_json::json!({
         "period": board.period,
         "model": board.model.as_str(),
@@ -187,6 +196,9 @@ pub async fn page(
         "appeals": appeals,
         "thanks": q.thanks.is_some(),
         "pilots": asking,
+        "pilot": board.pilot,
+        "badges_shown": shown.badges,
+        "rank_among": rank_among,
         "subjects": tokenwise_app::feedback::SUBJECTS,
     });
     render(&viewer, "/me", "me.html", ctx)

@@ -30,7 +30,8 @@ pub struct Nothing {}
 
 fn card(v: &PilotReportView) -> Value {
     let (p, r) = (&v.pilot, &v.report);
-    let guards: Vec<Value> = r.guards.iter().map(|g| json!({"sentence": g.sentence, "flagged": g.flagged})).collect();
+    let guards: Vec<Value> =
+        r.guards.iter().map(|g| json!({"sentence": g.sentence, "flagged": g.flagged, "level": g.level})).collect();
     let week_of = |w: i32| r.weeks.iter().find(|x| x.week == w).map_or_else(String::new, |x| x.start.clone());
     let feedback: Vec<Value> = r
         .feedback

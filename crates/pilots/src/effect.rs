@@ -94,13 +94,19 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(a + (b - a) * frac)
 }
 
+/// People a group needs for an interval: resampling one person always
+/// draws that person, an interval of no width that says nothing of how
+/// people differ.
+pub const MIN_PEOPLE: usize = 2;
+
 /// Every metric's estimate with its interval from `resamples` bootstrap
-/// draws seeded by `seed`. An interval needs at least half the draws to
-/// give a difference (a group with no outcomes in a draw gives none).
+/// draws seeded by `seed`. An interval needs [`MIN_PEOPLE`] in each group
+/// and at least half the draws to give a difference (a group with no
+/// outcomes in a draw gives none).
 pub fn estimate(metrics: &[Metric], cohort: &[Person], control: &[Person], resamples: u32, seed: u64) -> Vec<Estimate> {
     let (c, k) = (sums(cohort), sums(control));
     let mut draws: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
-    if !cohort.is_empty() && !control.is_empty() {
+    if cohort.len() >= MIN_PEOPLE && control.len() >= MIN_PEOPLE {
         let mut rng = SplitMix64::new(seed);
         for _ in 0..resamples {
             let (dc, dk) = (draw(cohort, &mut rng), draw(control, &mut rng));
@@ -150,5 +156,12 @@ impl Estimate {
     /// worse), or none.
     pub fn worsening(&self) -> Option<f64> {
         self.effect.map(|e| if self.metric.higher_is_worse() { e } else { -e })
+    }
+
+    /// The 95% interval as worsenings: (the bound nearest "no worse",
+    /// the worst bound), or none without an interval.
+    pub fn worsening_interval(&self) -> Option<(f64, f64)> {
+        let (l, h) = (self.low?, self.high?);
+        Some(if self.metric.higher_is_worse() { (l, h) } else { (-h, -l) })
     }
 }

@@ -20,4 +20,6 @@ pub mod words;
 
 pub use effect::{Effect, Estimate};
 pub use metric::{Kind, Metric, Tally};
-pub use report::{Answer, FeedbackTally, Group, GuardFlag, Guards, Input, PilotReport, Row, WeekRow, build};
+pub use report::{
+    Answer, FeedbackTally, Group, GuardFlag, GuardLevel, Guards, Input, PilotReport, Row, WeekRow, build,
+};

@@ -100,11 +100,45 @@ pub struct WeekRow {
     pub control_metrics: BTreeMap<String, Option<f64>>,
 }
 
-/// A guard metric and whether it worsened beyond its threshold.
+/// How sure the report is that a guard metric worsened past its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardLevel {
+    /// No estimate: a group has no denominator before or during.
+    Unknown,
+    /// The estimate is not past the threshold.
+    Within,
+    /// The estimate is past the threshold but its 95% interval reaches back
+    /// inside it (or there are too few people for an interval): possibly
+    /// worse, to be watched, not yet a finding.
+    Watch,
+    /// The whole 95% interval is past the threshold: its bound nearest
+    /// zero is a worsening beyond the guard.
+    Flagged,
+}
+
+impl GuardLevel {
+    /// The level of an estimate against a threshold (a worsening, in the
+    /// metric's unit).
+    pub fn of(e: &Estimate, threshold: f64) -> GuardLevel {
+        match (e.worsening(), e.worsening_interval()) {
+            (None, _) => GuardLevel::Unknown,
+            (Some(w), _) if w <= threshold => GuardLevel::Within,
+            (Some(_), Some((nearest, _))) if nearest > threshold => GuardLevel::Flagged,
+            (Some(_), _) => GuardLevel::Watch,
+        }
+    }
+}
+
+/// A guard metric and whether it worsened beyond its threshold, with the
+/// uncertainty of that: `flagged` only when the whole interval is past the
+/// threshold; `level` is `watch` when only the estimate is.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GuardFlag {
     pub estimate: Estimate,
     pub threshold: f64,
+    pub level: GuardLevel,
+    /// `level` is `flagged`: worse beyond the threshold with 95% confidence.
     pub flagged: bool,
     pub sentence: String,
 }
@@ -231,9 +265,9 @@ pub fn build(input: &Input) -> PilotReport {
         .into_iter()
         .map(|(m, threshold)| {
             let estimate = find(m).unwrap_or_else(|| empty(m));
-            let flagged = estimate.worsening().is_some_and(|w| w > threshold);
-            let sentence = words::guard(&estimate, threshold, flagged);
-            GuardFlag { estimate, threshold, flagged, sentence }
+            let level = GuardLevel::of(&estimate, threshold);
+            let sentence = words::guard(&estimate, threshold, level);
+            GuardFlag { estimate, threshold, level, flagged: level == GuardLevel::Flagged, sentence }
         })
         .collect();
     PilotReport {
@@ -266,11 +300,11 @@ fn empty(metric: Metric) -> Estimate {
 }
 
 /// "spend per outcome fell 18% (95% CI 9–26%) against the control group;
-/// token burn did not rise", then any other guard that was flagged.
+/// token burn did not rise", then any other guard flagged or to watch.
 fn summary(headline: &Estimate, guards: &[GuardFlag]) -> String {
     let mut parts = vec![words::headline(headline)];
     for g in guards {
-        if g.estimate.metric == Metric::TokenBurn || g.flagged {
+        if g.estimate.metric == Metric::TokenBurn || matches!(g.level, GuardLevel::Flagged | GuardLevel::Watch) {
             parts.push(g.sentence.clone());
         }
     }

@@ -3,6 +3,7 @@
 
 use crate::effect::Estimate;
 use crate::metric::Kind;
+use crate::report::GuardLevel;
 
 /// A magnitude in the metric's unit, without its sign.
 pub fn amount(kind: Kind, x: f64) -> String {
@@ -72,15 +73,30 @@ pub fn headline(e: &Estimate) -> String {
 }
 
 /// A guard metric's clause: "token burn did not rise", "token burn rose
-/// 14%, beyond the 10% guard".
-pub fn guard(e: &Estimate, threshold: f64, flagged: bool) -> String {
+/// 14% (95% CI 12–17%), beyond the 10% guard", "token burn rose 14% (95% CI
+/// −3% to +30%): past the 10% guard by its estimate, not with 95%
+/// confidence — watch it".
+pub fn guard(e: &Estimate, threshold: f64, level: GuardLevel) -> String {
     let what = e.metric.words();
     let worse = if e.metric.higher_is_worse() { "rose" } else { "fell" };
     let limit = amount(e.kind, threshold);
-    match e.worsening() {
-        None => format!("{what} cannot be compared yet"),
-        Some(w) if w <= 0.0 => format!("{what} did not {}", if e.metric.higher_is_worse() { "rise" } else { "fall" }),
-        Some(w) if flagged => format!("{what} {worse} {}, beyond the {limit} guard", amount(e.kind, w)),
-        Some(w) => format!("{what} {worse} {}, within the {limit} guard", amount(e.kind, w)),
+    let ci = match (e.low, e.high) {
+        (Some(l), Some(h)) => format!(" ({})", interval(e.kind, l, h)),
+        _ => String::new(),
+    };
+    let Some(w) = e.worsening() else { return format!("{what} cannot be compared yet") };
+    match level {
+        GuardLevel::Unknown => format!("{what} cannot be compared yet"),
+        _ if w <= 0.0 => format!("{what} did not {}", if e.metric.higher_is_worse() { "rise" } else { "fall" }),
+        GuardLevel::Flagged => format!("{what} {worse} {}{ci}, beyond the {limit} guard", amount(e.kind, w)),
+        GuardLevel::Watch if ci.is_empty() => format!(
+            "{what} {worse} {}, past the {limit} guard by its estimate (too few people for an interval): watch it",
+            amount(e.kind, w)
+        ),
+        GuardLevel::Watch => format!(
+            "{what} {worse} {}{ci}, past the {limit} guard by its estimate but not with 95% confidence: watch it",
+            amount(e.kind, w)
+        ),
+        GuardLevel::Within => format!("{what} {worse} {}, within the {limit} guard", amount(e.kind, w)),
     }
 }

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use tokenwise_core::Nanos;
-use tokenwise_pilots::{Answer, Guards, Input, Metric, Row, Tally, build};
+use tokenwise_pilots::{Answer, GuardLevel, Guards, Input, Metric, Row, Tally, build};
 
 const BEFORE: u32 = 4;
 const DURING: u32 = 6;
@@ -111,7 +111,101 @@ fn quality_falling_and_template_drift_are_flagged() {
     let report = build(&input);
     let flagged: Vec<Metric> = report.guards.iter().filter(|g| g.flagged).map(|g| g.estimate.metric).collect();
     assert_eq!(flagged, vec![Metric::LatestTemplateShare, Metric::Quality]);
-    assert!(report.summary.contains("quality fell 1.00, beyond the 0.25 guard"), "{}", report.summary);
+    assert!(
+        report.summary.contains("quality fell 1.00 (95% CI 1.00–1.00), beyond the 0.25 guard"),
+        "{}",
+        report.summary
+    );
+    assert!(report.guards.iter().filter(|g| g.flagged).all(|g| g.level == GuardLevel::Flagged));
+}
+
+/// Everyone burns 20,000 tokens a week and has ten outcomes at $0.50;
+/// during the pilot each cohort member's tokens are multiplied by their
+/// own factor. The control group does not change.
+fn burn_history(factors: &[f64]) -> Input {
+    let cohort: Vec<String> = (0..factors.len()).map(|i| format!("c{i}")).collect();
+    let control: Vec<String> = (0..factors.len()).map(|i| format!("k{i}")).collect();
+    let tally = |tokens: f64| Tally {
+        calls: 30,
+        tokens: tokens.round() as u64,
+        spend: Nanos(5_000_000_000),
+        outcomes: 10,
+        reported: 10,
+        ..Tally::default()
+    };
+    let mut rows = Vec::new();
+    for week in -(BEFORE as i32)..DURING as i32 {
+        for (person, factor) in cohort.iter().zip(factors) {
+            let f = if week >= 0 { *factor } else { 1.0 };
+            rows.push(Row { person: person.clone(), week, tally: tally(20_000.0 * f) });
+        }
+        for person in &control {
+            rows.push(Row { person: person.clone(), week, tally: tally(20_000.0) });
+        }
+    }
+    Input {
+        pilot: "burn".into(),
+        weeks_before: BEFORE,
+        weeks_during: DURING,
+        week_starts: Vec::new(),
+        cohort,
+        control,
+        rows,
+        feedback: Vec::new(),
+        guards: Guards::default(),
+        resamples: 1000,
+    }
+}
+
+fn burn(report: &tokenwise_pilots::PilotReport) -> &tokenwise_pilots::GuardFlag {
+    report.guards.iter().find(|g| g.estimate.metric == Metric::TokenBurn).unwrap()
+}
+
+#[test]
+fn a_guard_is_flagged_only_when_its_interval_is_past_the_threshold() {
+    // The same 40% rise in token burn: every cohort member up 40%, or
+    // half of them down 80% and half up 160%.
+    let clear = build(&burn_history(&[1.4; 6]));
+    let noisy = build(&burn_history(&[0.2, 2.6, 0.2, 2.6, 0.2, 2.6]));
+    let (c, n) = (burn(&clear), burn(&noisy));
+    assert!((c.estimate.effect.unwrap() - 0.4).abs() < 1e-9, "{c:?}");
+    assert!((n.estimate.effect.unwrap() - 0.4).abs() < 1e-9, "the same point estimate: {n:?}");
+
+    assert_eq!(c.level, GuardLevel::Flagged, "{c:?}");
+    assert!(c.flagged);
+    assert!(c.estimate.low.unwrap() > c.threshold, "its whole interval is past the guard: {c:?}");
+    assert!(clear.summary.contains("token burn rose 40% (95% CI 40–40%), beyond the 10% guard"), "{}", clear.summary);
+
+    assert!(n.estimate.low.unwrap() < n.threshold, "a wide interval reaching inside the guard: {n:?}");
+    assert_eq!(n.level, GuardLevel::Watch, "{n:?}");
+    assert!(!n.flagged, "not flagged as certain: {n:?}");
+    assert!(!noisy.summary.contains("beyond the 10% guard"), "{}", noisy.summary);
+    assert!(
+        noisy.summary.contains("token burn rose 40% (95% CI")
+            && noisy.summary.contains("past the 10% guard by its estimate but not with 95% confidence: watch it"),
+        "{}",
+        noisy.summary
+    );
+}
+
+#[test]
+fn a_rise_within_the_guard_is_neither_flagged_nor_watched() {
+    let report = build(&burn_history(&[1.05; 6]));
+    let b = burn(&report);
+    assert_eq!(b.level, GuardLevel::Within, "{b:?}");
+    assert!(report.summary.contains("token burn rose 5%, within the 10% guard"), "{}", report.summary);
+}
+
+#[test]
+fn with_one_person_a_side_a_rise_past_the_guard_is_only_watched() {
+    // One person a side: every resample would be that person, an interval
+    // of no width that says nothing of how people vary; none is drawn.
+    let report = build(&burn_history(&[1.4]));
+    let b = burn(&report);
+    assert!((b.estimate.effect.unwrap() - 0.4).abs() < 1e-9, "{b:?}");
+    assert_eq!((b.estimate.low, b.estimate.high), (None, None), "{b:?}");
+    assert_eq!(b.level, GuardLevel::Watch, "{b:?}");
+    assert!(report.summary.contains("(too few people for an interval): watch it"), "{}", report.summary);
 }
 
 #[test]
@@ -225,6 +319,19 @@ proptest! {
             if let (Some(effect), Some(low), Some(high)) = (e.effect, e.low, e.high) {
                 prop_assert!(low <= effect && effect <= high, "{e:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_guard_flagged_with_confidence_is_past_its_threshold_by_estimate_too(
+        group in people("c"), control in people("k"),
+    ) {
+        for g in build(&input_of(group, control)).guards {
+            let past = g.estimate.worsening().is_some_and(|w| w > g.threshold);
+            let sure = g.estimate.worsening_interval().is_some_and(|(nearest, _)| nearest > g.threshold);
+            prop_assert_eq!(g.flagged, sure, "{:?}", g);
+            prop_assert_eq!(g.level == GuardLevel::Watch, past && !sure, "{:?}", g);
+            prop_assert!(!g.flagged || past, "{:?}", g);
         }
     }
 }

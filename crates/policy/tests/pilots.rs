@@ -95,3 +95,25 @@ fn a_cohort_with_nobody_left_to_compare_is_refused() {
     assert!(m.contains("the control group is empty"), "{m}");
     assert!(h.contains("name one"), "{h}");
 }
+
+#[test]
+fn a_person_in_two_cohorts_on_the_same_days_is_refused() {
+    // The example's pilot has the platform team in its cohort from
+    // 2026-11-16 to 2027-01-31.
+    let overlapping = "id = \"p3\"\ncohort = { users = [\"ben.carter\"] }\ncontrol = { teams = [\"legal\"] }\n\
+                       start = \"2027-01-01\"\nend = \"2027-03-15\"\nreward_model = \"outcome\"\n";
+    let p = load(&acme_path_src()).unwrap().policy;
+    assert_eq!(p.users["ben.carter"].team, "platform", "the example's cohort");
+    let src = with_pilot(overlapping);
+    let (line, m, h) = error_of(&src);
+    assert!(m.contains("`ben.carter` is in the cohorts of pilots `efficiency-first` and `p3`"), "{m}");
+    assert!(h.contains("one pilot's design at a time"), "{h}");
+    assert_eq!(line, line_of(&src, "cohort = { users"), "{m}");
+    // The day after the other ends, it may start.
+    let after = overlapping.replace("2027-01-01", "2027-02-01");
+    assert!(load(&with_pilot(&after)).is_ok());
+}
+
+fn acme_path_src() -> String {
+    std::fs::read_to_string(acme_path()).unwrap()
+}

@@ -46,6 +46,11 @@ pub struct Board {
     pub period: String,
     pub rules_version: String,
     pub scores: Vec<Score>,
+    /// The pilot whose design the reader is shown (its reward model and
+    /// rules version, its board visibility, its badges on or off): set by
+    /// the application while a pilot runs with the reader in its cohort;
+    /// none for everyone else.
+    pub pilot: Option<String>,
 }
 
 /// A subject's facts and axes, before a model turns them into a score.
@@ -174,7 +179,7 @@ pub fn score_subjects(model: Model, subjects: &Subjects, facts: &Facts, rules: &
         })
         .collect();
     rank(&mut scores);
-    Board { model, period: facts.period.clone(), rules_version: rules.version(), scores }
+    Board { model, period: facts.period.clone(), rules_version: rules.version(), scores, pilot: None }
 }
 
 /// People first, then teams, each best first and ranked among their own

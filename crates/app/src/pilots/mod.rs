@@ -8,6 +8,9 @@
 
 mod facts;
 pub mod report;
+pub mod shown;
+
+pub use shown::{Seen, Shown};
 
 use crate::App;
 use crate::access::may_oversee;
@@ -187,8 +190,7 @@ impl App {
     /// promoted's, else `balanced`.
     pub async fn default_reward_model(&self) -> AppResult<tokenwise_scoring::Model> {
         let all = self.store.pilot_decisions().await.map_err(|e| AppError::internal(e.to_string()))?;
-        let promoted = all.iter().rev().find(|d| d.decision == "promoted");
-        Ok(promoted.and_then(|d| d.reward_model.parse().ok()).unwrap_or(tokenwise_scoring::Model::Balanced))
+        Ok(shown::default_model(&all))
     }
 }
 

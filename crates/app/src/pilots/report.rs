@@ -14,6 +14,8 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tokenwise_ledger::Store;
+/// How sure the report is that a guard worsened past its threshold.
+pub use tokenwise_pilots::GuardLevel;
 use tokenwise_pilots::{Guards, Input, PilotReport};
 use tokenwise_policy::{Pilot, Policy};
 

@@ -14,6 +14,7 @@ use crate::App;
 use crate::access::Sight;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::pilots::{Seen, Shown};
 use jiff::Timestamp;
 use serde::Deserialize;
 use tokenwise_ledger::Store;
@@ -192,24 +193,39 @@ impl App {
         }
     }
 
+    /// A period's scores as the caller may see them, under what the caller
+    /// is shown ([`App::shown_to`]) unless a model or rules version is
+    /// asked for. A pilot's cohort sees its board visibility and its
+    /// badges on or off whatever they ask.
     pub async fn scores(&self, caller: &Caller, r: ScoresRequest) -> AppResult<Board> {
         let period = self.period(r.period.as_deref())?;
-        // Unasked, the org's default: the last promoted pilot's, else balanced.
+        let shown = self.shown_to(&caller.user.id).await?;
         let model = match r.model.as_deref() {
             Some(m) => model(Some(m))?,
-            None => self.default_reward_model().await?,
+            None => shown.model,
         };
-        let now = self.clock.now();
-        let (mut board, _) = match r.rules_version.as_deref() {
-            Some(v) => {
-                let rules = kept_rules(self.store.as_ref(), v).await?;
-                board_under(self.store.as_ref(), &self.policy, &period, model, &rules, now).await?
-            }
-            None => board(self.store.as_ref(), &self.policy, &period, model, now).await?,
-        };
+        let version = r.rules_version.as_deref().unwrap_or(&shown.rules_version);
+        let (mut board, _) = self.board_of(&period, model, version).await?;
         let sizes = team_sizes(&board, &self.policy);
         board.scores.retain(|s| sees(&self.policy, caller, &s.subject, &|t| sizes.get(t).copied().unwrap_or(0)));
+        as_shown(&self.policy, &caller.user, &shown, &mut board);
         Ok(board)
+    }
+
+    /// A period's board under `model` and rules `version`: the policy's
+    /// own rules (kept as they are used), or a kept version's.
+    pub(crate) async fn board_of(
+        &self,
+        period: &Period,
+        model: Model,
+        version: &str,
+    ) -> AppResult<(Board, Vec<Award>)> {
+        let now = self.clock.now();
+        if version == self.policy.scoring.rules.version() {
+            return board(self.store.as_ref(), &self.policy, period, model, now).await;
+        }
+        let rules = kept_rules(self.store.as_ref(), version).await?;
+        board_under(self.store.as_ref(), &self.policy, period, model, &rules, now).await
     }
 
     /// The six models side by side: for governance and admins, who design
@@ -221,6 +237,60 @@ impl App {
         let period = self.period(r.period.as_deref())?;
         comparison(self.store.as_ref(), &self.policy, &period).await
     }
+}
+
+/// The board as a pilot's cohort member is shown it: named after the
+/// pilot; people and teams the pilot's board visibility keeps from them
+/// left out (`team`: other teams'; `private`: everyone else, and their
+/// own row unranked, rank 0); badges off when the pilot has them off; and
+/// a line on their own breakdown saying under which design they are
+/// scored. Anyone not in a running pilot's cohort: unchanged.
+pub(crate) fn as_shown(policy: &Policy, viewer: &tokenwise_policy::User, shown: &Shown, board: &mut Board) {
+    let Some(pilot) = shown.pilot.clone() else { return };
+    let me = format!("user:{}", viewer.id);
+    if shown.board == Some(tokenwise_policy::Visibility::Team) {
+        // Ranked among the team's people, as on the team's board.
+        let mate = |s: &tokenwise_scoring::Score| {
+            s.subject.strip_prefix("user:").and_then(|u| policy.users.get(u)).is_some_and(|u| u.team == viewer.team)
+        };
+        let ranks =
+            tokenwise_scoring::models::positions(board.scores.iter().filter(|s| mate(s)).map(|s| (false, s.score)));
+        for (s, r) in board.scores.iter_mut().filter(|s| mate(s)).zip(ranks) {
+            s.rank = r;
+        }
+    }
+    board.scores.retain(|s| match s.subject.strip_prefix("user:") {
+        Some(u) => policy.users.get(u).is_some_and(|person| shown.sees(viewer, person) != Seen::Hidden),
+        None => shown.sees_team(viewer, s.subject.trim_start_matches("team:")),
+    });
+    let same_design = board.model == shown.model && board.rules_version == shown.rules_version;
+    for s in &mut board.scores {
+        if !shown.badges {
+            s.badges.clear();
+        }
+        if s.subject == me {
+            if !shown.ranked() {
+                s.rank = 0;
+            }
+            if same_design {
+                s.breakdown.push(tokenwise_scoring::Line {
+                    axis: "pilot",
+                    fact: format!(
+                        "scored under pilot `{pilot}`: the {} reward model, rules {}; shown {}, badges {}",
+                        shown.model,
+                        shown.rules_version,
+                        shown.board_words(),
+                        if shown.badges { "on" } else { "off (still earned, shown when the pilot is over)" }
+                    ),
+                    value: 0.0,
+                    rule: "while a pilot runs its cohort sees its reward model, rules version, board and badges; \
+                           everyone else sees the org's default; governance compares the two in the pilot's report"
+                        .into(),
+                });
+            }
+        }
+    }
+    board.pilot = Some(pilot);
 }
 
 /// People of each team on a board.

@@ -1,7 +1,7 @@
 //! `[[pilots]]` → checked pilots: unique ids; every team, person and use
 //! case named declared; cohort and control resolved to people and never
 //! sharing one; the end on or after the start; a known reward model and
-//! rules version.
+//! rules version; nobody in two cohorts on the same day.
 
 use super::{V, path};
 use crate::diag::{KeyPath, suggest};
@@ -28,10 +28,27 @@ pub(super) fn pilots(v: &mut V<'_>, raw: &[Option<RawPilot>], known: &Known<'_>)
             v.err(p.key("id"), format!("pilot `{}` is defined twice", r.id), Some("give each pilot its own id".into()));
         }
         if let Some(pilot) = pilot(v, &p, r, known) {
+            overlapping(v, &p, &pilot, &out);
             out.push(pilot);
         }
     }
     out
+}
+
+/// A person is shown one incentive design at a time: nobody may be in the
+/// cohorts of two pilots whose days overlap.
+fn overlapping(v: &mut V<'_>, p: &KeyPath, pilot: &Pilot, earlier: &[Pilot]) {
+    for o in earlier.iter().filter(|o| o.start <= pilot.end && pilot.start <= o.end) {
+        if let Some(both) = pilot.cohort.intersection(&o.cohort).next() {
+            let msg = format!(
+                "`{both}` is in the cohorts of pilots `{}` and `{}`, whose days overlap ({} to {}, {} to {})",
+                o.id, pilot.id, o.start, o.end, pilot.start, pilot.end
+            );
+            let hint = "a person is shown one pilot's design at a time: run them one after the other, or give them \
+                        cohorts apart";
+            v.err_key(p.key("cohort"), msg, Some(hint.into()));
+        }
+    }
 }
 
 /// The people of the teams and persons named, each reference checked.
