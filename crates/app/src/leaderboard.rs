@@ -122,17 +122,7 @@ impl App {
             None => design.model,
         };
         let scope = r.scope.unwrap_or_else(|| "org".to_string());
-        let team_scope = match scope.as_str() {
-            "org" => None,
-            s => match s.strip_prefix("team:") {
-                Some(t) if policy.teams.contains_key(t) => Some(t.to_string()),
-                _ => {
-                    return Err(AppError::invalid(format!(
-                        "scope `{s}` must be `org` or `team:ID` of a declared team"
-                    )));
-                }
-            },
-        };
+        let team_scope = team_scope(policy, &scope)?;
         let (board, _) = self.board_of(&period, model, &design.rules_version).await?;
         let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let secret = self
@@ -165,7 +155,8 @@ impl App {
             withheld.push(format!("{hidden} people whose teams keep their scores to the team or private"));
         }
         if let (Some(pilot), true) = (&design.pilot, by_the_pilot > 0) {
-            withheld.push(format!("{by_the_pilot} people: pilot `{pilot}` shows its cohort {}", design.board_words()));
+            let who = if by_the_pilot == 1 { "person" } else { "people" };
+            withheld.push(format!("{by_the_pilot} {who}: pilot `{pilot}` shows its cohort {}", design.board_words()));
         }
         let mut small = 0usize;
         for s in board.scores.iter().filter(|s| s.subject.starts_with("team:")) {
@@ -186,17 +177,7 @@ impl App {
             ));
         }
         rank(&mut entries);
-        for e in &mut entries {
-            if !design.ranked() {
-                e.rank = 0;
-            }
-            if !design.badges {
-                e.badges.clear();
-            }
-        }
-        if let (Some(pilot), false) = (&design.pilot, design.badges) {
-            withheld.push(format!("badges: pilot `{pilot}` does not show them to its cohort until it is over"));
-        }
+        as_shown(&design, &mut entries, &mut withheld);
         Ok(Leaderboard {
             period: period.label,
             scope,
@@ -206,6 +187,32 @@ impl App {
             entries,
             withheld,
         })
+    }
+}
+
+/// `org` (none) or `team:ID` of a declared team.
+fn team_scope(policy: &Policy, scope: &str) -> AppResult<Option<String>> {
+    match scope {
+        "org" => Ok(None),
+        s => match s.strip_prefix("team:") {
+            Some(t) if policy.teams.contains_key(t) => Ok(Some(t.to_string())),
+            _ => Err(AppError::invalid(format!("scope `{s}` must be `org` or `team:ID` of a declared team"))),
+        },
+    }
+}
+
+/// A pilot's private scorecard unranked, its badges off when it has them off.
+fn as_shown(design: &crate::pilots::Shown, entries: &mut [Entry], withheld: &mut Vec<String>) {
+    for e in entries.iter_mut() {
+        if !design.ranked() {
+            e.rank = 0;
+        }
+        if !design.badges {
+            e.badges.clear();
+        }
+    }
+    if let (Some(pilot), false) = (&design.pilot, design.badges) {
+        withheld.push(format!("badges: pilot `{pilot}` does not show them to its cohort until it is over"));
     }
 }
 

@@ -305,3 +305,41 @@ async fn the_cohort_is_shown_the_pilots_model_board_and_badges_until_it_ends() {
     let page = me_page(&g, "ivan.petrov").await;
     assert!(page.contains("first validated outcome") && !page.contains("Badges are not shown"), "{page}");
 }
+
+#[tokio::test]
+async fn a_team_board_shows_the_cohort_its_own_team_ranked_among_itself() {
+    // The support team's pilot with board = "team": Ivan sees support's
+    // people only; Xin, of data and in no pilot, sees everyone public.
+    let g = Gateway::start_with(|s| with_running_pilot(s) + "board = \"team\"\n");
+    for (user, task) in [("ivan.petrov", "T-1"), ("jade.nguyen", "T-2")] {
+        validated_work(&g, user, task).await;
+    }
+    let xin = Client::new(&g, g.key("xin.zhao", Some("kb-search")));
+    let body =
+        json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "How do I reset a password?"}]});
+    assert_eq!(xin.post("/v1/chat/completions", body, &[]).await.status, 200);
+
+    let ivan = Client::new(&g, g.key("ivan.petrov", None));
+    let board = ivan.get("/api/v1/leaderboard").await.json();
+    assert_eq!((board["model"].as_str(), board["pilot"].as_str()), (Some("outcome"), Some("support-outcomes")));
+    let mut seen = subjects(&board, "entries");
+    seen.sort();
+    assert_eq!(seen, vec!["user:ivan.petrov", "user:jade.nguyen"], "{board}");
+    assert!(board["entries"].as_array().unwrap().iter().all(|e| e["rank"].as_u64().unwrap() >= 1), "ranked: {board}");
+    let withheld = board["withheld"].to_string();
+    assert!(withheld.contains("1 person: pilot `support-outcomes` shows its cohort your team's board"), "{withheld}");
+    assert!(!withheld.contains("badges"), "badges stay on: {withheld}");
+    assert!(badges(row(&board, "entries", "user:ivan.petrov")).contains(&"first_validated_outcome".to_string()));
+    // His score is ranked among his team, as on the board he is shown.
+    let mine = ivan.get("/api/v1/scores").await.json();
+    let me = row(&mine, "scores", "user:ivan.petrov");
+    assert_eq!(me["rank"], row(&board, "entries", "user:ivan.petrov")["rank"], "{mine} {board}");
+
+    let xin = Client::new(&g, g.key("xin.zhao", None));
+    let board = xin.get("/api/v1/leaderboard").await.json();
+    assert_eq!((board["model"].as_str(), board["pilot"].as_str()), (Some("balanced"), None));
+    let seen = subjects(&board, "entries");
+    for p in ["user:ivan.petrov", "user:jade.nguyen", "user:xin.zhao"] {
+        assert!(seen.contains(&p.to_string()), "{p}: {board}");
+    }
+}

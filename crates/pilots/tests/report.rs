@@ -1,6 +1,9 @@
 //! The pilot report on constructed histories: an effect that is there is
 //! found with an interval that excludes zero, one that is not is not, a
-//! guard metric that worsens is flagged; and properties of the estimate.
+//! guard metric is flagged only when its interval is past the threshold
+//! (watched when only its estimate is); and properties of the estimate.
+
+#![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 use tokenwise_core::Nanos;
