@@ -209,6 +209,11 @@ fn badges(score: &serde_json::Value) -> Vec<String> {
 
 /// `/me` as `user` sees it, through a dashboard session.
 async fn me_page(g: &Gateway, user: &str) -> String {
+    dash_page(g, user, "/me").await
+}
+
+/// A dashboard page as `user` sees it.
+async fn dash_page(g: &Gateway, user: &str, path: &str) -> String {
     tokenwise_server::install_crypto();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let key = g.key(user, None);
@@ -216,7 +221,7 @@ async fn me_page(g: &Gateway, user: &str) -> String {
         http.post(format!("{}/login", g.url)).form(&[("api_key", key.as_str()), ("next", "/")]).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let cookie = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
-    let r = http.get(format!("{}/me", g.url)).header(reqwest::header::COOKIE, cookie).send().await.unwrap();
+    let r = http.get(format!("{}{path}", g.url)).header(reqwest::header::COOKIE, cookie).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.text().await.unwrap()
 }
@@ -334,6 +339,11 @@ async fn a_team_board_shows_the_cohort_its_own_team_ranked_among_itself() {
     let mine = ivan.get("/api/v1/scores").await.json();
     let me = row(&mine, "scores", "user:ivan.petrov");
     assert_eq!(me["rank"], row(&board, "entries", "user:ivan.petrov")["rank"], "{mine} {board}");
+    // His manager, in the cohort too, sees the team's page as the pilot shows it.
+    let page = dash_page(&g, "lucia.fernandez", "/team").await;
+    assert!(page.contains("outcome model") && page.contains("as pilot support-outcomes shows it"), "{page}");
+    let page = me_page(&g, "ivan.petrov").await;
+    assert!(page.contains("rank ") && page.contains(" of your team"), "{page}");
 
     let xin = Client::new(&g, g.key("xin.zhao", None));
     let board = xin.get("/api/v1/leaderboard").await.json();
