@@ -2,8 +2,9 @@
 //! gateway and the dashboard all ask these functions; none decides on its
 //! own. Members see their own data, managers their team's, governance,
 //! finance and admins everything; exceptions are decided by the manager of
-//! the team concerned or by governance, never by the person they benefit
-//! or who asked for them; outcomes are reported by their person (or for
+//! the team concerned or by governance (for a use case of a high risk
+//! tier, as its `[risk_tiers]` floor says: governance only, or nobody),
+//! never by the person they benefit or who asked for them; outcomes are reported by their person (or for
 //! them by their manager, governance or an admin) and validated by the
 //! team's manager, governance or an admin, never by their person; appeals
 //! are decided by governance, never by the appellant or by the one whose
@@ -11,7 +12,7 @@
 
 use crate::error::{AppError, AppResult};
 use tokenwise_core::Scope;
-use tokenwise_policy::{Policy, Role, User};
+use tokenwise_policy::{ExceptionApproval, Policy, Role, User};
 
 /// How much of the ledger a person may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,13 +86,49 @@ pub fn may_ingest(who: &User) -> bool {
 pub fn may_decide(policy: &Policy, who: &User, scope: &Scope, requested_by: &str) -> bool {
     requested_by != who.id
         && scope.user() != Some(who.id.as_str())
-        && match who.role {
-            Role::Governance | Role::Admin => true,
-            Role::Manager => {
-                team_of(policy, scope).is_some_and(|t| policy.teams.get(t).is_some_and(|t| t.manager == who.id))
-            }
-            Role::Member | Role::Finance => false,
+        && match scope_approval(policy, scope) {
+            ExceptionApproval::None => false,
+            ExceptionApproval::Governance => who.role == Role::Governance,
+            ExceptionApproval::Managers => match who.role {
+                Role::Governance | Role::Admin => true,
+                Role::Manager => {
+                    team_of(policy, scope).is_some_and(|t| policy.teams.get(t).is_some_and(|t| t.manager == who.id))
+                }
+                Role::Member | Role::Finance => false,
+            },
         }
+}
+
+/// Who may approve an exception of `scope`: for a use case, what its risk
+/// tier's floor says; for any other scope, the usual deciders (an
+/// exception approved so still covers no call of a use case whose tier
+/// asks for more: `App::hold`).
+pub fn scope_approval(policy: &Policy, scope: &Scope) -> ExceptionApproval {
+    match scope {
+        Scope::UseCase(id) => policy.exception_approval(id),
+        _ => ExceptionApproval::Managers,
+    }
+}
+
+/// Whether an approved exception, decided by `decided_by`, may cover a
+/// call of `use_case`, as the use case's risk tier says.
+pub fn exception_covers(policy: &Policy, use_case: &str, decided_by: Option<&str>) -> bool {
+    match policy.exception_approval(use_case) {
+        ExceptionApproval::Managers => true,
+        ExceptionApproval::Governance => {
+            decided_by.and_then(|d| policy.users.get(d)).is_some_and(|u| u.role == Role::Governance)
+        }
+        ExceptionApproval::None => false,
+    }
+}
+
+/// Why `scope` takes no exception at all (a use case whose risk tier
+/// allows none), or None.
+pub fn why_no_exception(policy: &Policy, scope: &Scope) -> Option<String> {
+    let Scope::UseCase(id) = scope else { return None };
+    let tier = policy.use_cases.get(id)?.risk_tier;
+    (policy.exception_approval(id) == ExceptionApproval::None)
+        .then(|| format!("use case `{id}` is of risk tier `{}`, which allows no budget exception", tier.as_str()))
 }
 
 /// Why `who` may not decide such an exception, naming who may; None when
@@ -99,6 +136,9 @@ pub fn may_decide(policy: &Policy, who: &User, scope: &Scope, requested_by: &str
 pub fn why_not_decide(policy: &Policy, who: &User, scope: &Scope, requested_by: &str) -> Option<String> {
     if may_decide(policy, who, scope, requested_by) {
         return None;
+    }
+    if let Some(why) = why_no_exception(policy, scope) {
+        return Some(why);
     }
     if requested_by == who.id {
         return Some("nobody decides their own exception".into());
@@ -117,13 +157,25 @@ fn deciders(policy: &Policy, scope: &Scope, except: &[&str]) -> String {
         .and_then(|t| policy.teams.get(t))
         .filter(|t| may(&t.manager))
         .map(|t| format!("`{}` (manager of {}) or ", t.manager, t.id));
+    let governance_only = scope_approval(policy, scope) == ExceptionApproval::Governance;
     let others: Vec<String> = policy
         .users
         .values()
-        .filter(|u| matches!(u.role, Role::Governance | Role::Admin) && may(&u.id))
+        .filter(|u| (u.role == Role::Governance || (u.role == Role::Admin && !governance_only)) && may(&u.id))
         .map(|u| format!("`{}`", u.id))
         .collect();
+    if governance_only {
+        let tier = scope_use_case_tier(policy, scope);
+        return format!("governance only, as its risk tier `{tier}` requires ({})", others.join(", "));
+    }
     format!("{}governance or an admin ({})", manager.unwrap_or_default(), others.join(", "))
+}
+
+fn scope_use_case_tier(policy: &Policy, scope: &Scope) -> &'static str {
+    match scope {
+        Scope::UseCase(id) => policy.use_cases.get(id).map_or("", |u| u.risk_tier.as_str()),
+        _ => "",
+    }
 }
 
 /// The user and team filters a listing runs with, narrowed to what `who`

@@ -5,7 +5,7 @@
 //! step goes to the audit log.
 
 use crate::App;
-use crate::access::{Sight, may_decide, scope_exists, why_not_decide};
+use crate::access::{Sight, may_decide, scope_exists, why_no_exception, why_not_decide};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use jiff::Timestamp;
@@ -138,6 +138,9 @@ impl App {
         let scope = parse_scope(&ask.scope)?;
         if !scope_exists(policy, &scope) {
             return Err(AppError::invalid(format!("`{scope}` is not in the policy")));
+        }
+        if let Some(why) = why_no_exception(policy, &scope) {
+            return Err(AppError::denied(why));
         }
         if !policy.exceptions.reason_codes.contains(&ask.reason_code) {
             return Err(AppError::invalid(format!(

@@ -54,7 +54,7 @@ impl App {
     /// The output rule for a call of `use_case`, if the policy scans output.
     pub fn output_rule(&self, use_case: &str) -> Option<OutputRule> {
         let dlp = &self.policy.dlp;
-        if !dlp.scan_output {
+        if !self.policy.scans_output(use_case) {
             return None;
         }
         let ceiling = self.policy.use_cases.get(use_case).map_or(self.policy.classes.lowest(), |u| u.max_class);

@@ -217,7 +217,9 @@ async fn the_purge_command_deletes_what_is_due() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "purged 0 prompts past their retention");
 }
 
-/// A use case with `days` but no prompts kept: refused, with where and the fix.
+/// A use case with `days` but no prompts kept, a top-level default `days`
+/// no use case takes, and an `output_action` with no reply scanned: each
+/// refused, with where and the fix.
 #[test]
 fn check_config_refuses_retention_that_does_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -228,12 +230,18 @@ fn check_config_refuses_retention_that_does_nothing() {
             1,
         )
         .replacen("scan_output = true\n", "output_action = \"flag\"\n", 1)
+        // The high risk tier has its replies scanned unless it says not.
+        .replacen("[risk_tiers.high]\n", "[risk_tiers.high]\nscan_output = false\n", 1)
+        // A default `days` with no prompts kept anywhere is nobody's.
+        .replacen("[retention]\nprompts = \"none\"\n", "[retention]\nprompts = \"none\"\ndays = 30\n", 1)
     });
     let out = bin().args(["check-config", policy.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     let t = support::text(&out);
     assert!(t.contains("`days` does nothing"), "{t}");
     assert!(t.contains("set `prompts = \"redacted\"`"), "{t}");
+    assert!(t.contains("`days` does nothing: no use case keeps prompts for this default's days"), "{t}");
+    assert!(t.contains("remove `days` from [retention]"), "{t}");
     assert!(t.contains("`output_action` does nothing"), "{t}");
     assert!(t.contains("add `scan_output = true`"), "{t}");
     assert!(t.contains("acme.toml:"), "file and line: {t}");

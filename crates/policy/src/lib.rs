@@ -28,7 +28,7 @@ pub use diag::{Diagnostic, KeyPath, Report, Severity, line_col};
 pub use load::{Loaded, load_file, load_str};
 pub use model::*;
 pub use raw::{
-    Action, Category, Durability, Enforcement, ModelKind, OutputAction, Period, PromptRetention, RiskTier, Role,
-    Visibility, WireFormat,
+    Action, Category, Durability, Enforcement, ExceptionApproval, ModelKind, OutputAction, Period, PromptRetention,
+    RiskTier, Role, Visibility, WireFormat,
 };
 pub use validate::{default_dlp, resolve_database};

@@ -2,8 +2,8 @@
 //! holds a `Policy` may index it by the ids it contains without checking.
 
 use crate::raw::{
-    Action, Category, Durability, Enforcement, ModelKind, OutputAction, Period, PromptRetention, RiskTier, Role,
-    Visibility, WireFormat,
+    Action, Category, Durability, Enforcement, ExceptionApproval, ModelKind, OutputAction, Period, PromptRetention,
+    RiskTier, Role, Visibility, WireFormat,
 };
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -144,6 +144,78 @@ pub struct Project {
 pub struct Retention {
     pub prompts: PromptRetention,
     pub days: u32,
+}
+
+/// The floor of controls for every use case of one risk tier
+/// (`[risk_tiers.TIER]`, each key defaulting to the tier's
+/// [`TierFloor::default_for`]). A use case may be stricter, never looser:
+/// `check-config` refuses one that is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierFloor {
+    /// Who may approve a budget exception that covers the tier's calls.
+    pub exceptions: ExceptionApproval,
+    /// The tier's replies are scanned even when `[dlp] scan_output` is off.
+    pub scan_output: bool,
+    /// The prompt retention a use case of the tier may have.
+    pub prompts: Vec<PromptRetention>,
+    /// Whether a use case of the tier may be available to everyone.
+    pub available_to_everyone: bool,
+}
+
+impl TierFloor {
+    /// The defaults: low and medium as any use case; high — exceptions from
+    /// governance only, replies scanned, prompts never kept in full, named
+    /// users only; critical — as high, and no exception at all.
+    pub fn default_for(tier: RiskTier) -> TierFloor {
+        let any = vec![PromptRetention::None, PromptRetention::Redacted, PromptRetention::Full];
+        let masked_at_most = vec![PromptRetention::None, PromptRetention::Redacted];
+        match tier {
+            RiskTier::Low | RiskTier::Medium => TierFloor {
+                exceptions: ExceptionApproval::Managers,
+                scan_output: false,
+                prompts: any,
+                available_to_everyone: true,
+            },
+            RiskTier::High => TierFloor {
+                exceptions: ExceptionApproval::Governance,
+                scan_output: true,
+                prompts: masked_at_most,
+                available_to_everyone: false,
+            },
+            RiskTier::Critical => TierFloor {
+                exceptions: ExceptionApproval::None,
+                scan_output: true,
+                prompts: masked_at_most,
+                available_to_everyone: false,
+            },
+        }
+    }
+
+    pub fn allows_prompts(&self, prompts: PromptRetention) -> bool {
+        self.prompts.contains(&prompts)
+    }
+}
+
+/// The floor of every risk tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskTiers {
+    floors: BTreeMap<RiskTier, TierFloor>,
+}
+
+impl RiskTiers {
+    pub(crate) fn new(floors: BTreeMap<RiskTier, TierFloor>) -> RiskTiers {
+        RiskTiers { floors }
+    }
+
+    pub fn floor(&self, tier: RiskTier) -> TierFloor {
+        self.floors.get(&tier).cloned().unwrap_or_else(|| TierFloor::default_for(tier))
+    }
+}
+
+impl Default for RiskTiers {
+    fn default() -> RiskTiers {
+        RiskTiers::new(RiskTier::ALL.into_iter().map(|t| (t, TierFloor::default_for(t))).collect())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -437,6 +509,8 @@ pub struct Policy {
     pub scoring: Scoring,
     pub dlp: Dlp,
     pub retention: Retention,
+    /// `[risk_tiers]`: the floor of controls of each risk tier.
+    pub risk_tiers: RiskTiers,
     pub exceptions: ExceptionPolicy,
     pub server: Server,
     pub alerts: Alerts,
@@ -459,6 +533,26 @@ pub struct Policy {
 impl Policy {
     pub fn pilot(&self, id: &str) -> Option<&Pilot> {
         self.pilots.iter().find(|p| p.id == id)
+    }
+}
+
+impl Policy {
+    /// The floor of controls of `use_case`'s risk tier (the low tier's for
+    /// a use case the policy does not have).
+    pub fn floor(&self, use_case: &str) -> TierFloor {
+        self.risk_tiers.floor(self.use_cases.get(use_case).map_or(RiskTier::Low, |u| u.risk_tier))
+    }
+
+    /// Whether replies to calls of `use_case` are scanned: every reply
+    /// with `[dlp] scan_output`, and those of a use case whose risk tier
+    /// asks for it.
+    pub fn scans_output(&self, use_case: &str) -> bool {
+        self.dlp.scan_output || self.floor(use_case).scan_output
+    }
+
+    /// Who may approve a budget exception covering calls of `use_case`.
+    pub fn exception_approval(&self, use_case: &str) -> ExceptionApproval {
+        self.floor(use_case).exceptions
     }
 }
 

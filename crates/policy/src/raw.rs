@@ -250,7 +250,69 @@ pub enum RiskTier {
     Critical,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+impl RiskTier {
+    /// From the least to the most risky.
+    pub const ALL: [RiskTier; 4] = [RiskTier::Low, RiskTier::Medium, RiskTier::High, RiskTier::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskTier::Low => "low",
+            RiskTier::Medium => "medium",
+            RiskTier::High => "high",
+            RiskTier::Critical => "critical",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<RiskTier> {
+        RiskTier::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// Who may approve a budget exception that covers calls of a use case of
+/// a risk tier. Declared from the least to the most strict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExceptionApproval {
+    /// The manager of the team concerned, governance or an admin (the rule
+    /// for every exception).
+    Managers,
+    /// People with the governance role only.
+    Governance,
+    /// Nobody: no exception covers such calls, and none may be asked for
+    /// the use case itself.
+    None,
+}
+
+impl ExceptionApproval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionApproval::Managers => "managers",
+            ExceptionApproval::Governance => "governance",
+            ExceptionApproval::None => "none",
+        }
+    }
+}
+
+/// `[risk_tiers.TIER]`: the floor of controls for every use case of the
+/// tier; each key left out takes the tier's default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRiskTier {
+    /// Who may approve a budget exception covering the tier's calls.
+    #[serde(default)]
+    pub exceptions: Option<ExceptionApproval>,
+    /// Scan the tier's replies even when `[dlp] scan_output` is off.
+    #[serde(default)]
+    pub scan_output: Option<bool>,
+    /// The prompt retention a use case of the tier may have.
+    #[serde(default)]
+    pub prompts: Option<Vec<PromptRetention>>,
+    /// Whether a use case of the tier may be `available_to = "everyone"`.
+    #[serde(default)]
+    pub available_to_everyone: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PromptRetention {
     /// Prompts are never stored (the default: privacy first).
@@ -259,6 +321,16 @@ pub enum PromptRetention {
     /// Stored with every DLP finding masked.
     Redacted,
     Full,
+}
+
+impl PromptRetention {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptRetention::None => "none",
+            PromptRetention::Redacted => "redacted",
+            PromptRetention::Full => "full",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -729,6 +801,7 @@ pub(crate) struct RawDoc {
     pub scoring: Option<RawScoring>,
     pub dlp: Option<RawDlp>,
     pub retention: Option<RawRetention>,
+    pub risk_tiers: Entries<RawRiskTier>,
     pub exceptions: Option<RawExceptions>,
     pub server: Option<RawServer>,
     pub alerts: Option<RawAlerts>,

@@ -16,6 +16,7 @@ use tokenwise_core::{FindingKind, Nanos, PricePerMtok, Rates, Scope};
 
 mod ingest;
 mod pilots;
+mod tiers;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -208,14 +209,23 @@ pub(crate) fn validate(
     let retention = raw.retention.as_ref().map_or(Some(Retention { prompts: PromptRetention::None, days: 0 }), |r| {
         retention(&mut v, path(&["retention"]), r, None)
     });
-    let use_cases = use_cases(&mut v, &raw.use_cases, &models, &users, org.as_ref(), retention);
+    let tiers_used: BTreeSet<RiskTier> =
+        raw.use_cases.iter().filter_map(|(_, u)| u.as_ref().map(|u| u.risk_tier)).collect();
+    let scan_all = raw.dlp.as_ref().is_some_and(|d| d.scan_output);
+    let risk_tiers = tiers::risk_tiers(&mut v, &raw.risk_tiers, scan_all, &tiers_used);
+    let known = Known { models: &models, users: &users, org: org.as_ref(), tiers: &risk_tiers };
+    let use_cases = use_cases(&mut v, &raw.use_cases, &known, retention);
+    if let Some(top) = &raw.retention {
+        tiers::default_retention_used(&mut v, top, &raw.use_cases);
+    }
     if use_cases.len() == names.use_cases.len() {
         users_without_use_cases(&mut v, &users, &use_cases);
     }
     let templates = templates(&mut v, &raw.templates);
     let budgets = budgets(&mut v, &raw.budgets);
     let scoring = raw.scoring.as_ref().map_or(Some(Scoring::default()), |s| scoring(&mut v, s));
-    let dlp = dlp(&mut v, raw.dlp.as_ref());
+    let tier_scans = tiers_used.iter().any(|t| risk_tiers.floor(*t).scan_output);
+    let dlp = dlp(&mut v, raw.dlp.as_ref(), tier_scans);
     let exceptions = raw.exceptions.as_ref().map_or(Some(ExceptionPolicy::none()), |e| exceptions(&mut v, e));
     let server = server(&mut v, raw.server.as_ref(), base_dir);
     let alerts = alerts(&mut v, raw.alerts.as_ref());
@@ -243,6 +253,7 @@ pub(crate) fn validate(
         scoring: scoring?,
         dlp: dlp?,
         retention: retention?,
+        risk_tiers,
         exceptions: exceptions?,
         server: server?,
         alerts,
@@ -786,14 +797,21 @@ fn retention(v: &mut V<'_>, p: KeyPath, r: &RawRetention, inherit: Option<Retent
     Some(Retention { prompts: r.prompts, days })
 }
 
+/// What use cases are checked against.
+struct Known<'a> {
+    models: &'a BTreeMap<String, Model>,
+    users: &'a BTreeMap<String, User>,
+    org: Option<&'a Org>,
+    tiers: &'a RiskTiers,
+}
+
 fn use_cases(
     v: &mut V<'_>,
     raw: &Entries<RawUseCase>,
-    models: &BTreeMap<String, Model>,
-    users: &BTreeMap<String, User>,
-    org: Option<&Org>,
+    known: &Known<'_>,
     default_retention: Option<Retention>,
 ) -> BTreeMap<String, UseCase> {
+    let Known { models, users, org, .. } = *known;
     let mut out = BTreeMap::new();
     let known_users = &v.names.users;
     for (id, u) in raw {
@@ -812,6 +830,9 @@ fn use_cases(
         };
         let owner_team = users.get(&u.owner).map(|o| o.team.as_str());
         let audience = audience(v, &p, id, u.available_to.as_ref(), owner_team, users);
+        let floor = known.tiers.floor(u.risk_tier);
+        let resolved = tiers::Resolved { retention, audience: audience.as_ref(), owner_team };
+        tiers::use_case_floor(v, &p, id, u, &floor, &resolved);
         let Some(class) = class else { continue };
         clearance(v, &p, id, u, models, class);
         let (Some((outcome_value, outcome_hours)), Some(retention), Some(available_to)) = (value, retention, audience)
@@ -1226,7 +1247,8 @@ fn terms(v: &mut V<'_>, p: KeyPath, raw: &[RawTerm]) -> Vec<Term> {
     out
 }
 
-fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
+/// `tier_scans`: some use case's risk tier has its replies scanned.
+fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>, tier_scans: bool) -> Option<Dlp> {
     let p = path(&["dlp"]);
     let highest = v.classes.as_ref()?.highest();
     let mut kind_classes: BTreeMap<FindingKind, DataClass> = FindingKind::ALL.iter().map(|k| (*k, highest)).collect();
@@ -1237,11 +1259,11 @@ fn dlp(v: &mut V<'_>, raw: Option<&RawDlp>) -> Option<Dlp> {
         scan_output = d.scan_output;
         if let Some(a) = d.output_action {
             output_action = a;
-            if !d.scan_output {
+            if !d.scan_output && !tier_scans {
                 v.err_key(
                     p.key("output_action"),
                     "`output_action` does nothing: replies are not scanned",
-                    Some("add `scan_output = true` to [dlp], or remove `output_action`".into()),
+                    Some("add `scan_output = true` to [dlp] (or to the [risk_tiers.TIER] whose replies should be), or remove `output_action`".into()),
                 );
             }
         }

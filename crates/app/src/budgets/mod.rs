@@ -21,7 +21,7 @@ use tokenwise_core::{EnvelopeSpec, Nanos, Rates};
 use tokenwise_ledger::Exception;
 use tokenwise_ledger::budget::{HoldPart, HoldRequest, HoldResult, Refusal};
 use tokenwise_policy::budgets::Subject;
-use tokenwise_policy::{Model, Policy};
+use tokenwise_policy::{ExceptionApproval, Model, Policy};
 
 /// Output tokens assumed for a call that sets no limit; with a hard budget
 /// in play the limit is also sent upstream, so the hold really bounds it.
@@ -191,7 +191,7 @@ impl App {
                 }
             }
         }
-        Err(refused(&self.policy, &refusal))
+        Err(refused(&self.policy, &refusal, cover.subject.use_case))
     }
 
     async fn covering_exceptions(&self, cover: &Cover<'_>, at: Timestamp) -> Result<Vec<Exception>, AppError> {
@@ -210,6 +210,8 @@ impl App {
         let policy = &self.policy;
         Ok(all
             .into_iter()
+            // A use case's risk tier may take exceptions from governance only, or none.
+            .filter(|e| crate::access::exception_covers(policy, s.use_case, e.decided_by.as_deref()))
             .filter(|e| e.models.is_empty() || e.models.contains(&cover.model.id))
             .filter(|e| {
                 e.data_class.as_deref().and_then(|c| policy.classes.get(c)).is_none_or(|c| cover.data_class <= c)
@@ -238,21 +240,38 @@ pub fn exception_envelope(e: &Exception) -> EnvelopeSpec {
 }
 
 /// 402, naming the envelope, what is left and what the call needed, in the
-/// message and as fields.
-pub fn refused(policy: &Policy, r: &Refusal) -> AppError {
+/// message and as fields; and who may grant an exception for a call of
+/// `use_case`, as its risk tier says.
+pub fn refused(policy: &Policy, r: &Refusal, use_case: &str) -> AppError {
     let period = r.key.parse::<tokenwise_core::EnvelopeKey>().ok().and_then(|k| k.period());
     let when = period.map(|d| d.to_string()).unwrap_or_default();
+    let tier = policy.use_cases.get(use_case).map_or("", |u| u.risk_tier.as_str());
+    let reasons = policy.exceptions.reason_codes.join(", ");
+    let ask = match policy.exception_approval(use_case) {
+        ExceptionApproval::Managers => {
+            format!(
+                "Ask your manager for an exception (POST /api/v1/exceptions, reasons: {reasons}) or wait for the next period"
+            )
+        }
+        ExceptionApproval::Governance => format!(
+            "Use case `{use_case}` is of risk tier `{tier}`: only an exception approved by governance covers it \
+             (POST /api/v1/exceptions, reasons: {reasons}); or wait for the next period"
+        ),
+        ExceptionApproval::None => {
+            format!(
+                "Use case `{use_case}` is of risk tier `{tier}`, which allows no exception: wait for the next period"
+            )
+        }
+    };
     let mut err = AppError::new(
         Code::BudgetExceeded,
         format!(
-            "budget `{}` ({}, period from {when}) has ${} left of ${}; this call may cost up to ${}. \
-             Ask your manager for an exception (POST /api/v1/exceptions, reasons: {}) or wait for the next period",
+            "budget `{}` ({}, period from {when}) has ${} left of ${}; this call may cost up to ${}. {ask}",
             r.budget_id,
             r.scope,
             r.remaining().to_usd_string(),
             r.limit.to_usd_string(),
             r.requested.to_usd_string(),
-            policy.exceptions.reason_codes.join(", ")
         ),
     )
     .with_field("budget", r.budget_id.clone())
