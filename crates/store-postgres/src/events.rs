@@ -292,6 +292,27 @@ impl EventStore for PgStore {
         row.as_ref().map(event_from_row).transpose()
     }
 
+    async fn recorded_events(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<(i64, UsageEvent)>, StoreError> {
+        let (after_us, after_id) = after.unwrap_or((i64::MIN, String::new()));
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS}, recorded_us FROM usage_events \
+             WHERE recorded_us >= $1 AND recorded_us < $2 AND (recorded_us, id) > ($3, $4) \
+             ORDER BY recorded_us, id LIMIT $5"
+        );
+        let client = self.client().await?;
+        let rows = client
+            .query(&sql, &[&from_us, &to_us, &after_us, &after_id, &i64::from(limit)])
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| Ok((get::<i64>(r, 37)?, event_from_row(r)?))).collect()
+    }
+
     async fn events(&self, q: &EventQuery) -> Result<Vec<UsageEvent>, StoreError> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE TRUE");
         let from = q.from.map(to_micros);
