@@ -239,12 +239,7 @@ impl Window {
     }
 }
 
-fn emit(
-    scan: &mut OutputScan<'_>,
-    text: &str,
-    found: &[tokenwise_dlp::Finding],
-    classes: Option<&[Class]>,
-) -> String {
+fn emit(scan: &mut OutputScan<'_>, text: &str, found: &[tokenwise_dlp::Finding], classes: Option<&[Class]>) -> String {
     scan.count(found);
     if found.is_empty() || !scan.rule.mask {
         return text.to_string();

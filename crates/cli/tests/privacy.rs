@@ -306,7 +306,8 @@ fn with_tool(path: &str, stream: bool) -> Value {
                                   "tools": [{"type": "function", "name": "send_note", "parameters": {"type": "object"}}]}),
         _ => {
             let mut b = chat(model, "hi", stream);
-            b["tools"] = json!([{"type": "function", "function": {"name": "send_note", "parameters": {"type": "object"}}}]);
+            b["tools"] =
+                json!([{"type": "function", "function": {"name": "send_note", "parameters": {"type": "object"}}}]);
             b
         }
     }
@@ -401,7 +402,8 @@ async fn a_stream_that_ends_early_still_gets_the_withheld_tail_masked_before_its
     for fault in ["reset", "end"] {
         for path in ["/v1/chat/completions", "/v1/messages", "/v1/responses"] {
             for tool in [false, true] {
-                let mut headers = vec![("x-mock-chunk-bytes", "3"), ("x-mock-fault", fault), ("x-mock-fault-after", "40")];
+                let mut headers =
+                    vec![("x-mock-chunk-bytes", "3"), ("x-mock-fault", fault), ("x-mock-fault-after", "40")];
                 let body = if tool {
                     headers.push(("x-mock-tool-call", header.as_str()));
                     with_tool(path, true)

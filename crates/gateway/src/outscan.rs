@@ -172,9 +172,11 @@ impl<'a> StreamScan<'a> {
             let index = c["index"].as_u64().unwrap_or(0);
             let mut text = None;
             if let Some(t) = c.pointer("/delta/content").and_then(Value::as_str) {
-                text = Some(self.push(Slot::Text(index, 0), &template, &t.to_string()));
+                text = Some(self.push(Slot::Text(index, 0), &template, t));
             }
-            for (i, call) in c.pointer_mut("/delta/tool_calls").and_then(Value::as_array_mut).into_iter().flatten().enumerate() {
+            for (i, call) in
+                c.pointer_mut("/delta/tool_calls").and_then(Value::as_array_mut).into_iter().flatten().enumerate()
+            {
                 let at = call["index"].as_u64().unwrap_or(i as u64);
                 if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str).map(str::to_string) {
                     call["function"]["arguments"] = Value::String(self.push(Slot::Args(index, at), &template, &a));
@@ -182,7 +184,10 @@ impl<'a> StreamScan<'a> {
                 }
             }
             if !c["finish_reason"].is_null() {
-                let open: Vec<Slot> = self.windows.range(Slot::Text(index, 0)..=Slot::Text(index, u64::MAX)).map(|(s, _)| *s)
+                let open: Vec<Slot> = self
+                    .windows
+                    .range(Slot::Text(index, 0)..=Slot::Text(index, u64::MAX))
+                    .map(|(s, _)| *s)
                     .chain(self.windows.range(Slot::Args(index, 0)..=Slot::Args(index, u64::MAX)).map(|(s, _)| *s))
                     .collect();
                 for slot in open {
@@ -267,7 +272,9 @@ fn tail_frame(dialect: Dialect, slot: Slot, last: Value, tail: String) -> Option
             let mut chunk = last;
             let delta = match slot {
                 Slot::Text(..) => serde_json::json!({"content": tail}),
-                Slot::Args(_, at) => serde_json::json!({"tool_calls": [{"index": at, "function": {"arguments": tail}}]}),
+                Slot::Args(_, at) => {
+                    serde_json::json!({"tool_calls": [{"index": at, "function": {"arguments": tail}}]})
+                }
             };
             let (Slot::Text(choice, _) | Slot::Args(choice, _)) = slot;
             if let Some(o) = chunk.as_object_mut() {

@@ -200,7 +200,10 @@ pub async fn verify<S: EventStore + AuditStore + ?Sized>(store: &S) -> Result<Di
                     got.rows.abs_diff(want.rows)
                 ))
             } else if got.sha256 != want.sha256 {
-                Some(format!("{window}: {} rows as counted, but their content changed (a row was altered or replaced)", got.rows))
+                Some(format!(
+                    "{window}: {} rows as counted, but their content changed (a row was altered or replaced)",
+                    got.rows
+                ))
             } else {
                 None
             };
@@ -219,7 +222,16 @@ mod tests {
 
     fn row(i: u32) -> UsageEvent {
         let ts = jiff::Timestamp::from_second(1_700_000_000).unwrap();
-        let mut e = UsageEvent::builder(format!("evt_{i}"), ts, crate::EventSource::Gateway, "alice", "payments", "gpt-4.1-mini", "openai").build();
+        let mut e = UsageEvent::builder(
+            format!("evt_{i}"),
+            ts,
+            crate::EventSource::Gateway,
+            "alice",
+            "payments",
+            "gpt-4.1-mini",
+            "openai",
+        )
+        .build();
         e.cost = tokenwise_core::Nanos(1_000 + i64::from(i));
         e
     }

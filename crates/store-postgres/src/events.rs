@@ -306,10 +306,8 @@ impl EventStore for PgStore {
              ORDER BY recorded_us, id LIMIT $5"
         );
         let client = self.client().await?;
-        let rows = client
-            .query(&sql, &[&from_us, &to_us, &after_us, &after_id, &i64::from(limit)])
-            .await
-            .map_err(db_err)?;
+        let rows =
+            client.query(&sql, &[&from_us, &to_us, &after_us, &after_id, &i64::from(limit)]).await.map_err(db_err)?;
         rows.iter().map(|r| Ok((get::<i64>(r, 37)?, event_from_row(r)?))).collect()
     }
 

@@ -122,7 +122,8 @@ pub async fn usage_digests_cover_each_row_once_and_name_the_one_a_change_breaks(
     let other = b.reopen().await;
     assert_eq!(digest::verify(other.as_ref()).await.unwrap(), ok);
 
-    let broken = |check: digest::DigestCheck| check.broken.iter().map(|b| (b.seq, b.reason.clone())).collect::<Vec<_>>();
+    let broken =
+        |check: digest::DigestCheck| check.broken.iter().map(|b| (b.seq, b.reason.clone())).collect::<Vec<_>>();
     // A cost edited in place: the first digest breaks, and only it.
     b.execute_raw("UPDATE usage_events SET cost_nanos = cost_nanos + 1 WHERE id = 'dg-a2'").await;
     let got = broken(digest::verify(s.as_ref()).await.unwrap());
