@@ -292,23 +292,22 @@ impl EventStore for PgStore {
         row.as_ref().map(event_from_row).transpose()
     }
 
-    async fn recorded_events(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        after: Option<(i64, String)>,
-        limit: u32,
-    ) -> Result<Vec<(i64, UsageEvent)>, StoreError> {
-        let (after_us, after_id) = after.unwrap_or((i64::MIN, String::new()));
+    async fn digest_recorded(&self, windows: &[(i64, i64)]) -> Result<Vec<(u64, String)>, StoreError> {
+        use futures_util::TryStreamExt;
+        let mut fold = tokenwise_ledger::digest::Fold::new(windows);
+        let Some((from, to)) = fold.span() else { return Ok(fold.finish()) };
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, recorded_us FROM usage_events \
-             WHERE recorded_us >= $1 AND recorded_us < $2 AND (recorded_us, id) > ($3, $4) \
-             ORDER BY recorded_us, id LIMIT $5"
+             WHERE recorded_us >= $1 AND recorded_us < $2 ORDER BY recorded_us, id"
         );
         let client = self.client().await?;
-        let rows =
-            client.query(&sql, &[&from_us, &to_us, &after_us, &after_id, &i64::from(limit)]).await.map_err(db_err)?;
-        rows.iter().map(|r| Ok((get::<i64>(r, 37)?, event_from_row(r)?))).collect()
+        // Streamed: the rows are hashed as they come, never held at once.
+        let rows = client.query_raw(&sql, [&from, &to]).await.map_err(db_err)?;
+        futures_util::pin_mut!(rows);
+        while let Some(r) = rows.try_next().await.map_err(db_err)? {
+            fold.row(get::<i64>(&r, 37)?, &event_from_row(&r)?);
+        }
+        Ok(fold.finish())
     }
 
     async fn events(&self, q: &EventQuery) -> Result<Vec<UsageEvent>, StoreError> {

@@ -258,27 +258,21 @@ impl EventStore for SqliteStore {
         .await
     }
 
-    async fn recorded_events(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        after: Option<(i64, String)>,
-        limit: u32,
-    ) -> Result<Vec<(i64, UsageEvent)>, StoreError> {
-        let (after_us, after_id) = after.unwrap_or((i64::MIN, String::new()));
+    async fn digest_recorded(&self, windows: &[(i64, i64)]) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut fold = tokenwise_ledger::digest::Fold::new(windows);
+        let Some((from, to)) = fold.span() else { return Ok(fold.finish()) };
         self.read(move |c| {
             let sql = format!(
                 "SELECT {EVENT_COLUMNS}, recorded_us FROM usage_events \
-                 WHERE recorded_us >= ?1 AND recorded_us < ?2 AND (recorded_us, id) > (?3, ?4) \
-                 ORDER BY recorded_us, id LIMIT ?5"
+                 WHERE recorded_us >= ?1 AND recorded_us < ?2 ORDER BY recorded_us, id"
             );
-            let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
-            let rows = stmt
-                .query_map(params![from_us, to_us, after_us, after_id, limit], |r| {
-                    Ok((r.get::<_, i64>(RECORDED_AT)?, event_from_row(r)?))
-                })
-                .map_err(db_err)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let mut rows = stmt.query(params![from, to]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let recorded: i64 = r.get(RECORDED_AT).map_err(corrupt)?;
+                fold.row(recorded, &event_from_row(r).map_err(corrupt)?);
+            }
+            Ok(fold.finish())
         })
         .await
     }

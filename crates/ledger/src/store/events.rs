@@ -117,17 +117,10 @@ pub trait EventStore: Send + Sync {
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError>;
 
-    /// Usage rows recorded (written: `recorded_us`, set as the row is
-    /// stored) in `[from_us, to_us)`, ordered by `(recorded_us, id)`, after
-    /// `after` (the previous page's last pair), at most `limit`, each with
-    /// its `recorded_us`: what a usage digest covers (`crate::digest`).
-    async fn recorded_events(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        after: Option<(i64, String)>,
-        limit: u32,
-    ) -> Result<Vec<(i64, UsageEvent)>, StoreError>;
+    /// The usage digest (`crate::digest`) of each window of `recorded_us`
+    /// (`[from, to)`; when the row was written), in one pass over the rows
+    /// in `(recorded_us, id)` order: how many rows, and their SHA-256.
+    async fn digest_recorded(&self, windows: &[(i64, i64)]) -> Result<Vec<(u64, String)>, StoreError>;
 
     async fn events(&self, query: &EventQuery) -> Result<Vec<UsageEvent>, StoreError>;
 
