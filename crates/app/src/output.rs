@@ -102,6 +102,30 @@ impl<'a> OutputScan<'a> {
         Some(tokenwise_dlp::redact(text, &found))
     }
 
+    /// A JSON text (a tool call's arguments) with what lies above the
+    /// ceiling masked inside its string values only, so it stays the JSON
+    /// it was; counting the findings. See [`json_view`].
+    pub fn json_text(&mut self, text: &str) -> Option<String> {
+        let (found, masked) = self.json_masked(text);
+        self.count(&found);
+        masked
+    }
+
+    /// Like [`json_text`](Self::json_text), counting nothing.
+    pub fn json_again(&self, text: &str) -> Option<String> {
+        self.json_masked(text).1
+    }
+
+    fn json_masked(&self, text: &str) -> (Vec<tokenwise_dlp::Finding>, Option<String>) {
+        let (view, classes) = json_view(Lex::default(), text);
+        let found = self.above(&view);
+        if found.is_empty() || !self.rule.mask {
+            return (found, None);
+        }
+        let masked = tokenwise_dlp::redact(text, &inside(text, &found, &classes));
+        (found, Some(masked))
+    }
+
     fn above(&self, text: &str) -> Vec<tokenwise_dlp::Finding> {
         let ceiling = self.rule.ceiling;
         self.guard.scan(self.dlp, text).into_iter().filter(|(_, c)| *c > ceiling).map(|(f, _)| f).collect()
@@ -120,23 +144,34 @@ impl<'a> OutputScan<'a> {
 /// text would.
 const CONTEXT_BYTES: usize = 64;
 
-/// One streamed text (a choice, a content block) being scanned.
+/// One streamed text (a choice, a content block, a tool call's
+/// arguments) being scanned.
 #[derive(Debug, Default)]
 pub struct Window {
     /// Received, not yet emitted.
     pending: String,
     /// The end of what was emitted, as received: context for the next scan.
     before: String,
+    /// For a JSON text (tool-call arguments): the lexer's state where
+    /// `before` starts. None: plain text.
+    json: Option<Lex>,
 }
 
 impl Window {
+    /// A window for a JSON text streamed in pieces (a tool call's
+    /// arguments): masks only inside string values, as
+    /// [`OutputScan::json_text`] does with the whole text.
+    pub fn json() -> Window {
+        Window { json: Some(Lex::default()), ..Window::default() }
+    }
+
     /// Takes in `delta`; answers what may be emitted now.
     pub fn push(&mut self, scan: &mut OutputScan<'_>, delta: &str) -> String {
         self.pending.push_str(delta);
         if self.pending.len() < WINDOW_BYTES + STEP_BYTES {
             return String::new();
         }
-        let found = self.scan(scan);
+        let (found, classes) = self.scan(scan);
         let mut cut = floor_char(&self.pending, self.pending.len() - WINDOW_BYTES);
         // Never cut a finding: hold it back whole.
         for f in &found {
@@ -147,37 +182,54 @@ impl Window {
         let done: Vec<_> = found.into_iter().filter(|f| f.end <= cut).collect();
         let rest = self.pending.split_off(cut);
         let head = std::mem::replace(&mut self.pending, rest);
+        let out = emit(scan, &head, &done, classes.as_deref());
         self.remember(&head);
-        emit(scan, &head, &done)
+        out
     }
 
     /// The end of the text: everything withheld, scanned whole.
     pub fn finish(&mut self, scan: &mut OutputScan<'_>) -> String {
-        let found = self.scan(scan);
+        let (found, classes) = self.scan(scan);
         let text = std::mem::take(&mut self.pending);
+        let out = emit(scan, &text, &found, classes.as_deref());
         self.remember(&text);
-        emit(scan, &text, &found)
+        out
     }
 
     /// The findings in the pending text (offsets into it), read with the
-    /// emitted text before it as context.
-    fn scan(&self, scan: &OutputScan<'_>) -> Vec<tokenwise_dlp::Finding> {
-        if self.before.is_empty() {
-            return scan.above(&self.pending);
-        }
+    /// emitted text before it as context; for a JSON text, also the class
+    /// of each pending byte.
+    fn scan(&self, scan: &OutputScan<'_>) -> (Vec<tokenwise_dlp::Finding>, Option<Vec<Class>>) {
         let skip = self.before.len();
+        let shift = |found: Vec<tokenwise_dlp::Finding>| -> Vec<tokenwise_dlp::Finding> {
+            found
+                .into_iter()
+                .filter(|f| f.start >= skip)
+                .map(|f| tokenwise_dlp::Finding { start: f.start - skip, end: f.end - skip, ..f })
+                .collect()
+        };
+        if let Some(lex) = self.json {
+            let text = format!("{}{}", self.before, self.pending);
+            let (view, mut classes) = json_view(lex, &text);
+            classes.drain(..skip);
+            return (shift(scan.above(&view)), Some(classes));
+        }
+        if self.before.is_empty() {
+            return (scan.above(&self.pending), None);
+        }
         let text = format!("{}{}", self.before, self.pending);
-        scan.above(&text)
-            .into_iter()
-            .filter(|f| f.start >= skip)
-            .map(|f| tokenwise_dlp::Finding { start: f.start - skip, end: f.end - skip, ..f })
-            .collect()
+        (shift(scan.above(&text)), None)
     }
 
     fn remember(&mut self, emitted: &str) {
         self.before.push_str(emitted);
         if self.before.len() > CONTEXT_BYTES {
             let from = ceil_char(&self.before, self.before.len() - CONTEXT_BYTES);
+            if let Some(lex) = &mut self.json {
+                for b in self.before[..from].bytes() {
+                    lex.step(b);
+                }
+            }
             self.before.drain(..from);
         }
     }
@@ -187,12 +239,109 @@ impl Window {
     }
 }
 
-fn emit(scan: &mut OutputScan<'_>, text: &str, found: &[tokenwise_dlp::Finding]) -> String {
+fn emit(scan: &mut OutputScan<'_>, text: &str, found: &[tokenwise_dlp::Finding], classes: Option<&[Class]>) -> String {
     scan.count(found);
     if found.is_empty() || !scan.rule.mask {
         return text.to_string();
     }
-    tokenwise_dlp::redact(text, found)
+    match classes {
+        Some(classes) => tokenwise_dlp::redact(text, &inside(text, found, classes)),
+        None => tokenwise_dlp::redact(text, found),
+    }
+}
+
+/// Where a byte of a JSON text lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Inside a string value, not part of an escape sequence: may be masked.
+    Inside,
+    /// Part of an escape sequence (`\"`, `\n`, `\u00e9`).
+    Escape,
+    /// Outside every string: structure, numbers, literals.
+    Outside,
+}
+
+/// A byte-at-a-time JSON lexer, just enough to tell string contents from
+/// the rest: the state between two bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lex {
+    in_string: bool,
+    /// Bytes of an escape sequence still to come; `AFTER_BACKSLASH` just
+    /// after its backslash.
+    escape: u8,
+}
+
+const AFTER_BACKSLASH: u8 = u8::MAX;
+
+impl Lex {
+    pub fn step(&mut self, b: u8) -> Class {
+        if self.escape == AFTER_BACKSLASH {
+            self.escape = if b == b'u' { 4 } else { 0 };
+            return Class::Escape;
+        }
+        if self.escape > 0 {
+            self.escape -= 1;
+            return Class::Escape;
+        }
+        match (self.in_string, b) {
+            (true, b'\\') => {
+                self.escape = AFTER_BACKSLASH;
+                Class::Escape
+            }
+            (true, b'"') => {
+                self.in_string = false;
+                Class::Outside
+            }
+            (true, _) => Class::Inside,
+            (false, b'"') => {
+                self.in_string = true;
+                Class::Outside
+            }
+            (false, _) => Class::Outside,
+        }
+    }
+}
+
+/// A JSON text as the scanner reads it — each escape sequence's bytes read
+/// as spaces (so `\n` separates words as a newline would; a secret written
+/// with escapes inside it is not recognised) — and the class of each byte,
+/// lexed from state `lex`. Same length as `text`, so offsets carry over.
+pub fn json_view(mut lex: Lex, text: &str) -> (String, Vec<Class>) {
+    let mut classes = Vec::with_capacity(text.len());
+    let mut view = Vec::with_capacity(text.len());
+    for b in text.bytes() {
+        let class = lex.step(b);
+        classes.push(class);
+        // Only ASCII is blanked: the view stays UTF-8.
+        view.push(if class == Class::Escape && b.is_ascii() { b' ' } else { b });
+    }
+    (String::from_utf8(view).unwrap_or_default(), classes)
+}
+
+/// Each finding cut down to its runs of maskable bytes (inside a string,
+/// outside escapes, on character boundaries): masking those leaves the
+/// JSON valid. A finding outside every string (a number) masks nothing.
+fn inside(text: &str, found: &[tokenwise_dlp::Finding], classes: &[Class]) -> Vec<tokenwise_dlp::Finding> {
+    let mut out = Vec::new();
+    for f in found {
+        let mut at = f.start;
+        while at < f.end.min(classes.len()) {
+            if classes[at] != Class::Inside {
+                at += 1;
+                continue;
+            }
+            let mut end = at;
+            while end < f.end.min(classes.len()) && classes[end] == Class::Inside {
+                end += 1;
+            }
+            let (s, e) = (ceil_char(text, at), floor_char(text, end));
+            if s < e {
+                out.push(tokenwise_dlp::Finding { start: s, end: e, ..*f });
+            }
+            at = end;
+        }
+    }
+    out
 }
 
 fn ceil_char(s: &str, mut at: usize) -> usize {
@@ -224,7 +373,10 @@ mod tests {
 
     /// `text` sent through a window in pieces cut at `cuts`, as a client reads it.
     fn streamed(s: &mut OutputScan<'_>, text: &str, cuts: &[usize]) -> String {
-        let mut w = Window::default();
+        streamed_in(Window::default(), s, text, cuts)
+    }
+
+    fn streamed_in(mut w: Window, s: &mut OutputScan<'_>, text: &str, cuts: &[usize]) -> String {
         let (mut out, mut at) = (String::new(), 0);
         let mut cuts: Vec<usize> =
             cuts.iter().map(|c| c % (text.len() + 1)).filter(|c| text.is_char_boundary(*c)).collect();
@@ -253,6 +405,23 @@ mod tests {
         // Flagging passes the text on as it came, and counts it.
         let mut f = scan(&guard, &dlp, false);
         assert_eq!(streamed(&mut f, &text, &cuts), text);
+        assert_eq!(f.found.get(&FindingKind::AwsAccessKey), Some(&1));
+    }
+
+    #[test]
+    fn arguments_are_masked_inside_strings_only_and_escapes_survive() {
+        let (_, dlp) = tokenwise_policy::default_dlp();
+        let guard = Guard::new(&dlp).unwrap();
+        let mut s = scan(&guard, &dlp, true);
+        let text = format!(r#"{{"note":"line one\n{KEY} \"quoted\"","to":"jane.doe@example.com"}}"#);
+        let out = s.json_text(&text).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["note"], "line one\n[AWS_ACCESS_KEY] \"quoted\"", "{out}");
+        assert_eq!(v["to"], "[EMAIL]", "{out}");
+        assert_eq!(s.found.get(&FindingKind::AwsAccessKey), Some(&1));
+        // Flagging counts and changes nothing.
+        let mut f = scan(&guard, &dlp, false);
+        assert_eq!(f.json_text(&text), None);
         assert_eq!(f.found.get(&FindingKind::AwsAccessKey), Some(&1));
     }
 
@@ -288,6 +457,38 @@ mod tests {
             let mut s = scan(&guard, &dlp, true);
             prop_assert_eq!(streamed(&mut s, &text, &cuts), expected);
             prop_assert_eq!(s.found, whole.found);
+        }
+
+        /// Tool-call arguments (a JSON text) streamed in pieces: the client
+        /// reads what masking the whole arguments gives, and that is still
+        /// JSON, every string value as it was but for the masked findings.
+        #[test]
+        fn streamed_arguments_mask_exactly_what_the_whole_arguments_do_and_stay_json(
+            words in proptest::collection::vec(prop_oneof![
+                Just("refund".to_string()), Just("jane.doe@example.com".to_string()),
+                Just(KEY.to_string()), Just("4111 1111 1111 1111".to_string()), Just("café".to_string()),
+                Just("say \"hi\"".to_string()), Just("a\\b".to_string()), Just("\n".to_string()),
+                Just("\u{1}".to_string()),
+            ], 0..80),
+            split in 0usize..80,
+            cuts in proptest::collection::vec(0usize..4000, 0..60),
+        ) {
+            let (_, dlp) = tokenwise_policy::default_dlp();
+            let guard = Guard::new(&dlp).unwrap();
+            let (a, b) = words.split_at(split.min(words.len()));
+            let args = serde_json::json!({"query": a.join(" "), "list": b, "n": 4111111111111111u64, "ok": true});
+            let text = serde_json::to_string(&args).unwrap();
+            let mut whole = scan(&guard, &dlp, true);
+            let expected = whole.json_text(&text).unwrap_or_else(|| text.clone());
+            let mut s = scan(&guard, &dlp, true);
+            let got = streamed_in(Window::json(), &mut s, &text, &cuts);
+            prop_assert_eq!(&got, &expected);
+            prop_assert_eq!(&s.found, &whole.found);
+            let parsed: serde_json::Value = serde_json::from_str(&got).unwrap();
+            let strings = parsed.to_string();
+            prop_assert!(!strings.contains(KEY), "{}", strings);
+            prop_assert_eq!(parsed["list"].as_array().map(Vec::len), Some(b.len()));
+            prop_assert_eq!(&parsed["ok"], &serde_json::json!(true));
         }
     }
 }

@@ -1,15 +1,17 @@
-//! `tokenwise audit verify` and `tokenwise audit head`.
+//! `tokenwise audit verify`, `tokenwise audit head` and `tokenwise audit digest`.
 //!
 //! The chain alone proves that no entry was edited, removed or inserted
 //! between others without recomputing every hash after it. Someone with
 //! write access to the database can do that, or cut the newest entries;
 //! a head (SEQ:HASH) kept outside the database catches both: `verify
-//! --expect-head` fails unless entry SEQ still has that hash.
+//! --expect-head` fails unless entry SEQ still has that hash. Usage rows
+//! are covered by the chain's usage digests (`ledger.digest`, see
+//! `tokenwise_ledger::digest`): `verify` recomputes each from the rows.
 
 use crate::store;
 use std::path::Path;
 use std::process::ExitCode;
-use tokenwise_ledger::{AuditStore, verify_store};
+use tokenwise_ledger::{AuditStore, digest, verify_store};
 
 const PAGE: u32 = 1_000;
 
@@ -62,6 +64,10 @@ pub async fn verify(
         head_problem = missing_head(ledger.as_ref(), entries, *seq, hash).await?;
         ok = head_problem.is_none();
     }
+    // The usage digests, once the chain that holds them is sound.
+    let digests = if broken.is_none() { Some(digest::verify(ledger.as_ref()).await?) } else { None };
+    let digest_broken = digests.as_ref().and_then(|d| d.broken.first());
+    ok &= digest_broken.is_none();
     if json {
         println!(
             "{}",
@@ -74,7 +80,12 @@ pub async fn verify(
                 "expected_head": expect.as_ref().map(|(s, h)| format!("{s}:{h}")),
                 "expected_head_found": expect.as_ref().map(|_| ok),
                 "broken_at": broken.map(|b| b.seq),
-                "reason": broken.map(|b| b.reason.clone()).or(head_problem.clone()),
+                "reason": broken.map(|b| b.reason.clone()).or(head_problem.clone())
+                    .or(digest_broken.map(|d| d.reason.clone())),
+                "usage_digests": digests.as_ref().map(|d| d.digests),
+                "usage_rows_digested": digests.as_ref().map(|d| d.rows),
+                "usage_digests_broken": digests.as_ref().map(|d| d.broken.iter().map(|b| serde_json::json!({
+                    "seq": b.seq, "reason": b.reason})).collect::<Vec<_>>()),
             })
         );
     } else if let Some(b) = broken {
@@ -83,8 +94,18 @@ pub async fn verify(
     } else if let Some(problem) = &head_problem {
         eprintln!("audit log BROKEN: {problem}");
         eprintln!("the {entries} entries verify among themselves, but not against the head kept elsewhere");
+    } else if let Some(d) = &digests
+        && !d.broken.is_empty()
+    {
+        for b in &d.broken {
+            eprintln!("usage rows BROKEN: {b}");
+        }
+        eprintln!("the {entries} audit entries verify, but the usage rows no longer match their digests");
     } else {
         println!("audit log ok: {entries} entries verified in {}", store::redact(&url));
+        if let Some(d) = &digests {
+            println!("usage rows ok: {} digests recomputed, covering {} rows", d.digests, d.rows);
+        }
         if let Some((seq, _)) = &expect {
             println!("expected head {seq} found: nothing up to it was rewritten or removed");
         }
@@ -114,4 +135,20 @@ pub async fn head(config: &Path, database: Option<&str>) -> anyhow::Result<ExitC
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `audit digest`: what `serve` does every ten minutes, on demand.
+pub async fn digest(config: &Path, database: Option<&str>, lag_secs: u64) -> anyhow::Result<ExitCode> {
+    let p = store::load_policy(config)?;
+    let (_, ledger) = store::for_policy(&p, database).await?;
+    let now = tokenwise_ledger::to_micros(jiff::Timestamp::now());
+    let lag = std::time::Duration::from_secs(lag_secs);
+    match digest::append(ledger.as_ref(), "cli", now, lag).await? {
+        Some((entry, d)) => println!(
+            "usage digest: audit entry {}, {} rows recorded from {} to {} µs, sha256 {}",
+            entry.seq, d.rows, d.from_us, d.to_us, d.sha256
+        ),
+        None => println!("usage digest: no usage rows recorded since the last digest"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

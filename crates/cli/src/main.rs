@@ -238,6 +238,20 @@ enum AuditCommand {
         #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<String>,
     },
+    /// Append a usage digest to the chain: the usage rows recorded since the last digest
+    /// and more than --lag-secs ago, counted and hashed (`serve` does this every 10 minutes).
+    Digest {
+        /// The policy file (its `server.database` is the ledger read).
+        #[arg(long)]
+        config: PathBuf,
+        /// Ledger URL (default: the policy's `server.database`).
+        #[arg(long)]
+        database: Option<String>,
+        /// Digest only rows recorded at least this many seconds ago (longer than any insert
+        /// takes to commit; 0 only when nothing writes the ledger).
+        #[arg(long, default_value_t = 600)]
+        lag_secs: u64,
+    },
     /// Verify the chain and print its head as SEQ:HASH, to keep outside the database.
     Head {
         /// The policy file (its `server.database` is the ledger read).
@@ -370,6 +384,9 @@ fn main() -> ExitCode {
                     audit::verify(&config, database.as_deref(), json, expect_head.as_deref()).await
                 }
                 AuditCommand::Head { config, database } => audit::head(&config, database.as_deref()).await,
+                AuditCommand::Digest { config, database, lag_secs } => {
+                    audit::digest(&config, database.as_deref(), lag_secs).await
+                }
             },
         }
     });

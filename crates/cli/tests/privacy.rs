@@ -300,3 +300,155 @@ async fn output_scanning_masks_a_secret_echoed_in_replies_and_streams_cut_into_c
         assert!(!d.to_string().contains("AKIA"));
     }
 }
+
+/// A request in the format at `path` that offers the tool `send_note`.
+fn with_tool(path: &str, stream: bool) -> Value {
+    let model = if path == "/v1/messages" { "claude-haiku-4-5" } else { "gpt-4.1-mini" };
+    match path {
+        "/v1/messages" => {
+            let mut b = messages(model, "hi", stream);
+            b["tools"] = json!([{"name": "send_note", "input_schema": {"type": "object"}}]);
+            b
+        }
+        "/v1/responses" => json!({"model": model, "input": "hi", "stream": stream,
+                                  "tools": [{"type": "function", "name": "send_note", "parameters": {"type": "object"}}]}),
+        _ => {
+            let mut b = chat(model, "hi", stream);
+            b["tools"] =
+                json!([{"type": "function", "function": {"name": "send_note", "parameters": {"type": "object"}}}]);
+            b
+        }
+    }
+}
+
+/// The tool call's arguments as a client reassembles them: from the JSON
+/// reply, or joined from the stream's argument deltas.
+fn arguments(path: &str, stream: bool, a: &support::Answer) -> String {
+    if !stream {
+        let v = a.json();
+        return match path {
+            "/v1/messages" => v["content"][0]["input"].to_string(),
+            "/v1/responses" => v["output"][0]["arguments"].as_str().unwrap().to_string(),
+            _ => v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap().to_string(),
+        };
+    }
+    let mut out = String::new();
+    for data in a.body.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let Ok(v) = serde_json::from_str::<Value>(data) else { continue };
+        for call in v.pointer("/choices/0/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            out.push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+        }
+        if v["type"] == "content_block_delta" && v["delta"]["type"] == "input_json_delta" {
+            out.push_str(v["delta"]["partial_json"].as_str().unwrap_or_default());
+        }
+        if v["type"] == "response.function_call_arguments.delta" {
+            out.push_str(v["delta"].as_str().unwrap_or_default());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn output_scanning_masks_a_secret_echoed_in_tool_call_arguments_whole_and_streamed_in_tiny_chunks() {
+    let g = Gateway::start();
+    let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    // Escapes around the key (a quote, a newline, a backslash) must survive
+    // masking; the filler makes the arguments longer than the window.
+    let filler = "the plan is to ship a small fix then check it ".repeat(8);
+    let note = format!("say \"done\"\nyour new key is {AWS_KEY}, keep it safe \\ ok");
+    let args = json!({"note": note, "context": filler, "count": 3});
+    let header = format!("send_note {args}");
+    let want_note = "say \"done\"\nyour new key is [AWS_ACCESS_KEY], keep it safe \\ ok";
+    let mut ids = Vec::new();
+    for path in ["/v1/chat/completions", "/v1/messages", "/v1/responses"] {
+        for (stream, chunk) in [(false, "3"), (true, "3"), (true, "1")] {
+            let headers = [("x-mock-tool-call", header.as_str()), ("x-mock-chunk-bytes", chunk)];
+            let a = ivan.post(path, with_tool(path, stream), &headers).await;
+            let case = format!("{path} stream={stream} chunk={chunk}");
+            assert_eq!(a.status, 200, "{case}: {}", a.body);
+            assert!(!a.body.contains("AKIA"), "{case}: {}", a.body);
+            let got = arguments(path, stream, &a);
+            let parsed: Value =
+                serde_json::from_str(&got).unwrap_or_else(|e| panic!("{case}: arguments not JSON ({e}): {got}"));
+            assert_eq!(parsed, json!({"note": want_note, "context": filler, "count": 3}), "{case}");
+            if stream {
+                assert!(a.body.matches("data: ").count() > 50, "{case}: streamed in pieces: {}", a.body);
+            }
+            if stream && path == "/v1/responses" {
+                // The closing events repeat the arguments: masked alike.
+                for data in a.body.lines().filter_map(|l| l.strip_prefix("data: ")) {
+                    let v: Value = serde_json::from_str(data).unwrap();
+                    let repeated = match v["type"].as_str().unwrap_or_default() {
+                        "response.function_call_arguments.done" => v["arguments"].clone(),
+                        "response.output_item.done" => v["item"]["arguments"].clone(),
+                        "response.completed" => v["response"]["output"][0]["arguments"].clone(),
+                        _ => continue,
+                    };
+                    assert_eq!(repeated.as_str(), Some(got.as_str()), "{case}: {}", v["type"]);
+                }
+            }
+            ids.push(a.request_id());
+        }
+    }
+    let found = audited(&g.db, "dlp.output", ids.len()).await;
+    for id in &ids {
+        let (_, d) = found.iter().find(|(s, _)| s == id).unwrap_or_else(|| panic!("no dlp.output for {id}"));
+        assert_eq!(d["findings"], json!({"aws_access_key": 1}), "{d}");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_early_still_gets_the_withheld_tail_masked_before_its_error_event() {
+    let g = Gateway::start();
+    let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    let filler = "the plan is to ship a small fix then check it ".repeat(10);
+    let note = format!("your new key is {AWS_KEY}, keep it safe. {filler}");
+    let args = json!({"note": note});
+    let header = format!("send_note {args}");
+    // 3-byte chunks, cut after 40 frames: fewer bytes than the window
+    // withholds, so everything the client reads is the flushed tail.
+    for fault in ["reset", "end"] {
+        for path in ["/v1/chat/completions", "/v1/messages", "/v1/responses"] {
+            for tool in [false, true] {
+                let mut headers =
+                    vec![("x-mock-chunk-bytes", "3"), ("x-mock-fault", fault), ("x-mock-fault-after", "40")];
+                let body = if tool {
+                    headers.push(("x-mock-tool-call", header.as_str()));
+                    with_tool(path, true)
+                } else {
+                    headers.extend([("x-mock-echo", "header:x-mock-note"), ("x-mock-note", note.as_str())]);
+                    match path {
+                        "/v1/messages" => messages("claude-haiku-4-5", "hi", true),
+                        "/v1/responses" => json!({"model": "gpt-4.1-mini", "input": "hi", "stream": true}),
+                        _ => chat("gpt-4.1-mini", "hi", true),
+                    }
+                };
+                let case = format!("{fault} {path} tool={tool}");
+                let a = ivan.post(path, body, &headers).await;
+                assert_eq!(a.status, 200, "{case}: {}", a.body);
+                assert!(!a.body.contains("AKIA"), "{case}: {}", a.body);
+                // Frames before the first piece of text: the opening events.
+                let opening = match (path, tool) {
+                    ("/v1/messages", false) => 3,
+                    ("/v1/messages", true) => 2,
+                    ("/v1/responses", false) => 4,
+                    ("/v1/responses", true) => 3,
+                    _ => 1,
+                };
+                let sent = 3 * (40 - opening);
+                let full = if tool { args.to_string() } else { note.clone() };
+                let want = full[..sent].replace(AWS_KEY, "[AWS_ACCESS_KEY]");
+                let got = if tool { arguments(path, true, &a) } else { streamed_text(&a.body) };
+                assert_eq!(got, want, "{case}: the client reads all that was sent, masked: {}", a.body);
+                // The last event is the contract's error, in the client's format.
+                let last = a.body.trim_end().rsplit("\n\n").next().unwrap();
+                let data: Value = serde_json::from_str(last.lines().last().unwrap().strip_prefix("data: ").unwrap())
+                    .unwrap_or_else(|e| panic!("{case}: last event not JSON ({e}): {last}"));
+                assert_eq!(data["error"]["code"], "upstream_error", "{case}: {last}");
+                if path == "/v1/messages" {
+                    assert!(last.starts_with("event: error\n"), "{case}: {last}");
+                }
+            }
+        }
+    }
+}

@@ -254,3 +254,87 @@ fn a_head_kept_elsewhere_catches_a_rewritten_or_truncated_chain_that_verifies_al
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad).contains("SEQ:HASH"), "{}", text(&bad));
 }
+
+/// `audit verify` on `g`'s ledger: its exit code and what it said.
+fn verify_usage(g: &Gateway) -> (Option<i32>, String) {
+    let out = bin().args(["audit", "verify", "--database", &g.database(), "--config"]).arg(&g.policy).output().unwrap();
+    (out.status.code(), text(&out))
+}
+
+#[tokio::test]
+async fn usage_digests_in_the_audit_chain_catch_a_usage_row_removed_added_or_edited() {
+    let g = Gateway::start();
+    let ivan = Client::new(&g, g.key("ivan.petrov", Some("support-reply")));
+    for i in 0..4 {
+        let body = json!({"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": format!("hello {i}")}]});
+        let a = ivan.post("/v1/chat/completions", body, &[]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let rows = || {
+        let c = rusqlite::Connection::open(&g.db).unwrap();
+        c.query_row("SELECT COUNT(*) FROM usage_events", [], |r| r.get::<_, i64>(0)).unwrap()
+    };
+    assert_eq!(rows(), 4, "answered calls are recorded");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    // `serve` digests every 10 minutes, rows at least 10 minutes old; the
+    // CLI does it now (nothing else writes meanwhile).
+    let digest = |lag: &str| {
+        let out = bin()
+            .args(["audit", "digest", "--lag-secs", lag, "--database", &g.database(), "--config"])
+            .arg(&g.policy)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    assert!(digest("600").contains("no usage rows recorded since the last digest"), "rows younger than the lag wait");
+    let said = digest("0");
+    assert!(said.contains(", 4 rows recorded from "), "{said}");
+    let seq: i64 = said.split("audit entry ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    let (code, out) = verify_usage(&g);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("usage rows ok: 1 digests recomputed, covering 4 rows"), "{out}");
+
+    let db = rusqlite::Connection::open(&g.db).unwrap();
+    let victim: String = db.query_row("SELECT id FROM usage_events ORDER BY id LIMIT 1", [], |r| r.get(0)).unwrap();
+    db.execute_batch(&format!("CREATE TABLE saved AS SELECT * FROM usage_events WHERE id = '{victim}'")).unwrap();
+    let named = format!("usage digest (audit entry {seq}) is broken");
+    for (case, tamper, undo, why) in [
+        (
+            "removed",
+            format!("DELETE FROM usage_events WHERE id = '{victim}'"),
+            "INSERT INTO usage_events SELECT * FROM saved".to_string(),
+            "it counted 4 rows, 3 are there now (1 removed)",
+        ),
+        (
+            "inserted",
+            "CREATE TABLE forged AS SELECT * FROM saved; UPDATE forged SET id = 'forged-call'; \
+                      INSERT INTO usage_events SELECT * FROM forged; DROP TABLE forged"
+                .to_string(),
+            "DELETE FROM usage_events WHERE id = 'forged-call'".to_string(),
+            "it counted 4 rows, 5 are there now (1 added)",
+        ),
+        (
+            "cost edited",
+            format!("UPDATE usage_events SET cost_nanos = 1 WHERE id = '{victim}'"),
+            format!("UPDATE usage_events SET cost_nanos = (SELECT cost_nanos FROM saved) WHERE id = '{victim}'"),
+            "their content changed",
+        ),
+    ] {
+        db.execute_batch(&tamper).unwrap();
+        let (code, out) = verify_usage(&g);
+        assert_eq!(code, Some(1), "{case}: {out}");
+        assert!(out.contains(&named) && out.contains(why), "{case}: {out}");
+        let json = bin()
+            .args(["audit", "verify", "--json", "--database", &g.database(), "--config"])
+            .arg(&g.policy)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(v["ok"], false, "{case}: {v}");
+        assert_eq!(v["usage_digests_broken"][0]["seq"], seq, "{case}: {v}");
+        db.execute_batch(&undo).unwrap();
+        let (code, out) = verify_usage(&g);
+        assert_eq!(code, Some(0), "{case} undone: {out}");
+    }
+}

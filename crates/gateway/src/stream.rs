@@ -7,8 +7,10 @@
 //! it; the cost with it follows as an SSE comment before the final frame,
 //! with any advice it brings. A stream cut short — by the upstream or by the client —
 //! is recorded once, with tokens estimated and marked so. With
-//! `[dlp] scan_output`, each text is scanned through a withheld window
-//! (`outscan`) before it is relayed.
+//! `[dlp] scan_output`, each text and tool call's arguments is scanned
+//! through a withheld window (`outscan`) before it is relayed; a stream
+//! that ends before its texts do (cut, or without its final frame) still
+//! relays what the windows withheld, scanned, before its error event.
 
 use crate::call::Call;
 use crate::outscan::StreamScan;
@@ -106,6 +108,10 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
                             // A final frame may repeat the whole text (Responses).
                             let mut out = scanned(scan.as_mut(), call.dialect, frame);
                             let last = out.pop().unwrap_or_default();
+                            // Texts the stream never closed: their tails before the end.
+                            if let Some(s) = scan.as_mut() {
+                                out.extend(s.flush(call.dialect));
+                            }
                             if !pass(tx, &mut translator, out).await {
                                 break 'read End::ClientGone;
                             }
@@ -134,6 +140,12 @@ async fn relay(call: &Call, resp: reqwest::Response, tx: &Tx) -> Relayed {
             None => break End::Ended,
         }
     };
+    // Cut, or ended without its final frame: what the windows withheld,
+    // scanned, goes to the client before the error event (`finish`).
+    if let (Some(s), End::Ended | End::Cut(..)) = (scan.as_mut(), &end) {
+        // A client gone meanwhile changes nothing: the call ends as the upstream's did.
+        let _ = pass(tx, &mut translator, s.flush(call.dialect)).await;
+    }
     if let Some(s) = &scan {
         call.app.audit_output(&call.draft.user_id, &call.draft.id, &call.draft.use_case, &s.scan).await;
     }

@@ -88,6 +88,10 @@ tokenwise_core::named_enum!(
         /// Governance ended a pilot without promoting it.
         #[serde(rename = "pilot.end")]
         PilotEnd => "pilot.end",
+        /// A usage digest: the usage rows recorded in a window, counted and
+        /// hashed (`crate::digest`); details: the window, count and SHA-256.
+        #[serde(rename = "ledger.digest")]
+        LedgerDigest => "ledger.digest",
     }
 );
 
@@ -295,6 +299,7 @@ mod tests {
                 "dlp.output",
                 "pilot.promote",
                 "pilot.end",
+                "ledger.digest",
             ]
         );
         for a in AuditAction::ALL {

@@ -33,6 +33,8 @@
 //! `status-500`, `status-429` (with `retry-after`), `hang`, `reset` (cut
 //! the connection after `x-mock-fault-after` chunks, default 3), `stall`
 //! (a stream that stops sending after that many chunks, connection open),
+//! `end` (a stream that ends cleanly after that many chunks, without its
+//! final frame),
 //! `malformed` (an unparseable body or chunk), `oversized` (a JSON body, or
 //! a stream chunk after `x-mock-fault-after` chunks, of
 //! `x-mock-fault-bytes` bytes, default 80 MiB) and `no-usage` (a stream that
@@ -194,7 +196,7 @@ fn plan(cfg: &MockConfig, h: &HeaderMap) -> Plan {
 }
 
 /// `text` in pieces of at most `n` bytes (at least one character each).
-fn pieces(text: &str, n: usize) -> Vec<String> {
+pub(crate) fn pieces(text: &str, n: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -409,12 +411,13 @@ fn oversized_frame(size: usize) -> String {
 
 /// Sends SSE frames with the planned delays; `reset` ends the body with an
 /// I/O error after `fault_after` frames, which cuts the connection; `stall`
-/// stops sending there (for an hour), `oversized` sends a huge frame there.
+/// stops sending there (for an hour), `end` ends the body there cleanly
+/// (no final frame), `oversized` sends a huge frame there.
 fn sse(frames: Vec<String>, p: &Plan) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let (ttft, delay) = (p.ttft, p.token_delay);
     let at = |fault: &str| (p.fault.as_deref() == Some(fault)).then_some(p.fault_after);
-    let (cut_after, stall_after) = (at("reset"), at("stall"));
+    let (cut_after, stall_after, end_after) = (at("reset"), at("stall"), at("end"));
     let huge = at("oversized").map(|i| (i, p.fault_bytes));
     tokio::spawn(async move {
         if !ttft.is_zero() {
@@ -425,6 +428,10 @@ fn sse(frames: Vec<String>, p: &Plan) -> Response {
                 // Let the frames already sent reach the wire, then cut.
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset"))).await;
+                return;
+            }
+            if end_after == Some(i) {
+                // The body ends cleanly, its last frames never sent.
                 return;
             }
             if stall_after == Some(i) {

@@ -4,7 +4,8 @@
 //! call to it (arguments as given); once the agent sends a result back, the
 //! model answers in text as usual. Each API gets the call in its own shape:
 //! Chat `tool_calls`, a Responses `function_call` item, an Anthropic
-//! `tool_use` block, JSON or streamed.
+//! `tool_use` block, JSON or streamed (with `x-mock-chunk-bytes`, the
+//! arguments in pieces of that many bytes).
 
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
@@ -17,11 +18,22 @@ pub(crate) struct ToolCall {
     pub name: String,
     pub arguments: String,
     pub id: String,
+    /// `x-mock-chunk-bytes: N`: the arguments streamed in N-byte pieces
+    /// (else in one delta).
+    pub chunk_bytes: Option<usize>,
 }
 
 impl ToolCall {
     pub(crate) fn tokens(&self) -> u64 {
         crate::count_tokens(&self.name) + crate::count_tokens(&self.arguments)
+    }
+
+    /// The arguments as streamed: whole, or in pieces.
+    fn pieces(&self) -> Vec<String> {
+        match self.chunk_bytes {
+            Some(n) => crate::pieces(&self.arguments, n),
+            None => vec![self.arguments.clone()],
+        }
     }
 }
 
@@ -40,7 +52,12 @@ pub(crate) fn due(api: Api, headers: &HeaderMap, req: &Value) -> Result<Option<T
         return Ok(None);
     }
     let id = format!("{:016x}", crate::hash_of(&[name, arguments]));
-    Ok(Some(ToolCall { name: name.to_string(), arguments: args.to_string(), id }))
+    let chunk_bytes = headers
+        .get("x-mock-chunk-bytes")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    Ok(Some(ToolCall { name: name.to_string(), arguments: args.to_string(), id, chunk_bytes }))
 }
 
 fn offers(api: Api, req: &Value, name: &str) -> bool {
@@ -78,12 +95,13 @@ pub(crate) fn chat_message(c: &ToolCall) -> Value {
     ]})
 }
 
-pub(crate) fn chat_deltas(c: &ToolCall) -> [Value; 2] {
-    [
-        json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": format!("call_{}", c.id),
-              "type": "function", "function": {"name": c.name, "arguments": ""}}]}),
-        json!({"tool_calls": [{"index": 0, "function": {"arguments": c.arguments}}]}),
-    ]
+pub(crate) fn chat_deltas(c: &ToolCall) -> Vec<Value> {
+    let mut out = vec![json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0,
+        "id": format!("call_{}", c.id), "type": "function", "function": {"name": c.name, "arguments": ""}}]})];
+    for piece in c.pieces() {
+        out.push(json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}));
+    }
+    out
 }
 
 /// Responses: the `function_call` output item, and the events between its
@@ -93,7 +111,7 @@ pub(crate) fn responses_item(c: &ToolCall) -> Value {
            "name": c.name, "arguments": c.arguments, "status": "completed"})
 }
 
-pub(crate) fn responses_events(c: &ToolCall) -> [(&'static str, Value); 2] {
+pub(crate) fn responses_events(c: &ToolCall) -> Vec<(&'static str, Value)> {
     let at = |extra: Value| {
         let mut v = json!({"item_id": format!("fc_{}", c.id), "output_index": 0});
         if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
@@ -101,10 +119,10 @@ pub(crate) fn responses_events(c: &ToolCall) -> [(&'static str, Value); 2] {
         }
         v
     };
-    [
-        ("response.function_call_arguments.delta", at(json!({"delta": c.arguments}))),
-        ("response.function_call_arguments.done", at(json!({"arguments": c.arguments}))),
-    ]
+    let mut out: Vec<_> =
+        c.pieces().into_iter().map(|p| ("response.function_call_arguments.delta", at(json!({"delta": p})))).collect();
+    out.push(("response.function_call_arguments.done", at(json!({"arguments": c.arguments}))));
+    out
 }
 
 /// Anthropic: the `tool_use` block, and its stream events (start, the
@@ -114,18 +132,19 @@ pub(crate) fn messages_block(c: &ToolCall) -> Value {
     json!({"type": "tool_use", "id": format!("toolu_{}", c.id), "name": c.name, "input": input})
 }
 
-pub(crate) fn messages_events(c: &ToolCall) -> [(&'static str, Value); 3] {
-    [
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block":
-                   {"type": "tool_use", "id": format!("toolu_{}", c.id), "name": c.name, "input": {}}}),
-        ),
-        (
+pub(crate) fn messages_events(c: &ToolCall) -> Vec<(&'static str, Value)> {
+    let mut out = vec![(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block":
+               {"type": "tool_use", "id": format!("toolu_{}", c.id), "name": c.name, "input": {}}}),
+    )];
+    for piece in c.pieces() {
+        out.push((
             "content_block_delta",
             json!({"type": "content_block_delta", "index": 0,
-                   "delta": {"type": "input_json_delta", "partial_json": c.arguments}}),
-        ),
-        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-    ]
+                   "delta": {"type": "input_json_delta", "partial_json": piece}}),
+        ));
+    }
+    out.push(("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    out
 }

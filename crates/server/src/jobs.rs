@@ -4,7 +4,8 @@
 //! refresh of the usual cost of a task (each replica reads it from the
 //! shared ledger, so they agree), and an anomaly detection pass every
 //! `[anomalies] scan_minutes` whose new flags are announced once each,
-//! and the purge of prompts kept past their retention.
+//! the purge of prompts kept past their retention, and the usage digest
+//! appended to the audit chain.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -75,6 +76,41 @@ pub async fn purge_prompts(app: &App) -> u64 {
         Err(e) => {
             tracing::warn!(error = %e.message, "cannot purge prompts past their retention");
             0
+        }
+    }
+}
+
+/// How often the usage rows recorded since the last digest are digested
+/// into the audit chain (`ledger.digest`).
+pub const DIGEST_EVERY: Duration = Duration::from_secs(600);
+
+// A digest's window must end further back than any hold can still be
+// settled, and far past any insert's commit.
+const _: () = assert!(tokenwise_ledger::digest::DEFAULT_LAG.as_secs() > 2 * tokenwise_app::budgets::LEASE.as_secs());
+
+/// Digests the usage rows at once, then every [`DIGEST_EVERY`], until the
+/// app is dropped. Off the request path: the writer only stamps each row's
+/// `recorded_us`.
+pub async fn usage_digest(app: Weak<App>) {
+    let mut timer = tokio::time::interval(DIGEST_EVERY);
+    loop {
+        timer.tick().await;
+        let Some(app) = app.upgrade() else { return };
+        digest_usage(&app).await;
+    }
+}
+
+/// One digest of the rows recorded since the last one and more than
+/// [`tokenwise_ledger::digest::DEFAULT_LAG`] ago (by the wall clock, which
+/// stamps the rows); a failure is logged.
+pub async fn digest_usage(app: &App) -> Option<tokenwise_ledger::digest::UsageDigest> {
+    let now = tokenwise_ledger::to_micros(jiff::Timestamp::now());
+    let lag = tokenwise_ledger::digest::DEFAULT_LAG;
+    match tokenwise_ledger::digest::append(app.store.as_ref(), "tokenwise", now, lag).await {
+        Ok(d) => d.map(|(_, d)| d),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot digest usage rows into the audit log");
+            None
         }
     }
 }

@@ -98,6 +98,7 @@ pub async fn serve(
         tokio::spawn(jobs::task_baselines(Arc::downgrade(&app)));
         tokio::spawn(jobs::anomalies(Arc::downgrade(&app)));
         tokio::spawn(jobs::retention(Arc::downgrade(&app)));
+        tokio::spawn(jobs::usage_digest(Arc::downgrade(&app)));
     }
     let routes = router(app.clone(), gateway.clone());
     listen::serve(listener, routes, listen::Limits::of(&app.policy.server), shutdown).await;

@@ -48,4 +48,17 @@ impl AuditStore for PgStore {
             .map_err(db_err)?;
         rows.iter().map(audit_from_row).collect()
     }
+
+    async fn last_audit(&self, action: &str) -> Result<Option<AuditEntry>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT seq, ts_us, actor, action, subject, details, prev_hash, hash FROM audit_log \
+                 WHERE action = $1 ORDER BY seq DESC LIMIT 1",
+                &[&action],
+            )
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(audit_from_row).transpose()
+    }
 }

@@ -292,6 +292,24 @@ impl EventStore for PgStore {
         row.as_ref().map(event_from_row).transpose()
     }
 
+    async fn digest_recorded(&self, windows: &[(i64, i64)]) -> Result<Vec<(u64, String)>, StoreError> {
+        use futures_util::TryStreamExt;
+        let mut fold = tokenwise_ledger::digest::Fold::new(windows);
+        let Some((from, to)) = fold.span() else { return Ok(fold.finish()) };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS}, recorded_us FROM usage_events \
+             WHERE recorded_us >= $1 AND recorded_us < $2 ORDER BY recorded_us, id"
+        );
+        let client = self.client().await?;
+        // Streamed: the rows are hashed as they come, never held at once.
+        let rows = client.query_raw(&sql, [&from, &to]).await.map_err(db_err)?;
+        futures_util::pin_mut!(rows);
+        while let Some(r) = rows.try_next().await.map_err(db_err)? {
+            fold.row(get::<i64>(&r, 37)?, &event_from_row(&r)?);
+        }
+        Ok(fold.finish())
+    }
+
     async fn events(&self, q: &EventQuery) -> Result<Vec<UsageEvent>, StoreError> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE TRUE");
         let from = q.from.map(to_micros);

@@ -58,4 +58,20 @@ impl AuditStore for SqliteStore {
         })
         .await
     }
+
+    async fn last_audit(&self, action: &str) -> Result<Option<AuditEntry>, StoreError> {
+        let action = action.to_string();
+        self.read(move |c| {
+            // Walks back from the newest entry: quick while such entries are frequent.
+            c.query_row(
+                "SELECT seq, ts_us, actor, action, subject, details, prev_hash, hash FROM audit_log \
+                 WHERE action = ?1 ORDER BY seq DESC LIMIT 1",
+                [action],
+                audit_from_row,
+            )
+            .optional()
+            .map_err(corrupt)
+        })
+        .await
+    }
 }

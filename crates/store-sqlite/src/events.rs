@@ -84,15 +84,20 @@ fn count_in_tasks(
     Ok(if totals { running_totals(events, new, &after) } else { Vec::new() })
 }
 
+/// Where `recorded_us` comes after [`EVENT_COLUMNS`] in a select.
+const RECORDED_AT: usize = 37;
+
 /// Inserts one event unless its id is stored: 1 if it was new.
-fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent) -> Result<u64, StoreError> {
+/// `recorded_us` is when its batch was written (usage digests cover rows
+/// by it).
+fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent, recorded_us: i64) -> Result<u64, StoreError> {
     // Bound by reference: no text of the event is copied to insert it.
     // Most events have no findings: their JSON is `{}`, not worth a serializer.
     let findings: std::borrow::Cow<'_, str> =
         if e.findings.is_empty() { "{}".into() } else { e.findings_json().into() };
     let budget_keys = e.budget_keys_json();
     let minhash = e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes()));
-    let values: [&dyn rusqlite::ToSql; 37] = [
+    let values: [&dyn rusqlite::ToSql; 38] = [
         &e.id,
         &to_micros(e.ts),
         &e.source.as_str(),
@@ -130,6 +135,7 @@ fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent) -> Resul
         &e.key_id,
         &budget_keys,
         &minhash,
+        &recorded_us,
     ];
     Ok(stmt.execute(&values[..]).map_err(db_err)? as u64)
 }
@@ -142,19 +148,22 @@ fn insert<'a>(
     totals: bool,
 ) -> Result<(Committed, Captured<'a>), StoreError> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+    // Read once the write lock is held: batches are stamped in the order
+    // they commit, so a digest of the rows recorded before a time is exact.
+    let recorded_us = to_micros(jiff::Timestamp::now());
     let mut inserted = 0u64;
     let mut new = Vec::with_capacity(events.len());
     let mut captured = Captured::default();
     let mut fresh: Vec<&UsageEvent> = Vec::new();
     {
         let sql = format!(
-            "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}) VALUES \
+            "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}, recorded_us) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)"
+              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38)"
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
         for e in events {
-            let stored = insert_one(&mut stmt, e)? == 1;
+            let stored = insert_one(&mut stmt, e, recorded_us)? == 1;
             inserted += u64::from(stored);
             new.push(stored);
             if stored {
@@ -245,6 +254,25 @@ impl EventStore for SqliteStore {
             c.query_row(&format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE id = ?1"), [id], event_from_row)
                 .optional()
                 .map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn digest_recorded(&self, windows: &[(i64, i64)]) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut fold = tokenwise_ledger::digest::Fold::new(windows);
+        let Some((from, to)) = fold.span() else { return Ok(fold.finish()) };
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS}, recorded_us FROM usage_events \
+                 WHERE recorded_us >= ?1 AND recorded_us < ?2 ORDER BY recorded_us, id"
+            );
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let mut rows = stmt.query(params![from, to]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let recorded: i64 = r.get(RECORDED_AT).map_err(corrupt)?;
+                fold.row(recorded, &event_from_row(r).map_err(corrupt)?);
+            }
+            Ok(fold.finish())
         })
         .await
     }

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "dashboard", include_str!("../migrations/0010_dashboard.sql")),
     (11, "pilots", include_str!("../migrations/0011_pilots.sql")),
     (12, "prompts", include_str!("../migrations/0012_prompts.sql")),
+    (14, "usage_recorded", include_str!("../migrations/0014_usage_recorded.sql")),
 ];
 
 pub(crate) fn migrate(c: &mut Connection) -> Result<(), StoreError> {

@@ -97,6 +97,7 @@ macro_rules! store_suite {
             concurrent_audit_appends_form_one_chain,
             batched_audit_appends_continue_the_chain,
             a_hand_edited_audit_row_breaks_verification,
+            usage_digests_cover_each_row_once_and_name_the_one_a_change_breaks,
             activity_sums_calls_per_person_day_use_case_and_template,
             rules_are_kept_once_per_version,
             activity_from_the_rollup_equals_the_events,

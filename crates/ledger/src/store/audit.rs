@@ -18,4 +18,7 @@ pub trait AuditStore: Send + Sync {
 
     /// Entries with `seq > after_seq`, in order, at most `limit`.
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The newest entry whose action is `action`, if any.
+    async fn last_audit(&self, action: &str) -> Result<Option<AuditEntry>, StoreError>;
 }

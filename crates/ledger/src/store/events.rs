@@ -117,6 +117,11 @@ pub trait EventStore: Send + Sync {
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError>;
 
+    /// The usage digest (`crate::digest`) of each window of `recorded_us`
+    /// (`[from, to)`; when the row was written), in one pass over the rows
+    /// in `(recorded_us, id)` order: how many rows, and their SHA-256.
+    async fn digest_recorded(&self, windows: &[(i64, i64)]) -> Result<Vec<(u64, String)>, StoreError>;
+
     async fn events(&self, query: &EventQuery) -> Result<Vec<UsageEvent>, StoreError>;
 
     /// Calls, tokens and cost per group in `[from, to)`, largest cost first.
