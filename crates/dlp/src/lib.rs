@@ -221,7 +221,8 @@ impl Scanner {
             let end = (pos + CHUNK).min(t.len());
             let window_end = (end + overlap).min(t.len());
             lower.clear();
-            lower.extend(t[pos..window_end].iter().map(u8::to_ascii_lowercase));
+            lower.extend_from_slice(&t[pos..window_end]);
+            lower.make_ascii_lowercase();
             let mut next = end;
             for m in terms.find_iter(lower.as_slice()) {
                 let (s, e) = (pos + m.start(), pos + m.end());

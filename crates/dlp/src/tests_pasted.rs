@@ -225,7 +225,7 @@ proptest::proptest! {
     /// The new parsers fed arbitrary text in the shapes they expect (as
     /// the `pasted` fuzz target does): no panic, valid spans.
     #[test]
-    fn pasted_shapes_around_any_text_are_safe(pick in 0u8..10, rest in "\\PC{0,80}") {
+    fn pasted_shapes_around_any_text_are_safe(pick in 0u8..14, rest in "\\PC{0,80}") {
         use base64::Engine;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let text = match pick {
@@ -238,6 +238,10 @@ proptest::proptest! {
             6 => format!("-----BEGIN PGP PRIVATE KEY BLOCK-----\n{rest}"),
             7 => format!("Authorization: {rest}"),
             8 => format!("key ::= {rest}\napi_key <- {rest}\n(\"token\", {rest})"),
+            9 => format!("h = {{'Authorization': 'Basic ' + {rest}}}\nauth = \"Bearer \" + {rest}"),
+            10 => format!("fetch(u, {{headers: {{Authorization: `Bearer ${{{rest}`}}}})"),
+            11 => format!("mysql -u app -p{rest}\ndocker login -p {rest}\nredis-cli -a {rest}"),
+            12 => format!("# example {rest}\ntoken: {rest}"),
             _ => rest,
         };
         let s = Scanner::new(&ScannerConfig::default()).unwrap();
