@@ -269,6 +269,9 @@ fn authorization_values_built_by_concatenation() {
         format!("const h = {{ Authorization: `Bearer ${{'{tok}'}}` }};"),
         format!("auth = \"Bearer \" + \"{tok}\""),
         format!("headers = {{\"Authorization\": f\"Bearer {tok}\"}}"),
+        format!("request.Headers.Add(\"Authorization\", \"Bearer \" & \"{tok}\")"),
+        format!("local headers = {{ Authorization = \"Bearer \" .. \"{tok}\" }}"),
+        format!("headers = {{\"Authorization\": \"Bearer \" \"{tok}\"}}"),
     ] {
         finds(&text, GenericSecret, tok);
     }
