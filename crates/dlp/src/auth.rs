@@ -88,8 +88,14 @@ fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
     };
     let j = take(t, j, 4, sp);
     let q = string_prefix(t, j);
+    // A literal must close (on its line, within 512 bytes): a cut one could
+    // end inside a character.
+    let literal = |open: usize, quote: u8| {
+        let end = take(t, open + 1, 512, |b| b != quote && b != b'\n');
+        (t.get(end) == Some(&quote)).then_some(end)
+    };
     if let Some(&quote @ (b'"' | b'\'' | b'`')) = t.get(q) {
-        return Some((q + 1, take(t, q + 1, 512, |b| b != quote && b != b'\n'), false));
+        return Some((q + 1, literal(q, quote)?, false));
     }
     // A call: a callee (dotted, maybe chained), `(`, a string prefix, a quote.
     let e = take(t, j, 96, |b| is_word(b) || matches!(b, b'.' | b'(' | b')'));
@@ -99,7 +105,7 @@ fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
     if open < j || t[open] != b'(' {
         return None;
     }
-    Some((e + 1, take(t, e + 1, 512, |b| b != quote && b != b'\n'), true))
+    Some((e + 1, literal(e, quote)?, true))
 }
 
 /// A `user:password` literal that code encodes into a `Basic` value.
@@ -375,6 +381,10 @@ fn password_option(t: &[u8], d: usize) -> Option<Finding> {
             take(t, vs, 256, |b| !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b';' | b'|' | b'&' | b'`'))
         }
     };
+    // Cut at the limit, the value could end inside a character; no password is that long.
+    if ve - vs == 256 {
+        return None;
+    }
     let v = &t[vs..ve];
     // A separate word must look like a password, not the next word of a
     // sentence or a port (`sshpass -p … ssh -p 2222`).
@@ -408,6 +418,10 @@ fn user_option(t: &[u8], s: usize, e: usize, short: bool) -> Option<Finding> {
         Some(q) => take(t, vs, 512, |b| b != q && b != b'\n'),
         None => take(t, vs, 512, |b| !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b';' | b'|' | b'&')),
     };
+    // Cut at the limit, the value could end inside a character.
+    if ve - vs == 512 {
+        return None;
+    }
     let v = &t[vs..ve];
     let colon = memchr::memchr(b':', v)?;
     // Only in a curl command.

@@ -206,6 +206,26 @@ fn public_values_are_left_alone() {
     none("\"max_tokens\": 4096, \"token_type\": \"Bearer\", secret_name = prod-db-creds-v2");
 }
 
+/// Found by the `pasted` fuzz target: a password option whose value ran
+/// 256 bytes into text with compatibility characters (read through the
+/// normalised view) was cut inside a character, and the finding's end fell
+/// inside one in the original. Values cut at their limit are no findings.
+#[test]
+fn a_value_cut_at_its_limit_is_not_a_finding() {
+    // The fuzzer's input: bytes read as UTF-8 with replacement characters.
+    let tail = String::from_utf8_lossy(b"\xe3\x8d\x8d\xd9\x00\x00\x00\xe9\xff\x3f\xe3\x8d\x8d\xcc\x85\xb1\x72\xe9\xff\x3f\xe3\x8d\x8d\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xff\x22");
+    for text in [
+        format!("mysql -u app -p{tail}\ndocker login -p {tail}\nredis-cli -a {tail}"),
+        format!("curl -u x:{tail}"),
+        format!("h = {{'Authorization': 'Basic ' + btoa('u:{}')}}", "\u{338d}".repeat(200)),
+    ] {
+        let s = Scanner::new(&ScannerConfig::default()).unwrap();
+        for f in s.scan(&text) {
+            assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end), "{f:?} in {text:?}");
+        }
+    }
+}
+
 proptest::proptest! {
     /// Any user name and random password, as a `Basic` header, is found
     /// whole, decoded and checked, and masked as `[BASIC_AUTH]`.
