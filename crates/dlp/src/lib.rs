@@ -188,6 +188,16 @@ impl Scanner {
             self.detect(view.text.as_bytes(), out);
             view.map_back(out);
         }
+        // Spans on character boundaries whatever a detector's byte limits
+        // cut (each detector also stops at its own delimiters).
+        for f in out.iter_mut() {
+            while !text.is_char_boundary(f.start) {
+                f.start -= 1;
+            }
+            while !text.is_char_boundary(f.end) {
+                f.end += 1;
+            }
+        }
         resolve(out);
     }
 
