@@ -17,7 +17,8 @@ gives the same file.
 
 The held-out corpus (second argument `heldout`) uses another seed and, for
 the families added with issue [14], other templates (HELDOUT_TEMPLATES):
-syntaxes and shapes the detectors were not tuned on.
+syntaxes and shapes the detectors were not tuned on; then, after its
+other rows, the shapes of HELDOUT_EXTRA (see there).
 
 Each line: {"text": "...", "spans": [{"kind": "...", "start": N, "end": N}]}
 with byte offsets into the UTF-8 text.
@@ -160,6 +161,47 @@ HELDOUT_TEMPLATES = {
     ],
     "pgp_private_key": ["gpg --import <<'EOF'\n<V>\nEOF"],
 }
+
+# Shapes a hand-written check found missed after issue [14] landed, written
+# for the held-out corpus only and appended after its other rows (which stay
+# as they were): authorization values built by concatenation or inline in an
+# interpolation, the password options of database, registry and SSH clients
+# (a password alone: generic_secret), and values under an example comment
+# (left alone) or under prose or a comment further up (found).
+HELDOUT_EXTRA = {
+    "generic_secret": [
+        'requests.get(url, headers={"Authorization": "Bearer " + "<T>"})',
+        "HttpRequest.newBuilder(uri).header(\"Authorization\", \"Bearer \" + \"<T>\").build();",
+        "fetch(url, { headers: { Authorization: `Bearer ${'<T>'}` } })",
+        "$ch_headers = ['Authorization: Bearer ' . '<T>'];",
+        "mysql -h db.<D> -u <N> -p<Q> -e 'show tables'",
+        "mysqldump --user=<N> --password=<Q> prod > prod.sql",
+        "docker login --username <N> --password <Q> registry.<D>",
+        "redis-cli -h redis.<D> -p 6380 -a <Q> --tls",
+        "sshpass -p '<Q>' rsync -a ./build/ deploy.<D>:/srv/www/",
+        "mongosh --host db.<D> --username <N> --password <Q>",
+        "# example config for the staging cluster\nregion = eu-west-1\nDB_PASSWORD=<V>",
+        "Is this the example you meant? My .env:\nSMTP_PASSWORD=<V>",
+    ],
+    "basic_auth": [
+        'xhr.setRequestHeader("Authorization", "Basic " + "<B>");',
+        'request.Headers.Add("Authorization", "Basic " + "<B>");',
+        "headers: { Authorization: 'Basic ' + btoa('<U>') }",
+    ],
+}
+HELDOUT_EXTRA_NEGATIVES = [
+    "# example only, not a real key\nAWS_SECRET_ACCESS_KEY=<V>",
+    '// sample token for the docs\nconst API_TOKEN = "<V>";',
+    "<!-- sample -->\n<password><V></password>",
+    "  # dummy credentials\n  password: <V>",
+    "mysql -u <N> -p <N>",
+    "docker run -d -p 8080:80 -p 8443:443 <N>/web",
+    "redis-cli -h redis.<D> -p 6379 ping",
+    "cat token.txt | docker login -u <N> --password-stdin registry.<D>",
+    "xhr.setRequestHeader('Authorization', 'Bearer ' + accessToken);",
+    'headers = {"Authorization": f"Bearer {self.token}"}',
+    "mysql -u <N> -p\"$MYSQL_PASSWORD\" <N>",
+]
 
 CARD_TYPES = ["visa", "mastercard", "amex", "discover", "jcb", "diners", "maestro", "visa16", "visa13", "visa19"]
 
@@ -442,6 +484,14 @@ def main():
             text = (text + " " + t) if text else t
             spans += [{**x, "start": x["start"] + off, "end": x["end"] + off} for x in s]
         out.write(json.dumps({"text": text, "spans": spans}, ensure_ascii=False) + "\n")
+    if HELDOUT:
+        for kind, templates in HELDOUT_EXTRA.items():
+            for _ in range(60):
+                text, spans = line(rng.choice(templates), kind)
+                out.write(json.dumps({"text": text, "spans": spans}, ensure_ascii=False) + "\n")
+        for _ in range(120):
+            text, _ = line(rng.choice(HELDOUT_EXTRA_NEGATIVES), "generic_secret")
+            out.write(json.dumps({"text": text, "spans": []}, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 //! each expects: a `Basic` value that decodes to anything (the base64
 //! decode and the `user:password` check), base64 of `eyJ…` (the wrapped
 //! JWT decode), curl's `-u`, a webhook URL's path, an XML element, a key
-//! block's body, an assignment in each syntax. The first byte picks the
+//! block's body, an assignment in each syntax, an authorization value
+//! built by concatenation or interpolation, a client's password option, a
+//! comment above a value. The first byte picks the
 //! shape; the scan must not panic and its spans must be valid.
 #![no_main]
 
@@ -17,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let lossy = String::from_utf8_lossy(rest);
-    let text = match pick % 10 {
+    let text = match pick % 14 {
         0 => format!("Authorization: Basic {}", b64(rest)),
         1 => format!("Cookie: s={}", b64(&[b"eyJ".as_slice(), rest].concat())),
         2 => format!("curl -u {lossy} https://x.io"),
@@ -27,6 +29,10 @@ fuzz_target!(|data: &[u8]| {
         6 => format!("-----BEGIN PGP PRIVATE KEY BLOCK-----\n{lossy}"),
         7 => format!("Authorization: {lossy}"),
         8 => format!("key ::= {lossy}\napi_key <- {lossy}\n(\"token\", {lossy})"),
+        9 => format!("h = {{'Authorization': 'Basic ' + {lossy}}}\nauth = \"Bearer \" + {lossy}"),
+        10 => format!("fetch(u, {{headers: {{Authorization: `Bearer ${{{lossy}`}}}})"),
+        11 => format!("mysql -u app -p{lossy}\ndocker login -p {lossy}\nredis-cli -a {lossy}"),
+        12 => format!("# example {lossy}\ntoken: {lossy}"),
         _ => lossy.into_owned(),
     };
     let s = SCANNER.get_or_init(|| Scanner::new(&ScannerConfig::default()).expect("scanner"));

@@ -4,9 +4,10 @@
 //! `<-`, `-Dkey=value`, `.env`, YAML and TOML lines, a call's
 //! `("db.password", "value")` pair (`System.setProperty`, `put`, `setenv`),
 //! XML attributes and elements (`<password>…</password>`, `<add
-//! key="ApiKey" value="…"/>`). Found at each `=`, `:` and `,` (memchr)
-//! by looking at the name before it, and at each `<` for `<-` and closing
-//! tags: far cheaper than searching every keyword through the text.
+//! key="ApiKey" value="…"/>`). Found at each `=`, `:` and `<` (one memchr3
+//! pass, in lib.rs) by looking at the name before it, and at each `",` and
+//! `',` for a call's pair: far cheaper than searching every keyword through
+//! the text.
 
 use crate::check::entropy;
 use crate::dummy::{marked_after, marked_before, placeholder, public_name, stand_in};
@@ -177,18 +178,9 @@ fn secret_name(name: &[u8]) -> bool {
     names_a_secret(name) && !public_name(name)
 }
 
-pub(crate) fn assignments(t: &[u8], out: &mut Vec<Finding>) {
-    let mut after = 0;
-    for op in memchr::memchr2_iter(b'=', b':', t) {
-        if op >= after
-            && let Some(f) = assignment(t, op)
-        {
-            after = f.end;
-            out.push(f);
-        }
-    }
-    // A call's pair names its secret in quotes: ("password", "…"); found
-    // at each `",` and `',` — rare in prose, unlike commas.
+/// A call's pair names its secret in quotes: `("password", "…")`; found
+/// at each `",` and `',` — rare in prose, unlike commas.
+pub(crate) fn pairs(t: &[u8], out: &mut Vec<Finding>) {
     for pair in [b"\",".as_slice(), b"',"] {
         let mut after = 0;
         for q in memchr::memmem::find_iter(t, pair) {
@@ -204,7 +196,7 @@ pub(crate) fn assignments(t: &[u8], out: &mut Vec<Finding>) {
 
 /// The secret assigned by the operator at `op`, if the name before it
 /// says it is one.
-fn assignment(t: &[u8], op: usize) -> Option<Finding> {
+pub(crate) fn assignment(t: &[u8], op: usize) -> Option<Finding> {
     let comma = t[op] == b',';
     let len = operator(t, op)?;
     let (is, ie, quoted) = name_before(t, op)?;
@@ -220,24 +212,17 @@ fn assignment(t: &[u8], op: usize) -> Option<Finding> {
 }
 
 /// R's `<-` and XML elements, found at each `<`.
-pub(crate) fn angles(t: &[u8], out: &mut Vec<Finding>) {
-    for lt in memchr::memchr_iter(b'<', t) {
-        match t.get(lt + 1) {
-            Some(b'-') if matches!(t.get(lt + 2), Some(b' ' | b'"' | b'\'')) => {
-                if let Some((is, ie, _)) = name_before(t, lt)
-                    && secret_name(&t[is..ie])
-                    && let Some(f) = value_at(t, lt + 2, false)
-                {
-                    out.push(f);
-                }
+pub(crate) fn angle(t: &[u8], lt: usize) -> Option<Finding> {
+    match t.get(lt + 1) {
+        Some(b'-') if matches!(t.get(lt + 2), Some(b' ' | b'"' | b'\'')) => {
+            let (is, ie, _) = name_before(t, lt)?;
+            if !secret_name(&t[is..ie]) {
+                return None;
             }
-            Some(b'/') => {
-                if let Some(f) = element(t, lt) {
-                    out.push(f);
-                }
-            }
-            _ => {}
+            value_at(t, lt + 2, false)
         }
+        Some(b'/') => element(t, lt),
+        _ => None,
     }
 }
 
@@ -304,6 +289,8 @@ fn value_at(t: &[u8], mut i: usize, quoted_only: bool) -> Option<Finding> {
     while matches!(t.get(i), Some(b' ' | b'\t')) {
         i += 1;
     }
+    // A string's prefix: Python's `b"…"`, `r'…'`, `f"…"`, C#'s `@"…"`, `$"…"`.
+    i = crate::auth::string_prefix(t, i);
     let quote = match t.get(i) {
         Some(&q @ (b'"' | b'\'' | b'`')) => {
             i += 1;
@@ -313,6 +300,12 @@ fn value_at(t: &[u8], mut i: usize, quoted_only: bool) -> Option<Finding> {
         _ => None,
     };
     let vstart = i;
+    // `auth = "Bearer " + "…"`, `token: Bearer …`: an authorization
+    // value under a secret's name.
+    let we = take(t, vstart, 8, |b| b.is_ascii_alphanumeric());
+    if t.get(we) == Some(&b' ') && crate::auth::scheme(&t[vstart..we]) {
+        return crate::auth::header_value(t, vstart);
+    }
     let mut vend = match quote {
         Some(q) => take(t, vstart, 256, |b| b != q && b != b'\n'),
         None => take(t, vstart, 256, |b| !b.is_ascii_whitespace() && !matches!(b, b',' | b';' | b'"' | b'\'' | b'<')),

@@ -11,7 +11,7 @@
 use crate::check::entropy;
 use crate::dummy::{marked_before, placeholder, stand_in};
 use crate::secrets::{found, take};
-use crate::{Finding, FindingKind};
+use crate::{Finding, FindingKind, is_word};
 
 use base64::Engine;
 
@@ -20,21 +20,103 @@ fn token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
-/// The credential after the scheme word `t[ws..we]`.
-fn credential(t: &[u8], ws: usize, we: usize) -> Option<Finding> {
-    let word = &t[ws..we];
-    let ts = take(t, we, 4, |b| b == b' ');
-    if ts == we {
-        return None;
-    }
+/// The end of a token that starts at `ts`, a sentence's full stops off.
+fn token_end(t: &[u8], ts: usize) -> usize {
     let mut te = take(t, ts, 4096, token_char);
     while te > ts && t[te - 1] == b'.' {
         te -= 1;
     }
-    if word.eq_ignore_ascii_case(b"basic") {
-        return basic(t, ts, te);
+    te
+}
+
+/// The credential after the scheme word `t[ws..we]`: right after it, or in
+/// the string literal the code puts after it (see `continued`).
+fn credential(t: &[u8], ws: usize, we: usize) -> Option<Finding> {
+    let basic = t[ws..we].eq_ignore_ascii_case(b"basic");
+    let ts = take(t, we, 4, |b| b == b' ');
+    if ts == we {
+        return None;
     }
-    opaque(t, ts, te)
+    match continued(t, ts) {
+        // `"Basic " + btoa("user:password")`: the pair, not yet encoded.
+        Some((ls, le, true)) => basic.then(|| plain_pair(t, ls, le)).flatten(),
+        Some((ls, le, false)) if basic && t[ls..le].contains(&b':') => plain_pair(t, ls, le),
+        Some((ls, _, false)) if basic => self::basic(t, ls, token_end(t, ls)),
+        Some((ls, _, false)) => opaque(t, ls, token_end(t, ls)),
+        None if basic => self::basic(t, ts, token_end(t, ts)),
+        None => opaque(t, ts, token_end(t, ts)),
+    }
+}
+
+/// Python, C# and C++ string prefixes (`f"`, `rb'`, `@"`, `$"`): where the
+/// quote after the prefix at `i` is, or `i` when there is no prefix.
+pub(crate) fn string_prefix(t: &[u8], i: usize) -> usize {
+    let p = take(t, i, 2, |b| matches!(b, b'f' | b'F' | b'r' | b'R' | b'b' | b'B' | b'u' | b'U' | b'@' | b'$'));
+    let word_before = i > 0 && is_word(t[i - 1]);
+    if p > i && !word_before && matches!(t.get(p), Some(b'"' | b'\'')) { p } else { i }
+}
+
+/// Scheme words of an authorization value.
+pub(crate) fn scheme(w: &[u8]) -> bool {
+    ["bearer", "basic", "token", "apikey"].iter().any(|s| w.eq_ignore_ascii_case(s.as_bytes()))
+}
+
+/// When code builds the value — the scheme in one string literal, the
+/// credential in the next (`"Basic " + "…"`, `'Bearer ' . '…'`, Python's
+/// adjacent `"Bearer " "…"`, VB's `&`, Lua's `..`) or inline in an
+/// interpolation (`f"Bearer {'…'}"`, `` `Bearer ${"…"}` ``) — the span of
+/// that literal, `i` being where the scheme's string closes or the
+/// interpolation opens; and whether the literal is the argument of a
+/// call (`btoa('user:pass')`, `base64.b64encode(b"user:pass")`,
+/// `Base64.getEncoder().encodeToString("user:pass".getBytes())`).
+/// Variables (`"Bearer " + token`) have no literal: None.
+fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
+    let sp = |b: u8| b == b' ' || b == b'\t';
+    let j = match t.get(i)? {
+        b'"' | b'\'' | b'`' => {
+            let mut j = take(t, i + 1, 4, sp);
+            if t.get(j..j + 2) == Some(b"..") {
+                j += 2;
+            } else if matches!(t.get(j), Some(b'+' | b'.' | b'&')) {
+                j += 1;
+            }
+            j
+        }
+        b'{' => i + 1,
+        b'$' if t.get(i + 1) == Some(&b'{') => i + 2,
+        _ => return None,
+    };
+    let j = take(t, j, 4, sp);
+    let q = string_prefix(t, j);
+    // A literal must close (on its line, within 512 bytes): a cut one could
+    // end inside a character.
+    let literal = |open: usize, quote: u8| {
+        let end = take(t, open + 1, 512, |b| b != quote && b != b'\n');
+        (t.get(end) == Some(&quote)).then_some(end)
+    };
+    if let Some(&quote @ (b'"' | b'\'' | b'`')) = t.get(q) {
+        return Some((q + 1, literal(q, quote)?, false));
+    }
+    // A call: a callee (dotted, maybe chained), `(`, a string prefix, a quote.
+    let e = take(t, j, 96, |b| is_word(b) || matches!(b, b'.' | b'(' | b')'));
+    let quote = *t.get(e).filter(|b| matches!(b, b'"' | b'\''))?;
+    let prefix = t[j..e].iter().rev().take_while(|b| matches!(b, b'b' | b'B' | b'r' | b'R' | b'u' | b'U')).count();
+    let open = e.checked_sub(prefix.min(2) + 1)?;
+    if open < j || t[open] != b'(' {
+        return None;
+    }
+    Some((e + 1, literal(e, quote)?, true))
+}
+
+/// A `user:password` literal that code encodes into a `Basic` value.
+fn plain_pair(t: &[u8], ls: usize, le: usize) -> Option<Finding> {
+    let v = &t[ls..le];
+    let colon = memchr::memchr(b':', v)?;
+    (user_password(&v[..colon], &v[colon + 1..]) && !marked_before(t, ls)).then_some(()).and(found(
+        FindingKind::BasicAuth,
+        ls,
+        le,
+    ))
 }
 
 /// A bearer token, API key or other opaque credential at `t[ts..te]`.
@@ -114,7 +196,8 @@ pub(crate) fn header_name(name: &[u8]) -> bool {
 /// The credential in an authorization header's value, which starts at
 /// `i` (after the `:`, `=` or `,`): an optional scheme, then the token.
 pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
-    let vs = take(t, i, 8, |b| matches!(b, b'"' | b'\'' | b'`' | b' ' | b'\t'));
+    let vs = string_prefix(t, take(t, i, 8, |b| b == b' ' || b == b'\t'));
+    let vs = take(t, vs, 8, |b| matches!(b, b'"' | b'\'' | b'`' | b' ' | b'\t'));
     let we = take(t, vs, 24, |b| b.is_ascii_alphanumeric() || b == b'-');
     if t.get(we) == Some(&b' ') && we > vs {
         let word = &t[vs..we];
@@ -124,11 +207,7 @@ pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
         }
         return credential(t, vs, we);
     }
-    let mut te = take(t, vs, 4096, token_char);
-    while te > vs && t[te - 1] == b'.' {
-        te -= 1;
-    }
-    opaque(t, vs, te)
+    opaque(t, vs, token_end(t, vs))
 }
 
 /// Where the shell command holding `s` starts: its line, and the lines
@@ -149,21 +228,172 @@ fn command_start(t: &[u8], s: usize) -> usize {
     ls
 }
 
-/// curl's `-u user:password`, `-uuser:password`, `--user user:password`,
-/// `--user=…`, `--proxy-user …`: found at each ` -u` and `-user` (memmem:
-/// `-` is rare in prose), in a command that runs curl (`-u` means other
-/// things to other programs: `docker run -u 1000:1000`).
-pub(crate) fn curl(t: &[u8], out: &mut Vec<Finding>) {
-    for at in memchr::memmem::find_iter(t, b" -u") {
-        out.extend(user_option(t, at, at + 3, true));
-    }
-    for at in memchr::memmem::find_iter(t, b"-user") {
-        let long = at >= 1 && t[at - 1] == b'-' && (at < 2 || t[at - 2].is_ascii_whitespace());
-        let proxy = at >= 7 && &t[at - 7..at] == b"--proxy";
-        if long || proxy {
-            out.extend(user_option(t, at, at + 5, false));
+/// Command-line options that carry a credential, found at each `-` that
+/// starts a word (one memchr pass for all of them: `-` after a space is
+/// rare in prose): curl's `-u user:password`, `-uuser:password`, `--user
+/// user:password`, `--user=…`, `--proxy-user …` (`basic_auth`, in a
+/// command that runs curl: `-u` means other things to other programs,
+/// `docker run -u 1000:1000`), and the password options of database,
+/// registry and SSH clients (`generic_secret`, see `password_option`).
+pub(crate) fn options(t: &[u8], out: &mut Vec<Finding>) {
+    for d in memchr::memchr_iter(b'-', t) {
+        if d == 0 || !t[d - 1].is_ascii_whitespace() {
+            continue;
         }
+        let rest = &t[d + 1..];
+        let f = match rest.first() {
+            Some(b'u') => user_option(t, d, d + 2, true),
+            Some(b'p' | b'a') => password_option(t, d),
+            Some(b'-') if rest.starts_with(b"-user") => user_option(t, d, d + 6, false),
+            Some(b'-') if rest.starts_with(b"-proxy-user") => user_option(t, d, d + 12, false),
+            Some(b'-') if rest.starts_with(b"-pass") => password_option(t, d),
+            _ => None,
+        };
+        out.extend(f);
     }
+}
+
+/// A client whose command line can carry a password.
+struct Client {
+    programs: &'static [&'static str],
+    /// The short option (`-p`, `-a`) and whether its value must be
+    /// attached (`mysql -pSECRET`: `mysql -p db` prompts, `db` is the
+    /// database).
+    short: u8,
+    attached_only: bool,
+    /// Long options, and whether their value needs an `=` (MySQL's
+    /// optional values do).
+    long: &'static [&'static str],
+    long_eq_only: bool,
+    /// A subcommand that must come first (`docker login`, not `docker run
+    /// -p 8080:80`).
+    subcommand: Option<&'static [u8]>,
+}
+
+const CLIENTS: &[Client] = &[
+    Client {
+        programs: &[
+            "mysql",
+            "mysqldump",
+            "mysqladmin",
+            "mysqlimport",
+            "mysqlcheck",
+            "mysqlsh",
+            "mariadb",
+            "mariadb-dump",
+        ],
+        short: b'p',
+        attached_only: true,
+        long: &["--password"],
+        long_eq_only: true,
+        subcommand: None,
+    },
+    Client {
+        programs: &["docker", "podman", "nerdctl", "buildah", "skopeo"],
+        short: b'p',
+        attached_only: false,
+        long: &["--password"],
+        long_eq_only: false,
+        subcommand: Some(b"login"),
+    },
+    Client {
+        programs: &["redis-cli", "valkey-cli", "keydb-cli"],
+        short: b'a',
+        attached_only: false,
+        long: &["--pass"],
+        long_eq_only: false,
+        subcommand: None,
+    },
+    Client {
+        programs: &["sshpass"],
+        short: b'p',
+        attached_only: false,
+        long: &[],
+        long_eq_only: false,
+        subcommand: None,
+    },
+    Client {
+        programs: &["mongosh", "mongo", "mongodump", "mongorestore", "mongoexport", "mongoimport"],
+        short: b'p',
+        attached_only: false,
+        long: &["--password"],
+        long_eq_only: false,
+        subcommand: None,
+    },
+];
+
+/// Where the program `name` last starts as a word in `cmd`: after a
+/// space, a path's `/`, a shell operator or a quote; before a space.
+fn program_at(cmd: &[u8], name: &[u8]) -> Option<usize> {
+    let mut end = cmd.len();
+    while let Some(p) = memchr::memmem::rfind(&cmd[..end], name) {
+        let before = p == 0
+            || matches!(cmd[p - 1], b' ' | b'\t' | b'\n' | b'/' | b';' | b'|' | b'&' | b'(' | b'`' | b'"' | b'\'');
+        let after = cmd.get(p + name.len()).is_some_and(|b| b.is_ascii_whitespace());
+        if before && after {
+            return Some(p);
+        }
+        end = p;
+    }
+    None
+}
+
+/// A password given on the command line of a client that takes one:
+/// `mysql -pSECRET` / `--password=SECRET`, `docker login -p SECRET` /
+/// `--password SECRET`, `redis-cli -a SECRET` / `--pass`, `sshpass -p
+/// SECRET`, `mongosh -p SECRET` / `--password SECRET`, the option at `d`.
+/// A `generic_secret`: a password alone, with no user name bound to it in
+/// one value (unlike `basic_auth`'s pair), as a URL's password is.
+fn password_option(t: &[u8], d: usize) -> Option<Finding> {
+    let (flag_end, attached) = if t.get(d + 1) == Some(&b'-') {
+        let e = take(t, d, 32, |b| b.is_ascii_alphanumeric() || b == b'-');
+        (e, t.get(e) == Some(&b'='))
+    } else {
+        (d + 2, t.get(d + 2).is_some_and(|b| !b.is_ascii_whitespace()))
+    };
+    let flag = &t[d..flag_end];
+    let long = flag.starts_with(b"--");
+    if !attached && !matches!(t.get(flag_end), Some(b' ' | b'\t')) {
+        return None;
+    }
+    // The client: the nearest program of the list before the option.
+    let cmd_start = command_start(t, d);
+    let cmd = &t[cmd_start..d];
+    let (client, at) = CLIENTS
+        .iter()
+        .flat_map(|c| c.programs.iter().filter_map(move |p| program_at(cmd, p.as_bytes()).map(|at| (c, at + p.len()))))
+        .max_by_key(|&(_, at)| at)?;
+    let ok = if long {
+        client.long.iter().any(|l| flag == l.as_bytes()) && (attached || !client.long_eq_only)
+    } else {
+        flag[1] == client.short && (attached || !client.attached_only)
+    };
+    let sub_ok = client.subcommand.is_none_or(|s| program_at(&cmd[at..], s).is_some() || cmd[at..].ends_with(s));
+    if !ok || !sub_ok {
+        return None;
+    }
+    let vs = if attached { flag_end + usize::from(long) } else { take(t, flag_end, 8, |b| b == b' ' || b == b'\t') };
+    let quote = t.get(vs).copied().filter(|b| matches!(b, b'"' | b'\''));
+    let vs = vs + usize::from(quote.is_some());
+    let ve = match quote {
+        Some(q) => take(t, vs, 256, |b| b != q && b != b'\n'),
+        None => {
+            take(t, vs, 256, |b| !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b';' | b'|' | b'&' | b'`'))
+        }
+    };
+    // Cut at the limit, the value could end inside a character; no password is that long.
+    if ve - vs == 256 {
+        return None;
+    }
+    let v = &t[vs..ve];
+    // A separate word must look like a password, not the next word of a
+    // sentence or a port (`sshpass -p … ssh -p 2222`).
+    let word_like = v.iter().all(u8::is_ascii_lowercase) || v.iter().all(u8::is_ascii_digit);
+    let shape = if attached { v.len() >= 4 } else { v.len() >= 6 && !word_like };
+    let named = crate::contains_any_ignore_case(v, &["password", "passwd"]);
+    (shape && !named && v.first() != Some(&b'-') && user_password(b"user", v) && !marked_before(t, vs))
+        .then_some(())
+        .and(found(FindingKind::GenericSecret, vs, ve))
 }
 
 /// The `user:password` argument of curl's user option `t[s..e]`.
@@ -188,6 +418,10 @@ fn user_option(t: &[u8], s: usize, e: usize, short: bool) -> Option<Finding> {
         Some(q) => take(t, vs, 512, |b| b != q && b != b'\n'),
         None => take(t, vs, 512, |b| !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b';' | b'|' | b'&')),
     };
+    // Cut at the limit, the value could end inside a character.
+    if ve - vs == 512 {
+        return None;
+    }
     let v = &t[vs..ve];
     let colon = memchr::memchr(b':', v)?;
     // Only in a curl command.

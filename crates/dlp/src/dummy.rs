@@ -82,14 +82,53 @@ fn has_word(hay: &[u8], words: &[&str]) -> bool {
 }
 
 /// Whether the line before `at` (up to 40 bytes back) marks what follows
-/// as an example, a sample, a dummy or a test value.
+/// as an example, a sample, a dummy or a test value; or a comment on the
+/// line just above does (see `comment_above`).
 pub(crate) fn marked_before(t: &[u8], at: usize) -> bool {
     let mut s = at.saturating_sub(40);
-    if let Some(nl) = memchr::memrchr(b'\n', &t[s..at]) {
+    let nl = memchr::memrchr(b'\n', &t[s..at]);
+    if let Some(nl) = nl {
         s += nl + 1;
     }
     let before = &t[s..at];
-    has_word(before, NEAR) || memchr::memmem::find(before, b"e.g.").is_some()
+    if has_word(before, NEAR) || memchr::memmem::find(before, b"e.g.").is_some() {
+        return true;
+    }
+    // The line above, when this line starts within the window (a value
+    // deep in a long line has no line above near it).
+    let line_start = match nl {
+        Some(_) => s,
+        None if s == 0 => return false,
+        None => match memchr::memrchr(b'\n', &t[at.saturating_sub(200)..s]) {
+            Some(i) => at.saturating_sub(200) + i + 1,
+            None => return false,
+        },
+    };
+    at - line_start <= 80 && comment_above(t, line_start)
+}
+
+/// Markers that count in a comment on the line above a value. Not "test":
+/// `# test environment` above a staging key labels a real credential.
+const ABOVE: &[&str] = &["example", "sample", "dummy", "placeholder", "fake"];
+
+/// Whether the line ending just before `line_start` is a comment (`#`,
+/// `//`, `/*`, `*`, `<!--`, `--`, `;`, `rem`) that marks what follows as an
+/// example: `# example key, not a real one` over `AWS_SECRET=…`. Only that
+/// one line, and only a comment: a marker in prose, or several lines up,
+/// says nothing about this value.
+fn comment_above(t: &[u8], line_start: usize) -> bool {
+    let Some(end) = line_start.checked_sub(1) else { return false };
+    let end = if end > 0 && t[end - 1] == b'\r' { end - 1 } else { end };
+    let from = end.saturating_sub(160);
+    let start = memchr::memrchr(b'\n', &t[from..end]).map_or(from, |i| from + i + 1);
+    if start == from && from > 0 {
+        return false; // a longer line: prose, not a comment
+    }
+    let line = &t[start..end];
+    let body = &line[line.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+    let comment = [b"#".as_slice(), b"//", b"/*", b"*", b"<!--", b"--", b";"].iter().any(|c| body.starts_with(c))
+        || body.get(..4).is_some_and(|w| w.eq_ignore_ascii_case(b"rem "));
+    comment && has_word(body, ABOVE)
 }
 
 /// Whether the rest of the line after `at` (up to 40 bytes: a trailing

@@ -77,7 +77,6 @@ pub(crate) enum Anchor {
     GithubPat,
     OpenAiOrAnthropic,
     Slack,
-    Webhook,
     PrivateKey,
     Jwt,
     JwtBase64,
@@ -93,6 +92,8 @@ pub struct Scanner {
     terms: Option<AhoCorasick>,
     /// By term index: whether it is a confidentiality marker.
     markers: Vec<bool>,
+    /// The longest term's length in bytes.
+    longest_term: usize,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -136,10 +137,6 @@ impl Scanner {
             ("sk-", Anchor::OpenAiOrAnthropic),
             ("xox", Anchor::Slack),
             ("xapp-", Anchor::Slack),
-            (".slack.com/", Anchor::Webhook),
-            ("/webhook", Anchor::Webhook),
-            ("/hooks/", Anchor::Webhook),
-            (".logic.azure.com", Anchor::Webhook),
             ("-----BEGIN", Anchor::PrivateKey),
             ("eyJ", Anchor::Jwt),
             ("ZXlK", Anchor::JwtBase64),
@@ -168,7 +165,8 @@ impl Scanner {
                 build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)).map_err(|e| BuildError(e.to_string()))?;
             Some(ac)
         };
-        Ok(Scanner { anchors, kinds, terms, markers: cfg.terms.iter().map(|t| t.marker).collect() })
+        let longest_term = texts.iter().map(String::len).max().unwrap_or(0);
+        Ok(Scanner { anchors, kinds, terms, markers: cfg.terms.iter().map(|t| t.marker).collect(), longest_term })
     }
 
     /// Everything found in `text`, ordered by position, overlaps resolved.
@@ -190,6 +188,16 @@ impl Scanner {
             self.detect(view.text.as_bytes(), out);
             view.map_back(out);
         }
+        // Spans on character boundaries whatever a detector's byte limits
+        // cut (each detector also stops at its own delimiters).
+        for f in out.iter_mut() {
+            while !text.is_char_boundary(f.start) {
+                f.start -= 1;
+            }
+            while !text.is_char_boundary(f.end) {
+                f.end += 1;
+            }
+        }
         resolve(out);
     }
 
@@ -197,32 +205,41 @@ impl Scanner {
     fn detect(&self, t: &[u8], out: &mut Vec<Finding>) {
         for m in self.anchors.find_iter(t) {
             let Some(&anchor) = self.kinds.get(m.pattern().as_usize()) else { continue };
-            let (s, e) = (m.start(), m.end());
-            let f = match anchor {
-                Anchor::Webhook => webhook::at(t, s, e),
-                _ => secrets::at(t, s, e, anchor),
-            };
-            out.extend(f);
+            out.extend(secrets::at(t, m.start(), m.end(), anchor));
         }
         if let Some(terms) = &self.terms {
-            LOWER.with_borrow_mut(|lower| {
-                lower.clear();
-                lower.extend(t.iter().map(u8::to_ascii_lowercase));
-                self.find_terms(terms, t, lower, out);
-            });
+            LOWER.with_borrow_mut(|lower| self.find_terms(terms, t, lower, out));
         }
-        assign::assignments(t, out);
-        assign::angles(t, out);
-        auth::curl(t, out);
+        punctuation(t, out);
+        assign::pairs(t, out);
+        auth::options(t, out);
         numbers::scan(t, out);
         net::emails(t, out);
-        net::ipv6(t, out);
     }
 
-    fn find_terms(&self, terms: &AhoCorasick, t: &[u8], lower: &[u8], out: &mut Vec<Finding>) {
-        {
-            for m in terms.find_iter(lower) {
-                let (s, e) = (m.start(), m.end());
+    /// Terms, searched lower-cased in a lower-cased copy of the text made
+    /// 64 KiB at a time: the copy stays in the core's cache while the
+    /// automaton reads it, instead of going out to memory and back. Each
+    /// window reaches a term's length past its chunk so that a term across
+    /// the border is found whole; the next chunk starts where the last
+    /// match ended, as one search over the whole text would resume.
+    fn find_terms(&self, terms: &AhoCorasick, t: &[u8], lower: &mut Vec<u8>, out: &mut Vec<Finding>) {
+        const CHUNK: usize = 64 * 1024;
+        let overlap = self.longest_term.saturating_sub(1);
+        let mut pos = 0;
+        while pos < t.len() {
+            let end = (pos + CHUNK).min(t.len());
+            let window_end = (end + overlap).min(t.len());
+            lower.clear();
+            lower.extend_from_slice(&t[pos..window_end]);
+            lower.make_ascii_lowercase();
+            let mut next = end;
+            for m in terms.find_iter(lower.as_slice()) {
+                let (s, e) = (pos + m.start(), pos + m.end());
+                if s >= end {
+                    break;
+                }
+                next = next.max(e);
                 if boundary_before(t, s) && boundary_after(t, e) {
                     let i = m.pattern().as_u32();
                     let marker = self.markers.get(m.pattern().as_usize()).copied().unwrap_or(false);
@@ -230,6 +247,36 @@ impl Scanner {
                     out.push(Finding { start: s, end: e, kind, term: Some(i) });
                 }
             }
+            pos = next;
+        }
+    }
+}
+
+/// One pass over each `=`, `:` and `<` (memchr3) for the detectors that
+/// start there: assignments (`KEY = value`, `"key": "value"`, `:=`…),
+/// IPv6 addresses, webhook URLs (at their `://`), R's `<-` and XML
+/// closing tags. One pass instead of one each: on prose, where none of
+/// these bytes occur, each pass is a full read of the text.
+fn punctuation(t: &[u8], out: &mut Vec<Finding>) {
+    let (mut after_assign, mut after_v6) = (0, 0);
+    for i in memchr::memchr3_iter(b'=', b':', b'<', t) {
+        if t[i] == b'<' {
+            out.extend(assign::angle(t, i));
+            continue;
+        }
+        if t[i] == b':' {
+            if i >= after_v6 {
+                after_v6 = net::ipv6_at(t, i, out);
+            }
+            if t.get(i + 1..i + 3) == Some(b"//") {
+                out.extend(webhook::at(t, i));
+            }
+        }
+        if i >= after_assign
+            && let Some(f) = assign::assignment(t, i)
+        {
+            after_assign = f.end;
+            out.push(f);
         }
     }
 }

@@ -139,36 +139,35 @@ fn v6_char(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
 
-pub(crate) fn ipv6(t: &[u8], out: &mut Vec<Finding>) {
-    let mut after = 0;
-    for c in memchr::memchr_iter(b':', t) {
-        if c < after {
-            continue;
-        }
-        let mut s = c;
-        while s > 0 && v6_char(t[s - 1]) && c - s < 40 {
-            s -= 1;
-        }
-        let mut e = c;
-        while e < t.len() && v6_char(t[e]) && e - s < 45 {
-            e += 1;
-        }
-        after = e;
-        while e > c && matches!(t[e - 1], b'.' | b':') && !(e >= 2 && t[e - 2] == b':' && t[e - 1] == b':') {
-            e -= 1;
-        }
-        while s < c && t[s] == b'.' {
-            s += 1;
-        }
-        let cand = &t[s..e];
-        let colons = cand.iter().filter(|&&b| b == b':').count();
-        let groups = cand.split(|&b| b == b':').filter(|g| !g.is_empty()).count();
-        if colons < 2 || groups < 3 || !boundary_before(t, s) || !boundary_after(t, e) {
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(cand) else { continue };
-        if text.parse::<std::net::Ipv6Addr>().is_ok() {
-            out.push(Finding { start: s, end: e, kind: FindingKind::IpAddress, term: None });
-        }
+/// The IPv6 address around the `:` at `c`, if there is one; returns where
+/// the hex-and-colon run around it ends, so the caller skips its other
+/// colons.
+pub(crate) fn ipv6_at(t: &[u8], c: usize, out: &mut Vec<Finding>) -> usize {
+    let mut s = c;
+    while s > 0 && v6_char(t[s - 1]) && c - s < 40 {
+        s -= 1;
     }
+    let mut e = c;
+    while e < t.len() && v6_char(t[e]) && e - s < 45 {
+        e += 1;
+    }
+    let after = e;
+    while e > c && matches!(t[e - 1], b'.' | b':') && !(e >= 2 && t[e - 2] == b':' && t[e - 1] == b':') {
+        e -= 1;
+    }
+    while s < c && t[s] == b'.' {
+        s += 1;
+    }
+    let cand = &t[s..e];
+    let colons = cand.iter().filter(|&&b| b == b':').count();
+    let groups = cand.split(|&b| b == b':').filter(|g| !g.is_empty()).count();
+    if colons < 2 || groups < 3 || !boundary_before(t, s) || !boundary_after(t, e) {
+        return after;
+    }
+    if let Ok(text) = std::str::from_utf8(cand)
+        && text.parse::<std::net::Ipv6Addr>().is_ok()
+    {
+        out.push(Finding { start: s, end: e, kind: FindingKind::IpAddress, term: None });
+    }
+    after
 }

@@ -86,7 +86,7 @@ fn token(t: &[u8], s: usize, e: usize, anchor: Anchor) -> Option<Finding> {
                 .then_some(())
                 .and(found(FindingKind::GenericSecret, s, end))
         }
-        Anchor::Webhook | Anchor::PrivateKey => None,
+        Anchor::PrivateKey => None,
     }
 }
 

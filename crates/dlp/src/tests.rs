@@ -332,3 +332,24 @@ proptest::proptest! {
         }
     }
 }
+
+/// Terms are searched 64 KiB at a time: one across a chunk's border is
+/// found whole, once, and the terms after it as a search of the whole
+/// text finds them (LeftmostLongest, no overlaps).
+#[test]
+fn terms_across_the_search_chunks_are_found_whole() {
+    let s = Scanner::new(&ScannerConfig {
+        terms: vec![
+            Term { text: "Project Apollo".into(), marker: false },
+            Term { text: "Apollo Prime".into(), marker: false },
+            Term { text: "Helios".into(), marker: false },
+        ],
+    })
+    .unwrap();
+    for at in 65_520..65_544 {
+        let text = format!("{}PROJECT APOLLO Prime Helios and helios.", "a ".repeat(at / 2) + &"b".repeat(at % 2));
+        let text = text.replacen("PROJECT", " PROJECT", 1);
+        let found: Vec<&str> = s.scan(&text).iter().map(|f| &text[f.start..f.end]).collect();
+        assert_eq!(found, ["PROJECT APOLLO", "Helios", "helios"], "at {at}");
+    }
+}

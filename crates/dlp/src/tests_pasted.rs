@@ -206,6 +206,26 @@ fn public_values_are_left_alone() {
     none("\"max_tokens\": 4096, \"token_type\": \"Bearer\", secret_name = prod-db-creds-v2");
 }
 
+/// Found by the `pasted` fuzz target: a password option whose value ran
+/// 256 bytes into text with compatibility characters (read through the
+/// normalised view) was cut inside a character, and the finding's end fell
+/// inside one in the original. Values cut at their limit are no findings.
+#[test]
+fn a_value_cut_at_its_limit_is_not_a_finding() {
+    // The fuzzer's input: bytes read as UTF-8 with replacement characters.
+    let tail = String::from_utf8_lossy(b"\xe3\x8d\x8d\xd9\x00\x00\x00\xe9\xff\x3f\xe3\x8d\x8d\xcc\x85\xb1\x72\xe9\xff\x3f\xe3\x8d\x8d\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xbc\xff\x22");
+    for text in [
+        format!("mysql -u app -p{tail}\ndocker login -p {tail}\nredis-cli -a {tail}"),
+        format!("curl -u x:{tail}"),
+        format!("h = {{'Authorization': 'Basic ' + btoa('u:{}')}}", "\u{338d}".repeat(200)),
+    ] {
+        let s = Scanner::new(&ScannerConfig::default()).unwrap();
+        for f in s.scan(&text) {
+            assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end), "{f:?} in {text:?}");
+        }
+    }
+}
+
 proptest::proptest! {
     /// Any user name and random password, as a `Basic` header, is found
     /// whole, decoded and checked, and masked as `[BASIC_AUTH]`.
@@ -225,7 +245,7 @@ proptest::proptest! {
     /// The new parsers fed arbitrary text in the shapes they expect (as
     /// the `pasted` fuzz target does): no panic, valid spans.
     #[test]
-    fn pasted_shapes_around_any_text_are_safe(pick in 0u8..10, rest in "\\PC{0,80}") {
+    fn pasted_shapes_around_any_text_are_safe(pick in 0u8..14, rest in "\\PC{0,80}") {
         use base64::Engine;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let text = match pick {
@@ -238,6 +258,10 @@ proptest::proptest! {
             6 => format!("-----BEGIN PGP PRIVATE KEY BLOCK-----\n{rest}"),
             7 => format!("Authorization: {rest}"),
             8 => format!("key ::= {rest}\napi_key <- {rest}\n(\"token\", {rest})"),
+            9 => format!("h = {{'Authorization': 'Basic ' + {rest}}}\nauth = \"Bearer \" + {rest}"),
+            10 => format!("fetch(u, {{headers: {{Authorization: `Bearer ${{{rest}`}}}})"),
+            11 => format!("mysql -u app -p{rest}\ndocker login -p {rest}\nredis-cli -a {rest}"),
+            12 => format!("# example {rest}\ntoken: {rest}"),
             _ => rest,
         };
         let s = Scanner::new(&ScannerConfig::default()).unwrap();
@@ -248,4 +272,106 @@ proptest::proptest! {
             last = x.end;
         }
     }
+}
+
+// Shapes missed by the hand-written check after [14] landed: headers built
+// by concatenation, password options of common clients, and markers in a
+// comment on the line above.
+
+#[test]
+fn authorization_values_built_by_concatenation() {
+    let tok = "d8Fq2LmZ7xR4pWk9Tn3VbC6y";
+    for text in [
+        format!("xhr.setRequestHeader('Authorization', 'Bearer ' + '{tok}');"),
+        format!("headers = {{\"Authorization\": \"Bearer \" + \"{tok}\"}}"),
+        format!("$headers['Authorization'] = 'Bearer ' . '{tok}';"),
+        format!("headers = {{'Authorization': f'Bearer {{\"{tok}\"}}'}}"),
+        format!("const h = {{ Authorization: `Bearer ${{'{tok}'}}` }};"),
+        format!("auth = \"Bearer \" + \"{tok}\""),
+        format!("headers = {{\"Authorization\": f\"Bearer {tok}\"}}"),
+        format!("request.Headers.Add(\"Authorization\", \"Bearer \" & \"{tok}\")"),
+        format!("local headers = {{ Authorization = \"Bearer \" .. \"{tok}\" }}"),
+        format!("headers = {{\"Authorization\": \"Bearer \" \"{tok}\"}}"),
+    ] {
+        finds(&text, GenericSecret, tok);
+    }
+    // "deploy:Qx7!vR2m#Lp9" in base64, after "Basic " in another literal.
+    let b64 = "ZGVwbG95OlF4NyF2UjJtI0xwOQ==";
+    finds(&format!("conn.setRequestProperty(\"Authorization\", \"Basic \" + \"{b64}\");"), BasicAuth, b64);
+    finds(&format!("request.headers.Authorization = 'Basic ' + '{b64}'"), BasicAuth, b64);
+    // The pair before the code encodes it.
+    let pair = "deploy:Qx7!vR2m#Lp9";
+    finds(&format!("fetch(u, {{headers: {{Authorization: 'Basic ' + btoa('{pair}')}}}})"), BasicAuth, pair);
+    finds(&format!("h = {{'Authorization': 'Basic ' + base64.b64encode(b'{pair}').decode()}}"), BasicAuth, pair);
+    finds(
+        &format!(
+            "con.setRequestProperty(\"Authorization\", \"Basic \" + Base64.getEncoder().encodeToString(\"{pair}\".getBytes()));"
+        ),
+        BasicAuth,
+        pair,
+    );
+    // Variables, calls that fetch the token, placeholders: nothing to find.
+    none("xhr.setRequestHeader('Authorization', 'Bearer ' + token);");
+    none("headers = {\"Authorization\": \"Bearer \" + self.access_token}");
+    none("headers = {'Authorization': 'Bearer ' + get_token(\"prod-api\")}");
+    none("h = {'Authorization': 'Basic ' + base64.b64encode(f'{user}:{password}'.encode())}");
+    none("headers = {\"Authorization\": f\"Bearer {api_key}\"}");
+    none("const h = { Authorization: `Bearer ${process.env.TOKEN}` };");
+}
+
+#[test]
+fn password_options_of_common_clients() {
+    let p = "Hq7#vLp2Zx";
+    for (text, v) in [
+        (format!("mysql -h db.acme-corp.io -u app -p{p} orders"), p),
+        (format!("mysqldump -u root -p'{p}' --all-databases > all.sql"), p),
+        (format!("mysql --user=app --password={p} -e 'select 1'"), p),
+        (format!("docker login -u ci-bot -p {p} registry.acme-corp.io"), p),
+        (format!("docker login registry.acme-corp.io --username ci-bot --password \"{p}\""), p),
+        (format!("redis-cli -h cache.acme-corp.io -a {p} ping"), p),
+        (format!("sshpass -p '{p}' ssh -p 2222 bastion.acme-corp.io"), p),
+        (format!("mongosh \"mongodb://db.acme-corp.io:27017\" -u admin -p {p} --authenticationDatabase admin"), p),
+        (format!("mariadb -uroot -p{p}"), p),
+        // mysql's attached password may be short and plain.
+        ("mysql -u root -proot".to_string(), "root"),
+    ] {
+        finds(&text, GenericSecret, v);
+    }
+    // Prompts, other programs' -p and -a, variables, placeholders.
+    none("mysql -u root -p orders");
+    none("mysql -u root -p\nEnter password:");
+    none("docker run -p 8080:80 -a stdout nginx");
+    none("echo \"$TOKEN\" | docker login -u ci-bot --password-stdin registry.acme-corp.io");
+    none("redis-cli -h cache.acme-corp.io -p 6379 ping && ssh -p 2222 host && psql -p 5432 -U app");
+    none("mysql -u app -p\"$MYSQL_PASSWORD\" && docker login -p ${REGISTRY_TOKEN} r.io && redis-cli -a <password>");
+    none("mysql -u root -pyourpassword && sshpass -p password ssh host && mongosh -p changeme123");
+    none("To log in, run docker login -p followed by your token.");
+    none("use mysql -p to be asked for the password");
+}
+
+#[test]
+fn a_marker_in_a_comment_on_the_line_above() {
+    let key = "wJ4rXUtnQ9MI/K7MDq8G/bPxRfiCYzR3Tk2mLq1v";
+    for comment in
+        ["# example credentials, not real", "// sample key", "<!-- sample -->", "  # dummy values for the docs"]
+    {
+        none(&format!("{comment}\naws_secret_access_key = {key}"));
+        none(&format!("{comment}\r\nAuthorization: Bearer d8Fq2LmZ7xR4pWk9Tn3VbC6y"));
+    }
+    // A marker in prose, or in a comment further up, does not hide a key.
+    finds(&format!("For example, my config:\naws_secret_access_key = {key}"), GenericSecret, key);
+    finds(
+        &format!("# example config\nregion = eu-west-1\noutput = json\naws_secret_access_key = {key}"),
+        GenericSecret,
+        key,
+    );
+    finds(
+        &format!(
+            "This worked in the sample app last week, then we moved to prod.\n\nHere is the file:\n\ntoken: {key}"
+        ),
+        GenericSecret,
+        key,
+    );
+    // "test" above names an environment, not a stand-in.
+    finds(&format!("# test environment\naws_secret_access_key = {key}"), GenericSecret, key);
 }
