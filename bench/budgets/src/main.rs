@@ -84,7 +84,7 @@ async fn concurrent(name: &str, s: Arc<dyn Store>, tasks: usize, per: usize) {
 /// all on the same 7 envelopes; then checks the envelopes hold exactly
 /// what was captured and nothing is left held once allowances are returned.
 async fn replicas(name: &str, url: &str, n: usize, escrow: bool, tasks: usize, per: usize) {
-    let tag = format!("{}-{}", name.replace([' ', ':', ','], ""), std::process::id());
+    let tag = format!("{}-{n}-{}", name.replace([' ', ':', ','], ""), std::process::id());
     let envs: Arc<Vec<_>> = Arc::new((0..7).map(|i| envelope(&format!("{tag}-{i}|team:support|2026-11-01"), i64::MAX / 4, true)).collect());
     let config = tokenwise_ledger::escrow::EscrowConfig {
         enabled: escrow,
@@ -192,9 +192,11 @@ async fn main() {
             concurrent("postgres", pg, 16, 300).await;
         }
         let per: usize = std::env::var("TOKENWISE_BENCH_PER").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+        // Concurrent callers per replica (16 as above; more make bigger group commits).
+        let tasks: usize = std::env::var("TOKENWISE_BENCH_TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
         for (n, escrow, per) in [(1, false, per / 2), (3, false, per / 4), (1, true, per * 4), (3, true, per * 2)] {
             let name = if escrow { "postgres, escrow" } else { "postgres, shared rows" };
-            replicas(name, &url, n, escrow, 16, per).await;
+            replicas(name, &url, n, escrow, tasks, per).await;
         }
         c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
     }
