@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokenwise_core::Nanos;
 use tokenwise_ledger::budget::{Book, Capture, HoldPart, HoldRequest};
-use tokenwise_ledger::{BudgetStore, Recorder, Store};
+use tokenwise_ledger::{Recorder, Store};
 use tokenwise_store_tests::{capturing, envelope, hold_on};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
