@@ -34,6 +34,56 @@ async fn envelope(c: &Cluster, budget: &str) -> (i64, i64, i64) {
     row.map_or((0, 0, 0), |r| (r.get(0), r.get(1), r.get(2)))
 }
 
+/// The support budget's row once every hold is captured and every
+/// allowance returned (each replica's next exchanges), or as it is after 10 s.
+async fn settled(c: &Cluster, spent: i64) -> (i64, i64, i64) {
+    let mut row = envelope(c, "support-monthly").await;
+    for _ in 0..100 {
+        if row.1 == 0 && row.0 == spent {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        row = envelope(c, "support-monthly").await;
+    }
+    row
+}
+
+async fn count(c: &Cluster, sql: &str) -> i64 {
+    let (db, conn) = tokio_postgres::connect(&c.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    db.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// Reads the support budget's shared row as often as the database answers
+/// until `stop`: captured + held never above the limit at any instant.
+/// Returns how many times it read the row, and whether replicas held
+/// allowances meanwhile (escrow in use).
+fn watch_row(url: String, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<(u32, bool)> {
+    tokio::spawn(async move {
+        let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let (mut seen, mut escrowed) = (0u32, false);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let row = db
+                .query_opt(
+                    "SELECT captured_nanos, held_nanos, limit_nanos FROM budget_envelopes WHERE budget_id = 'support-monthly'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if let Some(r) = row {
+                let (captured, held, limit): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+                assert!(captured + held <= limit, "captured {captured} + held {held} > limit {limit}");
+                seen += 1;
+            }
+            let drawn: i64 = db.query_one("SELECT count(*) FROM budget_allowances", &[]).await.unwrap().get(0);
+            escrowed |= drawn > 0;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (seen, escrowed)
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
     let Some(c) = Cluster::start(3, tight, None).await else { return };
@@ -54,30 +104,7 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
     // The shared row, read as often as the database answers while the
     // clients run: captured + held never above the limit at any instant.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watch = tokio::spawn({
-        let (url, stop) = (c.url.clone(), stop.clone());
-        async move {
-            let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(conn);
-            let mut seen = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let row = db
-                    .query_opt(
-                        "SELECT captured_nanos, held_nanos, limit_nanos FROM budget_envelopes WHERE budget_id = 'support-monthly'",
-                        &[],
-                    )
-                    .await
-                    .unwrap();
-                if let Some(r) = row {
-                    let (captured, held, limit): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
-                    assert!(captured + held <= limit, "captured {captured} + held {held} > limit {limit}");
-                    seen += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            seen
-        }
-    });
+    let watch = watch_row(c.url.clone(), stop.clone());
     let mut tasks = Vec::new();
     for t in 0..64usize {
         let (http, base, key) = (http.clone(), bases[t % 3].clone(), keys[t % keys.len()].clone());
@@ -124,25 +151,18 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
         refusals.extend(r);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(watch.await.unwrap() > 0, "the shared row was watched");
+    let (seen, escrowed) = watch.await.unwrap();
+    assert!(seen > 0, "the shared row was watched");
+    assert!(escrowed, "the replicas held against allowances (escrow is on by default)");
     // Holds are captured; allowances on the spent envelope come back (each
     // replica's next exchange) with their recorded captures folded in.
-    let mut row = envelope(&c, "support-monthly").await;
-    for _ in 0..100 {
-        if row.1 == 0 && row.0 == spent {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        row = envelope(&c, "support-monthly").await;
-    }
+    let row = settled(&c, spent).await;
     let (captured, held, limit) = row;
     eprintln!("{ok} calls went through, {} were refused; captured {captured} of {limit}", refusals.len());
     assert_eq!(held, 0, "every hold was captured and every allowance returned");
     assert_eq!(captured, spent, "the envelope holds exactly what the answered calls cost");
     assert_eq!((captured - limit).max(0), 0, "overspend");
-    let (db, conn) = tokio_postgres::connect(&c.url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    let events: i64 = db.query_one("SELECT count(*) FROM usage_events", &[]).await.unwrap().get(0);
+    let events = count(&c, "SELECT count(*) FROM usage_events").await;
     let calls = i64::from(ok) + refusals.len() as i64;
     assert_eq!(events, calls, "one usage row per answered or refused call: none lost, none phantom");
     assert!(!refusals.is_empty(), "the budget must run out for the test to mean anything");
