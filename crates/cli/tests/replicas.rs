@@ -152,12 +152,10 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (seen, escrowed) = watch.await.unwrap();
-    assert!(seen > 0, "the shared row was watched");
-    assert!(escrowed, "the replicas held against allowances (escrow is on by default)");
+    assert!(seen > 0 && escrowed, "the row was watched ({seen}) while replicas held allowances ({escrowed})");
     // Holds are captured; allowances on the spent envelope come back (each
     // replica's next exchange) with their recorded captures folded in.
-    let row = settled(&c, spent).await;
-    let (captured, held, limit) = row;
+    let (captured, held, limit) = settled(&c, spent).await;
     eprintln!("{ok} calls went through, {} were refused; captured {captured} of {limit}", refusals.len());
     assert_eq!(held, 0, "every hold was captured and every allowance returned");
     assert_eq!(captured, spent, "the envelope holds exactly what the answered calls cost");
