@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --manifest-path bench/budgets/Cargo.toml
+# TOKENWISE_BENCH_ONLY_REPLICAS=1 runs only the replica cases (shared rows and escrow, 1 and 3
+# stores); TOKENWISE_BENCH_PER (calls per task, default 300) and TOKENWISE_BENCH_TASKS (16).
 bench/budgets/target/release/tokenwise-budget-bench

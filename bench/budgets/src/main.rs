@@ -79,6 +79,80 @@ async fn concurrent(name: &str, s: Arc<dyn Store>, tasks: usize, per: usize) {
     println!("{}", serde_json::json!({"case": format!("{name}: throughput, {tasks} concurrent"), "pairs_per_s": n as f64 / secs}));
 }
 
+/// `replicas` stores on one database (each its own pool, recorder and
+/// owner), `tasks` concurrent hold + group-committed capture loops on each,
+/// all on the same 7 envelopes; then checks the envelopes hold exactly
+/// what was captured and nothing is left held once allowances are returned.
+async fn replicas(name: &str, url: &str, n: usize, escrow: bool, tasks: usize, per: usize) {
+    let tag = format!("{}-{n}-{}", name.replace([' ', ':', ','], ""), std::process::id());
+    let envs: Arc<Vec<_>> = Arc::new((0..7).map(|i| envelope(&format!("{tag}-{i}|team:support|2026-11-01"), i64::MAX / 4, true)).collect());
+    let config = tokenwise_ledger::escrow::EscrowConfig {
+        enabled: escrow,
+        lease: std::time::Duration::from_secs(600),
+        ..Default::default()
+    };
+    let mut stores = Vec::new();
+    for _ in 0..n {
+        let pg: Arc<dyn Store> = Arc::new(tokenwise_store_postgres::PgStore::connect(url, 16).await.unwrap());
+        pg.budget_escrow(&config);
+        stores.push(pg);
+    }
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    let mut writers = Vec::new();
+    for (r, s) in stores.iter().enumerate() {
+        let (recorder, writer) = Recorder::spawn(s.clone());
+        writers.push((recorder.clone(), writer));
+        for t in 0..tasks {
+            let (s, envs, rec) = (s.clone(), envs.clone(), recorder.clone());
+            let tag = tag.clone();
+            handles.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for i in 0..per {
+                    let id = format!("{tag}-{r}-{t}-{i}");
+                    let parts: Vec<(&_, i64)> = envs.iter().map(|e| (e, 1_000)).collect();
+                    let t0 = Instant::now();
+                    assert!(s.budget_hold(&hold_on(&id, &parts), &format!("bench-{r}")).await.unwrap().is_held());
+                    let keys: Vec<&_> = envs.iter().collect();
+                    rec.record(capturing(&id, &keys, 700)).await.unwrap();
+                    lat.push(t0.elapsed().as_secs_f64() * 1e6);
+                }
+                lat
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for (recorder, writer) in writers {
+        drop(recorder);
+        writer.await.unwrap();
+    }
+    let pairs = all.len();
+    report(&format!("{name}: hold + group-committed capture, {n} replicas x {tasks} concurrent"), all, "see above");
+    println!("{}", serde_json::json!({"case": format!("{name}: throughput, {n} replicas x {tasks} concurrent"), "pairs_per_s": pairs as f64 / secs, "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').next().unwrap_or("")}));
+    // Exact: every envelope has captured what the calls cost, and once the
+    // allowances come back (idle), nothing is held.
+    let want = pairs as i64 * 700;
+    let mut state = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        state = stores[0].budget_envelopes("2026-11-15T00:00:00Z".parse::<jiff::Timestamp>().unwrap()).await.unwrap();
+        state.retain(|e| e.spec.key.starts_with(&tag));
+        if state.iter().all(|e| e.held.0 == 0) {
+            break;
+        }
+    }
+    assert_eq!(state.len(), 7);
+    for e in &state {
+        assert_eq!(e.captured.0, want, "{e:?}");
+        assert!(e.captured.0 + e.held.0 <= e.spec.limit.0);
+    }
+    println!("{}", serde_json::json!({"case": format!("{name}: check"), "captured_exact": true, "held_after": state.iter().map(|e| e.held.0).sum::<i64>()}));
+}
+
 #[tokio::main]
 async fn main() {
     // 1. The pure book.
@@ -112,8 +186,18 @@ async fn main() {
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
         let pg: Arc<dyn Store> = Arc::new(tokenwise_store_postgres::PgStore::connect(&url, 16).await.unwrap());
-        store_case("postgres", pg.clone(), 2_000, "1 statement|1 transaction: BEGIN, lock, insert, capture, release, COMMIT").await;
-        concurrent("postgres", pg, 16, 300).await;
+        let only = std::env::var("TOKENWISE_BENCH_ONLY_REPLICAS").is_ok();
+        if !only {
+            store_case("postgres", pg.clone(), 2_000, "1 statement|1 transaction: BEGIN, lock, insert, capture, release, COMMIT").await;
+            concurrent("postgres", pg, 16, 300).await;
+        }
+        let per: usize = std::env::var("TOKENWISE_BENCH_PER").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+        // Concurrent callers per replica (16 as above; more make bigger group commits).
+        let tasks: usize = std::env::var("TOKENWISE_BENCH_TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+        for (n, escrow, per) in [(1, false, per / 2), (3, false, per / 4), (1, true, per * 4), (3, true, per * 2)] {
+            let name = if escrow { "postgres, escrow" } else { "postgres, shared rows" };
+            replicas(name, &url, n, escrow, tasks, per).await;
+        }
         c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
     }
 }

@@ -121,6 +121,14 @@ impl App {
         store.append_audit(&loaded).await.context("cannot write to the audit log")?;
         let guard = guard::Guard::new(&policy.dlp).context("cannot build the DLP scanner from the policy")?;
         let lease = std::time::Duration::from_secs(policy.server.hold_lease_secs);
+        let sv = &policy.server;
+        store.budget_escrow(&tokenwise_ledger::escrow::EscrowConfig {
+            enabled: sv.budget_escrow,
+            allowance_bp: u32::try_from(sv.escrow_allowance_bp).unwrap_or(100),
+            fallback_multiple: u32::try_from(sv.escrow_fallback_multiple).unwrap_or(8),
+            tick: std::time::Duration::from_millis(sv.escrow_tick_ms),
+            lease,
+        });
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
         let (auditor, auditor_task) = Auditor::spawn(store.clone());
         let integration_secrets = integrations::Secrets::from_env(&policy);

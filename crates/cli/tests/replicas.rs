@@ -1,8 +1,9 @@
 //! Several `tokenwise serve` replicas on one PostgreSQL database share
 //! budgets exactly: 3 replicas × 64 concurrent clients against a tight hard
 //! budget overspend by exactly 0, and refuse no call while the budget had
-//! room for it. A replica killed mid-call gives its holds back after its
-//! lease. Needs TOKENWISE_TEST_POSTGRES_URL (CI sets it); skipped without it
+//! room for it. A replica killed mid-call, holding an allowance (escrow,
+//! on by default), gives its allowance and holds back after its lease and
+//! keeps the captures it recorded. Needs TOKENWISE_TEST_POSTGRES_URL (CI sets it); skipped without it
 //! unless TOKENWISE_REQUIRE_POSTGRES=1.
 
 // Tests fail by panicking.
@@ -33,6 +34,56 @@ async fn envelope(c: &Cluster, budget: &str) -> (i64, i64, i64) {
     row.map_or((0, 0, 0), |r| (r.get(0), r.get(1), r.get(2)))
 }
 
+/// The support budget's row once every hold is captured and every
+/// allowance returned (each replica's next exchanges), or as it is after 10 s.
+async fn settled(c: &Cluster, spent: i64) -> (i64, i64, i64) {
+    let mut row = envelope(c, "support-monthly").await;
+    for _ in 0..100 {
+        if row.1 == 0 && row.0 == spent {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        row = envelope(c, "support-monthly").await;
+    }
+    row
+}
+
+async fn count(c: &Cluster, sql: &str) -> i64 {
+    let (db, conn) = tokio_postgres::connect(&c.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    db.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// Reads the support budget's shared row as often as the database answers
+/// until `stop`: captured + held never above the limit at any instant.
+/// Returns how many times it read the row, and whether replicas held
+/// allowances meanwhile (escrow in use).
+fn watch_row(url: String, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<(u32, bool)> {
+    tokio::spawn(async move {
+        let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let (mut seen, mut escrowed) = (0u32, false);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let row = db
+                .query_opt(
+                    "SELECT captured_nanos, held_nanos, limit_nanos FROM budget_envelopes WHERE budget_id = 'support-monthly'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if let Some(r) = row {
+                let (captured, held, limit): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+                assert!(captured + held <= limit, "captured {captured} + held {held} > limit {limit}");
+                seen += 1;
+            }
+            let drawn: i64 = db.query_one("SELECT count(*) FROM budget_allowances", &[]).await.unwrap().get(0);
+            escrowed |= drawn > 0;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (seen, escrowed)
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
     let Some(c) = Cluster::start(3, tight, None).await else { return };
@@ -50,6 +101,10 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
     let bases: Vec<String> = c.replicas.iter().map(|r| format!("http://{}", r.addr)).collect();
     tokenwise_server::install_crypto();
     let http = reqwest::Client::new();
+    // The shared row, read as often as the database answers while the
+    // clients run: captured + held never above the limit at any instant.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = watch_row(c.url.clone(), stop.clone());
     let mut tasks = Vec::new();
     for t in 0..64usize {
         let (http, base, key) = (http.clone(), bases[t % 3].clone(), keys[t % keys.len()].clone());
@@ -95,11 +150,19 @@ async fn three_replicas_and_64_clients_overspend_by_exactly_zero() {
         spent += s;
         refusals.extend(r);
     }
-    let (captured, held, limit) = envelope(&c, "support-monthly").await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (seen, escrowed) = watch.await.unwrap();
+    assert!(seen > 0 && escrowed, "the row was watched ({seen}) while replicas held allowances ({escrowed})");
+    // Holds are captured; allowances on the spent envelope come back (each
+    // replica's next exchange) with their recorded captures folded in.
+    let (captured, held, limit) = settled(&c, spent).await;
     eprintln!("{ok} calls went through, {} were refused; captured {captured} of {limit}", refusals.len());
-    assert_eq!(held, 0, "every hold was captured");
+    assert_eq!(held, 0, "every hold was captured and every allowance returned");
     assert_eq!(captured, spent, "the envelope holds exactly what the answered calls cost");
     assert_eq!((captured - limit).max(0), 0, "overspend");
+    let events = count(&c, "SELECT count(*) FROM usage_events").await;
+    let calls = i64::from(ok) + refusals.len() as i64;
+    assert_eq!(events, calls, "one usage row per answered or refused call: none lost, none phantom");
     assert!(!refusals.is_empty(), "the budget must run out for the test to mean anything");
     for (left, wanted, msg) in &refusals {
         assert!(msg.contains("`support-monthly`"), "{msg}");
@@ -116,6 +179,26 @@ async fn a_dead_replicas_holds_come_back_after_its_lease() {
     tokenwise_server::install_crypto();
     let http = reqwest::Client::new();
     let doomed = format!("http://{}", c.replicas[0].addr);
+    // A few answered calls first: the replica draws allowances (escrow)
+    // and records its captures against them.
+    let mut spent = 0i64;
+    for i in 0..3 {
+        let r = http
+            .post(format!("{doomed}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 60, "messages": [{"role": "user", "content": format!("call {i}")}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        spent += usd_nanos(r.headers()["x-tokenwise-cost-usd"].to_str().unwrap());
+    }
+    let (db, conn) = tokio_postgres::connect(&c.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let allowances = "SELECT count(*) FROM budget_allowances a JOIN budget_envelopes e USING (key) \
+                      WHERE e.budget_id = 'support-monthly'";
+    let drawn: i64 = db.query_one(allowances, &[]).await.unwrap().get(0);
+    assert_eq!(drawn, 1, "the replica holds against an allowance on the support budget");
     // A slow call: its hold is placed, the upstream takes 30 s.
     let slow = tokio::spawn({
         let http = http.clone();
@@ -140,6 +223,9 @@ async fn a_dead_replicas_holds_come_back_after_its_lease() {
         }
     }
     assert!(held > 0, "the hold is placed");
+    // (With escrow the slow call's hold is in the replica's memory, against
+    // its allowance: give the call time to get there.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
     // The replica dies with the call in flight; the survivor expires its hold.
     c.replicas[0].child.kill().unwrap();
     c.replicas[0].child.wait().unwrap();
@@ -153,7 +239,12 @@ async fn a_dead_replicas_holds_come_back_after_its_lease() {
     assert!(envelope(&c, "support-monthly").await.1 > 0);
     let pass = support::advance(&survivor, &admin, 3.0).await;
     assert_eq!(pass["expired_holds"], 1, "{pass}");
-    let back = envelope(&c, "support-monthly").await.1 == 0;
-    assert!(back, "the dead replica's hold came back");
+    let (captured, held, _) = envelope(&c, "support-monthly").await;
+    assert_eq!(held, 0, "the dead replica's allowance and the hold on it came back");
+    assert_eq!(captured, spent, "its answered calls stay captured, the slow one costs nothing");
+    let left: i64 = db.query_one(allowances, &[]).await.unwrap().get(0);
+    assert_eq!(left, 0, "no allowance row outlives its lease");
+    let events: i64 = db.query_one("SELECT count(*) FROM usage_events", &[]).await.unwrap().get(0);
+    assert_eq!(events, 3, "one usage row per answered call");
     c.drop_schema().await;
 }

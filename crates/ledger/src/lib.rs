@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod budget;
 pub mod digest;
+pub mod escrow;
 pub mod event;
 pub mod exception;
 pub mod keys;

@@ -484,6 +484,13 @@ pub struct Server {
     pub max_request_bytes: u64,
     pub durability: Durability,
     pub hold_lease_secs: u64,
+    /// Escrow for budgets across PostgreSQL replicas (see
+    /// `tokenwise_ledger::escrow`): on, the allowance in basis points of an
+    /// envelope's limit, the fallback multiple, and the exchange interval.
+    pub budget_escrow: bool,
+    pub escrow_allowance_bp: u64,
+    pub escrow_fallback_multiple: u64,
+    pub escrow_tick_ms: u64,
     /// Headers (and the wait between keep-alive requests) must arrive within this.
     pub header_timeout_secs: u64,
     /// A request body may go this long without a byte.

@@ -662,6 +662,23 @@ pub struct RawServer {
     /// dead replica's holds come back (default 60).
     #[serde(default)]
     pub hold_lease_secs: Option<u64>,
+    /// Budgets on PostgreSQL across replicas: each replica holds against
+    /// an allowance drawn from the shared envelope instead of locking the
+    /// shared row on every call (default true; SQLite ignores it).
+    #[serde(default)]
+    pub budget_escrow: Option<bool>,
+    /// An allowance, in basis points of the envelope's limit (default 100,
+    /// i.e. 1%).
+    #[serde(default)]
+    pub escrow_allowance_bp: Option<u64>,
+    /// Below this many allowances left, an envelope is held on the shared
+    /// row only and allowances on it are returned (default 8).
+    #[serde(default)]
+    pub escrow_fallback_multiple: Option<u64>,
+    /// Milliseconds between a replica's exchanges with the shared rows:
+    /// top-ups, recorded captures folded, allowances returned (default 50).
+    #[serde(default)]
+    pub escrow_tick_ms: Option<u64>,
     /// Seconds a connection may take to send a request's headers (and an
     /// idle keep-alive connection may wait for its next request) before it
     /// is closed (default 15).

@@ -373,3 +373,28 @@ fn the_dashboard_trusts_only_the_proxies_it_lists() {
     let errs = errors(&load_as_acme(&src).unwrap_err());
     assert_eq!(errs.len(), 1, "a misspelt key is an error: {errs:?}");
 }
+
+#[test]
+fn budget_escrow_is_on_by_default_and_its_knobs_are_checked() {
+    let s = load_file(&acme_path()).unwrap().policy.server;
+    assert_eq!(
+        (s.budget_escrow, s.escrow_allowance_bp, s.escrow_fallback_multiple, s.escrow_tick_ms),
+        (true, 100, 8, 50)
+    );
+    let src = acme_src().replacen(
+        "[server]\n",
+        "[server]\nbudget_escrow = false\nescrow_allowance_bp = 250\nescrow_fallback_multiple = 4\nescrow_tick_ms = 20\n",
+        1,
+    );
+    let s = load_as_acme(&src).unwrap().policy.server;
+    assert_eq!(
+        (s.budget_escrow, s.escrow_allowance_bp, s.escrow_fallback_multiple, s.escrow_tick_ms),
+        (false, 250, 4, 20)
+    );
+    let src = acme_src().replacen("[server]\n", "[server]\nescrow_tick_ms = 1\n", 1);
+    let errs = errors(&load_as_acme(&src).unwrap_err());
+    assert_eq!(errs, vec![(line_of(&src, "escrow_tick_ms = 1"), "escrow_tick_ms must be between 5 and 5000".into())]);
+    let src = acme_src().replacen("[server]\n", "[server]\nescrow_alowance_bp = 100\n", 1);
+    let errs = errors(&load_as_acme(&src).unwrap_err());
+    assert_eq!(errs.len(), 1, "an unknown key is refused");
+}

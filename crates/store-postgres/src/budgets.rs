@@ -8,11 +8,15 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokenwise_core::Nanos;
 use tokenwise_ledger::budget::{EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult, judge};
+use tokenwise_ledger::escrow::EscrowConfig;
 use tokenwise_ledger::{BudgetStore, StoreError, to_micros};
 
 impl PgStore {
     /// Creates envelopes seen for the first time (once per scope and period).
-    async fn create_envelopes<'a>(&self, specs: impl Iterator<Item = &'a EnvelopeSpec>) -> Result<(), StoreError> {
+    pub(crate) async fn create_envelopes<'a>(
+        &self,
+        specs: impl Iterator<Item = &'a EnvelopeSpec>,
+    ) -> Result<(), StoreError> {
         let specs: Vec<&EnvelopeSpec> = specs.collect();
         let col = |f: fn(&EnvelopeSpec) -> String| specs.iter().map(|s| f(s)).collect::<Vec<String>>();
         let num = |f: fn(&EnvelopeSpec) -> i64| specs.iter().map(|s| f(s)).collect::<Vec<i64>>();
@@ -36,18 +40,9 @@ impl PgStore {
             .map_err(db_err)?;
         Ok(())
     }
-}
 
-#[async_trait]
-impl BudgetStore for PgStore {
-    async fn budget_ensure(&self, specs: &[EnvelopeSpec]) -> Result<(), StoreError> {
-        if specs.is_empty() {
-            return Ok(());
-        }
-        self.create_envelopes(specs.iter()).await
-    }
-
-    async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError> {
+    /// Holds on the shared rows (today's path, exact on its own).
+    pub(crate) async fn shared_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError> {
         let keys: Vec<&str> = req.parts.iter().map(|p| p.envelope.key.as_str()).collect();
         let amounts: Vec<i64> = req.parts.iter().map(|p| p.amount.0).collect();
         let limits: Vec<i64> = req.parts.iter().map(|p| p.envelope.limit.0).collect();
@@ -64,7 +59,8 @@ impl BudgetStore for PgStore {
              verdict AS (SELECT (SELECT count(*) FROM locked) = (SELECT count(*) FROM req) AS present, \
                                 COALESCE(bool_and(NOT r.hard OR l.captured_nanos + l.held_nanos + r.amount <= r.lim), false) AS fits \
                          FROM req r JOIN locked l USING (key)), \
-             upd AS (UPDATE budget_envelopes e SET held_nanos = e.held_nanos + r.amount, limit_nanos = r.lim, hard = r.hard \
+             upd AS (UPDATE budget_envelopes e SET held_nanos = e.held_nanos + r.amount, limit_nanos = r.lim, hard = r.hard, \
+                     escrow_closed = e.escrow_closed AND r.lim <= e.limit_nanos \
                      FROM req r, verdict v WHERE e.key = r.key AND v.present AND v.fits RETURNING e.key), \
              hold AS (INSERT INTO budget_holds (hold_id, owner, expires_us) SELECT $1, $2, $3 FROM verdict v \
                       WHERE v.present AND v.fits RETURNING hold_id), \
@@ -107,10 +103,27 @@ impl BudgetStore for PgStore {
         }
         Err(StoreError::Backend("budget envelopes could not be created".into()))
     }
+}
+
+#[async_trait]
+impl BudgetStore for PgStore {
+    async fn budget_ensure(&self, specs: &[EnvelopeSpec]) -> Result<(), StoreError> {
+        if specs.is_empty() {
+            return Ok(());
+        }
+        self.create_envelopes(specs.iter()).await
+    }
+
+    async fn budget_hold(&self, req: &HoldRequest, owner: &str) -> Result<HoldResult, StoreError> {
+        match self.escrow_hold(req, owner).await {
+            Some(result) => result,
+            None => self.shared_hold(req, owner).await,
+        }
+    }
 
     async fn budget_renew(&self, owner: &str, ids: &[String], until: Timestamp) -> Result<(), StoreError> {
         if ids.is_empty() {
-            return Ok(());
+            return self.escrow_renew(owner, ids, until).await;
         }
         let client = self.client().await?;
         client
@@ -120,48 +133,25 @@ impl BudgetStore for PgStore {
             )
             .await
             .map_err(db_err)?;
-        Ok(())
+        drop(client);
+        self.escrow_renew(owner, ids, until).await
     }
 
     async fn budget_expire(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_err)?;
-        let dead: Vec<String> = tx
-            .query("SELECT hold_id FROM budget_holds WHERE expires_us <= $1 FOR UPDATE SKIP LOCKED", &[&to_micros(now)])
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| get::<String>(r, 0))
-            .collect::<Result<_, _>>()?;
-        if dead.is_empty() {
-            return Ok(0);
-        }
-        tx.query(
-            "SELECT key FROM budget_envelopes WHERE key IN (SELECT key FROM budget_hold_parts WHERE hold_id = ANY($1)) \
-             ORDER BY key FOR UPDATE",
-            &[&dead],
-        )
-        .await
-        .map_err(db_err)?;
-        tx.execute(
-            "WITH rel AS (DELETE FROM budget_hold_parts WHERE hold_id = ANY($1) RETURNING key, amount_nanos), \
-             x AS (SELECT key, SUM(amount_nanos)::BIGINT AS amount FROM rel GROUP BY key) \
-             UPDATE budget_envelopes e SET held_nanos = e.held_nanos - x.amount FROM x WHERE e.key = x.key",
-            &[&dead],
-        )
-        .await
-        .map_err(db_err)?;
-        tx.execute("DELETE FROM budget_holds WHERE hold_id = ANY($1)", &[&dead]).await.map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(dead.len() as u64)
+        let holds = self.expire_holds(now).await?;
+        Ok(holds + self.escrow_expire(now).await?)
     }
 
     async fn budget_envelopes(&self, at: Timestamp) -> Result<Vec<EnvelopeState>, StoreError> {
+        // Captures recorded against allowances and not yet folded count as
+        // captured (and no longer as held) at once.
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT key, budget_id, scope, period_start_us, period_end_us, limit_nanos, hard, alert_at, captured_nanos, \
-                 held_nanos, alerted FROM budget_envelopes WHERE period_start_us <= $1 AND $1 < period_end_us ORDER BY key",
+                "SELECT e.key, e.budget_id, e.scope, e.period_start_us, e.period_end_us, e.limit_nanos, e.hard, e.alert_at, \
+                 e.captured_nanos + COALESCE(u.c, 0), GREATEST(e.held_nanos - COALESCE(u.c, 0), 0), e.alerted \
+                 FROM budget_envelopes e LEFT JOIN (SELECT key, SUM(cost_nanos)::BIGINT AS c FROM budget_escrow_captures \
+                 GROUP BY key) u ON u.key = e.key WHERE e.period_start_us <= $1 AND $1 < e.period_end_us ORDER BY e.key",
                 &[&to_micros(at)],
             )
             .await
@@ -216,5 +206,45 @@ impl BudgetStore for PgStore {
             .await
             .map_err(db_err)?;
         rows.iter().map(|r| Ok((get(r, 0)?, u32::try_from(get::<i32>(r, 1)?).unwrap_or(0)))).collect()
+    }
+
+    fn budget_escrow(&self, config: &EscrowConfig) {
+        self.escrow_configure(config);
+    }
+}
+
+impl PgStore {
+    /// Releases the holds whose lease ran out; returns how many.
+    async fn expire_holds(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let dead: Vec<String> = tx
+            .query("SELECT hold_id FROM budget_holds WHERE expires_us <= $1 FOR UPDATE SKIP LOCKED", &[&to_micros(now)])
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| get::<String>(r, 0))
+            .collect::<Result<_, _>>()?;
+        if dead.is_empty() {
+            return Ok(0);
+        }
+        tx.query(
+            "SELECT key FROM budget_envelopes WHERE key IN (SELECT key FROM budget_hold_parts WHERE hold_id = ANY($1)) \
+             ORDER BY key FOR UPDATE",
+            &[&dead],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.execute(
+            "WITH rel AS (DELETE FROM budget_hold_parts WHERE hold_id = ANY($1) RETURNING key, amount_nanos), \
+             x AS (SELECT key, SUM(amount_nanos)::BIGINT AS amount FROM rel GROUP BY key) \
+             UPDATE budget_envelopes e SET held_nanos = e.held_nanos - x.amount FROM x WHERE e.key = x.key",
+            &[&dead],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.execute("DELETE FROM budget_holds WHERE hold_id = ANY($1)", &[&dead]).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(dead.len() as u64)
     }
 }

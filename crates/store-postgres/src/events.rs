@@ -113,6 +113,27 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
   SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins \
   UNION ALL SELECT user_id, task, calls, cost_nanos FROM counted";
 
+/// The final select of [`INSERT`], where [`INSERT_ESCROW`] adds its part.
+const INSERT_TAIL: &str = "SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins";
+
+/// [`INSERT`], also recording the captures of holds placed against this
+/// replica's allowances (`$38`–`$42`: owner, key, grant, event id, cost),
+/// for the new events only: in the same statement, so a capture is durable
+/// exactly when its event is, and it locks no shared row.
+static INSERT_ESCROW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    INSERT.replacen(
+        INSERT_TAIL,
+        &format!(
+            ", escrow AS (INSERT INTO budget_escrow_captures (owner, key, grant_id, event_id, cost_nanos) \
+             SELECT c.owner, c.key, c.grant_id, c.event_id, c.cost FROM UNNEST($38::text[], $39::text[], \
+             $40::bigint[], $41::text[], $42::bigint[]) AS c(owner, key, grant_id, event_id, cost) \
+             WHERE c.event_id IN (SELECT id FROM ins)) \
+             {INSERT_TAIL}"
+        ),
+        1,
+    )
+});
+
 /// What the statement returned: the new events' ids, and the totals of
 /// the tasks they joined.
 #[derive(Default)]
@@ -219,16 +240,19 @@ impl Columns {
     }
 }
 
-/// Captures the holds of the newly stored events among `captures`: their
-/// cost joins each envelope, the rest of the hold is released.
-async fn capture(tx: &Transaction<'_>, captures: &[&UsageEvent], new: &HashSet<String>) -> Result<(), StoreError> {
+/// Captures the holds on the shared rows of the newly stored events among
+/// `captures` (event, key): their cost joins each envelope, the rest of
+/// the hold is released.
+async fn capture(
+    tx: &Transaction<'_>,
+    captures: &[(&UsageEvent, &String)],
+    new: &HashSet<String>,
+) -> Result<(), StoreError> {
     let (mut hold_ids, mut cap_keys, mut costs) = (Vec::new(), Vec::new(), Vec::new());
-    for e in captures.iter().filter(|e| new.contains(&e.id)) {
-        for k in &e.budget_keys {
-            hold_ids.push(e.id.clone());
-            cap_keys.push(k.clone());
-            costs.push(e.cost.0);
-        }
+    for (e, k) in captures.iter().filter(|(e, _)| new.contains(&e.id)) {
+        hold_ids.push(e.id.clone());
+        cap_keys.push((*k).clone());
+        costs.push(e.cost.0);
     }
     if hold_ids.is_empty() {
         return Ok(());
@@ -256,30 +280,46 @@ impl EventStore for PgStore {
             return Ok(Committed::default());
         }
         let columns = Columns::of(events);
-        let params = columns.params();
+        let mut params = columns.params();
+        // Holds placed against this replica's allowances are captured as
+        // rows written by the insert itself; the others on the shared rows.
+        let (rows, local) = self.escrow_rows(events);
+        let sql: &str = if rows.event.is_empty() {
+            INSERT
+        } else {
+            params.extend([&rows.owner as &(dyn ToSql + Sync), &rows.key, &rows.grant, &rows.event, &rows.cost]);
+            &INSERT_ESCROW
+        };
         let mut client = self.client().await?;
-        let captures: Vec<&UsageEvent> = events.iter().filter(|e| !e.budget_keys.is_empty()).collect();
+        let captures: Vec<(&UsageEvent, &String)> = events
+            .iter()
+            .flat_map(|e| e.budget_keys.iter().map(move |k| (e, k)))
+            .filter(|(e, k)| local.get(&e.id).is_none_or(|l| !l.contains(*k)))
+            .collect();
         if captures.is_empty() {
             // One statement is one implicit transaction: all rows or none,
             // and with synchronous_commit on (the default) durable when it
             // returns.
-            let stmt = client.prepare_cached(INSERT).await.map_err(db_err)?;
-            let rows = client.query(&stmt, &params).await.map_err(db_err)?;
-            return Ok(Stored::of(&rows)?.committed(events));
+            let stmt = client.prepare_cached(sql).await.map_err(db_err)?;
+            let stored = Stored::of(&client.query(&stmt, &params).await.map_err(db_err)?)?;
+            self.escrow_captured(events, &stored.new);
+            return Ok(stored.committed(events));
         }
-        // Events that capture holds: insert and capture in one transaction,
-        // the envelopes locked first in key order (as holds lock them).
+        // Events that capture holds on the shared rows: insert and capture
+        // in one transaction, the envelopes locked first in key order (as
+        // holds lock them).
         let tx = client.transaction().await.map_err(db_err)?;
-        let mut keys: Vec<&String> = captures.iter().flat_map(|e| e.budget_keys.iter()).collect();
+        let mut keys: Vec<&String> = captures.iter().map(|(_, k)| *k).collect();
         keys.sort();
         keys.dedup();
         tx.query("SELECT key FROM budget_envelopes WHERE key = ANY($1) ORDER BY key FOR UPDATE", &[&keys])
             .await
             .map_err(db_err)?;
-        let stmt = tx.prepare_cached(INSERT).await.map_err(db_err)?;
+        let stmt = tx.prepare_cached(sql).await.map_err(db_err)?;
         let stored = Stored::of(&tx.query(&stmt, &params).await.map_err(db_err)?)?;
         capture(&tx, &captures, &stored.new).await?;
         tx.commit().await.map_err(db_err)?;
+        self.escrow_captured(events, &stored.new);
         Ok(stored.committed(events))
     }
 
@@ -362,5 +402,15 @@ impl EventStore for PgStore {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_escrow_insert_adds_its_capture_rows() {
+        assert!(super::INSERT.contains(super::INSERT_TAIL));
+        assert!(super::INSERT_ESCROW.contains("INSERT INTO budget_escrow_captures"));
+        assert!(super::INSERT_ESCROW.contains("$42::bigint[]"));
     }
 }

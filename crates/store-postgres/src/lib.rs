@@ -16,6 +16,7 @@ mod audit;
 mod budgets;
 mod connection;
 mod dashboard;
+mod escrow;
 mod events;
 mod exceptions;
 mod keys;
@@ -39,6 +40,8 @@ pub struct PgStore {
     /// Where the revocation listener connects: the pool's own settings.
     config: tokio_postgres::Config,
     revocations: Arc<Revocations>,
+    /// This replica's allowances and the holds placed against them.
+    escrow: Arc<escrow::EscrowState>,
 }
 
 impl std::fmt::Debug for PgStore {

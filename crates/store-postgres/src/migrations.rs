@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "pilots", include_str!("../migrations/0011_pilots.sql")),
     (12, "prompts", include_str!("../migrations/0012_prompts.sql")),
     (14, "usage_recorded", include_str!("../migrations/0014_usage_recorded.sql")),
+    (15, "escrow", include_str!("../migrations/0015_escrow.sql")),
 ];
 /// Advisory lock key (arbitrary, fixed) serialising migrations.
 const MIGRATION_LOCK: i64 = 0x746f_6b77_0001;

@@ -4,6 +4,7 @@
 
 use super::StoreError;
 use crate::budget::{EnvelopeSpec, EnvelopeState, HoldRequest, HoldResult};
+use crate::escrow::EscrowConfig;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -47,4 +48,9 @@ pub trait BudgetStore: Send + Sync {
 
     /// Unlocked tranches of the given envelopes: (key, tranche).
     async fn budget_unlocks(&self, keys: &[String]) -> Result<Vec<(String, u32)>, StoreError>;
+
+    /// Sets how this store holds across replicas (see [`crate::escrow`]).
+    /// A store with one writer (SQLite) has nothing to escrow and ignores
+    /// it; so does a store called with escrow off.
+    fn budget_escrow(&self, _config: &EscrowConfig) {}
 }
