@@ -57,10 +57,22 @@ pub(crate) fn at(t: &[u8], s: usize) -> Option<Finding> {
     judge(t, start, end, true)
 }
 
+/// The services' hosts that `judge` knows, as a URL without a scheme's
+/// host must end (`github.com/acme/app` in an import is left at once).
+const HOSTS: [&[u8]; 7] = [
+    b"hooks.slack.com",
+    b"discord.com",
+    b"discordapp.com",
+    b"office.com",
+    b"logic.azure.com",
+    b"api.powerplatform.com",
+    b"hooks.zapier.com",
+];
+
 /// The webhook URL without a scheme whose host ends at `s` (a `/` or the
 /// `:` of a port), if it is one. Only hosts ending in `.com` are looked at
-/// (one comparison for every other `/`); a URL with a scheme is left to
-/// `at`.
+/// (one comparison for every other `/`), and of those only the known
+/// services'; a URL with a scheme is left to `at`.
 pub(crate) fn bare(t: &[u8], s: usize) -> Option<Finding> {
     if !s.checked_sub(4).and_then(|i| t.get(i..s)).is_some_and(|w| w.eq_ignore_ascii_case(b".com")) {
         return None;
@@ -70,14 +82,16 @@ pub(crate) fn bare(t: &[u8], s: usize) -> Option<Finding> {
     {
         start -= 1;
     }
-    if t[..start].ends_with(b"://") || start == s {
+    let host = &t[start..s];
+    let known = HOSTS.iter().any(|h| host.len() >= h.len() && host[host.len() - h.len()..].eq_ignore_ascii_case(h));
+    if t[..start].ends_with(b"://") || !known {
         return None;
     }
     let (_, end) = bounds(t, s);
     judge(t, start, end, false)
 }
 
-/// Whether `t[start..end]` is a webhook URL; `generic` allows the
+/// Whether `t[start..end]` is a webhook URL; `generic_ok` allows the
 /// `…/webhook/<random>` form on any host.
 fn judge(t: &[u8], start: usize, end: usize, generic_ok: bool) -> Option<Finding> {
     let url = &t[start..end];
