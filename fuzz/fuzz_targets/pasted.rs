@@ -1,7 +1,7 @@
 //! The parsers behind pasted credentials, fed arbitrary bytes in the shape
 //! each expects: a `Basic` value that decodes to anything (the base64
 //! decode and the `user:password` check), base64 of `eyJ…` (the wrapped
-//! JWT decode), curl's `-u`, a webhook URL's path, an XML element, a key
+//! JWT decode), curl's `-u`, a webhook URL's path (with a scheme and without), an XML element, a key
 //! block's body, an assignment in each syntax, an authorization value
 //! built by concatenation or interpolation, a client's password option, a
 //! comment above a value. The first byte picks the
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let lossy = String::from_utf8_lossy(rest);
-    let text = match pick % 14 {
+    let text = match pick % 15 {
         0 => format!("Authorization: Basic {}", b64(rest)),
         1 => format!("Cookie: s={}", b64(&[b"eyJ".as_slice(), rest].concat())),
         2 => format!("curl -u {lossy} https://x.io"),
@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         10 => format!("fetch(u, {{headers: {{Authorization: `Bearer ${{{lossy}`}}}})"),
         11 => format!("mysql -u app -p{lossy}\ndocker login -p {lossy}\nredis-cli -a {lossy}"),
         12 => format!("# example {lossy}\ntoken: {lossy}"),
+        13 => format!("hooks.slack.com/{lossy} x.logic.azure.com:{lossy}"),
         _ => lossy.into_owned(),
     };
     let s = SCANNER.get_or_init(|| Scanner::new(&ScannerConfig::default()).expect("scanner"));

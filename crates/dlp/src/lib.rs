@@ -4,8 +4,8 @@
 //! The pipeline follows the fastest secret scanners: cheap prefilters over
 //! the whole text find *candidates* — an Aho-Corasick pass (SIMD-prefiltered)
 //! for credential prefixes (`AKIA`, `ghp_`, `sk-`, `-----BEGIN`, `eyJ`…),
-//! one for the policy's terms, memchr for `@`, `:` and `=` (emails, IPv6,
-//! `KEY = value` assignments), a word-at-a-time scan for digits — and each
+//! one for the policy's terms, memchr for `@`, `/`, `:` and `=` (emails, IPv6,
+//! `KEY = value` assignments, webhook URLs), a word-at-a-time scan for digits — and each
 //! candidate is then parsed by hand in a small window and
 //! validated (Luhn and card brand tables, IBAN mod-97 and country lengths,
 //! SSN ranges, JWT headers that must decode, `Basic` values that must
@@ -254,7 +254,8 @@ impl Scanner {
 
 /// One pass over each `=`, `:` and `<` (memchr3) for the detectors that
 /// start there: assignments (`KEY = value`, `"key": "value"`, `:=`…),
-/// IPv6 addresses, webhook URLs (at their `://`), R's `<-` and XML
+/// IPv6 addresses, webhook URLs (at their `://`, or a port's `:` without
+/// one), R's `<-` and XML
 /// closing tags. One pass instead of one each: on prose, where none of
 /// these bytes occur, each pass is a full read of the text.
 fn punctuation(t: &[u8], out: &mut Vec<Finding>) {
@@ -270,6 +271,9 @@ fn punctuation(t: &[u8], out: &mut Vec<Finding>) {
             }
             if t.get(i + 1..i + 3) == Some(b"//") {
                 out.extend(webhook::at(t, i));
+            } else if t.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                // A port after a host with no scheme (`….logic.azure.com:443/…`).
+                out.extend(webhook::bare(t, i));
             }
         }
         if i >= after_assign

@@ -1,5 +1,6 @@
-//! Email addresses and URL credentials (found at each `@`) and IPv6
-//! addresses (at each `:`).
+//! Email addresses and URL credentials (found at each `@`), IPv6
+//! addresses (at each `:`) and webhook URLs without a scheme (at each `/`,
+//! in the `@` pass).
 
 use crate::check::entropy;
 use crate::{Finding, FindingKind, boundary_after, boundary_before};
@@ -26,10 +27,16 @@ fn domain_char(b: u8) -> bool {
 }
 
 /// Emails, and the credentials of URLs (`scheme://user:password@host`),
-/// whose `@` would otherwise read as an email's.
+/// whose `@` would otherwise read as an email's; webhook URLs pasted
+/// without their scheme, at each `/`.
 pub(crate) fn emails(t: &[u8], out: &mut Vec<Finding>) {
     let mut after = 0;
-    for at in memchr::memchr_iter(b'@', t) {
+    for at in memchr::memchr2_iter(b'@', b'/', t) {
+        if t[at] == b'/' {
+            // One pass for both: `/` is as rare as `@` in prose.
+            out.extend(crate::webhook::bare(t, at));
+            continue;
+        }
         if at < after || at == 0 {
             continue;
         }

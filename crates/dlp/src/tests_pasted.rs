@@ -107,6 +107,40 @@ fn webhook_urls() {
 }
 
 #[test]
+fn webhook_urls_without_a_scheme() {
+    let cases = [
+        "hooks.slack.com/services/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",
+        "hooks.slack.com/workflows/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",
+        "discord.com/api/webhooks/1183920481234567890/Kp3_xZ8mQ2vL-9rT6wN4yB7cJ1dF5hG0sA3eU8iO2pL6kM9nB4vC7xZ1qW5eR8tY",
+        "discordapp.com/api/webhooks/683296960213274790/lSEMbRI5_aokrp_buUSyNubXL1J3DBicsp4bQe1TSL7Gxv9Y6O3HdC8h9UQnVeT0BYke",
+        "acmecorp.webhook.office.com/webhookb2/4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f@9e8d7c6b-5a4f-4e3d-2c1b-0a9f8e7d6c5b/IncomingWebhook/7c2e9a41d5b84f0e9d3c6b1a2f8e4d7c/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        "prod-27.westeurope.logic.azure.com:443/workflows/8d3f2a1b/triggers/manual/paths/invoke?api-version=2016-06-01&sig=Zq8mX3vL2kP9rT6wN4yB7cJ1dF5hG0sA3eU8iO2pL6k",
+        "hooks.zapier.com/hooks/catch/4821937/3kx9vq/",
+    ];
+    for url in cases {
+        finds(&format!("post it to {url} please"), WebhookUrl, url);
+        finds(&format!("webhook_url=\"{url}\""), WebhookUrl, url);
+        finds(&format!("<{url}>, then retry"), WebhookUrl, url);
+    }
+    // At the very start of the text, protocol-relative.
+    let slack = "hooks.slack.com/services/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";
+    finds(slack, WebhookUrl, slack);
+    finds(&format!("src=//{slack}"), WebhookUrl, slack);
+    // Placeholders, prose about the host, paths that are not a hook's.
+    none("hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX");
+    none("hooks.slack.com/services/YOUR/WEBHOOK/URL");
+    none("Slack's incoming webhooks live on hooks.slack.com/services/… — ask #ops for one.");
+    none("We post to hooks.slack.com, and Discord at discord.com/api/webhooks/{id}/{token}.");
+    none("see discord.com/developers/docs/resources/webhook and hooks.slack.com/");
+    none("example.com/webhook/7f3c9a2e-4b1d-4e8f-9a6c-2d5b8e1f4a7c");
+    // The generic form needs its scheme: without one it is a path in code.
+    none("see app/webhooks/20240311_add_retry_column_v2x9k3 and src/hooks/use_session_9f8e7d6c5b4a3f2e1d");
+    // With a scheme, one finding, not two.
+    let url = "https://hooks.slack.com/services/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";
+    finds(&format!("post it to {url}"), WebhookUrl, url);
+}
+
+#[test]
 fn slack_tokens_of_every_type() {
     for tok in [
         "xapp-1-A05B6C7D8E9-6128349571203-3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a",
@@ -245,7 +279,7 @@ proptest::proptest! {
     /// The new parsers fed arbitrary text in the shapes they expect (as
     /// the `pasted` fuzz target does): no panic, valid spans.
     #[test]
-    fn pasted_shapes_around_any_text_are_safe(pick in 0u8..14, rest in "\\PC{0,80}") {
+    fn pasted_shapes_around_any_text_are_safe(pick in 0u8..15, rest in "\\PC{0,80}") {
         use base64::Engine;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let text = match pick {
@@ -262,6 +296,7 @@ proptest::proptest! {
             10 => format!("fetch(u, {{headers: {{Authorization: `Bearer ${{{rest}`}}}})"),
             11 => format!("mysql -u app -p{rest}\ndocker login -p {rest}\nredis-cli -a {rest}"),
             12 => format!("# example {rest}\ntoken: {rest}"),
+            13 => format!("hooks.slack.com/{rest} x.logic.azure.com:{rest}"),
             _ => rest,
         };
         let s = Scanner::new(&ScannerConfig::default()).unwrap();

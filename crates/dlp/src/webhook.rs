@@ -7,7 +7,12 @@
 //! `…/hooks/<long random>`. Found at the URL's `://` (the pass over `:` in
 //! lib.rs; anchoring `/webhook`, `/hooks/`, `.slack.com/` in the
 //! Aho-Corasick automaton cost a third of its speed on prose); the finding
-//! is the whole URL. A URL pasted without its scheme is not found.
+//! is the whole URL. A URL pasted without its scheme
+//! (`hooks.slack.com/services/…`) is found at the `/` or `:` that ends its
+//! host, when the host ends in `.com` as every named service's does (`/`
+//! shares the `@` pass in net.rs, `:` the pass in lib.rs). The generic
+//! `…/webhook/<random>` needs its scheme: without one and without a known
+//! host it reads like a file path in code (`src/webhooks/2024_03_add_…`).
 
 use crate::check::entropy;
 use crate::dummy::{marked_before, stand_in};
@@ -49,6 +54,46 @@ fn random(seg: &[u8], min: usize) -> bool {
 /// text comes here.
 pub(crate) fn at(t: &[u8], s: usize) -> Option<Finding> {
     let (start, end) = bounds(t, s);
+    judge(t, start, end, true)
+}
+
+/// The services' hosts that `judge` knows, as a URL without a scheme's
+/// host must end (`github.com/acme/app` in an import is left at once).
+const HOSTS: [&[u8]; 7] = [
+    b"hooks.slack.com",
+    b"discord.com",
+    b"discordapp.com",
+    b"office.com",
+    b"logic.azure.com",
+    b"api.powerplatform.com",
+    b"hooks.zapier.com",
+];
+
+/// The webhook URL without a scheme whose host ends at `s` (a `/` or the
+/// `:` of a port), if it is one. Only hosts ending in `.com` are looked at
+/// (one comparison for every other `/`), and of those only the known
+/// services'; a URL with a scheme is left to `at`.
+pub(crate) fn bare(t: &[u8], s: usize) -> Option<Finding> {
+    if !s.checked_sub(4).and_then(|i| t.get(i..s)).is_some_and(|w| w.eq_ignore_ascii_case(b".com")) {
+        return None;
+    }
+    let mut start = s;
+    while start > 0 && s - start < 256 && (t[start - 1].is_ascii_alphanumeric() || matches!(t[start - 1], b'.' | b'-'))
+    {
+        start -= 1;
+    }
+    let host = &t[start..s];
+    let known = HOSTS.iter().any(|h| host.len() >= h.len() && host[host.len() - h.len()..].eq_ignore_ascii_case(h));
+    if t[..start].ends_with(b"://") || !known {
+        return None;
+    }
+    let (_, end) = bounds(t, s);
+    judge(t, start, end, false)
+}
+
+/// Whether `t[start..end]` is a webhook URL; `generic_ok` allows the
+/// `…/webhook/<random>` form on any host.
+fn judge(t: &[u8], start: usize, end: usize, generic_ok: bool) -> Option<Finding> {
     let url = &t[start..end];
     let marks: [&[u8]; 4] = [b".slack.com/", b"/webhook", b"/hooks/", b".logic.azure.com"];
     if !marks.iter().any(|m| memchr::memmem::find(url, m).is_some()) {
@@ -79,7 +124,7 @@ pub(crate) fn at(t: &[u8], s: usize) -> Option<Finding> {
     } else if ends(b"hooks.zapier.com") {
         segs.len() >= 4 && segs[0] == b"hooks" && segs[1] == b"catch" && segs[3].len() >= 5
     } else {
-        generic(&segs)
+        generic_ok && generic(&segs)
     };
     let dummy = stand_in(url) || marked_before(t, start);
     (secret && !dummy).then_some(()).and(found(FindingKind::WebhookUrl, start, end))
