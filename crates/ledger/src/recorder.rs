@@ -490,9 +490,6 @@ mod tests {
         async fn spend(&self, _: &SpendQuery) -> Result<Vec<SpendRow>, StoreError> {
             Ok(vec![])
         }
-        async fn digest_recorded(&self, _: &[(i64, i64)]) -> Result<Vec<(u64, String)>, StoreError> {
-            Ok(vec![])
-        }
     }
 
     fn event(i: usize) -> UsageEvent {
