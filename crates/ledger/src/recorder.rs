@@ -1,26 +1,16 @@
-//! Group commit. A handler's `record` returns only once its event is
-//! durable, so an acknowledged call is never lost, and with its task's
-//! totals as that commit left them. Under load one fsync is shared by every
-//! event queued while the previous commit ran.
-//!
-//! A backend that commits on the calling thread (SQLite) uses a
-//! leader/follower group: the first handler to find no commit under way
-//! commits the queue itself, on its own thread. At low load that is its own
-//! event alone, with no thread hand-off before or after the fsync (two
-//! wake-ups were most of the latency durability added besides the fsync
-//! itself). Handlers arriving during a commit queue and wait; when the
-//! leader's commit ends with more queued, it hands the lead to the group's
-//! own thread, which commits batch after batch until the queue is empty, so
-//! no handler's answer waits for other people's commits. A batch that
-//! fails also goes to that thread, which retries it. Other backends (async
-//! PostgreSQL) use one writer task fed by a channel.
+//! Group commit. Request handlers hand their usage event to one writer task
+//! and wait; the writer takes every event queued while the previous commit
+//! was running and stores them in one transaction, then wakes each waiter.
+//! At low load a batch is one event and adds no delay; under load one
+//! fsync is shared by the whole batch. A handler's `record` returns only
+//! once its event is durable, so an acknowledged call is never lost, and
+//! with its task's totals as that commit left them.
 
 use crate::event::UsageEvent;
 use crate::store::{AuditStore, BlockingWriter, EventStore, StoreError};
 use crate::task::{Committed, TaskSoFar};
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -94,17 +84,8 @@ impl RecorderStats {
 
 #[derive(Clone)]
 pub struct Recorder {
-    way: Way,
+    tx: mpsc::Sender<Job>,
     stats: Arc<RecorderStats>,
-}
-
-#[derive(Clone)]
-enum Way {
-    /// One writer task fed by a channel.
-    Task(mpsc::Sender<Job>),
-    /// A leader/follower group on a blocking writer; the last clone to go
-    /// closes the group, which lets its thread finish.
-    Group(Arc<Closer>),
 }
 
 impl std::fmt::Debug for Recorder {
@@ -114,38 +95,32 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer. It ends once every `Recorder` clone is dropped
-    /// and the queue is drained; await the handle to flush.
+    /// Starts the writer task. It ends once every `Recorder` clone is
+    /// dropped and the queue is drained; await the handle to flush.
     pub fn spawn(store: Arc<dyn EventStore>) -> (Recorder, JoinHandle<()>) {
-        let stats = Arc::new(RecorderStats::default());
-        if let Some(w) = store.blocking_writer() {
-            let group = Arc::new(Group {
-                state: Mutex::new(GroupState::default()),
-                writer: Mutex::new(w),
-                wake: Condvar::new(),
-                stats: stats.clone(),
-            });
-            let (done_tx, done_rx) = oneshot::channel();
-            let g = group.clone();
-            let spawned = std::thread::Builder::new().name("tokenwise-ledger".into()).spawn(move || {
-                g.run_helper();
-                let _ = done_tx.send(());
-            });
-            match spawned {
-                Ok(_) => {
-                    let handle = tokio::spawn(async move {
-                        let _ = done_rx.await;
-                    });
-                    return (Recorder { way: Way::Group(Arc::new(Closer(group))), stats }, handle);
-                }
-                // Without its thread the group could not hand off a busy
-                // lead or retry: fall back to the writer task below.
-                Err(e) => tracing::error!(error = %e, "cannot start the ledger thread; writing from a task"),
-            }
-        }
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(writer(store, rx, stats.clone()));
-        (Recorder { way: Way::Task(tx), stats }, handle)
+        let stats = Arc::new(RecorderStats::default());
+        let handle = match store.blocking_writer() {
+            Some(w) => {
+                let (done_tx, done_rx) = oneshot::channel();
+                let s = stats.clone();
+                let spawned = std::thread::Builder::new().name("tokenwise-ledger".into()).spawn(move || {
+                    blocking_writer(w, rx, &s);
+                    let _ = done_tx.send(());
+                });
+                match spawned {
+                    Ok(_) => tokio::spawn(async move {
+                        let _ = done_rx.await;
+                    }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the ledger thread");
+                        tokio::spawn(async {})
+                    }
+                }
+            }
+            None => tokio::spawn(writer(store, rx, stats.clone())),
+        };
+        (Recorder { tx, stats }, handle)
     }
 
     /// Records one event and returns once it is committed, with its task's
@@ -153,15 +128,10 @@ impl Recorder {
     /// already stored).
     pub async fn record(&self, event: UsageEvent) -> Result<Option<TaskSoFar>, StoreError> {
         let (done, wait) = oneshot::channel();
-        match &self.way {
-            Way::Task(tx) => tx
-                .send(Job { event, done })
-                .await
-                .map_err(|_| StoreError::Backend("the ledger writer has stopped".into()))?,
-            // No await between joining and leading: a handler dropped
-            // mid-call cannot leave the group without a leader.
-            Way::Group(c) => c.0.join(Job { event, done }),
-        }
+        self.tx
+            .send(Job { event, done })
+            .await
+            .map_err(|_| StoreError::Backend("the ledger writer has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Backend("the ledger writer stopped before committing".into()))?
     }
 
@@ -171,131 +141,7 @@ impl Recorder {
 
     /// Events waiting for the writer (sent, not yet taken into a batch).
     pub fn queued(&self) -> usize {
-        match &self.way {
-            Way::Task(tx) => tx.max_capacity().saturating_sub(tx.capacity()),
-            Way::Group(c) => c.0.lock_state().queue.len(),
-        }
-    }
-}
-
-/// A leader/follower group commit over a blocking writer (see the module's
-/// comment). Invariant: whenever the queue is not empty, someone leads.
-struct Group {
-    state: Mutex<GroupState>,
-    /// Held by whoever leads, for the length of one batch.
-    writer: Mutex<Box<dyn BlockingWriter>>,
-    /// Wakes the group's thread: the lead is handed to it, or it may stop.
-    wake: Condvar,
-    stats: Arc<RecorderStats>,
-}
-
-#[derive(Default)]
-struct GroupState {
-    queue: VecDeque<Job>,
-    /// A handler or the group's thread is committing the queue.
-    leading: bool,
-    /// The lead was handed to the group's thread.
-    handed: bool,
-    /// Every `Recorder` is gone.
-    closed: bool,
-}
-
-/// Closes its group when the last `Recorder` clone is dropped.
-struct Closer(Arc<Group>);
-
-impl Drop for Closer {
-    fn drop(&mut self) {
-        self.0.lock_state().closed = true;
-        self.0.wake.notify_one();
-    }
-}
-
-impl Group {
-    fn lock_state(&self) -> MutexGuard<'_, GroupState> {
-        // A panic while holding the lock leaves only plain data behind.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues a job; if nobody leads, commits one batch here (it holds the
-    /// job), then hands the lead on if more arrived meanwhile.
-    fn join(&self, job: Job) {
-        {
-            let mut s = self.lock_state();
-            s.queue.push_back(job);
-            if s.leading {
-                return;
-            }
-            s.leading = true;
-        }
-        let (events, waiters) = self.take_batch();
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = writer.commit_events_blocking(&events);
-        drop(writer);
-        let mut s = match result {
-            Ok(c) => {
-                settle(waiters, Ok(c), &self.stats);
-                let mut s = self.lock_state();
-                if s.queue.is_empty() {
-                    s.leading = false;
-                    return;
-                }
-                s
-            }
-            // Retrying sleeps: not on a handler's thread. The batch goes
-            // back to the front of the queue, in order, for the group's
-            // thread to retry.
-            Err(e) => {
-                tracing::warn!(error = %e, "ledger batch failed; retrying");
-                let mut s = self.lock_state();
-                for job in events.into_iter().zip(waiters).rev() {
-                    s.queue.push_front(Job { event: job.0, done: job.1 });
-                }
-                s
-            }
-        };
-        s.handed = true;
-        drop(s);
-        self.wake.notify_one();
-    }
-
-    fn take_batch(&self) -> (Vec<UsageEvent>, Vec<Waiter>) {
-        let mut s = self.lock_state();
-        let n = s.queue.len().min(MAX_BATCH);
-        s.queue.drain(..n).map(|j| (j.event, j.done)).unzip()
-    }
-
-    /// The group's thread: waits to be handed the lead, then commits batch
-    /// after batch (retrying failures) until the queue is empty. Ends once
-    /// the group is closed and nothing is left to commit.
-    fn run_helper(&self) {
-        loop {
-            {
-                let mut s = self.lock_state();
-                while !s.handed && !s.closed {
-                    s = self.wake.wait(s).unwrap_or_else(PoisonError::into_inner);
-                }
-                if !s.handed {
-                    // Closed, and no lead to take: every `record` that
-                    // led has already committed.
-                    return;
-                }
-                s.handed = false;
-            }
-            loop {
-                let (events, waiters) = self.take_batch();
-                if !events.is_empty() {
-                    let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-                    let result = commit_retrying(writer.as_mut(), &events);
-                    drop(writer);
-                    settle(waiters, result, &self.stats);
-                }
-                let mut s = self.lock_state();
-                if s.queue.is_empty() {
-                    s.leading = false;
-                    break;
-                }
-            }
-        }
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
     }
 }
 
@@ -384,18 +230,21 @@ async fn writer(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Job>, stats: 
     }
 }
 
-/// Commits on the calling thread until it succeeds or `retry_after` gives up.
-fn commit_retrying(w: &mut dyn BlockingWriter, events: &[UsageEvent]) -> Result<Committed, StoreError> {
-    let mut attempt = 1;
-    loop {
-        match w.commit_events_blocking(events) {
-            Ok(c) => return Ok(c),
-            Err(e) => match retry_after(&e, attempt) {
-                Some(d) => std::thread::sleep(d),
-                None => return Err(e),
-            },
-        }
-        attempt += 1;
+fn blocking_writer(mut w: Box<dyn BlockingWriter>, mut rx: mpsc::Receiver<Job>, stats: &RecorderStats) {
+    while let Some(first) = rx.blocking_recv() {
+        let (events, waiters) = next_batch(first, &mut rx);
+        let mut attempt = 1;
+        let result = loop {
+            match w.commit_events_blocking(&events) {
+                Ok(c) => break Ok(c),
+                Err(e) => match retry_after(&e, attempt) {
+                    Some(d) => std::thread::sleep(d),
+                    None => break Err(e),
+                },
+            }
+            attempt += 1;
+        };
+        settle(waiters, result, stats);
     }
 }
 
@@ -428,156 +277,5 @@ impl Auditor {
         if self.tx.send(draft).await.is_err() {
             tracing::error!("the auditor has stopped; an audit entry was dropped");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use super::*;
-    use crate::event::EventSource;
-    use crate::store::{EventQuery, SpendQuery, SpendRow};
-    use async_trait::async_trait;
-    use std::collections::BTreeSet;
-    use std::sync::atomic::AtomicU32;
-
-    /// Stores ids in memory; each commit takes `delay` (the fsync) and the
-    /// first `fail_first` commits fail as a busy database would.
-    #[derive(Default)]
-    struct Fake {
-        stored: Mutex<BTreeSet<String>>,
-        /// The threads commits ran on.
-        threads: Mutex<BTreeSet<String>>,
-        delay: Duration,
-        fail_first: AtomicU32,
-        commits: AtomicU32,
-    }
-
-    struct FakeWriter(Arc<Fake>);
-
-    impl BlockingWriter for FakeWriter {
-        fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
-            let f = &self.0;
-            f.commits.fetch_add(1, Ordering::SeqCst);
-            f.threads.lock().unwrap().insert(std::thread::current().name().unwrap_or("?").to_string());
-            std::thread::sleep(f.delay);
-            if f.fail_first.load(Ordering::SeqCst) > 0 {
-                f.fail_first.fetch_sub(1, Ordering::SeqCst);
-                return Err(StoreError::Backend("database is locked".into()));
-            }
-            let mut stored = f.stored.lock().unwrap();
-            let new = events.iter().filter(|e| stored.insert(e.id.clone())).count() as u64;
-            Ok(Committed { new, tasks: vec![None; events.len()] })
-        }
-    }
-
-    struct FakeStore(Arc<Fake>);
-
-    #[async_trait]
-    impl EventStore for FakeStore {
-        fn blocking_writer(&self) -> Option<Box<dyn BlockingWriter>> {
-            Some(Box::new(FakeWriter(self.0.clone())))
-        }
-        async fn commit_events(&self, _: &[UsageEvent]) -> Result<Committed, StoreError> {
-            panic!("the group commits on the calling thread")
-        }
-        async fn event(&self, _: &str) -> Result<Option<UsageEvent>, StoreError> {
-            Ok(None)
-        }
-        async fn events(&self, _: &EventQuery) -> Result<Vec<UsageEvent>, StoreError> {
-            Ok(vec![])
-        }
-        async fn spend(&self, _: &SpendQuery) -> Result<Vec<SpendRow>, StoreError> {
-            Ok(vec![])
-        }
-    }
-
-    fn event(i: usize) -> UsageEvent {
-        UsageEvent::builder(format!("e{i}"), jiff::Timestamp::UNIX_EPOCH, EventSource::Simulator, "u", "t", "m", "p")
-            .build()
-    }
-
-    fn fake(delay_ms: u64, fail_first: u32) -> Arc<Fake> {
-        Arc::new(Fake {
-            delay: Duration::from_millis(delay_ms),
-            fail_first: AtomicU32::new(fail_first),
-            ..Fake::default()
-        })
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn alone_a_call_commits_on_its_own_thread() {
-        let f = fake(0, 0);
-        let (r, writer) = Recorder::spawn(Arc::new(FakeStore(f.clone())));
-        for i in 0..20 {
-            r.record(event(i)).await.unwrap();
-        }
-        assert_eq!(f.stored.lock().unwrap().len(), 20);
-        assert_eq!(f.commits.load(Ordering::SeqCst), 20, "one commit per call: nothing waited to be batched");
-        assert!(!f.threads.lock().unwrap().contains("tokenwise-ledger"), "no hand-off to the group's thread");
-        drop(r);
-        writer.await.unwrap();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn under_load_commits_are_shared_and_every_event_is_stored_once() {
-        let f = fake(2, 0);
-        let (r, writer) = Recorder::spawn(Arc::new(FakeStore(f.clone())));
-        let calls: Vec<_> = (0..600)
-            .map(|i| {
-                let r = r.clone();
-                tokio::spawn(async move { r.record(event(i)).await })
-            })
-            .collect();
-        for c in calls {
-            c.await.unwrap().unwrap();
-        }
-        let batches = r.stats().batches.load(Ordering::Relaxed);
-        assert_eq!(r.stats().events.load(Ordering::Relaxed), 600);
-        assert_eq!(f.stored.lock().unwrap().len(), 600);
-        assert!(batches < 300, "{batches} commits for 600 concurrent calls: they were not shared");
-        assert!(f.threads.lock().unwrap().contains("tokenwise-ledger"), "a busy lead goes to the group's thread");
-        assert_eq!(r.queued(), 0);
-        drop(r);
-        writer.await.unwrap();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failed_commit_is_retried_off_the_callers_thread_and_succeeds() {
-        let f = fake(0, 2);
-        let (r, writer) = Recorder::spawn(Arc::new(FakeStore(f.clone())));
-        r.record(event(1)).await.unwrap();
-        assert_eq!(f.stored.lock().unwrap().len(), 1);
-        assert_eq!(f.commits.load(Ordering::SeqCst), 3, "the first try, then the group's thread's retries");
-        assert!(f.threads.lock().unwrap().contains("tokenwise-ledger"));
-        // The group leads again from a caller once the queue is empty.
-        r.record(event(2)).await.unwrap();
-        assert_eq!(r.stats().events.load(Ordering::Relaxed), 2);
-        drop(r);
-        writer.await.unwrap();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_commit_that_keeps_failing_answers_every_caller_with_the_error() {
-        let f = fake(0, 100);
-        let (r, writer) = Recorder::spawn(Arc::new(FakeStore(f.clone())));
-        let e = r.record(event(1)).await.unwrap_err();
-        assert!(e.to_string().contains("locked"), "{e}");
-        assert!(r.stats().failing());
-        assert_eq!(f.commits.load(Ordering::SeqCst), 1 + ATTEMPTS);
-        drop(r);
-        writer.await.unwrap();
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn on_a_single_threaded_runtime_calls_still_commit_and_the_writer_stops() {
-        let f = fake(1, 1);
-        let (r, writer) = Recorder::spawn(Arc::new(FakeStore(f.clone())));
-        for i in 0..50 {
-            r.record(event(i)).await.unwrap();
-        }
-        assert_eq!(f.stored.lock().unwrap().len(), 50);
-        drop(r);
-        writer.await.unwrap();
     }
 }

@@ -78,9 +78,9 @@ pub struct SpendRow {
 }
 
 /// A backend that can commit a batch on the calling thread (SQLite). The
-/// recorder then lets the call that finds no commit under way commit on its
-/// own thread (leader/follower), skipping two thread hand-offs per call,
-/// which were most of what durability cost in latency besides the fsync.
+/// recorder then runs its group commit on a dedicated thread and skips two
+/// thread hand-offs per batch, which is most of what durability costs in
+/// latency besides the fsync itself.
 pub trait BlockingWriter: Send {
     /// [`EventStore::commit_events`], on the calling thread.
     fn commit_events_blocking(&mut self, events: &[UsageEvent]) -> Result<Committed, StoreError>;
