@@ -5,24 +5,10 @@
 // Tests fail by panicking, and a scenario may run long.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
-use std::path::{Path, PathBuf};
-use tokenwise_policy::{Audience, Diagnostic, Loaded, Report, load_str};
+mod common;
 
-fn acme_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml")
-}
-
-fn acme_src() -> String {
-    std::fs::read_to_string(acme_path()).unwrap()
-}
-
-fn load(src: &str) -> Result<Loaded, Report> {
-    load_str(&acme_path(), src, &|p: &Path| std::fs::read_to_string(p))
-}
-
-fn line_of(src: &str, needle: &str) -> usize {
-    src.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("`{needle}` not in source")) + 1
-}
+use common::{acme_src, line_of, load_as_acme as load};
+use tokenwise_policy::{Audience, Diagnostic};
 
 /// The one error of a policy that must fail with exactly one.
 fn only_error(src: &str) -> Diagnostic {

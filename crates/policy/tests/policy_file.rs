@@ -4,27 +4,13 @@
 // Tests fail by panicking, and a scenario may run long.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
+mod common;
+
+use common::{acme_path, acme_src, line_of, load_as_acme};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokenwise_core::{Nanos, PricePerMtok};
 use tokenwise_policy::{BudgetScope, Category, Report, ScopeKind, load_file, load_str};
-
-fn acme_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml")
-}
-
-fn acme_src() -> String {
-    std::fs::read_to_string(acme_path()).unwrap()
-}
-
-/// Loads `src` as if it were examples/acme.toml (so its price file resolves).
-fn load_as_acme(src: &str) -> Result<tokenwise_policy::Loaded, Report> {
-    load_str(&acme_path(), src, &|p: &Path| std::fs::read_to_string(p))
-}
-
-fn line_of(src: &str, needle: &str) -> usize {
-    src.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("`{needle}` not in source")) + 1
-}
 
 fn errors(report: &Report) -> Vec<(usize, String)> {
     report.errors().map(|d| (d.line, d.message.clone())).collect()

@@ -5,24 +5,10 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use tokenwise_policy::{Diagnostic, ExceptionApproval, PromptRetention, Report, RiskTier, TierFloor, load_str};
+mod common;
 
-fn acme_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml")
-}
-
-fn acme_src() -> String {
-    std::fs::read_to_string(acme_path()).unwrap()
-}
-
-fn load_as_acme(src: &str) -> Result<tokenwise_policy::Loaded, Report> {
-    load_str(&acme_path(), src, &|p: &Path| std::fs::read_to_string(p))
-}
-
-fn line_of(src: &str, needle: &str) -> usize {
-    src.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("`{needle}` not in source")) + 1
-}
+use common::{acme_src, line_of, load_as_acme};
+use tokenwise_policy::{Diagnostic, ExceptionApproval, PromptRetention, RiskTier, TierFloor};
 
 /// The line of `needle` at or after the line of `after`.
 fn line_after(src: &str, after: &str, needle: &str) -> usize {
