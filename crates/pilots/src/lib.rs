@@ -18,8 +18,6 @@ pub mod report;
 mod rng;
 pub mod words;
 
-pub use effect::{Effect, Estimate};
+pub use effect::{Effect, Estimate, GuardLevel};
 pub use metric::{Kind, Metric, Tally};
-pub use report::{
-    Answer, FeedbackTally, Group, GuardFlag, GuardLevel, Guards, Input, PilotReport, Row, WeekRow, build,
-};
+pub use report::{Answer, FeedbackTally, Group, GuardFlag, Guards, Input, PilotReport, Row, WeekRow, build};

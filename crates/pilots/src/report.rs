@@ -1,6 +1,6 @@
 //! The whole pilot report from per-person weekly rows.
 
-use crate::effect::{self, Estimate, Person};
+use crate::effect::{self, Estimate, GuardLevel, Person};
 use crate::metric::{Metric, Tally};
 use crate::words;
 use serde::Serialize;
@@ -98,36 +98,6 @@ pub struct WeekRow {
     /// Metric name → value (none without a denominator).
     pub cohort_metrics: BTreeMap<String, Option<f64>>,
     pub control_metrics: BTreeMap<String, Option<f64>>,
-}
-
-/// How sure the report is that a guard metric worsened past its threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GuardLevel {
-    /// No estimate: a group has no denominator before or during.
-    Unknown,
-    /// The estimate is not past the threshold.
-    Within,
-    /// The estimate is past the threshold but its 95% interval reaches back
-    /// inside it (or there are too few people for an interval): possibly
-    /// worse, to be watched, not yet a finding.
-    Watch,
-    /// The whole 95% interval is past the threshold: its bound nearest
-    /// zero is a worsening beyond the guard.
-    Flagged,
-}
-
-impl GuardLevel {
-    /// The level of an estimate against a threshold (a worsening, in the
-    /// metric's unit).
-    pub fn of(e: &Estimate, threshold: f64) -> GuardLevel {
-        match (e.worsening(), e.worsening_interval()) {
-            (None, _) => GuardLevel::Unknown,
-            (Some(w), _) if w <= threshold => GuardLevel::Within,
-            (Some(_), Some((nearest, _))) if nearest > threshold => GuardLevel::Flagged,
-            (Some(_), _) => GuardLevel::Watch,
-        }
-    }
 }
 
 /// A guard metric and whether it worsened beyond its threshold, with the

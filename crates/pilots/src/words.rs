@@ -1,9 +1,8 @@
 //! The report in plain words: "spend per outcome fell 18% (95% CI 9–26%)
 //! against the control group; token burn did not rise".
 
-use crate::effect::Estimate;
+use crate::effect::{Estimate, GuardLevel};
 use crate::metric::Kind;
-use crate::report::GuardLevel;
 
 /// A magnitude in the metric's unit, without its sign.
 pub fn amount(kind: Kind, x: f64) -> String {
