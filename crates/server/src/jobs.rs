@@ -38,11 +38,21 @@ pub const BASELINE_REFRESH: Duration = Duration::from_secs(300);
 /// Recomputes the usual cost of a task at once, then every
 /// [`BASELINE_REFRESH`], until the app is dropped.
 pub async fn task_baselines(app: Weak<App>) {
-    let mut timer = tokio::time::interval(BASELINE_REFRESH);
+    every(app, BASELINE_REFRESH, |app| async move { refresh_baselines(&app).await }).await;
+}
+
+/// Runs `job` at once, then every `period`, until the app is dropped (a
+/// job holds the app only while it runs).
+async fn every<F, Fut>(app: Weak<App>, period: Duration, job: F)
+where
+    F: Fn(Arc<App>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut timer = tokio::time::interval(period);
     loop {
         timer.tick().await;
         let Some(app) = app.upgrade() else { return };
-        refresh_baselines(&app).await;
+        job(app).await;
     }
 }
 
@@ -61,12 +71,10 @@ pub const PURGE_EVERY: Duration = Duration::from_secs(600);
 /// Purges prompts past their retention at once, then every
 /// [`PURGE_EVERY`], until the app is dropped.
 pub async fn retention(app: Weak<App>) {
-    let mut timer = tokio::time::interval(PURGE_EVERY);
-    loop {
-        timer.tick().await;
-        let Some(app) = app.upgrade() else { return };
+    every(app, PURGE_EVERY, |app| async move {
         purge_prompts(&app).await;
-    }
+    })
+    .await;
 }
 
 /// One purge; how many prompts it deleted (a failure is logged: none).
@@ -92,12 +100,10 @@ const _: () = assert!(tokenwise_ledger::digest::DEFAULT_LAG.as_secs() > 2 * toke
 /// app is dropped. Off the request path: the writer only stamps each row's
 /// `recorded_us`.
 pub async fn usage_digest(app: Weak<App>) {
-    let mut timer = tokio::time::interval(DIGEST_EVERY);
-    loop {
-        timer.tick().await;
-        let Some(app) = app.upgrade() else { return };
+    every(app, DIGEST_EVERY, |app| async move {
         digest_usage(&app).await;
-    }
+    })
+    .await;
 }
 
 /// One digest of the rows recorded since the last one and more than
@@ -130,15 +136,13 @@ pub async fn tick(app: &Arc<App>, results: &dyn ResultsSource, tranches: bool) -
 /// dropped.
 pub async fn anomalies(app: Weak<App>) {
     let minutes = app.upgrade().map_or(15, |a| a.policy.anomalies.scan_minutes);
-    let mut timer = tokio::time::interval(Duration::from_secs(60 * u64::from(minutes.max(1))));
-    loop {
-        timer.tick().await;
-        let Some(app) = app.upgrade() else { return };
+    every(app, Duration::from_secs(60 * u64::from(minutes.max(1))), |app| async move {
         match app.scan_anomalies().await {
             Ok(period) => alert_anomalies(app, period).await,
             Err(e) => tracing::warn!(error = %e, "anomaly detection failed"),
         }
-    }
+    })
+    .await;
 }
 
 /// Announces the period's flags not yet announced (each claimed once,
