@@ -24,6 +24,22 @@ impl Noise {
     }
 }
 
+/// A pilot of `BEFORE` + `DURING` weeks over `rows`, default guards, 1,000 resamples.
+fn input(pilot: &str, cohort: Vec<String>, control: Vec<String>, rows: Vec<Row>) -> Input {
+    Input {
+        pilot: pilot.into(),
+        weeks_before: BEFORE,
+        weeks_during: DURING,
+        week_starts: Vec::new(),
+        cohort,
+        control,
+        rows,
+        feedback: Vec::new(),
+        guards: Guards::default(),
+        resamples: 1000,
+    }
+}
+
 /// `n` people per group; each person-week has about ten validated
 /// outcomes at about $0.50 each, people differing by ±30% and weeks by
 /// ±20%. During the pilot the cohort's spend is multiplied by `cohort_factor`
@@ -53,18 +69,7 @@ fn history(n: usize, seed: u64, cohort_factor: f64, token_factor: f64) -> Input 
             rows.push(Row { person: person.clone(), week, tally });
         }
     }
-    Input {
-        pilot: "p1".into(),
-        weeks_before: BEFORE,
-        weeks_during: DURING,
-        week_starts: Vec::new(),
-        cohort,
-        control,
-        rows,
-        feedback: Vec::new(),
-        guards: Guards::default(),
-        resamples: 1000,
-    }
+    input("p1", cohort, control, rows)
 }
 
 #[test]
@@ -146,18 +151,7 @@ fn burn_history(factors: &[f64]) -> Input {
             rows.push(Row { person: person.clone(), week, tally: tally(20_000.0) });
         }
     }
-    Input {
-        pilot: "burn".into(),
-        weeks_before: BEFORE,
-        weeks_during: DURING,
-        week_starts: Vec::new(),
-        cohort,
-        control,
-        rows,
-        feedback: Vec::new(),
-        guards: Guards::default(),
-        resamples: 1000,
-    }
+    input("burn", cohort, control, rows)
 }
 
 fn burn(report: &tokenwise_pilots::PilotReport) -> &tokenwise_pilots::GuardFlag {
