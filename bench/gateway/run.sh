@@ -12,6 +12,8 @@
 #   BASELINE=../old-checkout SKIP_LITELLM=1 bench/gateway/run.sh
 #       # also an earlier build of tokenwise ("tokenwise-before": BASELINE's
 #       # target/release/tokenwise with BASELINE's examples/acme.toml), same run
+#   TRACE_DIR=/tmp/tr bench/gateway/run.sh   # also each request's send time and latency,
+#       # one file a run (MODE-NAME-RATE-RUN.txt), to see when the slow ones happened
 #
 # "tokenwise-task" is the same tokenwise server (fsync per batch) with every
 # request naming one task (`x-tokenwise-task: $TASK`), so each call also
@@ -109,9 +111,10 @@ body='{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft 
 echo "$body" >"$work/chat.json"
 echo "${body%\}},\"stream\":true}" >"$work/stream.json"
 
-run() { # NAME URL AUTH BODY RATE [HEADER]
-  local name=$1 url=$2 auth=$3 bodyfile=$4 rate=$5 header=${6:-}
+run() { # NAME URL AUTH BODY RATE [HEADER] [RUN]
+  local name=$1 url=$2 auth=$3 bodyfile=$4 rate=$5 header=${6:-} rep=${7:-1}
   local extra=()
+  [[ -n ${TRACE_DIR:-} ]] && mkdir -p "$TRACE_DIR" && extra+=(--trace "$TRACE_DIR/${name//\//-}-$rep.txt")
   [[ -n $auth ]] && extra+=(--header "Authorization: Bearer $auth")
   [[ -n $header ]] && extra+=(--header "$header")
   $PIN_LOAD "$LOADGEN" --url "$url" --body "$bodyfile" --rate "$rate" --duration "$DURATION" --concurrency "$MAX_CONCURRENCY" \
@@ -138,7 +141,7 @@ for mode in $MODES; do
         # max rate; one run of it per cell is enough to show that.
         [[ $name == litellm && $rep -gt 1 ]] && continue
         echo "--> $mode $name rate=${rate/#0/max} run $rep"
-        run "$mode/$name/$rate" "$url" "$auth" "$work/$mode.json" "$rate" "$header" >/dev/null
+        run "$mode/$name/$rate" "$url" "$auth" "$work/$mode.json" "$rate" "$header" "$rep" >/dev/null
       done
     done
   done

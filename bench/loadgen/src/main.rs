@@ -8,6 +8,9 @@
 //!
 //! loadgen --url URL --body FILE [--rate N] [--duration S] [--header 'K: V']...
 //!   --rate 0 means as fast as possible with --concurrency workers.
+//!   --trace FILE writes one line per measured request: when it was due
+//!   (ms since the measurement began) and its time to the end (ms), so a
+//!   tail can be matched to what the server was doing at that moment.
 
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -20,6 +23,7 @@ struct Args {
     concurrency: usize,
     headers: Vec<(String, String)>,
     warmup: Duration,
+    trace: Option<String>,
 }
 
 fn args() -> Args {
@@ -31,6 +35,7 @@ fn args() -> Args {
         concurrency: 64,
         headers: Vec::new(),
         warmup: Duration::from_secs(2),
+        trace: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -42,6 +47,7 @@ fn args() -> Args {
             "--duration" => a.duration = Duration::from_secs_f64(val().parse().expect("duration")),
             "--warmup" => a.warmup = Duration::from_secs_f64(val().parse().expect("warmup")),
             "--concurrency" => a.concurrency = val().parse().expect("concurrency"),
+            "--trace" => a.trace = Some(val()),
             "--header" => {
                 let h = val();
                 let (k, v) = h.split_once(':').expect("header as 'K: V'");
@@ -56,6 +62,7 @@ fn args() -> Args {
 
 #[derive(Clone, Copy)]
 struct Sample {
+    sent: Instant,
     lag: Duration,
     first: Duration,
     total: Duration,
@@ -71,7 +78,7 @@ async fn one(client: &reqwest::Client, a: &Args, due: Instant) -> Sample {
     let due = Instant::now();
     let resp = match req.send().await {
         Ok(r) => r,
-        Err(_) => return Sample { lag, first: due.elapsed(), total: due.elapsed(), ok: false },
+        Err(_) => return Sample { sent: due, lag, first: due.elapsed(), total: due.elapsed(), ok: false },
     };
     let ok = resp.status().is_success();
     let mut body = resp.bytes_stream();
@@ -80,11 +87,13 @@ async fn one(client: &reqwest::Client, a: &Args, due: Instant) -> Sample {
         match chunk {
             Ok(c) if !c.is_empty() && first.is_none() => first = Some(due.elapsed()),
             Ok(_) => {}
-            Err(_) => return Sample { lag, first: first.unwrap_or(due.elapsed()), total: due.elapsed(), ok: false },
+            Err(_) => {
+                return Sample { sent: due, lag, first: first.unwrap_or(due.elapsed()), total: due.elapsed(), ok: false };
+            }
         }
     }
     let total = due.elapsed();
-    Sample { lag, first: first.unwrap_or(total), total, ok }
+    Sample { sent: due, lag, first: first.unwrap_or(total), total, ok }
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -139,6 +148,7 @@ async fn main() {
     }
     drop(tx);
     let (mut first, mut total, mut lag, mut errors, mut n) = (Vec::new(), Vec::new(), Vec::new(), 0u64, 0u64);
+    let mut trace = Vec::new();
     while let Some((measured, s)) = rx.recv().await {
         if !measured {
             continue;
@@ -148,9 +158,18 @@ async fn main() {
             errors += 1;
             continue;
         }
+        if a.trace.is_some() {
+            let at = s.sent.saturating_duration_since(start + a.warmup).as_secs_f64() * 1e3;
+            trace.push((at, s.total.as_secs_f64() * 1e3));
+        }
         lag.push(s.lag.as_secs_f64() * 1e3);
         first.push(s.first.as_secs_f64() * 1e3);
         total.push(s.total.as_secs_f64() * 1e3);
+    }
+    if let Some(path) = &a.trace {
+        trace.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let lines: String = trace.iter().map(|(at, t)| format!("{at:.3} {t:.3}\n")).collect();
+        std::fs::write(path, lines).expect("write trace");
     }
     let secs = a.duration.as_secs_f64();
     println!(

@@ -245,6 +245,7 @@ fn blocking_writer(mut w: Box<dyn BlockingWriter>, mut rx: mpsc::Receiver<Job>, 
             attempt += 1;
         };
         settle(waiters, result, stats);
+        w.after_batch();
     }
 }
 

@@ -5,20 +5,29 @@
 //! a thread of its own copies the WAL back into the database instead:
 //!
 //! - every [`TICK`] a *passive* checkpoint, which never blocks anyone;
+//! - once the WAL passes a quarter of its limit, the writer's WAL hook
+//!   wakes the thread at once for a passive checkpoint (a non-blocking
+//!   send: nothing else happens on the commit's path), and the writer
+//!   thread, between two batches, copies the few frames committed since
+//!   ([`Wal::catch_up`]). The WAL is then wholly in the database while no
+//!   write is under way, so the next commit starts it over from its first
+//!   frame. Under steady writes nothing else would ever find it so: a
+//!   checkpoint running beside the writer always ends a few commits behind;
 //! - when the writer has been idle for a tick (the WAL has not grown since
 //!   the last one) and the WAL is not empty, a *truncating* checkpoint that
-//!   gives up at once if a reader or writer is busy ([`IDLE_WAIT`]). A
-//!   passive checkpoint alone lets the writer start the WAL over only at a
-//!   moment when no reader is using it: under steady reads that moment never
-//!   comes and the WAL grew to 1.08 GB in a soak of 149k requests;
-//! - when a commit leaves more than the limit in the WAL, the writer's WAL
-//!   hook wakes the thread (a non-blocking send: nothing else happens on
-//!   the commit's path) and it truncates the WAL on the writer connection,
-//!   writers waiting meanwhile (readers get at most [`FULL_WAIT`] to leave
-//!   the WAL): a stall bounded by the limit instead of a full disk, only
-//!   under writes that never pause;
+//!   gives up at once if a reader or writer is busy ([`IDLE_WAIT`]);
+//! - when a commit leaves more than the limit in the WAL anyway (readers
+//!   kept the start-over from happening: the WAL grew to 1.08 GB in a soak
+//!   of 149k requests before any of this), the hook wakes the thread and it
+//!   truncates the WAL on the writer connection, writers waiting meanwhile
+//!   (readers get at most [`FULL_WAIT`] to leave the WAL): a stall bounded
+//!   by the limit instead of a full disk;
 //! - `journal_size_limit` set to the limit, so whenever the writer starts the
 //!   WAL over the file is cut back to it too.
+//!
+//! Waits for locks poll every [`POLL`] instead of SQLite's default busy
+//! handler, which sleeps 1, 2, 5, 10, 15, 20… ms in turn: a reader that
+//! left after 0.1 ms cost the writers waiting behind a truncation 33 ms.
 //!
 //! The thread ends when the writer connection (and with it the hook's
 //! sender) is dropped.
@@ -26,7 +35,8 @@
 use crate::errors::db_err;
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokenwise_ledger::StoreError;
@@ -44,36 +54,153 @@ const IDLE_WAIT: Duration = Duration::from_millis(10);
 const FULL_WAIT: Duration = Duration::from_millis(250);
 /// A connection's wait for locks otherwise (the writer's, as opened).
 const WAIT_AFTER: Duration = Duration::from_secs(10);
+/// How often a checkpoint waiting for a lock tries again.
+const POLL: Duration = Duration::from_micros(100);
+/// At most how many frames the writer thread copies itself to start the
+/// WAL over; more than that and it leaves them to the thread.
+const CATCH_UP_FRAMES: i64 = 1_024;
+/// How many more frames the WAL must hold before the writer thread tries
+/// again, after a catch-up that did not lead to a start-over (a reader
+/// still held an old snapshot): a few commits, so each try costs one sync.
+const RETRY_FRAMES: i64 = 32;
+
+/// What the writer's hook, the checkpoint thread and the writer thread
+/// know of the WAL.
+#[derive(Debug)]
+pub(crate) struct Wal {
+    /// Frames in the WAL after the last commit (the hook's count).
+    frames: AtomicI64,
+    /// The last passive checkpoint's copied frames, with the generation of
+    /// the WAL it copied (`generation << 32 | frames`): a count from before
+    /// a start-over says nothing about the new WAL.
+    copied: AtomicU64,
+    /// How many times the WAL has started over.
+    generation: AtomicU64,
+    /// The thread has been woken to copy this generation's WAL.
+    asked: AtomicBool,
+    /// The WAL's size when the writer thread last caught up (0: not yet in
+    /// this generation).
+    tried_at: AtomicI64,
+    /// Past this many frames the WAL is started over (a quarter of the limit).
+    restart_at: i64,
+    /// Truncations past the limit, writers waiting (for tests and logs).
+    truncations: AtomicU64,
+}
+
+impl Wal {
+    fn new(limit_frames: i64) -> Wal {
+        Wal {
+            frames: AtomicI64::new(0),
+            copied: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            asked: AtomicBool::new(false),
+            tried_at: AtomicI64::new(0),
+            restart_at: (limit_frames / 4).max(1),
+            truncations: AtomicU64::new(0),
+        }
+    }
+
+    /// Called by the writer's WAL hook after each commit.
+    fn committed(&self, frames: i64, wake: &SyncSender<Wake>, limit_frames: i64) {
+        let before = self.frames.swap(frames, Ordering::Relaxed);
+        if frames < before {
+            // The commit started the WAL over.
+            self.generation.fetch_add(1, Ordering::Relaxed);
+            self.asked.store(false, Ordering::Relaxed);
+            self.tried_at.store(0, Ordering::Relaxed);
+        }
+        let want = if frames > limit_frames {
+            Wake::Truncate
+        } else if frames > self.restart_at && !self.asked.swap(true, Ordering::Relaxed) {
+            Wake::Copy
+        } else {
+            return;
+        };
+        // Full means a wake-up is pending already.
+        if let Err(TrySendError::Full(Wake::Copy)) = wake.try_send(want) {
+            self.asked.store(false, Ordering::Relaxed);
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed) & 0xFFFF_FFFF
+    }
+
+    /// Records what a passive checkpoint of generation `generation` copied.
+    fn record_copied(&self, generation: u64, frames: i64) {
+        let frames = u64::try_from(frames.clamp(0, i64::from(u32::MAX))).unwrap_or(0);
+        self.copied.store(generation << 32 | frames, Ordering::Relaxed);
+    }
+
+    /// Frames of the current WAL known to be in the database.
+    fn copied(&self) -> i64 {
+        let c = self.copied.load(Ordering::Relaxed);
+        if c >> 32 == self.generation() { i64::try_from(c & 0xFFFF_FFFF).unwrap_or(0) } else { 0 }
+    }
+
+    /// On the writer thread, between two batches (no write under way): once
+    /// the WAL is past a quarter of its limit and the checkpoint thread has
+    /// copied all but the last few commits, copies those too, so the next
+    /// commit starts the WAL over. Costs the writer one small copy and its
+    /// sync, about once per quarter of the limit; never waits for a lock.
+    pub(crate) fn catch_up(&self, writer: &mut Connection) {
+        let frames = self.frames.load(Ordering::Relaxed);
+        if frames <= self.restart_at || frames - self.copied() > CATCH_UP_FRAMES {
+            return;
+        }
+        let tried = self.tried_at.load(Ordering::Relaxed);
+        if tried != 0 && frames < tried + RETRY_FRAMES {
+            return;
+        }
+        self.tried_at.store(frames, Ordering::Relaxed);
+        let generation = self.generation();
+        match checkpoint(writer, Mode::Passive, Duration::ZERO) {
+            // The checkpoint thread is copying: try again after the next batch.
+            Ok((-1, _)) => self.tried_at.store(tried, Ordering::Relaxed),
+            Ok((_, copied)) => self.record_copied(generation, copied),
+            Err(e) => tracing::debug!(error = %e, "catch-up checkpoint skipped"),
+        }
+    }
+}
+
+/// Why the hook woke the checkpoint thread.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Wake {
+    /// The WAL is past a quarter of its limit: copy it now.
+    Copy,
+    /// The WAL is past its limit: truncate it, writers waiting.
+    Truncate,
+}
 
 /// Sets the writer up (the size limit, the hook) and starts the thread on a
 /// connection of its own to the database at `path`; past the limit it
 /// truncates on the writer connection itself, holding it, so a writer that
 /// never pauses cannot starve the truncation (SQLite's busy wait would lose
 /// every race for the write lock to it).
-pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_frames: i64) -> Result<(), StoreError> {
-    let (wake, woken) = sync_channel::<()>(1);
+pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_frames: i64) -> Result<Arc<Wal>, StoreError> {
+    let (wake, woken) = sync_channel::<Wake>(1);
+    let wal = Arc::new(Wal::new(limit_frames));
     let limit_bytes = {
         let mut w = lock(writer);
         let page_size: i64 = w.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(db_err)?;
         let limit_bytes = limit_frames.saturating_mul(page_size);
         w.pragma_update(None, "journal_size_limit", limit_bytes).map_err(db_err)?;
+        let hooked = wal.clone();
         w.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
-            if i64::from(pages) > limit_frames {
-                // Full means a wake-up is pending already.
-                let _ = wake.try_send(());
-            }
+            hooked.committed(i64::from(pages), &wake, limit_frames);
             Ok(())
         }))
         .map_err(db_err)?;
         limit_bytes
     };
-    let conn = Connection::open(path).map_err(db_err)?;
+    let mut conn = Connection::open(path).map_err(db_err)?;
     conn.pragma_update(None, "journal_size_limit", limit_bytes).map_err(db_err)?;
     let writer = Arc::downgrade(writer);
+    let state = wal.clone();
     std::thread::Builder::new()
         .name("tokenwise-checkpoint".into())
-        .spawn(move || run(&conn, &writer, &woken, limit_frames))
-        .map(|_| ())
+        .spawn(move || run(&mut conn, &writer, &woken, &state, limit_frames))
+        .map(|_| wal)
         .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))
 }
 
@@ -81,11 +208,11 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn run(conn: &Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>, limit_frames: i64) {
+fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<Wake>, wal: &Wal, limit_frames: i64) {
     let mut last_frames = 0;
     loop {
         let urgent = match woken.recv_timeout(TICK) {
-            Ok(()) => true,
+            Ok(wake) => wake == Wake::Truncate,
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => return,
         };
@@ -93,9 +220,10 @@ fn run(conn: &Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>
             // Writers wait for the writer connection meanwhile: a stall
             // bounded by the limit, only under writes that never pause.
             let Some(writer) = writer.upgrade() else { return };
-            let truncated = checkpoint(&lock(&writer), Mode::Truncate, FULL_WAIT);
+            wal.truncations.fetch_add(1, Ordering::Relaxed);
+            let truncated = checkpoint(&mut lock(&writer), Mode::Truncate, FULL_WAIT);
             last_frames = match truncated {
-                Ok(left) => left,
+                Ok((left, _)) => left,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot truncate a large WAL yet");
                     last_frames
@@ -103,8 +231,12 @@ fn run(conn: &Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>
             };
             continue;
         }
+        let generation = wal.generation();
         let frames = match checkpoint(conn, Mode::Passive, Duration::ZERO) {
-            Ok(frames) => frames,
+            Ok((frames, copied)) => {
+                wal.record_copied(generation, copied);
+                frames
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "checkpoint skipped");
                 continue;
@@ -113,33 +245,65 @@ fn run(conn: &Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>
         let idle = frames > 0 && frames == last_frames;
         let outcome = if idle { Some(checkpoint(conn, Mode::Truncate, IDLE_WAIT)) } else { None };
         last_frames = match outcome {
-            Some(Ok(left)) => left,
+            Some(Ok((left, _))) => left,
             Some(Err(_)) | None => frames,
         };
     }
 }
 
-/// One checkpoint, waiting at most `wait` for locks; the frames left in
-/// the WAL (all of them, copied or not). A checkpoint that could not finish
-/// (a truncation that found the WAL busy) is an error.
-fn checkpoint(conn: &Connection, mode: Mode, wait: Duration) -> rusqlite::Result<i64> {
-    conn.busy_timeout(wait)?;
+/// One checkpoint, waiting at most `wait` for locks; the frames in the WAL
+/// (all of them, copied or not) and how many of them are in the database.
+/// A checkpoint that could not finish (a truncation that found the WAL
+/// busy) is an error.
+fn checkpoint(conn: &mut Connection, mode: Mode, wait: Duration) -> rusqlite::Result<(i64, i64)> {
+    set_wait(conn, wait)?;
     // The pragma (unlike `sqlite3_wal_checkpoint_v2` on a connection that
     // has not read yet) opens the database in WAL mode first.
     let sql = match mode {
         Mode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
         Mode::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
     };
-    let done = conn.query_row(sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)));
+    let done = conn.query_row(sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
     conn.busy_timeout(WAIT_AFTER)?;
     match (mode, done?) {
-        (Mode::Truncate, (0, _)) => Ok(0),
-        (Mode::Truncate, (_, log)) => Err(rusqlite::Error::SqliteFailure(
+        (Mode::Truncate, (0, _, _)) => Ok((0, 0)),
+        (Mode::Truncate, (_, log, _)) => Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
             Some(format!("the WAL ({log} frames) is busy")),
         )),
-        (Mode::Passive, (_, log)) => Ok(log),
+        (Mode::Passive, (_, log, copied)) => Ok((log, copied)),
     }
+}
+
+/// Makes `conn` wait up to `wait` for a lock, trying again every [`POLL`].
+/// The handler is a plain function, so the two waits used are spelt out,
+/// and it times its wait from its first call on this thread.
+fn set_wait(conn: &mut Connection, wait: Duration) -> rusqlite::Result<()> {
+    thread_local!(static WAITING_SINCE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) });
+    fn poll(tried: i32, limit: Duration) -> bool {
+        let now = std::time::Instant::now();
+        let since = WAITING_SINCE.with(|s| {
+            let since = if tried == 0 { now } else { s.get().unwrap_or(now) };
+            s.set(Some(since));
+            since
+        });
+        if now.duration_since(since) >= limit {
+            return false;
+        }
+        std::thread::sleep(POLL);
+        true
+    }
+    fn idle(tried: i32) -> bool {
+        poll(tried, IDLE_WAIT)
+    }
+    fn full(tried: i32) -> bool {
+        poll(tried, FULL_WAIT)
+    }
+    if wait.is_zero() {
+        return conn.busy_timeout(Duration::ZERO);
+    }
+    let handler: fn(i32) -> bool = if wait <= IDLE_WAIT { idle } else { full };
+    conn.busy_handler(Some(handler))
 }
 
 #[derive(Clone, Copy)]
@@ -223,5 +387,63 @@ mod tests {
         eprintln!(
             "WAL: largest {largest} bytes over {WRITES} writes of 64 KiB, limit {limit_bytes}; {reads} reads; writes {writes_took:?}, truncated idle after {idle_took:?}"
         );
+    }
+
+    /// The gateway's case: a commit every millisecond or so, each followed
+    /// by the writer thread's catch-up, and readers that come and go (key
+    /// lookups). The WAL starts over again and again near a quarter of its
+    /// limit, and writers never wait for a truncation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_starts_the_wal_over_without_waiting_for_a_truncation() {
+        const LIMIT_FRAMES: i64 = 1_024; // 4 MiB of 4 KiB pages; starts over past 256
+        const WRITES: usize = 3_000; // 16 KiB each: ~47 MiB through the WAL
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("l.db");
+        let wal_path = dir.path().join("l.db-wal");
+        let url = format!("sqlite://{}", db.display());
+        let store = SqliteStore::open_limited(&url, Durability::ProcessCrash, LIMIT_FRAMES).unwrap();
+        store
+            .write(|c| c.execute_batch("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)").map_err(db_err))
+            .await
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2u64)
+            .map(|_| {
+                let (db, stop) = (db.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let c = rusqlite::Connection::open(&db).unwrap();
+                    let mut reads = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let _: i64 = c.query_row("SELECT count(*) FROM blobs", [], |r| r.get(0)).unwrap();
+                        reads += 1;
+                        std::thread::sleep(Duration::from_micros(500));
+                    }
+                    reads
+                })
+            })
+            .collect();
+        let wal = store.inner.wal.clone().unwrap();
+        let mut largest = 0;
+        for _ in 0..WRITES {
+            let mut w = crate::connection::lock(&store.inner.writer);
+            w.execute("INSERT INTO blobs (b) VALUES (zeroblob(16384))", []).unwrap();
+            wal.catch_up(&mut w);
+            drop(w);
+            largest = largest.max(std::fs::metadata(&wal_path).map_or(0, |m| m.len()));
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        let (starts, truncations) = (wal.generation.load(Ordering::Relaxed), wal.truncations.load(Ordering::Relaxed));
+        eprintln!(
+            "WAL: largest {largest} bytes, started over {starts} times, {truncations} truncations; {reads} reads"
+        );
+        assert!(reads > 100, "the readers were busy throughout ({reads} reads)");
+        // A truncation also starts the WAL over; without the catch-up
+        // nearly every start-over is one.
+        assert!(starts >= 20, "the WAL started over only {starts} times");
+        assert!(truncations * 5 <= starts, "writers waited for {truncations} truncations in {starts} start-overs");
+        let limit_bytes = u64::try_from(LIMIT_FRAMES).unwrap() * 4096;
+        assert!(largest < limit_bytes, "the WAL reached {largest} bytes (limit {limit_bytes})");
     }
 }

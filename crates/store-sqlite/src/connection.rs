@@ -32,6 +32,9 @@ pub(crate) struct Inner {
     /// lock (atomic holds in microseconds); captured totals are persisted
     /// with the usage events that capture them.
     pub(crate) book: Mutex<Book>,
+    /// What the checkpoint thread and the writer know of the WAL (None in
+    /// memory).
+    pub(crate) wal: Option<Arc<checkpoint::Wal>>,
 }
 
 impl SqliteStore {
@@ -66,11 +69,12 @@ impl SqliteStore {
         configure(&writer, Some(durability)).map_err(db_err)?;
         migrate(&mut writer)?;
         let writer = Arc::new(Mutex::new(writer));
-        if let Some(p) = &path {
-            checkpoint::start(p, &writer, wal_limit_frames)?;
-        }
+        let wal = match &path {
+            Some(p) => Some(checkpoint::start(p, &writer, wal_limit_frames)?),
+            None => None,
+        };
         let inner =
-            Arc::new(Inner { path, writer, readers: Mutex::new(Vec::new()), book: Mutex::new(Book::default()) });
+            Arc::new(Inner { path, writer, readers: Mutex::new(Vec::new()), book: Mutex::new(Book::default()), wal });
         Ok(SqliteStore { inner })
     }
 

@@ -230,6 +230,12 @@ impl BlockingWriter for Writer {
     fn import_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
         Ok(commit(&self.0, events, false)?.new)
     }
+
+    fn after_batch(&mut self) {
+        if let Some(wal) = &self.0.wal {
+            wal.catch_up(&mut lock(&self.0.writer));
+        }
+    }
 }
 
 #[async_trait]

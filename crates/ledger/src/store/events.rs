@@ -91,6 +91,11 @@ pub trait BlockingWriter: Send {
     fn import_events_blocking(&mut self, events: &[UsageEvent]) -> Result<u64, StoreError> {
         Ok(self.commit_events_blocking(events)?.new)
     }
+
+    /// Called between batches, once the last one's callers have been
+    /// answered: upkeep that must not delay them (SQLite starts its WAL
+    /// over here).
+    fn after_batch(&mut self) {}
 }
 
 #[async_trait]
