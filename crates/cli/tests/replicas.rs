@@ -3,7 +3,8 @@
 //! budget overspend by exactly 0, and refuse no call while the budget had
 //! room for it. A replica killed mid-call, holding an allowance (escrow,
 //! on by default), gives its allowance and holds back after its lease and
-//! keeps the captures it recorded. Needs TOKENWISE_TEST_POSTGRES_URL (CI sets it); skipped without it
+//! keeps the captures it recorded; one stopped cleanly gives its allowance
+//! back at once. Needs TOKENWISE_TEST_POSTGRES_URL (CI sets it); skipped without it
 //! unless TOKENWISE_REQUIRE_POSTGRES=1.
 
 // Tests fail by panicking.
@@ -246,5 +247,42 @@ async fn a_dead_replicas_holds_come_back_after_its_lease() {
     assert_eq!(left, 0, "no allowance row outlives its lease");
     let events: i64 = db.query_one("SELECT count(*) FROM usage_events", &[]).await.unwrap().get(0);
     assert_eq!(events, 3, "one usage row per answered call");
+    c.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stopped_cleanly_gives_its_allowance_back_at_once() {
+    let Some(mut c) = Cluster::start(1, tight, Some("2026-11-30T12:00:00Z")).await else { return };
+    let key = c.key("ivan.petrov", Some("support-reply"));
+    tokenwise_server::install_crypto();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", c.replicas[0].addr);
+    let mut spent = 0i64;
+    for i in 0..3 {
+        let r = http
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 60, "messages": [{"role": "user", "content": format!("call {i}")}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        spent += usd_nanos(r.headers()["x-tokenwise-cost-usd"].to_str().unwrap());
+    }
+    let allowances = "SELECT count(*) FROM budget_allowances a JOIN budget_envelopes e USING (key) \
+                      WHERE e.budget_id = 'support-monthly'";
+    assert_eq!(count(&c, allowances).await, 1, "the replica holds against an allowance");
+    let (_, held, _) = envelope(&c, "support-monthly").await;
+    assert!(held > 0, "the allowance is reserved on the shared row");
+    // SIGTERM: the replica drains, commits, and gives back what it reserved.
+    let pid = c.replicas[0].child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = c.replicas[0].child.wait().unwrap();
+    assert!(status.success(), "a clean stop: {status}");
+    // No clock moved, no lease ran out: the row is settled the moment it exits.
+    let (captured, held, _) = envelope(&c, "support-monthly").await;
+    assert_eq!(held, 0, "nothing is left reserved by the stopped replica");
+    assert_eq!(captured, spent, "its answered calls are captured");
+    assert_eq!(count(&c, allowances).await, 0, "its allowance rows are gone");
     c.drop_schema().await;
 }

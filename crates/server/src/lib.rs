@@ -102,7 +102,13 @@ pub async fn serve(
     }
     let routes = router(app.clone(), gateway.clone());
     listen::serve(listener, routes, listen::Limits::of(&app.policy.server), shutdown).await;
-    // In-flight calls have finished; let the writers commit what is queued.
+    // In-flight calls have finished; let the writers commit what is queued,
+    // then give back what this replica reserved of the budgets.
+    let (store, owner) = (app.store.clone(), app.budgets.owner.clone());
     drop((app, gateway));
-    writers.flush().await
+    writers.flush().await?;
+    if let Err(e) = store.budget_retire(&owner).await {
+        tracing::warn!(error = %e, "could not give back this replica's budget allowances; they return when its lease ends");
+    }
+    Ok(())
 }

@@ -142,6 +142,10 @@ impl BudgetStore for PgStore {
         Ok(holds + self.escrow_expire(now).await?)
     }
 
+    async fn budget_retire(&self, owner: &str) -> Result<(), StoreError> {
+        self.escrow_retire(owner).await
+    }
+
     async fn budget_envelopes(&self, at: Timestamp) -> Result<Vec<EnvelopeState>, StoreError> {
         // Captures recorded against allowances and not yet folded count as
         // captured (and no longer as held) at once.

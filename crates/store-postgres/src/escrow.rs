@@ -54,6 +54,9 @@ struct Inner {
     lease_until: Option<Timestamp>,
     tick: u64,
     ticker: bool,
+    /// The replica has stopped: every exchange returns what is free and
+    /// draws nothing, and holds take the shared rows.
+    retiring: bool,
 }
 
 /// The store's escrow: off until [`PgStore::escrow_configure`].
@@ -114,7 +117,26 @@ impl PgStore {
     }
 
     fn escrow_config(&self) -> Option<EscrowConfig> {
-        self.escrow.lock().config.clone()
+        let inner = self.escrow.lock();
+        inner.config.clone().filter(|_| !inner.retiring)
+    }
+
+    /// Retires this replica's escrow (see
+    /// [`BudgetStore::budget_retire`](tokenwise_ledger::BudgetStore::budget_retire)):
+    /// one last exchange folds its recorded captures and returns every
+    /// allowance's free part; nothing is drawn again.
+    pub(crate) async fn escrow_retire(&self, owner: &str) -> Result<(), StoreError> {
+        let config = {
+            let mut inner = self.escrow.lock();
+            if inner.owner.as_deref() != Some(owner) {
+                return Ok(());
+            }
+            inner.retiring = true;
+            inner.config.clone()
+        };
+        let Some(config) = config else { return Ok(()) };
+        let _one = self.escrow.exchange.lock().await;
+        self.exchange(owner, &config).await
     }
 
     /// Places `req` against this replica's allowances where they have room,
@@ -586,7 +608,7 @@ impl PgStore {
         let mut returns: Vec<(String, i64, Nanos)> = Vec::new();
         {
             let mut inner = self.escrow.lock();
-            let tick = inner.tick;
+            let (tick, retiring) = (inner.tick, inner.retiring);
             for (key, grant, cost) in folds {
                 inner.book.folded(key, *grant, Nanos(*cost));
             }
@@ -601,7 +623,7 @@ impl PgStore {
                 let spent = hard && (closed || remaining < reserve);
                 let idle = tick.saturating_sub(k.last_used) > IDLE_TICKS && !k.wanted;
                 let mut delta = 0i64;
-                if spent || idle {
+                if spent || idle || retiring {
                     if free > Nanos::ZERO {
                         delta = -free.0;
                         returns.push((s.key.clone(), grant, free));

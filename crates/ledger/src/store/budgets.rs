@@ -29,6 +29,15 @@ pub trait BudgetStore: Send + Sync {
     /// Releases holds whose lease ran out; returns how many.
     async fn budget_expire(&self, now: Timestamp) -> Result<u64, StoreError>;
 
+    /// Called once replica `owner` has stopped taking calls and its usage
+    /// is committed: gives back what it had reserved for itself
+    /// (PostgreSQL's escrow allowances), so that money is free at once
+    /// instead of when its lease runs out.
+    async fn budget_retire(&self, owner: &str) -> Result<(), StoreError> {
+        let _ = owner;
+        Ok(())
+    }
+
     /// Envelopes whose period contains `at`.
     async fn budget_envelopes(&self, at: Timestamp) -> Result<Vec<EnvelopeState>, StoreError>;
 

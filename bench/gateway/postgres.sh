@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The gateway with its ledger on PostgreSQL (issue [12], part 3): the same
+# mock upstream, request and open-loop load generator as run.sh, against
+#   1. one replica at each of RATES req/s;
+#   2. REPLICAS replicas sharing one database, each sent RATE/REPLICAS req/s
+#      by a load generator of its own, all at once, for each of MULTI_RATES;
+# budgets on (examples/acme.toml's envelopes, held and captured by escrow,
+# the default on PostgreSQL), every call committed before it is answered.
+# Afterwards each database is checked: one row per call, no held money left.
+#
+#   bench/gateway/postgres.sh
+#   RATES="200 1000" MULTI_RATES="3000" DURATION=15 bench/gateway/postgres.sh
+#   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test (the default)
+#
+# Nothing is pinned: PostgreSQL, the replicas, the mock and the load
+# generators share the machine's cores, as a one-box deployment would.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DURATION=${DURATION:-15}
+RATES=${RATES-"200 1000"}
+MULTI_RATES=${MULTI_RATES-"3000"}
+REPLICAS=${REPLICAS:-3}
+REPEAT=${REPEAT:-1}
+PG=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+OUT=${OUT:-$ROOT/bench/gateway/results}
+mkdir -p "$OUT"
+work=$(mktemp -d)
+cleanup() {
+  for p in $(cat "$work/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release --locked -p tokenwise-cli
+cargo build --release --manifest-path bench/loadgen/Cargo.toml
+TW=$ROOT/target/release/tokenwise
+LOADGEN=$ROOT/bench/loadgen/target/release/tokenwise-loadgen
+source "$ROOT/bench/listen.sh"
+
+MOCK=$(listen "$TW" mock-upstream --listen 127.0.0.1:0)
+cp -r examples/prices "$work/prices"
+sed "s#http://127.0.0.1:9100#http://$MOCK#" examples/acme.toml >"$work/acme.toml"
+body='{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft replies for Acme support."},{"role":"user","content":"Where is my refund for order 1042? It has been ten days."}],"max_tokens":32}'
+echo "$body" >"$work/chat.json"
+
+# A fresh database: DB_URL names it (same server as $PG).
+fresh_db() { # NAME
+  psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+  DB_URL="${PG%/*}/$1"
+}
+
+# Starts N replicas on DB_URL; their addresses in ADDRS, a key in KEY.
+start_replicas() { # N
+  ADDRS=()
+  for _ in $(seq "$1"); do
+    ADDRS+=("$(OPENAI_API_KEY=sk-bench ANTHROPIC_API_KEY=sk-bench listen "$TW" serve --config "$work/acme.toml" \
+      --listen 127.0.0.1:0 --database "$DB_URL")")
+  done
+  KEY=$("$TW" keys create --config "$work/acme.toml" --database "$DB_URL" --user ivan.petrov --use-case support-reply 2>/dev/null)
+}
+
+stop_replicas() {
+  for p in $(cat "$work/pids"); do
+    [[ $(ps -o comm= -p "$p" 2>/dev/null) == tokenwise ]] && grep -q serve "/proc/$p/cmdline" 2>/dev/null && kill "$p" || true
+  done
+  sleep 1
+}
+
+KEY=""
+load() { # NAME ADDR RATE
+  local auth=()
+  [[ -n $KEY ]] && auth=(--header "Authorization: Bearer $KEY")
+  "$LOADGEN" --url "http://$2/v1/chat/completions" --body "$work/chat.json" --rate "$3" --duration "$DURATION" \
+    --concurrency 64 --header 'content-type: application/json' "${auth[@]}" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); d["name"]=sys.argv[1]; print(json.dumps(d))' "$1"
+}
+
+check() { # LABEL: rows, held money and estimated rows left in DB_URL once the replicas stopped
+  local q="SELECT (SELECT COUNT(*) FROM usage_events), (SELECT COUNT(*) FILTER (WHERE estimated) FROM usage_events), \
+    (SELECT COALESCE(SUM(held_nanos), 0) FROM budget_envelopes), \
+    (SELECT COUNT(*) FROM budget_envelopes WHERE hard AND captured_nanos + held_nanos > limit_nanos)"
+  echo "$1: rows | estimated | held nanos left | hard envelopes over their limit = $(psql -qAt "$DB_URL" -c "$q")" \
+    | tee -a "$OUT/postgres-ledger.txt"
+}
+
+: >"$OUT/postgres.jsonl"
+: >"$OUT/postgres-ledger.txt"
+load "direct" "$MOCK" 1000 >>"$OUT/postgres.jsonl" || true
+for rep in $(seq "$REPEAT"); do
+  for rate in $RATES; do
+    echo "--> one replica, $rate req/s, run $rep"
+    fresh_db tw_gw_bench_one
+    start_replicas 1
+    load "postgres/1/$rate" "${ADDRS[0]}" "$rate" >>"$OUT/postgres.jsonl"
+    stop_replicas
+    check "one replica, $rate req/s, run $rep"
+  done
+  for rate in $MULTI_RATES; do
+    echo "--> $REPLICAS replicas, $rate req/s in all, run $rep"
+    fresh_db tw_gw_bench_many
+    start_replicas "$REPLICAS"
+    each=$(python3 -c "print($rate / $REPLICAS)")
+    gens=()
+    for i in "${!ADDRS[@]}"; do
+      load "postgres/$REPLICAS/$rate/replica-$i" "${ADDRS[$i]}" "$each" >"$work/multi-$i.json" &
+      gens+=($!)
+    done
+    wait "${gens[@]}"
+    cat "$work"/multi-*.json >>"$OUT/postgres.jsonl"
+    stop_replicas
+    check "$REPLICAS replicas, $rate req/s, run $rep"
+  done
+done
+python3 - "$OUT/postgres.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("| run | offered req/s | achieved req/s | errors | p50 ms | p90 ms | p99 ms | p99.9 ms |")
+print("|---|---|---|---|---|---|---|---|")
+for r in rows:
+    t = r["total"]
+    print(f'| {r["name"]} | {r["target_rate"]:.0f} | {r["achieved_rate"]:.0f} | {r["errors"]} | {t["p50_ms"]:.2f} | {t["p90_ms"]:.2f} | {t["p99_ms"]:.2f} | {t["p999_ms"]:.2f} |')
+PY
