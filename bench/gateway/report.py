@@ -35,7 +35,7 @@ for mode, metric, label in (("chat", "total", "non-streaming, full response"), (
     rates = sorted({n.split("/")[2] for n in runs if n.startswith(mode + "/")}, key=lambda r: (r == "0", float(r)))
     for rate in rates:
         direct = runs.get(f"{mode}/direct/{rate}")
-        for gw in ("direct", "tokenwise-before", "tokenwise", "tokenwise-task", "tokenwise-process_crash", "tokenwise-process_crash-task", "litellm"):
+        for gw in ("direct", "tokenwise-before", "tokenwise", "tokenwise-task", "tokenwise-process_crash", "tokenwise-process_crash-task", "noveum", "litellm"):
             r = runs.get(f"{mode}/{gw}/{rate}")
             if not r:
                 continue

@@ -12,6 +12,9 @@
 #   BASELINE=../old-checkout SKIP_LITELLM=1 bench/gateway/run.sh
 #       # also an earlier build of tokenwise ("tokenwise-before": BASELINE's
 #       # target/release/tokenwise with BASELINE's examples/acme.toml), same run
+#   NOVEUM=1 bench/gateway/run.sh        # also the bare Rust proxy noveum-ai-gateway 2.0.1
+#       # (no ledger, no DLP, no budgets: the floor a proxy costs); built with
+#       # `cargo install noveum-ai-gateway --version 2.0.1 --locked` if not on PATH (~8 min)
 #   TRACE_DIR=/tmp/tr bench/gateway/run.sh   # also each request's send time and latency,
 #       # one file a run (MODE-NAME-RATE-RUN.txt), to see when the slow ones happened
 #
@@ -82,6 +85,19 @@ if [[ -n "${BASELINE:-}" ]]; then
   KEY_BEFORE=$("$OLD" keys create --config "$work/before/acme.toml" --database "sqlite://$work/ledger-before.db" --user ivan.petrov --use-case support-reply 2>/dev/null)
 fi
 
+PROXY=""
+if [[ -n "${NOVEUM:-}" ]]; then
+  echo "==> noveum-ai-gateway 2.0.1 (bare proxy)"
+  command -v noveum-ai-gateway >/dev/null || cargo install noveum-ai-gateway --version 2.0.1 --locked
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # It logs every request at INFO; at WARN it does no more per call than tokenwise does.
+  HOST=127.0.0.1 PORT=$port OPENAI_BASE_URL=http://$MOCK RUST_LOG=warn \
+    $PIN_SUT noveum-ai-gateway >"$work/noveum.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+  PROXY=127.0.0.1:$port
+fi
+
 LITELLM=""
 if [[ -z "${SKIP_LITELLM:-}" ]]; then
   echo "==> LiteLLM proxy $LITELLM_VERSION"
@@ -130,6 +146,7 @@ targets=("direct|http://$MOCK/v1/chat/completions|" "tokenwise|http://$TOKENWISE
          "tokenwise-process_crash|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS"
          "tokenwise-process_crash-task|http://$TOKENWISE_OS/v1/chat/completions|$KEY_OS|x-tokenwise-task: $TASK")
 [[ -n $BEFORE ]] && targets+=("tokenwise-before|http://$BEFORE/v1/chat/completions|$KEY_BEFORE")
+[[ -n $PROXY ]] && targets+=("noveum|http://$PROXY/v1/chat/completions|sk-bench")
 [[ -n $LITELLM ]] && targets+=("litellm|http://$LITELLM/v1/chat/completions|sk-bench-0123456789abcdef0123456789abcdef")
 for mode in $MODES; do
   for rate in $RATES ${MAX_RUN-0}; do
