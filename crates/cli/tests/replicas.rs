@@ -49,6 +49,23 @@ async fn settled(c: &Cluster, spent: i64) -> (i64, i64, i64) {
     row
 }
 
+/// Three answered calls to the replica at `base`: what they cost.
+async fn three_calls(http: &reqwest::Client, base: &str, key: &str) -> i64 {
+    let mut spent = 0i64;
+    for i in 0..3 {
+        let r = http
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 60, "messages": [{"role": "user", "content": format!("call {i}")}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        spent += usd_nanos(r.headers()["x-tokenwise-cost-usd"].to_str().unwrap());
+    }
+    spent
+}
+
 async fn count(c: &Cluster, sql: &str) -> i64 {
     let (db, conn) = tokio_postgres::connect(&c.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
@@ -182,18 +199,7 @@ async fn a_dead_replicas_holds_come_back_after_its_lease() {
     let doomed = format!("http://{}", c.replicas[0].addr);
     // A few answered calls first: the replica draws allowances (escrow)
     // and records its captures against them.
-    let mut spent = 0i64;
-    for i in 0..3 {
-        let r = http
-            .post(format!("{doomed}/v1/chat/completions"))
-            .bearer_auth(&key)
-            .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 60, "messages": [{"role": "user", "content": format!("call {i}")}]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        spent += usd_nanos(r.headers()["x-tokenwise-cost-usd"].to_str().unwrap());
-    }
+    let spent = three_calls(&http, &doomed, &key).await;
     let (db, conn) = tokio_postgres::connect(&c.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     let allowances = "SELECT count(*) FROM budget_allowances a JOIN budget_envelopes e USING (key) \
@@ -256,19 +262,7 @@ async fn a_replica_stopped_cleanly_gives_its_allowance_back_at_once() {
     let key = c.key("ivan.petrov", Some("support-reply"));
     tokenwise_server::install_crypto();
     let http = reqwest::Client::new();
-    let base = format!("http://{}", c.replicas[0].addr);
-    let mut spent = 0i64;
-    for i in 0..3 {
-        let r = http
-            .post(format!("{base}/v1/chat/completions"))
-            .bearer_auth(&key)
-            .json(&json!({"model": "gpt-4.1-mini", "max_tokens": 60, "messages": [{"role": "user", "content": format!("call {i}")}]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        spent += usd_nanos(r.headers()["x-tokenwise-cost-usd"].to_str().unwrap());
-    }
+    let spent = three_calls(&http, &format!("http://{}", c.replicas[0].addr), &key).await;
     let allowances = "SELECT count(*) FROM budget_allowances a JOIN budget_envelopes e USING (key) \
                       WHERE e.budget_id = 'support-monthly'";
     assert_eq!(count(&c, allowances).await, 1, "the replica holds against an allowance");

@@ -320,6 +320,19 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
+    /// A store at `l.db` in a fresh folder, its WAL limited to
+    /// `limit_frames`, with an empty table `blobs (id, b)`.
+    async fn blobs(limit_frames: i64) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let store = SqliteStore::open_limited(&url, Durability::ProcessCrash, limit_frames).unwrap();
+        store
+            .write(|c| c.execute_batch("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)").map_err(db_err))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
     /// Under writes that never pause, with readers always inside a read
     /// transaction (the soak's dashboards and key lookups), the WAL stays
     /// near its limit instead of growing with every commit; once the writer
@@ -328,15 +341,8 @@ mod tests {
     async fn the_wal_stays_bounded_under_steady_writes_and_busy_readers() {
         const LIMIT_FRAMES: i64 = 256; // 1 MiB of 4 KiB pages
         const WRITES: usize = 400; // 64 KiB each: ~26 MiB through the WAL
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("l.db");
-        let wal = dir.path().join("l.db-wal");
-        let url = format!("sqlite://{}", db.display());
-        let store = SqliteStore::open_limited(&url, Durability::ProcessCrash, LIMIT_FRAMES).unwrap();
-        store
-            .write(|c| c.execute_batch("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)").map_err(db_err))
-            .await
-            .unwrap();
+        let (dir, store) = blobs(LIMIT_FRAMES).await;
+        let (db, wal) = (dir.path().join("l.db"), dir.path().join("l.db-wal"));
         let stop = Arc::new(AtomicBool::new(false));
         // Two readers whose read transactions overlap: at every moment one
         // of them holds a snapshot.
@@ -397,15 +403,8 @@ mod tests {
     async fn the_writer_starts_the_wal_over_without_waiting_for_a_truncation() {
         const LIMIT_FRAMES: i64 = 1_024; // 4 MiB of 4 KiB pages; starts over past 256
         const WRITES: usize = 3_000; // 16 KiB each: ~47 MiB through the WAL
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("l.db");
-        let wal_path = dir.path().join("l.db-wal");
-        let url = format!("sqlite://{}", db.display());
-        let store = SqliteStore::open_limited(&url, Durability::ProcessCrash, LIMIT_FRAMES).unwrap();
-        store
-            .write(|c| c.execute_batch("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)").map_err(db_err))
-            .await
-            .unwrap();
+        let (dir, store) = blobs(LIMIT_FRAMES).await;
+        let (db, wal_path) = (dir.path().join("l.db"), dir.path().join("l.db-wal"));
         let stop = Arc::new(AtomicBool::new(false));
         let readers: Vec<_> = (0..2u64)
             .map(|_| {
