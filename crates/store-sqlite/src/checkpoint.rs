@@ -13,10 +13,15 @@
 //!   comes and the WAL grew to 1.08 GB in a soak of 149k requests;
 //! - when a commit leaves more than the limit in the WAL, the writer's WAL
 //!   hook wakes the thread (a non-blocking send: nothing else happens on
-//!   the commit's path) and it truncates the WAL on the writer connection,
-//!   writers waiting meanwhile (readers get at most [`FULL_WAIT`] to leave
-//!   the WAL): a stall bounded by the limit instead of a full disk, only
-//!   under writes that never pause;
+//!   the commit's path) and it copies the whole WAL back on the writer
+//!   connection, writers waiting meanwhile (readers get at most
+//!   [`FULL_WAIT`] to leave the WAL), so that the next commit starts the
+//!   WAL over: a stall bounded by the limit instead of a full disk, only
+//!   under writes that never pause. It restarts the WAL rather than
+//!   truncating it: a bulk import (`tokenwise ingest`) goes past the limit
+//!   at nearly every commit, and each truncation made the next commit grow
+//!   the file again (2.5 → 2.1 s of system time for 1,000,000 events in
+//!   `/dev/shm`);
 //! - `journal_size_limit` set to the limit, so whenever the writer starts the
 //!   WAL over the file is cut back to it too.
 //!
@@ -93,7 +98,10 @@ fn run(conn: &Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>
             // Writers wait for the writer connection meanwhile: a stall
             // bounded by the limit, only under writes that never pause.
             let Some(writer) = writer.upgrade() else { return };
-            let truncated = checkpoint(&lock(&writer), Mode::Truncate, FULL_WAIT);
+            // Restarted, not truncated: the next commit writes over the
+            // file's pages instead of growing it again page by page
+            // (`journal_size_limit` keeps it within the limit).
+            let truncated = checkpoint(&lock(&writer), Mode::Restart, FULL_WAIT);
             last_frames = match truncated {
                 Ok(left) => left,
                 Err(e) => {
@@ -120,8 +128,10 @@ fn run(conn: &Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>
 }
 
 /// One checkpoint, waiting at most `wait` for locks; the frames left in
-/// the WAL (all of them, copied or not). A checkpoint that could not finish
-/// (a truncation that found the WAL busy) is an error.
+/// the WAL (all of them, copied or not; none after a restart, whose frames
+/// are all copied and written over by the next commit). A checkpoint that
+/// could not finish (a truncation or restart that found the WAL busy) is
+/// an error.
 fn checkpoint(conn: &Connection, mode: Mode, wait: Duration) -> rusqlite::Result<i64> {
     conn.busy_timeout(wait)?;
     // The pragma (unlike `sqlite3_wal_checkpoint_v2` on a connection that
@@ -129,12 +139,13 @@ fn checkpoint(conn: &Connection, mode: Mode, wait: Duration) -> rusqlite::Result
     let sql = match mode {
         Mode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
         Mode::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+        Mode::Restart => "PRAGMA wal_checkpoint(RESTART)",
     };
     let done = conn.query_row(sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)));
     conn.busy_timeout(WAIT_AFTER)?;
     match (mode, done?) {
-        (Mode::Truncate, (0, _)) => Ok(0),
-        (Mode::Truncate, (_, log)) => Err(rusqlite::Error::SqliteFailure(
+        (Mode::Truncate | Mode::Restart, (0, _)) => Ok(0),
+        (Mode::Truncate | Mode::Restart, (_, log)) => Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
             Some(format!("the WAL ({log} frames) is busy")),
         )),
@@ -145,6 +156,7 @@ fn checkpoint(conn: &Connection, mode: Mode, wait: Duration) -> rusqlite::Result
 #[derive(Clone, Copy)]
 enum Mode {
     Passive,
+    Restart,
     Truncate,
 }
 
