@@ -427,3 +427,54 @@ impl EventStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenwise_core::FindingKind;
+    use tokenwise_ledger::EventSource;
+
+    /// Consecutive events of one batch differ in every way a value can (a
+    /// text to another, to NULL and back, findings and budget keys coming,
+    /// changing and going): each reads back as it was written, though only
+    /// what changed from the event before is bound again.
+    #[tokio::test]
+    async fn a_batch_binds_only_what_changed_and_stores_each_event_whole() {
+        let store = SqliteStore::open("sqlite://:memory:").unwrap();
+        let at = |i: i64| jiff::Timestamp::from_second(1_800_000_000 + i).unwrap();
+        let user = |i: i64| if i % 2 == 0 { "ann" } else { "bob" };
+        let ev = |i: i64| UsageEvent::builder(format!("e{i}"), at(i), EventSource::Gateway, user(i), "t", "m", "p");
+        let keys = |k: &[&str]| k.iter().map(|k| (*k).to_string()).collect::<Vec<_>>();
+        let mut events = vec![
+            ev(0)
+                .project(Some("p1"))
+                .timing(40, Some(7))
+                .findings(BTreeMap::from([(FindingKind::Email, 2)]))
+                .budget_keys(keys(&["k1", "k2"]))
+                .build(),
+            ev(1).build(),
+            ev(2).project(Some("p1")).task(Some("T")).budget_keys(keys(&["k1", "k2"])).build(),
+            ev(3)
+                .project(Some("p2"))
+                .task(Some("T"))
+                .findings(BTreeMap::from([(FindingKind::CreditCard, 1)]))
+                .budget_keys(keys(&["k1"]))
+                .build(),
+            ev(4).timing(40, Some(7)).findings(BTreeMap::from([(FindingKind::CreditCard, 1)])).build(),
+            ev(5).budget_keys(keys(&["k1", "k2"])).build(),
+        ];
+        events[1].prompt_minhash = Some(u64::MAX);
+        events[2].prompt_minhash = Some(3);
+        let committed = store.commit_events(&events).await.unwrap();
+        assert_eq!(committed.new, 6);
+        for e in &events {
+            assert_eq!(store.event(&e.id).await.unwrap().as_ref(), Some(e), "{}", e.id);
+        }
+        // A second batch starts with everything bound afresh.
+        let later = vec![ev(6).build(), ev(7).project(Some("p1")).build()];
+        assert_eq!(store.commit_events(&later).await.unwrap().new, 2);
+        for e in &later {
+            assert_eq!(store.event(&e.id).await.unwrap().as_ref(), Some(e), "{}", e.id);
+        }
+    }
+}
