@@ -16,7 +16,7 @@ SELECT json_extract(j, '$.id'), unixepoch(json_extract(j, '$.time')) * 1000000, 
        'production', NULL, 'ingested', json_extract(j, '$.model'), json_extract(j, '$.model'), 'upstream',
        json_extract(j, '$.usage.input_tokens'), json_extract(j, '$.usage.output_tokens'),
        json_extract(j, '$.usage.cache_read_tokens'), 0, 0, 0, 'price', 0, NULL, 0, 'ok', 200, NULL, 0, NULL,
-       '{}', 'allow', NULL, NULL, NULL, '[]', NULL
+       '{}', 'allow', NULL, NULL, NULL, '[]', NULL, unixepoch() * 1000000
 FROM raw;
 COMMIT;
 DROP TABLE raw;

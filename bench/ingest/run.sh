@@ -10,6 +10,7 @@
 #   bench/ingest/run.sh
 #   EVENTS=100000 bench/ingest/run.sh
 #   TMPDIR=/dev/shm bench/ingest/run.sh   # ledgers in memory: no disk in the figures
+#   BIN=/path/to/tokenwise bench/ingest/run.sh   # another build (a baseline), not rebuilt
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EVENTS="${EVENTS:-1000000}"
@@ -17,8 +18,10 @@ DATA=bench/ingest/data
 FILE="$DATA/events-$EVENTS.jsonl"
 mkdir -p "$DATA"
 [[ -f "$FILE" ]] || python3 bench/ingest/gen.py "$EVENTS" "$FILE"
-cargo build --release -p tokenwise-cli
-BIN="$PWD/target/release/tokenwise"
+if [[ -z "${BIN:-}" ]]; then
+  cargo build --release -p tokenwise-cli
+  BIN="$PWD/target/release/tokenwise"
+fi
 WORK="$(mktemp -d)"
 SERVE=""
 trap '[[ -n "$SERVE" ]] && kill "$SERVE" 2>/dev/null; rm -rf "$WORK"' EXIT

@@ -1,9 +1,8 @@
 //! `tokenwise ingest --config F FILE --format jsonl|litellm|otlp-json`:
 //! usage recorded elsewhere, into the ledger the policy (or `--database`)
-//! names. The file is read in chunks on one thread while the previous
-//! chunk is mapped, priced and written as `POST /api/v1/events:batch` does
-//! it (`tokenwise_app::ingest`); mapping the next chunk while one is
-//! written was tried and cost more CPU for no gain here. Rejected
+//! names. The file is read in chunks, a pipeline of three: one chunk
+//! parsed, the one before mapped and priced, the one before that written,
+//! each as `POST /api/v1/events:batch` does it (`tokenwise_app::ingest`). Rejected
 //! lines are printed with their reason and make the exit status 1; the
 //! rest are stored, and running it again stores nothing twice.
 
@@ -104,8 +103,19 @@ pub async fn run(a: Args<'_>) -> anyhow::Result<ExitCode> {
     let ingester = Ingester { policy: &policy, store: ledger.as_ref(), envelopes: &envelopes, chunk: LINES_PER_CHUNK };
     let mut report = IngestReport::new(format);
     let fail = |e: tokenwise_app::AppError| anyhow::anyhow!("{}", e.message);
+    // One chunk is written (on the store's writer thread) while the next
+    // is mapped and priced, and the one after parsed: the writer is most
+    // of the work, so on two cores the others hide behind it.
+    let mut writing = None;
     while let Some(parsed) = rx.recv().await {
-        report.merge(ingester.store(format, parsed).await.map_err(fail)?);
+        let prepared = ingester.prepare(format, parsed).await.map_err(fail)?;
+        if let Some(w) = writing.take() {
+            report.merge(ingester.finish(w).await.map_err(fail)?);
+        }
+        writing = Some(ingester.write(prepared));
+    }
+    if let Some(w) = writing {
+        report.merge(ingester.finish(w).await.map_err(fail)?);
     }
     reader.await.context("the reader failed")??;
     ledger.append_audit(&audit_entry("cli", "tokenwise ingest", &report)).await.context("cannot audit the ingest")?;

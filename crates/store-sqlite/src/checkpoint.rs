@@ -19,9 +19,13 @@
 //! - when a commit leaves more than the limit in the WAL anyway (readers
 //!   kept the start-over from happening: the WAL grew to 1.08 GB in a soak
 //!   of 149k requests before any of this), the hook wakes the thread and it
-//!   truncates the WAL on the writer connection, writers waiting meanwhile
-//!   (readers get at most [`FULL_WAIT`] to leave the WAL): a stall bounded
-//!   by the limit instead of a full disk;
+//!   copies the whole WAL back on the writer connection, writers waiting
+//!   meanwhile (readers get at most [`FULL_WAIT`] to leave the WAL), and
+//!   restarts it: a stall bounded by the limit instead of a full disk. It
+//!   restarts rather than truncates: a bulk import (`tokenwise ingest`)
+//!   goes past the limit at nearly every commit, and each truncation made
+//!   the next commit grow the file again (2.5 → 2.1 s of system time for
+//!   1,000,000 events in `/dev/shm`);
 //! - `journal_size_limit` set to the limit, so whenever the writer starts the
 //!   WAL over the file is cut back to it too.
 //!
@@ -83,8 +87,8 @@ pub(crate) struct Wal {
     tried_at: AtomicI64,
     /// Past this many frames the WAL is started over (a quarter of the limit).
     restart_at: i64,
-    /// Truncations past the limit, writers waiting (for tests and logs).
-    truncations: AtomicU64,
+    /// Restarts past the limit, writers waiting (for tests and logs).
+    forced: AtomicU64,
 }
 
 impl Wal {
@@ -96,7 +100,7 @@ impl Wal {
             asked: AtomicBool::new(false),
             tried_at: AtomicI64::new(0),
             restart_at: (limit_frames / 4).max(1),
-            truncations: AtomicU64::new(0),
+            forced: AtomicU64::new(0),
         }
     }
 
@@ -110,7 +114,7 @@ impl Wal {
             self.tried_at.store(0, Ordering::Relaxed);
         }
         let want = if frames > limit_frames {
-            Wake::Truncate
+            Wake::Force
         } else if frames > self.restart_at && !self.asked.swap(true, Ordering::Relaxed) {
             Wake::Copy
         } else {
@@ -168,8 +172,8 @@ impl Wal {
 enum Wake {
     /// The WAL is past a quarter of its limit: copy it now.
     Copy,
-    /// The WAL is past its limit: truncate it, writers waiting.
-    Truncate,
+    /// The WAL is past its limit: copy it back and restart it, writers waiting.
+    Force,
 }
 
 /// Sets the writer up (the size limit, the hook) and starts the thread on a
@@ -212,7 +216,7 @@ fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver
     let mut last_frames = 0;
     loop {
         let urgent = match woken.recv_timeout(TICK) {
-            Ok(wake) => wake == Wake::Truncate,
+            Ok(wake) => wake == Wake::Force,
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => return,
         };
@@ -220,8 +224,11 @@ fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver
             // Writers wait for the writer connection meanwhile: a stall
             // bounded by the limit, only under writes that never pause.
             let Some(writer) = writer.upgrade() else { return };
-            wal.truncations.fetch_add(1, Ordering::Relaxed);
-            let truncated = checkpoint(&mut lock(&writer), Mode::Truncate, FULL_WAIT);
+            wal.forced.fetch_add(1, Ordering::Relaxed);
+            // Restarted, not truncated: the next commit writes over the
+            // file's pages instead of growing it again page by page
+            // (`journal_size_limit` keeps it within the limit).
+            let truncated = checkpoint(&mut lock(&writer), Mode::Restart, FULL_WAIT);
             last_frames = match truncated {
                 Ok((left, _)) => left,
                 Err(e) => {
@@ -262,12 +269,13 @@ fn checkpoint(conn: &mut Connection, mode: Mode, wait: Duration) -> rusqlite::Re
     let sql = match mode {
         Mode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
         Mode::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+        Mode::Restart => "PRAGMA wal_checkpoint(RESTART)",
     };
     let done = conn.query_row(sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
     conn.busy_timeout(WAIT_AFTER)?;
     match (mode, done?) {
-        (Mode::Truncate, (0, _, _)) => Ok((0, 0)),
-        (Mode::Truncate, (_, log, _)) => Err(rusqlite::Error::SqliteFailure(
+        (Mode::Truncate | Mode::Restart, (0, _, _)) => Ok((0, 0)),
+        (Mode::Truncate | Mode::Restart, (_, log, _)) => Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
             Some(format!("the WAL ({log} frames) is busy")),
         )),
@@ -309,6 +317,7 @@ fn set_wait(conn: &mut Connection, wait: Duration) -> rusqlite::Result<()> {
 #[derive(Clone, Copy)]
 enum Mode {
     Passive,
+    Restart,
     Truncate,
 }
 
@@ -398,9 +407,9 @@ mod tests {
     /// The gateway's case: a commit every millisecond or so, each followed
     /// by the writer thread's catch-up, and readers that come and go (key
     /// lookups). The WAL starts over again and again near a quarter of its
-    /// limit, and writers never wait for a truncation.
+    /// limit, and writers seldom wait for a forced restart.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_writer_starts_the_wal_over_without_waiting_for_a_truncation() {
+    async fn the_writer_starts_the_wal_over_without_making_writers_wait() {
         const LIMIT_FRAMES: i64 = 1_024; // 4 MiB of 4 KiB pages; starts over past 256
         const WRITES: usize = 3_000; // 16 KiB each: ~47 MiB through the WAL
         let (dir, store) = blobs(LIMIT_FRAMES).await;
@@ -433,15 +442,13 @@ mod tests {
         }
         stop.store(true, Ordering::Relaxed);
         let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
-        let (starts, truncations) = (wal.generation.load(Ordering::Relaxed), wal.truncations.load(Ordering::Relaxed));
-        eprintln!(
-            "WAL: largest {largest} bytes, started over {starts} times, {truncations} truncations; {reads} reads"
-        );
+        let (starts, forced) = (wal.generation.load(Ordering::Relaxed), wal.forced.load(Ordering::Relaxed));
+        eprintln!("WAL: largest {largest} bytes, started over {starts} times, {forced} forced; {reads} reads");
         assert!(reads > 100, "the readers were busy throughout ({reads} reads)");
-        // A truncation also starts the WAL over; without the catch-up
+        // A forced restart also starts the WAL over; without the catch-up
         // nearly every start-over is one.
         assert!(starts >= 20, "the WAL started over only {starts} times");
-        assert!(truncations * 5 <= starts, "writers waited for {truncations} truncations in {starts} start-overs");
+        assert!(forced * 5 <= starts, "writers waited for {forced} forced restarts in {starts} start-overs");
         let limit_bytes = u64::try_from(LIMIT_FRAMES).unwrap() * 4096;
         assert!(largest < limit_bytes, "the WAL reached {largest} bytes (limit {limit_bytes})");
     }

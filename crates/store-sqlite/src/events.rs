@@ -6,7 +6,7 @@ use crate::SqliteStore;
 use crate::connection::{Inner, corrupt, db_err, lock};
 use crate::rows::{EVENT_COLUMNS, event_from_row, int, uint};
 use async_trait::async_trait;
-use rusqlite::types::Value;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -87,57 +87,140 @@ fn count_in_tasks(
 /// Where `recorded_us` comes after [`EVENT_COLUMNS`] in a select.
 const RECORDED_AT: usize = 37;
 
-/// Inserts one event unless its id is stored: 1 if it was new.
-/// `recorded_us` is when its batch was written (usage digests cover rows
-/// by it).
-fn insert_one(stmt: &mut rusqlite::CachedStatement<'_>, e: &UsageEvent, recorded_us: i64) -> Result<u64, StoreError> {
-    // Bound by reference: no text of the event is copied to insert it.
-    // Most events have no findings: their JSON is `{}`, not worth a serializer.
-    let findings: std::borrow::Cow<'_, str> =
-        if e.findings.is_empty() { "{}".into() } else { e.findings_json().into() };
-    let budget_keys = e.budget_keys_json();
+/// A value bound to the insert, borrowed from its event: compared with
+/// the previous event's so that only what changed is bound again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arg<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            Arg::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Arg::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(v)),
+            Arg::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+        })
+    }
+}
+
+fn text(t: &str) -> Arg<'_> {
+    Arg::Text(t)
+}
+
+fn opt(t: &Option<String>) -> Arg<'_> {
+    t.as_deref().map_or(Arg::Null, Arg::Text)
+}
+
+fn num(v: Option<i64>) -> Arg<'static> {
+    v.map_or(Arg::Null, Arg::Int)
+}
+
+/// Parameters of the insert ([`EVENT_COLUMNS`], then `recorded_us`).
+const ARGS: usize = 38;
+/// The 0-based places of the two texts made for each event (not borrowed).
+const FINDINGS: usize = 30;
+const BUDGET_KEYS: usize = 35;
+
+/// An event's values, in [`EVENT_COLUMNS`] order, the findings and budget
+/// keys left out (they are texts made from the event: see [`Binder`]).
+fn args(e: &UsageEvent, recorded_us: i64) -> [Arg<'_>; ARGS] {
     let minhash = e.prompt_minhash.map(|h| i64::from_ne_bytes(h.to_ne_bytes()));
-    let values: [&dyn rusqlite::ToSql; 38] = [
-        &e.id,
-        &to_micros(e.ts),
-        &e.source.as_str(),
-        &e.user_id,
-        &e.team_id,
-        &e.project_id,
-        &e.use_case,
-        &e.template,
-        &e.task,
-        &e.track.as_str(),
-        &e.destination,
-        &e.operation.as_str(),
-        &e.requested_model,
-        &e.model,
-        &e.provider,
-        &int(e.usage.input),
-        &int(e.usage.output),
-        &int(e.usage.cached_read),
-        &int(e.usage.cache_write),
-        &int(e.usage.reasoning),
-        &e.cost.0,
-        &e.price_version,
-        &i64::from(e.latency_ms),
-        &e.ttft_ms.map(i64::from),
-        &i64::from(e.streamed),
-        &e.status.as_str(),
-        &i64::from(e.http_status),
-        &e.error_code,
-        &i64::from(e.estimated),
-        &e.data_class,
-        &findings,
-        &e.decision.as_str(),
-        &e.exception_id,
-        &e.prompt_hash,
-        &e.key_id,
-        &budget_keys,
-        &minhash,
-        &recorded_us,
-    ];
-    Ok(stmt.execute(&values[..]).map_err(db_err)? as u64)
+    [
+        text(&e.id),
+        Arg::Int(to_micros(e.ts)),
+        text(e.source.as_str()),
+        text(&e.user_id),
+        text(&e.team_id),
+        opt(&e.project_id),
+        opt(&e.use_case),
+        opt(&e.template),
+        opt(&e.task),
+        text(e.track.as_str()),
+        opt(&e.destination),
+        text(e.operation.as_str()),
+        text(&e.requested_model),
+        text(&e.model),
+        text(&e.provider),
+        Arg::Int(int(e.usage.input)),
+        Arg::Int(int(e.usage.output)),
+        Arg::Int(int(e.usage.cached_read)),
+        Arg::Int(int(e.usage.cache_write)),
+        Arg::Int(int(e.usage.reasoning)),
+        Arg::Int(e.cost.0),
+        text(&e.price_version),
+        Arg::Int(i64::from(e.latency_ms)),
+        num(e.ttft_ms.map(i64::from)),
+        Arg::Int(i64::from(e.streamed)),
+        text(e.status.as_str()),
+        Arg::Int(i64::from(e.http_status)),
+        opt(&e.error_code),
+        Arg::Int(i64::from(e.estimated)),
+        opt(&e.data_class),
+        Arg::Null, // FINDINGS
+        text(e.decision.as_str()),
+        opt(&e.exception_id),
+        opt(&e.prompt_hash),
+        opt(&e.key_id),
+        Arg::Null, // BUDGET_KEYS
+        num(minhash),
+        Arg::Int(recorded_us),
+    ]
+}
+
+/// Binds a batch's events to the insert one after the other, each value
+/// only when it differs from the one bound for the event before (a
+/// statement keeps its bindings from one execution to the next): an
+/// import's source, operation, status, decision and empty findings are
+/// bound once a batch instead of once an event, and SQLite copies every
+/// text it is given.
+#[derive(Default)]
+struct Binder<'a> {
+    /// What is bound now; None before the batch's first event.
+    bound: Option<[Arg<'a>; ARGS]>,
+    findings: String,
+    /// The budget keys whose JSON is bound now.
+    keys_of: Option<&'a [String]>,
+    /// The JSON of each list of budget keys seen in the batch: a subject's
+    /// events all draw on the same envelopes.
+    keys_json: HashMap<&'a [String], String>,
+}
+
+impl<'a> Binder<'a> {
+    /// Inserts one event unless its id is stored: 1 if it was new.
+    /// `recorded_us` is when its batch was written (usage digests cover
+    /// rows by it).
+    fn insert(
+        &mut self,
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        e: &'a UsageEvent,
+        recorded_us: i64,
+    ) -> Result<u64, StoreError> {
+        let args = args(e, recorded_us);
+        let first = self.bound.is_none();
+        for (i, a) in args.iter().enumerate() {
+            let same = self.bound.as_ref().is_some_and(|b| b[i] == *a);
+            if i != FINDINGS && i != BUDGET_KEYS && !same {
+                stmt.raw_bind_parameter(i + 1, a).map_err(db_err)?;
+            }
+        }
+        self.bound = Some(args);
+        // Most events have no findings: their JSON is `{}`, not worth a serializer.
+        let findings: std::borrow::Cow<'_, str> =
+            if e.findings.is_empty() { "{}".into() } else { e.findings_json().into() };
+        if first || findings != self.findings.as_str() {
+            stmt.raw_bind_parameter(FINDINGS + 1, findings.as_ref()).map_err(db_err)?;
+            self.findings = findings.into_owned();
+        }
+        if self.keys_of != Some(e.budget_keys.as_slice()) {
+            let json = self.keys_json.entry(&e.budget_keys).or_insert_with(|| e.budget_keys_json());
+            stmt.raw_bind_parameter(BUDGET_KEYS + 1, json.as_str()).map_err(db_err)?;
+            self.keys_of = Some(&e.budget_keys);
+        }
+        Ok(stmt.raw_execute().map_err(db_err)? as u64)
+    }
 }
 
 /// One transaction for the whole batch; ids already stored are skipped.
@@ -162,8 +245,9 @@ fn insert<'a>(
               ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38)"
         );
         let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
+        let mut binder = Binder::default();
         for e in events {
-            let stored = insert_one(&mut stmt, e, recorded_us)? == 1;
+            let stored = binder.insert(&mut stmt, e, recorded_us)? == 1;
             inserted += u64::from(stored);
             new.push(stored);
             if stored {
@@ -347,5 +431,56 @@ impl EventStore for SqliteStore {
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(corrupt)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenwise_core::FindingKind;
+    use tokenwise_ledger::EventSource;
+
+    /// Consecutive events of one batch differ in every way a value can (a
+    /// text to another, to NULL and back, findings and budget keys coming,
+    /// changing and going): each reads back as it was written, though only
+    /// what changed from the event before is bound again.
+    #[tokio::test]
+    async fn a_batch_binds_only_what_changed_and_stores_each_event_whole() {
+        let store = SqliteStore::open("sqlite://:memory:").unwrap();
+        let at = |i: i64| jiff::Timestamp::from_second(1_800_000_000 + i).unwrap();
+        let user = |i: i64| if i % 2 == 0 { "ann" } else { "bob" };
+        let ev = |i: i64| UsageEvent::builder(format!("e{i}"), at(i), EventSource::Gateway, user(i), "t", "m", "p");
+        let keys = |k: &[&str]| k.iter().map(|k| (*k).to_string()).collect::<Vec<_>>();
+        let mut events = vec![
+            ev(0)
+                .project(Some("p1"))
+                .timing(40, Some(7))
+                .findings(BTreeMap::from([(FindingKind::Email, 2)]))
+                .budget_keys(keys(&["k1", "k2"]))
+                .build(),
+            ev(1).build(),
+            ev(2).project(Some("p1")).task(Some("T")).budget_keys(keys(&["k1", "k2"])).build(),
+            ev(3)
+                .project(Some("p2"))
+                .task(Some("T"))
+                .findings(BTreeMap::from([(FindingKind::CreditCard, 1)]))
+                .budget_keys(keys(&["k1"]))
+                .build(),
+            ev(4).timing(40, Some(7)).findings(BTreeMap::from([(FindingKind::CreditCard, 1)])).build(),
+            ev(5).budget_keys(keys(&["k1", "k2"])).build(),
+        ];
+        events[1].prompt_minhash = Some(u64::MAX);
+        events[2].prompt_minhash = Some(3);
+        let committed = store.commit_events(&events).await.unwrap();
+        assert_eq!(committed.new, 6);
+        for e in &events {
+            assert_eq!(store.event(&e.id).await.unwrap().as_ref(), Some(e), "{}", e.id);
+        }
+        // A second batch starts with everything bound afresh.
+        let later = vec![ev(6).build(), ev(7).project(Some("p1")).build()];
+        assert_eq!(store.commit_events(&later).await.unwrap().new, 2);
+        for e in &later {
+            assert_eq!(store.event(&e.id).await.unwrap().as_ref(), Some(e), "{}", e.id);
+        }
     }
 }
