@@ -29,9 +29,10 @@
 //! - `journal_size_limit` set to the limit, so whenever the writer starts the
 //!   WAL over the file is cut back to it too.
 //!
-//! Waits for locks poll every [`POLL`] instead of SQLite's default busy
-//! handler, which sleeps 1, 2, 5, 10, 15, 20… ms in turn: a reader that
-//! left after 0.1 ms cost the writers waiting behind a truncation 33 ms.
+//! A forced restart's wait for readers polls every [`POLL`] instead of
+//! SQLite's default busy handler, which sleeps 1, 2, 5, 10, 15, 20… ms in
+//! turn: a reader that left after 0.1 ms cost the writers waiting behind a
+//! truncation 33 ms.
 //!
 //! The thread ends when the writer connection (and with it the hook's
 //! sender) is dropped.
@@ -283,35 +284,28 @@ fn checkpoint(conn: &mut Connection, mode: Mode, wait: Duration) -> rusqlite::Re
     }
 }
 
-/// Makes `conn` wait up to `wait` for a lock, trying again every [`POLL`].
-/// The handler is a plain function, so the two waits used are spelt out,
-/// and it times its wait from its first call on this thread.
+/// Makes `conn` wait up to `wait` for a lock. The wait past the limit,
+/// when writers wait too, tries again every [`POLL`]; the others (an idle
+/// writer's truncation) keep SQLite's own handler.
 fn set_wait(conn: &mut Connection, wait: Duration) -> rusqlite::Result<()> {
     thread_local!(static WAITING_SINCE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) });
-    fn poll(tried: i32, limit: Duration) -> bool {
+    fn full(tried: i32) -> bool {
         let now = std::time::Instant::now();
         let since = WAITING_SINCE.with(|s| {
             let since = if tried == 0 { now } else { s.get().unwrap_or(now) };
             s.set(Some(since));
             since
         });
-        if now.duration_since(since) >= limit {
+        if now.duration_since(since) >= FULL_WAIT {
             return false;
         }
         std::thread::sleep(POLL);
         true
     }
-    fn idle(tried: i32) -> bool {
-        poll(tried, IDLE_WAIT)
+    if wait < FULL_WAIT {
+        return conn.busy_timeout(wait);
     }
-    fn full(tried: i32) -> bool {
-        poll(tried, FULL_WAIT)
-    }
-    if wait.is_zero() {
-        return conn.busy_timeout(Duration::ZERO);
-    }
-    let handler: fn(i32) -> bool = if wait <= IDLE_WAIT { idle } else { full };
-    conn.busy_handler(Some(handler))
+    conn.busy_handler(Some(full))
 }
 
 #[derive(Clone, Copy)]
