@@ -115,7 +115,16 @@ async fn a_blocked_card_number_is_a_violation_of_its_kind_and_use_case() {
 async fn the_audit_log_verifies_and_the_policy_page_shows_its_digest() {
     let g = Gateway::start();
     let governance = session(&g, "omar.haddad").await;
-    let (status, html) = page(&g, "/governance/audit", &governance).await;
+    // Audit entries are appended in the background, a commit or two after
+    // what they record: give the login's a moment to land.
+    let (mut status, mut html) = page(&g, "/governance/audit", &governance).await;
+    for _ in 0..50 {
+        if html.contains("<code>dashboard.login</code>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        (status, html) = page(&g, "/governance/audit", &governance).await;
+    }
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("<strong>Verified:</strong> all"), "{html}");
     assert!(html.contains("<code>dashboard.login</code>"), "the login itself is on the record");
