@@ -47,13 +47,13 @@ use std::time::Duration;
 use tokenwise_ledger::StoreError;
 
 /// WAL frames (pages, 4 KiB by default) past which writers wait for the
-/// WAL to be copied and truncated: 64 MiB.
+/// WAL to be copied back and restarted: 64 MiB.
 pub(crate) const WAL_LIMIT_FRAMES: i64 = 16_384;
 /// How often the thread looks at the WAL when nothing wakes it.
 const TICK: Duration = Duration::from_millis(200);
 /// How long a truncation while the writer is idle waits for readers.
 const IDLE_WAIT: Duration = Duration::from_millis(10);
-/// How long a truncation past the limit waits for readers to leave the
+/// How long a restart past the limit waits for readers to leave the
 /// WAL; overlapping readers can keep it busy for seconds, so rather than
 /// stall writers that long it gives up and tries again at the next commit.
 const FULL_WAIT: Duration = Duration::from_millis(250);
@@ -86,8 +86,8 @@ pub(crate) struct Wal {
     /// The WAL's size when the writer thread last caught up (0: not yet in
     /// this generation).
     tried_at: AtomicI64,
-    /// Past this many frames the WAL is started over (a quarter of the limit).
-    restart_at: i64,
+    /// Past this many frames writers wait for the WAL to be restarted.
+    limit_frames: i64,
     /// Restarts past the limit, writers waiting (for tests and logs).
     forced: AtomicU64,
 }
@@ -100,13 +100,18 @@ impl Wal {
             generation: AtomicU64::new(0),
             asked: AtomicBool::new(false),
             tried_at: AtomicI64::new(0),
-            restart_at: (limit_frames / 4).max(1),
+            limit_frames,
             forced: AtomicU64::new(0),
         }
     }
 
+    /// Past this many frames the WAL is started over: a quarter of the limit.
+    fn restart_at(&self) -> i64 {
+        (self.limit_frames / 4).max(1)
+    }
+
     /// Called by the writer's WAL hook after each commit.
-    fn committed(&self, frames: i64, wake: &SyncSender<Wake>, limit_frames: i64) {
+    fn committed(&self, frames: i64, wake: &SyncSender<Wake>) {
         let before = self.frames.swap(frames, Ordering::Relaxed);
         if frames < before {
             // The commit started the WAL over.
@@ -114,9 +119,9 @@ impl Wal {
             self.asked.store(false, Ordering::Relaxed);
             self.tried_at.store(0, Ordering::Relaxed);
         }
-        let want = if frames > limit_frames {
+        let want = if frames > self.limit_frames {
             Wake::Force
-        } else if frames > self.restart_at && !self.asked.swap(true, Ordering::Relaxed) {
+        } else if frames > self.restart_at() && !self.asked.swap(true, Ordering::Relaxed) {
             Wake::Copy
         } else {
             return;
@@ -150,7 +155,7 @@ impl Wal {
     /// sync, about once per quarter of the limit; never waits for a lock.
     pub(crate) fn catch_up(&self, writer: &mut Connection) {
         let frames = self.frames.load(Ordering::Relaxed);
-        if frames <= self.restart_at || frames - self.copied() > CATCH_UP_FRAMES {
+        if frames <= self.restart_at() || frames - self.copied() > CATCH_UP_FRAMES {
             return;
         }
         let tried = self.tried_at.load(Ordering::Relaxed);
@@ -179,9 +184,9 @@ enum Wake {
 
 /// Sets the writer up (the size limit, the hook) and starts the thread on a
 /// connection of its own to the database at `path`; past the limit it
-/// truncates on the writer connection itself, holding it, so a writer that
-/// never pauses cannot starve the truncation (SQLite's busy wait would lose
-/// every race for the write lock to it).
+/// restarts the WAL on the writer connection itself, holding it, so a
+/// writer that never pauses cannot starve the restart (SQLite's busy wait
+/// would lose every race for the write lock to it).
 pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_frames: i64) -> Result<Arc<Wal>, StoreError> {
     let (wake, woken) = sync_channel::<Wake>(1);
     let wal = Arc::new(Wal::new(limit_frames));
@@ -192,7 +197,7 @@ pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_frames: 
         w.pragma_update(None, "journal_size_limit", limit_bytes).map_err(db_err)?;
         let hooked = wal.clone();
         w.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
-            hooked.committed(i64::from(pages), &wake, limit_frames);
+            hooked.committed(i64::from(pages), &wake);
             Ok(())
         }))
         .map_err(db_err)?;
@@ -204,7 +209,7 @@ pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_frames: 
     let state = wal.clone();
     std::thread::Builder::new()
         .name("tokenwise-checkpoint".into())
-        .spawn(move || run(&mut conn, &writer, &woken, &state, limit_frames))
+        .spawn(move || run(&mut conn, &writer, &woken, &state))
         .map(|_| wal)
         .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))
 }
@@ -213,7 +218,7 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<Wake>, wal: &Wal, limit_frames: i64) {
+fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<Wake>, wal: &Wal) {
     let mut last_frames = 0;
     loop {
         let urgent = match woken.recv_timeout(TICK) {
@@ -221,7 +226,7 @@ fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        if urgent || last_frames > limit_frames {
+        if urgent || last_frames > wal.limit_frames {
             // Writers wait for the writer connection meanwhile: a stall
             // bounded by the limit, only under writes that never pause.
             let Some(writer) = writer.upgrade() else { return };
@@ -229,11 +234,11 @@ fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver
             // Restarted, not truncated: the next commit writes over the
             // file's pages instead of growing it again page by page
             // (`journal_size_limit` keeps it within the limit).
-            let truncated = checkpoint(&mut lock(&writer), Mode::Restart, FULL_WAIT);
-            last_frames = match truncated {
+            let restarted = checkpoint(&mut lock(&writer), Mode::Restart, FULL_WAIT);
+            last_frames = match restarted {
                 Ok((left, _)) => left,
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot truncate a large WAL yet");
+                    tracing::warn!(error = %e, "cannot restart a large WAL yet");
                     last_frames
                 }
             };

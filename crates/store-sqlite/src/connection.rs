@@ -69,10 +69,7 @@ impl SqliteStore {
         configure(&writer, Some(durability)).map_err(db_err)?;
         migrate(&mut writer)?;
         let writer = Arc::new(Mutex::new(writer));
-        let wal = match &path {
-            Some(p) => Some(checkpoint::start(p, &writer, wal_limit_frames)?),
-            None => None,
-        };
+        let wal = path.as_deref().map(|p| checkpoint::start(p, &writer, wal_limit_frames)).transpose()?;
         let inner =
             Arc::new(Inner { path, writer, readers: Mutex::new(Vec::new()), book: Mutex::new(Book::default()), wal });
         Ok(SqliteStore { inner })
