@@ -11,6 +11,8 @@
 #   bench/gateway/postgres.sh
 #   RATES="200 1000" MULTI_RATES="3000" DURATION=15 bench/gateway/postgres.sh
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test (the default)
+#   TRACE_DIR=/tmp/tr bench/gateway/postgres.sh   # also each request's send time and
+#       # latency, one file a run (NAME.txt), to see when the slow ones happened
 #
 # Nothing is pinned: PostgreSQL, the replicas, the mock and the load
 # generators share the machine's cores, as a one-box deployment would.
@@ -71,6 +73,7 @@ KEY=""
 load() { # NAME ADDR RATE
   local auth=()
   [[ -n $KEY ]] && auth=(--header "Authorization: Bearer $KEY")
+  [[ -n ${TRACE_DIR:-} ]] && mkdir -p "$TRACE_DIR" && auth+=(--trace "$TRACE_DIR/${1//\//-}.txt")
   "$LOADGEN" --url "http://$2/v1/chat/completions" --body "$work/chat.json" --rate "$3" --duration "$DURATION" \
     --concurrency 64 --header 'content-type: application/json' "${auth[@]}" \
     | python3 -c 'import json,sys; d=json.load(sys.stdin); d["name"]=sys.argv[1]; print(json.dumps(d))' "$1"

@@ -10,15 +10,19 @@ use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use tokenwise_core::Nanos;
-use tokenwise_ledger::rollup::{model_rollup, utc_day};
+use tokenwise_ledger::rollup::{ModelKey, ModelTotals, utc_day};
 use tokenwise_ledger::store::anomalies::{
     AnomalyRecord, AnomalyStore, EvidenceQuery, EvidenceRow, Incident, ModelDay, RepeatRow, SketchGroup, StoppedDay,
 };
 use tokenwise_ledger::{StoreError, UsageEvent, from_micros, to_micros};
 
-/// Adds newly stored events to the model rollup, in the writer's transaction.
-pub(crate) fn roll_up_models(tx: &rusqlite::Transaction<'_>, fresh: &[&UsageEvent]) -> Result<(), StoreError> {
-    if fresh.is_empty() {
+/// Adds newly stored events (summed by `model_rollup`) to the model rollup,
+/// in the writer's transaction.
+pub(crate) fn roll_up_models(
+    tx: &rusqlite::Transaction<'_>,
+    sums: std::collections::BTreeMap<ModelKey<'_>, ModelTotals>,
+) -> Result<(), StoreError> {
+    if sums.is_empty() {
         return Ok(());
     }
     let mut st = tx
@@ -28,7 +32,7 @@ pub(crate) fn roll_up_models(tx: &rusqlite::Transaction<'_>, fresh: &[&UsageEven
              calls = calls + excluded.calls, tokens = tokens + excluded.tokens, cost_nanos = cost_nanos + excluded.cost_nanos",
         )
         .map_err(db_err)?;
-    for ((day, user, use_case, model), t) in model_rollup(fresh.iter().copied()) {
+    for ((day, user, use_case, model), t) in sums {
         st.execute(params![day, user, use_case, model, t.calls, t.tokens, t.cost_nanos]).map_err(db_err)?;
     }
     Ok(())

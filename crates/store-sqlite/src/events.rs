@@ -11,10 +11,12 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokenwise_core::{Nanos, TokenUsage};
+use tokenwise_ledger::rollup::{DayKey, DayTotals, ModelKey, ModelTotals, model_rollup, rollup};
+use tokenwise_ledger::store::reports::{DayKey as UsageKey, DaySums, usage_rollup};
 use tokenwise_ledger::task::{running_totals, task_deltas};
 use tokenwise_ledger::{
-    BlockingWriter, Committed, EventQuery, EventStore, SpendQuery, SpendRow, StoreError, TaskSoFar, UsageEvent,
-    to_micros,
+    BlockingWriter, Committed, EventQuery, EventStore, SpendQuery, SpendRow, StoreError, TaskDelta, TaskSoFar,
+    UsageEvent, to_micros,
 };
 
 /// Adds a batch's calls of one task to its row (creating it), and returns
@@ -43,13 +45,13 @@ const RETURNING_TOTALS: &str = " RETURNING calls, cost_nanos";
 /// (not per event). Returns each event's task totals once it was counted
 /// (derived from its task's totals after the batch) when `totals` asks for
 /// them; an import does not.
-fn count_in_tasks(
+fn count_in_tasks<'a>(
     tx: &rusqlite::Transaction<'_>,
     events: &[UsageEvent],
     new: &[bool],
+    deltas: BTreeMap<(&'a str, &'a str), TaskDelta<'a>>,
     totals: bool,
 ) -> Result<Vec<Option<TaskSoFar>>, StoreError> {
-    let deltas = task_deltas(events, new);
     if deltas.is_empty() {
         return Ok(vec![None; if totals { events.len() } else { 0 }]);
     }
@@ -223,6 +225,44 @@ impl<'a> Binder<'a> {
     }
 }
 
+/// Batches at least this large (an import's) have their sums made on a
+/// thread beside the writer while it inserts: the writer is an import's
+/// bottleneck, and the sums do not depend on the inserts unless an event
+/// turns out to be stored already (then the writer sums the new ones).
+const SUMS_BESIDE_FROM: usize = 1_000;
+
+/// What a batch's new events add to the roll-ups, their tasks and their
+/// envelopes, keyed by texts borrowed from the events.
+struct Sums<'a> {
+    usage: BTreeMap<UsageKey<'a>, DaySums>,
+    models: BTreeMap<ModelKey<'a>, ModelTotals>,
+    days: BTreeMap<DayKey<'a>, DayTotals>,
+    tasks: BTreeMap<(&'a str, &'a str), TaskDelta<'a>>,
+    /// Each envelope's captured cost: joins its persisted total (a
+    /// repeated event captures nothing twice), written once per batch.
+    captures: BTreeMap<&'a str, i64>,
+}
+
+impl<'a> Sums<'a> {
+    /// `events` and `new` side by side: only new events count.
+    fn of(events: &'a [UsageEvent], new: &[bool]) -> Sums<'a> {
+        let fresh = || events.iter().zip(new).filter(|(_, n)| **n).map(|(e, _)| e);
+        let mut captures = BTreeMap::new();
+        for e in fresh() {
+            for key in &e.budget_keys {
+                *captures.entry(key.as_str()).or_insert(0) += e.cost.0;
+            }
+        }
+        Sums {
+            usage: usage_rollup(fresh()),
+            models: model_rollup(fresh()),
+            days: rollup(fresh()),
+            tasks: task_deltas(events, new),
+            captures,
+        }
+    }
+}
+
 /// One transaction for the whole batch; ids already stored are skipped.
 /// Returns what it committed, and the budget captures the new events carry.
 fn insert<'a>(
@@ -230,53 +270,65 @@ fn insert<'a>(
     events: &'a [UsageEvent],
     totals: bool,
 ) -> Result<(Committed, Captured<'a>), StoreError> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
-    // Read once the write lock is held: batches are stamped in the order
-    // they commit, so a digest of the rows recorded before a time is exact.
-    let recorded_us = to_micros(jiff::Timestamp::now());
-    let mut inserted = 0u64;
+    std::thread::scope(|scope| {
+        let beside =
+            (events.len() >= SUMS_BESIDE_FROM).then(|| scope.spawn(|| Sums::of(events, &vec![true; events.len()])));
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+        // Read once the write lock is held: batches are stamped in the order
+        // they commit, so a digest of the rows recorded before a time is exact.
+        let recorded_us = to_micros(jiff::Timestamp::now());
+        let new = insert_rows(&tx, events, recorded_us)?;
+        let inserted = new.iter().filter(|n| **n).count();
+        let sums = match beside.map(|h| h.join()) {
+            Some(Ok(sums)) if inserted == events.len() => sums,
+            _ => Sums::of(events, &new),
+        };
+        let mut captured = Captured::default();
+        {
+            let mut cap = tx
+                .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
+                .map_err(db_err)?;
+            for (key, cost) in &sums.captures {
+                cap.execute(params![cost, key]).map_err(db_err)?;
+            }
+        }
+        captured.holds = events
+            .iter()
+            .zip(&new)
+            .filter(|(e, n)| **n && !e.budget_keys.is_empty())
+            .map(|(e, _)| e.id.as_str())
+            .collect();
+        captured.sums = sums.captures;
+        let tasks = count_in_tasks(&tx, events, &new, sums.tasks, totals)?;
+        let fresh: Vec<&UsageEvent> = events.iter().zip(&new).filter(|(_, n)| **n).map(|(e, _)| e).collect();
+        crate::reports::roll_up(&tx, sums.usage)?;
+        crate::anomalies::roll_up_models(&tx, sums.models)?;
+        crate::anomalies::count_prompts(&tx, &fresh)?;
+        crate::scores::roll_up(&tx, sums.days)?;
+        tx.commit().map_err(db_err)?;
+        Ok((Committed { new: inserted as u64, tasks }, captured))
+    })
+}
+
+/// Inserts the batch's events (an id already stored is skipped): which
+/// of them were new.
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    events: &[UsageEvent],
+    recorded_us: i64,
+) -> Result<Vec<bool>, StoreError> {
+    let sql = format!(
+        "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}, recorded_us) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+          ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38)"
+    );
+    let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
+    let mut binder = Binder::default();
     let mut new = Vec::with_capacity(events.len());
-    let mut captured = Captured::default();
-    let mut fresh: Vec<&UsageEvent> = Vec::new();
-    {
-        let sql = format!(
-            "INSERT OR IGNORE INTO usage_events ({EVENT_COLUMNS}, recorded_us) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-              ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38)"
-        );
-        let mut stmt = tx.prepare_cached(&sql).map_err(db_err)?;
-        let mut binder = Binder::default();
-        for e in events {
-            let stored = binder.insert(&mut stmt, e, recorded_us)? == 1;
-            inserted += u64::from(stored);
-            new.push(stored);
-            if stored {
-                fresh.push(e);
-            }
-            // Capture: the cost joins each envelope's persisted total (a
-            // repeated event captures nothing twice), summed per envelope
-            // and written once per batch below.
-            if stored && !e.budget_keys.is_empty() {
-                for key in &e.budget_keys {
-                    *captured.sums.entry(key.as_str()).or_insert(0) += e.cost.0;
-                }
-                captured.holds.push(&e.id);
-            }
-        }
-        let mut cap = tx
-            .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
-            .map_err(db_err)?;
-        for (key, cost) in &captured.sums {
-            cap.execute(params![cost, key]).map_err(db_err)?;
-        }
+    for e in events {
+        new.push(binder.insert(&mut stmt, e, recorded_us)? == 1);
     }
-    let tasks = count_in_tasks(&tx, events, &new, totals)?;
-    crate::reports::roll_up(&tx, &fresh)?;
-    crate::anomalies::roll_up_models(&tx, &fresh)?;
-    crate::anomalies::count_prompts(&tx, &fresh)?;
-    crate::scores::roll_up(&tx, fresh)?;
-    tx.commit().map_err(db_err)?;
-    Ok((Committed { new: inserted, tasks }, captured))
+    Ok(new)
 }
 
 /// What a committed batch captured: the holds its new events release (a
@@ -482,5 +534,95 @@ mod tests {
         for e in &later {
             assert_eq!(store.event(&e.id).await.unwrap().as_ref(), Some(e), "{}", e.id);
         }
+    }
+
+    /// Every table a batch writes to besides the events, each row as text,
+    /// sorted: what two ledgers must agree on.
+    fn sums_in(path: &std::path::Path) -> Vec<(String, Vec<String>)> {
+        let c = Connection::open(path).unwrap();
+        ["usage_daily", "model_daily", "activity_daily", "prompt_daily", "sketch_daily", "tasks", "budget_envelopes"]
+            .iter()
+            .map(|t| {
+                let mut st = c.prepare(&format!("SELECT * FROM {t}")).unwrap();
+                let n = st.column_count();
+                let mut rows: Vec<String> = st
+                    .query_map([], |r| Ok((0..n).map(|i| format!("{:?}", r.get::<_, Value>(i).unwrap())).collect()))
+                    .unwrap()
+                    .map(|r: rusqlite::Result<Vec<String>>| r.unwrap().join("|"))
+                    .collect();
+                rows.sort();
+                ((*t).to_string(), rows)
+            })
+            .collect()
+    }
+
+    /// A batch large enough to be summed beside the writer leaves the
+    /// roll-ups, tasks and envelopes exactly as the same events in small
+    /// batches do — also when part of it was stored before (then only the
+    /// new events count, summed by the writer).
+    #[tokio::test]
+    async fn a_large_batch_sums_beside_the_writer_as_small_batches_do() {
+        use tokenwise_ledger::BudgetStore;
+        let dir = tempfile::tempdir().unwrap();
+        let n = (SUMS_BESIDE_FROM * 2 + 300) as i64;
+        let users = ["ann", "bob", "cy", "dee", "eve"];
+        let events: Vec<UsageEvent> = (0..n)
+            .map(|i| {
+                let u = users[(i % 5) as usize];
+                // Three days; a task for one call in three; two envelopes.
+                let at = jiff::Timestamp::from_second(1_800_000_000 + i * 97).unwrap();
+                let mut e = UsageEvent::builder(format!("e{i}"), at, EventSource::Gateway, u, "t", "m", "p")
+                    .project(Some(if i % 4 == 0 { "p1" } else { "p2" }))
+                    .task((i % 3 == 0).then(|| format!("T{}", i % 40)).as_deref())
+                    .budget_keys(vec!["org".to_string(), format!("user:{u}")])
+                    .build();
+                e.cost = Nanos(1_000 + i);
+                e.use_case = Some(["a", "b"][(i % 2) as usize].to_string());
+                e.template = (i % 7 == 0).then(|| "tpl".to_string());
+                e.model = ["m1", "m2", "m3"][(i % 3) as usize].to_string();
+                e.prompt_hash = Some(format!("h{}", i % 11));
+                e.prompt_minhash = Some(i as u64 % 13);
+                e
+            })
+            .collect();
+        let envelopes: Vec<_> = ["org", "user:ann", "user:bob", "user:cy", "user:dee", "user:eve"]
+            .iter()
+            .map(|k| tokenwise_core::EnvelopeSpec {
+                key: (*k).to_string(),
+                budget_id: "b".into(),
+                scope: (*k).to_string(),
+                period_start: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+                period_end: jiff::Timestamp::from_second(1_900_000_000).unwrap(),
+                limit: Nanos(i64::MAX / 4),
+                hard: false,
+                alert_at_percent: vec![],
+            })
+            .collect();
+        let open = |name: &str| {
+            let path = dir.path().join(name);
+            (SqliteStore::open(&format!("sqlite://{}", path.display())).unwrap(), path)
+        };
+        // Small batches: summed on the writer.
+        let (small, small_path) = open("small.db");
+        small.budget_ensure(&envelopes).await.unwrap();
+        for chunk in events.chunks(7) {
+            small.commit_events(chunk).await.unwrap();
+        }
+        // One large batch, all new: summed beside.
+        let (whole, whole_path) = open("whole.db");
+        whole.budget_ensure(&envelopes).await.unwrap();
+        let mut w = whole.blocking_writer().unwrap();
+        assert_eq!(w.import_events_blocking(&events).unwrap(), n as u64);
+        // A large batch of which the first half was stored before.
+        let (again, again_path) = open("again.db");
+        again.budget_ensure(&envelopes).await.unwrap();
+        let mut w = again.blocking_writer().unwrap();
+        let half = events.len() / 2;
+        assert_eq!(w.import_events_blocking(&events[..half]).unwrap(), half as u64);
+        assert_eq!(w.import_events_blocking(&events).unwrap(), (events.len() - half) as u64);
+        let expected = sums_in(&small_path);
+        assert!(expected.iter().all(|(_, rows)| !rows.is_empty()), "{expected:?}");
+        assert_eq!(sums_in(&whole_path), expected);
+        assert_eq!(sums_in(&again_path), expected);
     }
 }

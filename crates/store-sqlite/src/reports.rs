@@ -10,15 +10,18 @@ use rusqlite::{Connection, params};
 use tokenwise_core::TokenUsage;
 use tokenwise_ledger::rollup::DAY_US;
 use tokenwise_ledger::store::reports::{
-    DaySums, Totals, bucket_of, decision_counts_sql, rollup_sql, shared_prompts_sql, sort_decisions, sort_shared,
-    usage_rollup, usage_totals_sql, whole_days,
+    DayKey, DaySums, Totals, bucket_of, decision_counts_sql, rollup_sql, shared_prompts_sql, sort_decisions,
+    sort_shared, usage_totals_sql, whole_days,
 };
-use tokenwise_ledger::{DecisionCount, ReportStore, SharedPrompt, StoreError, UsageEvent, UsageTotals, to_micros};
+use tokenwise_ledger::{DecisionCount, ReportStore, SharedPrompt, StoreError, UsageTotals, to_micros};
 
-/// Adds newly stored events to the daily usage rollup, in the writer's
-/// transaction.
-pub(crate) fn roll_up(tx: &rusqlite::Transaction<'_>, fresh: &[&UsageEvent]) -> Result<(), StoreError> {
-    if fresh.is_empty() {
+/// Adds newly stored events (summed by `usage_rollup`) to the daily usage
+/// rollup, in the writer's transaction.
+pub(crate) fn roll_up(
+    tx: &rusqlite::Transaction<'_>,
+    sums: std::collections::BTreeMap<DayKey<'_>, DaySums>,
+) -> Result<(), StoreError> {
+    if sums.is_empty() {
         return Ok(());
     }
     let mut st = tx
@@ -36,7 +39,7 @@ pub(crate) fn roll_up(tx: &rusqlite::Transaction<'_>, fresh: &[&UsageEvent]) -> 
         )
         .map_err(db_err)?;
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    for ((day, team, project, use_case, template, model, provider, pv), s) in usage_rollup(fresh.iter().copied()) {
+    for ((day, team, project, use_case, template, model, provider, pv), s) in sums {
         st.execute(params![
             day,
             team,

@@ -6,13 +6,17 @@ use crate::connection::{corrupt, db_err};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
-use tokenwise_ledger::rollup::{DAY_US, DayTotals, rollup};
+use tokenwise_ledger::rollup::{DAY_US, DayKey, DayTotals};
 use tokenwise_ledger::store::scores::{Sums, whole_days};
-use tokenwise_ledger::{ActivityRow, ScoreStore, StoreError, UsageEvent, to_micros};
+use tokenwise_ledger::{ActivityRow, ScoreStore, StoreError, to_micros};
 
-/// Adds newly stored events to the daily rollup, in the writer's transaction.
-pub(crate) fn roll_up(tx: &rusqlite::Transaction<'_>, fresh: Vec<&UsageEvent>) -> Result<(), StoreError> {
-    if fresh.is_empty() {
+/// Adds newly stored events (summed by `rollup`) to the daily rollup, in the
+/// writer's transaction.
+pub(crate) fn roll_up(
+    tx: &rusqlite::Transaction<'_>,
+    sums: std::collections::BTreeMap<DayKey<'_>, DayTotals>,
+) -> Result<(), StoreError> {
+    if sums.is_empty() {
         return Ok(());
     }
     let mut st = tx
@@ -25,7 +29,7 @@ pub(crate) fn roll_up(tx: &rusqlite::Transaction<'_>, fresh: Vec<&UsageEvent>) -
              cost_nanos = cost_nanos + excluded.cost_nanos",
         )
         .map_err(db_err)?;
-    for ((day, user, use_case, template), t) in rollup(fresh) {
+    for ((day, user, use_case, template), t) in sums {
         st.execute(params![
             day,
             user,
