@@ -49,17 +49,26 @@ pub(crate) fn anthropic_stream(words: &[String]) -> Vec<Bytes> {
             "usage": {"input_tokens": 20, "output_tokens": 1, "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0}}}),
         ),
-        ev("content_block_start", json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "text", "text": ""}})),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
         ev("ping", json!({"type": "ping"})),
     ];
     frames.extend(words.iter().map(|w| {
-        ev("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": w}}))
+        ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": w}}),
+        )
     }));
     frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
-    frames.push(ev("message_delta", json!({"type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 30}})));
+    frames.push(ev(
+        "message_delta",
+        json!({"type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 30}}),
+    ));
     frames.push(ev("message_stop", json!({"type": "message_stop"})));
     frames
 }
@@ -88,8 +97,11 @@ pub(crate) fn responses_stream(words: &[String]) -> Vec<Bytes> {
     };
     let mut frames = vec![
         ev("response.created", json!({"response": {"id": "resp_1", "status": "in_progress", "output": []}})),
-        ev("response.output_item.added", json!({"output_index": 0,
-            "item": {"id": "msg_1", "type": "message", "status": "in_progress", "content": []}})),
+        ev(
+            "response.output_item.added",
+            json!({"output_index": 0,
+            "item": {"id": "msg_1", "type": "message", "status": "in_progress", "content": []}}),
+        ),
         ev("response.content_part.added", at(json!({"part": {"type": "output_text", "text": ""}}))),
     ];
     for w in words {
