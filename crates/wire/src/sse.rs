@@ -397,6 +397,32 @@ mod tests {
     }
 
     #[test]
+    fn texts_with_escapes_are_read_as_texts() {
+        let mut seen = Seen::default();
+        let chat = br#"data: {"choices":[{"delta":{"content":"caf\u00e9 \"q\"\n","tool_calls":[{"function":{"name":"f","arguments":"{\"a\":1}"}}]}}]}"#;
+        assert_eq!(
+            observe(Dialect::OpenAiChat { client_wants_usage: true }, &[&chat[..], b"\n\n"].concat(), &mut seen),
+            Frame::Forward
+        );
+        let anthropic = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"\\u2615\"}}\n\n";
+        observe(Dialect::Anthropic, anthropic, &mut seen);
+        let responses = b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"\\t.\"}\n\n";
+        observe(Dialect::OpenAiResponses, responses, &mut seen);
+        assert_eq!(seen.text, "caf\u{e9} \"q\"\nf{\"a\":1}\u{2615}\t.");
+        // A text that is no string makes the chunk unreadable, as before.
+        let mut other = Seen::default();
+        assert_eq!(
+            observe(
+                Dialect::Anthropic,
+                b"data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":5}}\n\n",
+                &mut other
+            ),
+            Frame::Forward
+        );
+        assert_eq!(other.text, "");
+    }
+
+    #[test]
     fn responses_usage_comes_with_the_final_event() {
         let d = Dialect::OpenAiResponses;
         let mut seen = Seen::default();
