@@ -12,6 +12,8 @@ mod endpoints;
 mod flow;
 mod models;
 mod outscan;
+#[cfg(test)]
+mod relay_bench;
 mod stream;
 pub mod upstream;
 

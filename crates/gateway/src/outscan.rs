@@ -6,13 +6,29 @@
 //! is caught. Frames that carry no text pass unchanged. A stream that ends
 //! before its texts do still gets what its windows withheld
 //! ([`StreamScan::flush`]).
+//!
+//! A streamed frame is read in place: only the fields that matter are
+//! read (borrowing from the frame), its texts are swapped for what their
+//! windows release by editing the data's bytes ([`Edits`]), and a frame
+//! whose texts come out as they went in is passed on as it came. Only the
+//! rare events that repeat a whole text (Responses' `.done` events) are
+//! read into a `Value`.
 
 use bytes::Bytes;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use tokenwise_app::output::{OutputScan, Window};
 use tokenwise_wire::Dialect;
 use tokenwise_wire::sse::data_of;
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod tests;
 
 /// A whole JSON reply with its texts and tool-call arguments scanned
 /// (masked when the rule says so); the bytes as they came when nothing
@@ -93,11 +109,11 @@ enum Slot {
     Args(u64, u64),
 }
 
-/// An open window and the last event that fed it: what its withheld tail
-/// is sent in, should the stream end before the text does.
+/// An open window and the last frame that fed it: what its withheld tail
+/// is sent in (read only then), should the stream end before the text does.
 struct Open {
     window: Window,
-    last: Value,
+    last: Bytes,
 }
 
 /// A stream's output scan: one window per text and per tool call's
@@ -106,6 +122,11 @@ pub(crate) struct StreamScan<'a> {
     pub scan: OutputScan<'a>,
     windows: BTreeMap<Slot, Open>,
 }
+
+/// A frame's data that could not be read in place (a key twice in one
+/// object): it is read as a `Value` and written out again first.
+#[derive(Debug)]
+struct Odd;
 
 impl<'a> StreamScan<'a> {
     pub fn new(scan: OutputScan<'a>) -> StreamScan<'a> {
@@ -116,29 +137,35 @@ impl<'a> StreamScan<'a> {
     /// cut to what may leave now, and before a content block's end what
     /// was withheld of it.
     pub fn frame(&mut self, dialect: Dialect, frame: Bytes) -> Vec<Bytes> {
-        let Some(mut event) = data_of(&frame).and_then(|d| serde_json::from_str::<Value>(&d).ok()) else {
-            return vec![frame];
-        };
+        let Some(data) = data_of(&frame) else { return vec![frame] };
+        if let Ok(out) = self.event(dialect, &frame, &data) {
+            return out;
+        }
+        // Read as a client's JSON parser would (the last of a key twice);
+        // nothing was pushed through a window yet.
+        let Ok(normal) = serde_json::from_str::<Value>(&data).map(|v| v.to_string()) else { return vec![frame] };
+        self.event(dialect, &frame, &normal).unwrap_or_else(|Odd| vec![frame.clone()])
+    }
+
+    /// `frame`, whose data is `data`, as [`frame`](Self::frame) sends it.
+    fn event(&mut self, dialect: Dialect, frame: &Bytes, data: &str) -> Result<Vec<Bytes>, Odd> {
         match dialect {
             Dialect::OpenAiChat { .. } => {
-                if self.openai(&mut event) {
-                    return vec![rebuild(&frame, &event)];
-                }
-                vec![frame]
+                Ok(vec![self.openai(frame, data)?.map_or_else(|| frame.clone(), |d| reframe(frame, &d))])
             }
-            Dialect::Anthropic => self.anthropic(frame, &mut event),
-            Dialect::OpenAiResponses => self.responses(frame, &mut event),
-            Dialect::OpenAiEmbeddings => vec![frame],
+            Dialect::Anthropic => self.anthropic(frame, data),
+            Dialect::OpenAiResponses => self.responses(frame, data),
+            Dialect::OpenAiEmbeddings => Ok(vec![frame.clone()]),
         }
     }
 
-    /// `text` through the window at `slot` (opened on first use), fed by `event`.
-    fn push(&mut self, slot: Slot, event: &Value, text: &str) -> String {
+    /// `text` through the window at `slot` (opened on first use), fed by `frame`.
+    fn push(&mut self, slot: Slot, frame: &Bytes, text: &str) -> String {
         let open = self.windows.entry(slot).or_insert_with(|| Open {
             window: if matches!(slot, Slot::Args(..)) { Window::json() } else { Window::default() },
-            last: Value::Null,
+            last: Bytes::new(),
         });
-        open.last = event.clone();
+        open.last = frame.clone();
         open.window.push(&mut self.scan, text)
     }
 
@@ -156,93 +183,86 @@ impl<'a> StreamScan<'a> {
         for (slot, mut open) in std::mem::take(&mut self.windows) {
             let tail = open.window.finish(&mut self.scan);
             if !tail.is_empty() {
-                out.extend(tail_frame(dialect, slot, open.last, tail));
+                let last = data_of(&open.last).and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null);
+                out.extend(tail_frame(dialect, slot, last, tail));
             }
         }
         out
     }
 
     /// Each choice's `delta.content` and tool calls' `arguments` through
-    /// their windows; a choice's `finish_reason` flushes them. Whether the
-    /// event changed.
-    fn openai(&mut self, event: &mut Value) -> bool {
-        let mut changed = false;
-        let template = event.clone();
-        for c in array(event, "choices") {
-            let index = c["index"].as_u64().unwrap_or(0);
-            let mut text = None;
-            if let Some(t) = c.pointer("/delta/content").and_then(Value::as_str) {
-                text = Some(self.push(Slot::Text(index, 0), &template, t));
-            }
-            for (i, call) in
-                c.pointer_mut("/delta/tool_calls").and_then(Value::as_array_mut).into_iter().flatten().enumerate()
-            {
-                let at = call["index"].as_u64().unwrap_or(i as u64);
-                if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str).map(str::to_string) {
-                    call["function"]["arguments"] = Value::String(self.push(Slot::Args(index, at), &template, &a));
-                    changed = true;
+    /// their windows; a choice's `finish_reason` flushes them. The data
+    /// changed, if it did.
+    fn openai(&mut self, frame: &Bytes, data: &str) -> Result<Option<String>, Odd> {
+        let mut edits = Edits::default();
+        for c in read_openai(data)? {
+            let mut text = c.text.as_deref().map(|t| self.push(Slot::Text(c.index, 0), frame, t));
+            for (at, args) in &c.calls {
+                let new = self.push(Slot::Args(c.index, *at), frame, &args.1);
+                if new != args.1 {
+                    edits.replace(data, args.0, quoted(new));
                 }
             }
-            if !c["finish_reason"].is_null() {
-                let open: Vec<Slot> = self
-                    .windows
-                    .range(Slot::Text(index, 0)..=Slot::Text(index, u64::MAX))
-                    .map(|(s, _)| *s)
-                    .chain(self.windows.range(Slot::Args(index, 0)..=Slot::Args(index, u64::MAX)).map(|(s, _)| *s))
-                    .collect();
-                for slot in open {
+            let mut appended = Vec::new();
+            if c.finishes {
+                for slot in self.open_in(c.index) {
                     let tail = self.close(slot);
-                    if tail.is_empty() {
-                        continue;
-                    }
-                    if !c.get("delta").is_some_and(Value::is_object) {
-                        c["delta"] = serde_json::json!({});
-                    }
                     match slot {
-                        Slot::Text(..) => {
-                            let mut t = text.take().unwrap_or_default();
-                            t.push_str(&tail);
-                            text = Some(t);
-                        }
+                        _ if tail.is_empty() => {}
+                        Slot::Text(..) => text.get_or_insert_default().push_str(&tail),
                         Slot::Args(_, at) => {
-                            let delta = &mut c["delta"];
-                            if !delta["tool_calls"].is_array() {
-                                delta["tool_calls"] = serde_json::json!([]);
-                            }
-                            if let Some(calls) = delta["tool_calls"].as_array_mut() {
-                                calls.push(serde_json::json!({"index": at, "function": {"arguments": tail}}));
-                            }
-                            changed = true;
+                            appended.push(serde_json::json!({"index": at, "function": {"arguments": tail}}))
                         }
                     }
                 }
             }
-            if let Some(out) = text
-                && c.get("delta").is_some_and(Value::is_object)
-            {
-                c["delta"]["content"] = Value::String(out);
-                changed = true;
+            if c.delta.is_object() {
+                if let Some(t) = text.filter(|t| c.text.as_deref() != Some(t.as_str())) {
+                    edits.set(data, c.delta.json(), "content", c.content, quoted(t));
+                }
+                if !appended.is_empty() && c.tool_calls.is_array() {
+                    for call in appended {
+                        edits.add(data, c.tool_calls.json(), call.to_string());
+                    }
+                } else if !appended.is_empty() {
+                    edits.set(data, c.delta.json(), "tool_calls", c.tool_calls, Value::Array(appended).to_string());
+                }
+            } else if text.is_some() || !appended.is_empty() {
+                // A tail for a choice without a delta object: one of its own.
+                let mut delta = serde_json::json!({});
+                if let Some(t) = text {
+                    delta["content"] = Value::String(t);
+                }
+                if !appended.is_empty() {
+                    delta["tool_calls"] = Value::Array(appended);
+                }
+                edits.set(data, c.choice.json(), "delta", c.delta, delta.to_string());
             }
         }
-        changed
+        Ok((!edits.is_empty()).then(|| edits.apply(data)))
+    }
+
+    /// The open windows of choice `index`.
+    fn open_in(&self, index: u64) -> Vec<Slot> {
+        let texts = self.windows.range(Slot::Text(index, 0)..=Slot::Text(index, u64::MAX));
+        let args = self.windows.range(Slot::Args(index, 0)..=Slot::Args(index, u64::MAX));
+        texts.chain(args).map(|(s, _)| *s).collect()
     }
 
     /// A `text_delta` or `input_json_delta` through its block's window; a
     /// `content_block_stop` is preceded by what its block still withheld.
-    fn anthropic(&mut self, frame: Bytes, event: &mut Value) -> Vec<Bytes> {
-        let index = event["index"].as_u64().unwrap_or(0);
-        match event["type"].as_str() {
-            Some("content_block_delta") if event["delta"]["type"] == "text_delta" => {
-                let text = event["delta"]["text"].as_str().unwrap_or_default().to_string();
-                let template = event.clone();
-                event["delta"]["text"] = Value::String(self.push(Slot::Text(index, 0), &template, &text));
-                vec![rebuild(&frame, event)]
-            }
-            Some("content_block_delta") if event["delta"]["type"] == "input_json_delta" => {
-                let text = event["delta"]["partial_json"].as_str().unwrap_or_default().to_string();
-                let template = event.clone();
-                event["delta"]["partial_json"] = Value::String(self.push(Slot::Args(index, 0), &template, &text));
-                vec![rebuild(&frame, event)]
+    fn anthropic(&mut self, frame: &Bytes, data: &str) -> Result<Vec<Bytes>, Odd> {
+        let event: Event = top(data)?;
+        let index = event.index.u64().unwrap_or(0);
+        match event.kind.str().as_deref() {
+            Some("content_block_delta") => {
+                let Some(delta) = event.delta.object::<BlockDelta>()? else { return Ok(vec![frame.clone()]) };
+                let (slot, field, text) = match delta.kind.str().as_deref() {
+                    Some("text_delta") => (Slot::Text(index, 0), "text", delta.text),
+                    Some("input_json_delta") => (Slot::Args(index, 0), "partial_json", delta.partial_json),
+                    _ => return Ok(vec![frame.clone()]),
+                };
+                Ok(vec![self.delta(frame, data, slot, (event.delta.json(), field, text))])
             }
             Some("content_block_stop") => {
                 let mut out = Vec::new();
@@ -252,11 +272,26 @@ impl<'a> StreamScan<'a> {
                         out.extend(tail_frame(Dialect::Anthropic, slot, Value::Null, tail));
                     }
                 }
-                out.push(frame);
-                out
+                out.push(frame.clone());
+                Ok(out)
             }
-            _ => vec![frame],
+            _ => Ok(vec![frame.clone()]),
         }
+    }
+
+    /// A frame whose one text, field `at.1` of object `at.0` (its value
+    /// `at.2`), goes through the window at `slot`: as it came when the
+    /// window releases that text whole.
+    fn delta(&mut self, frame: &Bytes, data: &str, slot: Slot, at: (&str, &str, Raw<'_>)) -> Bytes {
+        let (object, field, value) = at;
+        let text = value.str();
+        let new = self.push(slot, frame, text.as_deref().unwrap_or_default());
+        if text.as_deref() == Some(new.as_str()) {
+            return frame.clone();
+        }
+        let mut edits = Edits::default();
+        edits.set(data, object, field, value, quoted(new));
+        reframe(frame, &edits.apply(data))
     }
 }
 
@@ -301,25 +336,39 @@ fn tail_frame(dialect: Dialect, slot: Slot, last: Value, tail: String) -> Option
 
 impl StreamScan<'_> {
     /// Responses: each `output_text.delta` through its part's window, each
-    /// `function_call_arguments.delta` through its item's; at
-    /// `output_text.done` (`function_call_arguments.done`) what the part
-    /// (item) withheld goes first, and the events that repeat the whole
-    /// text or arguments (`output_text.done`, `content_part.done`,
-    /// `function_call_arguments.done`, `output_item.done`,
-    /// `response.completed`) carry them masked alike.
-    fn responses(&mut self, frame: Bytes, event: &mut Value) -> Vec<Bytes> {
-        let output = event["output_index"].as_u64().unwrap_or(0);
-        let text_slot = Slot::Text(output, event["content_index"].as_u64().unwrap_or(0));
+    /// `function_call_arguments.delta` through its item's; the events that
+    /// repeat the whole text or arguments are read whole
+    /// ([`summary`](Self::summary)).
+    fn responses(&mut self, frame: &Bytes, data: &str) -> Result<Vec<Bytes>, Odd> {
+        let event: ResponsesEvent = top(data)?;
+        let output = event.output_index.u64().unwrap_or(0);
+        let text_slot = Slot::Text(output, event.content_index.u64().unwrap_or(0));
         let args_slot = Slot::Args(output, 0);
+        let slot = match event.kind.str().unwrap_or_default().as_ref() {
+            "response.output_text.delta" => text_slot,
+            "response.function_call_arguments.delta" => args_slot,
+            "response.output_text.done"
+            | "response.function_call_arguments.done"
+            | "response.content_part.done"
+            | "response.output_item.done"
+            | "response.completed"
+            | "response.incomplete" => return Ok(self.summary(frame, data, text_slot, args_slot)),
+            _ => return Ok(vec![frame.clone()]),
+        };
+        Ok(vec![self.delta(frame, data, slot, (data.trim(), "delta", event.delta))])
+    }
+
+    /// Responses' events that repeat the whole text or arguments: at
+    /// `output_text.done` (`function_call_arguments.done`) what the part
+    /// (item) withheld goes first, and the events (`output_text.done`,
+    /// `content_part.done`, `function_call_arguments.done`,
+    /// `output_item.done`, `response.completed`) carry them masked alike —
+    /// rewritten only when something in them is masked.
+    fn summary(&mut self, frame: &Bytes, data: &str, text_slot: Slot, args_slot: Slot) -> Vec<Bytes> {
+        let Ok(mut event) = serde_json::from_str::<Value>(data) else { return vec![frame.clone()] };
         let kind = event["type"].as_str().unwrap_or_default().to_string();
         let mut first = None;
-        match kind.as_str() {
-            "response.output_text.delta" | "response.function_call_arguments.delta" => {
-                let slot = if kind == "response.output_text.delta" { text_slot } else { args_slot };
-                let text = event["delta"].as_str().unwrap_or_default().to_string();
-                let template = event.clone();
-                event["delta"] = Value::String(self.push(slot, &template, &text));
-            }
+        let changed = match kind.as_str() {
             "response.output_text.done" | "response.function_call_arguments.done" => {
                 let (slot, field, delta_kind) = if kind == "response.output_text.done" {
                     (text_slot, "text", "response.output_text.delta")
@@ -337,69 +386,306 @@ impl StreamScan<'_> {
                     first = Some(Bytes::from(format!("event: {delta_kind}\ndata: {delta}\n\n")));
                 }
                 if matches!(slot, Slot::Args(..)) {
-                    self.again_json(&mut event["arguments"]);
+                    self.again_json(&mut event["arguments"])
                 } else {
-                    self.again(&mut event["text"]);
+                    self.again(&mut event["text"])
                 }
             }
             "response.content_part.done" => self.again(&mut event["part"]["text"]),
             "response.output_item.done" => self.again_item(&mut event["item"]),
-            "response.completed" | "response.incomplete" => {
-                for item in array(&mut event["response"], "output") {
-                    self.again_item(item);
-                }
-            }
-            _ => return vec![frame],
-        }
-        first.into_iter().chain([rebuild(&frame, event)]).collect()
+            _ => array(&mut event["response"], "output").fold(false, |changed, item| self.again_item(item) | changed),
+        };
+        let last = if changed { reframe(frame, &event.to_string()) } else { frame.clone() };
+        first.into_iter().chain([last]).collect()
     }
 
-    fn again(&self, t: &mut Value) {
-        if let Some(new) = t.as_str().and_then(|s| self.scan.again(s)) {
-            *t = Value::String(new);
-        }
+    /// Whether `t` was masked.
+    fn again(&self, t: &mut Value) -> bool {
+        let new = t.as_str().and_then(|s| self.scan.again(s));
+        new.map(|new| *t = Value::String(new)).is_some()
     }
 
-    fn again_json(&self, t: &mut Value) {
-        if let Some(new) = t.as_str().and_then(|s| self.scan.json_again(s)) {
-            *t = Value::String(new);
-        }
+    fn again_json(&self, t: &mut Value) -> bool {
+        let new = t.as_str().and_then(|s| self.scan.json_again(s));
+        new.map(|new| *t = Value::String(new)).is_some()
     }
 
-    fn again_item(&self, item: &mut Value) {
+    fn again_item(&self, item: &mut Value) -> bool {
+        let mut changed = false;
         if item["type"] == "function_call" {
-            self.again_json(&mut item["arguments"]);
+            changed |= self.again_json(&mut item["arguments"]);
         }
         for part in array(item, "content") {
             if part["type"] == "output_text" {
-                self.again(&mut part["text"]);
+                changed |= self.again(&mut part["text"]);
             }
         }
+        changed
     }
 }
 
-/// `frame` with its data replaced by `event` (its other lines kept).
-fn rebuild(frame: &[u8], event: &Value) -> Bytes {
+/// A value of a frame's data as it is there, `null` included (which an
+/// `Option<&RawValue>` would read as absent); `Raw(None)`: absent.
+#[derive(Clone, Copy, Default)]
+struct Raw<'a>(Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw<'a>, D::Error> {
+        <&'a RawValue>::deserialize(d).map(|v| Raw(Some(v)))
+    }
+}
+
+impl<'a> Raw<'a> {
+    /// Its JSON text ("" when absent).
+    fn json(self) -> &'a str {
+        self.0.map_or("", RawValue::get)
+    }
+
+    /// The string it is, if one (unescaped; borrowed unless it has escapes).
+    fn str(self) -> Option<Cow<'a, str>> {
+        let json = self.json();
+        if !json.starts_with('"') {
+            return None;
+        }
+        match serde_json::from_str::<&str>(json) {
+            Ok(s) => Some(Cow::Borrowed(s)),
+            Err(_) => serde_json::from_str::<String>(json).ok().map(Cow::Owned),
+        }
+    }
+
+    /// The number it is, if a non-negative integer (as `Value::as_u64`).
+    fn u64(self) -> Option<u64> {
+        serde_json::from_str(self.json()).ok()
+    }
+
+    /// Absent or `null` (as `Value::is_null` reads a missing key).
+    fn is_null(self) -> bool {
+        matches!(self.json(), "" | "null")
+    }
+
+    fn is_object(self) -> bool {
+        self.json().starts_with('{')
+    }
+
+    fn is_array(self) -> bool {
+        self.json().starts_with('[')
+    }
+
+    /// The object it is, read as `T`; None when it is no object (read as
+    /// absent, as indexing a `Value` does).
+    fn object<T: Deserialize<'a>>(self) -> Result<Option<T>, Odd> {
+        if !self.is_object() {
+            return Ok(None);
+        }
+        serde_json::from_str(self.json()).map(Some).map_err(|_| Odd)
+    }
+
+    /// Its items, if an array.
+    fn items(self) -> Vec<Raw<'a>> {
+        if !self.is_array() {
+            return Vec::new();
+        }
+        serde_json::from_str(self.json()).unwrap_or_default()
+    }
+}
+
+/// The top level of a frame's data, an object read as `T` (anything else
+/// is sent on as it came).
+fn top<'a, T: Deserialize<'a>>(data: &'a str) -> Result<T, Odd> {
+    if !data.trim_start().starts_with('{') {
+        return Err(Odd);
+    }
+    serde_json::from_str(data).map_err(|_| Odd)
+}
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow, default)]
+    choices: Raw<'a>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    index: Raw<'a>,
+    #[serde(borrow, default)]
+    delta: Raw<'a>,
+    #[serde(borrow, default)]
+    finish_reason: Raw<'a>,
+}
+
+#[derive(Deserialize)]
+struct ChatDelta<'a> {
+    #[serde(borrow, default)]
+    content: Raw<'a>,
+    #[serde(borrow, default)]
+    tool_calls: Raw<'a>,
+}
+
+#[derive(Deserialize)]
+struct ToolCall<'a> {
+    #[serde(borrow, default)]
+    index: Raw<'a>,
+    #[serde(borrow, default)]
+    function: Raw<'a>,
+}
+
+#[derive(Deserialize)]
+struct Function<'a> {
+    #[serde(borrow, default)]
+    arguments: Raw<'a>,
+}
+
+/// An OpenAI chunk's choice as read: its text, each tool call's
+/// arguments (the call's index, where they are and what they say), and
+/// whether it finishes.
+struct ChoiceRead<'a> {
+    choice: Raw<'a>,
+    index: u64,
+    delta: Raw<'a>,
+    content: Raw<'a>,
+    text: Option<Cow<'a, str>>,
+    tool_calls: Raw<'a>,
+    calls: Vec<(u64, (&'a RawValue, Cow<'a, str>))>,
+    finishes: bool,
+}
+
+/// The choices of an OpenAI chunk (an item that is no object has nothing
+/// to read, as indexing a `Value` finds nothing in it).
+fn read_openai(data: &str) -> Result<Vec<ChoiceRead<'_>>, Odd> {
+    let chunk: Chunk = top(data)?;
+    let mut out = Vec::new();
+    for choice in chunk.choices.items() {
+        let Some(c) = choice.object::<Choice>()? else { continue };
+        let delta = c.delta.object::<ChatDelta>()?.unwrap_or(ChatDelta { content: Raw(None), tool_calls: Raw(None) });
+        let mut calls = Vec::new();
+        for (i, call) in delta.tool_calls.items().into_iter().enumerate() {
+            let Some(call) = call.object::<ToolCall>()? else { continue };
+            let Some(function) = call.function.object::<Function>()? else { continue };
+            if let (Some(at), Some(args)) = (function.arguments.0, function.arguments.str()) {
+                calls.push((call.index.u64().unwrap_or(i as u64), (at, args)));
+            }
+        }
+        out.push(ChoiceRead {
+            choice,
+            index: c.index.u64().unwrap_or(0),
+            delta: c.delta,
+            content: delta.content,
+            text: delta.content.str(),
+            tool_calls: delta.tool_calls,
+            calls,
+            finishes: !c.finish_reason.is_null(),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Raw<'a>,
+    #[serde(borrow, default)]
+    index: Raw<'a>,
+    #[serde(borrow, default)]
+    delta: Raw<'a>,
+}
+
+#[derive(Deserialize)]
+struct BlockDelta<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Raw<'a>,
+    #[serde(borrow, default)]
+    text: Raw<'a>,
+    #[serde(borrow, default)]
+    partial_json: Raw<'a>,
+}
+
+#[derive(Deserialize)]
+struct ResponsesEvent<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Raw<'a>,
+    #[serde(borrow, default)]
+    output_index: Raw<'a>,
+    #[serde(borrow, default)]
+    content_index: Raw<'a>,
+    #[serde(borrow, default)]
+    delta: Raw<'a>,
+}
+
+/// Changes to a frame's data, made in its bytes: values replaced, and
+/// entries added at the end of an object or array (empty ranges).
+#[derive(Default)]
+struct Edits(Vec<(Range<usize>, String)>);
+
+impl Edits {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `value` (a part of `data`) replaced by `json`.
+    fn replace(&mut self, data: &str, value: &RawValue, json: String) {
+        self.0.push((span(data, value.get()), json));
+    }
+
+    /// Key `key` of `object` set to `json`: its `value` replaced when it
+    /// has one (null or not), else the key added.
+    fn set(&mut self, data: &str, object: &str, key: &str, value: Raw<'_>, json: String) {
+        match value.0 {
+            Some(v) => self.replace(data, v, json),
+            None => self.add(data, object, format!("{}:{json}", quoted(key.to_string()))),
+        }
+    }
+
+    /// `entry` added at the end of `container` (an object or array, a part
+    /// of `data`), after a comma unless it is the first there.
+    fn add(&mut self, data: &str, container: &str, entry: String) {
+        let end = span(data, container).end.saturating_sub(1);
+        let inner = container.get(1..container.len().saturating_sub(1)).unwrap_or_default();
+        let first = inner.trim().is_empty() && !self.0.iter().any(|(r, _)| *r == (end..end));
+        self.0.push((end..end, if first { entry } else { format!(",{entry}") }));
+    }
+
+    /// `data` with the edits made.
+    fn apply(mut self, data: &str) -> String {
+        // Stable: entries added at one place stay in the order they came.
+        self.0.sort_by_key(|(r, _)| (r.start, r.end));
+        let mut out = String::with_capacity(data.len() + self.0.iter().map(|(_, t)| t.len()).sum::<usize>());
+        let mut at = 0;
+        for (r, text) in self.0 {
+            out.push_str(data.get(at..r.start).unwrap_or_default());
+            out.push_str(&text);
+            at = r.end.max(at);
+        }
+        out.push_str(data.get(at..).unwrap_or_default());
+        out
+    }
+}
+
+/// Where `part` (a slice of `data`) lies in it.
+fn span(data: &str, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
+    start..start + part.len()
+}
+
+/// `s` as a JSON string.
+fn quoted(s: String) -> String {
+    Value::String(s).to_string()
+}
+
+/// `frame` with its data replaced by `data` (its other lines kept; a data
+/// of several lines as several `data:` lines).
+fn reframe(frame: &[u8], data: &str) -> Bytes {
     let text = String::from_utf8_lossy(frame);
-    let mut out = String::new();
+    let mut out = String::with_capacity(frame.len() + data.len());
     for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with("data:")) {
         out.push_str(line);
         out.push('\n');
     }
-    out.push_str("data: ");
-    out.push_str(&event.to_string());
-    out.push_str("\n\n");
-    Bytes::from(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rebuild_keeps_the_event_line() {
-        let f = b"event: content_block_delta\ndata: {\"a\":1}\n\n";
-        let out = rebuild(f, &serde_json::json!({"a": 2}));
-        assert_eq!(&out[..], b"event: content_block_delta\ndata: {\"a\":2}\n\n");
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
     }
+    out.push('\n');
+    Bytes::from(out)
 }

@@ -6,6 +6,8 @@ use crate::answer::Dialect;
 use crate::usage::{AnthropicUsage, OpenAiUsage, ResponsesUsage};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use tokenwise_core::TokenUsage;
 
 /// Takes one complete SSE event (through its blank line) off the buffer.
@@ -23,19 +25,21 @@ pub fn next_frame(buf: &mut BytesMut) -> Option<Bytes> {
     None
 }
 
-/// The `data:` payload of an event (lines joined).
-pub fn data_of(frame: &[u8]) -> Option<String> {
+/// The `data:` payload of an event (lines joined): borrowed from the
+/// frame when it has one `data:` line, as nearly every frame does.
+pub fn data_of(frame: &[u8]) -> Option<Cow<'_, str>> {
     let text = std::str::from_utf8(frame).ok()?;
-    let mut data: Option<String> = None;
+    let mut data: Option<Cow<'_, str>> = None;
     for line in text.lines() {
         if let Some(d) = line.strip_prefix("data:") {
             let d = d.strip_prefix(' ').unwrap_or(d);
             match &mut data {
                 Some(acc) => {
+                    let acc = acc.to_mut();
                     acc.push('\n');
                     acc.push_str(d);
                 }
-                None => data = Some(d.to_string()),
+                None => data = Some(Cow::Borrowed(d)),
             }
         }
     }
@@ -100,10 +104,39 @@ fn unreadable(data: &str) -> Frame {
     if not_json(data) { Frame::Malformed } else { Frame::Forward }
 }
 
+// The events are read borrowing from the frame: texts are copied only
+// into `Seen::text`, and nothing is built of what is not read.
+
+/// A string of the frame, borrowed unless it has escapes. (`Cow` itself
+/// would always be copied inside an `Option`.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'a>, D::Error> {
+        struct Str;
+        impl<'de> serde::de::Visitor<'de> for Str {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Borrowed(s))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(s))
+            }
+        }
+        d.deserialize_str(Str).map(Text)
+    }
+}
+
 #[derive(Deserialize)]
-struct OpenAiChunk {
-    #[serde(default)]
-    choices: Vec<OpenAiChoice>,
+struct OpenAiChunk<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<OpenAiChoice<'a>>,
     #[serde(default)]
     usage: Option<OpenAiUsage>,
     #[serde(default)]
@@ -111,45 +144,45 @@ struct OpenAiChunk {
 }
 
 #[derive(Deserialize)]
-struct OpenAiChoice {
-    #[serde(default)]
-    delta: Option<OpenAiDelta>,
+struct OpenAiChoice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<OpenAiDelta<'a>>,
 }
 
 #[derive(Deserialize)]
-struct OpenAiDelta {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    reasoning_content: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<OpenAiToolDelta>>,
+struct OpenAiDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    refusal: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<OpenAiToolDelta<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct OpenAiToolDelta {
-    #[serde(default)]
-    function: Option<OpenAiFnDelta>,
+struct OpenAiToolDelta<'a> {
+    #[serde(borrow, default)]
+    function: Option<OpenAiFnDelta<'a>>,
 }
 
 #[derive(Deserialize)]
-struct OpenAiFnDelta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
+struct OpenAiFnDelta<'a> {
+    #[serde(borrow, default)]
+    name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    arguments: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-struct AnthropicEvent {
-    #[serde(rename = "type")]
-    kind: String,
+struct AnthropicEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
     #[serde(default)]
     message: Option<AnthropicMessage>,
-    #[serde(default)]
-    delta: Option<AnthropicDelta>,
+    #[serde(borrow, default)]
+    delta: Option<AnthropicDelta<'a>>,
     #[serde(default)]
     usage: Option<AnthropicUsage>,
 }
@@ -161,23 +194,24 @@ struct AnthropicMessage {
 }
 
 #[derive(Deserialize)]
-struct AnthropicDelta {
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    partial_json: Option<String>,
-    #[serde(default)]
-    thinking: Option<String>,
+struct AnthropicDelta<'a> {
+    #[serde(borrow, default)]
+    text: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    partial_json: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    thinking: Option<Text<'a>>,
 }
 
 /// An event of a Responses stream: text arrives in `delta`, usage in the
 /// terminal event's `response`.
 #[derive(Deserialize)]
-struct ResponsesEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    delta: Option<serde_json::Value>,
+struct ResponsesEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    /// Text when a string (read only then: not every event's `delta` is).
+    #[serde(borrow, default)]
+    delta: Option<&'a RawValue>,
     #[serde(default)]
     response: Option<ResponsesBody>,
 }
@@ -186,6 +220,19 @@ struct ResponsesEvent {
 struct ResponsesBody {
     #[serde(default)]
     usage: Option<ResponsesUsage>,
+}
+
+/// The string `raw` is, if it is one (unescaped; borrowed when it has no
+/// escapes).
+fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let json = raw.get();
+    if !json.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(json) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(json).ok().map(Cow::Owned),
+    }
 }
 
 /// Reads one frame into `seen` and says what to do with it.
@@ -207,7 +254,7 @@ fn observe_responses(data: &str, seen: &mut Seen) -> Frame {
     if let Some(u) = ev.response.and_then(|r| r.usage) {
         seen.responses_usage = Some(u);
     }
-    match ev.kind.as_str() {
+    match &*ev.kind {
         "response.completed" | "response.incomplete" => Frame::Final,
         "response.failed" => {
             seen.upstream_error = true;
@@ -219,9 +266,9 @@ fn observe_responses(data: &str, seen: &mut Seen) -> Frame {
         }
         kind => {
             if kind.ends_with(".delta")
-                && let Some(serde_json::Value::String(t)) = &ev.delta
+                && let Some(t) = ev.delta.and_then(string)
             {
-                seen.text.push_str(t);
+                seen.text.push_str(&t);
             }
             Frame::Forward
         }
@@ -239,12 +286,12 @@ fn observe_openai(data: &str, client_wants_usage: bool, seen: &mut Seen) -> Fram
     for c in &chunk.choices {
         let Some(d) = &c.delta else { continue };
         for t in [&d.content, &d.reasoning_content, &d.refusal].into_iter().flatten() {
-            seen.text.push_str(t);
+            seen.text.push_str(&t.0);
         }
         for tc in d.tool_calls.iter().flatten() {
             if let Some(f) = &tc.function {
                 for t in [&f.name, &f.arguments].into_iter().flatten() {
-                    seen.text.push_str(t);
+                    seen.text.push_str(&t.0);
                 }
             }
         }
@@ -260,7 +307,7 @@ fn observe_openai(data: &str, client_wants_usage: bool, seen: &mut Seen) -> Fram
 
 fn observe_anthropic(data: &str, seen: &mut Seen) -> Frame {
     let Ok(ev) = serde_json::from_str::<AnthropicEvent>(data) else { return unreadable(data) };
-    match ev.kind.as_str() {
+    match &*ev.kind {
         "message_start" => {
             if let Some(u) = ev.message.and_then(|m| m.usage) {
                 seen.anthropic_usage.merge(&u);
@@ -269,7 +316,7 @@ fn observe_anthropic(data: &str, seen: &mut Seen) -> Frame {
         "content_block_delta" => {
             if let Some(d) = ev.delta {
                 for t in [&d.text, &d.partial_json, &d.thinking].into_iter().flatten() {
-                    seen.text.push_str(t);
+                    seen.text.push_str(&t.0);
                 }
             }
         }
@@ -347,6 +394,32 @@ mod tests {
         assert_eq!((t.input, t.output, t.cached_read), (100, 12, 90));
         assert_eq!(seen.exact(d), Some(t));
         assert_eq!(seen.text, "hi ");
+    }
+
+    #[test]
+    fn texts_with_escapes_are_read_as_texts() {
+        let mut seen = Seen::default();
+        let chat = br#"data: {"choices":[{"delta":{"content":"caf\u00e9 \"q\"\n","tool_calls":[{"function":{"name":"f","arguments":"{\"a\":1}"}}]}}]}"#;
+        assert_eq!(
+            observe(Dialect::OpenAiChat { client_wants_usage: true }, &[&chat[..], b"\n\n"].concat(), &mut seen),
+            Frame::Forward
+        );
+        let anthropic = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"\\u2615\"}}\n\n";
+        observe(Dialect::Anthropic, anthropic, &mut seen);
+        let responses = b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"\\t.\"}\n\n";
+        observe(Dialect::OpenAiResponses, responses, &mut seen);
+        assert_eq!(seen.text, "caf\u{e9} \"q\"\nf{\"a\":1}\u{2615}\t.");
+        // A text that is no string makes the chunk unreadable, as before.
+        let mut other = Seen::default();
+        assert_eq!(
+            observe(
+                Dialect::Anthropic,
+                b"data: {\"type\":\"content_block_delta\",\"delta\":{\"text\":5}}\n\n",
+                &mut other
+            ),
+            Frame::Forward
+        );
+        assert_eq!(other.text, "");
     }
 
     #[test]
