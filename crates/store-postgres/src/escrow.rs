@@ -556,6 +556,11 @@ impl PgStore {
         }
         // Fold: recorded captures move from the allowance (in held) to
         // captured; a capture whose allowance is gone joins captured alone.
+        // Read by a plain index scan: the rows folded before are dead until
+        // a vacuum, and a bitmap scan visits every one of them again on
+        // each tick (15-20 ms after 15 s at 1,000 calls/s, growing), where
+        // an index scan marks them dead in the index once and skips them.
+        tx.batch_execute("SET LOCAL enable_bitmapscan = off").await.map_err(db_err)?;
         let folded = tx
             .query(
                 "WITH d AS (DELETE FROM budget_escrow_captures WHERE owner = $1 AND key = ANY($2) \
