@@ -15,6 +15,8 @@ mod outscan;
 #[cfg(test)]
 mod relay_bench;
 mod stream;
+#[cfg(test)]
+mod streams;
 pub mod upstream;
 
 use anyhow::Context;

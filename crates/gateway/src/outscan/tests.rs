@@ -6,7 +6,7 @@
 //! and with shapes an upstream seldom sends.
 
 use super::*;
-use crate::relay_bench::{anthropic_stream, openai_stream, responses_stream};
+use crate::streams::{anthropic_stream, openai_stream, responses_stream};
 use proptest::prelude::*;
 use serde_json::json;
 use tokenwise_app::guard::Guard;
@@ -256,9 +256,9 @@ proptest! {
 
 #[test]
 fn typical_streams_and_odd_frames_are_sent_as_the_value_scan_sent_them() {
-    let mut words = crate::relay_bench::words();
+    let mut words = crate::streams::words();
     words.insert(5, format!("key {KEY} "));
-    for w in [crate::relay_bench::words(), words] {
+    for w in [crate::streams::words(), words] {
         check(Dialect::OpenAiChat { client_wants_usage: true }, &openai_stream(&w), true).unwrap();
         check(Dialect::Anthropic, &anthropic_stream(&w), true).unwrap();
         check(Dialect::OpenAiResponses, &responses_stream(&w), true).unwrap();
