@@ -443,14 +443,7 @@ impl<'a> Raw<'a> {
 
     /// The string it is, if one (unescaped; borrowed unless it has escapes).
     fn str(self) -> Option<Cow<'a, str>> {
-        let json = self.json();
-        if !json.starts_with('"') {
-            return None;
-        }
-        match serde_json::from_str::<&str>(json) {
-            Ok(s) => Some(Cow::Borrowed(s)),
-            Err(_) => serde_json::from_str::<String>(json).ok().map(Cow::Owned),
-        }
+        self.0.and_then(tokenwise_wire::sse::string)
     }
 
     /// The number it is, if a non-negative integer (as `Value::as_u64`).
@@ -514,7 +507,7 @@ struct Choice<'a> {
     finish_reason: Raw<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct ChatDelta<'a> {
     #[serde(borrow, default)]
     content: Raw<'a>,
@@ -557,7 +550,7 @@ fn read_openai(data: &str) -> Result<Vec<ChoiceRead<'_>>, Odd> {
     let mut out = Vec::new();
     for choice in chunk.choices.items() {
         let Some(c) = choice.object::<Choice>()? else { continue };
-        let delta = c.delta.object::<ChatDelta>()?.unwrap_or(ChatDelta { content: Raw(None), tool_calls: Raw(None) });
+        let delta = c.delta.object::<ChatDelta>()?.unwrap_or_default();
         let mut calls = Vec::new();
         for (i, call) in delta.tool_calls.items().into_iter().enumerate() {
             let Some(call) = call.object::<ToolCall>()? else { continue };

@@ -283,7 +283,6 @@ fn insert<'a>(
             Some(Ok(sums)) if inserted == events.len() => sums,
             _ => Sums::of(events, &new),
         };
-        let mut captured = Captured::default();
         {
             let mut cap = tx
                 .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
@@ -292,15 +291,12 @@ fn insert<'a>(
                 cap.execute(params![cost, key]).map_err(db_err)?;
             }
         }
-        captured.holds = events
-            .iter()
-            .zip(&new)
-            .filter(|(e, n)| **n && !e.budget_keys.is_empty())
-            .map(|(e, _)| e.id.as_str())
-            .collect();
-        captured.sums = sums.captures;
-        let tasks = count_in_tasks(&tx, events, &new, sums.tasks, totals)?;
         let fresh: Vec<&UsageEvent> = events.iter().zip(&new).filter(|(_, n)| **n).map(|(e, _)| e).collect();
+        let captured = Captured {
+            holds: fresh.iter().filter(|e| !e.budget_keys.is_empty()).map(|e| e.id.as_str()).collect(),
+            sums: sums.captures,
+        };
+        let tasks = count_in_tasks(&tx, events, &new, sums.tasks, totals)?;
         crate::reports::roll_up(&tx, sums.usage)?;
         crate::anomalies::roll_up_models(&tx, sums.models)?;
         crate::anomalies::count_prompts(&tx, &fresh)?;
@@ -333,7 +329,6 @@ fn insert_rows(
 
 /// What a committed batch captured: the holds its new events release (a
 /// hold's id is its event's), and their costs summed per envelope.
-#[derive(Default)]
 struct Captured<'a> {
     holds: Vec<&'a str>,
     sums: BTreeMap<&'a str, i64>,
@@ -587,16 +582,7 @@ mod tests {
             .collect();
         let envelopes: Vec<_> = ["org", "user:ann", "user:bob", "user:cy", "user:dee", "user:eve"]
             .iter()
-            .map(|k| tokenwise_core::EnvelopeSpec {
-                key: (*k).to_string(),
-                budget_id: "b".into(),
-                scope: (*k).to_string(),
-                period_start: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
-                period_end: jiff::Timestamp::from_second(1_900_000_000).unwrap(),
-                limit: Nanos(i64::MAX / 4),
-                hard: false,
-                alert_at_percent: vec![],
-            })
+            .map(|k| tokenwise_store_tests::envelope(k, i64::MAX / 4, false))
             .collect();
         let open = |name: &str| {
             let path = dir.path().join(name);

@@ -224,7 +224,7 @@ struct ResponsesBody {
 
 /// The string `raw` is, if it is one (unescaped; borrowed when it has no
 /// escapes).
-fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+pub fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
     let json = raw.get();
     if !json.starts_with('"') {
         return None;
