@@ -72,19 +72,22 @@ pub(crate) fn scheme(w: &[u8]) -> bool {
 /// Variables (`"Bearer " + token`) have no literal: None.
 fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
     let sp = |b: u8| b == b' ' || b == b'\t';
-    let j = match t.get(i)? {
-        b'"' | b'\'' | b'`' => {
-            let mut j = take(t, i + 1, 4, sp);
-            if t.get(j..j + 2) == Some(b"..") {
-                j += 2;
-            } else if matches!(t.get(j), Some(b'+' | b'.' | b'&')) {
-                j += 1;
+    let j = match formatted(t, i) {
+        Some(j) => j,
+        None => match t.get(i)? {
+            b'"' | b'\'' | b'`' => {
+                let mut j = take(t, i + 1, 4, sp);
+                if t.get(j..j + 2) == Some(b"..") {
+                    j += 2;
+                } else if matches!(t.get(j), Some(b'+' | b'.' | b'&')) {
+                    j += 1;
+                }
+                j
             }
-            j
-        }
-        b'{' => i + 1,
-        b'$' if t.get(i + 1) == Some(&b'{') => i + 2,
-        _ => return None,
+            b'{' => i + 1,
+            b'$' if t.get(i + 1) == Some(&b'{') => i + 2,
+            _ => return None,
+        },
     };
     let j = take(t, j, 4, sp);
     let q = string_prefix(t, j);
@@ -106,6 +109,28 @@ fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
         return None;
     }
     Some((e + 1, literal(e, quote)?, true))
+}
+
+/// When the scheme's string ends in a format placeholder and the value is
+/// its argument (`"Bearer %s" % "…"`, `"Bearer %s" % ("…",)`,
+/// `"Bearer {}".format("…")`, `Sprintf("Bearer %s", "…")`,
+/// `String.format("Bearer %s", "…")`): where that argument starts.
+fn formatted(t: &[u8], i: usize) -> Option<usize> {
+    let sp = |b: u8| b == b' ' || b == b'\t';
+    let holder = [&b"%s"[..], b"%v", b"{}", b"{0}"].into_iter().find(|h| t.get(i..i + h.len()) == Some(*h))?;
+    let close = i + holder.len();
+    if !matches!(t.get(close), Some(b'"' | b'\'' | b'`')) {
+        return None;
+    }
+    let j = take(t, close + 1, 4, sp);
+    if t.get(j) == Some(&b'%') {
+        let j = take(t, j + 1, 4, sp);
+        Some(if t.get(j) == Some(&b'(') { j + 1 } else { j })
+    } else if t.get(j..j + 8) == Some(b".format(") {
+        Some(j + 8)
+    } else {
+        (t.get(j) == Some(&b',')).then_some(j + 1)
+    }
 }
 
 /// A `user:password` literal that code encodes into a `Basic` value.
@@ -196,7 +221,8 @@ pub(crate) fn header_name(name: &[u8]) -> bool {
 /// The credential in an authorization header's value, which starts at
 /// `i` (after the `:`, `=` or `,`): an optional scheme, then the token.
 pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
-    let vs = string_prefix(t, take(t, i, 8, |b| b == b' ' || b == b'\t'));
+    let vs = format_call(t, take(t, i, 8, |b| b == b' ' || b == b'\t'));
+    let vs = string_prefix(t, vs);
     let vs = take(t, vs, 8, |b| matches!(b, b'"' | b'\'' | b'`' | b' ' | b'\t'));
     let we = take(t, vs, 24, |b| b.is_ascii_alphanumeric() || b == b'-');
     if t.get(we) == Some(&b' ') && we > vs {
@@ -208,6 +234,16 @@ pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
         return credential(t, vs, we);
     }
     opaque(t, vs, token_end(t, vs))
+}
+
+/// Past a formatting call that opens at `i` (`fmt.Sprintf(`,
+/// `String.format(`, `sprintf(`): its format string then holds the
+/// scheme. Otherwise `i`.
+fn format_call(t: &[u8], i: usize) -> usize {
+    let e = take(t, i, 32, |b| is_word(b) || b == b'.');
+    let name = t[i..e].rsplit(|&b| b == b'.').next().unwrap_or_default();
+    let known = ["sprintf", "format"].iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
+    if known && t.get(e) == Some(&b'(') { e + 1 } else { i }
 }
 
 /// Where the shell command holding `s` starts: its line, and the lines

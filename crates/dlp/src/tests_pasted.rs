@@ -99,8 +99,17 @@ fn webhook_urls() {
     for url in cases {
         finds(&format!("post it to {url} please"), WebhookUrl, url);
     }
+    // Host names are case-insensitive: the same hooks in capitals.
+    for url in [
+        "HTTPS://HOOKS.SLACK.COM/services/T04K2LQ9Z/B07ABCD1234/vQ3mZ8xL2kP9rT6wN4yB7cJ1",
+        "https://Hooks.Slack.com/services/T04K2LQ9Z/B07ABCD1234/vQ3mZ8xL2kP9rT6wN4yB7cJ1",
+        "https://prod-27.westeurope.LOGIC.AZURE.COM:443/workflows/8d3f2a1b/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers&sv=1.0&sig=Zq8mX3vL2kP9rT6wN4yB7cJ1dF5hG0sA3eU8iO2pL6k",
+    ] {
+        finds(&format!("post it to {url} please"), WebhookUrl, url);
+    }
     // Ids, hook scripts, documentation placeholders.
     none("GET https://api.github.com/repos/acme/app/hooks/412345 and .git/hooks/pre-commit");
+    none("https://HOOKS.SLACK.COM/services/YOUR/WEBHOOK/URL");
     none("https://hooks.slack.com/services/YOUR/WEBHOOK/URL");
     none("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX");
     none("https://discord.com/api/webhooks/{webhook.id}/{webhook.token}");
@@ -117,7 +126,7 @@ fn webhook_urls_without_a_scheme() {
         "prod-27.westeurope.logic.azure.com:443/workflows/8d3f2a1b/triggers/manual/paths/invoke?api-version=2016-06-01&sig=Zq8mX3vL2kP9rT6wN4yB7cJ1dF5hG0sA3eU8iO2pL6k",
         "hooks.zapier.com/hooks/catch/4821937/3kx9vq/",
     ];
-    for url in cases {
+    for url in cases.into_iter().chain(["HOOKS.SLACK.COM/services/T04K2LQ9Z/B07ABCD1234/vQ3mZ8xL2kP9rT6wN4yB7cJ1"]) {
         finds(&format!("post it to {url} please"), WebhookUrl, url);
         finds(&format!("webhook_url=\"{url}\""), WebhookUrl, url);
         finds(&format!("<{url}>, then retry"), WebhookUrl, url);
@@ -327,9 +336,19 @@ fn authorization_values_built_by_concatenation() {
         format!("request.Headers.Add(\"Authorization\", \"Bearer \" & \"{tok}\")"),
         format!("local headers = {{ Authorization = \"Bearer \" .. \"{tok}\" }}"),
         format!("headers = {{\"Authorization\": \"Bearer \" \"{tok}\"}}"),
+        // The value as a format string's argument.
+        format!("headers = {{\"Authorization\": \"Bearer %s\" % \"{tok}\"}}"),
+        format!("headers = {{'Authorization': 'Bearer %s' % ('{tok}',)}}"),
+        format!("headers = {{\"Authorization\": \"Bearer {{}}\".format(\"{tok}\")}}"),
+        format!("req.Header.Set(\"Authorization\", fmt.Sprintf(\"Bearer %s\", \"{tok}\"))"),
+        format!("conn.setRequestProperty(\"Authorization\", String.format(\"Bearer %s\", \"{tok}\"));"),
     ] {
         finds(&text, GenericSecret, tok);
     }
+    // A variable as the argument: nothing to find.
+    none("headers = {\"Authorization\": \"Bearer %s\" % token}");
+    none("headers = {\"Authorization\": \"Bearer {}\".format(os.environ[\"TOKEN\"])}");
+    none("req.Header.Set(\"Authorization\", fmt.Sprintf(\"Bearer %s\", token))");
     // "deploy:Qx7!vR2m#Lp9" in base64, after "Basic " in another literal.
     let b64 = "ZGVwbG95OlF4NyF2UjJtI0xwOQ==";
     finds(&format!("conn.setRequestProperty(\"Authorization\", \"Basic \" + \"{b64}\");"), BasicAuth, b64);

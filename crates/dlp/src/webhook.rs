@@ -95,16 +95,22 @@ pub(crate) fn bare(t: &[u8], s: usize) -> Option<Finding> {
 /// `…/webhook/<random>` form on any host.
 fn judge(t: &[u8], start: usize, end: usize, generic_ok: bool) -> Option<Finding> {
     let url = &t[start..end];
-    let marks: [&[u8]; 4] = [b".slack.com/", b"/webhook", b"/hooks/", b".logic.azure.com"];
-    if !marks.iter().any(|m| memchr::memmem::find(url, m).is_some()) {
-        return None;
-    }
     let after_scheme = memchr::memmem::find(url, b"://").map_or(0, |i| i + 3);
     let rest = &url[after_scheme..];
     let host_end = rest.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let host = &rest[..host_end];
     let host = host.iter().rposition(|&b| b == b'@').map_or(host, |i| &host[i + 1..]);
     let host = host.iter().position(|&b| b == b':').map_or(host, |i| &host[..i]);
+    // Host names are case-insensitive (`HOOKS.SLACK.COM` reaches Slack);
+    // paths are not.
+    let host_ends = |d: &[u8]| host.len() >= d.len() && host[host.len() - d.len()..].eq_ignore_ascii_case(d);
+    let paths: [&[u8]; 2] = [b"/webhook", b"/hooks/"];
+    let marked = (host_ends(b".slack.com") && host_end < rest.len() && rest[host_end] == b'/')
+        || host_ends(b".logic.azure.com")
+        || paths.iter().any(|m| memchr::memmem::find(url, m).is_some());
+    if !marked {
+        return None;
+    }
     let (path, query) = match rest[host_end..].iter().position(|&b| b == b'?') {
         Some(q) => (&rest[host_end..host_end + q], &rest[host_end + q + 1..]),
         None => (&rest[host_end..], &[][..]),
