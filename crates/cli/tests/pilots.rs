@@ -353,3 +353,49 @@ async fn a_team_board_shows_the_cohort_its_own_team_ranked_among_itself() {
         assert!(seen.contains(&p.to_string()), "{p}: {board}");
     }
 }
+
+#[tokio::test]
+async fn a_pseudonymous_board_shows_the_cohort_everyone_else_under_a_pseudonym() {
+    // Ivan's pilot shows its cohort a pseudonymous board: his own row by
+    // name, Jade's and Kofi's (same public team, in the control group)
+    // ranked beside it under pseudonyms, their names nowhere in what he
+    // gets. Jade, in the control group, sees everyone by name.
+    let g = Gateway::start_with(|s| with_private_pilot(s).replace("board = \"private\"", "board = \"pseudonymous\""));
+    for (user, task) in [("ivan.petrov", "T-1"), ("jade.nguyen", "T-2"), ("kofi.mensah", "T-3")] {
+        validated_work(&g, user, task).await;
+    }
+    let ivan = Client::new(&g, g.key("ivan.petrov", None));
+    let jade = Client::new(&g, g.key("jade.nguyen", None));
+    let hidden = ["jade", "kofi", "nguyen", "mensah"];
+
+    let board = ivan.get("/api/v1/leaderboard").await.json();
+    assert_eq!((board["model"].as_str(), board["pilot"].as_str()), (Some("outcome"), Some("ivan-alone")), "{board}");
+    let seen = subjects(&board, "entries");
+    assert!(seen.contains(&"user:ivan.petrov".to_string()), "{board}");
+    let anon: Vec<&String> = seen.iter().filter(|s| s.starts_with("anon-")).collect();
+    assert!(anon.len() >= 2, "Jade and Kofi under pseudonyms: {board}");
+    assert_ne!(anon[0], anon[1], "one pseudonym a person: {board}");
+    assert!(board["entries"].as_array().unwrap().iter().all(|e| e["rank"].as_u64().unwrap() >= 1), "ranked: {board}");
+    assert_eq!(row(&board, "entries", "user:ivan.petrov")["you"], true, "{board}");
+    let text = board.to_string();
+    for name in hidden {
+        assert!(!text.contains(name), "{name} shown to the cohort: {text}");
+    }
+    // The same from the score list and his own page.
+    let scores = ivan.get("/api/v1/scores").await.json().to_string();
+    for name in hidden {
+        assert!(!scores.contains(name), "{name} in the cohort's scores: {scores}");
+    }
+    let page = me_page(&g, "ivan.petrov").await;
+    for name in hidden {
+        assert!(!page.contains(name), "{name} on the cohort's /me: {page}");
+    }
+
+    // The control group: names, Ivan's among them.
+    let board = jade.get("/api/v1/leaderboard").await.json();
+    assert_eq!(board["pilot"], serde_json::Value::Null, "{board}");
+    let seen = subjects(&board, "entries");
+    for p in ["user:ivan.petrov", "user:jade.nguyen", "user:kofi.mensah"] {
+        assert!(seen.contains(&p.to_string()), "{p}: {board}");
+    }
+}
