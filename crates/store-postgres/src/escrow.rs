@@ -10,6 +10,7 @@
 use crate::PgStore;
 use crate::connection::db_err;
 use crate::rows::get;
+use deadpool_postgres::Transaction;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -17,6 +18,8 @@ use tokenwise_core::{EnvelopeSpec, Nanos};
 use tokenwise_ledger::budget::{HoldPart, HoldRequest, HoldResult};
 use tokenwise_ledger::escrow::{Escrow, EscrowConfig};
 use tokenwise_ledger::{StoreError, UsageEvent, to_micros};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 /// Envelope rows as locked: key → (limit, captured, held, hard, closed).
 type SharedRows = HashMap<String, (i64, i64, i64, bool, bool)>;
@@ -444,45 +447,38 @@ impl PgStore {
         let until = self.escrow.lock().lease_until.map_or(0, to_micros);
         let mut credits: Vec<(String, i64, i64)> = Vec::new();
         if !dk.is_empty() {
-            tx.execute(
+            execute(
+                &tx,
                 "WITH r AS (SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS r(key, delta)) \
                  UPDATE budget_envelopes e SET held_nanos = e.held_nanos + r.delta FROM r WHERE e.key = r.key",
                 &[&dk, &dd],
             )
-            .await
-            .map_err(db_err)?;
-            tx.execute(
-                "UPDATE budget_allowances a SET granted_nanos = a.granted_nanos + r.delta \
-                 FROM UNNEST($2::text[], $3::bigint[]) AS r(key, delta) WHERE a.owner = $1 AND a.key = r.key AND r.delta < 0",
-                &[&owner, &dk, &dd],
-            )
-            .await
-            .map_err(db_err)?;
-            let drawn = tx
-                .query(
-                    "INSERT INTO budget_allowances AS a (owner, key, grant_id, granted_nanos, expires_us) \
+            .await?;
+            execute(&tx, "UPDATE budget_allowances a SET granted_nanos = a.granted_nanos + r.delta \
+                 FROM UNNEST($2::text[], $3::bigint[]) AS r(key, delta) WHERE a.owner = $1 AND a.key = r.key AND r.delta < 0", &[&owner, &dk, &dd]).await?;
+            let drawn = query(
+                &tx,
+                "INSERT INTO budget_allowances AS a (owner, key, grant_id, granted_nanos, expires_us) \
                      SELECT $1, r.key, nextval('budget_allowance_grants'), r.delta, $4 \
                      FROM UNNEST($2::text[], $3::bigint[]) AS r(key, delta) WHERE r.delta > 0 \
                      ON CONFLICT (owner, key) DO UPDATE SET granted_nanos = a.granted_nanos + EXCLUDED.granted_nanos, \
                      expires_us = GREATEST(a.expires_us, EXCLUDED.expires_us) \
                      RETURNING key, grant_id, expires_us",
-                    &[&owner, &dk, &dd, &until],
-                )
-                .await
-                .map_err(db_err)?;
+                &[&owner, &dk, &dd, &until],
+            )
+            .await?;
             for r in &drawn {
                 let key: String = get(r, 0)?;
                 credits.push((key, get(r, 1)?, get::<i64>(r, 2)?.max(until)));
             }
         }
-        let gone = tx
-            .query(
-                "DELETE FROM budget_allowances WHERE owner = $1 AND key = ANY($2) AND granted_nanos = 0 \
+        let gone = query(
+            &tx,
+            "DELETE FROM budget_allowances WHERE owner = $1 AND key = ANY($2) AND granted_nanos = 0 \
                  RETURNING key, grant_id",
-                &[&owner, &keys],
-            )
-            .await
-            .map_err(db_err)?;
+            &[&owner, &keys],
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         let mut inner = self.escrow.lock();
         for (key, grant, expires) in credits {
@@ -512,19 +508,18 @@ impl PgStore {
     /// locked, after the fold; the folds that matched an allowance).
     async fn lock_and_fold(
         &self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &Transaction<'_>,
         owner: &str,
         specs: &[EnvelopeSpec],
         keys: &[String],
     ) -> Result<(SharedRows, Vec<(String, i64, i64)>), StoreError> {
-        let rows = tx
-            .query(
-                "SELECT key, limit_nanos, captured_nanos, held_nanos, hard, escrow_closed FROM budget_envelopes \
+        let rows = query(
+            tx,
+            "SELECT key, limit_nanos, captured_nanos, held_nanos, hard, escrow_closed FROM budget_envelopes \
                  WHERE key = ANY($1) ORDER BY key FOR UPDATE",
-                &[&keys],
-            )
-            .await
-            .map_err(db_err)?;
+            &[&keys],
+        )
+        .await?;
         // key → (limit, captured, held, hard, closed), as locked.
         let mut shared: HashMap<String, (i64, i64, i64, bool, bool)> = HashMap::new();
         for r in &rows {
@@ -545,14 +540,14 @@ impl PgStore {
             }
         }
         if !lk.is_empty() {
-            tx.execute(
+            execute(
+                tx,
                 "UPDATE budget_envelopes e SET limit_nanos = r.lim, hard = r.hard, \
                  escrow_closed = e.escrow_closed AND r.lim <= e.limit_nanos \
                  FROM UNNEST($1::text[], $2::bigint[], $3::bool[]) AS r(key, lim, hard) WHERE e.key = r.key",
                 &[&lk, &ll, &lh],
             )
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
         // Fold: recorded captures move from the allowance (in held) to
         // captured; a capture whose allowance is gone joins captured alone.
@@ -561,9 +556,7 @@ impl PgStore {
         // each tick (15-20 ms after 15 s at 1,000 calls/s, growing), where
         // an index scan marks them dead in the index once and skips them.
         tx.batch_execute("SET LOCAL enable_bitmapscan = off").await.map_err(db_err)?;
-        let folded = tx
-            .query(
-                "WITH d AS (DELETE FROM budget_escrow_captures WHERE owner = $1 AND key = ANY($2) \
+        let folded = query(tx, "WITH d AS (DELETE FROM budget_escrow_captures WHERE owner = $1 AND key = ANY($2) \
                             RETURNING key, grant_id, cost_nanos), \
                  s AS (SELECT d.key, d.grant_id, SUM(d.cost_nanos)::BIGINT AS cost, \
                        bool_or(a.owner IS NOT NULL) AS matched FROM d LEFT JOIN budget_allowances a \
@@ -575,11 +568,7 @@ impl PgStore {
                        (SELECT key, SUM(cost)::BIGINT AS cost, \
                         SUM(CASE WHEN matched THEN cost ELSE 0 END)::BIGINT AS matched_cost FROM s GROUP BY key) t \
                        WHERE e.key = t.key RETURNING e.key) \
-                 SELECT key, grant_id, cost, matched FROM s",
-                &[&owner, &keys],
-            )
-            .await
-            .map_err(db_err)?;
+                 SELECT key, grant_id, cost, matched FROM s", &[&owner, &keys]).await?;
         let mut folds: Vec<(String, i64, i64)> = Vec::new();
         for r in &folded {
             let (key, grant, cost, matched): (String, i64, i64, bool) =
@@ -689,4 +678,18 @@ async fn ticker(escrow: Weak<EscrowState>, store: PgStore, every: std::time::Dur
             tracing::warn!(error = %e, "escrow: exchange with the shared envelopes failed");
         }
     }
+}
+
+/// `sql` on `tx`, prepared once per connection: the exchange runs the same
+/// few statements every tick, and an unprepared one costs the server a
+/// parse and a plan and the replica one round trip more each time.
+async fn query(tx: &Transaction<'_>, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+    let stmt = tx.prepare_cached(sql).await.map_err(db_err)?;
+    tx.query(&stmt, params).await.map_err(db_err)
+}
+
+/// [`query`] for a statement that returns no rows: how many it changed.
+async fn execute(tx: &Transaction<'_>, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+    let stmt = tx.prepare_cached(sql).await.map_err(db_err)?;
+    tx.execute(&stmt, params).await.map_err(db_err)
 }
