@@ -454,16 +454,22 @@ impl PgStore {
                 &[&dk, &dd],
             )
             .await?;
-            execute(&tx, "UPDATE budget_allowances a SET granted_nanos = a.granted_nanos + r.delta \
-                 FROM UNNEST($2::text[], $3::bigint[]) AS r(key, delta) WHERE a.owner = $1 AND a.key = r.key AND r.delta < 0", &[&owner, &dk, &dd]).await?;
+            execute(
+                &tx,
+                "UPDATE budget_allowances a SET granted_nanos = a.granted_nanos + r.delta \
+                 FROM UNNEST($2::text[], $3::bigint[]) AS r(key, delta) \
+                 WHERE a.owner = $1 AND a.key = r.key AND r.delta < 0",
+                &[&owner, &dk, &dd],
+            )
+            .await?;
             let drawn = query(
                 &tx,
                 "INSERT INTO budget_allowances AS a (owner, key, grant_id, granted_nanos, expires_us) \
-                     SELECT $1, r.key, nextval('budget_allowance_grants'), r.delta, $4 \
-                     FROM UNNEST($2::text[], $3::bigint[]) AS r(key, delta) WHERE r.delta > 0 \
-                     ON CONFLICT (owner, key) DO UPDATE SET granted_nanos = a.granted_nanos + EXCLUDED.granted_nanos, \
-                     expires_us = GREATEST(a.expires_us, EXCLUDED.expires_us) \
-                     RETURNING key, grant_id, expires_us",
+                 SELECT $1, r.key, nextval('budget_allowance_grants'), r.delta, $4 \
+                 FROM UNNEST($2::text[], $3::bigint[]) AS r(key, delta) WHERE r.delta > 0 \
+                 ON CONFLICT (owner, key) DO UPDATE SET granted_nanos = a.granted_nanos + EXCLUDED.granted_nanos, \
+                 expires_us = GREATEST(a.expires_us, EXCLUDED.expires_us) \
+                 RETURNING key, grant_id, expires_us",
                 &[&owner, &dk, &dd, &until],
             )
             .await?;
@@ -475,7 +481,7 @@ impl PgStore {
         let gone = query(
             &tx,
             "DELETE FROM budget_allowances WHERE owner = $1 AND key = ANY($2) AND granted_nanos = 0 \
-                 RETURNING key, grant_id",
+             RETURNING key, grant_id",
             &[&owner, &keys],
         )
         .await?;
@@ -516,7 +522,7 @@ impl PgStore {
         let rows = query(
             tx,
             "SELECT key, limit_nanos, captured_nanos, held_nanos, hard, escrow_closed FROM budget_envelopes \
-                 WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+             WHERE key = ANY($1) ORDER BY key FOR UPDATE",
             &[&keys],
         )
         .await?;
