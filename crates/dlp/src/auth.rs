@@ -15,6 +15,12 @@ use crate::{Finding, FindingKind, is_word};
 
 use base64::Engine;
 
+/// A space or a tab: what may stand between the pieces code builds a
+/// header from.
+fn blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
 /// Characters of a `b64token` (RFC 6750), the shape of most API tokens.
 fn token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
@@ -71,12 +77,11 @@ pub(crate) fn scheme(w: &[u8]) -> bool {
 /// `Base64.getEncoder().encodeToString("user:pass".getBytes())`).
 /// Variables (`"Bearer " + token`) have no literal: None.
 fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
-    let sp = |b: u8| b == b' ' || b == b'\t';
     let j = match formatted(t, i) {
         Some(j) => j,
         None => match t.get(i)? {
             b'"' | b'\'' | b'`' => {
-                let mut j = take(t, i + 1, 4, sp);
+                let mut j = take(t, i + 1, 4, blank);
                 if t.get(j..j + 2) == Some(b"..") {
                     j += 2;
                 } else if matches!(t.get(j), Some(b'+' | b'.' | b'&')) {
@@ -89,7 +94,7 @@ fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
             _ => return None,
         },
     };
-    let j = take(t, j, 4, sp);
+    let j = take(t, j, 4, blank);
     let q = string_prefix(t, j);
     // A literal must close (on its line, within 512 bytes): a cut one could
     // end inside a character.
@@ -116,15 +121,14 @@ fn continued(t: &[u8], i: usize) -> Option<(usize, usize, bool)> {
 /// `"Bearer {}".format("…")`, `Sprintf("Bearer %s", "…")`,
 /// `String.format("Bearer %s", "…")`): where that argument starts.
 fn formatted(t: &[u8], i: usize) -> Option<usize> {
-    let sp = |b: u8| b == b' ' || b == b'\t';
     let holder = [&b"%s"[..], b"%v", b"{}", b"{0}"].into_iter().find(|h| t.get(i..i + h.len()) == Some(*h))?;
     let close = i + holder.len();
     if !matches!(t.get(close), Some(b'"' | b'\'' | b'`')) {
         return None;
     }
-    let j = take(t, close + 1, 4, sp);
+    let j = take(t, close + 1, 4, blank);
     if t.get(j) == Some(&b'%') {
-        let j = take(t, j + 1, 4, sp);
+        let j = take(t, j + 1, 4, blank);
         Some(if t.get(j) == Some(&b'(') { j + 1 } else { j })
     } else if t.get(j..j + 8) == Some(b".format(") {
         Some(j + 8)
@@ -221,7 +225,7 @@ pub(crate) fn header_name(name: &[u8]) -> bool {
 /// The credential in an authorization header's value, which starts at
 /// `i` (after the `:`, `=` or `,`): an optional scheme, then the token.
 pub(crate) fn header_value(t: &[u8], i: usize) -> Option<Finding> {
-    let vs = format_call(t, take(t, i, 8, |b| b == b' ' || b == b'\t'));
+    let vs = format_call(t, take(t, i, 8, blank));
     let vs = string_prefix(t, vs);
     let vs = take(t, vs, 8, |b| matches!(b, b'"' | b'\'' | b'`' | b' ' | b'\t'));
     let we = take(t, vs, 24, |b| b.is_ascii_alphanumeric() || b == b'-');
@@ -408,7 +412,7 @@ fn password_option(t: &[u8], d: usize) -> Option<Finding> {
     if !ok || !sub_ok {
         return None;
     }
-    let vs = if attached { flag_end + usize::from(long) } else { take(t, flag_end, 8, |b| b == b' ' || b == b'\t') };
+    let vs = if attached { flag_end + usize::from(long) } else { take(t, flag_end, 8, blank) };
     let quote = t.get(vs).copied().filter(|b| matches!(b, b'"' | b'\''));
     let vs = vs + usize::from(quote.is_some());
     let ve = match quote {

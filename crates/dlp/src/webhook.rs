@@ -19,6 +19,12 @@ use crate::dummy::{marked_before, stand_in};
 use crate::secrets::found;
 use crate::{Finding, FindingKind};
 
+/// Whether `s` ends with `suffix`, ASCII case ignored: host names are
+/// case-insensitive (`HOOKS.SLACK.COM` reaches Slack); paths are not.
+fn ends_with_ci(s: &[u8], suffix: &[u8]) -> bool {
+    s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
 fn url_char(b: u8) -> bool {
     b > b' ' && b < 0x7F && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`' | b'(' | b')' | b'[' | b']' | b'{' | b'}')
 }
@@ -74,7 +80,7 @@ const HOSTS: [&[u8]; 7] = [
 /// (one comparison for every other `/`), and of those only the known
 /// services'; a URL with a scheme is left to `at`.
 pub(crate) fn bare(t: &[u8], s: usize) -> Option<Finding> {
-    if !s.checked_sub(4).and_then(|i| t.get(i..s)).is_some_and(|w| w.eq_ignore_ascii_case(b".com")) {
+    if !t.get(..s).is_some_and(|before| ends_with_ci(before, b".com")) {
         return None;
     }
     let mut start = s;
@@ -83,7 +89,7 @@ pub(crate) fn bare(t: &[u8], s: usize) -> Option<Finding> {
         start -= 1;
     }
     let host = &t[start..s];
-    let known = HOSTS.iter().any(|h| host.len() >= h.len() && host[host.len() - h.len()..].eq_ignore_ascii_case(h));
+    let known = HOSTS.iter().any(|h| ends_with_ci(host, h));
     if t[..start].ends_with(b"://") || !known {
         return None;
     }
@@ -101,12 +107,10 @@ fn judge(t: &[u8], start: usize, end: usize, generic_ok: bool) -> Option<Finding
     let host = &rest[..host_end];
     let host = host.iter().rposition(|&b| b == b'@').map_or(host, |i| &host[i + 1..]);
     let host = host.iter().position(|&b| b == b':').map_or(host, |i| &host[..i]);
-    // Host names are case-insensitive (`HOOKS.SLACK.COM` reaches Slack);
-    // paths are not.
-    let host_ends = |d: &[u8]| host.len() >= d.len() && host[host.len() - d.len()..].eq_ignore_ascii_case(d);
+    let ends = |d: &[u8]| ends_with_ci(host, d);
     let paths: [&[u8]; 2] = [b"/webhook", b"/hooks/"];
-    let marked = (host_ends(b".slack.com") && host_end < rest.len() && rest[host_end] == b'/')
-        || host_ends(b".logic.azure.com")
+    let marked = (ends(b".slack.com") && rest.get(host_end) == Some(&b'/'))
+        || ends(b".logic.azure.com")
         || paths.iter().any(|m| memchr::memmem::find(url, m).is_some());
     if !marked {
         return None;
@@ -116,8 +120,6 @@ fn judge(t: &[u8], start: usize, end: usize, generic_ok: bool) -> Option<Finding
         None => (&rest[host_end..], &[][..]),
     };
     let segs: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|p| !p.is_empty()).collect();
-    let lower_host = host.to_ascii_lowercase();
-    let ends = |d: &[u8]| lower_host.ends_with(d);
     let secret = if ends(b"hooks.slack.com") {
         segs.len() >= 4 && segs.last().is_some_and(|l| l.len() >= 16 && l.iter().all(u8::is_ascii_alphanumeric))
     } else if ends(b"discord.com") || ends(b"discordapp.com") {
