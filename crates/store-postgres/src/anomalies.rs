@@ -63,6 +63,7 @@ fn stored(h: i64) -> u64 {
 #[async_trait]
 impl AnomalyStore for PgStore {
     async fn model_days(&self, from_day: i64, to_day: i64) -> Result<Vec<ModelDay>, StoreError> {
+        self.fold_rollups(true).await?;
         let rows = self
             .client()
             .await?
@@ -89,6 +90,7 @@ impl AnomalyStore for PgStore {
     }
 
     async fn stopped_days(&self, from_day: i64, to_day: i64) -> Result<Vec<StoppedDay>, StoreError> {
+        self.fold_rollups(true).await?;
         let rows = self
             .client()
             .await?
@@ -122,6 +124,7 @@ impl AnomalyStore for PgStore {
     ) -> Result<Vec<RepeatRow>, StoreError> {
         let (min, limit) = (i64::try_from(min_calls).unwrap_or(i64::MAX), i64::from(limit));
         // `calls >= 2` as written lets the planner read the partial index.
+        self.fold_rollups(true).await?;
         let rows = self
             .client()
             .await?
@@ -148,6 +151,7 @@ impl AnomalyStore for PgStore {
         limit: u32,
     ) -> Result<Vec<SketchGroup>, StoreError> {
         let (min, limit) = (i64::try_from(min_prompts).unwrap_or(i64::MAX), i64::from(limit));
+        self.fold_rollups(true).await?;
         let rows = self
             .client()
             .await?

@@ -39,7 +39,13 @@ impl PgStore {
             .max_size(max_connections.max(1))
             .build()
             .map_err(|e| StoreError::Config(format!("cannot build the connection pool: {e}")))?;
-        let store = PgStore { pool, config, revocations: Arc::new(Revocations::default()), escrow: Arc::default() };
+        let store = PgStore {
+            pool,
+            config,
+            revocations: Arc::new(Revocations::default()),
+            escrow: Arc::default(),
+            rollups: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

@@ -28,12 +28,13 @@ struct Columns {
 }
 
 /// The columns in [`Columns`]' order: its texts, its integers, then the
-/// rest. One statement stores the batch, adds its new events to the daily
-/// activity and usage rollups and counts them in their tasks' running totals (rows
-/// locked in key order, so concurrent batches cannot deadlock on them); it
-/// returns the new events' ids (second column NULL) and each task's totals
-/// after the batch. A task's first call decides its team, use case,
-/// template and prompt hash, each from the earliest call that names one.
+/// rest. One statement stores the batch, records its new events as pending
+/// for the daily roll-ups (folded later, off the call's path: `rollups`)
+/// and counts them in their tasks' running totals (rows locked in key
+/// order, so concurrent batches cannot deadlock on them); it returns the
+/// new events' ids (second column NULL) and each task's totals after the
+/// batch. A task's first call decides its team, use case, template and
+/// prompt hash, each from the earliest call that names one.
 const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, \
     template, task, track, destination, operation, requested_model, model, provider, price_version, status, \
     error_code, data_class, findings, decision, exception_id, prompt_hash, \
@@ -47,47 +48,8 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
     $36::text[], $37::bigint[]) \
     ON CONFLICT (id) DO NOTHING \
     RETURNING id, ts_us, user_id, team_id, use_case, template, task, prompt_hash, cost_nanos, input_tokens, \
-    output_tokens, status, decision, exception_id, project_id, model, provider, price_version, cached_read_tokens, \
-    cache_write_tokens, reasoning_tokens, prompt_minhash), \
-    usage_roll AS (INSERT INTO usage_daily (day, team_id, project_id, use_case, template, model, provider, \
-    price_version, calls, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
-    cost_nanos) \
-    SELECT ts_us / 86400000000, team_id, COALESCE(project_id, ''), COALESCE(use_case, ''), COALESCE(template, ''), \
-    model, provider, price_version, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_read_tokens), \
-    SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nanos) \
-    FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 \
-    ON CONFLICT (day, team_id, project_id, use_case, template, model, provider, price_version) DO UPDATE SET \
-    calls = usage_daily.calls + EXCLUDED.calls, input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens, \
-    output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens, \
-    cached_read_tokens = usage_daily.cached_read_tokens + EXCLUDED.cached_read_tokens, \
-    cache_write_tokens = usage_daily.cache_write_tokens + EXCLUDED.cache_write_tokens, \
-    reasoning_tokens = usage_daily.reasoning_tokens + EXCLUDED.reasoning_tokens, \
-    cost_nanos = usage_daily.cost_nanos + EXCLUDED.cost_nanos), \
-    prompts AS (INSERT INTO prompt_daily AS p (day, user_id, prompt_hash, calls, minhash) \
-    SELECT ts_us / 86400000000, user_id, prompt_hash, COUNT(*), MIN(prompt_minhash) FROM ins \
-    WHERE prompt_hash IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
-    ON CONFLICT (day, user_id, prompt_hash) DO UPDATE SET calls = p.calls + EXCLUDED.calls \
-    RETURNING day, user_id, minhash, (xmax = 0) AS fresh), \
-    sketches AS (INSERT INTO sketch_daily AS k (day, user_id, band0, prompts) \
-    SELECT day, user_id, minhash & 65535, COUNT(*) FROM prompts WHERE fresh AND minhash IS NOT NULL \
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
-    ON CONFLICT (day, user_id, band0) DO UPDATE SET prompts = k.prompts + EXCLUDED.prompts), \
-    models AS (INSERT INTO model_daily (day, user_id, use_case, model, calls, tokens, cost_nanos) \
-    SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), model, COUNT(*), SUM(input_tokens + output_tokens), \
-    SUM(cost_nanos) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
-    ON CONFLICT (day, user_id, use_case, model) DO UPDATE SET calls = model_daily.calls + EXCLUDED.calls, \
-    tokens = model_daily.tokens + EXCLUDED.tokens, cost_nanos = model_daily.cost_nanos + EXCLUDED.cost_nanos), \
-    roll AS (INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, \
-    exception_calls, tokens, cost_nanos) \
-    SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), COALESCE(template, ''), COUNT(*), \
-    SUM(CASE WHEN status = 'blocked' THEN 1 ELSE 0 END), \
-    SUM(CASE WHEN status <> 'blocked' AND decision IN ('redact', 'reroute') THEN 1 ELSE 0 END), \
-    SUM(CASE WHEN exception_id IS NOT NULL THEN 1 ELSE 0 END), SUM(input_tokens + output_tokens), SUM(cost_nanos) \
-    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
-    ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET calls = activity_daily.calls + EXCLUDED.calls, \
-    blocked = activity_daily.blocked + EXCLUDED.blocked, flagged = activity_daily.flagged + EXCLUDED.flagged, \
-    exception_calls = activity_daily.exception_calls + EXCLUDED.exception_calls, \
-    tokens = activity_daily.tokens + EXCLUDED.tokens, cost_nanos = activity_daily.cost_nanos + EXCLUDED.cost_nanos), \
+    output_tokens), \
+    pending AS (INSERT INTO rollup_pending (ids) SELECT array_agg(id) FROM ins HAVING COUNT(*) > 0), \
   counted AS (INSERT INTO tasks AS t (user_id, task, team_id, use_case, template, prompt_hash, first_ts_us, \
     last_ts_us, calls, cost_nanos, input_tokens, output_tokens) \
     SELECT user_id, task, (array_agg(team_id ORDER BY ts_us, id))[1], \
@@ -303,6 +265,9 @@ impl EventStore for PgStore {
             let stmt = client.prepare_cached(sql).await.map_err(db_err)?;
             let stored = Stored::of(&client.query(&stmt, &params).await.map_err(db_err)?)?;
             self.escrow_captured(events, &stored.new);
+            if !stored.new.is_empty() {
+                self.fold_rollups_soon();
+            }
             return Ok(stored.committed(events));
         }
         // Events that capture holds on the shared rows: insert and capture
@@ -320,6 +285,9 @@ impl EventStore for PgStore {
         capture(&tx, &captures, &stored.new).await?;
         tx.commit().await.map_err(db_err)?;
         self.escrow_captured(events, &stored.new);
+        if !stored.new.is_empty() {
+            self.fold_rollups_soon();
+        }
         Ok(stored.committed(events))
     }
 

@@ -25,6 +25,7 @@ mod outcomes;
 mod prompts;
 mod reports;
 mod revocations;
+mod rollups;
 mod rows;
 mod scores;
 mod tasks;
@@ -42,6 +43,8 @@ pub struct PgStore {
     revocations: Arc<Revocations>,
     /// This replica's allowances and the holds placed against them.
     escrow: Arc<escrow::EscrowState>,
+    /// This replica's background fold of pending batches into the roll-ups.
+    rollups: Arc<rollups::Folder>,
 }
 
 impl std::fmt::Debug for PgStore {

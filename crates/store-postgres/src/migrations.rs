@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "prompts", include_str!("../migrations/0012_prompts.sql")),
     (14, "usage_recorded", include_str!("../migrations/0014_usage_recorded.sql")),
     (15, "escrow", include_str!("../migrations/0015_escrow.sql")),
+    (16, "rollup_pending", include_str!("../migrations/0016_rollup_pending.sql")),
 ];
 /// Advisory lock key (arbitrary, fixed) serialising migrations.
 const MIGRATION_LOCK: i64 = 0x746f_6b77_0001;

@@ -87,6 +87,7 @@ impl ReportStore for PgStore {
     async fn usage_totals(&self, edges: &[Timestamp], team: Option<&str>) -> Result<Vec<UsageTotals>, StoreError> {
         let edges: Vec<i64> = edges.iter().copied().map(to_micros).collect();
         let whole = whole_days(&edges);
+        self.fold_rollups(true).await?;
         let client = self.client().await?;
         let mut out = Totals::default();
         let days: Vec<(i64, i64)> =

@@ -87,3 +87,37 @@ impl Backend for Pg {
 }
 
 store_suite!(make);
+
+/// A reader of a roll-up waits for a fold under way (here: a transaction
+/// holding a pending batch, as a fold holds the batches it takes) and then
+/// counts its events; it never reads the roll-up without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_roll_up_reader_waits_for_a_fold_under_way() {
+    let Some(pg) = make().await else { return };
+    let writer = pg.store();
+    let reader = pg.reopen().await;
+    let day = "2026-08-10T00:00:00Z".parse::<jiff::Timestamp>().unwrap();
+    let (from, to) = (day, day + jiff::SignedDuration::from_hours(24));
+    let mut holder = raw(&pg.url).await;
+    for attempt in 0..5 {
+        let e = tokenwise_store_tests::bare_event(&format!("wait-{attempt}"), day, "ana", "sales", 7);
+        writer.insert_events(std::slice::from_ref(&e)).await.unwrap();
+        // Take the batch before the writer's own fold does (it waits 50 ms).
+        let tx = holder.transaction().await.unwrap();
+        let held = tx.query("SELECT seq FROM rollup_pending FOR UPDATE", &[]).await.unwrap().len();
+        if held == 0 {
+            tx.rollback().await.unwrap();
+            continue;
+        }
+        let r = reader.clone();
+        let read = tokio::spawn(async move { r.activity(from, to).await.unwrap() });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!read.is_finished(), "the reader did not wait for the batch being folded");
+        tx.commit().await.unwrap();
+        let rows = read.await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.calls).sum::<u64>(), attempt + 1, "every stored call counted");
+        pg.cleanup().await;
+        return;
+    }
+    panic!("the writer's fold took every batch before this test could hold one");
+}

@@ -101,6 +101,7 @@ macro_rules! store_suite {
             activity_sums_calls_per_person_day_use_case_and_template,
             rules_are_kept_once_per_version,
             activity_from_the_rollup_equals_the_events,
+            rollups_count_each_event_once_with_writers_and_readers_at_once,
             tasks_are_read_by_person_and_task,
             a_server_secret_is_made_once_for_every_replica,
             the_audit_log_refuses_updates,

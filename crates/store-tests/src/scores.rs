@@ -3,7 +3,7 @@
 
 use crate::events::bare_event;
 use crate::{Backend, ts};
-use jiff::ToSpan;
+use jiff::{Timestamp, ToSpan};
 use tokenwise_core::Nanos;
 use tokenwise_ledger::*;
 
@@ -189,4 +189,76 @@ pub async fn tasks_are_read_by_person_and_task(b: &impl Backend) {
         ("bo", None, Some("h3"))
     );
     assert!(s.tasks_of(&[]).await.unwrap().is_empty());
+}
+
+/// Two stores on one database (two replicas) each commit batches from
+/// several tasks at once, some of them twice, while readers ask for the
+/// roll-ups: every read after the writers stop counts each stored event
+/// exactly once, in the activity, model and usage roll-ups alike.
+pub async fn rollups_count_each_event_once_with_writers_and_readers_at_once(b: &impl Backend) {
+    let stores = [b.store(), b.reopen().await];
+    let start = ts("2026-08-03T00:00:00Z");
+    let (from, to) = (start, start + (7 * 24).hours());
+    let users = ["ana", "bo", "cy"];
+    let mut writers = Vec::new();
+    for w in 0..6usize {
+        let s = stores[w % 2].clone();
+        writers.push(tokio::spawn(async move {
+            let mut sent = Vec::new();
+            for batch in 0..15i64 {
+                let events: Vec<UsageEvent> = (0..3i64)
+                    .map(|i| {
+                        let n = batch * 3 + i;
+                        let at = start + (n * 97).minutes() + (w as i64).minutes();
+                        let mut e =
+                            bare_event(&format!("rc-{w}-{n}"), at, users[(n as usize + w) % 3], "sales", 10 + n);
+                        e.use_case = Some(["kb-search", "support-reply"][(n % 2) as usize].into());
+                        e
+                    })
+                    .collect();
+                s.insert_events(&events).await.unwrap();
+                // A retried batch: stored and counted once.
+                if batch % 4 == 0 {
+                    s.insert_events(&events).await.unwrap();
+                }
+                sent.extend(events);
+            }
+            sent
+        }));
+    }
+    let readers: Vec<_> = (0..2usize)
+        .map(|r| {
+            let s = stores[r].clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    s.activity(from, to).await.unwrap();
+                    s.model_days(from.as_microsecond() / 86_400_000_000, to.as_microsecond() / 86_400_000_000)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut events = Vec::new();
+    for w in writers {
+        events.extend(w.await.unwrap());
+    }
+    for r in readers {
+        r.await.unwrap();
+    }
+    let calls = events.len() as u64;
+    let cost: i64 = events.iter().map(|e| e.cost.0).sum();
+    for s in &stores {
+        let act = s.activity(from, to).await.unwrap();
+        assert_eq!(act.iter().map(|r| r.calls).sum::<u64>(), calls, "activity calls");
+        assert_eq!(act.iter().map(|r| r.cost.0).sum::<i64>(), cost, "activity cost");
+        let days =
+            s.model_days(from.as_microsecond() / 86_400_000_000, to.as_microsecond() / 86_400_000_000).await.unwrap();
+        assert_eq!(days.iter().map(|r| r.calls).sum::<u64>(), calls, "model days calls");
+        assert_eq!(days.iter().map(|r| r.cost.0).sum::<i64>(), cost, "model days cost");
+        let edges: Vec<Timestamp> = (0..=7).map(|d| start + (d * 24).hours()).collect();
+        let usage = s.usage_totals(&edges, None).await.unwrap();
+        assert_eq!(usage.iter().map(|r| r.calls).sum::<u64>(), calls, "usage calls");
+        assert_eq!(usage.iter().map(|r| r.cost.0).sum::<i64>(), cost, "usage cost");
+    }
 }
