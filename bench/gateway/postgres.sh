@@ -11,6 +11,7 @@
 #   bench/gateway/postgres.sh
 #   RATES="200 1000" MULTI_RATES="3000" DURATION=15 bench/gateway/postgres.sh
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test (the default)
+#   BIN=/path/to/tokenwise bench/gateway/postgres.sh   # another build (a baseline), not rebuilt
 #   TRACE_DIR=/tmp/tr bench/gateway/postgres.sh   # also each request's send time and
 #       # latency, one file a run (NAME.txt), to see when the slow ones happened
 #
@@ -34,9 +35,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --locked -p tokenwise-cli
+[[ -n ${BIN:-} ]] || cargo build --release --locked -p tokenwise-cli
 cargo build --release --manifest-path bench/loadgen/Cargo.toml
-TW=$ROOT/target/release/tokenwise
+TW=${BIN:-$ROOT/target/release/tokenwise}
 LOADGEN=$ROOT/bench/loadgen/target/release/tokenwise-loadgen
 source "$ROOT/bench/listen.sh"
 
@@ -64,7 +65,7 @@ start_replicas() { # N
 
 stop_replicas() {
   for p in $(cat "$work/pids"); do
-    [[ $(ps -o comm= -p "$p" 2>/dev/null) == tokenwise ]] && grep -q serve "/proc/$p/cmdline" 2>/dev/null && kill "$p" || true
+    grep -q serve "/proc/$p/cmdline" 2>/dev/null && kill "$p" || true
   done
   sleep 1
 }

@@ -28,14 +28,11 @@ struct Columns {
 }
 
 /// The columns in [`Columns`]' order: its texts, its integers, then the
-/// rest. One statement stores the batch, records its new events as pending
-/// for the daily roll-ups (folded later, off the call's path: `rollups`)
-/// and counts them in their tasks' running totals (rows locked in key
-/// order, so concurrent batches cannot deadlock on them); it returns the
-/// new events' ids (second column NULL) and each task's totals after the
-/// batch. A task's first call decides its team, use case, template and
-/// prompt hash, each from the earliest call that names one.
-const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, \
+/// rest. One statement stores the batch and records its new events as
+/// pending for the daily roll-ups (folded later, off the call's path:
+/// `rollups`); it returns the new events' ids (second column NULL) and,
+/// with [`TASKS`], each task's totals after the batch.
+const INSERT_HEAD: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id, team_id, project_id, use_case, \
     template, task, track, destination, operation, requested_model, model, provider, price_version, status, \
     error_code, data_class, findings, decision, exception_id, prompt_hash, \
     ts_us, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
@@ -49,8 +46,13 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
     ON CONFLICT (id) DO NOTHING \
     RETURNING id, ts_us, user_id, team_id, use_case, template, task, prompt_hash, cost_nanos, input_tokens, \
     output_tokens), \
-    pending AS (INSERT INTO rollup_pending (ids) SELECT array_agg(id) FROM ins HAVING COUNT(*) > 0), \
-  counted AS (INSERT INTO tasks AS t (user_id, task, team_id, use_case, template, prompt_hash, first_ts_us, \
+    pending AS (INSERT INTO rollup_pending (ids) SELECT array_agg(id) FROM ins HAVING COUNT(*) > 0)";
+
+/// Counts the new events in their tasks' running totals (rows locked in
+/// key order, so concurrent batches cannot deadlock on them). A task's
+/// first call decides its team, use case, template and prompt hash, each
+/// from the earliest call that names one.
+const TASKS: &str = ", counted AS (INSERT INTO tasks AS t (user_id, task, team_id, use_case, template, prompt_hash, first_ts_us, \
     last_ts_us, calls, cost_nanos, input_tokens, output_tokens) \
     SELECT user_id, task, (array_agg(team_id ORDER BY ts_us, id))[1], \
     (array_agg(use_case ORDER BY ts_us, id) FILTER (WHERE use_case IS NOT NULL))[1], \
@@ -71,30 +73,40 @@ const INSERT: &str = "WITH ins AS (INSERT INTO usage_events (id, source, user_id
                ELSE COALESCE(t.prompt_hash, excluded.prompt_hash) END, \
     first_ts_us = LEAST(t.first_ts_us, excluded.first_ts_us), \
     last_ts_us = GREATEST(t.last_ts_us, excluded.last_ts_us) \
-    RETURNING user_id, task, calls, cost_nanos) \
-  SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins \
-  UNION ALL SELECT user_id, task, calls, cost_nanos FROM counted";
+    RETURNING user_id, task, calls, cost_nanos)";
 
-/// The final select of [`INSERT`], where [`INSERT_ESCROW`] adds its part.
-const INSERT_TAIL: &str = "SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins";
+/// The captures of holds placed against this replica's allowances
+/// (`$38`–`$42`: owner, key, grant, event id, cost), for the new events
+/// only: in the same statement, so a capture is durable exactly when its
+/// event is, and it locks no shared row.
+const ESCROW: &str = ", escrow AS (INSERT INTO budget_escrow_captures (owner, key, grant_id, event_id, cost_nanos) \
+    SELECT c.owner, c.key, c.grant_id, c.event_id, c.cost FROM UNNEST($38::text[], $39::text[], \
+    $40::bigint[], $41::text[], $42::bigint[]) AS c(owner, key, grant_id, event_id, cost) \
+    WHERE c.event_id IN (SELECT id FROM ins))";
 
-/// [`INSERT`], also recording the captures of holds placed against this
-/// replica's allowances (`$38`–`$42`: owner, key, grant, event id, cost),
-/// for the new events only: in the same statement, so a capture is durable
-/// exactly when its event is, and it locks no shared row.
-static INSERT_ESCROW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    INSERT.replacen(
-        INSERT_TAIL,
-        &format!(
-            ", escrow AS (INSERT INTO budget_escrow_captures (owner, key, grant_id, event_id, cost_nanos) \
-             SELECT c.owner, c.key, c.grant_id, c.event_id, c.cost FROM UNNEST($38::text[], $39::text[], \
-             $40::bigint[], $41::text[], $42::bigint[]) AS c(owner, key, grant_id, event_id, cost) \
-             WHERE c.event_id IN (SELECT id FROM ins)) \
-             {INSERT_TAIL}"
-        ),
-        1,
-    )
-});
+/// The statement for a batch: [`INSERT_HEAD`], then [`TASKS`] when one of
+/// its events belongs to a task and [`ESCROW`] when it records captures.
+/// Each part left out is a table PostgreSQL does not open, and a plan it
+/// does not set up, for every batch (most of a small batch's cost).
+fn insert_sql(tasks: bool, escrow: bool) -> &'static str {
+    static SQL: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+        [(false, false), (false, true), (true, false), (true, true)].map(|(t, e)| {
+            let mut sql = String::from(INSERT_HEAD);
+            if t {
+                sql.push_str(TASKS);
+            }
+            if e {
+                sql.push_str(ESCROW);
+            }
+            sql.push_str(" SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins");
+            if t {
+                sql.push_str(" UNION ALL SELECT user_id, task, calls, cost_nanos FROM counted");
+            }
+            sql
+        })
+    });
+    &SQL[usize::from(tasks) * 2 + usize::from(escrow)]
+}
 
 /// What the statement returned: the new events' ids, and the totals of
 /// the tasks they joined.
@@ -246,12 +258,11 @@ impl EventStore for PgStore {
         // Holds placed against this replica's allowances are captured as
         // rows written by the insert itself; the others on the shared rows.
         let (rows, local) = self.escrow_rows(events);
-        let sql: &str = if rows.event.is_empty() {
-            INSERT
-        } else {
+        let escrow = !rows.event.is_empty();
+        if escrow {
             params.extend([&rows.owner as &(dyn ToSql + Sync), &rows.key, &rows.grant, &rows.event, &rows.cost]);
-            &INSERT_ESCROW
-        };
+        }
+        let sql = insert_sql(events.iter().any(|e| e.task.is_some()), escrow);
         let mut client = self.client().await?;
         let captures: Vec<(&UsageEvent, &String)> = events
             .iter()
@@ -375,10 +386,19 @@ impl EventStore for PgStore {
 
 #[cfg(test)]
 mod tests {
+    use super::insert_sql;
+
     #[test]
-    fn the_escrow_insert_adds_its_capture_rows() {
-        assert!(super::INSERT.contains(super::INSERT_TAIL));
-        assert!(super::INSERT_ESCROW.contains("INSERT INTO budget_escrow_captures"));
-        assert!(super::INSERT_ESCROW.contains("$42::bigint[]"));
+    fn each_statement_has_the_parts_its_batch_needs() {
+        for (tasks, escrow) in [(false, false), (false, true), (true, false), (true, true)] {
+            let sql = insert_sql(tasks, escrow);
+            assert!(sql.starts_with("WITH ins AS (INSERT INTO usage_events"));
+            assert!(sql.contains("INSERT INTO rollup_pending"));
+            assert_eq!(sql.contains("INSERT INTO tasks"), tasks);
+            assert_eq!(sql.contains("FROM counted"), tasks);
+            assert_eq!(sql.contains("INSERT INTO budget_escrow_captures"), escrow);
+            assert_eq!(sql.contains("$42::bigint[]"), escrow);
+            assert!(sql.contains("SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins"));
+        }
     }
 }
