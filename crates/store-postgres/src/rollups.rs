@@ -19,6 +19,7 @@ use crate::rows::get;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokenwise_ledger::StoreError;
+use tokio_postgres::error::SqlState;
 
 /// Pending batches one fold statement takes.
 const FOLD_BATCHES: i64 = 512;
@@ -103,7 +104,7 @@ impl PgStore {
     pub(crate) async fn fold_rollups(&self, wait: bool) -> Result<u64, StoreError> {
         let sql: &str = if wait { &FOLD_WAIT } else { &FOLD_SKIP };
         let mut client = self.client().await?;
-        let mut folded = 0u64;
+        let (mut folded, mut retries) = (0u64, 3u32);
         loop {
             let tx = client.transaction().await.map_err(db_err)?;
             // The events are read by their ids, one index lookup each: never
@@ -115,7 +116,17 @@ impl PgStore {
             .await
             .map_err(db_err)?;
             let stmt = tx.prepare_cached(sql).await.map_err(db_err)?;
-            let row = tx.query_one(&stmt, &[&FOLD_BATCHES]).await.map_err(db_err)?;
+            let row = match tx.query_one(&stmt, &[&FOLD_BATCHES]).await {
+                Ok(row) => row,
+                // Folds upsert the same roll-up rows in the same order, but
+                // should PostgreSQL still pick this one to break a deadlock,
+                // its batches are pending as before: fold again.
+                Err(e) if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) && retries > 0 => {
+                    retries -= 1;
+                    continue;
+                }
+                Err(e) => return Err(db_err(e)),
+            };
             tx.commit().await.map_err(db_err)?;
             let n: i64 = get(&row, 0)?;
             folded += n.max(0) as u64;
