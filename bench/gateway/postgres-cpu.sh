@@ -20,15 +20,8 @@ CONFIG=${CONFIG:-examples/acme.toml}
 PG=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 work=$(mktemp -d)
 trap 'for p in $(cat "$work/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-[[ -n ${BIN:-} ]] || cargo build --release --locked -p tokenwise-cli
-cargo build --release --manifest-path bench/loadgen/Cargo.toml
-TW=${BIN:-$ROOT/target/release/tokenwise}
-LOADGEN=$ROOT/bench/loadgen/target/release/tokenwise-loadgen
 source "$ROOT/bench/listen.sh"
-
-MOCK=$(listen "$TW" mock-upstream --listen 127.0.0.1:0)
-cp -r examples/prices "$work/prices"
-sed "s#http://127.0.0.1:9100#http://$MOCK#" "$CONFIG" >"$work/acme.toml"
+bench_setup "$CONFIG"
 echo '{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft replies for Acme support."},{"role":"user","content":"Where is my refund for order 1042? It has been ten days."}],"max_tokens":32}' >"$work/chat.json"
 psql -q "$PG" -c "DROP DATABASE IF EXISTS tw_cpu_bench" -c "CREATE DATABASE tw_cpu_bench" >/dev/null 2>&1
 DB=${PG%/*}/tw_cpu_bench

@@ -35,15 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[[ -n ${BIN:-} ]] || cargo build --release --locked -p tokenwise-cli
-cargo build --release --manifest-path bench/loadgen/Cargo.toml
-TW=${BIN:-$ROOT/target/release/tokenwise}
-LOADGEN=$ROOT/bench/loadgen/target/release/tokenwise-loadgen
 source "$ROOT/bench/listen.sh"
-
-MOCK=$(listen "$TW" mock-upstream --listen 127.0.0.1:0)
-cp -r examples/prices "$work/prices"
-sed "s#http://127.0.0.1:9100#http://$MOCK#" examples/acme.toml >"$work/acme.toml"
+bench_setup examples/acme.toml
 body='{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft replies for Acme support."},{"role":"user","content":"Where is my refund for order 1042? It has been ten days."}],"max_tokens":32}'
 echo "$body" >"$work/chat.json"
 
