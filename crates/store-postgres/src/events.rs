@@ -401,4 +401,29 @@ mod tests {
             assert!(sql.contains("SELECT id, NULL::text, NULL::bigint, NULL::bigint FROM ins"));
         }
     }
+
+    /// PostgreSQL accepts all four statements (only some run in the
+    /// suites: a batch with tasks and escrow captures needs both at once).
+    #[tokio::test]
+    async fn postgres_prepares_every_statement() {
+        let Ok(base) = std::env::var("TOKENWISE_TEST_POSTGRES_URL") else { return };
+        let schema = format!("tw_unit_events_{}", std::process::id());
+        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+            .await
+            .expect("schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let store = crate::PgStore::connect(&format!("{base}{sep}options=-c%20search_path%3D{schema}"), 1)
+            .await
+            .expect("store");
+        let client = store.client().await.expect("client");
+        for (tasks, escrow) in [(false, false), (false, true), (true, false), (true, true)] {
+            let stmt = client.prepare(insert_sql(tasks, escrow)).await;
+            assert!(stmt.is_ok(), "tasks {tasks}, escrow {escrow}: {stmt:?}");
+        }
+        drop(client);
+        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drop");
+    }
 }
