@@ -10,7 +10,7 @@
 //! counted once), and every reader of a roll-up folds what is pending
 //! first, waiting for folds under way, so it reads every event committed
 //! before it asked. Measured (docs/benchmarks.md): the five upserts in
-//! every batch's statement were ~18% of PostgreSQL's CPU a call, and rows
+//! every batch's statement were ~17% of PostgreSQL's CPU a call, and rows
 //! every replica's batches locked until their commits.
 
 use crate::PgStore;
