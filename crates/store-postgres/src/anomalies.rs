@@ -63,9 +63,8 @@ fn stored(h: i64) -> u64 {
 #[async_trait]
 impl AnomalyStore for PgStore {
     async fn model_days(&self, from_day: i64, to_day: i64) -> Result<Vec<ModelDay>, StoreError> {
-        self.fold_rollups(true).await?;
         let rows = self
-            .client()
+            .rollup_client()
             .await?
             .query(
                 "SELECT day, user_id, use_case, model, calls, tokens, cost_nanos FROM model_daily \
@@ -90,9 +89,8 @@ impl AnomalyStore for PgStore {
     }
 
     async fn stopped_days(&self, from_day: i64, to_day: i64) -> Result<Vec<StoppedDay>, StoreError> {
-        self.fold_rollups(true).await?;
         let rows = self
-            .client()
+            .rollup_client()
             .await?
             .query(
                 "SELECT day, user_id, use_case, blocked, flagged FROM activity_daily \
@@ -124,9 +122,8 @@ impl AnomalyStore for PgStore {
     ) -> Result<Vec<RepeatRow>, StoreError> {
         let (min, limit) = (i64::try_from(min_calls).unwrap_or(i64::MAX), i64::from(limit));
         // `calls >= 2` as written lets the planner read the partial index.
-        self.fold_rollups(true).await?;
         let rows = self
-            .client()
+            .rollup_client()
             .await?
             .query(
                 "SELECT user_id, day, prompt_hash, calls FROM prompt_daily \
@@ -151,9 +148,8 @@ impl AnomalyStore for PgStore {
         limit: u32,
     ) -> Result<Vec<SketchGroup>, StoreError> {
         let (min, limit) = (i64::try_from(min_prompts).unwrap_or(i64::MAX), i64::from(limit));
-        self.fold_rollups(true).await?;
         let rows = self
-            .client()
+            .rollup_client()
             .await?
             .query(
                 "SELECT user_id, day, band0, prompts FROM sketch_daily \

@@ -247,6 +247,19 @@ async fn capture(
     Ok(())
 }
 
+impl PgStore {
+    /// After the commit: the escrow book learns which captures were
+    /// recorded, new events are folded into the roll-ups soon, and the
+    /// caller gets what was stored.
+    fn after_commit(&self, events: &[UsageEvent], stored: &Stored) -> Committed {
+        self.escrow_captured(events, &stored.new);
+        if !stored.new.is_empty() {
+            self.fold_rollups_soon();
+        }
+        stored.committed(events)
+    }
+}
+
 #[async_trait]
 impl EventStore for PgStore {
     async fn commit_events(&self, events: &[UsageEvent]) -> Result<Committed, StoreError> {
@@ -275,11 +288,7 @@ impl EventStore for PgStore {
             // returns.
             let stmt = client.prepare_cached(sql).await.map_err(db_err)?;
             let stored = Stored::of(&client.query(&stmt, &params).await.map_err(db_err)?)?;
-            self.escrow_captured(events, &stored.new);
-            if !stored.new.is_empty() {
-                self.fold_rollups_soon();
-            }
-            return Ok(stored.committed(events));
+            return Ok(self.after_commit(events, &stored));
         }
         // Events that capture holds on the shared rows: insert and capture
         // in one transaction, the envelopes locked first in key order (as
@@ -295,11 +304,7 @@ impl EventStore for PgStore {
         let stored = Stored::of(&tx.query(&stmt, &params).await.map_err(db_err)?)?;
         capture(&tx, &captures, &stored.new).await?;
         tx.commit().await.map_err(db_err)?;
-        self.escrow_captured(events, &stored.new);
-        if !stored.new.is_empty() {
-            self.fold_rollups_soon();
-        }
-        Ok(stored.committed(events))
+        Ok(self.after_commit(events, &stored))
     }
 
     async fn event(&self, id: &str) -> Result<Option<UsageEvent>, StoreError> {

@@ -87,8 +87,7 @@ impl ReportStore for PgStore {
     async fn usage_totals(&self, edges: &[Timestamp], team: Option<&str>) -> Result<Vec<UsageTotals>, StoreError> {
         let edges: Vec<i64> = edges.iter().copied().map(to_micros).collect();
         let whole = whole_days(&edges);
-        self.fold_rollups(true).await?;
-        let client = self.client().await?;
+        let client = self.rollup_client().await?;
         let mut out = Totals::default();
         let days: Vec<(i64, i64)> =
             edges.windows(2).zip(&whole).filter(|(_, w)| **w).map(|(e, _)| (e[0] / DAY_US, e[1] / DAY_US)).collect();

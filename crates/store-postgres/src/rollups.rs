@@ -16,6 +16,7 @@
 use crate::PgStore;
 use crate::connection::db_err;
 use crate::rows::get;
+use deadpool_postgres::Object;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokenwise_ledger::StoreError;
@@ -97,43 +98,48 @@ pub(crate) struct Folder {
     dirty: AtomicBool,
 }
 
-impl PgStore {
-    /// Folds every pending batch into the roll-ups; with `wait`, also those
-    /// another fold holds (a reader's fold: what it reads then counts every
-    /// event committed before). Returns the batches this call folded.
-    pub(crate) async fn fold_rollups(&self, wait: bool) -> Result<u64, StoreError> {
-        let sql: &str = if wait { &FOLD_WAIT } else { &FOLD_SKIP };
-        let mut client = self.client().await?;
-        let (mut folded, mut retries) = (0u64, 3u32);
-        loop {
-            let tx = client.transaction().await.map_err(db_err)?;
-            // The events are read by their ids, one index lookup each: never
-            // a scan of the whole table, whatever the planner's estimates of
-            // a table that has not been analysed yet.
-            tx.batch_execute(
-                "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
-            )
-            .await
-            .map_err(db_err)?;
-            let stmt = tx.prepare_cached(sql).await.map_err(db_err)?;
-            let row = match tx.query_one(&stmt, &[&FOLD_BATCHES]).await {
-                Ok(row) => row,
-                // Folds upsert the same roll-up rows in the same order, but
-                // should PostgreSQL still pick this one to break a deadlock,
-                // its batches are pending as before: fold again.
-                Err(e) if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) && retries > 0 => {
-                    retries -= 1;
-                    continue;
-                }
-                Err(e) => return Err(db_err(e)),
-            };
-            tx.commit().await.map_err(db_err)?;
-            let n: i64 = get(&row, 0)?;
-            folded += n.max(0) as u64;
-            if n < FOLD_BATCHES {
-                return Ok(folded);
+/// Folds every pending batch into the roll-ups on `client`; with `wait`,
+/// also those another fold holds (a reader's fold: what it reads then
+/// counts every event committed before).
+async fn fold(client: &mut Object, wait: bool) -> Result<(), StoreError> {
+    let sql: &str = if wait { &FOLD_WAIT } else { &FOLD_SKIP };
+    let mut retries = 3u32;
+    loop {
+        let tx = client.transaction().await.map_err(db_err)?;
+        // The events are read by their ids, one index lookup each: never
+        // a scan of the whole table, whatever the planner's estimates of
+        // a table that has not been analysed yet.
+        tx.batch_execute(
+            "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+        )
+        .await
+        .map_err(db_err)?;
+        let stmt = tx.prepare_cached(sql).await.map_err(db_err)?;
+        let row = match tx.query_one(&stmt, &[&FOLD_BATCHES]).await {
+            Ok(row) => row,
+            // Folds upsert the same roll-up rows in the same order, but
+            // should PostgreSQL still pick this one to break a deadlock,
+            // its batches are pending as before: fold again.
+            Err(e) if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) && retries > 0 => {
+                retries -= 1;
+                continue;
             }
+            Err(e) => return Err(db_err(e)),
+        };
+        tx.commit().await.map_err(db_err)?;
+        if get::<i64>(&row, 0)? < FOLD_BATCHES {
+            return Ok(());
         }
+    }
+}
+
+impl PgStore {
+    /// A connection to read the roll-ups on, once every batch committed so
+    /// far is folded into them (folds under way waited for).
+    pub(crate) async fn rollup_client(&self) -> Result<Object, StoreError> {
+        let mut client = self.client().await?;
+        fold(&mut client, true).await?;
+        Ok(client)
     }
 
     /// After a commit that stored new events: folds them soon, on a task of
@@ -158,7 +164,11 @@ impl PgStore {
         loop {
             tokio::time::sleep(FOLD_AFTER).await;
             folder.dirty.store(false, Ordering::Release);
-            if let Err(e) = self.fold_rollups(false).await {
+            let folded = match self.client().await {
+                Ok(mut client) => fold(&mut client, false).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = folded {
                 // Nothing is lost: the batches stay pending for the next fold.
                 tracing::warn!(error = %e, "cannot fold usage into the daily roll-ups");
             }

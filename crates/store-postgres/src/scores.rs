@@ -26,8 +26,7 @@ fn totals(r: &tokio_postgres::Row) -> Result<DayTotals, StoreError> {
 impl ScoreStore for PgStore {
     async fn activity(&self, from: Timestamp, to: Timestamp) -> Result<Vec<ActivityRow>, StoreError> {
         let (from, to) = (to_micros(from), to_micros(to));
-        self.fold_rollups(true).await?;
-        let client = self.client().await?;
+        let client = self.rollup_client().await?;
         let mut sums = Sums::default();
         let span = whole_days(from, to);
         if let Some((d0, d1)) = span {

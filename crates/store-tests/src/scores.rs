@@ -199,6 +199,7 @@ pub async fn rollups_count_each_event_once_with_writers_and_readers_at_once(b: &
     let stores = [b.store(), b.reopen().await];
     let start = ts("2026-08-03T00:00:00Z");
     let (from, to) = (start, start + (7 * 24).hours());
+    let days = (from.as_microsecond() / rollup::DAY_US, to.as_microsecond() / rollup::DAY_US);
     let users = ["ana", "bo", "cy"];
     let mut writers = Vec::new();
     for w in 0..6usize {
@@ -232,9 +233,7 @@ pub async fn rollups_count_each_event_once_with_writers_and_readers_at_once(b: &
             tokio::spawn(async move {
                 for _ in 0..10 {
                     s.activity(from, to).await.unwrap();
-                    s.model_days(from.as_microsecond() / 86_400_000_000, to.as_microsecond() / 86_400_000_000)
-                        .await
-                        .unwrap();
+                    s.model_days(days.0, days.1).await.unwrap();
                 }
             })
         })
@@ -252,8 +251,7 @@ pub async fn rollups_count_each_event_once_with_writers_and_readers_at_once(b: &
         let act = s.activity(from, to).await.unwrap();
         assert_eq!(act.iter().map(|r| r.calls).sum::<u64>(), calls, "activity calls");
         assert_eq!(act.iter().map(|r| r.cost.0).sum::<i64>(), cost, "activity cost");
-        let days =
-            s.model_days(from.as_microsecond() / 86_400_000_000, to.as_microsecond() / 86_400_000_000).await.unwrap();
+        let days = s.model_days(days.0, days.1).await.unwrap();
         assert_eq!(days.iter().map(|r| r.calls).sum::<u64>(), calls, "model days calls");
         assert_eq!(days.iter().map(|r| r.cost.0).sum::<i64>(), cost, "model days cost");
         let edges: Vec<Timestamp> = (0..=7).map(|d| start + (d * 24).hours()).collect();
