@@ -46,9 +46,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokenwise_ledger::StoreError;
 
-/// WAL frames (pages, 4 KiB by default) past which writers wait for the
-/// WAL to be copied back and restarted: 64 MiB.
-pub(crate) const WAL_LIMIT_FRAMES: i64 = 16_384;
+/// The WAL's size past which writers wait for it to be copied back and
+/// restarted: 64 MiB (8,192 frames of a new ledger's 8 KiB pages).
+pub(crate) const WAL_LIMIT_BYTES: i64 = 64 << 20;
 /// How often the thread looks at the WAL when nothing wakes it.
 const TICK: Duration = Duration::from_millis(200);
 /// How long a truncation while the writer is idle waits for readers.
@@ -164,7 +164,8 @@ impl Wal {
         }
         self.tried_at.store(frames, Ordering::Relaxed);
         let generation = self.generation();
-        match checkpoint(writer, Mode::Passive, Duration::ZERO) {
+        let r = checkpoint(writer, Mode::Passive, Duration::ZERO);
+        match r {
             // The checkpoint thread is copying: try again after the next batch.
             Ok((-1, _)) => self.tried_at.store(tried, Ordering::Relaxed),
             Ok((_, copied)) => self.record_copied(generation, copied),
@@ -187,13 +188,14 @@ enum Wake {
 /// restarts the WAL on the writer connection itself, holding it, so a
 /// writer that never pauses cannot starve the restart (SQLite's busy wait
 /// would lose every race for the write lock to it).
-pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_frames: i64) -> Result<Arc<Wal>, StoreError> {
+pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_bytes: i64) -> Result<Arc<Wal>, StoreError> {
     let (wake, woken) = sync_channel::<Wake>(1);
-    let wal = Arc::new(Wal::new(limit_frames));
-    let limit_bytes = {
+    let wal = {
         let mut w = lock(writer);
+        // The hook counts frames, one a page; pages are 8 KiB in a new
+        // ledger, 4 KiB in one made before.
         let page_size: i64 = w.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(db_err)?;
-        let limit_bytes = limit_frames.saturating_mul(page_size);
+        let wal = Arc::new(Wal::new((limit_bytes / page_size.max(512)).max(1)));
         w.pragma_update(None, "journal_size_limit", limit_bytes).map_err(db_err)?;
         let hooked = wal.clone();
         w.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
@@ -201,7 +203,7 @@ pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_frames: 
             Ok(())
         }))
         .map_err(db_err)?;
-        limit_bytes
+        wal
     };
     let mut conn = Connection::open(path).map_err(db_err)?;
     conn.pragma_update(None, "journal_size_limit", limit_bytes).map_err(db_err)?;
@@ -324,16 +326,17 @@ enum Mode {
 mod tests {
     use crate::errors::db_err;
     use crate::{Durability, SqliteStore};
+    use rusqlite::OptionalExtension;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
     /// A store at `l.db` in a fresh folder, its WAL limited to
-    /// `limit_frames`, with an empty table `blobs (id, b)`.
-    async fn blobs(limit_frames: i64) -> (tempfile::TempDir, SqliteStore) {
+    /// `limit_bytes`, with an empty table `blobs (id, b)`.
+    async fn blobs(limit_bytes: i64) -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("l.db").display());
-        let store = SqliteStore::open_limited(&url, Durability::ProcessCrash, limit_frames).unwrap();
+        let store = SqliteStore::open_limited(&url, Durability::ProcessCrash, limit_bytes).unwrap();
         store
             .write(|c| c.execute_batch("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)").map_err(db_err))
             .await
@@ -347,9 +350,9 @@ mod tests {
     /// is idle it is truncated to nothing, the readers still busy.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_steady_writes_and_busy_readers() {
-        const LIMIT_FRAMES: i64 = 256; // 1 MiB of 4 KiB pages
+        const LIMIT_BYTES: i64 = 1 << 20;
         const WRITES: usize = 400; // 64 KiB each: ~26 MiB through the WAL
-        let (dir, store) = blobs(LIMIT_FRAMES).await;
+        let (dir, store) = blobs(LIMIT_BYTES).await;
         let (db, wal) = (dir.path().join("l.db"), dir.path().join("l.db-wal"));
         let stop = Arc::new(AtomicBool::new(false));
         // Two readers whose read transactions overlap: at every moment one
@@ -381,7 +384,7 @@ mod tests {
                 .unwrap();
             largest = largest.max(wal_size());
         }
-        let limit_bytes = u64::try_from(LIMIT_FRAMES).unwrap() * 4096;
+        let limit_bytes = u64::try_from(LIMIT_BYTES).unwrap();
         assert!(largest <= 4 * limit_bytes, "the WAL reached {largest} bytes (limit {limit_bytes})");
         // Idle writer, busy readers: the WAL is truncated.
         let writes_took = started.elapsed();
@@ -409,9 +412,9 @@ mod tests {
     /// limit, and writers seldom wait for a forced restart.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_starts_the_wal_over_without_making_writers_wait() {
-        const LIMIT_FRAMES: i64 = 1_024; // 4 MiB of 4 KiB pages; starts over past 256
+        const LIMIT_BYTES: i64 = 4 << 20; // starts over past 1 MiB
         const WRITES: usize = 3_000; // 16 KiB each: ~47 MiB through the WAL
-        let (dir, store) = blobs(LIMIT_FRAMES).await;
+        let (dir, store) = blobs(LIMIT_BYTES).await;
         let (db, wal_path) = (dir.path().join("l.db"), dir.path().join("l.db-wal"));
         let stop = Arc::new(AtomicBool::new(false));
         let readers: Vec<_> = (0..2u64)
@@ -421,7 +424,14 @@ mod tests {
                     let c = rusqlite::Connection::open(&db).unwrap();
                     let mut reads = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        let _: i64 = c.query_row("SELECT count(*) FROM blobs", [], |r| r.get(0)).unwrap();
+                        // A lookup by key, as a request's key check is (a
+                        // scan of the table would read more pages with
+                        // larger ones and overlap more commits).
+                        let _: Option<i64> = c
+                            .query_row("SELECT length(b) FROM blobs ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+                            .optional()
+                            .unwrap()
+                            .flatten();
                         reads += 1;
                         std::thread::sleep(Duration::from_micros(500));
                     }
@@ -450,7 +460,7 @@ mod tests {
         assert!(forced * 5 <= starts, "writers waited for {forced} forced restarts in {starts} start-overs");
         // A forced restart comes once a commit has gone past the limit
         // (by more when the checkpoint thread is slow to wake): bounded.
-        let limit_bytes = u64::try_from(LIMIT_FRAMES).unwrap() * 4096;
+        let limit_bytes = u64::try_from(LIMIT_BYTES).unwrap();
         assert!(largest <= 2 * limit_bytes, "the WAL reached {largest} bytes (limit {limit_bytes})");
     }
 }
