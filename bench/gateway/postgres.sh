@@ -12,6 +12,8 @@
 #   RATES="200 1000" MULTI_RATES="3000" DURATION=15 bench/gateway/postgres.sh
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test (the default)
 #   BIN=/path/to/tokenwise bench/gateway/postgres.sh   # another build (a baseline), not rebuilt
+#   DB_SETTINGS="jit=off log_min_duration_statement=10" bench/gateway/postgres.sh
+#       # settings of the bench's databases (ALTER DATABASE … SET), e.g. to log slow statements
 #   TRACE_DIR=/tmp/tr bench/gateway/postgres.sh   # also each request's send time and
 #       # latency, one file a run (NAME.txt), to see when the slow ones happened
 #
@@ -43,6 +45,10 @@ echo "$body" >"$work/chat.json"
 # A fresh database: DB_URL names it (same server as $PG).
 fresh_db() { # NAME
   psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+  local setting
+  for setting in ${DB_SETTINGS:-}; do
+    psql -q "$PG" -c "ALTER DATABASE $1 SET ${setting%%=*} = '${setting#*=}'" >/dev/null
+  done
   DB_URL="${PG%/*}/$1"
 }
 
