@@ -164,8 +164,7 @@ impl Wal {
         }
         self.tried_at.store(frames, Ordering::Relaxed);
         let generation = self.generation();
-        let r = checkpoint(writer, Mode::Passive, Duration::ZERO);
-        match r {
+        match checkpoint(writer, Mode::Passive, Duration::ZERO) {
             // The checkpoint thread is copying: try again after the next batch.
             Ok((-1, _)) => self.tried_at.store(tried, Ordering::Relaxed),
             Ok((_, copied)) => self.record_copied(generation, copied),
