@@ -221,13 +221,18 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<Wake>, wal: &Wal) {
     let mut last_frames = 0;
+    // The WAL generation a forced restart last succeeded in. A restarted
+    // WAL keeps its frame count until the next commit starts it over, so
+    // without this an idle writer's WAL past the limit was restarted again
+    // every other tick and never truncated.
+    let mut restarted = None;
     loop {
         let urgent = match woken.recv_timeout(TICK) {
             Ok(wake) => wake == Wake::Force,
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        if urgent || last_frames > wal.limit_frames {
+        if urgent || (last_frames > wal.limit_frames && restarted != Some(wal.generation())) {
             // Writers wait for the writer connection meanwhile: a stall
             // bounded by the limit, only under writes that never pause.
             let Some(writer) = writer.upgrade() else { return };
@@ -235,9 +240,12 @@ fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver
             // Restarted, not truncated: the next commit writes over the
             // file's pages instead of growing it again page by page
             // (`journal_size_limit` keeps it within the limit).
-            let restarted = checkpoint(&mut lock(&writer), Mode::Restart, FULL_WAIT);
-            last_frames = match restarted {
-                Ok((left, _)) => left,
+            let generation = wal.generation();
+            last_frames = match checkpoint(&mut lock(&writer), Mode::Restart, FULL_WAIT) {
+                Ok((left, _)) => {
+                    restarted = Some(generation);
+                    left
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot restart a large WAL yet");
                     last_frames
@@ -403,6 +411,31 @@ mod tests {
         eprintln!(
             "WAL: largest {largest} bytes over {WRITES} writes of 64 KiB, limit {limit_bytes}; {reads} reads; writes {writes_took:?}, truncated idle after {idle_took:?}"
         );
+    }
+
+    /// One commit larger than the limit, then nothing: the WAL is restarted
+    /// at once (writers waiting), and once the writer has been idle for a
+    /// tick it is truncated to nothing like any idle writer's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_writer_s_wal_past_its_limit_is_truncated_too() {
+        let (dir, store) = blobs(1 << 20).await;
+        let wal_path = dir.path().join("l.db-wal");
+        store
+            .write(|c| c.execute("INSERT INTO blobs (b) VALUES (zeroblob(3145728))", []).map(|_| ()).map_err(db_err))
+            .await
+            .unwrap();
+        let wal = store.inner.wal.clone().unwrap();
+        let wal_size = || std::fs::metadata(&wal_path).map_or(0, |m| m.len());
+        assert!(wal_size() > 3 << 20, "the commit went past the limit: {} bytes", wal_size());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while wal_size() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let forced = wal.forced.load(Ordering::Relaxed);
+        assert_eq!(wal_size(), 0, "an idle writer's WAL is truncated ({forced} forced restarts)");
+        // One restart for the one commit past the limit (a second if the
+        // hook's wake-up came after the thread's own look at the WAL).
+        assert!((1..=2).contains(&forced), "{forced} forced restarts");
     }
 
     /// The gateway's case: a commit every millisecond or so, each followed
