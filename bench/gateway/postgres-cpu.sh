@@ -11,6 +11,7 @@
 #   BIN=/tmp/old/tokenwise bench/gateway/postgres-cpu.sh # another build, as it is
 #   RATE=200 DURATION=20 CONFIG=my.toml bench/gateway/postgres-cpu.sh
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test (the default)
+#   DB_SETTINGS="jit=off" bench/gateway/postgres-cpu.sh   # the database's own settings
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -22,9 +23,8 @@ work=$(mktemp -d)
 trap 'for p in $(cat "$work/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 source "$ROOT/bench/listen.sh"
 bench_setup "$CONFIG"
-echo '{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft replies for Acme support."},{"role":"user","content":"Where is my refund for order 1042? It has been ten days."}],"max_tokens":32}' >"$work/chat.json"
-psql -q "$PG" -c "DROP DATABASE IF EXISTS tw_cpu_bench" -c "CREATE DATABASE tw_cpu_bench" >/dev/null 2>&1
-DB=${PG%/*}/tw_cpu_bench
+fresh_db tw_cpu_bench
+DB=$DB_URL
 ADDR=$(OPENAI_API_KEY=sk-bench ANTHROPIC_API_KEY=sk-bench listen "$TW" serve --config "$work/acme.toml" \
   --listen 127.0.0.1:0 --database "$DB")
 SERVE=$(tail -1 "$work/pids")

@@ -39,18 +39,6 @@ trap cleanup EXIT
 
 source "$ROOT/bench/listen.sh"
 bench_setup examples/acme.toml
-body='{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft replies for Acme support."},{"role":"user","content":"Where is my refund for order 1042? It has been ten days."}],"max_tokens":32}'
-echo "$body" >"$work/chat.json"
-
-# A fresh database: DB_URL names it (same server as $PG).
-fresh_db() { # NAME
-  psql -q "$PG" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
-  local setting
-  for setting in ${DB_SETTINGS:-}; do
-    psql -q "$PG" -c "ALTER DATABASE $1 SET ${setting%%=*} = '${setting#*=}'" >/dev/null
-  done
-  DB_URL="${PG%/*}/$1"
-}
 
 # Starts N replicas on DB_URL; their addresses in ADDRS, a key in KEY.
 start_replicas() { # N

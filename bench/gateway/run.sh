@@ -123,7 +123,7 @@ YAML
   LITELLM=127.0.0.1:$port
 fi
 
-body='{"model":"gpt-4.1-mini","messages":[{"role":"system","content":"You draft replies for Acme support."},{"role":"user","content":"Where is my refund for order 1042? It has been ten days."}],"max_tokens":32}'
+body=$BENCH_BODY
 echo "$body" >"$work/chat.json"
 echo "${body%\}},\"stream\":true}" >"$work/stream.json"
 

@@ -84,13 +84,17 @@ const ESCROW: &str = ", escrow AS (INSERT INTO budget_escrow_captures (owner, ke
     $40::bigint[], $41::text[], $42::bigint[]) AS c(owner, key, grant_id, event_id, cost) \
     WHERE c.event_id IN (SELECT id FROM ins))";
 
+/// Whether a batch's statement has [`TASKS`] and [`ESCROW`], in the order
+/// [`insert_sql`] keeps the four statements.
+const PARTS: [(bool, bool); 4] = [(false, false), (false, true), (true, false), (true, true)];
+
 /// The statement for a batch: [`INSERT_HEAD`], then [`TASKS`] when one of
 /// its events belongs to a task and [`ESCROW`] when it records captures.
 /// Each part left out is a table PostgreSQL does not open, and a plan it
 /// does not set up, for every batch (most of a small batch's cost).
 fn insert_sql(tasks: bool, escrow: bool) -> &'static str {
     static SQL: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
-        [(false, false), (false, true), (true, false), (true, true)].map(|(t, e)| {
+        PARTS.map(|(t, e)| {
             let mut sql = String::from(INSERT_HEAD);
             if t {
                 sql.push_str(TASKS);
@@ -391,11 +395,11 @@ impl EventStore for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::insert_sql;
+    use super::{PARTS, insert_sql};
 
     #[test]
     fn each_statement_has_the_parts_its_batch_needs() {
-        for (tasks, escrow) in [(false, false), (false, true), (true, false), (true, true)] {
+        for (tasks, escrow) in PARTS {
             let sql = insert_sql(tasks, escrow);
             assert!(sql.starts_with("WITH ins AS (INSERT INTO usage_events"));
             assert!(sql.contains("INSERT INTO rollup_pending"));
@@ -424,7 +428,7 @@ mod tests {
             .await
             .expect("store");
         let client = store.client().await.expect("client");
-        for (tasks, escrow) in [(false, false), (false, true), (true, false), (true, true)] {
+        for (tasks, escrow) in PARTS {
             let stmt = client.prepare(insert_sql(tasks, escrow)).await;
             assert!(stmt.is_ok(), "tasks {tasks}, escrow {escrow}: {stmt:?}");
         }
