@@ -308,6 +308,16 @@ fn bad_file() -> (String, Vec<(u64, &'static str)>) {
             "gpt-4.1-mini",
             json!({"input_tokens": 10, "output_tokens": 1, "cache_read_tokens": 50}),
         ),
+        // A -1 written unsigned: priced, it would overflow the ledger's sums.
+        event_line(
+            "r-8",
+            "acme/ci",
+            "2026-11-03T12:00:00Z",
+            "ben.carter",
+            "code-review",
+            "gpt-4.1-mini",
+            json!({"input_tokens": u64::MAX, "output_tokens": 1}),
+        ),
     ];
     let expected = vec![
         (2, "unknown field `usr`"),
@@ -317,6 +327,7 @@ fn bad_file() -> (String, Vec<(u64, &'static str)>) {
         (6, "model `gpt-9` is not one of the policy's models"),
         (7, "not JSON"),
         (8, "must include cached tokens"),
+        (9, "18446744073709551615 input tokens is more than any one call uses"),
     ];
     (lines.join("\n") + "\n", expected)
 }
@@ -334,7 +345,7 @@ async fn bad_records_are_rejected_by_line_with_their_reason_and_the_rest_stored(
     let r = batch(&g, &admin, "", body).await;
     assert_eq!(
         (r["received"].as_u64(), r["stored"].as_u64(), r["rejected"].as_u64()),
-        (Some(8), Some(1), Some(7)),
+        (Some(9), Some(1), Some(8)),
         "{r}"
     );
     let got: Vec<(u64, String)> = r["rejections"]
@@ -373,7 +384,7 @@ async fn the_cli_ingests_each_format_into_the_policys_ledger_once() {
     let out = ingest(&jsonl, "jsonl");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ingested 8 records: 1 stored, 0 already stored, 7 rejected"), "{stdout}");
+    assert!(stdout.contains("ingested 9 records: 1 stored, 0 already stored, 8 rejected"), "{stdout}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     for (line, needle) in &expected {
         assert!(

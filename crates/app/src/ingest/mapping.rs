@@ -4,9 +4,19 @@
 //! person must be allowed) and the project; the model is the policy's, so
 //! the price book prices it at the record's time.
 
+use tokenwise_core::{Nanos, TokenUsage};
 use tokenwise_ingest::Record;
 use tokenwise_policy::ingest::IngestRule;
 use tokenwise_policy::{Model, Policy, PriceVersion, UseCase, User};
+
+/// More tokens of one kind than any call reads or writes: a billion, a
+/// hundred times the largest context window sold today. A count past it is
+/// a source's error (a -1 written unsigned, say), and taken in it would
+/// price one call at millions of dollars and overflow the ledger's sums.
+pub const MAX_TOKENS_PER_CALL: u64 = 1_000_000_000;
+
+/// More than one call can cost ($1,000,000): a price or count gone wrong.
+pub const MAX_COST_PER_CALL: Nanos = Nanos(1_000_000_000_000_000);
 
 /// A record, mapped onto the policy.
 #[derive(Debug)]
@@ -107,4 +117,87 @@ pub fn map<'p>(policy: &'p Policy, r: &Record) -> Result<Mapped<'p>, String> {
     let price =
         model.price_at(r.ts).ok_or_else(|| format!("model `{}` has no price in effect at {}", model.id, r.ts))?;
     Ok(Mapped { user, use_case, project, model, price })
+}
+
+/// What the record's usage costs at `m`'s price, or why it is not a
+/// call's: a count past [`MAX_TOKENS_PER_CALL`], or a cost past
+/// [`MAX_COST_PER_CALL`].
+pub fn cost(usage: &TokenUsage, m: &Mapped<'_>) -> Result<Nanos, String> {
+    let counts = [
+        ("input", usage.input),
+        ("output", usage.output),
+        ("cache read", usage.cached_read),
+        ("cache write", usage.cache_write),
+        ("reasoning", usage.reasoning),
+    ];
+    if let Some((kind, n)) = counts.iter().find(|(_, n)| *n > MAX_TOKENS_PER_CALL) {
+        return Err(format!(
+            "{n} {kind} tokens is more than any one call uses (at most {MAX_TOKENS_PER_CALL}): the source wrote a wrong count"
+        ));
+    }
+    let cost = usage.cost(&m.price.rates);
+    if cost > MAX_COST_PER_CALL {
+        return Err(format!(
+            "at the prices of `{}` these tokens would cost ${}, more than one call can (at most ${}): check the counts and the price",
+            m.model.id,
+            cost.to_usd_string(),
+            MAX_COST_PER_CALL.to_usd_string()
+        ));
+    }
+    Ok(cost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use tokenwise_core::PricePerMtok;
+    use tokenwise_ingest::{Format, parse};
+
+    fn acme() -> Policy {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml");
+        tokenwise_policy::load_file(&path).unwrap().policy
+    }
+
+    fn record(usage: &str) -> Record {
+        let line = format!(
+            r#"{{"id":"c1","source":"acme/ci","time":"2026-11-03T12:00:00Z","user":"ben.carter","use_case":"code-review","model":"gpt-4.1","usage":{usage}}}"#
+        );
+        let mut p = parse(Format::Jsonl, line.as_bytes(), 0);
+        assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+        p.records.remove(0)
+    }
+
+    /// A count no call reaches (a -1 written unsigned) is the record's
+    /// error; it would otherwise be priced at billions and overflow the
+    /// ledger's sums. One at the bound is a call's.
+    #[test]
+    fn a_count_past_any_calls_is_rejected_with_its_kind() {
+        let policy = acme();
+        for (usage, kind) in [
+            (r#"{"input_tokens":18446744073709551615,"output_tokens":1}"#, "18446744073709551615 input tokens"),
+            (r#"{"input_tokens":5,"output_tokens":1000000001}"#, "1000000001 output tokens"),
+        ] {
+            let r = record(usage);
+            let m = map(&policy, &r).unwrap();
+            let err = cost(&r.usage, &m).unwrap_err();
+            assert!(err.contains(kind) && err.contains("more than any one call uses"), "{err}");
+        }
+        let r = record(r#"{"input_tokens":1000000000,"output_tokens":1000}"#);
+        let m = map(&policy, &r).unwrap();
+        assert_eq!(cost(&r.usage, &m), Ok(r.usage.cost(&m.price.rates)));
+    }
+
+    /// Plausible counts at an implausible price: the cost says so.
+    #[test]
+    fn a_cost_past_any_calls_is_rejected_with_the_model() {
+        let mut policy = acme();
+        for p in &mut policy.models.get_mut("gpt-4.1").unwrap().prices {
+            p.rates.output = PricePerMtok(i64::MAX / 2);
+        }
+        let r = record(r#"{"input_tokens":5,"output_tokens":1000}"#);
+        let m = map(&policy, &r).unwrap();
+        let err = cost(&r.usage, &m).unwrap_err();
+        assert!(err.contains("at the prices of `gpt-4.1`") && err.contains("at most $1000000"), "{err}");
+    }
 }

@@ -282,6 +282,7 @@ impl<'a> Ingester<'a> {
         cache: &mut KeyCache<'a>,
     ) -> Result<UsageEvent, String> {
         let m = mapping::map(self.policy, r)?;
+        let cost = mapping::cost(&r.usage, &m)?;
         let key = (m.user.id.as_str(), m.project, m.use_case.id.as_str());
         let keys = match cache.get(&key) {
             Some(c) if c.holds_at(r.ts) => c.keys.clone(),
@@ -322,7 +323,7 @@ impl<'a> Ingester<'a> {
         .track(m.use_case.track)
         .operation(Operation::Ingested)
         .requested_model(std::mem::take(&mut r.model))
-        .priced(r.usage, r.usage.cost(&m.price.rates), &m.price.id)
+        .priced(r.usage, cost, &m.price.id)
         .timing(r.latency_ms, None)
         .ended(status, http, code)
         .budget_keys(keys)
