@@ -70,11 +70,41 @@ pub struct Export {
 
 /// Reads an export.
 pub fn read(format: Format, text: &str) -> Result<Export, ReportError> {
-    match format {
+    let export = match format {
         Format::OpenAi => openai::read(text),
         Format::Anthropic => anthropic::read(text),
         Format::Focus => focus_in::read(text),
+    }?;
+    within_bounds(&export)?;
+    Ok(export)
+}
+
+/// The most an export may add up to, in tokens or in nano-dollars (credits
+/// counted by their size): half of what an `i64` holds, so every sum and
+/// drift the comparison makes fits ($4.6 billion; no period's bill is near).
+const EXPORT_LIMIT: u64 = (i64::MAX / 2) as u64;
+
+/// Refuses an export whose figures add up past [`EXPORT_LIMIT`]: a wrong
+/// file or a forged one, whose sums would otherwise overflow.
+fn within_bounds(export: &Export) -> Result<(), ReportError> {
+    let (mut tokens, mut cost) = (0u64, 0u64);
+    for l in &export.lines {
+        tokens = tokens.saturating_add(l.tokens.unwrap_or(0));
+        cost = cost.saturating_add(l.cost.map_or(0, |c| c.0.unsigned_abs()));
     }
+    if tokens > EXPORT_LIMIT {
+        return Err(ReportError::new(format!(
+            "the export's token counts add up to {tokens} or more, past what any bill holds (at most {EXPORT_LIMIT}): is it the right file?"
+        )));
+    }
+    if cost > EXPORT_LIMIT {
+        return Err(ReportError::new(format!(
+            "the export's costs add up to ${} or more, past what any bill holds (at most ${}): is it the right file?",
+            usd(Nanos(i64::try_from(cost).unwrap_or(i64::MAX))),
+            usd(Nanos(EXPORT_LIMIT as i64))
+        )));
+    }
+    Ok(())
 }
 
 /// The ledger's usage of a UTC day, model (as the provider names it) and

@@ -140,3 +140,24 @@ fn dated_model_names_match_the_ledger() {
     assert_eq!(canonical("claude-haiku-4-5-20251001", &known), "claude-haiku-4-5");
     assert_eq!(canonical("gpt-4.1", &known), "gpt-4.1");
 }
+
+/// An export adding up past what any bill holds (a wrong or forged file)
+/// is refused with its reason, not summed into overflowing figures; one
+/// just under the bound is read.
+#[test]
+fn an_export_past_any_bill_is_refused() {
+    let bucket = |tokens: u64, dollars: &str| {
+        serde_json::json!({"object": "bucket", "start_time": 1_793_923_200, "end_time": 1_794_009_600, "results": [
+            {"object": "organization.usage.completions.result", "model": "gpt-4.1-mini", "input_tokens": tokens,
+             "input_cached_tokens": 0, "output_tokens": 0, "num_model_requests": 1},
+            {"object": "organization.costs.result", "amount": {"value": dollars, "currency": "usd"}, "line_item": "gpt-4.1-mini, input"}]})
+    };
+    let page = |buckets: Vec<serde_json::Value>| serde_json::json!({"object": "page", "data": buckets}).to_string();
+    let half = u64::MAX / 4;
+    let err = read(Format::OpenAi, &page(vec![bucket(half, "1"), bucket(half, "1")])).unwrap_err();
+    assert!(err.0.contains("token counts add up to") && err.0.contains("right file"), "{}", err.0);
+    let err = read(Format::OpenAi, &page(vec![bucket(1, "4000000000"), bucket(1, "-4000000000")])).unwrap_err();
+    assert!(err.0.contains("costs add up to $8000000000"), "{}", err.0);
+    let ok = read(Format::OpenAi, &page(vec![bucket(1_000_000_000_000, "2000000000"), bucket(1, "-2000000000")]));
+    assert!(ok.is_ok_and(|e| e.lines.iter().any(|l| l.tokens == Some(1_000_000_000_000))), "read under the bound");
+}
