@@ -80,9 +80,20 @@ impl Backend for Pg {
         raw(&self.url).await.batch_execute(sql).await.unwrap();
     }
 
+    /// Drops the test's schema. The store may still be folding roll-ups in
+    /// the background (50 ms after a commit), and a fold's locks can
+    /// deadlock with the drop's: PostgreSQL then cancels one side, so the
+    /// drop is tried again.
     async fn cleanup(&self) {
         let c = raw(&self.base).await;
-        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        let deadlock = Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED);
+        let mut attempt = 1;
+        while let Err(e) = c.batch_execute(&sql).await {
+            assert!(attempt < 5 && e.code() == deadlock, "cannot drop {}: {e}", self.schema);
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 }
 

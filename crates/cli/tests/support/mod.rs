@@ -331,10 +331,20 @@ impl Cluster {
         create_key(&self.policy, &self.url, user, use_case)
     }
 
+    /// Drops the cluster's schema. The replicas still run and may be
+    /// folding roll-ups; a fold's locks can deadlock with the drop's, and
+    /// PostgreSQL then cancels one side, so the drop is tried again.
     pub async fn drop_schema(&self) {
         let (c, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
-        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.unwrap();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        let deadlock = Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED);
+        let mut attempt = 1;
+        while let Err(e) = c.batch_execute(&sql).await {
+            assert!(attempt < 5 && e.code() == deadlock, "cannot drop {}: {e}", self.schema);
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 }
 
