@@ -41,6 +41,8 @@ pub mod scores;
 pub mod sessions;
 pub mod tasks;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod tokenize;
 
 pub use auth::Caller;

@@ -171,12 +171,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::tasks::Usual;
-    use std::path::Path;
-
-    fn acme() -> Policy {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml");
-        tokenwise_policy::load_file(&path).unwrap().policy
-    }
+    use crate::testing::acme;
 
     fn task(template: Option<&str>, approved: bool, cost: i64) -> TaskCost {
         TaskCost {

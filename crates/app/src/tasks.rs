@@ -201,12 +201,7 @@ pub fn times(so_far: Nanos, usual: Nanos) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn acme() -> Policy {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml");
-        tokenwise_policy::load_file(&path).unwrap().policy
-    }
+    use crate::testing::acme;
 
     fn usd(s: &str) -> Nanos {
         Nanos::parse_usd(s).unwrap()

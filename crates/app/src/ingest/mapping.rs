@@ -150,14 +150,9 @@ pub fn cost(usage: &TokenUsage, m: &Mapped<'_>) -> Result<Nanos, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use crate::testing::acme;
     use tokenwise_core::PricePerMtok;
     use tokenwise_ingest::{Format, parse};
-
-    fn acme() -> Policy {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme.toml");
-        tokenwise_policy::load_file(&path).unwrap().policy
-    }
 
     fn record(usage: &str) -> Record {
         let line = format!(
