@@ -8,6 +8,8 @@ use crate::{Finding, FindingKind, boundary_after, boundary_before, context_befor
 
 const MAX_GROUPS: usize = 12;
 const MAX_DIGITS: usize = 32;
+/// The most digits a number found here has (a 19-digit card).
+const MAX_NUMBER_DIGITS: usize = 19;
 
 /// A run of digit groups with single separators between them.
 struct Run {
@@ -201,6 +203,10 @@ pub(crate) fn scan(t: &[u8], out: &mut Vec<Finding>) {
         if r.nd < 4 {
             continue;
         }
+        if r.nd > MAX_NUMBER_DIGITS || r.nd >= MAX_DIGITS || r.ng >= MAX_GROUPS {
+            i = long_run(t, p, out);
+            continue;
+        }
         if identifier_or_amount(t, r.start) {
             continue;
         }
@@ -254,21 +260,8 @@ fn classify(t: &[u8], r: &Run, ext_end: Option<usize>) -> Option<Finding> {
         }
     }
     let uniform = seps.windows(2).all(|w| w[0] == w[1]);
-    // Cards: 12–19 digits in groups joined by one kind of separator (space
-    // or dash), Luhn, a known brand. Groups after a change of separator
-    // (`4111 1111 1111 1111 12/27`) are not part of the number.
-    if !r.plus && !r.parens && seps.first().is_none_or(|&s| s == b' ' || s == b'-') {
-        let same = seps.iter().take_while(|&&s| Some(&s) == seps.first()).count();
-        let groups = same + 1;
-        let n: usize = r.lens().take(groups).sum();
-        let d = &r.digits()[..n.min(r.nd)];
-        if (12..=19).contains(&n) && luhn(d) && card_brand(d).is_some() {
-            let end = end_of_digit(t, r.start, n);
-            // A bare run of digits needs a word around it that says "card".
-            if groups > 1 || context_before(t, r.start, CARD_WORDS) || n >= 15 {
-                return at(FindingKind::CreditCard, r.start, end);
-            }
-        }
+    if let Some(card) = card(t, r, true) {
+        return Some(card);
     }
     // SSN: 3-2-4 with dashes or spaces, or nine digits next to "SSN".
     if !r.plus && !r.parens {
@@ -286,6 +279,81 @@ fn classify(t: &[u8], r: &Run, ext_end: Option<usize>) -> Option<Finding> {
         }
     }
     phone(t, r, ext_end)
+}
+
+/// A card at the start of run `r`: 12–19 digits, Luhn, a known brand, in
+/// its first groups joined by one kind of separator (space or dash) — all
+/// of them (`whole`), or the most of them that make a card. Groups after a
+/// change of separator (`4111 1111 1111 1111 12/27`) are not part of it.
+fn card(t: &[u8], r: &Run, whole: bool) -> Option<Finding> {
+    let seps = r.seps();
+    if r.plus || r.parens || !seps.first().is_none_or(|&s| s == b' ' || s == b'-') {
+        return None;
+    }
+    let groups = seps.iter().take_while(|&&s| Some(&s) == seps.first()).count() + 1;
+    // In a list, a card is read in 15–19 digits: a 12-digit card's groups
+    // are three of a table's (`5678 9012 3456` passes for a Maestro).
+    let (fewest, shortest) = if whole { (groups, 12) } else { (1, 15) };
+    for k in (fewest..=groups).rev() {
+        let n: usize = r.lens().take(k).sum();
+        if !(shortest..=MAX_NUMBER_DIGITS).contains(&n) {
+            continue;
+        }
+        let d = &r.digits()[..n.min(r.nd)];
+        // A bare run of digits needs a word around it that says "card".
+        let shaped = k > 1 || context_before(t, r.start, CARD_WORDS) || n >= 15;
+        let end = end_of_digit(t, r.start, n);
+        if shaped && luhn(d) && card_brand(d).is_some() && boundary_after(t, end) {
+            return Some(Finding { start: r.start, end, kind: FindingKind::CreditCard, term: None });
+        }
+    }
+    None
+}
+
+/// A run longer than any one number (more than 19 digits, or more groups
+/// than `parse_run` keeps): a list or a table of numbers. Only cards are
+/// looked for in it, at each group in turn (the longest that starts there;
+/// the search goes on after it). Reading group by group to the run's real
+/// end, rather than in fixed chunks from its start, makes what is found at
+/// a group depend only on the text from there on, so a scan that starts
+/// reading mid-run (a stream's window, given 64 bytes of context) finds what
+/// a scan of the whole text does. Answers the run's end.
+fn long_run(t: &[u8], p: usize, out: &mut Vec<Finding>) -> usize {
+    let mut g = p;
+    loop {
+        // Every card brand starts with a digit from 2 to 6: the others are
+        // passed without parsing the groups after them.
+        let found = if (b'2'..=b'6').contains(&t[g]) {
+            let r = parse_run(t, g);
+            // `ORD-4111…`: the run's first group belongs to what is before it.
+            if g == p && identifier_or_amount(t, r.start) { None } else { card(t, &r, false) }
+        } else {
+            None
+        };
+        let end = match found {
+            Some(f) => {
+                let end = f.end;
+                out.push(f);
+                end
+            }
+            None => g + t[g..].iter().take_while(|b| b.is_ascii_digit()).count(),
+        };
+        match next_group(t, end) {
+            Some(next) => g = next,
+            None => return end,
+        }
+    }
+}
+
+/// Where the next group of a run starts after a group that ends at `end`:
+/// past any separator `parse_run` reads, whatever came before it, at a digit.
+fn next_group(t: &[u8], end: usize) -> Option<usize> {
+    let width = match (t.get(end), t.get(end + 1)) {
+        (Some(b')'), Some(b' ' | b'-' | b'.')) | (Some(b' '), Some(b'(')) => 2,
+        (Some(b' ' | b'-' | b'.' | b'/' | b')'), _) => 1,
+        _ => return None,
+    };
+    t.get(end + width).filter(|d| d.is_ascii_digit()).map(|_| end + width)
 }
 
 /// Byte offset just after the `n`-th digit of the run starting at `start`.
