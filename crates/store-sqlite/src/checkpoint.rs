@@ -338,6 +338,12 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
+    /// Held by each test here: each runs a writer, the checkpoint thread and
+    /// busy readers against the clock, and run together on two cores they
+    /// starved one another's checkpoint thread (a WAL of 6 MB against a
+    /// 1 MB limit, once in a full run of the suite).
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     /// A store at `l.db` in a fresh folder, its WAL limited to
     /// `limit_bytes`, with an empty table `blobs (id, b)`.
     async fn blobs(limit_bytes: i64) -> (tempfile::TempDir, SqliteStore) {
@@ -357,6 +363,7 @@ mod tests {
     /// is idle it is truncated to nothing, the readers still busy.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_steady_writes_and_busy_readers() {
+        let _alone = ONE_AT_A_TIME.lock().await;
         const LIMIT_BYTES: i64 = 1 << 20;
         const WRITES: usize = 400; // 64 KiB each: ~26 MiB through the WAL
         let (dir, store) = blobs(LIMIT_BYTES).await;
@@ -418,6 +425,7 @@ mod tests {
     /// tick it is truncated to nothing like any idle writer's.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_idle_writer_s_wal_past_its_limit_is_truncated_too() {
+        let _alone = ONE_AT_A_TIME.lock().await;
         let (dir, store) = blobs(1 << 20).await;
         let wal_path = dir.path().join("l.db-wal");
         store
@@ -444,6 +452,7 @@ mod tests {
     /// limit, and writers seldom wait for a forced restart.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_starts_the_wal_over_without_making_writers_wait() {
+        let _alone = ONE_AT_A_TIME.lock().await;
         const LIMIT_BYTES: i64 = 4 << 20; // starts over past 1 MiB
         const WRITES: usize = 3_000; // 16 KiB each: ~47 MiB through the WAL
         let (dir, store) = blobs(LIMIT_BYTES).await;
