@@ -139,10 +139,10 @@ impl<'a> OutputScan<'a> {
 }
 
 /// Bytes of text already emitted that a scan of the window is given as
-/// context (the scanner reads up to 40 bytes before a finding: "for
-/// example", a `KEY=` name), so the window reads a finding as the whole
-/// text would.
-const CONTEXT_BYTES: usize = 64;
+/// context: as far back as the scanner reads before a finding (a curl
+/// command's start, 2 KiB before its `-u`; "for example" on the line), so
+/// the window reads a finding as the whole text would.
+const CONTEXT_BYTES: usize = tokenwise_dlp::LOOKBEHIND_BYTES;
 
 /// One streamed text (a choice, a content block, a tool call's
 /// arguments) being scanned.
@@ -446,7 +446,10 @@ mod tests {
                 Just("refund".to_string()), Just("the".to_string()), Just("jane.doe@example.com".to_string()),
                 Just(KEY.to_string()), Just("4111 1111 1111 1111".to_string()), Just("café".to_string()),
                 Just("ghp_abcdefghijklmnopqrstuvwxyz0123456789".to_string()), Just("\n".to_string()),
-            ], 0..120),
+                // A curl command's user option counts only far enough from its `curl`.
+                Just("curl".to_string()), Just("-u deploy:Qx7vR2mLp9".to_string()),
+                Just("-H 'Accept: application/json' https://api.acme-corp.io/v1/charges".to_string()),
+            ], 0..400),
             cuts in proptest::collection::vec(0usize..4000, 0..60),
         ) {
             let (_, dlp) = tokenwise_policy::default_dlp();

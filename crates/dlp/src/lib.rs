@@ -34,6 +34,16 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 pub use check::{card_brand, iban_mod97, luhn};
 pub use tokenwise_core::FindingKind;
 
+/// The farthest before a finding's start the scanner reads to decide it:
+/// the start of the curl command a `-u user:password` belongs to, looked
+/// for up to 2,048 bytes before the option (`auth::command_start`), which
+/// is a few bytes before its value; the other detectors read a few hundred
+/// bytes at most (an example marker in a comment on the line above, an
+/// XML element's opening tag). A scan of a text's tail given this much of
+/// the text before it finds in the tail what a scan of the whole text does
+/// (the window that scans streamed replies relies on it).
+pub const LOOKBEHIND_BYTES: usize = 2048 + 64;
+
 /// One thing found: its kind and where it is, as byte offsets into the
 /// scanned text (always on character boundaries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -154,20 +154,24 @@ proptest::proptest! {
         }
     }
 
-    /// What a scan finds from a point on is what a scan that starts 64
-    /// bytes earlier finds there (a streamed reply's window reads that much
-    /// of what it let through before): numbers are read group by group, not
-    /// in chunks counted from where a run of them began.
+    /// What a scan finds from a point on is what a scan that starts
+    /// `LOOKBEHIND_BYTES` earlier finds there (a streamed reply's window
+    /// reads that much of what it let through before): numbers are read
+    /// group by group, not in chunks counted from where a run of them
+    /// began, and nothing reads farther back than a curl command's start.
     #[test]
     fn a_scan_from_mid_text_finds_what_the_whole_text_does_there(
         words in proptest::collection::vec(proptest::sample::select(vec![
             "4111 1111 1111 1111", "4111 1111 1111 1111", "5555-5555-5555-4444", "4111111111111111",
-            "378282246310005", "1234", "7",
-            "555-234-5678", "123-45-6789", "+44 20 7946 0958", "2024-01-02", "10.0.0.1", "12/27", "card", "call",
-            "ssn", "the", "ORD",
-        ]), 0..80),
-        seps in proptest::collection::vec(proptest::sample::select(vec![" ", " ", "-", "\n", ", "]), 80),
-        cut in 0usize..2000,
+            "378282246310005", "1234", "7", "555-234-5678", "123-45-6789", "+44 20 7946 0958", "2024-01-02",
+            "10.0.0.1", "12/27", "card", "call", "ssn", "the", "ORD", "curl", "-s", "-X POST",
+            "https://api.acme-corp.io/v1/charges", "-H 'Content-Type: application/json'", "-u deploy:Qx7vR2mLp9",
+            "--user admin:Zr84-kQp-1mX", "\\\n", "# example key, not a real one\n", "password = \"h7#Kd92!xQ\"",
+            "<password>W4ll!flower9</password>", "AKIAZ3MQ7RTXK4PLW2QD", "e.g.", "jane.doe@example.com",
+            "the plan is to ship a small fix then check it and write the notes for the team", "\n",
+        ]), 0..400),
+        seps in proptest::collection::vec(proptest::sample::select(vec![" ", " ", "-", "\n", ", "]), 400),
+        cut in 0usize..20_000,
     ) {
         let s = Scanner::new(&ScannerConfig::default()).unwrap();
         let mut text = String::new();
@@ -181,7 +185,7 @@ proptest::proptest! {
         if let Some(f) = whole.iter().find(|f| f.start < cut && cut < f.end) {
             cut = f.start;
         }
-        let from = cut.saturating_sub(64);
+        let from = cut.saturating_sub(LOOKBEHIND_BYTES);
         let expected: Vec<_> = whole.iter().filter(|f| f.start >= cut).map(|f| (f.kind, f.start, f.end)).collect();
         let got: Vec<_> = s
             .scan(&text[from..])
