@@ -316,8 +316,8 @@ fn card(t: &[u8], r: &Run, whole: bool) -> Option<Finding> {
 /// the search goes on after it). Reading group by group to the run's real
 /// end, rather than in fixed chunks from its start, makes what is found at
 /// a group depend only on the text from there on, so a scan that starts
-/// reading mid-run (a stream's window, given 64 bytes of context) finds what
-/// a scan of the whole text does. Answers the run's end.
+/// reading mid-run (a stream's window, given what came before as context)
+/// finds what a scan of the whole text does. Answers the run's end.
 fn long_run(t: &[u8], p: usize, out: &mut Vec<Finding>) -> usize {
     let mut g = p;
     loop {
