@@ -21,7 +21,10 @@
 //!   of 149k requests before any of this), the hook wakes the thread and it
 //!   copies the whole WAL back on the writer connection, writers waiting
 //!   meanwhile (readers get at most [`FULL_WAIT`] to leave the WAL), and
-//!   restarts it: a stall bounded by the limit instead of a full disk. It
+//!   restarts it: a stall bounded by the limit instead of a full disk. The
+//!   next write does the same first if the thread has not yet
+//!   ([`Wal::restart_if_past`]): on two busy cores the thread came late and
+//!   the WAL reached six times its limit. It
 //!   restarts rather than truncates: a bulk import (`tokenwise ingest`)
 //!   goes past the limit at nearly every commit, and each truncation made
 //!   the next commit grow the file again (2.5 → 2.1 s of system time for
@@ -90,6 +93,11 @@ pub(crate) struct Wal {
     limit_frames: i64,
     /// Restarts past the limit, writers waiting (for tests and logs).
     forced: AtomicU64,
+    /// One more than the generation a forced restart last succeeded in (0:
+    /// none yet). A restarted WAL keeps its frame count until the next
+    /// commit starts it over; without this an idle writer's WAL past the
+    /// limit was restarted again at every look and never truncated.
+    restarted: AtomicU64,
 }
 
 impl Wal {
@@ -102,6 +110,41 @@ impl Wal {
             tried_at: AtomicI64::new(0),
             limit_frames,
             forced: AtomicU64::new(0),
+            restarted: AtomicU64::new(0),
+        }
+    }
+
+    /// The WAL is past its limit and has not been restarted since.
+    fn past_limit(&self) -> bool {
+        self.frames.load(Ordering::Relaxed) > self.limit_frames
+            && self.restarted.load(Ordering::Relaxed) != self.generation() + 1
+    }
+
+    /// On the writer connection, before a write: when the WAL is past its
+    /// limit, copies it back and restarts it first (readers get
+    /// [`FULL_WAIT`] to leave it). The writer that would grow it further
+    /// does this itself, so the limit holds whether or not the checkpoint
+    /// thread gets a CPU in time (on two busy cores it did not, and the WAL
+    /// reached six times its limit). Answers the frames left, if it ran.
+    pub(crate) fn restart_if_past(&self, writer: &mut Connection) -> Option<i64> {
+        // Checked again under the writer's lock: another may have done it.
+        if !self.past_limit() {
+            return None;
+        }
+        let generation = self.generation();
+        self.forced.fetch_add(1, Ordering::Relaxed);
+        // Restarted, not truncated: the next commit writes over the file's
+        // pages instead of growing it again page by page
+        // (`journal_size_limit` keeps it within the limit).
+        match checkpoint(writer, Mode::Restart, FULL_WAIT) {
+            Ok((left, _)) => {
+                self.restarted.store(generation + 1, Ordering::Relaxed);
+                Some(left)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot restart a large WAL yet");
+                None
+            }
         }
     }
 
@@ -221,36 +264,18 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<Wake>, wal: &Wal) {
     let mut last_frames = 0;
-    // The WAL generation a forced restart last succeeded in. A restarted
-    // WAL keeps its frame count until the next commit starts it over, so
-    // without this an idle writer's WAL past the limit was restarted again
-    // every other tick and never truncated.
-    let mut restarted = None;
     loop {
-        let urgent = match woken.recv_timeout(TICK) {
-            Ok(wake) => wake == Wake::Force,
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        if urgent || (last_frames > wal.limit_frames && restarted != Some(wal.generation())) {
+        if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(TICK) {
+            return;
+        }
+        if wal.past_limit() {
             // Writers wait for the writer connection meanwhile: a stall
-            // bounded by the limit, only under writes that never pause.
+            // bounded by the limit, only under writes that never pause. The
+            // next writer does the same if this thread comes late.
             let Some(writer) = writer.upgrade() else { return };
-            wal.forced.fetch_add(1, Ordering::Relaxed);
-            // Restarted, not truncated: the next commit writes over the
-            // file's pages instead of growing it again page by page
-            // (`journal_size_limit` keeps it within the limit).
-            let generation = wal.generation();
-            last_frames = match checkpoint(&mut lock(&writer), Mode::Restart, FULL_WAIT) {
-                Ok((left, _)) => {
-                    restarted = Some(generation);
-                    left
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot restart a large WAL yet");
-                    last_frames
-                }
-            };
+            if let Some(left) = wal.restart_if_past(&mut lock(&writer)) {
+                last_frames = left;
+            }
             continue;
         }
         let generation = wal.generation();

@@ -37,6 +37,18 @@ pub(crate) struct Inner {
     pub(crate) wal: Option<Arc<checkpoint::Wal>>,
 }
 
+impl Inner {
+    /// The writer connection, for a write: its WAL restarted first if a
+    /// commit left it past its limit (see [`checkpoint::Wal::restart_if_past`]).
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
+        let mut w = lock(&self.writer);
+        if let Some(wal) = &self.wal {
+            wal.restart_if_past(&mut w);
+        }
+        w
+    }
+}
+
 impl SqliteStore {
     /// Opens `sqlite://PATH` (or a bare path, or `sqlite://:memory:`),
     /// creating the file, its folder and the schema as needed.
@@ -79,14 +91,15 @@ impl SqliteStore {
         self.inner.path.as_deref()
     }
 
-    /// Runs `f` on the writer connection on the blocking pool.
+    /// Runs `f` on the writer connection on the blocking pool (restarting
+    /// the WAL first if it is past its limit).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+        tokio::task::spawn_blocking(move || f(&mut inner.writer()))
             .await
             .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
     }

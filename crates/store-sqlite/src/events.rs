@@ -337,7 +337,7 @@ struct Captured<'a> {
 /// Commits a batch on the writer, then applies its captures to the
 /// in-memory book (the writer's lock released first).
 fn commit(inner: &Inner, events: &[UsageEvent], totals: bool) -> Result<Committed, StoreError> {
-    let (committed, captured) = insert(&mut lock(&inner.writer), events, totals)?;
+    let (committed, captured) = insert(&mut inner.writer(), events, totals)?;
     if !captured.holds.is_empty() {
         let mut book = lock(&inner.book);
         for id in captured.holds {
