@@ -153,8 +153,10 @@ impl Wal {
         (self.limit_frames / 4).max(1)
     }
 
-    /// Called by the writer's WAL hook after each commit.
-    fn committed(&self, frames: i64, wake: &SyncSender<Wake>) {
+    /// Called by the writer's WAL hook after each commit: wakes the thread
+    /// once the WAL is past a quarter of its limit (once a generation), and
+    /// after every commit past the limit.
+    fn committed(&self, frames: i64, wake: &SyncSender<()>) {
         let before = self.frames.swap(frames, Ordering::Relaxed);
         if frames < before {
             // The commit started the WAL over.
@@ -162,15 +164,18 @@ impl Wal {
             self.asked.store(false, Ordering::Relaxed);
             self.tried_at.store(0, Ordering::Relaxed);
         }
-        let want = if frames > self.limit_frames {
-            Wake::Force
+        let copy = if frames > self.limit_frames {
+            false
         } else if frames > self.restart_at() && !self.asked.swap(true, Ordering::Relaxed) {
-            Wake::Copy
+            true
         } else {
             return;
         };
-        // Full means a wake-up is pending already.
-        if let Err(TrySendError::Full(Wake::Copy)) = wake.try_send(want) {
+        // Full means a wake-up is pending already; a copy is asked for
+        // again by the next commit.
+        if let Err(TrySendError::Full(())) = wake.try_send(())
+            && copy
+        {
             self.asked.store(false, Ordering::Relaxed);
         }
     }
@@ -216,22 +221,13 @@ impl Wal {
     }
 }
 
-/// Why the hook woke the checkpoint thread.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Wake {
-    /// The WAL is past a quarter of its limit: copy it now.
-    Copy,
-    /// The WAL is past its limit: copy it back and restart it, writers waiting.
-    Force,
-}
-
 /// Sets the writer up (the size limit, the hook) and starts the thread on a
 /// connection of its own to the database at `path`; past the limit it
 /// restarts the WAL on the writer connection itself, holding it, so a
 /// writer that never pauses cannot starve the restart (SQLite's busy wait
 /// would lose every race for the write lock to it).
 pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_bytes: i64) -> Result<Arc<Wal>, StoreError> {
-    let (wake, woken) = sync_channel::<Wake>(1);
+    let (wake, woken) = sync_channel::<()>(1);
     let wal = {
         let mut w = lock(writer);
         // The hook counts frames, one a page; pages are 8 KiB in a new
@@ -262,7 +258,7 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<Wake>, wal: &Wal) {
+fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>, wal: &Wal) {
     let mut last_frames = 0;
     loop {
         if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(TICK) {
@@ -467,7 +463,7 @@ mod tests {
         let forced = wal.forced.load(Ordering::Relaxed);
         assert_eq!(wal_size(), 0, "an idle writer's WAL is truncated ({forced} forced restarts)");
         // One restart for the one commit past the limit (a second if the
-        // hook's wake-up came after the thread's own look at the WAL).
+        // first found a reader still in the WAL).
         assert!((1..=2).contains(&forced), "{forced} forced restarts");
     }
 
