@@ -302,8 +302,11 @@ fn card(t: &[u8], r: &Run, whole: bool) -> Option<Finding> {
         let d = &r.digits()[..n.min(r.nd)];
         // A bare run of digits needs a word around it that says "card".
         let shaped = k > 1 || context_before(t, r.start, CARD_WORDS) || n >= 15;
+        if !(shaped && luhn(d) && card_brand(d).is_some()) {
+            continue;
+        }
         let end = end_of_digit(t, r.start, n);
-        if shaped && luhn(d) && card_brand(d).is_some() && boundary_after(t, end) {
+        if boundary_after(t, end) {
             return Some(Finding { start: r.start, end, kind: FindingKind::CreditCard, term: None });
         }
     }
