@@ -24,7 +24,8 @@
 //!   restarts it: a stall bounded by the limit instead of a full disk. The
 //!   next write does the same first if the thread has not yet
 //!   ([`Wal::restart_if_past`]): on two busy cores the thread came late and
-//!   the WAL reached six times its limit. It
+//!   the WAL reached six times its limit. A restart waits for a copy the
+//!   thread has under way instead of being turned away by it. It
 //!   restarts rather than truncates: a bulk import (`tokenwise ingest`)
 //!   goes past the limit at nearly every commit, and each truncation made
 //!   the next commit grow the file again (2.5 → 2.1 s of system time for
@@ -40,12 +41,13 @@
 //! The thread ends when the writer connection (and with it the hook's
 //! sender) is dropped.
 
+use crate::connection::lock;
 use crate::errors::db_err;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokenwise_ledger::StoreError;
 
@@ -98,6 +100,13 @@ pub(crate) struct Wal {
     /// commit starts it over; without this an idle writer's WAL past the
     /// limit was restarted again at every look and never truncated.
     restarted: AtomicU64,
+    /// Held by whoever of this store copies the WAL back: the thread's
+    /// checkpoints, and a restart past the limit, which waits for them.
+    /// SQLite lets one checkpoint run at a time and turns away a second at
+    /// once, busy handler or not; a restart turned away so let the write
+    /// go on, and in CI, the thread slow on a busy machine, the WAL grew to
+    /// nine times its limit.
+    copying: Mutex<()>,
 }
 
 impl Wal {
@@ -111,6 +120,7 @@ impl Wal {
             limit_frames,
             forced: AtomicU64::new(0),
             restarted: AtomicU64::new(0),
+            copying: Mutex::new(()),
         }
     }
 
@@ -133,6 +143,10 @@ impl Wal {
         }
         let generation = self.generation();
         self.forced.fetch_add(1, Ordering::Relaxed);
+        // A copy under way ends without waiting for anyone (it is passive,
+        // or a truncation that waits at most `IDLE_WAIT`), and leaves less
+        // to copy here.
+        let _copying = lock(&self.copying);
         // Restarted, not truncated: the next commit writes over the file's
         // pages instead of growing it again page by page
         // (`journal_size_limit` keeps it within the limit).
@@ -254,10 +268,6 @@ pub(crate) fn start(path: &Path, writer: &Arc<Mutex<Connection>>, limit_bytes: i
         .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))
 }
 
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver<()>, wal: &Wal) {
     let mut last_frames = 0;
     loop {
@@ -274,6 +284,7 @@ fn run(conn: &mut Connection, writer: &Weak<Mutex<Connection>>, woken: &Receiver
             }
             continue;
         }
+        let _copying = lock(&wal.copying);
         let generation = wal.generation();
         let frames = match checkpoint(conn, Mode::Passive, Duration::ZERO) {
             Ok((frames, copied)) => {
@@ -420,7 +431,11 @@ mod tests {
             largest = largest.max(wal_size());
         }
         let limit_bytes = u64::try_from(LIMIT_BYTES).unwrap();
-        assert!(largest <= 4 * limit_bytes, "the WAL reached {largest} bytes (limit {limit_bytes})");
+        // Past the limit by the commit that crossed it (and by one more
+        // each time readers hold the WAL for a whole `FULL_WAIT`): 1.03–1.11
+        // MiB under three busy loops, 3.2 MiB when a restart gave up on
+        // meeting the thread's copy (9.2 MiB once in CI).
+        assert!(largest <= 2 * limit_bytes, "the WAL reached {largest} bytes (limit {limit_bytes})");
         // Idle writer, busy readers: the WAL is truncated.
         let writes_took = started.elapsed();
         let deadline = Instant::now() + Duration::from_secs(30);
