@@ -41,8 +41,8 @@
 //! The thread ends when the writer connection (and with it the hook's
 //! sender) is dropped.
 
-use crate::connection::lock;
 use crate::errors::db_err;
+use crate::locks::lock;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};

@@ -3,6 +3,7 @@
 
 use crate::checkpoint;
 pub(crate) use crate::errors::{corrupt, db_err};
+pub(crate) use crate::locks::lock;
 use crate::migrations::migrate;
 use crate::{Durability, SqliteStore};
 use rusqlite::{Connection, OpenFlags};
@@ -14,12 +15,6 @@ use tokenwise_ledger::budget::Book;
 const MAX_IDLE_READERS: usize = 8;
 /// How long a connection waits for a lock before giving up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave a rusqlite connection in
-    // a state worse than the error it returned; keep using it.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 pub(crate) struct Inner {
     /// None for an in-memory database, whose readers must share the writer.

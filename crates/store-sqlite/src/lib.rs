@@ -24,6 +24,7 @@ mod errors;
 mod events;
 mod exceptions;
 mod keys;
+mod locks;
 mod migrations;
 mod outcomes;
 mod prompts;
