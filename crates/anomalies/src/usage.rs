@@ -19,8 +19,8 @@ fn tokens_by_day(facts: &Facts) -> BTreeMap<&str, BTreeMap<i64, (u64, u64)>> {
     let mut out: BTreeMap<&str, BTreeMap<i64, (u64, u64)>> = BTreeMap::new();
     for u in &facts.usage {
         let e = out.entry(u.user.as_str()).or_default().entry(u.day).or_default();
-        e.0 += u.tokens;
-        e.1 += u.calls;
+        e.0 = e.0.saturating_add(u.tokens);
+        e.1 = e.1.saturating_add(u.calls);
     }
     out
 }
@@ -113,9 +113,9 @@ pub(crate) fn period_totals(facts: &Facts) -> PerPerson<'_> {
         facts.usage.iter().filter(|u| u.day >= facts.first_day && u.day <= facts.last_day() && !u.use_case.is_empty())
     {
         let e = out.entry(u.use_case.as_str()).or_default().entry(u.user.as_str()).or_default();
-        e.0 += u.tokens;
-        e.1 += u.calls;
-        e.2 += u.cost.0;
+        e.0 = e.0.saturating_add(u.tokens);
+        e.1 = e.1.saturating_add(u.calls);
+        e.2 = e.2.saturating_add(u.cost.0);
     }
     out
 }
@@ -199,8 +199,8 @@ fn by_model(facts: &Facts) -> ByModel<'_> {
         facts.usage.iter().filter(|u| u.day >= facts.first_day && u.day <= facts.last_day() && !u.use_case.is_empty())
     {
         let e = out.entry((u.use_case.as_str(), u.user.as_str())).or_default().entry(u.model.as_str()).or_default();
-        e.0 += u.calls;
-        e.1 += u.cost.0;
+        e.0 = e.0.saturating_add(u.calls);
+        e.1 = e.1.saturating_add(u.cost.0);
     }
     out
 }

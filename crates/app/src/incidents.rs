@@ -312,7 +312,8 @@ impl App {
         let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
         for r in self.store.model_days(day - n, day + n).await? {
             if people.contains(&r.user_id) {
-                *per_day.entry(r.day).or_default() += r.cost.0;
+                let sum = per_day.entry(r.day).or_default();
+                *sum = sum.saturating_add(r.cost.0);
             }
         }
         let series =

@@ -21,13 +21,15 @@ pub struct DayTotals {
 }
 
 impl DayTotals {
+    /// Saturating, as the stores' roll-ups are: a sum past `i64::MAX`
+    /// ($9.2 billion) stays there instead of wrapping to a negative figure.
     pub fn add(&mut self, o: &DayTotals) {
-        self.calls += o.calls;
-        self.blocked += o.blocked;
-        self.flagged += o.flagged;
-        self.exception_calls += o.exception_calls;
-        self.tokens += o.tokens;
-        self.cost_nanos += o.cost_nanos;
+        self.calls = self.calls.saturating_add(o.calls);
+        self.blocked = self.blocked.saturating_add(o.blocked);
+        self.flagged = self.flagged.saturating_add(o.flagged);
+        self.exception_calls = self.exception_calls.saturating_add(o.exception_calls);
+        self.tokens = self.tokens.saturating_add(o.tokens);
+        self.cost_nanos = self.cost_nanos.saturating_add(o.cost_nanos);
     }
 }
 
@@ -90,9 +92,46 @@ pub fn model_rollup<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTr
         );
         let t = totals(e);
         let s = out.entry(key).or_default();
-        s.calls += t.calls;
-        s.tokens += t.tokens;
-        s.cost_nanos += t.cost_nanos;
+        s.calls = s.calls.saturating_add(t.calls);
+        s.tokens = s.tokens.saturating_add(t.tokens);
+        s.cost_nanos = s.cost_nanos.saturating_add(t.cost_nanos);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::reports::usage_rollup;
+    use proptest::prelude::*;
+
+    fn call(i: usize, cost: i64, input: u64) -> UsageEvent {
+        let ts = jiff::Timestamp::from_second(1_700_000_000).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let mut e = UsageEvent::builder(format!("e{i}"), ts, crate::EventSource::Gateway, "ana", "t", "m", "p").build();
+        e.cost = tokenwise_core::Nanos(cost);
+        e.usage.input = input;
+        e
+    }
+
+    proptest! {
+        /// A batch's sums are exact up to `i64::MAX` and stop there, in
+        /// every roll-up, never wrapping to a negative figure (as `+=` did
+        /// in a release build).
+        #[test]
+        fn a_batch_sums_exactly_and_stops_at_the_largest_integer(
+            calls in prop::collection::vec((0..=i64::MAX, 0..=u64::MAX / 2), 1..20),
+        ) {
+            let events: Vec<UsageEvent> = calls.iter().enumerate().map(|(i, (c, t))| call(i, *c, *t)).collect();
+            let capped = |sum: i128| i64::try_from(sum).unwrap_or(i64::MAX);
+            let cost = capped(calls.iter().map(|(c, _)| i128::from(*c)).sum());
+            let tokens = capped(calls.iter().map(|(_, t)| i128::from(i64::try_from(*t).unwrap_or(i64::MAX))).sum());
+            let day: Vec<DayTotals> = rollup(&events).into_values().collect();
+            prop_assert_eq!(day.len(), 1);
+            prop_assert_eq!((day[0].cost_nanos, day[0].tokens), (cost, tokens));
+            let model: Vec<ModelTotals> = model_rollup(&events).into_values().collect();
+            prop_assert_eq!((model[0].cost_nanos, model[0].tokens), (cost, tokens));
+            let usage: Vec<_> = usage_rollup(&events).into_values().collect();
+            prop_assert_eq!(usage[0].cost_nanos, cost);
+        }
+    }
 }

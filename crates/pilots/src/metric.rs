@@ -43,8 +43,8 @@ pub struct Tally {
 impl Tally {
     pub fn add(&mut self, o: &Tally) {
         self.person_weeks += o.person_weeks;
-        self.calls += o.calls;
-        self.tokens += o.tokens;
+        self.calls = self.calls.saturating_add(o.calls);
+        self.tokens = self.tokens.saturating_add(o.tokens);
         self.spend = self.spend.saturating_add(o.spend);
         self.template_calls += o.template_calls;
         self.approved_template_calls += o.approved_template_calls;

@@ -53,7 +53,7 @@ impl Tally {
         self.flagged += o.flagged;
         self.approved_template_calls += o.approved_template_calls;
         self.exception_calls += o.exception_calls;
-        self.tokens += o.tokens;
+        self.tokens = self.tokens.saturating_add(o.tokens);
         self.cost += o.cost;
         self.exploration_cost += o.exploration_cost;
         self.pending += o.pending;
@@ -78,7 +78,7 @@ impl Tally {
         self.flagged += a.flagged;
         self.approved_template_calls += a.approved_template_calls;
         self.exception_calls += a.exception_calls;
-        self.tokens += a.tokens;
+        self.tokens = self.tokens.saturating_add(a.tokens);
         self.cost += i128::from(a.cost.0);
         if exploration {
             self.exploration_cost += i128::from(a.cost.0);

@@ -153,8 +153,9 @@ impl BudgetStore for PgStore {
         let rows = client
             .query(
                 "SELECT e.key, e.budget_id, e.scope, e.period_start_us, e.period_end_us, e.limit_nanos, e.hard, e.alert_at, \
-                 e.captured_nanos + COALESCE(u.c, 0), GREATEST(e.held_nanos - COALESCE(u.c, 0), 0), e.alerted \
-                 FROM budget_envelopes e LEFT JOIN (SELECT key, SUM(cost_nanos)::BIGINT AS c FROM budget_escrow_captures \
+                 tw_add(e.captured_nanos, COALESCE(u.c, 0)), GREATEST(e.held_nanos - COALESCE(u.c, 0), 0), e.alerted \
+                 FROM budget_envelopes e \
+                 LEFT JOIN (SELECT key, tw_cap(SUM(cost_nanos)) AS c FROM budget_escrow_captures \
                  GROUP BY key) u ON u.key = e.key WHERE e.period_start_us <= $1 AND $1 < e.period_end_us ORDER BY e.key",
                 &[&to_micros(at)],
             )

@@ -396,11 +396,11 @@ impl PgStore {
                          RETURNING a.owner, a.key, a.granted_nanos), \
                  caps AS (DELETE FROM budget_escrow_captures c USING x WHERE c.owner = x.owner AND c.key = x.key \
                           RETURNING c.key, c.cost_nanos), \
-                 t AS (SELECT key, SUM(g)::BIGINT AS g, SUM(c)::BIGINT AS c FROM \
+                 t AS (SELECT key, SUM(g)::BIGINT AS g, tw_cap(SUM(c)) AS c FROM \
                        (SELECT key, granted_nanos AS g, 0::BIGINT AS c FROM del \
                         UNION ALL SELECT key, 0::BIGINT, cost_nanos FROM caps) u GROUP BY key), \
                  upd AS (UPDATE budget_envelopes e SET held_nanos = e.held_nanos - t.g, \
-                         captured_nanos = e.captured_nanos + t.c FROM t WHERE e.key = t.key RETURNING e.key) \
+                         captured_nanos = tw_add(e.captured_nanos, t.c) FROM t WHERE e.key = t.key RETURNING e.key) \
                  SELECT owner, key FROM del",
                 &[&to_micros(now), &keys],
             )
@@ -564,14 +564,14 @@ impl PgStore {
         tx.batch_execute("SET LOCAL enable_bitmapscan = off").await.map_err(db_err)?;
         let folded = query(tx, "WITH d AS (DELETE FROM budget_escrow_captures WHERE owner = $1 AND key = ANY($2) \
                             RETURNING key, grant_id, cost_nanos), \
-                 s AS (SELECT d.key, d.grant_id, SUM(d.cost_nanos)::BIGINT AS cost, \
+                 s AS (SELECT d.key, d.grant_id, tw_cap(SUM(d.cost_nanos)) AS cost, \
                        bool_or(a.owner IS NOT NULL) AS matched FROM d LEFT JOIN budget_allowances a \
                        ON a.owner = $1 AND a.key = d.key AND a.grant_id = d.grant_id GROUP BY d.key, d.grant_id), \
                  a AS (UPDATE budget_allowances x SET granted_nanos = x.granted_nanos - s.cost FROM s \
                        WHERE s.matched AND x.owner = $1 AND x.key = s.key AND x.grant_id = s.grant_id RETURNING x.key), \
-                 e AS (UPDATE budget_envelopes e SET captured_nanos = e.captured_nanos + t.cost, \
+                 e AS (UPDATE budget_envelopes e SET captured_nanos = tw_add(e.captured_nanos, t.cost), \
                        held_nanos = e.held_nanos - t.matched_cost FROM \
-                       (SELECT key, SUM(cost)::BIGINT AS cost, \
+                       (SELECT key, tw_cap(SUM(cost)) AS cost, \
                         SUM(CASE WHEN matched THEN cost ELSE 0 END)::BIGINT AS matched_cost FROM s GROUP BY key) t \
                        WHERE e.key = t.key RETURNING e.key) \
                  SELECT key, grant_id, cost, matched FROM s", &[&owner, &keys]).await?;
@@ -580,9 +580,9 @@ impl PgStore {
             let (key, grant, cost, matched): (String, i64, i64, bool) =
                 (get(r, 0)?, get(r, 1)?, get(r, 2)?, get(r, 3)?);
             if let Some(row) = shared.get_mut(&key) {
-                row.1 += cost;
+                row.1 = row.1.saturating_add(cost);
                 if matched {
-                    row.2 -= cost;
+                    row.2 = row.2.saturating_sub(cost);
                 }
             }
             if matched {

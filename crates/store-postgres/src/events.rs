@@ -58,12 +58,13 @@ const TASKS: &str = ", counted AS (INSERT INTO tasks AS t (user_id, task, team_i
     (array_agg(use_case ORDER BY ts_us, id) FILTER (WHERE use_case IS NOT NULL))[1], \
     (array_agg(template ORDER BY ts_us, id) FILTER (WHERE template IS NOT NULL))[1], \
     (array_agg(prompt_hash ORDER BY ts_us, id) FILTER (WHERE prompt_hash IS NOT NULL))[1], \
-    MIN(ts_us), MAX(ts_us), COUNT(*), SUM(cost_nanos)::BIGINT, SUM(input_tokens)::BIGINT, \
-    SUM(output_tokens)::BIGINT \
+    MIN(ts_us), MAX(ts_us), COUNT(*), tw_cap(SUM(cost_nanos)), tw_cap(SUM(input_tokens)), \
+    tw_cap(SUM(output_tokens)) \
     FROM ins WHERE task IS NOT NULL GROUP BY user_id, task ORDER BY user_id, task \
     ON CONFLICT (user_id, task) DO UPDATE SET \
-    calls = t.calls + excluded.calls, cost_nanos = t.cost_nanos + excluded.cost_nanos, \
-    input_tokens = t.input_tokens + excluded.input_tokens, output_tokens = t.output_tokens + excluded.output_tokens, \
+    calls = tw_add(t.calls, excluded.calls), cost_nanos = tw_add(t.cost_nanos, excluded.cost_nanos), \
+    input_tokens = tw_add(t.input_tokens, excluded.input_tokens), \
+    output_tokens = tw_add(t.output_tokens, excluded.output_tokens), \
     team_id = CASE WHEN excluded.first_ts_us < t.first_ts_us THEN excluded.team_id ELSE t.team_id END, \
     use_case = CASE WHEN excluded.first_ts_us < t.first_ts_us THEN COALESCE(excluded.use_case, t.use_case) \
                ELSE COALESCE(t.use_case, excluded.use_case) END, \
@@ -239,9 +240,10 @@ async fn capture(
         "WITH c AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS c(hold_id, key, cost)), \
          rel AS (DELETE FROM budget_hold_parts p USING c WHERE p.hold_id = c.hold_id AND p.key = c.key \
                  RETURNING p.hold_id, p.key, p.amount_nanos), \
-         x AS (SELECT c.key, SUM(c.cost)::BIGINT AS cost, COALESCE(SUM(rel.amount_nanos), 0)::BIGINT AS released \
+         x AS (SELECT c.key, tw_cap(SUM(c.cost)) AS cost, COALESCE(SUM(rel.amount_nanos), 0)::BIGINT AS released \
                FROM c LEFT JOIN rel ON rel.hold_id = c.hold_id AND rel.key = c.key GROUP BY c.key) \
-         UPDATE budget_envelopes e SET captured_nanos = e.captured_nanos + x.cost, held_nanos = e.held_nanos - x.released \
+         UPDATE budget_envelopes e SET captured_nanos = tw_add(e.captured_nanos, x.cost), \
+         held_nanos = e.held_nanos - x.released \
          FROM x WHERE e.key = x.key",
         &[&hold_ids, &cap_keys, &costs],
     )

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "usage_recorded", include_str!("../migrations/0014_usage_recorded.sql")),
     (15, "escrow", include_str!("../migrations/0015_escrow.sql")),
     (16, "rollup_pending", include_str!("../migrations/0016_rollup_pending.sql")),
+    (17, "capped_sums", include_str!("../migrations/0017_capped_sums.sql")),
 ];
 /// Advisory lock key (arbitrary, fixed) serialising migrations.
 const MIGRATION_LOCK: i64 = 0x746f_6b77_0001;

@@ -35,41 +35,48 @@ const ROLLUPS: &str = "usage_roll AS (INSERT INTO usage_daily (day, team_id, pro
     price_version, calls, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, \
     cost_nanos) \
     SELECT ts_us / 86400000000, team_id, COALESCE(project_id, ''), COALESCE(use_case, ''), COALESCE(template, ''), \
-    model, provider, price_version, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_read_tokens), \
-    SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nanos) \
+    model, provider, price_version, COUNT(*), tw_cap(SUM(input_tokens)), tw_cap(SUM(output_tokens)), \
+    tw_cap(SUM(cached_read_tokens)), \
+    tw_cap(SUM(cache_write_tokens)), tw_cap(SUM(reasoning_tokens)), tw_cap(SUM(cost_nanos)) \
     FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 \
     ON CONFLICT (day, team_id, project_id, use_case, template, model, provider, price_version) DO UPDATE SET \
-    calls = usage_daily.calls + EXCLUDED.calls, input_tokens = usage_daily.input_tokens + EXCLUDED.input_tokens, \
-    output_tokens = usage_daily.output_tokens + EXCLUDED.output_tokens, \
-    cached_read_tokens = usage_daily.cached_read_tokens + EXCLUDED.cached_read_tokens, \
-    cache_write_tokens = usage_daily.cache_write_tokens + EXCLUDED.cache_write_tokens, \
-    reasoning_tokens = usage_daily.reasoning_tokens + EXCLUDED.reasoning_tokens, \
-    cost_nanos = usage_daily.cost_nanos + EXCLUDED.cost_nanos), \
+    calls = tw_add(usage_daily.calls, EXCLUDED.calls), input_tokens = tw_add(usage_daily.input_tokens, \
+    EXCLUDED.input_tokens), \
+    output_tokens = tw_add(usage_daily.output_tokens, EXCLUDED.output_tokens), \
+    cached_read_tokens = tw_add(usage_daily.cached_read_tokens, EXCLUDED.cached_read_tokens), \
+    cache_write_tokens = tw_add(usage_daily.cache_write_tokens, EXCLUDED.cache_write_tokens), \
+    reasoning_tokens = tw_add(usage_daily.reasoning_tokens, EXCLUDED.reasoning_tokens), \
+    cost_nanos = tw_add(usage_daily.cost_nanos, EXCLUDED.cost_nanos)), \
     prompts AS (INSERT INTO prompt_daily AS p (day, user_id, prompt_hash, calls, minhash) \
     SELECT ts_us / 86400000000, user_id, prompt_hash, COUNT(*), MIN(prompt_minhash) FROM ins \
     WHERE prompt_hash IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
-    ON CONFLICT (day, user_id, prompt_hash) DO UPDATE SET calls = p.calls + EXCLUDED.calls \
+    ON CONFLICT (day, user_id, prompt_hash) DO UPDATE SET calls = tw_add(p.calls, EXCLUDED.calls) \
     RETURNING day, user_id, minhash, (xmax = 0) AS fresh), \
     sketches AS (INSERT INTO sketch_daily AS k (day, user_id, band0, prompts) \
     SELECT day, user_id, minhash & 65535, COUNT(*) FROM prompts WHERE fresh AND minhash IS NOT NULL \
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
-    ON CONFLICT (day, user_id, band0) DO UPDATE SET prompts = k.prompts + EXCLUDED.prompts), \
+    ON CONFLICT (day, user_id, band0) DO UPDATE SET prompts = tw_add(k.prompts, EXCLUDED.prompts)), \
     models AS (INSERT INTO model_daily (day, user_id, use_case, model, calls, tokens, cost_nanos) \
-    SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), model, COUNT(*), SUM(input_tokens + output_tokens), \
-    SUM(cost_nanos) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
-    ON CONFLICT (day, user_id, use_case, model) DO UPDATE SET calls = model_daily.calls + EXCLUDED.calls, \
-    tokens = model_daily.tokens + EXCLUDED.tokens, cost_nanos = model_daily.cost_nanos + EXCLUDED.cost_nanos), \
+    SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), model, COUNT(*), \
+    tw_cap(SUM(input_tokens) + SUM(output_tokens)), \
+    tw_cap(SUM(cost_nanos)) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
+    ON CONFLICT (day, user_id, use_case, model) DO UPDATE SET calls = tw_add(model_daily.calls, EXCLUDED.calls), \
+    tokens = tw_add(model_daily.tokens, EXCLUDED.tokens), cost_nanos = tw_add(model_daily.cost_nanos, \
+    EXCLUDED.cost_nanos)), \
     roll AS (INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, \
     exception_calls, tokens, cost_nanos) \
     SELECT ts_us / 86400000000, user_id, COALESCE(use_case, ''), COALESCE(template, ''), COUNT(*), \
     SUM(CASE WHEN status = 'blocked' THEN 1 ELSE 0 END), \
     SUM(CASE WHEN status <> 'blocked' AND decision IN ('redact', 'reroute') THEN 1 ELSE 0 END), \
-    SUM(CASE WHEN exception_id IS NOT NULL THEN 1 ELSE 0 END), SUM(input_tokens + output_tokens), SUM(cost_nanos) \
+    SUM(CASE WHEN exception_id IS NOT NULL THEN 1 ELSE 0 END), tw_cap(SUM(input_tokens) + SUM(output_tokens)), \
+    tw_cap(SUM(cost_nanos)) \
     FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
-    ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET calls = activity_daily.calls + EXCLUDED.calls, \
-    blocked = activity_daily.blocked + EXCLUDED.blocked, flagged = activity_daily.flagged + EXCLUDED.flagged, \
-    exception_calls = activity_daily.exception_calls + EXCLUDED.exception_calls, \
-    tokens = activity_daily.tokens + EXCLUDED.tokens, cost_nanos = activity_daily.cost_nanos + EXCLUDED.cost_nanos)";
+    ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET calls = tw_add(activity_daily.calls, EXCLUDED.calls), \
+    blocked = tw_add(activity_daily.blocked, EXCLUDED.blocked), flagged = tw_add(activity_daily.flagged, \
+    EXCLUDED.flagged), \
+    exception_calls = tw_add(activity_daily.exception_calls, EXCLUDED.exception_calls), \
+    tokens = tw_add(activity_daily.tokens, EXCLUDED.tokens), cost_nanos = tw_add(activity_daily.cost_nanos, \
+    EXCLUDED.cost_nanos))";
 
 /// The fold: takes up to `$1` pending batches (oldest first; `wait`: waits
 /// for batches another fold holds, else skips them) and counts their events.

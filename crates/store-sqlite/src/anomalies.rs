@@ -29,7 +29,9 @@ pub(crate) fn roll_up_models(
         .prepare_cached(
             "INSERT INTO model_daily (day, user_id, use_case, model, calls, tokens, cost_nanos) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (day, user_id, use_case, model) DO UPDATE SET \
-             calls = calls + excluded.calls, tokens = tokens + excluded.tokens, cost_nanos = cost_nanos + excluded.cost_nanos",
+             calls = min(calls + excluded.calls, 9223372036854775807), \
+             tokens = min(tokens + excluded.tokens, 9223372036854775807), \
+             cost_nanos = min(cost_nanos + excluded.cost_nanos, 9223372036854775807)",
         )
         .map_err(db_err)?;
     for ((day, user, use_case, model), t) in sums {

@@ -28,8 +28,10 @@ const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case
      first_ts_us, last_ts_us, calls, cost_nanos, input_tokens, output_tokens) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
      ON CONFLICT (user_id, task) DO UPDATE SET \
-     calls = calls + excluded.calls, cost_nanos = cost_nanos + excluded.cost_nanos, \
-     input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, \
+     calls = min(calls + excluded.calls, 9223372036854775807), \
+     cost_nanos = min(cost_nanos + excluded.cost_nanos, 9223372036854775807), \
+     input_tokens = min(input_tokens + excluded.input_tokens, 9223372036854775807), \
+     output_tokens = min(output_tokens + excluded.output_tokens, 9223372036854775807), \
      team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END, \
      use_case = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.use_case, use_case) \
                 ELSE COALESCE(use_case, excluded.use_case) END, \
@@ -250,7 +252,8 @@ impl<'a> Sums<'a> {
         let mut captures = BTreeMap::new();
         for e in fresh() {
             for key in &e.budget_keys {
-                *captures.entry(key.as_str()).or_insert(0) += e.cost.0;
+                let c: &mut i64 = captures.entry(key.as_str()).or_insert(0);
+                *c = c.saturating_add(e.cost.0);
             }
         }
         Sums {
@@ -285,7 +288,10 @@ fn insert<'a>(
         };
         {
             let mut cap = tx
-                .prepare_cached("UPDATE budget_envelopes SET captured_nanos = captured_nanos + ?1 WHERE key = ?2")
+                .prepare_cached(
+                    "UPDATE budget_envelopes SET captured_nanos = min(captured_nanos + ?1, 9223372036854775807) \
+                     WHERE key = ?2",
+                )
                 .map_err(db_err)?;
             for (key, cost) in &sums.captures {
                 cap.execute(params![cost, key]).map_err(db_err)?;

@@ -34,7 +34,7 @@ pub fn capturing(id: &str, keys: &[&EnvelopeSpec], cost: i64) -> UsageEvent {
     e
 }
 
-async fn state(s: &dyn BudgetStore, key: &str) -> (i64, i64) {
+pub(crate) async fn state(s: &dyn BudgetStore, key: &str) -> (i64, i64) {
     let all = s.budget_envelopes(ts("2026-11-15T00:00:00Z")).await.unwrap();
     let e = all.iter().find(|e| e.spec.key == key).unwrap_or_else(|| panic!("no envelope {key}"));
     (e.captured.0, e.held.0)

@@ -1,8 +1,7 @@
 //! The behaviour every `Store` backend must show, written once, one module
 //! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`,
-//! `outcomes`, and `reopening` for what must survive a restart). Each backend's
-//! per capability (`events`, `keys`, `audit`, `budgets`, `exceptions`, `tasks`, and
-//! `reopening` for what must survive a restart). Each backend's
+//! `outcomes`, `tasks`, `reports`…, and `reopening` for what must survive a
+//! restart). Each backend's
 //! `tests/suite.rs` implements [`Backend`] and calls [`store_suite!`], which
 //! makes one test per case below.
 
@@ -127,6 +126,7 @@ macro_rules! store_suite {
             the_tasks_migration_counts_events_recorded_before_it,
             usage_totals_sum_per_charge_period_and_group,
             usage_totals_of_whole_days_come_from_the_rollup,
+            sums_past_the_largest_integer_stop_there,
             shared_prompts_are_those_of_several_teams,
             decision_counts_are_the_calls_the_policy_acted_on,
             the_usage_rollup_migration_counts_events_recorded_before_it,

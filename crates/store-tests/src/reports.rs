@@ -212,3 +212,58 @@ pub async fn decision_counts_are_the_calls_the_policy_acted_on(b: &impl Backend)
         ]
     );
 }
+
+/// Money and tokens past what a signed 64-bit integer holds ($9.2 billion
+/// in a day: an admin importing ~9,300 calls at ingest's $1M-a-record
+/// bound): the day's roll-ups, the task's and the envelope's totals stop
+/// at the largest integer instead of turning into floats (SQLite) or
+/// failing every later fold and read (PostgreSQL); every event is kept and
+/// later batches still commit.
+pub async fn sums_past_the_largest_integer_stop_there(b: &impl Backend) {
+    use crate::budgets::{capturing, envelope, state};
+    let s = b.store();
+    let env = envelope("ingest|team:support|2026-11-01", 100, false);
+    s.budget_ensure(std::slice::from_ref(&env)).await.unwrap();
+    let day = ts("2026-11-10T00:00:00Z");
+    let third = i64::MAX / 3 + 1;
+    let huge = |i: i64| {
+        let mut e = capturing(&format!("huge-{i}"), &[&env], third);
+        e.ts = day + i.hours();
+        e.task = Some("T-huge".into());
+        e.usage = TokenUsage { input: 4_000_000_000_000_000_000, output: 1, ..Default::default() };
+        e
+    };
+    // Two batches take the sums past the limit; the third and fourth add to
+    // sums already there.
+    s.insert_events(&[huge(0), huge(1)]).await.unwrap();
+    s.insert_events(&[huge(2)]).await.unwrap();
+    s.insert_events(&[huge(3)]).await.unwrap();
+    s.insert_events(&[huge(4), huge(5)]).await.unwrap();
+    assert!(s.event("huge-5").await.unwrap().is_some());
+
+    let max = Nanos(i64::MAX);
+    let activity = s.activity(day, day + 24.hours()).await.unwrap();
+    assert_eq!(
+        activity.iter().map(|r| (r.calls, r.tokens, r.cost)).collect::<Vec<_>>(),
+        vec![(6, i64::MAX as u64, max)]
+    );
+    let usage = s.usage_totals(&[day, day + 24.hours()], None).await.unwrap();
+    assert_eq!(
+        usage.iter().map(|r| (r.calls, r.usage.input, r.usage.output, r.cost)).collect::<Vec<_>>(),
+        vec![(6, i64::MAX as u64, 6, max)]
+    );
+    let d = day.as_microsecond() / 86_400_000_000;
+    let models = s.model_days(d, d + 1).await.unwrap();
+    assert_eq!(models.iter().map(|r| (r.calls, r.tokens, r.cost)).collect::<Vec<_>>(), vec![(6, i64::MAX as u64, max)]);
+    let tasks = s.tasks_of(&[("ivan.petrov".to_string(), "T-huge".to_string())]).await.unwrap();
+    assert_eq!(
+        tasks.iter().map(|t| (t.calls, t.cost, t.input_tokens, t.output_tokens)).collect::<Vec<_>>(),
+        vec![(6, max, i64::MAX as u64, 6)]
+    );
+    assert_eq!(state(s.as_ref(), &env.key).await, (i64::MAX, 0), "the envelope's captured sum stops too");
+    // As another replica reads them, from the database alone.
+    let again = b.reopen().await;
+    again.budget_ensure(std::slice::from_ref(&env)).await.unwrap();
+    assert_eq!(state(again.as_ref(), &env.key).await.0, i64::MAX);
+    assert_eq!(again.activity(day, day + 24.hours()).await.unwrap()[0].cost, max);
+}

@@ -76,8 +76,8 @@ impl Rows<'_> {
             let newest =
                 template.and_then(|t| t.split_once('@')).is_some_and(|(id, v)| latest.get(id).is_some_and(|l| *l == v));
             let t = self.at(&r.user_id, week);
-            t.calls += r.calls;
-            t.tokens += r.tokens;
+            t.calls = t.calls.saturating_add(r.calls);
+            t.tokens = t.tokens.saturating_add(r.tokens);
             t.spend = t.spend.saturating_add(r.cost);
             t.blocks += r.blocked;
             t.violations += r.flagged;

@@ -172,9 +172,9 @@ pub fn usage_rollup<'a>(events: impl IntoIterator<Item = &'a crate::UsageEvent>)
             e.price_version.as_str(),
         );
         let s = out.entry(key).or_default();
-        s.calls += 1;
+        s.calls = s.calls.saturating_add(1);
         s.usage = s.usage.saturating_add(&e.usage);
-        s.cost_nanos += e.cost.0;
+        s.cost_nanos = s.cost_nanos.saturating_add(e.cost.0);
     }
     out
 }
@@ -204,9 +204,9 @@ impl Totals {
         let [team, project, use_case, template, model, provider, price_version] = key;
         let k = (bucket, team, some(project), some(use_case), some(template), model, provider, price_version);
         let e = self.0.entry(k).or_default();
-        e.calls += sums.calls;
+        e.calls = e.calls.saturating_add(sums.calls);
         e.usage = e.usage.saturating_add(&sums.usage);
-        e.cost_nanos += sums.cost_nanos;
+        e.cost_nanos = e.cost_nanos.saturating_add(sums.cost_nanos);
     }
 
     /// In [`UsageTotals::sort`] order.

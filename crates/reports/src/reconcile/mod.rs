@@ -246,8 +246,9 @@ pub fn reconcile(
     for l in ledger.iter().filter(|l| in_range(&l.day)) {
         let kind = l.kind.as_reported();
         let t = tokens.entry((l.day, l.model.clone(), Some(kind))).or_default();
-        t.ledger_tokens += l.tokens;
-        costs.entry((l.day, l.model.clone(), Some(kind))).or_default().ledger_cost += l.cost.0;
+        t.ledger_tokens = t.ledger_tokens.saturating_add(l.tokens);
+        let sum = costs.entry((l.day, l.model.clone(), Some(kind))).or_default();
+        sum.ledger_cost = sum.ledger_cost.saturating_add(l.cost.0);
     }
     for p in &export.lines {
         if !in_range(&p.day) {
@@ -314,8 +315,8 @@ fn coarsen(costs: BTreeMap<Key, Pair>) -> BTreeMap<Key, Pair> {
             (d, m, k)
         };
         let e = out.entry(key).or_default();
-        e.ledger_cost += p.ledger_cost;
-        e.provider_cost += p.provider_cost;
+        e.ledger_cost = e.ledger_cost.saturating_add(p.ledger_cost);
+        e.provider_cost = e.provider_cost.saturating_add(p.provider_cost);
     }
     out
 }
@@ -347,10 +348,14 @@ fn drift_lines(
             kind: kind.map_or("all", TokenKind::as_str).to_string(),
             ledger_tokens: t.ledger_tokens,
             provider_tokens: has_tokens.then_some(t.provider_tokens),
-            token_drift: i64::try_from(i128::from(t.provider_tokens) - i128::from(t.ledger_tokens)).unwrap_or(0),
+            token_drift: i64::try_from(
+                (i128::from(t.provider_tokens) - i128::from(t.ledger_tokens))
+                    .clamp(i128::from(i64::MIN), i128::from(i64::MAX)),
+            )
+            .unwrap_or(0),
             ledger_cost_usd: usd(Nanos(c.ledger_cost)),
             provider_cost_usd: has_cost.then(|| usd(Nanos(c.provider_cost))),
-            cost_drift_usd: usd(Nanos(if has_cost { c.provider_cost - c.ledger_cost } else { 0 })),
+            cost_drift_usd: usd(Nanos(if has_cost { c.provider_cost.saturating_sub(c.ledger_cost) } else { 0 })),
             flagged: token_flag || cost_flag,
         });
     }
@@ -361,8 +366,8 @@ fn day_drift(lines: &[DriftLine], costs: &BTreeMap<Key, Pair>, has_cost: bool) -
     let mut sums: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for ((d, _, _), p) in costs {
         let e = sums.entry(d.to_string()).or_default();
-        e.0 += p.ledger_cost;
-        e.1 += p.provider_cost;
+        e.0 = e.0.saturating_add(p.ledger_cost);
+        e.1 = e.1.saturating_add(p.provider_cost);
     }
     for line in lines {
         sums.entry(line.day.clone()).or_default();
