@@ -26,13 +26,11 @@ pub(crate) fn roll_up_models(
         return Ok(());
     }
     let mut st = tx
-        .prepare_cached(
+        .prepare_cached(concat!(
             "INSERT INTO model_daily (day, user_id, use_case, model, calls, tokens, cost_nanos) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (day, user_id, use_case, model) DO UPDATE SET \
-             calls = min(calls + excluded.calls, 9223372036854775807), \
-             tokens = min(tokens + excluded.tokens, 9223372036854775807), \
-             cost_nanos = min(cost_nanos + excluded.cost_nanos, 9223372036854775807)",
-        )
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (day, user_id, use_case, model) DO UPDATE SET ",
+            add_excluded!("calls", "tokens", "cost_nanos")
+        ))
         .map_err(db_err)?;
     for ((day, user, use_case, model), t) in sums {
         st.execute(params![day, user, use_case, model, t.calls, t.tokens, t.cost_nanos]).map_err(db_err)?;

@@ -24,15 +24,13 @@ use tokenwise_ledger::{
 /// than the task's first so far (an ingested call, say), it becomes the
 /// first: its team, use case, template and prompt hash win, each where it
 /// names one.
-const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case, template, prompt_hash, \
+const COUNT_IN_TASK: &str = concat!(
+    "INSERT INTO tasks (user_id, task, team_id, use_case, template, prompt_hash, \
      first_ts_us, last_ts_us, calls, cost_nanos, input_tokens, output_tokens) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-     ON CONFLICT (user_id, task) DO UPDATE SET \
-     calls = min(calls + excluded.calls, 9223372036854775807), \
-     cost_nanos = min(cost_nanos + excluded.cost_nanos, 9223372036854775807), \
-     input_tokens = min(input_tokens + excluded.input_tokens, 9223372036854775807), \
-     output_tokens = min(output_tokens + excluded.output_tokens, 9223372036854775807), \
-     team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END, \
+     ON CONFLICT (user_id, task) DO UPDATE SET ",
+    add_excluded!("calls", "cost_nanos", "input_tokens", "output_tokens"),
+    ", team_id = CASE WHEN excluded.first_ts_us < first_ts_us THEN excluded.team_id ELSE team_id END, \
      use_case = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.use_case, use_case) \
                 ELSE COALESCE(use_case, excluded.use_case) END, \
      template = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.template, template) \
@@ -40,7 +38,8 @@ const COUNT_IN_TASK: &str = "INSERT INTO tasks (user_id, task, team_id, use_case
      prompt_hash = CASE WHEN excluded.first_ts_us < first_ts_us THEN COALESCE(excluded.prompt_hash, prompt_hash) \
                 ELSE COALESCE(prompt_hash, excluded.prompt_hash) END, \
      first_ts_us = MIN(first_ts_us, excluded.first_ts_us), last_ts_us = MAX(last_ts_us, excluded.last_ts_us) \
-     RETURNING calls, cost_nanos";
+     RETURNING calls, cost_nanos"
+);
 const RETURNING_TOTALS: &str = " RETURNING calls, cost_nanos";
 
 /// Counts the batch's new events in their tasks, one statement per task
@@ -288,10 +287,11 @@ fn insert<'a>(
         };
         {
             let mut cap = tx
-                .prepare_cached(
-                    "UPDATE budget_envelopes SET captured_nanos = min(captured_nanos + ?1, 9223372036854775807) \
-                     WHERE key = ?2",
-                )
+                .prepare_cached(concat!(
+                    "UPDATE budget_envelopes SET captured_nanos = ",
+                    capped!("captured_nanos", "?1"),
+                    " WHERE key = ?2"
+                ))
                 .map_err(db_err)?;
             for (key, cost) in &sums.captures {
                 cap.execute(params![cost, key]).map_err(db_err)?;

@@ -14,6 +14,26 @@
 //! `connection` opens the file and runs work on the writer or a reader,
 //! `migrations` brings the schema up to date, `rows` maps rows to types.
 
+/// SQL for `a + b` that stops at `i64::MAX` ($9.2 billion; 9.2e18 tokens),
+/// the one rule for every roll-up, task and envelope sum. SQLite would turn
+/// a sum past it into floating point; PostgreSQL's twin is `tw_add`.
+macro_rules! capped {
+    ($a:expr, $b:expr) => {
+        concat!("min(", $a, " + ", $b, ", 9223372036854775807)")
+    };
+}
+
+/// An upsert's `SET` list adding each column's `excluded` value, capped:
+/// `calls = min(calls + excluded.calls, …), …`.
+macro_rules! add_excluded {
+    ($c:literal) => {
+        concat!($c, " = ", capped!($c, concat!("excluded.", $c)))
+    };
+    ($c:literal, $($rest:literal),+) => {
+        concat!(add_excluded!($c), ", ", add_excluded!($($rest),+))
+    };
+}
+
 mod anomalies;
 mod audit;
 mod budgets;

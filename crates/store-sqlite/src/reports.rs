@@ -25,19 +25,21 @@ pub(crate) fn roll_up(
         return Ok(());
     }
     let mut st = tx
-        .prepare_cached(
+        .prepare_cached(concat!(
             "INSERT INTO usage_daily (day, team_id, project_id, use_case, template, model, provider, price_version, \
              calls, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_nanos) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-             ON CONFLICT (day, team_id, project_id, use_case, template, model, provider, price_version) DO UPDATE SET \
-             calls = min(calls + excluded.calls, 9223372036854775807), \
-             input_tokens = min(input_tokens + excluded.input_tokens, 9223372036854775807), \
-             output_tokens = min(output_tokens + excluded.output_tokens, 9223372036854775807), \
-             cached_read_tokens = min(cached_read_tokens + excluded.cached_read_tokens, 9223372036854775807), \
-             cache_write_tokens = min(cache_write_tokens + excluded.cache_write_tokens, 9223372036854775807), \
-             reasoning_tokens = min(reasoning_tokens + excluded.reasoning_tokens, 9223372036854775807), \
-             cost_nanos = min(cost_nanos + excluded.cost_nanos, 9223372036854775807)",
-        )
+             ON CONFLICT (day, team_id, project_id, use_case, template, model, provider, price_version) DO UPDATE SET ",
+            add_excluded!(
+                "calls",
+                "input_tokens",
+                "output_tokens",
+                "cached_read_tokens",
+                "cache_write_tokens",
+                "reasoning_tokens",
+                "cost_nanos"
+            )
+        ))
         .map_err(db_err)?;
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     for ((day, team, project, use_case, template, model, provider, pv), s) in sums {

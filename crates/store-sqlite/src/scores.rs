@@ -20,17 +20,12 @@ pub(crate) fn roll_up(
         return Ok(());
     }
     let mut st = tx
-        .prepare_cached(
+        .prepare_cached(concat!(
             "INSERT INTO activity_daily (day, user_id, use_case, template, calls, blocked, flagged, exception_calls, \
              tokens, cost_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-             ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET \
-             calls = min(calls + excluded.calls, 9223372036854775807), \
-             blocked = min(blocked + excluded.blocked, 9223372036854775807), \
-             flagged = min(flagged + excluded.flagged, 9223372036854775807), \
-             exception_calls = min(exception_calls + excluded.exception_calls, 9223372036854775807), \
-             tokens = min(tokens + excluded.tokens, 9223372036854775807), \
-             cost_nanos = min(cost_nanos + excluded.cost_nanos, 9223372036854775807)",
-        )
+             ON CONFLICT (day, user_id, use_case, template) DO UPDATE SET ",
+            add_excluded!("calls", "blocked", "flagged", "exception_calls", "tokens", "cost_nanos")
+        ))
         .map_err(db_err)?;
     for ((day, user, use_case, template), t) in sums {
         st.execute(params![
